@@ -1,0 +1,10 @@
+//! Link the prebuilt libduckdb (see README, "DuckDB"). When `DUCKDB_LIB_DIR` is set,
+//! the binaries get an rpath to it so they run without `LD_LIBRARY_PATH`.
+fn main() {
+    println!("cargo:rerun-if-env-changed=DUCKDB_LIB_DIR");
+    if let Ok(dir) = std::env::var("DUCKDB_LIB_DIR") {
+        if !dir.is_empty() {
+            println!("cargo:rustc-link-arg=-Wl,-rpath,{dir}");
+        }
+    }
+}

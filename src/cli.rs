@@ -1,0 +1,279 @@
+//! The `cortex` command line. Each command parses its flags and calls the library.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use chrono::NaiveDate;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::config::Config;
+use crate::demo::{self, DemoOptions};
+use crate::engine::{load_layer, Engine};
+use crate::render::text;
+use crate::semantic::{Condition, Grain, MetricQuery, OrderBy, TimeRange};
+use crate::warehouse::AuditContext;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "cortex",
+    version,
+    about = "Trusted answers from governed business data",
+    long_about = "Cortex answers business questions from governed metric definitions \
+                  (metrics.yaml) over a read-only DuckDB warehouse.\n\n\
+                  Start with `cortex demo` to build the demo warehouse, then \
+                  `cortex query --metrics arr --by segment`."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct GlobalArgs {
+    /// Project directory holding metrics.yaml, skills/, context/ and cortex.toml.
+    #[arg(long, global = true, default_value = ".", value_name = "DIR")]
+    pub project: PathBuf,
+    /// Warehouse file (default: data/warehouse.duckdb in the project).
+    #[arg(long, global = true, env = "CORTEX_WAREHOUSE", value_name = "PATH")]
+    pub warehouse: Option<PathBuf>,
+    /// The date to treat as today (YYYY-MM-DD), for reproducible answers.
+    #[arg(long, global = true, value_name = "YYYY-MM-DD")]
+    pub today: Option<NaiveDate>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Build the demo warehouse (an ecommerce helpdesk SaaS company, 24 months of history).
+    Demo(DemoArgs),
+    /// Validate metrics.yaml and report every problem with file, line and key.
+    Check,
+    /// Run a structured metric query through the semantic layer.
+    Query(QueryArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Where to write the warehouse (default: the configured warehouse path).
+    #[arg(long, value_name = "PATH")]
+    pub out: Option<PathBuf>,
+    /// Multiplies the event tables; scale 1 is about 2.5 M tickets.
+    #[arg(long, default_value_t = 1.0)]
+    pub scale: f64,
+    /// Last day of data (default: today).
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub end_date: Option<NaiveDate>,
+    /// Seed of the hash-based random streams.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum Format {
+    Table,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct QueryArgs {
+    /// Metrics, comma-separated (see metrics.yaml).
+    #[arg(long, short, value_delimiter = ',', required = true)]
+    pub metrics: Vec<String>,
+    /// Dimensions to group by, comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    pub by: Vec<String>,
+    /// A filter such as "segment = Enterprise" or "channel in (chat, email)"; repeatable.
+    #[arg(long = "where", value_name = "CONDITION")]
+    pub filters: Vec<String>,
+    /// Time grain: day, week, month, quarter or year.
+    #[arg(long)]
+    pub grain: Option<String>,
+    /// First day of the period (inclusive).
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub from: Option<NaiveDate>,
+    /// Last day of the period (inclusive).
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub to: Option<NaiveDate>,
+    /// Sort keys such as "-arr" or "segment asc", comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    pub order: Vec<String>,
+    /// Maximum number of rows.
+    #[arg(long)]
+    pub limit: Option<u64>,
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+/// Entry point of the binary: parses arguments, sets up tracing, runs, maps errors to a
+/// message and an exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CORTEX_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+pub fn run(cli: Cli) -> Result<ExitCode> {
+    let g = &cli.global;
+    let today = g.today.unwrap_or_else(|| chrono::Local::now().date_naive());
+    let config = Config::load(&g.project, g.warehouse.as_deref())?;
+    match cli.command {
+        Command::Demo(a) => cmd_demo(&config, a, today),
+        Command::Check => cmd_check(&config),
+        Command::Query(a) => cmd_query(config, a, today),
+    }
+}
+
+fn cmd_demo(config: &Config, a: DemoArgs, today: NaiveDate) -> Result<ExitCode> {
+    let opts = DemoOptions {
+        out: a.out.unwrap_or_else(|| config.warehouse.clone()),
+        scale: a.scale,
+        end_date: a.end_date.unwrap_or(today),
+        seed: a.seed,
+    };
+    eprintln!(
+        "building the demo warehouse at {} (scale {}, seed {}, data through {})",
+        opts.out.display(),
+        opts.scale,
+        opts.seed,
+        opts.end_date
+    );
+    let summary = demo::build(&opts, &mut |line| eprintln!("{line}"))?;
+    let mut out = std::io::stdout().lock();
+    for (table, n) in &summary.tables {
+        writeln!(out, "{table:<22} {:>12} rows", text::group_thousands(&n.to_string()))?;
+    }
+    writeln!(
+        out,
+        "built {} in {:.1} s",
+        opts.out.display(),
+        summary.seconds
+    )?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn cmd_check(config: &Config) -> Result<ExitCode> {
+    let path = config.metrics_file();
+    match crate::semantic::SemanticLayer::load(&path) {
+        Ok(layer) => {
+            println!(
+                "{}: ok ({} semantic models, {} metrics)",
+                path.display(),
+                layer.models.len(),
+                layer.metrics.len()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(d) => {
+            for line in &d.0 {
+                println!("{line}");
+            }
+            eprintln!(
+                "{} problem{} found",
+                d.0.len(),
+                if d.0.len() == 1 { "" } else { "s" }
+            );
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
+/// Builds a `MetricQuery` from command-line flags.
+pub fn query_from_args(a: &QueryArgs) -> Result<MetricQuery> {
+    let grain = match &a.grain {
+        Some(g) => Some(Grain::parse(g).with_context(|| {
+            format!("unknown grain {g:?}; use day, week, month, quarter or year")
+        })?),
+        None => None,
+    };
+    let filters = a
+        .filters
+        .iter()
+        .map(|f| Condition::parse(f).map_err(anyhow::Error::msg))
+        .collect::<Result<Vec<_>>>()?;
+    let order = a
+        .order
+        .iter()
+        .map(|o| OrderBy::parse(o).map_err(anyhow::Error::msg))
+        .collect::<Result<Vec<_>>>()?;
+    let time_range = match (a.from, a.to) {
+        (None, None) => None,
+        (from, to) => Some(TimeRange {
+            from: from.unwrap_or(NaiveDate::MIN),
+            to: to.unwrap_or(NaiveDate::MAX),
+        }),
+    };
+    Ok(MetricQuery {
+        metrics: a.metrics.iter().map(|m| m.trim().to_string()).collect(),
+        group_by: a.by.iter().map(|m| m.trim().to_string()).collect(),
+        grain,
+        filters,
+        time_range,
+        order,
+        limit: a.limit,
+    })
+}
+
+fn cmd_query(config: Config, a: QueryArgs, today: NaiveDate) -> Result<ExitCode> {
+    let query = query_from_args(&a)?;
+    // Validate metrics.yaml first so its problems are reported as such.
+    load_layer(&config.metrics_file())?;
+    let engine = Engine::open(config)?;
+    let ctx = AuditContext {
+        requester: format!("cli:{}", std::env::var("USER").unwrap_or_default()),
+        question: format!("cortex query {}", serde_json::to_string(&query)?),
+        query_json: None,
+    };
+    let outcome = engine.query(&query, today, &ctx)?;
+    let mut out = std::io::stdout().lock();
+    match a.format {
+        Format::Json => {
+            let v = serde_json::json!({
+                "query": query,
+                "sql": outcome.compiled.sql,
+                "columns": outcome.result.columns,
+                "rows": outcome.result.rows,
+                "truncated": outcome.result.truncated,
+            });
+            writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
+        }
+        Format::Table => {
+            let roles: Vec<_> = outcome
+                .compiled
+                .columns
+                .iter()
+                .map(|c| Some(c.role.clone()))
+                .collect();
+            writeln!(
+                out,
+                "{}",
+                text::table(&outcome.result.columns, &roles, &outcome.result.rows)
+            )?;
+            if outcome.result.truncated {
+                writeln!(
+                    out,
+                    "(showing the first {} rows)",
+                    outcome.result.rows.len()
+                )?;
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,3 @@
+//! Renderers: pure functions from results to text (and later Slack, HTML, PDF).
+
+pub mod text;

@@ -1,0 +1,690 @@
+//! The compiler: `MetricQuery` -> one DuckDB SELECT, deterministically.
+//!
+//! Each metric expands into *leaves* (one aggregation of one measure with its filters).
+//! Every leaf becomes a CTE grouped by the requested time bucket and dimensions; the final
+//! SELECT joins the leaves on those keys and computes each metric from its leaves.
+//! Values from users reach the SQL only as quoted literals rendered here.
+
+use chrono::{Days, NaiveDate};
+use serde::Serialize;
+use std::fmt::Write as _;
+
+use super::model::{ExprToken, JoinPath, MeasureInput, MetricKind, SemanticLayer, Unit};
+use super::query::{Condition, Grain, Literal, MetricQuery, Op};
+use super::raw::{Agg, DataType};
+use crate::fuzzy::did_you_mean;
+
+/// What the compiler needs besides the query: the injected clock.
+#[derive(Debug, Clone, Copy)]
+pub struct CompileOptions {
+    /// Balances (cumulative metrics) are never reported past this date.
+    pub today: NaiveDate,
+}
+
+/// A compiled query: the SQL and what each output column is.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CompiledQuery {
+    pub sql: String,
+    pub columns: Vec<Column>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Column {
+    pub name: String,
+    pub role: ColumnRole,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum ColumnRole {
+    /// A time bucket, reported as the bucket's first day.
+    Time { grain: Grain },
+    Dimension,
+    Metric { unit: Unit },
+}
+
+/// Why a query cannot be compiled; each message is one sentence a user can act on.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum CompileError {
+    #[error("unknown metric {name:?}{hint}")]
+    UnknownMetric { name: String, hint: String },
+    #[error("unknown dimension {name:?} for {metric}{hint}")]
+    UnknownDimension {
+        name: String,
+        metric: String,
+        hint: String,
+    },
+    #[error("{metric} has no time dimension (it is a current snapshot), so it cannot be split by {what}")]
+    NoTimeDimension { metric: String, what: String },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct Leaf {
+    input: MeasureInput,
+    cumulative: bool,
+    /// The metric that first needed this leaf, for messages.
+    metric: String,
+}
+
+/// A dimension resolved for one leaf: where its column lives.
+struct DimRef {
+    name: String,
+    /// Index of the join (0 = the leaf's own table).
+    source: usize,
+    expr: String,
+    is_time: bool,
+    data_type: DataType,
+}
+
+struct LeafPlan {
+    joins: Vec<(usize, JoinPath)>,
+    group: Vec<DimRef>,
+    filters: Vec<(DimRef, Condition)>,
+}
+
+/// Compiles a query against the semantic layer.
+pub fn compile(
+    layer: &SemanticLayer,
+    query: &MetricQuery,
+    opts: &CompileOptions,
+) -> Result<CompiledQuery, CompileError> {
+    if query.metrics.is_empty() {
+        return Err(CompileError::Invalid("a query needs at least one metric".into()));
+    }
+    let mut metric_ids = Vec::new();
+    for name in &query.metrics {
+        let id = layer
+            .metric_index(name)
+            .ok_or_else(|| CompileError::UnknownMetric {
+                name: name.clone(),
+                hint: did_you_mean(name, layer.metrics.iter().map(|m| m.name.as_str())),
+            })?;
+        if metric_ids.contains(&id) {
+            return Err(CompileError::Invalid(format!("metric {name} is listed twice")));
+        }
+        metric_ids.push(id);
+    }
+    for (i, g) in query.group_by.iter().enumerate() {
+        if query.group_by[..i].contains(g) {
+            return Err(CompileError::Invalid(format!("dimension {g} is listed twice")));
+        }
+    }
+    if let Some(r) = query.time_range {
+        if r.from > r.to {
+            return Err(CompileError::Invalid(format!(
+                "the time range starts ({}) after it ends ({})",
+                r.from, r.to
+            )));
+        }
+    }
+    for c in &query.filters {
+        check_arity(c)?;
+    }
+
+    let mut leaves: Vec<Leaf> = Vec::new();
+    for &id in &metric_ids {
+        collect_leaves(layer, id, &mut leaves, 0)?;
+    }
+
+    let plans = leaves
+        .iter()
+        .map(|leaf| plan_leaf(layer, leaf, query))
+        .collect::<Result<Vec<_>, _>>()?;
+
+    // Output key columns: the time bucket, then the group-bys.
+    let mut keys: Vec<String> = Vec::new();
+    let mut columns = Vec::new();
+    if let Some(g) = query.grain {
+        keys.push(g.as_str().to_string());
+        columns.push(Column {
+            name: g.as_str().to_string(),
+            role: ColumnRole::Time { grain: g },
+        });
+    }
+    for g in &query.group_by {
+        keys.push(g.clone());
+        columns.push(Column {
+            name: g.clone(),
+            role: ColumnRole::Dimension,
+        });
+    }
+
+    let mut sql = String::from("WITH ");
+    for (i, (leaf, plan)) in leaves.iter().zip(&plans).enumerate() {
+        if i > 0 {
+            sql.push_str(",\n");
+        }
+        leaf_cte(layer, i, leaf, plan, query, opts, &mut sql);
+    }
+
+    let multi = leaves.len() > 1;
+    let key_ref = |k: &str| {
+        if multi {
+            format!("k.{}", ident(k))
+        } else {
+            format!("l0.{}", ident(k))
+        }
+    };
+    if multi && !keys.is_empty() {
+        let cols = keys.iter().map(|k| ident(k)).collect::<Vec<_>>().join(", ");
+        sql.push_str(",\nkeys AS (");
+        for i in 0..leaves.len() {
+            if i > 0 {
+                sql.push_str(" UNION ");
+            }
+            let _ = write!(sql, "SELECT {cols} FROM leaf_{i}");
+        }
+        sql.push(')');
+    }
+
+    let mut select = Vec::new();
+    for k in &keys {
+        select.push(format!("{} AS {}", key_ref(k), ident(k)));
+    }
+    for &id in &metric_ids {
+        let m = &layer.metrics[id];
+        let expr = metric_expr(layer, id, &leaves, multi)?;
+        let cast = if is_integer_metric(layer, id) {
+            "BIGINT"
+        } else {
+            "DOUBLE"
+        };
+        select.push(format!("CAST({expr} AS {cast}) AS {}", ident(&m.name)));
+        columns.push(Column {
+            name: m.name.clone(),
+            role: ColumnRole::Metric { unit: m.unit },
+        });
+    }
+    let _ = write!(sql, "\nSELECT {}\nFROM ", select.join(", "));
+    if !multi {
+        sql.push_str("leaf_0 AS l0");
+    } else if keys.is_empty() {
+        let from: Vec<String> = (0..leaves.len())
+            .map(|i| format!("leaf_{i} AS l{i}"))
+            .collect();
+        sql.push_str(&from.join(" CROSS JOIN "));
+    } else {
+        sql.push_str("keys AS k");
+        for i in 0..leaves.len() {
+            let on: Vec<String> = keys
+                .iter()
+                .map(|k| format!("k.{0} IS NOT DISTINCT FROM l{i}.{0}", ident(k)))
+                .collect();
+            let _ = write!(sql, "\nLEFT JOIN leaf_{i} AS l{i} ON {}", on.join(" AND "));
+        }
+    }
+
+    // Ordering: requested keys first, then a deterministic default.
+    let mut order: Vec<String> = Vec::new();
+    let output_names: Vec<&str> = columns.iter().map(|c| c.name.as_str()).collect();
+    for o in &query.order {
+        if !output_names.contains(&o.field.as_str()) {
+            return Err(CompileError::Invalid(format!(
+                "cannot order by {:?}: it is not a column of this query{}",
+                o.field,
+                did_you_mean(&o.field, output_names.iter().copied())
+            )));
+        }
+        order.push(format!(
+            "{} {} NULLS LAST",
+            ident(&o.field),
+            if o.desc { "DESC" } else { "ASC" }
+        ));
+    }
+    if query.order.is_empty() && query.grain.is_none() && !query.group_by.is_empty() {
+        let first = &layer.metrics[metric_ids[0]].name;
+        order.push(format!("{} DESC NULLS LAST", ident(first)));
+    }
+    for k in &keys {
+        if !query.order.iter().any(|o| &o.field == k) {
+            order.push(format!("{} ASC NULLS LAST", ident(k)));
+        }
+    }
+    if !order.is_empty() {
+        let _ = write!(sql, "\nORDER BY {}", order.join(", "));
+    }
+    if let Some(limit) = query.limit {
+        if limit == 0 {
+            return Err(CompileError::Invalid("limit must be at least 1".into()));
+        }
+        let _ = write!(sql, "\nLIMIT {limit}");
+    }
+    Ok(CompiledQuery { sql, columns })
+}
+
+fn check_arity(c: &Condition) -> Result<(), CompileError> {
+    let n = c.values.len();
+    let ok = match c.op {
+        Op::In | Op::NotIn => n >= 1,
+        Op::Between => n == 2,
+        Op::IsNull | Op::IsNotNull => n == 0,
+        _ => n == 1,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(CompileError::Invalid(format!(
+            "filter on {} with {} takes {}",
+            c.dimension,
+            c.op.as_str(),
+            match c.op {
+                Op::Between => "two values",
+                Op::In | Op::NotIn => "one or more values",
+                Op::IsNull | Op::IsNotNull => "no value",
+                _ => "one value",
+            }
+        )))
+    }
+}
+
+fn collect_leaves(
+    layer: &SemanticLayer,
+    id: usize,
+    leaves: &mut Vec<Leaf>,
+    depth: usize,
+) -> Result<(), CompileError> {
+    if depth > layer.metrics.len() {
+        return Err(CompileError::Invalid("derived metrics form a cycle".into()));
+    }
+    let m = &layer.metrics[id];
+    let mut add = |input: &MeasureInput, cumulative: bool| {
+        let leaf = Leaf {
+            input: input.clone(),
+            cumulative,
+            metric: m.name.clone(),
+        };
+        if !leaves
+            .iter()
+            .any(|l| l.input == leaf.input && l.cumulative == cumulative)
+        {
+            leaves.push(leaf);
+        }
+    };
+    match &m.kind {
+        MetricKind::Simple(i) => add(i, false),
+        MetricKind::Cumulative(i) => add(i, true),
+        MetricKind::Ratio {
+            numerator,
+            denominator,
+        } => {
+            add(numerator, false);
+            add(denominator, false);
+        }
+        MetricKind::Derived { deps, .. } => {
+            for &d in deps {
+                collect_leaves(layer, d, leaves, depth + 1)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn leaf_index(leaves: &[Leaf], input: &MeasureInput, cumulative: bool) -> usize {
+    leaves
+        .iter()
+        .position(|l| &l.input == input && l.cumulative == cumulative)
+        .expect("invariant: every metric's leaves were collected before rendering")
+}
+
+fn resolve(
+    layer: &SemanticLayer,
+    leaf: &Leaf,
+    name: &str,
+    joins: &mut Vec<(usize, JoinPath)>,
+) -> Result<DimRef, CompileError> {
+    let model = leaf.input.model;
+    let (m, d, path) =
+        layer
+            .resolve_dimension(model, name)
+            .ok_or_else(|| CompileError::UnknownDimension {
+                name: name.to_string(),
+                metric: leaf.metric.clone(),
+                hint: did_you_mean(name, layer.dimension_names_from(model)),
+            })?;
+    let dim = &layer.models[m].dimensions[d];
+    let source = match path {
+        None => 0,
+        Some(p) => match joins.iter().position(|(jm, _)| *jm == m) {
+            Some(i) => i + 1,
+            None => {
+                joins.push((m, p));
+                joins.len()
+            }
+        },
+    };
+    Ok(DimRef {
+        name: dim.name.clone(),
+        source,
+        expr: dim.expr.clone(),
+        is_time: dim.is_time(),
+        data_type: dim.data_type,
+    })
+}
+
+fn plan_leaf(
+    layer: &SemanticLayer,
+    leaf: &Leaf,
+    query: &MetricQuery,
+) -> Result<LeafPlan, CompileError> {
+    if leaf.input.time_dimension.is_none() && (query.grain.is_some() || query.time_range.is_some())
+    {
+        let what = match (query.grain, query.time_range) {
+            (Some(g), _) => format!("{g}"),
+            (None, Some(r)) => format!("the time range {r}"),
+            _ => String::new(),
+        };
+        return Err(CompileError::NoTimeDimension {
+            metric: leaf.metric.clone(),
+            what,
+        });
+    }
+    let mut joins = Vec::new();
+    let mut group = Vec::new();
+    for g in &query.group_by {
+        let d = resolve(layer, leaf, g, &mut joins)?;
+        if d.is_time {
+            return Err(CompileError::Invalid(format!(
+                "{g} is a time dimension; use a time grain (day, week, month, quarter, year) instead of grouping by it"
+            )));
+        }
+        // Keep the user's spelling as the output column name.
+        group.push(DimRef {
+            name: g.clone(),
+            ..d
+        });
+    }
+    let mut filters = Vec::new();
+    for c in leaf.input.filter.iter().chain(&query.filters) {
+        let d = resolve(layer, leaf, &c.dimension, &mut joins)?;
+        check_literals(&d, c)?;
+        filters.push((d, c.clone()));
+    }
+    Ok(LeafPlan {
+        joins,
+        group,
+        filters,
+    })
+}
+
+fn check_literals(d: &DimRef, c: &Condition) -> Result<(), CompileError> {
+    for v in &c.values {
+        let ok = match (d.is_time, d.data_type, v) {
+            (true, _, Literal::Str(s)) => NaiveDate::parse_from_str(s, "%Y-%m-%d").is_ok(),
+            (true, _, _) => false,
+            (_, DataType::Boolean, Literal::Bool(_)) => true,
+            (_, DataType::Number, Literal::Num(_)) => true,
+            (_, DataType::String, Literal::Str(s)) => !s.contains('\0'),
+            (_, DataType::String, Literal::Num(_) | Literal::Bool(_)) => true,
+            _ => false,
+        };
+        if !ok {
+            let expected = if d.is_time {
+                "a date (YYYY-MM-DD)"
+            } else {
+                match d.data_type {
+                    DataType::Boolean => "true or false",
+                    DataType::Number => "a number",
+                    DataType::String => "text",
+                }
+            };
+            return Err(CompileError::Invalid(format!(
+                "filter on {} expects {expected}, got {v}",
+                d.name
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Renders a literal for a dimension of the given kind. Strings are single-quoted with
+/// embedded quotes doubled; numbers and booleans come from parsed values.
+fn literal_sql(d: &DimRef, v: &Literal) -> String {
+    match v {
+        Literal::Str(s) if d.is_time => format!("DATE '{s}'"),
+        Literal::Str(s) => format!("'{}'", s.replace('\'', "''")),
+        Literal::Num(n) if d.data_type == DataType::String => format!("'{n}'"),
+        Literal::Num(n) => format!("{n:?}"),
+        Literal::Bool(b) if d.data_type == DataType::String => format!("'{b}'"),
+        Literal::Bool(b) => if *b { "TRUE" } else { "FALSE" }.to_string(),
+    }
+}
+
+fn condition_sql(col: &str, d: &DimRef, c: &Condition) -> String {
+    let vals: Vec<String> = c.values.iter().map(|v| literal_sql(d, v)).collect();
+    match c.op {
+        Op::In => format!("{col} IN ({})", vals.join(", ")),
+        Op::NotIn => format!("{col} NOT IN ({})", vals.join(", ")),
+        Op::Between => format!("{col} BETWEEN {} AND {}", vals[0], vals[1]),
+        Op::IsNull => format!("{col} IS NULL"),
+        Op::IsNotNull => format!("{col} IS NOT NULL"),
+        op => format!("{col} {} {}", op.as_str(), vals[0]),
+    }
+}
+
+fn source_alias(source: usize) -> String {
+    if source == 0 {
+        "t0".into()
+    } else {
+        format!("j{source}")
+    }
+}
+
+fn leaf_cte(
+    layer: &SemanticLayer,
+    i: usize,
+    leaf: &Leaf,
+    plan: &LeafPlan,
+    query: &MetricQuery,
+    opts: &CompileOptions,
+    sql: &mut String,
+) {
+    let model = &layer.models[leaf.input.model];
+    let measure = &model.measures[leaf.input.measure];
+    let time_expr = leaf
+        .input
+        .time_dimension
+        .map(|t| model.dimensions[t].expr.clone());
+
+    // Projection of each source table: only the columns this leaf uses.
+    let mut projections: Vec<Vec<String>> = vec![Vec::new(); plan.joins.len() + 1];
+    projections[0].push(format!(
+        "{} AS __value",
+        measure.expr.as_deref().unwrap_or("1")
+    ));
+    if let Some(t) = &time_expr {
+        projections[0].push(format!("{t} AS __time"));
+    }
+    for (j, (_, path)) in plan.joins.iter().enumerate() {
+        let key = format!("__key{}", j + 1);
+        let own = format!("{} AS {key}", path.from_expr);
+        if !projections[0].contains(&own) {
+            projections[0].push(own);
+        }
+        projections[j + 1].push(format!("{} AS __key", path.to_expr));
+    }
+    for d in plan.group.iter().chain(plan.filters.iter().map(|(d, _)| d)) {
+        let p = format!("{} AS {}", d.expr, ident(&d.name));
+        if !projections[d.source].contains(&p) {
+            projections[d.source].push(p);
+        }
+    }
+    // Group-by columns may be renamed to the user's spelling: project the canonical name.
+    let col = |d: &DimRef| format!("{}.{}", source_alias(d.source), ident(&d.name));
+
+    let mut select = Vec::new();
+    let bucket = query.grain;
+    let today_cap = match query.time_range {
+        Some(r) => r.to.min(opts.today),
+        None => opts.today,
+    };
+    let cumulative = leaf.cumulative;
+    if let Some(g) = bucket {
+        if cumulative {
+            select.push(format!("s.bucket AS {}", ident(g.as_str())));
+        } else {
+            select.push(format!(
+                "CAST(date_trunc('{}', t0.__time) AS DATE) AS {}",
+                g.as_str(),
+                ident(g.as_str())
+            ));
+        }
+    }
+    for d in &plan.group {
+        select.push(format!("{} AS {}", col(d), ident(&d.name)));
+    }
+    let agg = match measure.agg {
+        Agg::Sum => "SUM(t0.__value)".to_string(),
+        Agg::Count if measure.expr.is_none() => "COUNT(*)".to_string(),
+        Agg::Count => "COUNT(t0.__value)".to_string(),
+        Agg::CountDistinct => "COUNT(DISTINCT t0.__value)".to_string(),
+        Agg::Avg => "AVG(t0.__value)".to_string(),
+        Agg::Min => "MIN(t0.__value)".to_string(),
+        Agg::Max => "MAX(t0.__value)".to_string(),
+        Agg::Median => "MEDIAN(t0.__value)".to_string(),
+        Agg::Percentile => format!(
+            "QUANTILE_CONT(t0.__value, {:?})",
+            measure.percentile.unwrap_or(0.5)
+        ),
+    };
+    select.push(format!("{agg} AS value"));
+
+    let _ = write!(sql, "leaf_{i} AS (\n  SELECT {}\n  FROM ", select.join(", "));
+    let t0 = format!(
+        "(SELECT {} FROM {}) AS t0",
+        projections[0].join(", "),
+        model.table
+    );
+    let mut wheres: Vec<String> = Vec::new();
+    if cumulative {
+        if let Some(g) = bucket {
+            let start = match query.time_range {
+                Some(r) => format!("DATE '{}'", r.from),
+                None => format!(
+                    "(SELECT MIN({}) FROM {})",
+                    time_expr.as_deref().unwrap_or("NULL"),
+                    model.table
+                ),
+            };
+            let _ = write!(
+                sql,
+                "(SELECT CAST(b AS DATE) AS bucket, LEAST(CAST(b + {iv} - INTERVAL 1 DAY AS DATE), DATE '{cap}') AS bucket_end \
+                 FROM (SELECT UNNEST(generate_series(CAST(date_trunc('{g}', {start}) AS TIMESTAMP), CAST(DATE '{cap}' AS TIMESTAMP), {iv})) AS b)) AS s\n  JOIN {t0} ON CAST(t0.__time AS DATE) <= s.bucket_end",
+                iv = g.interval(),
+                cap = today_cap,
+                g = g.as_str(),
+            );
+        } else {
+            sql.push_str(&t0);
+            wheres.push(format!("CAST(t0.__time AS DATE) <= DATE '{today_cap}'"));
+        }
+    } else {
+        sql.push_str(&t0);
+        if let Some(r) = query.time_range {
+            let end = r.to.checked_add_days(Days::new(1)).unwrap_or(r.to);
+            wheres.push(format!("t0.__time >= DATE '{}'", r.from));
+            wheres.push(format!("t0.__time < DATE '{end}'"));
+        }
+    }
+    for (j, (m, _)) in plan.joins.iter().enumerate() {
+        let _ = write!(
+            sql,
+            "\n  LEFT JOIN (SELECT {} FROM {}) AS j{n} ON t0.__key{n} = j{n}.__key",
+            projections[j + 1].join(", "),
+            layer.models[*m].table,
+            n = j + 1
+        );
+    }
+    for (d, c) in &plan.filters {
+        wheres.push(condition_sql(&col(d), d, c));
+    }
+    if !wheres.is_empty() {
+        let _ = write!(sql, "\n  WHERE {}", wheres.join("\n    AND "));
+    }
+    let n_keys = usize::from(bucket.is_some()) + plan.group.len();
+    if n_keys > 0 {
+        let positions: Vec<String> = (1..=n_keys).map(|p| p.to_string()).collect();
+        let _ = write!(sql, "\n  GROUP BY {}", positions.join(", "));
+    }
+    sql.push_str("\n)");
+}
+
+fn is_additive(layer: &SemanticLayer, input: &MeasureInput) -> bool {
+    matches!(
+        layer.models[input.model].measures[input.measure].agg,
+        Agg::Sum | Agg::Count | Agg::CountDistinct
+    )
+}
+
+fn is_integer_metric(layer: &SemanticLayer, id: usize) -> bool {
+    match &layer.metrics[id].kind {
+        MetricKind::Simple(i) | MetricKind::Cumulative(i) => matches!(
+            layer.models[i.model].measures[i.measure].agg,
+            Agg::Count | Agg::CountDistinct
+        ),
+        _ => false,
+    }
+}
+
+fn leaf_value(layer: &SemanticLayer, leaves: &[Leaf], input: &MeasureInput, cumulative: bool, multi: bool) -> String {
+    let i = leaf_index(leaves, input, cumulative);
+    if multi && is_additive(layer, input) {
+        format!("COALESCE(l{i}.value, 0)")
+    } else {
+        format!("l{i}.value")
+    }
+}
+
+fn metric_expr(
+    layer: &SemanticLayer,
+    id: usize,
+    leaves: &[Leaf],
+    multi: bool,
+) -> Result<String, CompileError> {
+    Ok(match &layer.metrics[id].kind {
+        MetricKind::Simple(i) => leaf_value(layer, leaves, i, false, multi),
+        MetricKind::Cumulative(i) => leaf_value(layer, leaves, i, true, multi),
+        MetricKind::Ratio {
+            numerator,
+            denominator,
+        } => {
+            let n = leaf_index(leaves, numerator, false);
+            let d = leaf_index(leaves, denominator, false);
+            let num = if is_additive(layer, numerator) {
+                format!("COALESCE(l{n}.value, 0)")
+            } else {
+                format!("l{n}.value")
+            };
+            format!("CAST({num} AS DOUBLE) / NULLIF(CAST(l{d}.value AS DOUBLE), 0)")
+        }
+        MetricKind::Derived { expr, .. } => {
+            let mut out = String::from("(");
+            for t in expr {
+                match t {
+                    ExprToken::Metric(name) => {
+                        let dep = layer.metric_index(name).ok_or_else(|| {
+                            CompileError::Invalid(format!("unknown metric {name} in formula"))
+                        })?;
+                        let _ = write!(
+                            out,
+                            "CAST({} AS DOUBLE)",
+                            metric_expr(layer, dep, leaves, true)?
+                        );
+                    }
+                    ExprToken::Number(n) => out.push_str(n),
+                    ExprToken::Op(c) => {
+                        let _ = write!(out, " {c} ");
+                    }
+                }
+            }
+            out.push(')');
+            out
+        }
+    })
+}
+
+/// Double-quotes an identifier.
+pub fn ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}

@@ -1,0 +1,11 @@
+//! The governed semantic layer: metrics.yaml loaded in two phases (raw serde -> validated
+//! model) and the compiler from `MetricQuery` to SQL.
+
+pub mod compile;
+pub mod model;
+pub mod query;
+pub mod raw;
+
+pub use compile::{compile, Column, ColumnRole, CompileError, CompileOptions, CompiledQuery};
+pub use model::{Metric, MetricKind, SemanticLayer, Unit};
+pub use query::{Condition, Grain, Literal, MetricQuery, Op, OrderBy, TimeRange};

@@ -1,0 +1,1064 @@
+//! Phase two of loading metrics.yaml: validated runtime types with every reference
+//! resolved, so the compiler never meets a dangling name.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use serde::Serialize;
+use sqlparser::dialect::DuckDbDialect;
+use sqlparser::parser::Parser;
+
+use super::query::Condition;
+use super::raw::{
+    Agg, DataType, DimensionKind, EntityKind, MetricKindName, RawDimension, RawMeasure,
+    RawMetric, RawNamedFilter, RawRatioInput, RawSemanticModel,
+};
+use crate::diagnostics::{Diagnostics, Reporter};
+use crate::fuzzy::did_you_mean;
+
+/// The governed semantic layer: every table, dimension, measure and metric analysts declared.
+#[derive(Debug, Clone)]
+pub struct SemanticLayer {
+    pub models: Vec<SemanticModel>,
+    pub metrics: Vec<Metric>,
+}
+
+#[derive(Debug, Clone)]
+pub struct SemanticModel {
+    pub name: String,
+    pub table: String,
+    pub description: String,
+    pub entities: Vec<Entity>,
+    pub dimensions: Vec<Dimension>,
+    pub measures: Vec<Measure>,
+    /// Index into `dimensions`.
+    pub default_time_dimension: Option<usize>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Entity {
+    pub name: String,
+    pub kind: EntityKind,
+    pub expr: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Dimension {
+    pub name: String,
+    #[serde(skip)]
+    pub kind: DimensionKind,
+    pub expr: String,
+    pub label: String,
+    pub description: String,
+    pub synonyms: Vec<String>,
+    pub sample_values: Vec<String>,
+    pub value_synonyms: BTreeMap<String, Vec<String>>,
+    pub data_type: DataType,
+}
+
+impl Dimension {
+    pub fn is_time(&self) -> bool {
+        self.kind == DimensionKind::Time
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Measure {
+    pub name: String,
+    pub agg: Agg,
+    /// `None` only for `count` of rows.
+    pub expr: Option<String>,
+    pub percentile: Option<f64>,
+}
+
+/// The unit a metric's values are in; drives formatting only, never the value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Unit {
+    Usd,
+    Count,
+    Seconds,
+    Minutes,
+    Hours,
+    Days,
+    /// A fraction: 0.231 means 23.1%.
+    Ratio,
+    Score,
+    Percent,
+}
+
+impl Unit {
+    pub const NAMES: [&'static str; 9] = [
+        "usd", "count", "seconds", "minutes", "hours", "days", "ratio", "score", "percent",
+    ];
+
+    fn parse(s: &str) -> Option<Unit> {
+        Some(match s {
+            "usd" => Unit::Usd,
+            "count" => Unit::Count,
+            "seconds" => Unit::Seconds,
+            "minutes" => Unit::Minutes,
+            "hours" => Unit::Hours,
+            "days" => Unit::Days,
+            "ratio" => Unit::Ratio,
+            "score" => Unit::Score,
+            "percent" => Unit::Percent,
+            _ => return None,
+        })
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Metric {
+    pub name: String,
+    pub label: String,
+    pub description: String,
+    pub owner: String,
+    pub unit: Unit,
+    pub synonyms: Vec<String>,
+    pub kind: MetricKind,
+}
+
+/// A measure with the conditions and time dimension a metric applies to it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MeasureInput {
+    pub model: usize,
+    pub measure: usize,
+    pub filter: Vec<Condition>,
+    /// Index into the model's dimensions; `None` for snapshot metrics with no time axis.
+    pub time_dimension: Option<usize>,
+}
+
+#[derive(Debug, Clone)]
+pub enum MetricKind {
+    Simple(MeasureInput),
+    /// Running total of the measure from the beginning of the data.
+    Cumulative(MeasureInput),
+    Ratio {
+        numerator: MeasureInput,
+        denominator: MeasureInput,
+    },
+    /// Arithmetic over other metrics; `deps` are metric indices in the order they appear.
+    Derived { expr: Vec<ExprToken>, deps: Vec<usize> },
+}
+
+impl MetricKind {
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            MetricKind::Simple(_) => "simple",
+            MetricKind::Cumulative(_) => "cumulative",
+            MetricKind::Ratio { .. } => "ratio",
+            MetricKind::Derived { .. } => "derived",
+        }
+    }
+}
+
+/// A token of a derived metric's formula.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ExprToken {
+    Metric(String),
+    Number(String),
+    Op(char),
+}
+
+impl SemanticLayer {
+    /// Loads and validates a metrics.yaml file, reporting every problem at once.
+    pub fn load(path: &Path) -> Result<SemanticLayer, Diagnostics> {
+        let source = std::fs::read_to_string(path).map_err(|e| {
+            Diagnostics(vec![crate::diagnostics::Diagnostic {
+                file: path.to_path_buf(),
+                line: None,
+                key: String::new(),
+                message: format!("cannot read: {e}"),
+            }])
+        })?;
+        Self::from_source(path, &source)
+    }
+
+    /// Loads from text; `path` is only used in messages.
+    pub fn from_source(path: &Path, source: &str) -> Result<SemanticLayer, Diagnostics> {
+        let mut rep = Reporter::new(path, source);
+        let value: serde_yaml::Value = match serde_yaml::from_str(source) {
+            Ok(v) => v,
+            Err(e) => {
+                let line = e.location().map(|l| l.line());
+                rep.push(line, String::new(), format!("not valid YAML: {e}"));
+                return Err(Diagnostics(rep.diagnostics));
+            }
+        };
+        let raw = split_sections(&value, &mut rep);
+        let layer = Builder::new(&mut rep).build(raw);
+        rep.finish()?;
+        Ok(layer)
+    }
+
+    pub fn metric(&self, name: &str) -> Option<&Metric> {
+        self.metrics.iter().find(|m| m.name == name)
+    }
+
+    pub fn metric_index(&self, name: &str) -> Option<usize> {
+        self.metrics.iter().position(|m| m.name == name)
+    }
+
+    /// Every table the layer declares: the only tables the SQL guard admits.
+    pub fn tables(&self) -> BTreeSet<String> {
+        self.models.iter().map(|m| m.table.clone()).collect()
+    }
+
+    /// Every (model index, dimension) pair, in declaration order.
+    pub fn all_dimensions(&self) -> impl Iterator<Item = (usize, &Dimension)> {
+        self.models
+            .iter()
+            .enumerate()
+            .flat_map(|(i, m)| m.dimensions.iter().map(move |d| (i, d)))
+    }
+
+    /// Models whose dimensions a query on `model` can use: itself first, then every model
+    /// whose primary entity `model` carries (one join hop).
+    pub fn reachable_models(&self, model: usize) -> Vec<(usize, Option<JoinPath>)> {
+        let mut out = vec![(model, None)];
+        for ent in &self.models[model].entities {
+            for (j, other) in self.models.iter().enumerate() {
+                if j == model || out.iter().any(|(k, _)| *k == j) {
+                    continue;
+                }
+                if let Some(pk) = other
+                    .entities
+                    .iter()
+                    .find(|e| e.kind == EntityKind::Primary && e.name == ent.name)
+                {
+                    out.push((
+                        j,
+                        Some(JoinPath {
+                            entity: ent.name.clone(),
+                            from_expr: ent.expr.clone(),
+                            to_expr: pk.expr.clone(),
+                        }),
+                    ));
+                }
+            }
+        }
+        out
+    }
+
+    /// Finds a dimension by name (or `entity__name`) from `model`: own model first.
+    pub fn resolve_dimension(
+        &self,
+        model: usize,
+        name: &str,
+    ) -> Option<(usize, usize, Option<JoinPath>)> {
+        let (entity, bare) = match name.split_once("__") {
+            Some((e, d)) => (Some(e), d),
+            None => (None, name),
+        };
+        self.reachable_models(model)
+            .into_iter()
+            .filter(|(_, path)| match (entity, path) {
+                (None, _) => true,
+                (Some(e), Some(p)) => p.entity == e,
+                (Some(e), None) => self.models[model]
+                    .entities
+                    .iter()
+                    .any(|x| x.name == e && x.kind == EntityKind::Primary),
+            })
+            .find_map(|(m, path)| {
+                self.models[m]
+                    .dimensions
+                    .iter()
+                    .position(|d| d.name == bare)
+                    .map(|d| (m, d, path))
+            })
+    }
+
+    /// Dimension names usable from `model`, for "did you mean" hints.
+    pub fn dimension_names_from(&self, model: usize) -> Vec<&str> {
+        self.reachable_models(model)
+            .into_iter()
+            .flat_map(|(m, _)| self.models[m].dimensions.iter().map(|d| d.name.as_str()))
+            .collect()
+    }
+}
+
+/// How a model joins to another through a shared entity.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JoinPath {
+    pub entity: String,
+    pub from_expr: String,
+    pub to_expr: String,
+}
+
+struct RawSections {
+    models: Vec<RawSemanticModel>,
+    metrics: Vec<RawMetric>,
+    filters: Vec<RawNamedFilter>,
+}
+
+/// Deserialises each item on its own so that one bad item does not hide the others.
+fn split_sections(value: &serde_yaml::Value, rep: &mut Reporter) -> RawSections {
+    let mut out = RawSections {
+        models: Vec::new(),
+        metrics: Vec::new(),
+        filters: Vec::new(),
+    };
+    let Some(map) = value.as_mapping() else {
+        rep.error(&[], "expected a mapping with semantic_models and metrics");
+        return out;
+    };
+    for (k, v) in map {
+        let key = k.as_str().unwrap_or("");
+        match key {
+            "version" => {}
+            "semantic_models" => out.models = items(key, v, rep),
+            "metrics" => out.metrics = items(key, v, rep),
+            "filters" => out.filters = items(key, v, rep),
+            other => rep.error(
+                &[other],
+                format!(
+                    "unknown section{}; expected version, semantic_models, metrics or filters",
+                    did_you_mean(other, ["semantic_models", "metrics", "filters", "version"])
+                ),
+            ),
+        }
+    }
+    if out.models.is_empty() && rep.diagnostics.is_empty() {
+        rep.error(&["semantic_models"], "no semantic models declared");
+    }
+    out
+}
+
+fn items<T: serde::de::DeserializeOwned>(
+    section: &str,
+    v: &serde_yaml::Value,
+    rep: &mut Reporter,
+) -> Vec<T> {
+    let Some(seq) = v.as_sequence() else {
+        rep.error(&[section], "expected a list");
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for (i, item) in seq.iter().enumerate() {
+        let name = item
+            .get("name")
+            .and_then(|n| n.as_str())
+            .map(str::to_string)
+            .unwrap_or_else(|| format!("#{}", i + 1));
+        match serde_yaml::from_value::<T>(item.clone()) {
+            Ok(t) => out.push(t),
+            Err(e) => {
+                let msg = e.to_string();
+                // Point at the offending key when serde names it.
+                let field = msg
+                    .split('`')
+                    .nth(1)
+                    .filter(|_| msg.contains("field"))
+                    .unwrap_or("")
+                    .to_string();
+                rep.error(&[section, &name, &field], msg);
+            }
+        }
+    }
+    out
+}
+
+/// True for lower_snake_case identifiers safe to use as SQL aliases.
+pub fn is_identifier(s: &str) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_lowercase() || c == '_')
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
+/// Checks that an analyst's SQL fragment is exactly one expression.
+fn check_sql_expr(expr: &str) -> Result<(), String> {
+    let dialect = DuckDbDialect {};
+    let mut parser = Parser::new(&dialect)
+        .try_with_sql(expr)
+        .map_err(|e| format!("not a SQL expression: {e}"))?;
+    parser
+        .parse_expr()
+        .map_err(|e| format!("not a SQL expression: {e}"))?;
+    if parser.peek_token().token != sqlparser::tokenizer::Token::EOF {
+        return Err(format!(
+            "{expr:?} must be a single SQL expression (found trailing text)"
+        ));
+    }
+    if expr.contains(';') {
+        return Err(format!("{expr:?} must not contain ';'"));
+    }
+    Ok(())
+}
+
+struct Builder<'r, 'a> {
+    rep: &'r mut Reporter<'a>,
+}
+
+impl<'r, 'a> Builder<'r, 'a> {
+    fn new(rep: &'r mut Reporter<'a>) -> Self {
+        Builder { rep }
+    }
+
+    fn build(&mut self, raw: RawSections) -> SemanticLayer {
+        let models = self.models(raw.models);
+        let mut layer = SemanticLayer {
+            models,
+            metrics: Vec::new(),
+        };
+        self.check_entities(&layer);
+        let named = self.named_filters(&raw.filters);
+        let mut seen = BTreeSet::new();
+        // First pass: everything but derived formulas, which may reference later metrics.
+        let mut pending = Vec::new();
+        for rm in &raw.metrics {
+            if !seen.insert(rm.name.clone()) {
+                self.rep
+                    .error(&["metrics", &rm.name], "duplicate metric name");
+                continue;
+            }
+            if let Some(m) = self.metric(&layer, rm, &named, &raw.metrics) {
+                pending.push(layer.metrics.len());
+                layer.metrics.push(m);
+            }
+        }
+        self.resolve_derived(&mut layer);
+        layer
+    }
+
+    fn models(&mut self, raws: Vec<RawSemanticModel>) -> Vec<SemanticModel> {
+        let mut out: Vec<SemanticModel> = Vec::new();
+        let mut measure_names = BTreeSet::new();
+        for rm in raws {
+            let sec = "semantic_models";
+            let name = rm.name.clone();
+            if !is_identifier(&name) {
+                self.rep
+                    .error(&[sec, &name, "name"], "names must be lower_snake_case");
+            }
+            if out.iter().any(|m| m.name == name) {
+                self.rep.error(&[sec, &name], "duplicate semantic model name");
+                continue;
+            }
+            if !is_table_name(&rm.table) {
+                self.rep.error(
+                    &[sec, &name, "table"],
+                    format!("{:?} is not a plain table name", rm.table),
+                );
+            }
+            let entities = rm
+                .entities
+                .iter()
+                .map(|e| {
+                    let expr = e.expr.clone().unwrap_or_else(|| e.name.clone());
+                    if let Err(msg) = check_sql_expr(&expr) {
+                        self.rep.error(&[sec, &name, "entities", "expr"], msg);
+                    }
+                    Entity {
+                        name: e.name.clone(),
+                        kind: e.kind,
+                        expr,
+                    }
+                })
+                .collect();
+            let dimensions = self.dimensions(&name, rm.dimensions);
+            let mut measures = Vec::new();
+            for m in rm.measures {
+                if !measure_names.insert(m.name.clone()) {
+                    self.rep.error(
+                        &[sec, &name, "measures", &m.name],
+                        format!("duplicate measure name {:?}", m.name),
+                    );
+                    continue;
+                }
+                measures.push(self.measure(&name, m));
+            }
+            let default_time_dimension = rm.default_time_dimension.as_ref().and_then(|td| {
+                let idx = dimensions
+                    .iter()
+                    .position(|d: &Dimension| &d.name == td && d.is_time());
+                if idx.is_none() {
+                    let times: Vec<&str> = dimensions
+                        .iter()
+                        .filter(|d| d.is_time())
+                        .map(|d| d.name.as_str())
+                        .collect();
+                    self.rep.error(
+                        &[sec, &name, "default_time_dimension"],
+                        format!(
+                            "{td:?} is not a time dimension of this model{}",
+                            did_you_mean(td, times)
+                        ),
+                    );
+                }
+                idx
+            });
+            out.push(SemanticModel {
+                name,
+                table: rm.table,
+                description: rm.description.unwrap_or_default(),
+                entities,
+                dimensions,
+                measures,
+                default_time_dimension,
+            });
+        }
+        out
+    }
+
+    fn dimensions(&mut self, model: &str, raws: Vec<RawDimension>) -> Vec<Dimension> {
+        let mut out: Vec<Dimension> = Vec::new();
+        for d in raws {
+            let path = ["semantic_models", model, "dimensions", d.name.as_str()];
+            if !is_identifier(&d.name) || Grain_names().contains(&d.name.as_str()) {
+                self.rep.error(
+                    &path,
+                    format!(
+                        "dimension name {:?} must be lower_snake_case and not a grain name",
+                        d.name
+                    ),
+                );
+            }
+            if out.iter().any(|x| x.name == d.name) {
+                self.rep.error(&path, "duplicate dimension name in this model");
+                continue;
+            }
+            let expr = d.expr.unwrap_or_else(|| d.name.clone());
+            if let Err(msg) = check_sql_expr(&expr) {
+                self.rep.error(&path, msg);
+            }
+            for key in d.value_synonyms.keys() {
+                if !d.sample_values.contains(key) {
+                    self.rep.error(
+                        &path,
+                        format!("value_synonyms names {key:?}, which is not in sample_values"),
+                    );
+                }
+            }
+            out.push(Dimension {
+                label: d.label.unwrap_or_else(|| d.name.replace('_', " ")),
+                name: d.name,
+                kind: d.kind,
+                expr,
+                description: d.description.unwrap_or_default(),
+                synonyms: d.synonyms,
+                sample_values: d.sample_values,
+                value_synonyms: d.value_synonyms,
+                data_type: d.data_type.unwrap_or(DataType::String),
+            });
+        }
+        out
+    }
+
+    fn measure(&mut self, model: &str, m: RawMeasure) -> Measure {
+        let path = ["semantic_models", model, "measures", m.name.as_str()];
+        if !is_identifier(&m.name) {
+            self.rep
+                .error(&path, "measure names must be lower_snake_case");
+        }
+        let expr = match (&m.expr, m.agg) {
+            (Some(e), _) => Some(e.clone()),
+            (None, Agg::Count) => None,
+            (None, _) => Some(m.name.clone()),
+        };
+        if let Some(e) = &expr {
+            if let Err(msg) = check_sql_expr(e) {
+                self.rep.error(&path, msg);
+            }
+        }
+        match (m.agg, m.percentile) {
+            (Agg::Percentile, Some(p)) if p > 0.0 && p < 1.0 => {}
+            (Agg::Percentile, _) => self.rep.error(
+                &path,
+                "agg: percentile needs `percentile:` between 0 and 1 (e.g. 0.9)",
+            ),
+            (_, Some(_)) => self
+                .rep
+                .error(&path, "`percentile:` only applies to agg: percentile"),
+            _ => {}
+        }
+        Measure {
+            name: m.name,
+            agg: m.agg,
+            expr,
+            percentile: m.percentile,
+        }
+    }
+
+    fn check_entities(&mut self, layer: &SemanticLayer) {
+        for m in &layer.models {
+            for e in &m.entities {
+                if e.kind == EntityKind::Foreign
+                    && !layer.models.iter().any(|o| {
+                        o.entities
+                            .iter()
+                            .any(|x| x.name == e.name && x.kind == EntityKind::Primary)
+                    })
+                {
+                    self.rep.error(
+                        &["semantic_models", &m.name, "entities"],
+                        format!(
+                            "foreign entity {:?} has no model with it as primary entity",
+                            e.name
+                        ),
+                    );
+                }
+            }
+        }
+    }
+
+    fn named_filters(&mut self, raws: &[RawNamedFilter]) -> BTreeMap<String, Vec<Condition>> {
+        let mut out = BTreeMap::new();
+        for f in raws {
+            let mut conds = Vec::new();
+            for c in &f.conditions {
+                match Condition::parse(c) {
+                    Ok(c) => conds.push(c),
+                    Err(e) => self.rep.error(&["filters", &f.name, "where"], e),
+                }
+            }
+            if out.insert(f.name.clone(), conds).is_some() {
+                self.rep
+                    .error(&["filters", &f.name], "duplicate filter name");
+            }
+        }
+        out
+    }
+
+    fn find_measure(&self, layer: &SemanticLayer, name: &str) -> Option<(usize, usize)> {
+        layer.models.iter().enumerate().find_map(|(mi, m)| {
+            m.measures
+                .iter()
+                .position(|x| x.name == name)
+                .map(|x| (mi, x))
+        })
+    }
+
+    fn conditions(
+        &mut self,
+        layer: &SemanticLayer,
+        path: &[&str],
+        model: usize,
+        texts: &[String],
+        named: &BTreeMap<String, Vec<Condition>>,
+    ) -> Vec<Condition> {
+        let mut out = Vec::new();
+        for t in texts {
+            let conds = if is_identifier(t.trim()) {
+                match named.get(t.trim()) {
+                    Some(c) => c.clone(),
+                    None => {
+                        self.rep.error(
+                            path,
+                            format!(
+                                "unknown named filter {t:?}{}",
+                                did_you_mean(t, named.keys().map(String::as_str))
+                            ),
+                        );
+                        continue;
+                    }
+                }
+            } else {
+                match Condition::parse(t) {
+                    Ok(c) => vec![c],
+                    Err(e) => {
+                        self.rep.error(path, e);
+                        continue;
+                    }
+                }
+            };
+            for c in conds {
+                if layer.resolve_dimension(model, &c.dimension).is_none() {
+                    self.rep.error(
+                        path,
+                        format!(
+                            "filter on unknown dimension {:?} for model {}{}",
+                            c.dimension,
+                            layer.models[model].name,
+                            did_you_mean(&c.dimension, layer.dimension_names_from(model))
+                        ),
+                    );
+                }
+                out.push(c);
+            }
+        }
+        out
+    }
+
+    fn measure_input(
+        &mut self,
+        layer: &SemanticLayer,
+        rm: &RawMetric,
+        key: &str,
+        measure: &str,
+        filter: &[String],
+        named: &BTreeMap<String, Vec<Condition>>,
+    ) -> Option<MeasureInput> {
+        let path = ["metrics", rm.name.as_str(), key];
+        let Some((model, mi)) = self.find_measure(layer, measure) else {
+            let all: Vec<&str> = layer
+                .models
+                .iter()
+                .flat_map(|m| m.measures.iter().map(|x| x.name.as_str()))
+                .collect();
+            self.rep.error(
+                &path,
+                format!("unknown measure {measure:?}{}", did_you_mean(measure, all)),
+            );
+            return None;
+        };
+        let filter = self.conditions(
+            layer,
+            &["metrics", rm.name.as_str(), "filter"],
+            model,
+            filter,
+            named,
+        );
+        let m = &layer.models[model];
+        let time_dimension = match &rm.time_dimension {
+            None => m.default_time_dimension,
+            Some(td) => {
+                let idx = m
+                    .dimensions
+                    .iter()
+                    .position(|d| &d.name == td && d.is_time());
+                if idx.is_none() {
+                    let times: Vec<&str> = m
+                        .dimensions
+                        .iter()
+                        .filter(|d| d.is_time())
+                        .map(|d| d.name.as_str())
+                        .collect();
+                    self.rep.error(
+                        &["metrics", rm.name.as_str(), "time_dimension"],
+                        format!(
+                            "{td:?} is not a time dimension of {}{}",
+                            m.name,
+                            did_you_mean(td, times)
+                        ),
+                    );
+                }
+                idx
+            }
+        };
+        Some(MeasureInput {
+            model,
+            measure: mi,
+            filter,
+            time_dimension,
+        })
+    }
+
+    fn metric(
+        &mut self,
+        layer: &SemanticLayer,
+        rm: &RawMetric,
+        named: &BTreeMap<String, Vec<Condition>>,
+        all: &[RawMetric],
+    ) -> Option<Metric> {
+        let name = rm.name.as_str();
+        if !is_identifier(name) {
+            self.rep
+                .error(&["metrics", name, "name"], "metric names must be lower_snake_case");
+        }
+        let unit = Unit::parse(&rm.unit);
+        if unit.is_none() {
+            self.rep.error(
+                &["metrics", name, "unit"],
+                format!(
+                    "unknown unit {:?}{}; expected one of {}",
+                    rm.unit,
+                    did_you_mean(&rm.unit, Unit::NAMES),
+                    Unit::NAMES.join(", ")
+                ),
+            );
+        }
+        let want = |b: bool, key: &str, kind: &str, rep: &mut Reporter| {
+            if !b {
+                rep.error(
+                    &["metrics", name, key],
+                    format!("a {kind} metric needs `{key}:`"),
+                );
+            }
+        };
+        let forbid = |b: bool, key: &str, kind: &str, rep: &mut Reporter| {
+            if b {
+                rep.error(
+                    &["metrics", name, key],
+                    format!("`{key}:` does not apply to a {kind} metric"),
+                );
+            }
+        };
+        let kind = match rm.kind {
+            MetricKindName::Simple | MetricKindName::Cumulative => {
+                let k = if rm.kind == MetricKindName::Simple {
+                    "simple"
+                } else {
+                    "cumulative"
+                };
+                want(rm.measure.is_some(), "measure", k, self.rep);
+                forbid(rm.numerator.is_some(), "numerator", k, self.rep);
+                forbid(rm.denominator.is_some(), "denominator", k, self.rep);
+                forbid(rm.expr.is_some(), "expr", k, self.rep);
+                let input = self.measure_input(
+                    layer,
+                    rm,
+                    "measure",
+                    rm.measure.as_deref()?,
+                    &rm.filter,
+                    named,
+                )?;
+                if rm.kind == MetricKindName::Cumulative {
+                    if input.time_dimension.is_none() {
+                        self.rep.error(
+                            &["metrics", name],
+                            "a cumulative metric needs a time dimension",
+                        );
+                    }
+                    let agg = layer.models[input.model].measures[input.measure].agg;
+                    if !matches!(agg, Agg::Sum | Agg::Count) {
+                        self.rep.error(
+                            &["metrics", name, "measure"],
+                            "a cumulative metric needs a sum or count measure",
+                        );
+                    }
+                    MetricKind::Cumulative(input)
+                } else {
+                    MetricKind::Simple(input)
+                }
+            }
+            MetricKindName::Ratio => {
+                want(rm.numerator.is_some(), "numerator", "ratio", self.rep);
+                want(rm.denominator.is_some(), "denominator", "ratio", self.rep);
+                forbid(rm.measure.is_some(), "measure", "ratio", self.rep);
+                forbid(rm.expr.is_some(), "expr", "ratio", self.rep);
+                let num = self.ratio_input(layer, rm, "numerator", rm.numerator.as_ref()?, named, all);
+                let den =
+                    self.ratio_input(layer, rm, "denominator", rm.denominator.as_ref()?, named, all);
+                let (numerator, denominator) = (num?, den?);
+                if numerator.time_dimension.is_some() != denominator.time_dimension.is_some() {
+                    self.rep.error(
+                        &["metrics", name],
+                        "numerator and denominator must both have a time dimension or both have none",
+                    );
+                }
+                MetricKind::Ratio {
+                    numerator,
+                    denominator,
+                }
+            }
+            MetricKindName::Derived => {
+                want(rm.expr.is_some(), "expr", "derived", self.rep);
+                forbid(rm.measure.is_some(), "measure", "derived", self.rep);
+                forbid(!rm.filter.is_empty(), "filter", "derived", self.rep);
+                let expr = match tokenize_formula(rm.expr.as_deref()?) {
+                    Ok(t) => t,
+                    Err(e) => {
+                        self.rep.error(&["metrics", name, "expr"], e);
+                        return None;
+                    }
+                };
+                MetricKind::Derived {
+                    expr,
+                    deps: Vec::new(),
+                }
+            }
+        };
+        Some(Metric {
+            name: rm.name.clone(),
+            label: rm
+                .label
+                .clone()
+                .unwrap_or_else(|| rm.name.replace('_', " ")),
+            description: rm.description.trim().to_string(),
+            owner: rm.owner.clone(),
+            unit: unit?,
+            synonyms: rm.synonyms.clone(),
+            kind,
+        })
+    }
+
+    fn ratio_input(
+        &mut self,
+        layer: &SemanticLayer,
+        rm: &RawMetric,
+        key: &str,
+        input: &RawRatioInput,
+        named: &BTreeMap<String, Vec<Condition>>,
+        all: &[RawMetric],
+    ) -> Option<MeasureInput> {
+        match input {
+            RawRatioInput::Measure(m) => {
+                let mut filter = rm.filter.clone();
+                filter.extend(m.filter.iter().cloned());
+                self.measure_input(layer, rm, key, &m.measure, &filter, named)
+            }
+            RawRatioInput::Metric(metric) => {
+                let Some(target) = all.iter().find(|x| &x.name == metric) else {
+                    self.rep.error(
+                        &["metrics", rm.name.as_str(), key],
+                        format!(
+                            "unknown metric {metric:?}{}",
+                            did_you_mean(metric, all.iter().map(|x| x.name.as_str()))
+                        ),
+                    );
+                    return None;
+                };
+                if target.kind != MetricKindName::Simple {
+                    self.rep.error(
+                        &["metrics", rm.name.as_str(), key],
+                        format!("{metric:?} must be a simple metric to be a ratio input"),
+                    );
+                    return None;
+                }
+                let mut filter = target.filter.clone();
+                filter.extend(rm.filter.iter().cloned());
+                let measure = target.measure.as_deref()?;
+                let merged = RawMetric {
+                    time_dimension: target.time_dimension.clone(),
+                    ..shallow(rm)
+                };
+                self.measure_input(layer, &merged, key, measure, &filter, named)
+            }
+        }
+    }
+
+    fn resolve_derived(&mut self, layer: &mut SemanticLayer) {
+        let names: Vec<String> = layer.metrics.iter().map(|m| m.name.clone()).collect();
+        for i in 0..layer.metrics.len() {
+            let MetricKind::Derived { expr, .. } = &layer.metrics[i].kind else {
+                continue;
+            };
+            let mut deps = Vec::new();
+            for t in expr {
+                if let ExprToken::Metric(n) = t {
+                    match names.iter().position(|x| x == n) {
+                        Some(j) => deps.push(j),
+                        None => self.rep.error(
+                            &["metrics", &names[i], "expr"],
+                            format!(
+                                "unknown metric {n:?}{}",
+                                did_you_mean(n, names.iter().map(String::as_str))
+                            ),
+                        ),
+                    }
+                }
+            }
+            if let MetricKind::Derived { deps: d, .. } = &mut layer.metrics[i].kind {
+                *d = deps;
+            }
+        }
+        // Reject cycles and cumulative inputs.
+        for i in 0..layer.metrics.len() {
+            let mut stack = vec![(i, 0usize)];
+            let mut visiting = vec![i];
+            while let Some((m, depth)) = stack.pop() {
+                if depth > layer.metrics.len() {
+                    break;
+                }
+                if let MetricKind::Derived { deps, .. } = &layer.metrics[m].kind {
+                    for &d in deps {
+                        if d == i {
+                            self.rep.error(
+                                &["metrics", &names[i], "expr"],
+                                "derived metric refers to itself (directly or through others)",
+                            );
+                            stack.clear();
+                            break;
+                        }
+                        if matches!(layer.metrics[d].kind, MetricKind::Cumulative(_)) && m == i {
+                            self.rep.error(
+                                &["metrics", &names[i], "expr"],
+                                format!("{:?} is cumulative and cannot be used in a formula", names[d]),
+                            );
+                        }
+                        if !visiting.contains(&d) {
+                            visiting.push(d);
+                            stack.push((d, depth + 1));
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[allow(non_snake_case)]
+fn Grain_names() -> [&'static str; 5] {
+    ["day", "week", "month", "quarter", "year"]
+}
+
+fn is_table_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.split('.').count() <= 2
+        && s.split('.').all(|p| {
+            let mut c = p.chars();
+            matches!(c.next(), Some(ch) if ch.is_ascii_alphabetic() || ch == '_')
+                && c.all(|ch| ch.is_ascii_alphanumeric() || ch == '_')
+        })
+}
+
+fn shallow(rm: &RawMetric) -> RawMetric {
+    RawMetric {
+        name: rm.name.clone(),
+        kind: rm.kind,
+        label: None,
+        description: String::new(),
+        owner: String::new(),
+        unit: rm.unit.clone(),
+        synonyms: Vec::new(),
+        measure: None,
+        numerator: None,
+        denominator: None,
+        expr: None,
+        filter: Vec::new(),
+        time_dimension: rm.time_dimension.clone(),
+    }
+}
+
+/// Splits a derived metric's formula into metric names, numbers and operators.
+pub fn tokenize_formula(s: &str) -> Result<Vec<ExprToken>, String> {
+    let mut out = Vec::new();
+    let chars: Vec<char> = s.chars().collect();
+    let mut i = 0;
+    let mut depth = 0i32;
+    while i < chars.len() {
+        let c = chars[i];
+        if c.is_whitespace() {
+            i += 1;
+        } else if "+-*/()".contains(c) {
+            depth += match c {
+                '(' => 1,
+                ')' => -1,
+                _ => 0,
+            };
+            if depth < 0 {
+                return Err(format!("unbalanced ')' in {s:?}"));
+            }
+            out.push(ExprToken::Op(c));
+            i += 1;
+        } else if c.is_ascii_digit() || c == '.' {
+            let start = i;
+            while i < chars.len() && (chars[i].is_ascii_digit() || chars[i] == '.') {
+                i += 1;
+            }
+            let n: String = chars[start..i].iter().collect();
+            n.parse::<f64>()
+                .map_err(|_| format!("bad number {n:?} in {s:?}"))?;
+            out.push(ExprToken::Number(n));
+        } else if c.is_ascii_alphabetic() || c == '_' {
+            let start = i;
+            while i < chars.len() && (chars[i].is_ascii_alphanumeric() || chars[i] == '_') {
+                i += 1;
+            }
+            out.push(ExprToken::Metric(chars[start..i].iter().collect()));
+        } else {
+            return Err(format!(
+                "unexpected {c:?} in {s:?}; formulas use metric names, numbers, + - * / and parentheses"
+            ));
+        }
+    }
+    if depth != 0 {
+        return Err(format!("unbalanced '(' in {s:?}"));
+    }
+    if out.is_empty() {
+        return Err("empty formula".into());
+    }
+    Ok(out)
+}

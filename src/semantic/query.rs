@@ -1,0 +1,505 @@
+//! `MetricQuery`: the structured question every front end (CLI, planner, LLM tool call,
+//! skill step) produces, and the only thing the compiler accepts.
+
+use std::fmt;
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+/// A structured metric query. Names are as the user wrote them; the compiler resolves them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct MetricQuery {
+    /// Metric names, in output order.
+    pub metrics: Vec<String>,
+    /// Categorical dimensions to group by.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub group_by: Vec<String>,
+    /// Time grain: one row per bucket of the metric's time dimension.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grain: Option<Grain>,
+    /// Conditions on dimensions, all of which must hold.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub filters: Vec<Condition>,
+    /// Inclusive date range on each metric's time dimension.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_range: Option<TimeRange>,
+    /// Sort order; ties and the rest are ordered by the time bucket and group-bys.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub order: Vec<OrderBy>,
+    /// Maximum number of rows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u64>,
+}
+
+/// Time grain of a bucketed query. Weeks start on Monday.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Hash)]
+#[serde(rename_all = "lowercase")]
+pub enum Grain {
+    Day,
+    Week,
+    Month,
+    Quarter,
+    Year,
+}
+
+impl Grain {
+    pub const ALL: [Grain; 5] = [
+        Grain::Day,
+        Grain::Week,
+        Grain::Month,
+        Grain::Quarter,
+        Grain::Year,
+    ];
+
+    /// The DuckDB `date_trunc` part and column name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Grain::Day => "day",
+            Grain::Week => "week",
+            Grain::Month => "month",
+            Grain::Quarter => "quarter",
+            Grain::Year => "year",
+        }
+    }
+
+    /// The DuckDB interval of one bucket.
+    pub fn interval(self) -> &'static str {
+        match self {
+            Grain::Day => "INTERVAL 1 DAY",
+            Grain::Week => "INTERVAL 7 DAY",
+            Grain::Month => "INTERVAL 1 MONTH",
+            Grain::Quarter => "INTERVAL 3 MONTH",
+            Grain::Year => "INTERVAL 1 YEAR",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Grain> {
+        Grain::ALL
+            .into_iter()
+            .find(|g| g.as_str().eq_ignore_ascii_case(s.trim()))
+    }
+}
+
+impl fmt::Display for Grain {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An inclusive range of dates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TimeRange {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+}
+
+impl fmt::Display for TimeRange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} to {}", self.from, self.to)
+    }
+}
+
+/// One sort key: a metric, a group-by dimension or the time grain's name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrderBy {
+    pub field: String,
+    #[serde(default)]
+    pub desc: bool,
+}
+
+impl OrderBy {
+    /// Parses `arr`, `-arr`, `arr desc` or `arr asc`.
+    pub fn parse(s: &str) -> Result<OrderBy, String> {
+        let s = s.trim();
+        if let Some(rest) = s.strip_prefix('-') {
+            return Ok(OrderBy {
+                field: rest.trim().to_string(),
+                desc: true,
+            });
+        }
+        let mut parts = s.split_whitespace();
+        let field = parts.next().ok_or("empty order")?.to_string();
+        let desc = match parts.next().map(|p| p.to_ascii_lowercase()) {
+            None => false,
+            Some(p) if p == "asc" => false,
+            Some(p) if p == "desc" => true,
+            Some(p) => return Err(format!("expected asc or desc after {field:?}, found {p:?}")),
+        };
+        Ok(OrderBy { field, desc })
+    }
+}
+
+/// A comparison operator in a filter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Op {
+    #[serde(rename = "=")]
+    Eq,
+    #[serde(rename = "!=")]
+    Ne,
+    #[serde(rename = "in")]
+    In,
+    #[serde(rename = "not in")]
+    NotIn,
+    #[serde(rename = "<")]
+    Lt,
+    #[serde(rename = "<=")]
+    Le,
+    #[serde(rename = ">")]
+    Gt,
+    #[serde(rename = ">=")]
+    Ge,
+    #[serde(rename = "between")]
+    Between,
+    #[serde(rename = "is null")]
+    IsNull,
+    #[serde(rename = "is not null")]
+    IsNotNull,
+}
+
+impl Op {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Op::Eq => "=",
+            Op::Ne => "!=",
+            Op::In => "in",
+            Op::NotIn => "not in",
+            Op::Lt => "<",
+            Op::Le => "<=",
+            Op::Gt => ">",
+            Op::Ge => ">=",
+            Op::Between => "between",
+            Op::IsNull => "is null",
+            Op::IsNotNull => "is not null",
+        }
+    }
+}
+
+/// A literal value in a filter. Values are always rendered by the compiler as quoted
+/// literals, never spliced text.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Literal {
+    Bool(bool),
+    Num(f64),
+    Str(String),
+}
+
+impl fmt::Display for Literal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Literal::Bool(b) => write!(f, "{b}"),
+            Literal::Num(n) => write!(f, "{n}"),
+            Literal::Str(s) => write!(f, "'{}'", s.replace('\'', "''")),
+        }
+    }
+}
+
+/// `dimension op value(s)`, e.g. `segment = Enterprise` or `channel in (chat, email)`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Condition {
+    pub dimension: String,
+    pub op: Op,
+    pub values: Vec<Literal>,
+}
+
+impl fmt::Display for Condition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let vals: Vec<String> = self.values.iter().map(|v| v.to_string()).collect();
+        match self.op {
+            Op::In | Op::NotIn => write!(
+                f,
+                "{} {} ({})",
+                self.dimension,
+                self.op.as_str(),
+                vals.join(", ")
+            ),
+            Op::Between => write!(f, "{} between {}", self.dimension, vals.join(" and ")),
+            Op::IsNull | Op::IsNotNull => write!(f, "{} {}", self.dimension, self.op.as_str()),
+            op => write!(f, "{} {} {}", self.dimension, op.as_str(), vals.join(", ")),
+        }
+    }
+}
+
+impl Condition {
+    pub fn eq(dimension: &str, value: &str) -> Condition {
+        Condition {
+            dimension: dimension.to_string(),
+            op: Op::Eq,
+            values: vec![Literal::Str(value.to_string())],
+        }
+    }
+
+    /// Parses the textual form used on the command line and in metrics.yaml:
+    /// `segment = Enterprise`, `stage not in ('closed_won', 'closed_lost')`,
+    /// `csat_score between 1 and 3`, `ai_agent_enabled = true`.
+    /// Unquoted words are strings unless they read as a number or true/false;
+    /// quote a value ('...' or "...") to keep it a string.
+    pub fn parse(text: &str) -> Result<Condition, String> {
+        let tokens = tokenize(text)?;
+        let mut it = tokens.into_iter().peekable();
+        let dimension = match it.next() {
+            Some(Tok::Word(w)) => w,
+            _ => return Err(format!("{text:?}: expected a dimension name first")),
+        };
+        let op_tok = it
+            .next()
+            .ok_or_else(|| format!("{text:?}: expected an operator after {dimension:?}"))?;
+        let op = match op_tok {
+            Tok::Sym(s) => match s.as_str() {
+                "=" | "==" => Op::Eq,
+                "!=" | "<>" => Op::Ne,
+                "<" => Op::Lt,
+                "<=" => Op::Le,
+                ">" => Op::Gt,
+                ">=" => Op::Ge,
+                other => return Err(format!("{text:?}: unknown operator {other:?}")),
+            },
+            Tok::Word(w) if w.eq_ignore_ascii_case("in") => Op::In,
+            Tok::Word(w) if w.eq_ignore_ascii_case("between") => Op::Between,
+            Tok::Word(w) if w.eq_ignore_ascii_case("is") => {
+                let rest: Vec<String> = it.map(|t| t.text().to_ascii_lowercase()).collect();
+                let op = match rest.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+                    ["null"] => Op::IsNull,
+                    ["not", "null"] => Op::IsNotNull,
+                    _ => return Err(format!("{text:?}: expected 'is null' or 'is not null'")),
+                };
+                return Ok(Condition {
+                    dimension,
+                    op,
+                    values: Vec::new(),
+                });
+            }
+            Tok::Word(w) if w.eq_ignore_ascii_case("not") => match it.next() {
+                Some(Tok::Word(w2)) if w2.eq_ignore_ascii_case("in") => Op::NotIn,
+                _ => return Err(format!("{text:?}: expected 'in' after 'not'")),
+            },
+            other => {
+                return Err(format!(
+                    "{text:?}: expected an operator (= != in, not in, < <= > >= between), found {}",
+                    other.describe()
+                ))
+            }
+        };
+        let rest: Vec<Tok> = it.collect();
+        let values = match op {
+            Op::In | Op::NotIn => {
+                let inner = match (rest.first(), rest.last()) {
+                    (Some(Tok::Sym(a)), Some(Tok::Sym(b))) if a == "(" && b == ")" => {
+                        &rest[1..rest.len() - 1]
+                    }
+                    _ => &rest[..],
+                };
+                let mut values = Vec::new();
+                for (i, tok) in inner.iter().enumerate() {
+                    if i % 2 == 1 {
+                        if !matches!(tok, Tok::Sym(s) if s == ",") {
+                            return Err(format!("{text:?}: expected ',' between values"));
+                        }
+                    } else {
+                        values.push(tok.literal(text)?);
+                    }
+                }
+                values
+            }
+            Op::Between => match rest.as_slice() {
+                [a, Tok::Word(and), b] if and.eq_ignore_ascii_case("and") => {
+                    vec![a.literal(text)?, b.literal(text)?]
+                }
+                _ => return Err(format!("{text:?}: expected 'between X and Y'")),
+            },
+            _ => match rest.as_slice() {
+                [v] => vec![v.literal(text)?],
+                // Unquoted multi-word values: `vertical = Health & Beauty`.
+                toks if !toks.is_empty() && toks.iter().all(|t| !matches!(t, Tok::Quoted(_))) => {
+                    vec![Literal::Str(
+                        toks.iter()
+                            .map(|t| t.text())
+                            .collect::<Vec<_>>()
+                            .join(" "),
+                    )]
+                }
+                _ => return Err(format!("{text:?}: expected one value after {}", op.as_str())),
+            },
+        };
+        if values.is_empty() {
+            return Err(format!("{text:?}: expected at least one value"));
+        }
+        Ok(Condition {
+            dimension,
+            op,
+            values,
+        })
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Tok {
+    Word(String),
+    Quoted(String),
+    Sym(String),
+}
+
+impl Tok {
+    fn describe(&self) -> String {
+        match self {
+            Tok::Word(w) => format!("{w:?}"),
+            Tok::Quoted(q) => format!("'{q}'"),
+            Tok::Sym(s) => format!("{s:?}"),
+        }
+    }
+
+    fn text(&self) -> String {
+        match self {
+            Tok::Word(w) | Tok::Quoted(w) | Tok::Sym(w) => w.clone(),
+        }
+    }
+
+    fn literal(&self, text: &str) -> Result<Literal, String> {
+        match self {
+            Tok::Quoted(q) => Ok(Literal::Str(q.clone())),
+            Tok::Word(w) => Ok(parse_bare(w)),
+            Tok::Sym(s) => Err(format!("{text:?}: expected a value, found {s:?}")),
+        }
+    }
+}
+
+fn parse_bare(w: &str) -> Literal {
+    if w.eq_ignore_ascii_case("true") {
+        Literal::Bool(true)
+    } else if w.eq_ignore_ascii_case("false") {
+        Literal::Bool(false)
+    } else if let Ok(n) = w.parse::<f64>() {
+        if n.is_finite() {
+            Literal::Num(n)
+        } else {
+            Literal::Str(w.to_string())
+        }
+    } else {
+        Literal::Str(w.to_string())
+    }
+}
+
+fn tokenize(text: &str) -> Result<Vec<Tok>, String> {
+    let mut out = Vec::new();
+    let chars: Vec<char> = text.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if c.is_whitespace() {
+            i += 1;
+        } else if c == '\'' || c == '"' {
+            let mut s = String::new();
+            i += 1;
+            loop {
+                match chars.get(i) {
+                    None => return Err(format!("{text:?}: unterminated quote")),
+                    Some(&q) if q == c => {
+                        // A doubled quote is an escaped quote.
+                        if chars.get(i + 1) == Some(&c) {
+                            s.push(c);
+                            i += 2;
+                        } else {
+                            i += 1;
+                            break;
+                        }
+                    }
+                    Some(&ch) => {
+                        s.push(ch);
+                        i += 1;
+                    }
+                }
+            }
+            out.push(Tok::Quoted(s));
+        } else if "(),".contains(c) {
+            out.push(Tok::Sym(c.to_string()));
+            i += 1;
+        } else if "=!<>".contains(c) {
+            let mut s = c.to_string();
+            if let Some(&n) = chars.get(i + 1) {
+                if "=>".contains(n) && !(c == '=' && n == '>') {
+                    s.push(n);
+                }
+            }
+            i += s.chars().count();
+            out.push(Tok::Sym(s));
+        } else {
+            let start = i;
+            while i < chars.len() && !chars[i].is_whitespace() && !"(),=!<>'\"".contains(chars[i])
+            {
+                i += 1;
+            }
+            // `<$1M` style values: a word may contain < or > after its first character.
+            while i < chars.len() && !chars[i].is_whitespace() && !"(),'\"".contains(chars[i]) {
+                i += 1;
+            }
+            out.push(Tok::Word(chars[start..i].iter().collect()));
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_each_operator() {
+        let c = Condition::parse("segment = Enterprise").unwrap();
+        assert_eq!(c, Condition::eq("segment", "Enterprise"));
+        let c = Condition::parse("stage not in ('closed_won', \"closed_lost\")").unwrap();
+        assert_eq!(c.op, Op::NotIn);
+        assert_eq!(
+            c.values,
+            vec![
+                Literal::Str("closed_won".into()),
+                Literal::Str("closed_lost".into())
+            ]
+        );
+        let c = Condition::parse("csat_score between 1 and 3").unwrap();
+        assert_eq!(c.values, vec![Literal::Num(1.0), Literal::Num(3.0)]);
+        let c = Condition::parse("ai_agent_enabled=true").unwrap();
+        assert_eq!(c.values, vec![Literal::Bool(true)]);
+        assert_eq!(Condition::parse("x >= 5").unwrap().op, Op::Ge);
+        assert_eq!(Condition::parse("x<>5").unwrap().op, Op::Ne);
+        let c = Condition::parse("churned_date is null").unwrap();
+        assert_eq!((c.op, c.values.len()), (Op::IsNull, 0));
+        assert_eq!(Condition::parse("churned_date IS NOT NULL").unwrap().op, Op::IsNotNull);
+        assert!(Condition::parse("churned_date is maybe").is_err());
+    }
+
+    #[test]
+    fn keeps_multi_word_and_symbolic_values() {
+        let c = Condition::parse("vertical = Health & Beauty").unwrap();
+        assert_eq!(c.values, vec![Literal::Str("Health & Beauty".into())]);
+        let c = Condition::parse("gmv_tier = '<$1M'").unwrap();
+        assert_eq!(c.values, vec![Literal::Str("<$1M".into())]);
+        let c = Condition::parse("name = 'O''Brien'").unwrap();
+        assert_eq!(c.values, vec![Literal::Str("O'Brien".into())]);
+    }
+
+    #[test]
+    fn rejects_malformed_conditions() {
+        assert!(Condition::parse("segment").is_err());
+        assert!(Condition::parse("segment like 'x'").is_err());
+        assert!(Condition::parse("segment = 'x").is_err());
+        assert!(Condition::parse("x between 1").is_err());
+        assert!(Condition::parse("x in (a b)").is_err());
+    }
+
+    #[test]
+    fn literal_display_escapes_quotes() {
+        assert_eq!(Literal::Str("a'b".into()).to_string(), "'a''b'");
+    }
+
+    #[test]
+    fn order_parses_direction() {
+        assert!(OrderBy::parse("-arr").unwrap().desc);
+        assert!(OrderBy::parse("arr desc").unwrap().desc);
+        assert!(!OrderBy::parse("arr").unwrap().desc);
+        assert!(OrderBy::parse("arr sideways").is_err());
+    }
+}

@@ -1,0 +1,207 @@
+//! Phase one of loading metrics.yaml: the file as written, field by field.
+//! Every struct denies unknown fields so a typo in a key is an error, not a silent default.
+//! Phase two (`model.rs`) turns these into validated runtime types.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+/// A semantic model: one warehouse table with the entities, dimensions and measures
+/// analysts may use. Designed after dbt MetricFlow's `semantic_models`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSemanticModel {
+    /// Unique name, lower_snake_case.
+    pub name: String,
+    /// The warehouse table it reads. Only tables named here may ever be queried.
+    pub table: String,
+    /// What one row of the table is.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// The time dimension metrics on this model use unless they name another.
+    #[serde(default)]
+    pub default_time_dimension: Option<String>,
+    /// Join keys. A `foreign` entity joins to the model whose `primary` entity has the same name.
+    #[serde(default)]
+    pub entities: Vec<RawEntity>,
+    /// Columns (or SQL expressions over this table) to group and filter by.
+    #[serde(default)]
+    pub dimensions: Vec<RawDimension>,
+    /// Aggregations metrics are built from.
+    #[serde(default)]
+    pub measures: Vec<RawMeasure>,
+}
+
+/// A join key.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawEntity {
+    /// Entity name shared across models, e.g. `merchant`.
+    pub name: String,
+    /// `primary` (one row per entity) or `foreign` (many rows per entity).
+    #[serde(rename = "type")]
+    pub kind: EntityKind,
+    /// Column holding the key; defaults to the entity name.
+    #[serde(default)]
+    pub expr: Option<String>,
+}
+
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum EntityKind {
+    Primary,
+    Foreign,
+}
+
+/// A dimension.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDimension {
+    /// Unique name across all models, lower_snake_case; users group and filter by it.
+    pub name: String,
+    /// `categorical` or `time`.
+    #[serde(rename = "type")]
+    pub kind: DimensionKind,
+    /// Column or SQL expression over this model's table; defaults to the name.
+    #[serde(default)]
+    pub expr: Option<String>,
+    /// Human label; defaults to the name with spaces.
+    #[serde(default)]
+    pub label: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Other ways people name this dimension ("tier", "plan type").
+    #[serde(default)]
+    pub synonyms: Vec<String>,
+    /// Stored values the planner recognises in questions. Values are matched exactly.
+    #[serde(default)]
+    pub sample_values: Vec<String>,
+    /// Extra phrases for a stored value: `United Kingdom: [UK, Britain]`.
+    #[serde(default)]
+    pub value_synonyms: BTreeMap<String, Vec<String>>,
+    /// `string` (default), `number` or `boolean`.
+    #[serde(default)]
+    pub data_type: Option<DataType>,
+}
+
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum DimensionKind {
+    Categorical,
+    Time,
+}
+
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DataType {
+    String,
+    Number,
+    Boolean,
+}
+
+/// A measure: one aggregation over one column or expression.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMeasure {
+    /// Unique name across all models.
+    pub name: String,
+    /// sum, count, count_distinct, avg, min, max, median or percentile.
+    pub agg: Agg,
+    /// Column or SQL expression; defaults to the name (`count` without expr counts rows).
+    #[serde(default)]
+    pub expr: Option<String>,
+    /// For `agg: percentile`: the fraction, e.g. 0.9.
+    #[serde(default)]
+    pub percentile: Option<f64>,
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Agg {
+    Sum,
+    Count,
+    CountDistinct,
+    Avg,
+    Min,
+    Max,
+    Median,
+    Percentile,
+}
+
+/// A metric: what people ask for.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMetric {
+    /// Unique name, lower_snake_case.
+    pub name: String,
+    /// simple, ratio, derived or cumulative.
+    #[serde(rename = "type")]
+    pub kind: MetricKindName,
+    /// Human label ("ARR").
+    #[serde(default)]
+    pub label: Option<String>,
+    /// One-line definition shown in every answer's provenance.
+    pub description: String,
+    /// Who answers for this number.
+    pub owner: String,
+    /// usd, count, minutes, hours, seconds, days, ratio, score or percent.
+    pub unit: String,
+    /// Other ways people ask for it ("annual recurring revenue").
+    #[serde(default)]
+    pub synonyms: Vec<String>,
+    /// simple and cumulative: the measure aggregated.
+    #[serde(default)]
+    pub measure: Option<String>,
+    /// ratio: numerator and denominator.
+    #[serde(default)]
+    pub numerator: Option<RawRatioInput>,
+    #[serde(default)]
+    pub denominator: Option<RawRatioInput>,
+    /// derived: arithmetic over other metrics, e.g. `contraction_arr + churned_arr`.
+    #[serde(default)]
+    pub expr: Option<String>,
+    /// Conditions (or names of shared `filters`) applied to the measure.
+    #[serde(default)]
+    pub filter: Vec<String>,
+    /// Time dimension to use instead of the model's default.
+    #[serde(default)]
+    pub time_dimension: Option<String>,
+}
+
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum MetricKindName {
+    Simple,
+    Ratio,
+    Derived,
+    Cumulative,
+}
+
+/// One side of a ratio: a metric name, or a measure with optional filter.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum RawRatioInput {
+    Metric(String),
+    Measure(RawMeasureInput),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMeasureInput {
+    pub measure: String,
+    #[serde(default)]
+    pub filter: Vec<String>,
+}
+
+/// A named, reusable list of conditions.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawNamedFilter {
+    pub name: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(rename = "where")]
+    pub conditions: Vec<String>,
+}
