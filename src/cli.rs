@@ -158,7 +158,11 @@ fn cmd_demo(config: &Config, a: DemoArgs, today: NaiveDate) -> Result<ExitCode> 
     let summary = demo::build(&opts, &mut |line| eprintln!("{line}"))?;
     let mut out = std::io::stdout().lock();
     for (table, n) in &summary.tables {
-        writeln!(out, "{table:<22} {:>12} rows", text::group_thousands(&n.to_string()))?;
+        writeln!(
+            out,
+            "{table:<22} {:>12} rows",
+            text::group_thousands(&n.to_string())
+        )?;
     }
     writeln!(
         out,

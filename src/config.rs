@@ -67,7 +67,10 @@ impl Config {
             anyhow::bail!("query timeout must be between 0 and 3600 seconds, got {timeout}");
         }
         let max_rows = match env("CORTEX_MAX_ROWS") {
-            Some(v) => Some(v.parse().context("CORTEX_MAX_ROWS must be a whole number")?),
+            Some(v) => Some(
+                v.parse()
+                    .context("CORTEX_MAX_ROWS must be a whole number")?,
+            ),
             None => raw.max_rows,
         }
         .unwrap_or(10_000);

@@ -136,10 +136,13 @@ impl<'a> Locator<'a> {
             .unwrap_or(section_end);
         let mut found = item_line;
         for key in keys {
-            match (found + 1..item_end)
-                .chain(std::iter::once(item_line))
-                .find(|&i| key_of(self.lines[i].1.trim_start_matches("- ")) == Some(key))
-            {
+            // A key (`measure:`) or a named list item (`- name: bad_expr`).
+            let matches = |i: usize| {
+                let t = self.lines[i].1.trim_start_matches("- ");
+                key_of(t) == Some(key)
+                    || (key_of(t) == Some("name") && unquote(value_of(t)) == *key)
+            };
+            match (found + 1..item_end).find(|&i| matches(i)) {
                 Some(i) => found = i,
                 None => break,
             }

@@ -36,7 +36,10 @@ pub struct DemoSummary {
 /// interrupted build never leaves a half-built warehouse behind.
 pub fn build(opts: &DemoOptions, progress: &mut dyn FnMut(&str)) -> Result<DemoSummary> {
     if !(opts.scale > 0.0 && opts.scale <= 100.0) {
-        bail!("--scale must be above 0 and at most 100, got {}", opts.scale);
+        bail!(
+            "--scale must be above 0 and at most 100, got {}",
+            opts.scale
+        );
     }
     let started = Instant::now();
     if let Some(dir) = opts.out.parent() {
@@ -48,8 +51,8 @@ pub fn build(opts: &DemoOptions, progress: &mut dyn FnMut(&str)) -> Result<DemoS
     let tmp = tmp_path(&opts.out);
     remove_db(&tmp);
     let result = (|| -> Result<Vec<(String, i64)>> {
-        let conn = Connection::open(&tmp)
-            .with_context(|| format!("cannot create {}", tmp.display()))?;
+        let conn =
+            Connection::open(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
         for step in sql::steps(opts) {
             let t = Instant::now();
             conn.execute_batch(&step.sql)

@@ -204,7 +204,10 @@ pub fn steps(o: &DemoOptions) -> Vec<Step> {
     );
     let plan = format!(
         "CASE segment WHEN 'SMB' THEN {} WHEN 'Mid-Market' THEN {} ELSE {} END",
-        pick("u(i, 5)", &[("Starter", 35.0), ("Basic", 45.0), ("Pro", 20.0)]),
+        pick(
+            "u(i, 5)",
+            &[("Starter", 35.0), ("Basic", 45.0), ("Pro", 20.0)]
+        ),
         pick("u(i, 5)", &[("Pro", 60.0), ("Advanced", 40.0)]),
         pick("u(i, 5)", &[("Advanced", 30.0), ("Enterprise", 70.0)]),
     );
@@ -212,15 +215,29 @@ pub fn steps(o: &DemoOptions) -> Vec<Step> {
         "CASE segment WHEN 'SMB' THEN {} WHEN 'Mid-Market' THEN {} ELSE {} END",
         pick(
             "u(i, 6)",
-            &[("Shopify", 70.0), ("Shopify Plus", 10.0), ("BigCommerce", 15.0), ("Magento", 5.0)]
+            &[
+                ("Shopify", 70.0),
+                ("Shopify Plus", 10.0),
+                ("BigCommerce", 15.0),
+                ("Magento", 5.0)
+            ]
         ),
         pick(
             "u(i, 6)",
-            &[("Shopify Plus", 50.0), ("Shopify", 25.0), ("BigCommerce", 15.0), ("Magento", 10.0)]
+            &[
+                ("Shopify Plus", 50.0),
+                ("Shopify", 25.0),
+                ("BigCommerce", 15.0),
+                ("Magento", 10.0)
+            ]
         ),
         pick(
             "u(i, 6)",
-            &[("Shopify Plus", 60.0), ("Magento", 25.0), ("BigCommerce", 15.0)]
+            &[
+                ("Shopify Plus", 60.0),
+                ("Magento", 25.0),
+                ("BigCommerce", 15.0)
+            ]
         ),
     );
     step(
@@ -319,11 +336,13 @@ pub fn steps(o: &DemoOptions) -> Vec<Step> {
              ), live AS (
                SELECT * FROM ev WHERE movement_date <= {e} AND (end_date IS NULL OR movement_date < end_date)
              ), churn AS (
-               SELECT end_date AS movement_date, merchant_id, product, 'churn' AS movement_type, -sum(delta) AS delta
+               -- Whole cents, so the churn movement brings the balance to exactly zero.
+               SELECT end_date AS movement_date, merchant_id, product, 'churn' AS movement_type, -sum(CAST(round(delta * 100) AS BIGINT)) AS cents
                FROM live WHERE end_date IS NOT NULL GROUP BY ALL
              )
-             SELECT movement_date, merchant_id, product, movement_type, CAST(delta AS DOUBLE) AS arr_delta_usd
-             FROM (SELECT movement_date, merchant_id, product, movement_type, delta FROM live UNION ALL SELECT * FROM churn)
+             SELECT movement_date, merchant_id, product, movement_type, cents / 100.0 AS arr_delta_usd
+             FROM (SELECT movement_date, merchant_id, product, movement_type, CAST(round(delta * 100) AS BIGINT) AS cents FROM live
+                   UNION ALL SELECT * FROM churn)
              ORDER BY movement_date, merchant_id, product, movement_type;"
         ),
     );
@@ -350,11 +369,12 @@ pub fn steps(o: &DemoOptions) -> Vec<Step> {
                         ELSE 1.0 END AS w
                FROM t
              )
-             SELECT day, month, bfcm, w,
-               coalesce(sum(w) OVER (PARTITION BY month ORDER BY day ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0)
-                 / sum(w) OVER (PARTITION BY month) AS cum_lo,
-               sum(w) OVER (PARTITION BY month) / count(*) OVER (PARTITION BY month) AS month_factor
-             FROM w;",
+             , wi AS (SELECT *, CAST(round(w * 1000) AS BIGINT) AS wi FROM w)
+             -- Integer weights keep the cumulative distribution exact, whatever the thread order.
+             SELECT day, month, bfcm, wi,
+               CAST(coalesce(sum(wi) OVER (PARTITION BY month ORDER BY day ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS DOUBLE)
+                 / CAST(sum(wi) OVER (PARTITION BY month) AS DOUBLE) AS cum_lo
+             FROM wi;",
             dow = lookup(
                 "dayofweek(day)",
                 &[("0", 0.8), ("1", 1.15), ("2", 1.1), ("3", 1.05), ("4", 1.0), ("5", 0.95), ("6", 0.75)],
@@ -366,11 +386,12 @@ pub fn steps(o: &DemoOptions) -> Vec<Step> {
     );
 
     // Tickets: per merchant-month volumes, expanded to rows, placed on days by the calendar.
-    let channel = "CASE WHEN uc < 0.48 - 0.10 * mi / 23.0 THEN 'email' \
-                   WHEN uc < 0.68 THEN 'chat' \
-                   WHEN uc < 0.75 - 0.01 * mi / 23.0 THEN 'facebook' \
-                   WHEN uc < 0.82 - 0.01 * mi / 23.0 THEN 'instagram' \
-                   WHEN uc < 0.86 + 0.01 * mi / 23.0 THEN 'whatsapp' \
+    // Channel mix drifts over the 24 months (mi = 0..23): email shrinks, chat grows fastest.
+    let channel = "CASE WHEN uc < 0.48 - 0.12 * mi / 23.0 THEN 'email' \
+                   WHEN uc < 0.66 + 0.02 * mi / 23.0 THEN 'chat' \
+                   WHEN uc < 0.73 + 0.01 * mi / 23.0 THEN 'facebook' \
+                   WHEN uc < 0.80 + 0.01 * mi / 23.0 THEN 'instagram' \
+                   WHEN uc < 0.85 + 0.01 * mi / 23.0 THEN 'whatsapp' \
                    WHEN uc < 0.92 THEN 'sms' ELSE 'voice' END";
     let intent = pick(
         "u(tk, 3)",
@@ -433,10 +454,10 @@ pub fn steps(o: &DemoOptions) -> Vec<Step> {
         format!(
             "CREATE TEMP TABLE _mm AS
              WITH months AS (
-               SELECT DISTINCT month, month_factor FROM _days
+               SELECT DISTINCT month FROM _days
              ), mm AS (
                SELECT m.i, m.merchant_id, m.segment, mo.month,
-                 CAST(datediff('month', {h}, mo.month) AS INTEGER) AS mi, mo.month_factor
+                 CAST(datediff('month', {h}, mo.month) AS INTEGER) AS mi
                FROM _m2 m JOIN months mo ON m.signup_date <= last_day(mo.month) AND (m.churned_date IS NULL OR m.churned_date > mo.month)
              )
              SELECT *, CAST(round(
@@ -545,7 +566,13 @@ pub fn steps(o: &DemoOptions) -> Vec<Step> {
     );
     let addon = pick(
         "u(i * 10 + r, 91)",
-        &[("AI Agent", 40.0), ("Voice", 20.0), ("SMS", 15.0), ("Convert", 15.0), ("Helpdesk", 10.0)],
+        &[
+            ("AI Agent", 40.0),
+            ("Voice", 20.0),
+            ("SMS", 15.0),
+            ("Convert", 15.0),
+            ("Helpdesk", 10.0),
+        ],
     );
     step(
         "opportunities",

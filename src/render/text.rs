@@ -55,7 +55,9 @@ fn format_plain(f: f64) -> String {
 /// Inserts commas into the integer part of a decimal string.
 pub fn group_thousands(s: &str) -> String {
     let (sign, rest) = s.strip_prefix('-').map_or(("", s), |r| ("-", r));
-    let (int, frac) = rest.split_once('.').map_or((rest, None), |(a, b)| (a, Some(b)));
+    let (int, frac) = rest
+        .split_once('.')
+        .map_or((rest, None), |(a, b)| (a, Some(b)));
     let mut out = String::new();
     for (i, c) in int.chars().enumerate() {
         if i > 0 && (int.len() - i) % 3 == 0 {
@@ -86,9 +88,12 @@ pub fn table(headers: &[String], roles: &[Option<ColumnRole>], rows: &[Vec<Value
         .collect();
     let numeric: Vec<bool> = (0..headers.len())
         .map(|i| {
-            rows.iter()
-                .all(|r| matches!(r.get(i), Some(Value::Int(_) | Value::Float(_) | Value::Null)))
-                && !rows.is_empty()
+            rows.iter().all(|r| {
+                matches!(
+                    r.get(i),
+                    Some(Value::Int(_) | Value::Float(_) | Value::Null)
+                )
+            }) && !rows.is_empty()
         })
         .collect();
     let widths: Vec<usize> = headers

@@ -38,9 +38,13 @@ pub struct Column {
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum ColumnRole {
     /// A time bucket, reported as the bucket's first day.
-    Time { grain: Grain },
+    Time {
+        grain: Grain,
+    },
     Dimension,
-    Metric { unit: Unit },
+    Metric {
+        unit: Unit,
+    },
 }
 
 /// Why a query cannot be compiled; each message is one sentence a user can act on.
@@ -91,7 +95,9 @@ pub fn compile(
     opts: &CompileOptions,
 ) -> Result<CompiledQuery, CompileError> {
     if query.metrics.is_empty() {
-        return Err(CompileError::Invalid("a query needs at least one metric".into()));
+        return Err(CompileError::Invalid(
+            "a query needs at least one metric".into(),
+        ));
     }
     let mut metric_ids = Vec::new();
     for name in &query.metrics {
@@ -102,13 +108,17 @@ pub fn compile(
                 hint: did_you_mean(name, layer.metrics.iter().map(|m| m.name.as_str())),
             })?;
         if metric_ids.contains(&id) {
-            return Err(CompileError::Invalid(format!("metric {name} is listed twice")));
+            return Err(CompileError::Invalid(format!(
+                "metric {name} is listed twice"
+            )));
         }
         metric_ids.push(id);
     }
     for (i, g) in query.group_by.iter().enumerate() {
         if query.group_by[..i].contains(g) {
-            return Err(CompileError::Invalid(format!("dimension {g} is listed twice")));
+            return Err(CompileError::Invalid(format!(
+                "dimension {g} is listed twice"
+            )));
         }
     }
     if let Some(r) = query.time_range {
@@ -550,7 +560,11 @@ fn leaf_cte(
     };
     select.push(format!("{agg} AS value"));
 
-    let _ = write!(sql, "leaf_{i} AS (\n  SELECT {}\n  FROM ", select.join(", "));
+    let _ = write!(
+        sql,
+        "leaf_{i} AS (\n  SELECT {}\n  FROM ",
+        select.join(", ")
+    );
     let t0 = format!(
         "(SELECT {} FROM {}) AS t0",
         projections[0].join(", "),
@@ -627,7 +641,13 @@ fn is_integer_metric(layer: &SemanticLayer, id: usize) -> bool {
     }
 }
 
-fn leaf_value(layer: &SemanticLayer, leaves: &[Leaf], input: &MeasureInput, cumulative: bool, multi: bool) -> String {
+fn leaf_value(
+    layer: &SemanticLayer,
+    leaves: &[Leaf],
+    input: &MeasureInput,
+    cumulative: bool,
+    multi: bool,
+) -> String {
     let i = leaf_index(leaves, input, cumulative);
     if multi && is_additive(layer, input) {
         format!("COALESCE(l{i}.value, 0)")

@@ -8,10 +8,10 @@ use serde::Serialize;
 use sqlparser::dialect::DuckDbDialect;
 use sqlparser::parser::Parser;
 
-use super::query::Condition;
+use super::query::{Condition, Grain};
 use super::raw::{
-    Agg, DataType, DimensionKind, EntityKind, MetricKindName, RawDimension, RawMeasure,
-    RawMetric, RawNamedFilter, RawRatioInput, RawSemanticModel,
+    Agg, DataType, DimensionKind, EntityKind, MetricKindName, RawDimension, RawMeasure, RawMetric,
+    RawNamedFilter, RawRatioInput, RawSemanticModel,
 };
 use crate::diagnostics::{Diagnostics, Reporter};
 use crate::fuzzy::did_you_mean;
@@ -139,7 +139,10 @@ pub enum MetricKind {
         denominator: MeasureInput,
     },
     /// Arithmetic over other metrics; `deps` are metric indices in the order they appear.
-    Derived { expr: Vec<ExprToken>, deps: Vec<usize> },
+    Derived {
+        expr: Vec<ExprToken>,
+        deps: Vec<usize>,
+    },
 }
 
 impl MetricKind {
@@ -346,18 +349,74 @@ fn items<T: serde::de::DeserializeOwned>(
             Ok(t) => out.push(t),
             Err(e) => {
                 let msg = e.to_string();
-                // Point at the offending key when serde names it.
-                let field = msg
-                    .split('`')
-                    .nth(1)
-                    .filter(|_| msg.contains("field"))
-                    .unwrap_or("")
-                    .to_string();
-                rep.error(&[section, &name, &field], msg);
+                let mut path = vec![section.to_string(), name];
+                path.extend(error_path(item, &msg));
+                let path: Vec<&str> = path.iter().map(String::as_str).collect();
+                rep.error(&path, msg);
             }
         }
     }
     out
+}
+
+/// Key path inside an item for a serde error: the `a[0].b:` prefix serde_yaml gives (with
+/// list indices turned into item names), or the field named in an unknown-field error.
+fn error_path(item: &serde_yaml::Value, msg: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some((prefix, _)) = msg.split_once(": ") {
+        if !prefix.contains(' ') {
+            let mut cur = Some(item);
+            for seg in prefix.split('.') {
+                let (key, idx) = match seg.split_once('[') {
+                    Some((k, rest)) => (k, rest.trim_end_matches(']').parse::<usize>().ok()),
+                    None => (seg, None),
+                };
+                out.push(key.to_string());
+                cur = cur.and_then(|v| v.get(key));
+                if let Some(i) = idx {
+                    cur = cur.and_then(|v| v.get(i));
+                    if let Some(n) = cur.and_then(|v| v.get("name")).and_then(|n| n.as_str()) {
+                        out.push(n.to_string());
+                    }
+                }
+            }
+            return out;
+        }
+    }
+    if let Some(value) = msg
+        .strip_prefix("unknown variant `")
+        .and_then(|r| r.split('`').next())
+    {
+        if let Some(p) = path_to_value(item, value) {
+            return p;
+        }
+    }
+    if msg.contains("unknown field") {
+        if let Some(field) = msg.split('`').nth(1) {
+            out.push(field.to_string());
+        }
+    }
+    out
+}
+
+/// The key path (list items by name) to the first scalar equal to `value`.
+fn path_to_value(v: &serde_yaml::Value, value: &str) -> Option<Vec<String>> {
+    match v {
+        serde_yaml::Value::String(s) if s == value => Some(Vec::new()),
+        serde_yaml::Value::Mapping(m) => m.iter().find_map(|(k, child)| {
+            let mut p = path_to_value(child, value)?;
+            p.insert(0, k.as_str().unwrap_or_default().to_string());
+            Some(p)
+        }),
+        serde_yaml::Value::Sequence(items) => items.iter().find_map(|child| {
+            let mut p = path_to_value(child, value)?;
+            if let Some(n) = child.get("name").and_then(|n| n.as_str()) {
+                p.insert(0, n.to_string());
+            }
+            Some(p)
+        }),
+        _ => None,
+    }
 }
 
 /// True for lower_snake_case identifiers safe to use as SQL aliases.
@@ -405,8 +464,7 @@ impl<'r, 'a> Builder<'r, 'a> {
         self.check_entities(&layer);
         let named = self.named_filters(&raw.filters);
         let mut seen = BTreeSet::new();
-        // First pass: everything but derived formulas, which may reference later metrics.
-        let mut pending = Vec::new();
+        // Derived formulas may name later metrics: resolve them after every metric is built.
         for rm in &raw.metrics {
             if !seen.insert(rm.name.clone()) {
                 self.rep
@@ -414,7 +472,6 @@ impl<'r, 'a> Builder<'r, 'a> {
                 continue;
             }
             if let Some(m) = self.metric(&layer, rm, &named, &raw.metrics) {
-                pending.push(layer.metrics.len());
                 layer.metrics.push(m);
             }
         }
@@ -433,7 +490,8 @@ impl<'r, 'a> Builder<'r, 'a> {
                     .error(&[sec, &name, "name"], "names must be lower_snake_case");
             }
             if out.iter().any(|m| m.name == name) {
-                self.rep.error(&[sec, &name], "duplicate semantic model name");
+                self.rep
+                    .error(&[sec, &name], "duplicate semantic model name");
                 continue;
             }
             if !is_table_name(&rm.table) {
@@ -506,7 +564,7 @@ impl<'r, 'a> Builder<'r, 'a> {
         let mut out: Vec<Dimension> = Vec::new();
         for d in raws {
             let path = ["semantic_models", model, "dimensions", d.name.as_str()];
-            if !is_identifier(&d.name) || Grain_names().contains(&d.name.as_str()) {
+            if !is_identifier(&d.name) || Grain::parse(&d.name).is_some() {
                 self.rep.error(
                     &path,
                     format!(
@@ -516,7 +574,8 @@ impl<'r, 'a> Builder<'r, 'a> {
                 );
             }
             if out.iter().any(|x| x.name == d.name) {
-                self.rep.error(&path, "duplicate dimension name in this model");
+                self.rep
+                    .error(&path, "duplicate dimension name in this model");
                 continue;
             }
             let expr = d.expr.unwrap_or_else(|| d.name.clone());
@@ -754,8 +813,10 @@ impl<'r, 'a> Builder<'r, 'a> {
     ) -> Option<Metric> {
         let name = rm.name.as_str();
         if !is_identifier(name) {
-            self.rep
-                .error(&["metrics", name, "name"], "metric names must be lower_snake_case");
+            self.rep.error(
+                &["metrics", name, "name"],
+                "metric names must be lower_snake_case",
+            );
         }
         let unit = Unit::parse(&rm.unit);
         if unit.is_none() {
@@ -828,9 +889,16 @@ impl<'r, 'a> Builder<'r, 'a> {
                 want(rm.denominator.is_some(), "denominator", "ratio", self.rep);
                 forbid(rm.measure.is_some(), "measure", "ratio", self.rep);
                 forbid(rm.expr.is_some(), "expr", "ratio", self.rep);
-                let num = self.ratio_input(layer, rm, "numerator", rm.numerator.as_ref()?, named, all);
-                let den =
-                    self.ratio_input(layer, rm, "denominator", rm.denominator.as_ref()?, named, all);
+                let num =
+                    self.ratio_input(layer, rm, "numerator", rm.numerator.as_ref()?, named, all);
+                let den = self.ratio_input(
+                    layer,
+                    rm,
+                    "denominator",
+                    rm.denominator.as_ref()?,
+                    named,
+                    all,
+                );
                 let (numerator, denominator) = (num?, den?);
                 if numerator.time_dimension.is_some() != denominator.time_dimension.is_some() {
                     self.rep.error(
@@ -965,7 +1033,10 @@ impl<'r, 'a> Builder<'r, 'a> {
                         if matches!(layer.metrics[d].kind, MetricKind::Cumulative(_)) && m == i {
                             self.rep.error(
                                 &["metrics", &names[i], "expr"],
-                                format!("{:?} is cumulative and cannot be used in a formula", names[d]),
+                                format!(
+                                    "{:?} is cumulative and cannot be used in a formula",
+                                    names[d]
+                                ),
                             );
                         }
                         if !visiting.contains(&d) {
@@ -977,11 +1048,6 @@ impl<'r, 'a> Builder<'r, 'a> {
             }
         }
     }
-}
-
-#[allow(non_snake_case)]
-fn Grain_names() -> [&'static str; 5] {
-    ["day", "week", "month", "quarter", "year"]
 }
 
 fn is_table_name(s: &str) -> bool {

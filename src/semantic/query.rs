@@ -262,7 +262,12 @@ impl Condition {
             Tok::Word(w) if w.eq_ignore_ascii_case("between") => Op::Between,
             Tok::Word(w) if w.eq_ignore_ascii_case("is") => {
                 let rest: Vec<String> = it.map(|t| t.text().to_ascii_lowercase()).collect();
-                let op = match rest.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+                let op = match rest
+                    .iter()
+                    .map(String::as_str)
+                    .collect::<Vec<_>>()
+                    .as_slice()
+                {
                     ["null"] => Op::IsNull,
                     ["not", "null"] => Op::IsNotNull,
                     _ => return Err(format!("{text:?}: expected 'is null' or 'is not null'")),
@@ -316,13 +321,15 @@ impl Condition {
                 // Unquoted multi-word values: `vertical = Health & Beauty`.
                 toks if !toks.is_empty() && toks.iter().all(|t| !matches!(t, Tok::Quoted(_))) => {
                     vec![Literal::Str(
-                        toks.iter()
-                            .map(|t| t.text())
-                            .collect::<Vec<_>>()
-                            .join(" "),
+                        toks.iter().map(|t| t.text()).collect::<Vec<_>>().join(" "),
                     )]
                 }
-                _ => return Err(format!("{text:?}: expected one value after {}", op.as_str())),
+                _ => {
+                    return Err(format!(
+                        "{text:?}: expected one value after {}",
+                        op.as_str()
+                    ))
+                }
             },
         };
         if values.is_empty() {
@@ -428,12 +435,7 @@ fn tokenize(text: &str) -> Result<Vec<Tok>, String> {
             out.push(Tok::Sym(s));
         } else {
             let start = i;
-            while i < chars.len() && !chars[i].is_whitespace() && !"(),=!<>'\"".contains(chars[i])
-            {
-                i += 1;
-            }
-            // `<$1M` style values: a word may contain < or > after its first character.
-            while i < chars.len() && !chars[i].is_whitespace() && !"(),'\"".contains(chars[i]) {
+            while i < chars.len() && !chars[i].is_whitespace() && !"(),=!<>'\"".contains(chars[i]) {
                 i += 1;
             }
             out.push(Tok::Word(chars[start..i].iter().collect()));
@@ -467,7 +469,10 @@ mod tests {
         assert_eq!(Condition::parse("x<>5").unwrap().op, Op::Ne);
         let c = Condition::parse("churned_date is null").unwrap();
         assert_eq!((c.op, c.values.len()), (Op::IsNull, 0));
-        assert_eq!(Condition::parse("churned_date IS NOT NULL").unwrap().op, Op::IsNotNull);
+        assert_eq!(
+            Condition::parse("churned_date IS NOT NULL").unwrap().op,
+            Op::IsNotNull
+        );
         assert!(Condition::parse("churned_date is maybe").is_err());
     }
 

@@ -89,7 +89,10 @@ impl AuditLog {
         conn.execute(
             "INSERT INTO audit_log VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             params![
-                Utc::now().naive_utc().format("%Y-%m-%d %H:%M:%S%.6f").to_string(),
+                Utc::now()
+                    .naive_utc()
+                    .format("%Y-%m-%d %H:%M:%S%.6f")
+                    .to_string(),
                 r.ctx.requester,
                 r.ctx.question,
                 r.ctx.query_json,

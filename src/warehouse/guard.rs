@@ -7,9 +7,7 @@
 use std::collections::BTreeSet;
 use std::ops::ControlFlow;
 
-use sqlparser::ast::{
-    Expr, ObjectName, Query, SetExpr, Statement, TableFactor, Visit, Visitor,
-};
+use sqlparser::ast::{Expr, ObjectName, Query, SetExpr, Statement, TableFactor, Visit, Visitor};
 use sqlparser::dialect::DuckDbDialect;
 use sqlparser::parser::Parser;
 
@@ -152,7 +150,9 @@ impl Visitor for Checker<'_> {
                     if ALLOWED_TABLE_FUNCTIONS.contains(&f.as_str()) {
                         Ok(())
                     } else {
-                        Err(GuardError(format!("table function {name}() is not allowed")))
+                        Err(GuardError(format!(
+                            "table function {name}() is not allowed"
+                        )))
                     }
                 }
                 None => self.table_allowed(name),
@@ -160,9 +160,9 @@ impl Visitor for Checker<'_> {
             TableFactor::Derived { .. }
             | TableFactor::NestedJoin { .. }
             | TableFactor::UNNEST { .. } => Ok(()),
-            TableFactor::Function { name, .. } => {
-                Err(GuardError(format!("table function {name}() is not allowed")))
-            }
+            TableFactor::Function { name, .. } => Err(GuardError(format!(
+                "table function {name}() is not allowed"
+            ))),
             other => Err(GuardError(format!(
                 "{} is not allowed in FROM",
                 other.to_string().chars().take(40).collect::<String>()
@@ -177,7 +177,10 @@ impl Visitor for Checker<'_> {
     fn pre_visit_expr(&mut self, e: &Expr) -> ControlFlow<GuardError> {
         if let Expr::Function(f) = e {
             let name = last_part(&f.name);
-            if BLOCKED_FUNCTION_PREFIXES.iter().any(|p| name.starts_with(p)) {
+            if BLOCKED_FUNCTION_PREFIXES
+                .iter()
+                .any(|p| name.starts_with(p))
+            {
                 return ControlFlow::Break(GuardError(format!(
                     "function {}() is not allowed",
                     f.name
@@ -193,7 +196,10 @@ mod tests {
     use super::*;
 
     fn tables() -> BTreeSet<String> {
-        ["tickets", "merchants"].iter().map(|s| s.to_string()).collect()
+        ["tickets", "merchants"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
     }
 
     fn refused(sql: &str) -> String {
@@ -225,8 +231,14 @@ mod tests {
         assert!(refused("ATTACH 'x.db' AS x").contains("only SELECT"));
         assert!(refused("COPY tickets TO 'out.csv'").contains("only SELECT"));
         assert!(refused("PRAGMA database_list").contains("only SELECT"));
-        assert!(refused("INSTALL httpfs").contains("only SELECT") || refused("INSTALL httpfs").contains("not valid"));
-        assert!(refused("LOAD httpfs").contains("only SELECT") || refused("LOAD httpfs").contains("not valid"));
+        assert!(
+            refused("INSTALL httpfs").contains("only SELECT")
+                || refused("INSTALL httpfs").contains("not valid")
+        );
+        assert!(
+            refused("LOAD httpfs").contains("only SELECT")
+                || refused("LOAD httpfs").contains("not valid")
+        );
         assert!(refused("SET threads = 1").contains("only SELECT"));
     }
 
@@ -235,8 +247,10 @@ mod tests {
         assert!(refused("SELECT 1; DROP TABLE tickets").contains("single statement"));
         assert!(refused("SELECT * FROM secrets").contains("not declared"));
         assert!(refused("SELECT * FROM other_db.main.tickets").contains("not declared"));
-        assert!(refused("SELECT * FROM tickets WHERE merchant_id IN (SELECT x FROM secrets)")
-            .contains("not declared"));
+        assert!(
+            refused("SELECT * FROM tickets WHERE merchant_id IN (SELECT x FROM secrets)")
+                .contains("not declared")
+        );
         assert!(refused("SELECT * FROM 'data.csv'").contains("not declared"));
     }
 
@@ -247,7 +261,10 @@ mod tests {
         assert!(refused("SELECT * FROM duckdb_settings()").contains("table function"));
         assert!(refused("SELECT current_setting('threads')").contains("function"));
         assert!(refused("SELECT read_text('/etc/passwd')").contains("function"));
-        assert!(refused("SELECT 1 INTO t").contains("INTO") || refused("SELECT 1 INTO t").contains("not"));
+        assert!(
+            refused("SELECT 1 INTO t").contains("INTO")
+                || refused("SELECT 1 INTO t").contains("not")
+        );
         assert!(refused("").contains("empty"));
         assert!(refused("SELEC 1").contains("not valid SQL"));
     }

@@ -76,7 +76,9 @@ pub struct Warehouse {
 
 impl std::fmt::Debug for Warehouse {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Warehouse").field("path", &self.path).finish()
+        f.debug_struct("Warehouse")
+            .field("path", &self.path)
+            .finish()
     }
 }
 
@@ -139,7 +141,12 @@ impl Warehouse {
             Err(WarehouseError::Timeout(_)) => ("timeout", 0, None, Some("timeout".into())),
             Err(e) => ("error", 0, None, Some(e.to_string())),
         };
-        info!(status, rows, ms = duration.as_millis() as u64, "warehouse query");
+        info!(
+            status,
+            rows,
+            ms = duration.as_millis() as u64,
+            "warehouse query"
+        );
         if let Some(audit) = &self.audit {
             let rec = AuditRecord {
                 ctx,

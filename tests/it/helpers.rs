@@ -1,0 +1,112 @@
+//! Shared test helpers: a fresh fixture warehouse per test, an engine over it, and
+//! comparisons of result rows with a tolerance for floating point.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chrono::NaiveDate;
+use cortex::config::Config;
+use cortex::engine::Engine;
+use cortex::semantic::MetricQuery;
+use cortex::warehouse::{AuditContext, Limits};
+use serde_json::Value as Json;
+use tempfile::TempDir;
+
+/// The repository root (where metrics.yaml lives).
+pub fn project_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// `today` for every fixture test.
+pub fn fixture_today() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2025, 10, 15).expect("valid date")
+}
+
+/// A temp dir holding `tiny.duckdb` built from tests/fixtures/tiny.sql.
+pub struct Fixture {
+    pub dir: TempDir,
+    pub warehouse: PathBuf,
+    pub state_db: PathBuf,
+}
+
+pub fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let warehouse = dir.path().join("tiny.duckdb");
+    let sql = std::fs::read_to_string(project_dir().join("tests/fixtures/tiny.sql"))
+        .expect("fixture sql");
+    let conn = duckdb::Connection::open(&warehouse).expect("create fixture");
+    conn.execute_batch(&sql).expect("load fixture");
+    drop(conn);
+    let state_db = dir.path().join("state.duckdb");
+    Fixture {
+        dir,
+        warehouse,
+        state_db,
+    }
+}
+
+impl Fixture {
+    pub fn config(&self, timeout: Duration) -> Config {
+        Config {
+            project: project_dir(),
+            warehouse: self.warehouse.clone(),
+            state_db: self.state_db.clone(),
+            limits: Limits {
+                timeout,
+                max_rows: 1000,
+            },
+        }
+    }
+
+    pub fn engine(&self) -> Engine {
+        Engine::open(self.config(Duration::from_secs(10))).expect("engine opens")
+    }
+}
+
+pub fn ctx(question: &str) -> AuditContext {
+    AuditContext {
+        requester: "test".into(),
+        question: question.into(),
+        query_json: None,
+    }
+}
+
+/// Runs a query given as JSON and returns (columns, rows as JSON).
+pub fn run(engine: &Engine, query: Json) -> (Vec<String>, Json) {
+    let q: MetricQuery = serde_json::from_value(query.clone()).expect("query json");
+    let out = engine
+        .query(&q, fixture_today(), &ctx(&query.to_string()))
+        .unwrap_or_else(|e| panic!("{query}: {e}"));
+    (
+        out.result.columns.clone(),
+        serde_json::to_value(&out.result.rows).expect("rows serialize"),
+    )
+}
+
+/// Asserts two JSON values are equal, numbers within 1e-9 relative.
+pub fn assert_json_close(actual: &Json, expected: &Json) {
+    fn close(a: &Json, b: &Json) -> bool {
+        match (a, b) {
+            (Json::Number(x), Json::Number(y)) => {
+                let (x, y) = (
+                    x.as_f64().unwrap_or(f64::NAN),
+                    y.as_f64().unwrap_or(f64::NAN),
+                );
+                (x - y).abs() <= 1e-9 * x.abs().max(y.abs()).max(1.0)
+            }
+            (Json::Array(x), Json::Array(y)) => {
+                x.len() == y.len() && x.iter().zip(y).all(|(a, b)| close(a, b))
+            }
+            _ => a == b,
+        }
+    }
+    assert!(
+        close(actual, expected),
+        "\nactual:   {actual}\nexpected: {expected}"
+    );
+}
+
+/// Path of the built `cortex` binary.
+pub fn cortex_bin() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_cortex"))
+}
