@@ -53,6 +53,46 @@ pub enum Command {
     Check,
     /// Run a structured metric query through the semantic layer.
     Query(QueryArgs),
+    /// Ask a question in plain language, answered from governed metrics.
+    Ask(AskArgs),
+    /// Run a question set (YAML) and report accuracy and every miss.
+    Eval(EvalArgs),
+    /// Measure compile, governed and raw DuckDB query times at several demo scales.
+    Bench(BenchArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AskArgs {
+    /// The question, e.g. "What's our ARR by segment?"
+    #[arg(required = true, num_args = 1..)]
+    pub question: Vec<String>,
+    #[arg(long, value_enum, default_value_t = AskFormat::Text)]
+    pub format: AskFormat,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum AskFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// Question set, e.g. tests/eval/questions.yaml.
+    pub file: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Demo scales to measure, comma-separated.
+    #[arg(long, value_delimiter = ',', default_values_t = vec![1.0, 10.0])]
+    pub scales: Vec<f64>,
+    /// Where the bench warehouses are built and kept between runs.
+    #[arg(long, default_value = "data/bench", value_name = "DIR")]
+    pub dir: PathBuf,
+    /// Repetitions per measurement (the median is reported).
+    #[arg(long, default_value_t = 5)]
+    pub runs: usize,
 }
 
 #[derive(Debug, Args)]
@@ -138,6 +178,21 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Demo(a) => cmd_demo(&config, a, today),
         Command::Check => cmd_check(&config),
         Command::Query(a) => cmd_query(config, a, today),
+        Command::Ask(a) => cmd_ask(config, a, today),
+        Command::Eval(a) => cmd_eval(config, a),
+        Command::Bench(a) => {
+            crate::bench::run(
+                &crate::bench::BenchOptions {
+                    project: g.project.clone(),
+                    scales: a.scales,
+                    dir: g.project.join(a.dir),
+                    runs: a.runs.max(1),
+                    end_date: today,
+                },
+                &mut std::io::stdout().lock(),
+            )?;
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 
@@ -241,7 +296,7 @@ fn cmd_query(config: Config, a: QueryArgs, today: NaiveDate) -> Result<ExitCode>
     load_layer(&config.metrics_file())?;
     let engine = Engine::open(config)?;
     let ctx = AuditContext {
-        requester: format!("cli:{}", std::env::var("USER").unwrap_or_default()),
+        requester: requester(),
         question: format!("cortex query {}", serde_json::to_string(&query)?),
         query_json: None,
     };
@@ -280,4 +335,46 @@ fn cmd_query(config: Config, a: QueryArgs, today: NaiveDate) -> Result<ExitCode>
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn requester() -> String {
+    format!("cli:{}", std::env::var("USER").unwrap_or_default())
+}
+
+fn cmd_ask(config: Config, a: AskArgs, today: NaiveDate) -> Result<ExitCode> {
+    let engine = Engine::open(config)?;
+    let vocab = crate::planner::Vocabulary::new(&engine.layer);
+    let question = a.question.join(" ");
+    let answer = crate::answer::ask(&engine, &vocab, &question, today, &requester());
+    let mut out = std::io::stdout().lock();
+    match a.format {
+        AskFormat::Json => writeln!(out, "{}", serde_json::to_string_pretty(&answer)?)?,
+        AskFormat::Text => writeln!(out, "{}", answer.text)?,
+    }
+    Ok(match answer.status {
+        crate::answer::Status::Error => ExitCode::from(1),
+        _ => ExitCode::SUCCESS,
+    })
+}
+
+fn cmd_eval(config: Config, a: EvalArgs) -> Result<ExitCode> {
+    let cases = crate::eval::load(&a.file)?;
+    let engine = Engine::open(config)?;
+    let report = crate::eval::run(&engine, &cases, &mut |line| eprintln!("{line}"));
+    let mut out = std::io::stdout().lock();
+    for m in &report.misses {
+        writeln!(out, "MISS {}\n     {}", m.question, m.why)?;
+    }
+    writeln!(
+        out,
+        "accuracy: {:.1}% ({} of {} questions)",
+        report.accuracy() * 100.0,
+        report.total - report.misses.len(),
+        report.total
+    )?;
+    Ok(if report.misses.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }

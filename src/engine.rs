@@ -1,7 +1,9 @@
 //! The engine: the semantic layer and the governed warehouse, opened once and shared by
 //! every front end (CLI, Slack, web).
 
+use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Mutex;
 
 use anyhow::{Context, Result};
 use chrono::NaiveDate;
@@ -30,6 +32,8 @@ pub struct Engine {
     pub config: Config,
     pub layer: SemanticLayer,
     pub warehouse: Warehouse,
+    /// Latest date per semantic model, looked up once per process.
+    freshness: Mutex<HashMap<(usize, NaiveDate), Option<NaiveDate>>>,
 }
 
 impl Engine {
@@ -52,6 +56,7 @@ impl Engine {
             config,
             layer,
             warehouse,
+            freshness: Mutex::new(HashMap::new()),
         })
     }
 
@@ -69,6 +74,52 @@ impl Engine {
         }
         let result = self.warehouse.query(&compiled.sql, &ctx)?;
         Ok(QueryOutcome { compiled, result })
+    }
+}
+
+impl Engine {
+    /// The latest date (up to `today`) in the data the given metrics read: the oldest of
+    /// their tables' latest dates, so no metric is claimed fresher than it is.
+    pub fn data_freshness(&self, metrics: &[String], today: NaiveDate) -> Option<NaiveDate> {
+        let models: std::collections::BTreeSet<usize> = metrics
+            .iter()
+            .filter_map(|m| self.layer.metric_index(m))
+            .flat_map(|i| crate::planner::metric_models(&self.layer, i))
+            .collect();
+        let mut dates = Vec::new();
+        for model in models {
+            let cached = self
+                .freshness
+                .lock()
+                .ok()
+                .and_then(|c| c.get(&(model, today)).copied());
+            let date = match cached {
+                Some(d) => d,
+                None => {
+                    let m = &self.layer.models[model];
+                    let d = m.default_time_dimension.and_then(|t| {
+                        let sql = format!(
+                            "SELECT CAST(MAX({e}) AS DATE) FROM {} WHERE CAST({e} AS DATE) <= DATE '{today}'",
+                            m.table,
+                            e = m.dimensions[t].expr
+                        );
+                        let ctx = AuditContext {
+                            requester: "cortex".into(),
+                            question: format!("data freshness of {}", m.name),
+                            query_json: None,
+                        };
+                        let r = self.warehouse.query(&sql, &ctx).ok()?;
+                        r.rows.first()?.first()?.as_date()
+                    });
+                    if let Ok(mut c) = self.freshness.lock() {
+                        c.insert((model, today), d);
+                    }
+                    d
+                }
+            };
+            dates.extend(date);
+        }
+        dates.into_iter().min()
     }
 }
 

@@ -5,22 +5,30 @@
 //!
 //! # Layout
 //!
+//! - [`answer`]: `Answer`, the typed result of a question, and `ask`, which produces it.
+//! - [`bench`]: `cortex bench`, speed and memory of the engine against raw DuckDB.
 //! - [`cli`]: command-line parsing and the commands; thin, calls into the library.
 //! - [`config`]: `cortex.toml` plus `CORTEX_*` environment variables.
 //! - [`engine`]: the semantic layer and governed warehouse opened together.
 //! - [`semantic`]: metrics.yaml (raw serde -> validated model) and the SQL compiler.
 //! - [`warehouse`]: governed DuckDB access: read-only, SQL guard, timeout, row cap, audit.
 //! - [`demo`]: the embedded demo warehouse generator.
+//! - [`planner`]: plain-language question -> `MetricQuery`, offline and deterministic.
 //! - [`render`]: pure renderers from results to text.
 //! - [`diagnostics`]: load-time errors with file, line and key.
+//! - [`eval`]: `cortex eval`, question sets with expected queries and hand-SQL rows.
 //! - [`fuzzy`]: string distance for "did you mean" hints.
 
+pub mod answer;
+pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod diagnostics;
 pub mod engine;
+pub mod eval;
 pub mod fuzzy;
+pub mod planner;
 pub mod render;
 pub mod semantic;
 pub mod warehouse;

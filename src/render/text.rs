@@ -171,3 +171,153 @@ mod tests {
         );
     }
 }
+
+/// The unit of an output column, if it is a metric.
+fn unit_of(meta: &[crate::semantic::Column], i: usize) -> Option<Unit> {
+    match meta.get(i).map(|c| &c.role) {
+        Some(ColumnRole::Metric { unit }) => Some(*unit),
+        _ => None,
+    }
+}
+
+/// "for segment = Enterprise, last quarter (...)": the scope of an answer.
+fn scope(a: &crate::answer::Answer) -> String {
+    let p = &a.provenance;
+    let mut parts = Vec::new();
+    if !p.filters.is_empty() {
+        parts.push(format!("for {}", p.filters.join(" and ")));
+    }
+    match (&p.period, p.time_range) {
+        (Some(label), _) => parts.push(label.clone()),
+        (None, Some(r)) => parts.push(format!("from {} to {}", r.from, r.to)),
+        (None, None) => {
+            if let Some(t) = p.today {
+                parts.push(format!("as of {t}"));
+            }
+        }
+    }
+    parts.join(", ")
+}
+
+/// One sentence with the key number(s) and the period.
+pub fn headline(a: &crate::answer::Answer) -> String {
+    let meta = &a.column_meta;
+    let metric_cols: Vec<usize> = (0..meta.len())
+        .filter(|&i| unit_of(meta, i).is_some())
+        .collect();
+    let key_cols: Vec<usize> = (0..meta.len())
+        .filter(|&i| unit_of(meta, i).is_none())
+        .collect();
+    let label = |i: usize| {
+        a.provenance
+            .metrics
+            .iter()
+            .find(|m| m.name == meta[i].name)
+            .map_or(meta[i].name.clone(), |m| m.label.clone())
+    };
+    let val = |row: &Vec<Value>, i: usize| format_value(&row[i], unit_of(meta, i));
+    let scope = scope(a);
+    let names: Vec<String> = metric_cols.iter().map(|&i| label(i)).collect();
+    if a.rows.is_empty() {
+        return format!("No data for {} {scope}.", names.join(" and "));
+    }
+    if key_cols.is_empty() {
+        let parts: Vec<String> = metric_cols
+            .iter()
+            .map(|&i| format!("{} {}", label(i), val(&a.rows[0], i)))
+            .collect();
+        return format!("{} ({scope}).", parts.join("; "));
+    }
+    let first = metric_cols[0];
+    let key = |row: &Vec<Value>| {
+        key_cols
+            .iter()
+            .map(|&k| format_value(&row[k], None))
+            .collect::<Vec<_>>()
+            .join(" / ")
+    };
+    let by: Vec<String> = key_cols
+        .iter()
+        .map(|&k| meta[k].name.replace('_', " "))
+        .collect();
+    if a.provenance.grain.is_some() && key_cols.len() == 1 {
+        let (f, l) = (&a.rows[0], &a.rows[a.rows.len() - 1]);
+        return format!(
+            "{} by {} ({scope}): {} in {}, {} in {} ({} periods).",
+            label(first),
+            by.join(" and "),
+            val(f, first),
+            key(f),
+            val(l, first),
+            key(l),
+            a.rows.len()
+        );
+    }
+    let shown: Vec<String> = a
+        .rows
+        .iter()
+        .take(3)
+        .map(|r| format!("{} {}", key(r), val(r, first)))
+        .collect();
+    let more = if a.rows.len() > 3 {
+        format!(" and {} more", a.rows.len() - 3)
+    } else {
+        String::new()
+    };
+    format!(
+        "{} by {} ({scope}): {}{more}.",
+        label(first),
+        by.join(" and "),
+        shown.join(", ")
+    )
+}
+
+/// The whole text answer: headline, table, provenance footer.
+pub fn answer(a: &crate::answer::Answer) -> String {
+    use crate::answer::Status;
+    let mut out = a.headline.clone();
+    if a.status == Status::Clarify && !a.choices.is_empty() {
+        out.push_str("\nReply with one of: ");
+        out.push_str(&a.choices.join(", "));
+    }
+    if a.status != Status::Answered {
+        return out;
+    }
+    if !a.rows.is_empty() && !(a.rows.len() == 1 && a.columns.len() == 1) {
+        let roles: Vec<_> = a.column_meta.iter().map(|c| Some(c.role.clone())).collect();
+        out.push_str("\n\n");
+        out.push_str(&table(&a.columns, &roles, &a.rows));
+        if a.provenance.truncated {
+            out.push_str(&format!("\n(showing the first {} rows)", a.rows.len()));
+        }
+    }
+    out.push_str("\n\n");
+    out.push_str(&footer(&a.provenance, &a.skill));
+    out
+}
+
+/// The provenance footer: definitions, filters, period, freshness.
+pub fn footer(p: &crate::answer::Provenance, skill: &str) -> String {
+    let mut lines = Vec::new();
+    for m in &p.metrics {
+        lines.push(format!(
+            "{}: {} (owner {})",
+            m.label, m.description, m.owner
+        ));
+    }
+    if !p.filters.is_empty() {
+        lines.push(format!("Filters: {}", p.filters.join("; ")));
+    }
+    let mut meta = Vec::new();
+    match p.time_range {
+        Some(r) => meta.push(format!("Period: {} to {}", r.from, r.to)),
+        None => meta.push("Period: all time".to_string()),
+    }
+    if let Some(d) = p.data_freshness {
+        meta.push(format!("Data through {d}"));
+    }
+    meta.push(format!("Skill: {skill}"));
+    lines.push(meta.join(" · "));
+    lines.extend(p.notes.iter().cloned());
+    lines.join("\n")
+}

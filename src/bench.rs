@@ -1,0 +1,170 @@
+//! `cortex bench`: measures, per demo scale, how long compiling a governed query takes, how
+//! long the governed execution takes (guard + read-only DuckDB + audit), and how long DuckDB
+//! alone takes on the same SQL. Also reports peak memory. A benchmark, not a test.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use chrono::NaiveDate;
+
+use crate::config::Config;
+use crate::demo::{self, DemoOptions};
+use crate::engine::Engine;
+use crate::semantic::{compile, CompileOptions, MetricQuery};
+use crate::warehouse::AuditContext;
+
+/// The structured queries measured at every scale.
+pub fn queries() -> Vec<(&'static str, MetricQuery)> {
+    let q = |json: &str| serde_json::from_str::<MetricQuery>(json).expect("bench query is valid");
+    vec![
+        (
+            "arr by segment",
+            q(r#"{"metrics":["arr"],"group_by":["segment"]}"#),
+        ),
+        (
+            "arr by month (24 months)",
+            q(r#"{"metrics":["arr"],"grain":"month"}"#),
+        ),
+        (
+            "tickets by channel, last month",
+            q(
+                r#"{"metrics":["tickets"],"group_by":["channel"],"time_range":{"from":"2026-10-01","to":"2026-10-31"}}"#,
+            ),
+        ),
+        (
+            "FRT + CSAT by vertical",
+            q(r#"{"metrics":["first_response_time","csat"],"group_by":["vertical"]}"#),
+        ),
+        (
+            "automation rate by month and segment",
+            q(r#"{"metrics":["automation_rate"],"group_by":["segment"],"grain":"month"}"#),
+        ),
+        (
+            "AI-influenced orders by quarter",
+            q(r#"{"metrics":["ai_influenced_orders","influenced_revenue"],"grain":"quarter"}"#),
+        ),
+    ]
+}
+
+/// Median of repeated runs.
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.3}", d.as_secs_f64() * 1000.0)
+}
+
+/// Peak resident memory of this process, in MiB (Linux; `None` elsewhere).
+pub fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+pub struct BenchOptions {
+    pub project: PathBuf,
+    pub scales: Vec<f64>,
+    pub dir: PathBuf,
+    pub runs: usize,
+    pub end_date: NaiveDate,
+}
+
+pub fn run(opts: &BenchOptions, out: &mut dyn std::io::Write) -> Result<()> {
+    std::fs::create_dir_all(&opts.dir)?;
+    for &scale in &opts.scales {
+        let path = opts
+            .dir
+            .join(format!("bench-scale-{scale}-{}.duckdb", opts.end_date));
+        if !path.exists() {
+            eprintln!(
+                "building the scale-{scale} demo warehouse at {}",
+                path.display()
+            );
+            let s = demo::build(
+                &DemoOptions {
+                    out: path.clone(),
+                    scale,
+                    end_date: opts.end_date,
+                    seed: 42,
+                },
+                &mut |l| eprintln!("{l}"),
+            )?;
+            writeln!(out, "scale {scale}: demo built in {:.1} s", s.seconds)?;
+        }
+        bench_scale(opts, scale, &path, out)?;
+    }
+    if let Some(mib) = peak_rss_mib() {
+        writeln!(out, "peak resident memory: {mib:.0} MiB")?;
+    }
+    Ok(())
+}
+
+fn bench_scale(
+    opts: &BenchOptions,
+    scale: f64,
+    path: &Path,
+    out: &mut dyn std::io::Write,
+) -> Result<()> {
+    let state = opts.dir.join("bench-state.duckdb");
+    let mut config = Config::load(&opts.project, Some(path))?;
+    config.state_db = state;
+    let engine = Engine::open(config)?;
+    let raw = duckdb::Connection::open_with_flags(
+        path,
+        duckdb::Config::default().access_mode(duckdb::AccessMode::ReadOnly)?,
+    )
+    .context("raw DuckDB connection")?;
+    let today = opts.end_date;
+    writeln!(
+        out,
+        "\nscale {scale} ({} runs each, median, milliseconds)",
+        opts.runs
+    )?;
+    writeln!(
+        out,
+        "{:<38} {:>10} {:>12} {:>12} {:>9}",
+        "query", "compile", "governed", "raw duckdb", "overhead"
+    )?;
+    for (name, q) in queries() {
+        let mut compile_t = Vec::new();
+        let mut gov_t = Vec::new();
+        let mut raw_t = Vec::new();
+        let mut sql = String::new();
+        for _ in 0..opts.runs {
+            let t = Instant::now();
+            let c = compile(&engine.layer, &q, &CompileOptions { today })?;
+            compile_t.push(t.elapsed());
+            sql = c.sql;
+        }
+        let ctx = AuditContext {
+            requester: "bench".into(),
+            question: name.into(),
+            query_json: None,
+        };
+        for _ in 0..opts.runs {
+            let t = Instant::now();
+            engine.warehouse.query(&sql, &ctx)?;
+            gov_t.push(t.elapsed());
+            let t = Instant::now();
+            let mut stmt = raw.prepare(&sql)?;
+            let mut rows = stmt.query([])?;
+            while rows.next()?.is_some() {}
+            raw_t.push(t.elapsed());
+        }
+        let (c, g, r) = (median(compile_t), median(gov_t), median(raw_t));
+        writeln!(
+            out,
+            "{:<38} {:>10} {:>12} {:>12} {:>8.1}%",
+            name,
+            ms(c),
+            ms(g),
+            ms(r),
+            (g.as_secs_f64() / r.as_secs_f64().max(1e-9) - 1.0) * 100.0
+        )?;
+    }
+    Ok(())
+}
