@@ -323,16 +323,16 @@ pub fn steps(o: &DemoOptions) -> Vec<Step> {
              WITH ev AS (
                SELECT start_date AS movement_date, merchant_id, product, 'new' AS movement_type, base AS delta, i, k, end_date FROM _mp
                UNION ALL
-               SELECT start_date + 1 + CAST(floor(u(i * 8 + k, 40 + r) * (coalesce(end_date, {e} + 1) - start_date - 1)) AS INTEGER),
+               -- Upgrades land 1-30 months into a contract; those past today or churn are dropped.
+               SELECT start_date + 30 + CAST(floor(u(i * 8 + k, 40 + r) * 900) AS INTEGER),
                       merchant_id, product, 'expansion', round(base * (0.10 + 0.30 * u(i * 8 + k, 50 + r)), 2), i, k, end_date
                FROM _mp, range(3) t(r)
                WHERE u(i * 8 + k, 60 + r) < CASE segment WHEN 'Enterprise' THEN 0.6 WHEN 'Mid-Market' THEN 0.45 ELSE 0.3 END
-                 AND coalesce(end_date, {e} + 1) - start_date > 2
                UNION ALL
-               SELECT start_date + 1 + CAST(floor(u(i * 8 + k, 70) * (coalesce(end_date, {e} + 1) - start_date - 1)) AS INTEGER),
+               SELECT start_date + 60 + CAST(floor(u(i * 8 + k, 70) * 900) AS INTEGER),
                       merchant_id, product, 'contraction', -round(base * (0.05 + 0.20 * u(i * 8 + k, 71)), 2), i, k, end_date
                FROM _mp
-               WHERE u(i * 8 + k, 72) < 0.25 AND coalesce(end_date, {e} + 1) - start_date > 2
+               WHERE u(i * 8 + k, 72) < 0.25
              ), live AS (
                SELECT * FROM ev WHERE movement_date <= {e} AND (end_date IS NULL OR movement_date < end_date)
              ), churn AS (

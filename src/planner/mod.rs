@@ -407,6 +407,27 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
     };
     let mut notes = Vec::new();
 
+    // Questions, not commands: text that reads as SQL is refused outright.
+    const SQL_WORDS: [&str; 12] = [
+        "select", "drop", "delete", "insert", "update", "truncate", "alter", "create", "attach",
+        "pragma", "copy", "union",
+    ];
+    let sql_like = st
+        .lower
+        .iter()
+        .filter(|w| SQL_WORDS.contains(&w.as_str()))
+        .count();
+    let looks_like_sql = sql_like > 0
+        && (question.contains(';')
+            || question.contains("--")
+            || (sql_like >= 2 && st.lower.iter().any(|w| w == "table" || w == "from")));
+    if looks_like_sql {
+        return Plan::Unanswerable {
+            reason: "That looks like SQL. I answer questions about governed metrics in plain language, and never run SQL from a question.".into(),
+            suggestions: Vec::new(),
+        };
+    }
+
     // 1. Time.
     let period = time::find_period(&st.lower, today);
     if let Some(p) = &period {
@@ -825,5 +846,46 @@ fn join_or(items: &[String]) -> String {
         [] => String::new(),
         [one] => one.clone(),
         [init @ .., last] => format!("{} or {last}", init.join(", ")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words_normalise_punctuation_and_keep_dates() {
+        assert_eq!(
+            words("What's ARR for Health & Beauty, 2026-01-01?"),
+            [
+                "whats",
+                "arr",
+                "for",
+                "health",
+                "and",
+                "beauty",
+                "2026-01-01"
+            ]
+        );
+        assert_eq!(
+            words("AI-influenced orders"),
+            ["ai", "influenced", "orders"]
+        );
+        assert_eq!(words("<$1M tier"), ["<$1m", "tier"]);
+    }
+
+    #[test]
+    fn stems_fold_plurals() {
+        assert_eq!(stem("tickets"), "ticket");
+        assert_eq!(stem("countries"), "country");
+        assert_eq!(stem("status"), "status");
+        assert_eq!(stem("sms"), "sms");
+    }
+
+    #[test]
+    fn typos_match_long_words_only() {
+        assert!(word_matches("tickt", "ticket"));
+        assert!(!word_matches("arr", "ar"));
+        assert!(!word_matches("2025", "2026"));
     }
 }

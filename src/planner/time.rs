@@ -389,6 +389,11 @@ pub fn is_monday(d: NaiveDate) -> bool {
     d.weekday() == Weekday::Mon
 }
 
+/// True for `YYYY-MM-DD`.
+pub fn is_iso_date(s: &str) -> bool {
+    s.len() == 10 && date_of(s).is_some()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -447,9 +452,4 @@ mod tests {
         assert!(find_period(&["may".into(), "i".into()], d("2026-11-21")).is_none());
         assert!(is_monday(d("2026-11-16")));
     }
-}
-
-/// True for `YYYY-MM-DD`.
-pub fn is_iso_date(s: &str) -> bool {
-    s.len() == 10 && date_of(s).is_some()
 }

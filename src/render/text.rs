@@ -140,38 +140,6 @@ pub fn table(headers: &[String], roles: &[Option<ColumnRole>], rows: &[Vec<Value
     out
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn formats_units() {
-        assert_eq!(format_number(1234567.4, Unit::Usd), "$1,234,567");
-        assert_eq!(format_number(-12.5, Unit::Usd), "-$12.50");
-        assert_eq!(format_number(0.2314, Unit::Ratio), "23.1%");
-        assert_eq!(format_number(4.236, Unit::Score), "4.24");
-        assert_eq!(format_number(95.34, Unit::Minutes), "95.3 min");
-        assert_eq!(group_thousands("-1234.5"), "-1,234.5");
-        assert_eq!(group_thousands("999"), "999");
-    }
-
-    #[test]
-    fn aligns_columns() {
-        let t = table(
-            &["segment".into(), "n".into()],
-            &[None, None],
-            &[
-                vec![Value::Text("SMB".into()), Value::Int(1200)],
-                vec![Value::Text("Enterprise".into()), Value::Int(5)],
-            ],
-        );
-        assert_eq!(
-            t,
-            "segment         n\n----------  -----\nSMB         1,200\nEnterprise      5"
-        );
-    }
-}
-
 /// The unit of an output column, if it is a metric.
 fn unit_of(meta: &[crate::semantic::Column], i: usize) -> Option<Unit> {
     match meta.get(i).map(|c| &c.role) {
@@ -184,8 +152,29 @@ fn unit_of(meta: &[crate::semantic::Column], i: usize) -> Option<Unit> {
 fn scope(a: &crate::answer::Answer) -> String {
     let p = &a.provenance;
     let mut parts = Vec::new();
-    if !p.filters.is_empty() {
-        parts.push(format!("for {}", p.filters.join(" and ")));
+    let filters: Vec<String> = a
+        .query
+        .iter()
+        .flat_map(|q| &q.filters)
+        .map(|c| {
+            let vals: Vec<String> = c
+                .values
+                .iter()
+                .map(|v| match v {
+                    crate::semantic::Literal::Str(s) => s.clone(),
+                    other => other.to_string(),
+                })
+                .collect();
+            match c.op {
+                crate::semantic::Op::Eq | crate::semantic::Op::In => {
+                    format!("{} {}", c.dimension.replace('_', " "), vals.join(" or "))
+                }
+                _ => c.to_string(),
+            }
+        })
+        .collect();
+    if !filters.is_empty() {
+        parts.push(format!("for {}", filters.join(" and ")));
     }
     match (&p.period, p.time_range) {
         (Some(label), _) => parts.push(label.clone()),
@@ -226,7 +215,7 @@ pub fn headline(a: &crate::answer::Answer) -> String {
             .iter()
             .map(|&i| format!("{} {}", label(i), val(&a.rows[0], i)))
             .collect();
-        return format!("{} ({scope}).", parts.join("; "));
+        return format!("{}, {scope}.", parts.join("; "));
     }
     let first = metric_cols[0];
     let key = |row: &Vec<Value>| {
@@ -243,7 +232,7 @@ pub fn headline(a: &crate::answer::Answer) -> String {
     if a.provenance.grain.is_some() && key_cols.len() == 1 {
         let (f, l) = (&a.rows[0], &a.rows[a.rows.len() - 1]);
         return format!(
-            "{} by {} ({scope}): {} in {}, {} in {} ({} periods).",
+            "{} by {}, {scope}: {} in {}, {} in {} ({} periods).",
             label(first),
             by.join(" and "),
             val(f, first),
@@ -265,7 +254,7 @@ pub fn headline(a: &crate::answer::Answer) -> String {
         String::new()
     };
     format!(
-        "{} by {} ({scope}): {}{more}.",
+        "{} by {}, {scope}: {}{more}.",
         label(first),
         by.join(" and "),
         shown.join(", ")
@@ -283,7 +272,8 @@ pub fn answer(a: &crate::answer::Answer) -> String {
     if a.status != Status::Answered {
         return out;
     }
-    if !a.rows.is_empty() && !(a.rows.len() == 1 && a.columns.len() == 1) {
+    let single_value = a.rows.len() == 1 && a.columns.len() == 1;
+    if !a.rows.is_empty() && !single_value {
         let roles: Vec<_> = a.column_meta.iter().map(|c| Some(c.role.clone())).collect();
         out.push_str("\n\n");
         out.push_str(&table(&a.columns, &roles, &a.rows));
@@ -311,7 +301,7 @@ pub fn footer(p: &crate::answer::Provenance, skill: &str) -> String {
     let mut meta = Vec::new();
     match p.time_range {
         Some(r) => meta.push(format!("Period: {} to {}", r.from, r.to)),
-        None => meta.push("Period: all time".to_string()),
+        None => meta.push("Period: all time (balances as of today)".to_string()),
     }
     if let Some(d) = p.data_freshness {
         meta.push(format!("Data through {d}"));
@@ -320,4 +310,36 @@ pub fn footer(p: &crate::answer::Provenance, skill: &str) -> String {
     lines.push(meta.join(" · "));
     lines.extend(p.notes.iter().cloned());
     lines.join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_units() {
+        assert_eq!(format_number(1234567.4, Unit::Usd), "$1,234,567");
+        assert_eq!(format_number(-12.5, Unit::Usd), "-$12.50");
+        assert_eq!(format_number(0.2314, Unit::Ratio), "23.1%");
+        assert_eq!(format_number(4.236, Unit::Score), "4.24");
+        assert_eq!(format_number(95.34, Unit::Minutes), "95.3 min");
+        assert_eq!(group_thousands("-1234.5"), "-1,234.5");
+        assert_eq!(group_thousands("999"), "999");
+    }
+
+    #[test]
+    fn aligns_columns() {
+        let t = table(
+            &["segment".into(), "n".into()],
+            &[None, None],
+            &[
+                vec![Value::Text("SMB".into()), Value::Int(1200)],
+                vec![Value::Text("Enterprise".into()), Value::Int(5)],
+            ],
+        );
+        assert_eq!(
+            t,
+            "segment         n\n----------  -----\nSMB         1,200\nEnterprise      5"
+        );
+    }
 }

@@ -1,0 +1,215 @@
+//! `cortex ask`: the planner and the JSON answer contract, end to end.
+
+use std::process::Command;
+
+use chrono::NaiveDate;
+use cortex::answer::{ask, Status};
+use cortex::config::Config;
+use cortex::demo::{build, DemoOptions};
+use cortex::engine::Engine;
+use cortex::planner::Vocabulary;
+use serde_json::Value as Json;
+
+use crate::helpers::{cortex_bin, fixture, fixture_today, project_dir};
+
+fn today() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2026, 11, 20).expect("date")
+}
+
+/// The issue's question set passes at 100% on a small demo warehouse; expected rows come
+/// from hand-written SQL in the file, so any scale works.
+#[test]
+fn the_question_set_passes_on_the_demo() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let wh = dir.path().join("demo.duckdb");
+    build(
+        &DemoOptions {
+            out: wh.clone(),
+            scale: 0.05,
+            end_date: today(),
+            seed: 42,
+        },
+        &mut |_| {},
+    )
+    .expect("demo");
+    let mut config = Config::load(&project_dir(), Some(&wh)).expect("config");
+    config.state_db = dir.path().join("state.duckdb");
+    let engine = Engine::open(config).expect("engine");
+    let cases =
+        cortex::eval::load(&project_dir().join("tests/eval/questions.yaml")).expect("cases");
+    assert!(cases.len() >= 30);
+    let report = cortex::eval::run(&engine, &cases, &mut |_| {});
+    let misses: Vec<String> = report
+        .misses
+        .iter()
+        .map(|m| format!("{}: {}", m.question, m.why))
+        .collect();
+    assert!(misses.is_empty(), "{}", misses.join("\n"));
+    assert_eq!(report.accuracy(), 1.0);
+}
+
+#[test]
+fn json_answer_follows_the_contract() {
+    let f = fixture();
+    let out = Command::new(cortex_bin())
+        .args([
+            "ask",
+            "--today",
+            "2025-10-15",
+            "--format",
+            "json",
+            "How many tickets by channel in October?",
+        ])
+        .env("CORTEX_WAREHOUSE", &f.warehouse)
+        .env("CORTEX_STATE_DB", &f.state_db)
+        .current_dir(project_dir())
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Json = serde_json::from_slice(&out.stdout).expect("json");
+    for key in [
+        "question",
+        "status",
+        "skill",
+        "query",
+        "sql",
+        "columns",
+        "rows",
+        "text",
+        "provenance",
+    ] {
+        assert!(v.get(key).is_some(), "missing {key}: {v}");
+    }
+    assert_eq!(v["status"], "answered");
+    assert_eq!(v["skill"], "metric_question");
+    assert_eq!(v["columns"], serde_json::json!(["channel", "tickets"]));
+    // October 2025 in the fixture: T1, T3 email; T2, T4 chat.
+    assert_eq!(v["rows"], serde_json::json!([["chat", 2], ["email", 2]]));
+    assert_eq!(
+        v["query"]["time_range"],
+        serde_json::json!({"from": "2025-10-01", "to": "2025-10-31"})
+    );
+    assert_eq!(v["provenance"]["metrics"][0]["name"], "tickets");
+    assert_eq!(v["provenance"]["data_freshness"], "2025-10-06");
+    let text = v["text"].as_str().expect("text");
+    assert!(
+        text.starts_with("Tickets by channel, October 2025: chat 2, email 2."),
+        "{text}"
+    );
+    assert!(text.contains("Data through 2025-10-06"), "{text}");
+}
+
+#[test]
+fn ratios_are_fractions_and_dates_iso_in_json() {
+    let f = fixture();
+    let e = f.engine();
+    let v = Vocabulary::new(&e.layer);
+    let a = ask(&e, &v, "automation rate by segment", fixture_today(), "t");
+    let json = serde_json::to_value(&a).expect("json");
+    assert_eq!(json["rows"][0], serde_json::json!(["SMB", 0.5]));
+    let a = ask(&e, &v, "ARR by month in 2025", fixture_today(), "t");
+    let json = serde_json::to_value(&a).expect("json");
+    assert_eq!(json["rows"][0], serde_json::json!(["2025-01-01", 50720.0]));
+    assert_eq!(json["rows"].as_array().map(Vec::len), Some(10));
+}
+
+#[test]
+fn unanswerable_and_clarify_carry_no_numbers() {
+    let f = fixture();
+    let e = f.engine();
+    let v = Vocabulary::new(&e.layer);
+    for (q, status) in [
+        ("What's our headcount?", Status::Unanswerable),
+        ("DROP TABLE tickets; --", Status::Unanswerable),
+        ("Show me revenue", Status::Clarify),
+        ("ARR for Blue Fox Goods", Status::Unanswerable),
+        (
+            "How many merchants did we have at the end of 2024?",
+            Status::Unanswerable,
+        ),
+    ] {
+        let a = ask(&e, &v, q, fixture_today(), "t");
+        assert_eq!(a.status, status, "{q}: {}", a.text);
+        assert!(a.rows.is_empty() && a.sql.is_none(), "{q}");
+        assert!(
+            !a.text.chars().any(|c| c.is_ascii_digit())
+                || status == Status::Unanswerable && a.text.contains("2024"),
+            "{q}: {}",
+            a.text
+        );
+    }
+    let a = ask(&e, &v, "Show me revenue", fixture_today(), "t");
+    assert!(
+        a.choices.contains(&"arr".to_string()) && a.choices.len() >= 2,
+        "{:?}",
+        a.choices
+    );
+    assert!(
+        a.text.starts_with("Which metric did you mean:"),
+        "{}",
+        a.text
+    );
+}
+
+#[test]
+fn a_warehouse_timeout_is_a_friendly_error() {
+    let f = fixture();
+    let mut cfg = f.config(std::time::Duration::from_secs(10));
+    cfg.limits.timeout = std::time::Duration::from_nanos(1);
+    let e = Engine::open(cfg).expect("engine");
+    let v = Vocabulary::new(&e.layer);
+    let a = ask(&e, &v, "tickets by channel", fixture_today(), "t");
+    // With a 1 ns budget the query is either interrupted or (rarely) finishes first.
+    if a.status == Status::Error {
+        assert!(a.text.contains("was stopped"), "{}", a.text);
+        assert!(a.rows.is_empty());
+    } else {
+        assert_eq!(a.status, Status::Answered);
+    }
+}
+
+/// A metric added to metrics.yaml, with synonyms, is askable with no Rust change.
+#[test]
+fn a_new_metric_becomes_askable() {
+    let f = fixture();
+    let project = tempfile::tempdir().expect("tmp");
+    let mut yaml = std::fs::read_to_string(project_dir().join("metrics.yaml")).expect("yaml");
+    yaml.push_str(
+        "  - name: refund_requests
+    type: simple
+    label: Refund requests
+    description: Tickets asking for a refund.
+    owner: support-ops@cortex.example
+    unit: count
+    synonyms: [money back requests, refund asks]
+    measure: ticket_count
+    filter: [\"intent = refund\"]
+",
+    );
+    std::fs::write(project.path().join("metrics.yaml"), yaml).expect("write");
+    let mut config = f.config(std::time::Duration::from_secs(10));
+    config.project = project.path().to_path_buf();
+    let e = Engine::open(config).expect("engine");
+    let v = Vocabulary::new(&e.layer);
+    let a = ask(
+        &e,
+        &v,
+        "How many money back requests did we get by segment?",
+        fixture_today(),
+        "t",
+    );
+    assert_eq!(a.status, Status::Answered, "{}", a.text);
+    assert_eq!(
+        a.query.as_ref().map(|q| q.metrics.clone()),
+        Some(vec!["refund_requests".to_string()])
+    );
+    // T4 is the only refund ticket (M2, Enterprise).
+    assert_eq!(
+        serde_json::to_value(&a.rows).expect("json"),
+        serde_json::json!([["Enterprise", 1]])
+    );
+}
