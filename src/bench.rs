@@ -103,6 +103,83 @@ pub fn run(opts: &BenchOptions, out: &mut dyn std::io::Write) -> Result<()> {
     Ok(())
 }
 
+/// Questions measured end to end: plan, compile, governed query, render.
+pub const QUESTIONS: [&str; 6] = [
+    "What's our ARR by segment?",
+    "How many tickets did we get last month by channel?",
+    "median first response time for Health & Beauty this quarter",
+    "top 5 intents by ticket volume last quarter",
+    "net new ARR by month in 2026",
+    "What share of merchants have AI Agent enabled, by gmv tier?",
+];
+
+fn bench_questions(
+    engine: &Engine,
+    raw: &duckdb::Connection,
+    today: NaiveDate,
+    runs: usize,
+    out: &mut dyn std::io::Write,
+) -> Result<()> {
+    use crate::planner::{plan, Plan, Vocabulary};
+    let t = Instant::now();
+    let vocab = Vocabulary::new(&engine.layer);
+    writeln!(out, "vocabulary built in {} ms", ms(t.elapsed()))?;
+    writeln!(
+        out,
+        "{:<62} {:>8} {:>8} {:>9} {:>8} {:>9} {:>8}",
+        "question", "plan", "compile", "governed", "render", "total", "raw"
+    )?;
+    for q in QUESTIONS {
+        let (mut p_t, mut c_t, mut g_t, mut r_t, mut tot_t, mut raw_t) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..runs {
+            let t0 = Instant::now();
+            let Plan::Query { query, .. } = plan(&engine.layer, &vocab, q, today) else {
+                anyhow::bail!("bench question did not plan to a query: {q}");
+            };
+            p_t.push(t0.elapsed());
+            let t = Instant::now();
+            let compiled = compile(&engine.layer, &query, &CompileOptions { today })?;
+            c_t.push(t.elapsed());
+            let t = Instant::now();
+            let ctx = AuditContext {
+                requester: "bench".into(),
+                question: q.into(),
+                query_json: None,
+            };
+            engine.warehouse.query(&compiled.sql, &ctx)?;
+            g_t.push(t.elapsed());
+            let t = Instant::now();
+            let answer = crate::answer::ask(engine, &vocab, q, today, "bench");
+            let _ = crate::render::text::answer(&answer);
+            // Rendering alone: re-render the finished answer.
+            r_t.push({
+                let t2 = Instant::now();
+                let _ = crate::render::text::answer(&answer);
+                t2.elapsed()
+            });
+            tot_t.push(t.elapsed());
+            let t = Instant::now();
+            let mut stmt = raw.prepare(&compiled.sql)?;
+            let mut rows = stmt.query([])?;
+            while rows.next()?.is_some() {}
+            raw_t.push(t.elapsed());
+        }
+        writeln!(
+            out,
+            "{:<62} {:>8} {:>8} {:>9} {:>8} {:>9} {:>8}",
+            q,
+            ms(median(p_t)),
+            ms(median(c_t)),
+            ms(median(g_t)),
+            ms(median(r_t)),
+            ms(median(tot_t)),
+            ms(median(raw_t))
+        )?;
+    }
+    Ok(())
+}
+
 fn bench_scale(
     opts: &BenchOptions,
     scale: f64,
@@ -166,5 +243,6 @@ fn bench_scale(
             (g.as_secs_f64() / r.as_secs_f64().max(1e-9) - 1.0) * 100.0
         )?;
     }
+    bench_questions(&engine, &raw, today, opts.runs, out)?;
     Ok(())
 }
