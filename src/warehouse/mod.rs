@@ -260,3 +260,34 @@ fn hash_result(columns: &[String], rows: &[Vec<Value>]) -> String {
 fn first_line(s: &str) -> String {
     s.lines().next().unwrap_or(s).trim().to_string()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Below the guard, DuckDB itself refuses writes, file access and setting changes.
+    #[test]
+    fn duckdb_is_read_only_without_external_access_and_locked() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("w.duckdb");
+        {
+            let c = Connection::open(&path).expect("create");
+            c.execute_batch("CREATE TABLE t AS SELECT 1 AS x")
+                .expect("seed");
+        }
+        let csv = dir.path().join("x.csv");
+        std::fs::write(&csv, "a\n1\n").expect("csv");
+        let wh = Warehouse::open(&path, BTreeSet::from(["t".to_string()]), Limits::default(), None)
+            .expect("open");
+        for sql in [
+            "CREATE TABLE u (x INT)".to_string(),
+            "INSERT INTO t VALUES (2)".to_string(),
+            format!("SELECT * FROM read_csv('{}')", csv.display()),
+            "SET enable_external_access = true".to_string(),
+            "SET access_mode = 'READ_WRITE'".to_string(),
+        ] {
+            assert!(wh.execute(&sql).is_err(), "DuckDB accepted: {sql}");
+        }
+        assert_eq!(wh.execute("SELECT x FROM t").expect("read").rows, vec![vec![Value::Int(1)]]);
+    }
+}
