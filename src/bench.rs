@@ -130,8 +130,8 @@ fn bench_questions(
         "question", "plan", "compile", "governed", "render", "total", "raw"
     )?;
     for q in QUESTIONS {
-        let (mut p_t, mut c_t, mut g_t, mut r_t, mut tot_t, mut raw_t) =
-            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let [mut p_t, mut c_t, mut g_t, mut r_t, mut tot_t, mut raw_t]: [Vec<Duration>; 6] =
+            Default::default();
         for _ in 0..runs {
             let t0 = Instant::now();
             let Plan::Query { query, .. } = plan(&engine.layer, &vocab, q, today) else {

@@ -462,9 +462,12 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
     metrics.retain(|(m, _, bare)| {
         !*bare
             || !specific.iter().any(|s| {
-                metric_models(layer, *s)
-                    .iter()
-                    .any(|model| metric_models(layer, *m).contains(model))
+                metric_models(layer, *s).iter().any(|model| {
+                    layer
+                        .reachable_models(*model)
+                        .iter()
+                        .any(|(r, _)| metric_models(layer, *m).contains(r))
+                })
             })
     });
     metrics.sort_by_key(|(_, pos, _)| *pos);
@@ -663,12 +666,14 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
         .filter(|(_, w)| w.chars().next().is_some_and(char::is_uppercase))
         .map(|(_, w)| w.trim_matches(|c: char| !c.is_alphanumeric()).to_string())
         .filter(|w| {
-            let s = stem(w);
-            !w.is_empty()
-                && w.chars().any(char::is_lowercase)
-                && !st.stems.iter().zip(&st.used).any(|(t, u)| *u && *t == s)
-                && !STOPWORDS.contains(&w.to_lowercase().as_str())
-                && time::find_period(&[w.to_lowercase()], today).is_none()
+            let parts = words(w);
+            let known = |p: &String| {
+                let s = stem(p);
+                st.stems.iter().zip(&st.used).any(|(t, u)| *u && *t == s)
+                    || STOPWORDS.contains(&p.as_str())
+                    || time::find_period(std::slice::from_ref(p), today).is_some()
+            };
+            !parts.is_empty() && w.chars().any(char::is_lowercase) && !parts.iter().all(known)
         })
         .collect();
     if !unknown.is_empty() {

@@ -277,8 +277,13 @@ mod tests {
         }
         let csv = dir.path().join("x.csv");
         std::fs::write(&csv, "a\n1\n").expect("csv");
-        let wh = Warehouse::open(&path, BTreeSet::from(["t".to_string()]), Limits::default(), None)
-            .expect("open");
+        let wh = Warehouse::open(
+            &path,
+            BTreeSet::from(["t".to_string()]),
+            Limits::default(),
+            None,
+        )
+        .expect("open");
         for sql in [
             "CREATE TABLE u (x INT)".to_string(),
             "INSERT INTO t VALUES (2)".to_string(),
@@ -288,6 +293,9 @@ mod tests {
         ] {
             assert!(wh.execute(&sql).is_err(), "DuckDB accepted: {sql}");
         }
-        assert_eq!(wh.execute("SELECT x FROM t").expect("read").rows, vec![vec![Value::Int(1)]]);
+        assert_eq!(
+            wh.execute("SELECT x FROM t").expect("read").rows,
+            vec![vec![Value::Int(1)]]
+        );
     }
 }
