@@ -1,8 +1,9 @@
 //! The audit log: one record per warehouse execution, appended to the state database
-//! (never the warehouse). The state database is opened per write so that several
-//! processes (the bot, the CLI) can share it.
+//! (never the warehouse). One connection is kept per process; DuckDB lets one process write
+//! a file at a time, so another process waits (briefly retrying) for its turn.
 
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::Utc;
@@ -32,9 +33,18 @@ pub struct AuditRecord<'a> {
 }
 
 /// Append-only audit log in the state database.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct AuditLog {
     path: PathBuf,
+    conn: Arc<Mutex<Option<Connection>>>,
+}
+
+impl std::fmt::Debug for AuditLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuditLog")
+            .field("path", &self.path)
+            .finish()
+    }
 }
 
 const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS audit_log (
@@ -62,6 +72,7 @@ impl AuditLog {
         conn.execute_batch(SCHEMA)?;
         Ok(AuditLog {
             path: path.to_path_buf(),
+            conn: Arc::new(Mutex::new(Some(conn))),
         })
     }
 
@@ -85,7 +96,16 @@ impl AuditLog {
     }
 
     fn try_record(&self, r: &AuditRecord) -> anyhow::Result<()> {
-        let conn = Connection::open(&self.path)?;
+        let mut guard = self
+            .conn
+            .lock()
+            .map_err(|_| anyhow::anyhow!("audit connection poisoned"))?;
+        if guard.is_none() {
+            *guard = Some(Connection::open(&self.path)?);
+        }
+        let conn = guard
+            .as_ref()
+            .expect("invariant: connection set just above");
         conn.execute(
             "INSERT INTO audit_log VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             params![
@@ -109,7 +129,16 @@ impl AuditLog {
 
     /// The most recent records, newest first, as (requester, question, sql, status, row_count, result_hash).
     pub fn recent(&self, limit: usize) -> anyhow::Result<Vec<AuditEntry>> {
-        let conn = Connection::open(&self.path)?;
+        let mut guard = self
+            .conn
+            .lock()
+            .map_err(|_| anyhow::anyhow!("audit connection poisoned"))?;
+        if guard.is_none() {
+            *guard = Some(Connection::open(&self.path)?);
+        }
+        let conn = guard
+            .as_ref()
+            .expect("invariant: connection set just above");
         let mut stmt = conn.prepare(
             "SELECT requester, question, sql, status, row_count, duration_ms, result_hash, error
              FROM audit_log ORDER BY executed_at DESC LIMIT ?",
