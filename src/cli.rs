@@ -230,28 +230,42 @@ fn cmd_demo(config: &Config, a: DemoArgs, today: NaiveDate) -> Result<ExitCode> 
 
 fn cmd_check(config: &Config) -> Result<ExitCode> {
     let path = config.metrics_file();
-    match crate::semantic::SemanticLayer::load(&path) {
+    let problems = match crate::semantic::SemanticLayer::load(&path) {
         Ok(layer) => {
-            println!(
-                "{}: ok ({} semantic models, {} metrics)",
-                path.display(),
-                layer.models.len(),
-                layer.metrics.len()
-            );
-            Ok(ExitCode::SUCCESS)
-        }
-        Err(d) => {
-            for line in &d.0 {
-                println!("{line}");
+            let mut problems = Vec::new();
+            let context_dir = config.project.join("context");
+            let ctx = crate::context::Context::load(&context_dir, &layer);
+            match &ctx {
+                Ok(c) => println!(
+                    "{}: ok ({} semantic models, {} metrics); {}: ok ({} OKRs, {} teams, {} people, {} strategies, {} glossary terms)",
+                    path.display(),
+                    layer.models.len(),
+                    layer.metrics.len(),
+                    context_dir.display(),
+                    c.okrs.len(),
+                    c.teams.len(),
+                    c.people.len(),
+                    c.strategies.len(),
+                    c.glossary.len()
+                ),
+                Err(d) => problems.extend(d.0.clone()),
             }
-            eprintln!(
-                "{} problem{} found",
-                d.0.len(),
-                if d.0.len() == 1 { "" } else { "s" }
-            );
-            Ok(ExitCode::from(1))
+            problems
         }
+        Err(d) => d.0,
+    };
+    if problems.is_empty() {
+        return Ok(ExitCode::SUCCESS);
     }
+    for line in &problems {
+        println!("{line}");
+    }
+    eprintln!(
+        "{} problem{} found",
+        problems.len(),
+        if problems.len() == 1 { "" } else { "s" }
+    );
+    Ok(ExitCode::from(1))
 }
 
 /// Builds a `MetricQuery` from command-line flags.

@@ -9,6 +9,7 @@
 //! - [`bench`]: `cortex bench`, speed and memory of the engine against raw DuckDB.
 //! - [`cli`]: command-line parsing and the commands; thin, calls into the library.
 //! - [`config`]: `cortex.toml` plus `CORTEX_*` environment variables.
+//! - [`context`]: curated context (OKRs, teams, people, strategy, glossary): load, validate, retrieve.
 //! - [`engine`]: the semantic layer and governed warehouse opened together.
 //! - [`semantic`]: metrics.yaml (raw serde -> validated model) and the SQL compiler.
 //! - [`warehouse`]: governed DuckDB access: read-only, SQL guard, timeout, row cap, audit.
@@ -23,6 +24,7 @@ pub mod answer;
 pub mod bench;
 pub mod cli;
 pub mod config;
+pub mod context;
 pub mod demo;
 pub mod diagnostics;
 pub mod engine;

@@ -250,6 +250,15 @@ pub fn words(text: &str) -> Vec<String> {
     out
 }
 
+/// The stemmed content words of a text (no stopwords), for retrieval and routing.
+pub fn content_words(text: &str) -> std::collections::BTreeSet<String> {
+    words(text)
+        .iter()
+        .filter(|w| !STOPWORDS.contains(&w.as_str()) && w.len() > 1)
+        .map(|w| stem(w))
+        .collect()
+}
+
 fn phrase(text: &str) -> Vec<String> {
     words(&text.replace('_', " "))
         .iter()
