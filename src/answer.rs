@@ -60,6 +60,13 @@ pub struct Answer {
     pub rows: Vec<Vec<Value>>,
     pub text: String,
     pub provenance: Provenance,
+    /// The skill's parameters as resolved from the question and the asker.
+    pub params: std::collections::BTreeMap<String, String>,
+    /// Sentences from the skill's findings rules, each backed by a number.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub findings: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub recommendations: Vec<String>,
     /// For `clarify`: the metric names to choose from. For `unanswerable`: suggestions.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub choices: Vec<String>,
@@ -72,7 +79,8 @@ pub struct Answer {
 }
 
 impl Answer {
-    fn empty(question: &str, status: Status, headline: String) -> Answer {
+    /// An answer with no data yet.
+    pub fn new(question: &str, status: Status, headline: String) -> Answer {
         Answer {
             question: question.to_string(),
             status,
@@ -83,6 +91,9 @@ impl Answer {
             rows: Vec::new(),
             text: String::new(),
             provenance: Provenance::default(),
+            params: Default::default(),
+            findings: Vec::new(),
+            recommendations: Vec::new(),
             choices: Vec::new(),
             column_meta: Vec::new(),
             headline,
@@ -104,7 +115,7 @@ pub fn ask(
             question: q,
             choices,
         } => {
-            let mut a = Answer::empty(question, Status::Clarify, q);
+            let mut a = Answer::new(question, Status::Clarify, q);
             a.choices = choices;
             a
         }
@@ -121,7 +132,7 @@ pub fn ask(
                     .collect();
                 headline.push_str(&format!(" Closest metrics: {}.", labels.join(", ")));
             }
-            let mut a = Answer::empty(question, Status::Unanswerable, headline);
+            let mut a = Answer::new(question, Status::Unanswerable, headline);
             a.choices = suggestions;
             a
         }
@@ -175,7 +186,7 @@ fn run_query(
     };
     match engine.query(&query, today, &ctx) {
         Ok(out) => {
-            let mut a = Answer::empty(question, Status::Answered, String::new());
+            let mut a = Answer::new(question, Status::Answered, String::new());
             a.provenance = provenance;
             a.provenance.truncated = out.result.truncated;
             a.sql = Some(out.compiled.sql);
@@ -194,7 +205,7 @@ fn run_query(
             if status == Status::Error {
                 warn!(error = %e, "question failed in the warehouse");
             }
-            let mut a = Answer::empty(question, status, sentence(&e.to_string()));
+            let mut a = Answer::new(question, status, sentence(&e.to_string()));
             a.provenance = provenance;
             a.query = Some(query);
             a

@@ -57,6 +57,10 @@ pub enum Command {
     Ask(AskArgs),
     /// Run a question set (YAML) and report accuracy and every miss.
     Eval(EvalArgs),
+    /// Run the tests in every skill's skill.yaml (routing, parameters, answer text).
+    Test,
+    /// List the installed skills.
+    Skills,
     /// Measure compile, governed and raw DuckDB query times at several demo scales.
     Bench(BenchArgs),
 }
@@ -68,6 +72,9 @@ pub struct AskArgs {
     pub question: Vec<String>,
     #[arg(long, value_enum, default_value_t = AskFormat::Text)]
     pub format: AskFormat,
+    /// Ask as this Slack user id (context/people.yaml), for "my team" questions.
+    #[arg(long = "as", value_name = "SLACK_ID", env = "CORTEX_ASKER")]
+    pub asker: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -180,6 +187,16 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Query(a) => cmd_query(config, a, today),
         Command::Ask(a) => cmd_ask(config, a, today),
         Command::Eval(a) => cmd_eval(config, a),
+        Command::Test => cmd_test(config, today),
+        Command::Skills => {
+            let layer = load_layer(&config.metrics_file())?;
+            let skills = crate::skills::Skills::load(&config.project.join("skills"), &layer)
+                .map_err(|d| anyhow::anyhow!("skills/ has problems:\n{d}"))?;
+            for s in &skills.skills {
+                println!("{:<20} {}", s.name, s.description);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Bench(a) => {
             crate::bench::run(
                 &crate::bench::BenchOptions {
@@ -234,21 +251,32 @@ fn cmd_check(config: &Config) -> Result<ExitCode> {
         Ok(layer) => {
             let mut problems = Vec::new();
             let context_dir = config.project.join("context");
+            let skills_dir = config.project.join("skills");
             let ctx = crate::context::Context::load(&context_dir, &layer);
-            match &ctx {
-                Ok(c) => println!(
-                    "{}: ok ({} semantic models, {} metrics); {}: ok ({} OKRs, {} teams, {} people, {} strategies, {} glossary terms)",
+            let skills = crate::skills::Skills::load(&skills_dir, &layer);
+            if let Err(d) = &ctx {
+                problems.extend(d.0.clone());
+            }
+            if let Err(d) = &skills {
+                problems.extend(d.0.clone());
+            }
+            if let (Ok(c), Ok(s)) = (&ctx, &skills) {
+                println!(
+                    "{}: ok ({} semantic models, {} metrics)",
                     path.display(),
                     layer.models.len(),
-                    layer.metrics.len(),
+                    layer.metrics.len()
+                );
+                println!(
+                    "{}: ok ({} OKRs, {} teams, {} people, {} strategies, {} glossary terms)",
                     context_dir.display(),
                     c.okrs.len(),
                     c.teams.len(),
                     c.people.len(),
                     c.strategies.len(),
                     c.glossary.len()
-                ),
-                Err(d) => problems.extend(d.0.clone()),
+                );
+                println!("{}: ok ({} skills)", skills_dir.display(), s.skills.len());
             }
             problems
         }
@@ -356,10 +384,18 @@ fn requester() -> String {
 }
 
 fn cmd_ask(config: Config, a: AskArgs, today: NaiveDate) -> Result<ExitCode> {
-    let engine = Engine::open(config)?;
-    let vocab = crate::planner::Vocabulary::new(&engine.layer);
+    let rt = crate::skills::run::Runtime::open(config)?;
     let question = a.question.join(" ");
-    let answer = crate::answer::ask(&engine, &vocab, &question, today, &requester());
+    let asker = match &a.asker {
+        Some(id) => Some(
+            rt.context
+                .person(id)
+                .with_context(|| format!("{id} is not in context/people.yaml"))?,
+        ),
+        None => None,
+    };
+    let who = a.asker.clone().unwrap_or_else(requester);
+    let answer = crate::skills::answer_question(&rt, &question, asker, today, &who);
     let mut out = std::io::stdout().lock();
     match a.format {
         AskFormat::Json => writeln!(out, "{}", serde_json::to_string_pretty(&answer)?)?,
@@ -371,10 +407,28 @@ fn cmd_ask(config: Config, a: AskArgs, today: NaiveDate) -> Result<ExitCode> {
     })
 }
 
+fn cmd_test(config: Config, today: NaiveDate) -> Result<ExitCode> {
+    let rt = crate::skills::run::Runtime::open(config)?;
+    let report = crate::skills::testing::run_tests(&rt, today, &mut |l| eprintln!("{l}"));
+    for m in &report.misses {
+        println!("MISS {}\n     {}", m.question, m.why);
+    }
+    println!(
+        "{} passed, {} failed",
+        report.total - report.misses.len(),
+        report.misses.len()
+    );
+    Ok(if report.misses.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
 fn cmd_eval(config: Config, a: EvalArgs) -> Result<ExitCode> {
     let cases = crate::eval::load(&a.file)?;
-    let engine = Engine::open(config)?;
-    let report = crate::eval::run(&engine, &cases, &mut |line| eprintln!("{line}"));
+    let rt = crate::skills::run::Runtime::open(config)?;
+    let report = crate::eval::run(&rt, &cases, &mut |line| eprintln!("{line}"));
     let mut out = std::io::stdout().lock();
     for m in &report.misses {
         writeln!(out, "MISS {}\n     {}", m.question, m.why)?;

@@ -117,7 +117,7 @@ impl<'a> Locator<'a> {
         };
         let Some(item_line) = (top + 1..section_end).find(|&i| {
             let t = self.lines[i].1.trim_start_matches("- ");
-            key_of(t) == Some("name") && unquote(value_of(t)) == *item
+            matches!(key_of(t), Some("name" | "id")) && unquote(value_of(t)) == *item
         }) else {
             return Some(top + 1);
         };
@@ -140,7 +140,7 @@ impl<'a> Locator<'a> {
             let matches = |i: usize| {
                 let t = self.lines[i].1.trim_start_matches("- ");
                 key_of(t) == Some(key)
-                    || (key_of(t) == Some("name") && unquote(value_of(t)) == *key)
+                    || (matches!(key_of(t), Some("name" | "id")) && unquote(value_of(t)) == *key)
             };
             match (found + 1..item_end).find(|&i| matches(i)) {
                 Some(i) => found = i,

@@ -10,10 +10,9 @@ use anyhow::{Context, Result};
 use chrono::NaiveDate;
 use serde::Deserialize;
 
-use crate::answer::{ask, Status};
-use crate::engine::Engine;
-use crate::planner::Vocabulary;
+use crate::answer::Status;
 use crate::semantic::MetricQuery;
+use crate::skills::run::Runtime;
 use crate::warehouse::{AuditContext, Value};
 
 /// One question with its expected outcome.
@@ -33,6 +32,9 @@ pub struct Case {
     pub rows_sql: Option<String>,
     #[serde(default)]
     pub ordered: bool,
+    /// The skill that must answer (default: any).
+    #[serde(default)]
+    pub skill: Option<String>,
 }
 
 fn answered() -> String {
@@ -93,12 +95,12 @@ fn rows_equal(a: &[Vec<Value>], b: &[Vec<Value>], ordered: bool) -> bool {
             .all(|(x, y)| x.len() == y.len() && x.iter().zip(y).all(|(p, q)| close(p, q)))
 }
 
-/// Runs every case; `progress` gets one line per case.
-pub fn run(engine: &Engine, cases: &[Case], progress: &mut dyn FnMut(&str)) -> Report {
-    let vocab = Vocabulary::new(&engine.layer);
+/// Runs every case through the skill router; `progress` gets one line per case.
+pub fn run(rt: &Runtime, cases: &[Case], progress: &mut dyn FnMut(&str)) -> Report {
+    let engine = &rt.engine;
     let mut misses = Vec::new();
     for case in cases {
-        let a = ask(engine, &vocab, &case.question, case.today, "eval");
+        let a = crate::skills::answer_question(rt, &case.question, None, case.today, "eval");
         let status = serde_json::to_value(a.status)
             .ok()
             .and_then(|v| v.as_str().map(str::to_string))
@@ -109,6 +111,11 @@ pub fn run(engine: &Engine, cases: &[Case], progress: &mut dyn FnMut(&str)) -> R
                 "status {status}, expected {} ({})",
                 case.status, a.headline
             ));
+        }
+        if let Some(skill) = &case.skill {
+            if &a.skill != skill {
+                why.push(format!("skill {}, expected {skill}", a.skill));
+            }
         }
         if let Some(expected) = &case.query {
             match &a.query {

@@ -12,6 +12,7 @@
 //! - [`context`]: curated context (OKRs, teams, people, strategy, glossary): load, validate, retrieve.
 //! - [`engine`]: the semantic layer and governed warehouse opened together.
 //! - [`semantic`]: metrics.yaml (raw serde -> validated model) and the SQL compiler.
+//! - [`skills`]: analyst-authored skills (YAML + handlebars): load, route, run.
 //! - [`warehouse`]: governed DuckDB access: read-only, SQL guard, timeout, row cap, audit.
 //! - [`demo`]: the embedded demo warehouse generator.
 //! - [`planner`]: plain-language question -> `MetricQuery`, offline and deterministic.
@@ -33,4 +34,5 @@ pub mod fuzzy;
 pub mod planner;
 pub mod render;
 pub mod semantic;
+pub mod skills;
 pub mod warehouse;

@@ -215,7 +215,10 @@ impl Context {
                 if !segments.contains(k) {
                     err(
                         "segment_targets",
-                        format!("{k:?} is not a segment (expected one of {})", segments.join(", ")),
+                        format!(
+                            "{k:?} is not a segment (expected one of {})",
+                            segments.join(", ")
+                        ),
                     );
                 }
             }
@@ -263,7 +266,9 @@ impl Context {
     }
 
     pub fn team(&self, name: &str) -> Option<&Team> {
-        self.teams.iter().find(|t| t.name.eq_ignore_ascii_case(name))
+        self.teams
+            .iter()
+            .find(|t| t.name.eq_ignore_ascii_case(name))
     }
 
     pub fn strategy(&self, id: &str) -> Option<&Strategy> {
@@ -298,7 +303,7 @@ impl Context {
         for o in &self.okrs {
             add("okrs.yaml", &format!("OKR #{}", o.id), &o.title);
         }
-        scored.sort_by(|a, b| b.0.cmp(&a.0));
+        scored.sort_by_key(|s| std::cmp::Reverse(s.0));
         scored.into_iter().take(limit).map(|(_, p)| p).collect()
     }
 }
@@ -356,13 +361,21 @@ mod tests {
 
     #[test]
     fn parses_markdown_sections_and_terms() {
-        let s = parse_strategies("# X\n\n## Move upmarket [move-upmarket]\n\nWin big.\nKeep them.\n## Other\ntext");
+        let s = parse_strategies(
+            "# X\n\n## Move upmarket [move-upmarket]\n\nWin big.\nKeep them.\n## Other\ntext",
+        );
         assert_eq!(s.len(), 2);
         assert_eq!(s[0].id, "move-upmarket");
         assert_eq!(s[0].title, "Move upmarket");
         assert_eq!(s[0].text, "Win big. Keep them.");
         assert_eq!(s[1].id, "Other");
         let g = parse_glossary("# G\n\n**BFCM**: Black Friday.\n\nnot a term");
-        assert_eq!(g, vec![Term { term: "BFCM".into(), definition: "Black Friday.".into() }]);
+        assert_eq!(
+            g,
+            vec![Term {
+                term: "BFCM".into(),
+                definition: "Black Friday.".into()
+            }]
+        );
     }
 }

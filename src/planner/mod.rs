@@ -197,7 +197,7 @@ const STOPWORDS: &[&str] = &[
 ];
 
 /// A normalised word: lowercase, `&` as "and", plural folded.
-fn stem(w: &str) -> String {
+pub fn stem(w: &str) -> String {
     let w = w.to_lowercase();
     if w.len() > 4 && w.ends_with("ies") {
         return format!("{}y", &w[..w.len() - 3]);

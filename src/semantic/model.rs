@@ -72,7 +72,7 @@ pub struct Measure {
 }
 
 /// The unit a metric's values are in; drives formatting only, never the value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Unit {
     Usd,

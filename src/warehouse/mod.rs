@@ -130,10 +130,22 @@ impl Warehouse {
     /// Guards, runs and audits one query.
     #[instrument(skip_all, fields(requester = %ctx.requester))]
     pub fn query(&self, sql: &str, ctx: &AuditContext) -> Result<QueryResult, WarehouseError> {
+        self.query_with_params(sql, &[], ctx)
+    }
+
+    /// Like [`Warehouse::query`], with `$name` placeholders bound to values (never spliced
+    /// into the SQL text).
+    #[instrument(skip_all, fields(requester = %ctx.requester))]
+    pub fn query_with_params(
+        &self,
+        sql: &str,
+        params: &[(String, serde_json::Value)],
+        ctx: &AuditContext,
+    ) -> Result<QueryResult, WarehouseError> {
         let started = Instant::now();
         let outcome = guard::check(sql, &self.tables)
             .map_err(WarehouseError::from)
-            .and_then(|()| self.execute(sql));
+            .and_then(|()| self.execute_bound(sql, params));
         let duration = started.elapsed();
         let (status, rows, hash, error) = match &outcome {
             Ok(r) => ("ok", r.rows.len(), Some(r.result_hash.clone()), None),
@@ -165,7 +177,16 @@ impl Warehouse {
     }
 
     /// Runs a query that already passed the guard: timeout, row cap, no audit.
+    #[cfg(test)]
     fn execute(&self, sql: &str) -> Result<QueryResult, WarehouseError> {
+        self.execute_bound(sql, &[])
+    }
+
+    fn execute_bound(
+        &self,
+        sql: &str,
+        params: &[(String, serde_json::Value)],
+    ) -> Result<QueryResult, WarehouseError> {
         let conn = self
             .conn
             .lock()
@@ -184,7 +205,7 @@ impl Warehouse {
                 }
             })
         };
-        let result = read_all(&conn, sql, self.limits.max_rows);
+        let result = read_all(&conn, sql, params, self.limits.max_rows);
         drop(done_tx);
         let _ = watchdog.join();
         let elapsed = started.elapsed();
@@ -221,9 +242,40 @@ pub async fn query_async(
 
 type Table = (Vec<String>, Vec<Vec<Value>>, bool);
 
-fn read_all(conn: &Connection, sql: &str, max_rows: usize) -> duckdb::Result<Table> {
+fn to_duckdb(v: &serde_json::Value) -> duckdb::types::Value {
+    use duckdb::types::Value as D;
+    match v {
+        serde_json::Value::Null => D::Null,
+        serde_json::Value::Bool(b) => D::Boolean(*b),
+        serde_json::Value::Number(n) => match n.as_i64() {
+            Some(i) => D::BigInt(i),
+            None => D::Double(n.as_f64().unwrap_or(f64::NAN)),
+        },
+        serde_json::Value::String(s) => D::Text(s.clone()),
+        other => D::Text(other.to_string()),
+    }
+}
+
+fn read_all(
+    conn: &Connection,
+    sql: &str,
+    params: &[(String, serde_json::Value)],
+    max_rows: usize,
+) -> duckdb::Result<Table> {
     let mut stmt = conn.prepare(sql)?;
-    let mut rows = stmt.query([])?;
+    let values: Vec<(String, duckdb::types::Value)> = params
+        .iter()
+        .map(|(k, v)| (k.clone(), to_duckdb(v)))
+        .collect();
+    let bound: Vec<(&str, &dyn duckdb::ToSql)> = values
+        .iter()
+        .map(|(k, v)| (k.as_str(), v as &dyn duckdb::ToSql))
+        .collect();
+    let mut rows = if bound.is_empty() {
+        stmt.query([])?
+    } else {
+        stmt.query(bound.as_slice())?
+    };
     let mut out = Vec::new();
     let mut truncated = false;
     let mut ncols = None;

@@ -2,43 +2,22 @@
 
 use std::process::Command;
 
-use chrono::NaiveDate;
 use cortex::answer::{ask, Status};
-use cortex::config::Config;
-use cortex::demo::{build, DemoOptions};
 use cortex::engine::Engine;
 use cortex::planner::Vocabulary;
 use serde_json::Value as Json;
 
 use crate::helpers::{cortex_bin, fixture, fixture_today, project_dir};
 
-fn today() -> NaiveDate {
-    NaiveDate::from_ymd_opt(2026, 11, 20).expect("date")
-}
-
-/// The question set passes at 100% on a small demo warehouse; expected rows come
-/// from hand-written SQL in the file, so any scale works.
+/// The question set passes at 100% on a small demo warehouse, through the skill router;
+/// expected rows come from hand-written SQL in the file, so any scale works.
 #[test]
 fn the_question_set_passes_on_the_demo() {
-    let dir = tempfile::tempdir().expect("tmp");
-    let wh = dir.path().join("demo.duckdb");
-    build(
-        &DemoOptions {
-            out: wh.clone(),
-            scale: 0.05,
-            end_date: today(),
-            seed: 42,
-        },
-        &mut |_| {},
-    )
-    .expect("demo");
-    let mut config = Config::load(&project_dir(), Some(&wh)).expect("config");
-    config.state_db = dir.path().join("state.duckdb");
-    let engine = Engine::open(config).expect("engine");
+    let (_state, rt) = crate::helpers::demo_runtime(&project_dir());
     let cases =
         cortex::eval::load(&project_dir().join("tests/eval/questions.yaml")).expect("cases");
-    assert!(cases.len() >= 30);
-    let report = cortex::eval::run(&engine, &cases, &mut |_| {});
+    assert!(cases.len() >= 40);
+    let report = cortex::eval::run(&rt, &cases, &mut |_| {});
     let misses: Vec<String> = report
         .misses
         .iter()

@@ -110,3 +110,74 @@ pub fn assert_json_close(actual: &Json, expected: &Json) {
 pub fn cortex_bin() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_cortex"))
 }
+
+/// A scale-0.05 demo warehouse ending 2026-11-20, built once per test binary.
+pub fn demo_warehouse() -> &'static Path {
+    static DEMO: std::sync::OnceLock<(TempDir, PathBuf)> = std::sync::OnceLock::new();
+    let (_, path) = DEMO.get_or_init(|| {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("demo.duckdb");
+        cortex::demo::build(
+            &cortex::demo::DemoOptions {
+                out: path.clone(),
+                scale: 0.05,
+                end_date: demo_today(),
+                seed: 42,
+            },
+            &mut |_| {},
+        )
+        .expect("demo builds");
+        (dir, path)
+    });
+    path
+}
+
+pub fn demo_today() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2026, 11, 20).expect("valid date")
+}
+
+/// A runtime (engine, skills, context) over the shared demo, with its own state database.
+pub fn demo_runtime(project: &Path) -> (TempDir, cortex::skills::run::Runtime) {
+    let state = tempfile::tempdir().expect("tmp");
+    let mut config = Config::load(project, Some(demo_warehouse())).expect("config");
+    config.state_db = state.path().join("state.duckdb");
+    let rt = cortex::skills::run::Runtime::open(config).expect("runtime opens");
+    (state, rt)
+}
+
+/// Runs hand-written SQL against the demo warehouse and returns its rows as JSON.
+pub fn demo_sql(sql: &str) -> Json {
+    let conn = duckdb::Connection::open_with_flags(
+        demo_warehouse(),
+        duckdb::Config::default()
+            .access_mode(duckdb::AccessMode::ReadOnly)
+            .expect("config"),
+    )
+    .expect("open demo");
+    let mut stmt = conn.prepare(sql).expect("prepare");
+    let mut rows = stmt.query([]).expect("query");
+    let mut out = Vec::new();
+    while let Some(r) = rows.next().expect("row") {
+        let n = r.as_ref().column_count();
+        let mut cells = Vec::new();
+        for i in 0..n {
+            let v: duckdb::types::Value = r.get(i).expect("cell");
+            cells.push(match v {
+                duckdb::types::Value::Null => Json::Null,
+                duckdb::types::Value::BigInt(i) => Json::from(i),
+                duckdb::types::Value::Int(i) => Json::from(i),
+                duckdb::types::Value::HugeInt(i) => Json::from(i as f64),
+                duckdb::types::Value::Double(f) => Json::from(f),
+                duckdb::types::Value::Float(f) => Json::from(f64::from(f)),
+                duckdb::types::Value::Text(s) => Json::from(s),
+                duckdb::types::Value::Decimal(d) => {
+                    Json::from(d.to_string().parse::<f64>().unwrap_or(f64::NAN))
+                }
+                duckdb::types::Value::Boolean(b) => Json::from(b),
+                other => Json::from(format!("{other:?}")),
+            });
+        }
+        out.push(Json::Array(cells));
+    }
+    Json::Array(out)
+}

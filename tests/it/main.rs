@@ -6,4 +6,5 @@ mod cli;
 mod compiler;
 mod demo;
 mod helpers;
+mod skills;
 mod warehouse;

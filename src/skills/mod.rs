@@ -1,0 +1,672 @@
+//! Skills: analyst-authored answers, one folder per skill under `skills/` with a
+//! `skill.yaml` and handlebars templates. No Rust per skill.
+//!
+//! Loading is two-phase like metrics.yaml: `raw` serde structs (unknown keys are errors),
+//! then `compile` into validated [`Skill`]s with parsed expressions and templates checked
+//! against the steps that produce their data. `cortex check` reports every error at once.
+
+pub mod expr;
+pub mod params;
+pub mod router;
+pub mod run;
+pub mod testing;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::diagnostics::{Diagnostic, Diagnostics, Reporter};
+use crate::fuzzy::did_you_mean;
+use crate::semantic::SemanticLayer;
+use expr::Expr;
+
+/// skill.yaml as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSkill {
+    /// Unique id, lower_snake_case; also the folder name.
+    pub name: String,
+    /// What it answers, in a sentence (used for routing and the skill catalog).
+    pub description: String,
+    /// Questions it answers, as employees ask them (used for routing).
+    #[serde(default)]
+    pub examples: Vec<String>,
+    /// Extra routing words ("okr", "objective").
+    #[serde(default)]
+    pub keywords: Vec<String>,
+    #[serde(default)]
+    pub params: Vec<Param>,
+    pub steps: Vec<Step>,
+    pub outputs: Outputs,
+    /// Routing tests run by `cortex test`.
+    #[serde(default)]
+    pub tests: Vec<SkillTest>,
+}
+
+/// A typed parameter, resolved from the question or the asker.
+#[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Param {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: ParamKind,
+    #[serde(default)]
+    pub description: String,
+    /// The skill cannot run without it: the router asks for it instead.
+    #[serde(default)]
+    pub required: bool,
+    /// Used when the question does not give it (for `period`: a phrase like "this quarter").
+    #[serde(default)]
+    pub default: Option<String>,
+    /// For `dimension_value`: which dimension.
+    #[serde(default)]
+    pub dimension: Option<String>,
+}
+
+/// Parameter types.
+#[derive(Debug, Clone, Copy, Deserialize, serde::Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ParamKind {
+    /// A metric name from metrics.yaml.
+    Metric,
+    /// A stored value of `dimension`.
+    DimensionValue,
+    /// A merchant, matched fuzzily by name against the warehouse.
+    Merchant,
+    /// An OKR from context/okrs.yaml ("OKR #1").
+    Okr,
+    /// A team from context/people.yaml; "my team" or no mention means the asker's team.
+    Team,
+    /// A period ("this quarter"); default from `default`.
+    Period,
+    /// The question itself.
+    Text,
+}
+
+/// One step. Each step's result is available to later steps and templates as
+/// `steps.<id>`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Step {
+    /// A governed metric query; strings may use `{{...}}` over params and earlier steps.
+    /// With `optional: true` a failure leaves the step empty instead of failing the skill.
+    Metric {
+        id: String,
+        query: serde_yaml::Value,
+        #[serde(default)]
+        optional: bool,
+    },
+    /// The ad-hoc planner on the question itself (the `metric_question` skill).
+    Plan { id: String },
+    /// Analyst SQL with `$name` placeholders bound to `bind` values (never spliced);
+    /// it still passes the SQL guard.
+    Sql {
+        id: String,
+        sql: String,
+        #[serde(default)]
+        bind: std::collections::BTreeMap<String, String>,
+    },
+    /// Linear projection of a time series (`series`: a step with a time bucket and a
+    /// value column) to the date `at`.
+    Projection {
+        id: String,
+        series: String,
+        at: String,
+        #[serde(default)]
+        value_column: Option<String>,
+    },
+    /// Rows of `rows` (a step) against `targets` (an expression giving a key -> target map).
+    /// `key` and `value` name columns (`value` may be a template, e.g. "{{okr.metric}}").
+    Compare {
+        id: String,
+        rows: String,
+        key: String,
+        value: String,
+        targets: String,
+        /// Optional expression giving a key -> value map to put beside each row (e.g.
+        /// projected values).
+        #[serde(default)]
+        projected: Option<String>,
+    },
+    /// Named expressions: `values: {gap: "okr.target - steps.current.value"}`.
+    Compute {
+        id: String,
+        values: std::collections::BTreeMap<String, String>,
+    },
+    /// Rules: when the condition holds (per row with `each`), say the sentence.
+    Findings { id: String, rules: Vec<Rule> },
+}
+
+impl Step {
+    pub fn id(&self) -> &str {
+        match self {
+            Step::Metric { id, .. }
+            | Step::Plan { id }
+            | Step::Sql { id, .. }
+            | Step::Projection { id, .. }
+            | Step::Compare { id, .. }
+            | Step::Compute { id, .. }
+            | Step::Findings { id, .. } => id,
+        }
+    }
+}
+
+/// A finding rule.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rule {
+    /// An expression giving a list; the rule runs once per element, bound as `row`.
+    #[serde(default)]
+    pub each: Option<String>,
+    pub when: String,
+    /// Named expressions evaluated per row and bound for `when` and `say`.
+    #[serde(default)]
+    pub with: std::collections::BTreeMap<String, String>,
+    /// A handlebars sentence; every number in it should come from the data.
+    pub say: String,
+    /// `finding` (default) or `recommendation`.
+    #[serde(default)]
+    pub kind: Option<String>,
+}
+
+/// Templates and the main table.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Outputs {
+    /// Handlebars template file for text and Slack, relative to the skill folder.
+    pub text: String,
+    /// The step whose rows are the answer's table (`columns`/`rows` in JSON).
+    #[serde(default)]
+    pub table: Option<String>,
+}
+
+/// A routing test: question -> expected skill and parameters.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SkillTest {
+    pub question: String,
+    #[serde(default)]
+    pub asker: Option<String>,
+    #[serde(default)]
+    pub today: Option<chrono::NaiveDate>,
+    /// Expected parameter values, as text (a subset).
+    #[serde(default)]
+    pub params: std::collections::BTreeMap<String, String>,
+    /// Text the answer must contain.
+    #[serde(default)]
+    pub contains: Vec<String>,
+}
+
+/// A validated skill.
+#[derive(Debug, Clone)]
+pub struct Skill {
+    pub name: String,
+    pub description: String,
+    pub examples: Vec<String>,
+    pub keywords: Vec<String>,
+    pub params: Vec<Param>,
+    pub steps: Vec<Step>,
+    pub table: Option<String>,
+    /// Template source.
+    pub text_template: String,
+    pub tests: Vec<SkillTest>,
+    pub dir: PathBuf,
+}
+
+/// Every skill in `skills/`.
+#[derive(Debug, Clone, Default)]
+pub struct Skills {
+    pub skills: Vec<Skill>,
+}
+
+impl Skills {
+    pub fn get(&self, name: &str) -> Option<&Skill> {
+        self.skills.iter().find(|s| s.name == name)
+    }
+
+    /// Loads every `skills/*/skill.yaml`, reporting every problem at once.
+    pub fn load(dir: &Path, layer: &SemanticLayer) -> Result<Skills, Diagnostics> {
+        let mut all: Vec<Diagnostic> = Vec::new();
+        let mut skills = Vec::new();
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+            .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).collect())
+            .unwrap_or_default();
+        entries.sort();
+        for folder in entries
+            .into_iter()
+            .filter(|p| p.join("skill.yaml").is_file())
+        {
+            let file = folder.join("skill.yaml");
+            let src = std::fs::read_to_string(&file).unwrap_or_default();
+            let raw: RawSkill = match serde_yaml::from_str(&src) {
+                Ok(r) => r,
+                Err(e) => {
+                    all.push(Diagnostic {
+                        file: file.clone(),
+                        line: e.location().map(|l| l.line()),
+                        key: String::new(),
+                        message: e.to_string(),
+                    });
+                    continue;
+                }
+            };
+            let mut rep = Reporter::new(&file, &src);
+            if let Some(s) = compile(raw, &folder, layer, &mut rep) {
+                if skills.iter().any(|x: &Skill| x.name == s.name) {
+                    rep.error(&["name"], format!("duplicate skill name {:?}", s.name));
+                }
+                skills.push(s);
+            }
+            all.extend(rep.diagnostics);
+        }
+        if all.is_empty() {
+            Ok(Skills { skills })
+        } else {
+            Err(Diagnostics(all))
+        }
+    }
+}
+
+/// Names a template or expression may use at the top level.
+fn top_level_names(params: &[Param]) -> BTreeSet<String> {
+    let mut n: BTreeSet<String> = [
+        "params",
+        "steps",
+        "asker",
+        "today",
+        "question",
+        "row",
+        "context",
+        "findings",
+        "recommendations",
+        "calendar",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    n.extend(params.iter().map(|p| p.name.clone()));
+    n
+}
+
+fn check_paths(
+    paths: Vec<Vec<String>>,
+    names: &BTreeSet<String>,
+    steps_before: &[String],
+    rep: &mut Reporter,
+    at: &[&str],
+) {
+    for p in paths {
+        let Some(first) = p.first() else { continue };
+        if !names.contains(first) {
+            rep.error(
+                at,
+                format!(
+                    "unknown value {:?}{}",
+                    p.join("."),
+                    did_you_mean(first, names.iter().map(String::as_str))
+                ),
+            );
+        } else if first == "steps" {
+            match p.get(1) {
+                Some(s) if steps_before.contains(s) => {}
+                Some(s) => rep.error(
+                    at,
+                    format!(
+                        "{:?} refers to step {s:?}, which does not come before it{}",
+                        p.join("."),
+                        did_you_mean(s, steps_before.iter().map(String::as_str))
+                    ),
+                ),
+                None => {}
+            }
+        }
+    }
+}
+
+/// Paths used inside `{{ ... }}` of a handlebars template (simple expressions and helper
+/// arguments; block helpers' bodies are checked the same way).
+pub fn template_paths(t: &str) -> Vec<Vec<String>> {
+    let mut out = Vec::new();
+    let mut rest = t;
+    // Inside `#each` and `#with` blocks names are relative to the item: not checked.
+    let mut scopes: Vec<bool> = Vec::new();
+    while let Some(i) = rest.find("{{") {
+        rest = &rest[i + 2..];
+        let Some(j) = rest.find("}}") else { break };
+        let inner = rest[..j]
+            .trim_matches(|c| c == '{' || c == '}' || c == '~')
+            .trim();
+        rest = &rest[j + 2..];
+        if let Some(close) = inner.strip_prefix('/') {
+            if matches!(close.trim(), "each" | "with" | "if" | "unless") {
+                scopes.pop();
+            }
+            continue;
+        }
+        if inner.starts_with('!') || inner == "else" {
+            continue;
+        }
+        let block = inner.strip_prefix('#');
+        let inner = inner.trim_start_matches('#').trim_start_matches('^');
+        let mut words = inner.split_whitespace();
+        let first = words.next().unwrap_or("");
+        let in_item_scope = scopes.iter().any(|s| *s);
+        if block.is_some() {
+            scopes.push(matches!(first, "each" | "with"));
+        }
+        if in_item_scope {
+            continue;
+        }
+        let helper = [
+            "if", "unless", "each", "with", "money", "pct", "num", "fmt", "date", "eq", "gt", "lt",
+            "and", "or", "not", "lookup", "signed", "plural",
+        ]
+        .contains(&first);
+        let args: Vec<&str> = if helper { words.collect() } else { vec![first] };
+        for a in args {
+            let a = a.trim_start_matches('(').trim_end_matches(')');
+            if a.is_empty()
+                || ["lookup", "fmt", "money", "pct", "num"].contains(&a)
+                || a.starts_with('"')
+                || a.starts_with('\'')
+                || a.parse::<f64>().is_ok()
+                || a.starts_with('@')
+                || a == "this"
+                || a.starts_with("this.")
+                || a.starts_with("../")
+                || a.contains('=')
+            {
+                continue;
+            }
+            out.push(a.split('.').map(str::to_string).collect());
+        }
+    }
+    out
+}
+
+fn compile(
+    raw: RawSkill,
+    folder: &Path,
+    layer: &SemanticLayer,
+    rep: &mut Reporter,
+) -> Option<Skill> {
+    let names = top_level_names(&raw.params);
+    if !crate::semantic::model::is_identifier(&raw.name) {
+        rep.error(&["name"], "skill names must be lower_snake_case");
+    }
+    for p in &raw.params {
+        if p.kind == ParamKind::DimensionValue {
+            match &p.dimension {
+                Some(d) if layer.all_dimensions().any(|(_, x)| &x.name == d) => {}
+                Some(d) => rep.error(
+                    &["params", &p.name, "dimension"],
+                    format!("unknown dimension {d:?}"),
+                ),
+                None => rep.error(
+                    &["params", &p.name],
+                    "a dimension_value parameter needs `dimension:`",
+                ),
+            }
+        }
+        if p.kind == ParamKind::Metric {
+            if let Some(d) = &p.default {
+                if layer.metric(d).is_none() {
+                    rep.error(
+                        &["params", &p.name, "default"],
+                        format!("unknown metric {d:?}"),
+                    );
+                }
+            }
+        }
+        if p.kind == ParamKind::Period {
+            if let Some(d) = &p.default {
+                let toks = crate::planner::words(d);
+                if crate::planner::time::find_period(
+                    &toks,
+                    chrono::NaiveDate::from_ymd_opt(2026, 1, 15).unwrap_or_default(),
+                )
+                .is_none()
+                {
+                    rep.error(
+                        &["params", &p.name, "default"],
+                        format!("{d:?} is not a period (try \"this quarter\")"),
+                    );
+                }
+            }
+        }
+    }
+    let mut before: Vec<String> = Vec::new();
+    for step in &raw.steps {
+        let id = step.id().to_string();
+        if before.contains(&id) {
+            rep.error(&["steps", &id], "duplicate step id");
+        }
+        let at = ["steps", id.as_str()];
+        match step {
+            Step::Metric { query, .. } => {
+                // The query's static parts must name real metrics and dimensions.
+                let text = serde_yaml::to_string(query).unwrap_or_default();
+                check_paths(template_paths(&text), &names, &before, rep, &at);
+                // Check the names that are written out (not filled in from parameters).
+                let strs = |key: &str| -> Vec<String> {
+                    query
+                        .get(key)
+                        .and_then(|v| v.as_sequence())
+                        .map(|s| {
+                            s.iter()
+                                .filter_map(|x| x.as_str().map(str::to_string))
+                                .collect()
+                        })
+                        .unwrap_or_default()
+                };
+                if query.get("metrics").and_then(|v| v.as_sequence()).is_none() {
+                    rep.error(&at, "a metric step's query needs `metrics: [...]`");
+                }
+                for m in strs("metrics").iter().filter(|m| !m.contains("{{")) {
+                    if layer.metric(m).is_none() {
+                        rep.error(
+                            &at,
+                            format!(
+                                "unknown metric {m:?}{}",
+                                did_you_mean(m, layer.metrics.iter().map(|x| x.name.as_str()))
+                            ),
+                        );
+                    }
+                }
+                let filter_dims: Vec<String> = query
+                    .get("filters")
+                    .and_then(|v| v.as_sequence())
+                    .map(|s| {
+                        s.iter()
+                            .filter_map(|f| f.get("dimension")?.as_str().map(str::to_string))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                for d in strs("group_by")
+                    .iter()
+                    .chain(&filter_dims)
+                    .filter(|d| !d.contains("{{"))
+                {
+                    if !layer.all_dimensions().any(|(_, x)| &x.name == d) {
+                        rep.error(&at, format!("unknown dimension {d:?}"));
+                    }
+                }
+                if let Some(map) = query.as_mapping() {
+                    for k in map.keys().filter_map(|k| k.as_str()) {
+                        if ![
+                            "metrics",
+                            "group_by",
+                            "grain",
+                            "filters",
+                            "time_range",
+                            "order",
+                            "limit",
+                        ]
+                        .contains(&k)
+                        {
+                            rep.error(&at, format!("unknown query key {k:?} (metrics, group_by, grain, filters, time_range, order, limit)"));
+                        }
+                    }
+                }
+            }
+            Step::Plan { .. } => {}
+            Step::Sql { sql, bind, .. } => {
+                for v in bind.values() {
+                    check_paths(template_paths(v), &names, &before, rep, &at);
+                }
+                let placeholders: BTreeSet<String> = sql
+                    .split('$')
+                    .skip(1)
+                    .map(|s| {
+                        s.chars()
+                            .take_while(|c| c.is_alphanumeric() || *c == '_')
+                            .collect()
+                    })
+                    .collect();
+                for p in &placeholders {
+                    if !bind.contains_key(p) {
+                        rep.error(&at, format!("${p} has no value in `bind`"));
+                    }
+                }
+                if let Err(e) = crate::warehouse::guard::check(sql, &layer.tables()) {
+                    rep.error(&at, e.to_string());
+                }
+            }
+            Step::Projection {
+                series,
+                at: at_expr,
+                ..
+            } => {
+                if !before.contains(series) {
+                    rep.error(&at, format!("series {series:?} is not an earlier step"));
+                }
+                check_paths(template_paths(at_expr), &names, &before, rep, &at);
+            }
+            Step::Compare {
+                rows,
+                targets,
+                projected,
+                ..
+            } => {
+                if !before.contains(rows) {
+                    rep.error(&at, format!("rows {rows:?} is not an earlier step"));
+                }
+                for e in std::iter::once(targets).chain(projected) {
+                    match Expr::parse(e) {
+                        Ok(x) => check_paths(x.paths(), &names, &before, rep, &at),
+                        Err(msg) => rep.error(&at, msg),
+                    }
+                }
+            }
+            Step::Compute { values, .. } => {
+                for e in values.values() {
+                    match Expr::parse(e) {
+                        Ok(x) => check_paths(x.paths(), &names, &before, rep, &at),
+                        Err(msg) => rep.error(&at, msg),
+                    }
+                }
+            }
+            Step::Findings { rules, .. } => {
+                for r in rules {
+                    let mut scoped = names.clone();
+                    scoped.extend(r.with.keys().cloned());
+                    let names = &scoped;
+                    for e in r
+                        .each
+                        .iter()
+                        .chain(std::iter::once(&r.when))
+                        .chain(r.with.values())
+                    {
+                        match Expr::parse(e) {
+                            Ok(x) => check_paths(x.paths(), names, &before, rep, &at),
+                            Err(msg) => rep.error(&at, msg),
+                        }
+                    }
+                    check_paths(template_paths(&r.say), names, &before, rep, &at);
+                }
+            }
+        }
+        before.push(id);
+    }
+    let template_file = folder.join(&raw.outputs.text);
+    let text_template = match std::fs::read_to_string(&template_file) {
+        Ok(t) => t,
+        Err(e) => {
+            rep.error(
+                &["outputs", "text"],
+                format!("cannot read {}: {e}", template_file.display()),
+            );
+            String::new()
+        }
+    };
+    if let Err(e) = handlebars::Template::compile(&text_template) {
+        rep.error(
+            &["outputs", "text"],
+            format!("{}: {e}", template_file.display()),
+        );
+    }
+    check_paths(
+        template_paths(&text_template),
+        &names,
+        &before,
+        rep,
+        &["outputs", "text"],
+    );
+    if let Some(t) = &raw.outputs.table {
+        if !before.contains(t) {
+            rep.error(&["outputs", "table"], format!("table {t:?} is not a step"));
+        }
+    }
+    Some(Skill {
+        name: raw.name,
+        description: raw.description,
+        examples: raw.examples,
+        keywords: raw.keywords,
+        params: raw.params,
+        steps: raw.steps,
+        table: raw.outputs.table,
+        text_template,
+        tests: raw.tests,
+        dir: folder.to_path_buf(),
+    })
+}
+
+/// Routes a question to a skill and runs it: the one entry point every front end uses.
+pub fn answer_question(
+    rt: &run::Runtime,
+    question: &str,
+    asker: Option<&crate::context::Person>,
+    today: chrono::NaiveDate,
+    requester: &str,
+) -> crate::answer::Answer {
+    use crate::answer::{Answer, Status};
+    if rt.skills.get(router::FALLBACK).is_none() && rt.skills.skills.is_empty() {
+        return crate::answer::ask(&rt.engine, &rt.vocab, question, today, requester);
+    }
+    match router::route(rt, question, asker, today) {
+        router::Route::Run { skill, resolved } => {
+            run::run(rt, skill, question, &resolved, asker, today, requester)
+        }
+        router::Route::Ask {
+            skill,
+            question: q,
+            choices,
+        } => {
+            let mut a = Answer::new(question, Status::Clarify, q);
+            a.skill = skill.name.clone();
+            a.choices = choices;
+            a.text = crate::render::text::answer(&a);
+            a
+        }
+        router::Route::Clarify {
+            question: q,
+            choices,
+        } => {
+            let mut a = Answer::new(question, Status::Clarify, q);
+            a.choices = choices;
+            a.text = crate::render::text::answer(&a);
+            a
+        }
+    }
+}

@@ -1,0 +1,286 @@
+//! Resolving a skill's typed parameters from the question and the asker.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use chrono::NaiveDate;
+use serde_json::{json, Value};
+
+use super::{Param, ParamKind};
+use crate::context::{Context, Person};
+use crate::engine::Engine;
+use crate::fuzzy::levenshtein;
+use crate::planner::{self, time::find_period, words, Plan, Vocabulary};
+use crate::warehouse::AuditContext;
+
+/// (merchant id, name words) for every merchant.
+type NameList = Vec<(String, Vec<String>)>;
+
+/// Merchant names, loaded once through the governed warehouse.
+#[derive(Default)]
+pub struct MerchantIndex {
+    names: Mutex<Option<NameList>>,
+}
+
+impl MerchantIndex {
+    fn load(&self, engine: &Engine) -> NameList {
+        let mut guard = match self.names.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        if guard.is_none() {
+            let ctx = AuditContext {
+                requester: "cortex".into(),
+                question: "merchant name index".into(),
+                query_json: None,
+            };
+            // Page through: the warehouse caps every result at `max_rows`.
+            let page = engine.warehouse.limits().max_rows.max(1);
+            let mut rows = Vec::new();
+            loop {
+                let sql = format!(
+                    "SELECT merchant_id, name FROM merchants ORDER BY merchant_id LIMIT {page} OFFSET {}",
+                    rows.len()
+                );
+                let batch = engine
+                    .warehouse
+                    .query(&sql, &ctx)
+                    .map(|r| r.rows)
+                    .unwrap_or_default();
+                let done = batch.len() < page;
+                rows.extend(batch);
+                if done {
+                    break;
+                }
+            }
+            *guard = Some(
+                rows.into_iter()
+                    .filter_map(|r| {
+                        Some((r.first()?.as_str()?.to_string(), words(r.get(1)?.as_str()?)))
+                    })
+                    .collect(),
+            );
+        }
+        guard.clone().unwrap_or_default()
+    }
+
+    /// The merchant whose name best matches a run of words in the question (allowing
+    /// small typos), with a similarity of at least 0.85.
+    pub fn find(&self, engine: &Engine, question: &str) -> Option<String> {
+        let q = words(question);
+        let names = self.load(engine);
+        let mut best: Option<(f64, &String)> = None;
+        for (id, name) in &names {
+            let k = name.len();
+            if k == 0 || k > q.len() {
+                continue;
+            }
+            let first = &name[0];
+            for start in 0..=(q.len() - k) {
+                if levenshtein(&q[start], first) > 1 {
+                    continue;
+                }
+                let window = q[start..start + k].join(" ");
+                let target = name.join(" ");
+                let d = levenshtein(&window, &target) as f64;
+                let sim = 1.0 - d / window.len().max(target.len()) as f64;
+                if sim >= 0.85 && best.is_none_or(|(b, _)| sim > b) {
+                    best = Some((sim, id));
+                }
+            }
+        }
+        best.map(|(_, id)| id.clone())
+    }
+}
+
+/// Parameters resolved for one question.
+#[derive(Debug, Clone, Default)]
+pub struct Resolved {
+    /// Parameter values as data for steps and templates.
+    pub values: BTreeMap<String, Value>,
+    /// Short text of each value, for the JSON answer's `params` and tests.
+    pub display: BTreeMap<String, String>,
+    /// Required parameters the question did not give.
+    pub missing: Vec<Param>,
+}
+
+/// Inputs shared by every resolution.
+pub struct ResolveInput<'a> {
+    pub engine: &'a Engine,
+    pub vocab: &'a Vocabulary,
+    pub context: &'a Context,
+    pub merchants: &'a MerchantIndex,
+    pub asker: Option<&'a Person>,
+    pub today: NaiveDate,
+}
+
+pub fn resolve(params: &[Param], question: &str, inp: &ResolveInput) -> Resolved {
+    let mut out = Resolved::default();
+    let lower = words(question);
+    for p in params {
+        let found: Option<(Value, String)> = match p.kind {
+            ParamKind::Text => Some((json!(question), question.to_string())),
+            ParamKind::Period => find_period(&lower, inp.today)
+                .or_else(|| {
+                    p.default
+                        .as_deref()
+                        .and_then(|d| find_period(&words(d), inp.today))
+                })
+                .map(|f| {
+                    (
+                        json!({"from": f.range.from, "to": f.range.to, "label": f.label}),
+                        format!("{} to {}", f.range.from, f.range.to),
+                    )
+                }),
+            ParamKind::Metric => {
+                let from_question =
+                    match planner::plan(&inp.engine.layer, inp.vocab, question, inp.today) {
+                        Plan::Query { query, .. } => query.metrics.first().cloned(),
+                        _ => None,
+                    };
+                from_question
+                    .or_else(|| p.default.clone())
+                    .and_then(|m| inp.engine.layer.metric(&m))
+                    .map(|m| {
+                        (
+                            json!({"name": m.name, "label": m.label, "unit": m.unit, "description": m.description}),
+                            m.name.clone(),
+                        )
+                    })
+            }
+            ParamKind::DimensionValue => {
+                let dim = p.dimension.as_deref().unwrap_or("");
+                inp.engine
+                    .layer
+                    .all_dimensions()
+                    .filter(|(_, d)| d.name == dim)
+                    .flat_map(|(_, d)| {
+                        d.sample_values.iter().flat_map(move |v| {
+                            std::iter::once((v.clone(), v.clone())).chain(
+                                d.value_synonyms
+                                    .get(v)
+                                    .into_iter()
+                                    .flatten()
+                                    .map(move |s| (s.clone(), v.clone())),
+                            )
+                        })
+                    })
+                    .filter(|(phrase, _)| contains_words(&lower, &words(phrase)))
+                    .max_by_key(|(phrase, _)| phrase.len())
+                    .map(|(_, v)| (json!(v), v))
+                    .or_else(|| p.default.clone().map(|d| (json!(d), d)))
+            }
+            ParamKind::Okr => find_okr(&lower, inp.context)
+                .or_else(|| p.default.clone())
+                .and_then(|id| inp.context.okr(&id))
+                .map(|o| {
+                    let m = inp.engine.layer.metric(&o.metric);
+                    let mut v = serde_json::to_value(o).unwrap_or_default();
+                    if let Some(obj) = v.as_object_mut() {
+                        if let Some(m) = m {
+                            obj.insert("metric_label".into(), json!(m.label));
+                            obj.insert("unit".into(), json!(m.unit));
+                        }
+                        obj.insert(
+                            "days_left".into(),
+                            json!((o.due - inp.today).num_days().max(0)),
+                        );
+                        obj.insert(
+                            "days_elapsed".into(),
+                            json!((inp.today - o.start).num_days().max(0)),
+                        );
+                        let strategies: Vec<_> = o
+                            .strategies
+                            .iter()
+                            .filter_map(|s| inp.context.strategy(s))
+                            .collect();
+                        obj.insert("strategy_details".into(), json!(strategies));
+                    }
+                    (v, o.id.clone())
+                }),
+            ParamKind::Team => {
+                let named = inp
+                    .context
+                    .teams
+                    .iter()
+                    .find(|t| contains_words(&lower, &words(&t.name)))
+                    .map(|t| t.name.clone());
+                named
+                    .or_else(|| inp.asker.map(|a| a.team.clone()))
+                    .or_else(|| p.default.clone())
+                    .and_then(|n| inp.context.team(&n))
+                    .map(|t| (serde_json::to_value(t).unwrap_or_default(), t.name.clone()))
+            }
+            ParamKind::Merchant => inp
+                .merchants
+                .find(inp.engine, question)
+                .and_then(|id| merchant_row(inp.engine, &id))
+                .map(|v| {
+                    let name = v["name"].as_str().unwrap_or_default().to_string();
+                    (v, name)
+                }),
+        };
+        match found {
+            Some((v, d)) => {
+                out.values.insert(p.name.clone(), v);
+                out.display.insert(p.name.clone(), d);
+            }
+            None if p.required => out.missing.push(p.clone()),
+            None => {
+                out.values.insert(p.name.clone(), Value::Null);
+            }
+        }
+    }
+    out
+}
+
+fn contains_words(hay: &[String], needle: &[String]) -> bool {
+    !needle.is_empty() && hay.windows(needle.len()).any(|w| w == needle)
+}
+
+/// "OKR #1", "okr 2", "objective 3", "KR1".
+fn find_okr(lower: &[String], ctx: &Context) -> Option<String> {
+    for (i, w) in lower.iter().enumerate() {
+        let rest = w
+            .strip_prefix("okr")
+            .or_else(|| w.strip_prefix("kr"))
+            .or_else(|| w.strip_prefix("objective"));
+        match rest {
+            Some("") => {
+                if let Some(n) = lower.get(i + 1) {
+                    if ctx.okr(n).is_some() {
+                        return Some(n.clone());
+                    }
+                }
+            }
+            Some(n) if ctx.okr(n).is_some() => return Some(n.to_string()),
+            _ => {}
+        }
+    }
+    None
+}
+
+/// A merchant's row as an object, through the governed warehouse with a bound id.
+pub fn merchant_row(engine: &Engine, id: &str) -> Option<Value> {
+    let ctx = AuditContext {
+        requester: "cortex".into(),
+        question: format!("merchant profile {id}"),
+        query_json: None,
+    };
+    let r = engine
+        .warehouse
+        .query_with_params(
+            "SELECT * FROM merchants WHERE merchant_id = $id",
+            &[("id".to_string(), json!(id))],
+            &ctx,
+        )
+        .ok()?;
+    let row = r.rows.first()?;
+    Some(Value::Object(
+        r.columns
+            .iter()
+            .zip(row)
+            .map(|(c, v)| (c.clone(), serde_json::to_value(v).unwrap_or_default()))
+            .collect(),
+    ))
+}

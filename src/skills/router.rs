@@ -1,0 +1,171 @@
+//! The offline router: scores skills against the question from their descriptions,
+//! examples and keywords, plus the entities found (merchants, OKRs, teams). Confident ->
+//! run; two close -> one clarifying question; nothing specific -> `metric_question`.
+
+use std::collections::BTreeSet;
+
+use chrono::NaiveDate;
+
+use super::params::{resolve, ResolveInput, Resolved};
+use super::run::Runtime;
+use super::{ParamKind, Skill};
+use crate::context::Person;
+use crate::planner::content_words;
+
+/// The router's decision.
+#[derive(Debug)]
+pub enum Route<'a> {
+    Run {
+        skill: &'a Skill,
+        resolved: Resolved,
+    },
+    /// A skill fits but needs a parameter the question didn't give.
+    Ask {
+        skill: &'a Skill,
+        question: String,
+        choices: Vec<String>,
+    },
+    /// Two skills fit equally well.
+    Clarify {
+        question: String,
+        choices: Vec<String>,
+    },
+}
+
+/// The generic skill that answers any governed metric question.
+pub const FALLBACK: &str = "metric_question";
+
+/// Minimum score for a specific skill to beat the generic metric question.
+const THRESHOLD: f64 = 2.0;
+
+/// How well a skill's words match the question: each keyword phrase found counts 2, and
+/// words shared with the description and examples add a little.
+pub fn score(skill: &Skill, q: &BTreeSet<String>, q_seq: &[String]) -> f64 {
+    let kw = skill
+        .keywords
+        .iter()
+        .filter(|k| {
+            let k = stems(k);
+            !k.is_empty() && q_seq.windows(k.len()).any(|w| w == k.as_slice())
+        })
+        .count() as f64;
+    let mut text = skill.description.clone();
+    for e in &skill.examples {
+        text.push(' ');
+        text.push_str(e);
+    }
+    let overlap = q.intersection(&content_words(&text)).count() as f64;
+    2.0 * kw + 0.5 * overlap / (q.len().max(1) as f64).sqrt()
+}
+
+fn stems(text: &str) -> Vec<String> {
+    crate::planner::words(text)
+        .iter()
+        .map(|w| crate::planner::stem(w))
+        .collect()
+}
+
+pub fn route<'a>(
+    rt: &'a Runtime,
+    question: &str,
+    asker: Option<&Person>,
+    today: NaiveDate,
+) -> Route<'a> {
+    let q = content_words(question);
+    let q_seq = stems(question);
+    let input = ResolveInput {
+        engine: &rt.engine,
+        vocab: &rt.vocab,
+        context: &rt.context,
+        merchants: &rt.merchants,
+        asker,
+        today,
+    };
+    let mut scored: Vec<(f64, &Skill, Resolved)> = Vec::new();
+    for skill in rt.skills.skills.iter().filter(|s| s.name != FALLBACK) {
+        let mut s = score(skill, &q, &q_seq);
+        if s == 0.0 {
+            continue;
+        }
+        let resolved = resolve(&skill.params, question, &input);
+        // Entities a skill requires, named in the question, are strong evidence.
+        for p in skill.params.iter().filter(|p| p.required) {
+            if resolved.values.get(&p.name).is_some_and(|v| !v.is_null()) {
+                s += match p.kind {
+                    ParamKind::Merchant | ParamKind::Okr => 3.0,
+                    _ => 0.0,
+                };
+            }
+        }
+        scored.push((s, skill, resolved));
+    }
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let fallback = |rt: &'a Runtime| {
+        let skill = rt.skills.get(FALLBACK);
+        match skill {
+            Some(skill) => Route::Run {
+                skill,
+                resolved: resolve(&skill.params, question, &input),
+            },
+            None => Route::Clarify {
+                question: "No skills are installed; add skills/metric_question.".into(),
+                choices: Vec::new(),
+            },
+        }
+    };
+    // The generic metric question competes too: a question the planner fully understands
+    // goes to it unless a specific skill has stronger evidence.
+    let generic = match crate::planner::plan(&rt.engine.layer, &rt.vocab, question, today) {
+        crate::planner::Plan::Query { .. } => 3.0,
+        crate::planner::Plan::Clarify { .. } => 1.0,
+        crate::planner::Plan::Unanswerable { .. } => 0.0,
+    };
+    let bar = THRESHOLD.max(generic);
+    let Some((best, _, _)) = scored.first() else {
+        return fallback(rt);
+    };
+    if *best < bar {
+        return fallback(rt);
+    }
+    if let Some((second, other, _)) = scored.get(1) {
+        if *second >= bar && best - second < 0.5 {
+            let names = vec![scored[0].1.name.clone(), other.name.clone()];
+            return Route::Clarify {
+                question: format!(
+                    "Do you want {} or {}?",
+                    scored[0].1.description.trim_end_matches('.'),
+                    other.description.trim_end_matches('.')
+                ),
+                choices: names,
+            };
+        }
+    }
+    let (_, skill, resolved) = scored.remove(0);
+    if let Some(p) = resolved.missing.first() {
+        let (question, choices) = match p.kind {
+            ParamKind::Okr => (
+                "Which OKR do you mean?".to_string(),
+                rt.context
+                    .okrs
+                    .iter()
+                    .map(|o| format!("OKR #{}: {}", o.id, o.title))
+                    .collect(),
+            ),
+            ParamKind::Merchant => (
+                "Which merchant do you mean? I couldn't match a merchant name in your question."
+                    .to_string(),
+                Vec::new(),
+            ),
+            _ => (
+                format!("Which {} do you mean?", p.name.replace('_', " ")),
+                Vec::new(),
+            ),
+        };
+        return Route::Ask {
+            skill,
+            question,
+            choices,
+        };
+    }
+    Route::Run { skill, resolved }
+}

@@ -1,0 +1,609 @@
+//! Running a skill: steps in order over a JSON data tree, then the text template.
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+use handlebars::{handlebars_helper, Handlebars};
+use serde_json::{json, Map, Value};
+
+use super::expr::{truthy, Expr};
+use super::params::{MerchantIndex, Resolved};
+use super::{Skill, Skills, Step};
+use crate::answer::{Answer, MetricInfo, Provenance, Status};
+use crate::context::{Context, Person};
+use crate::engine::Engine;
+use crate::planner::Vocabulary;
+use crate::render::text::format_number;
+use crate::semantic::{MetricQuery, Unit};
+use crate::warehouse::{AuditContext, QueryResult};
+
+/// Everything a question needs: the engine plus skills, context and the planner vocabulary.
+pub struct Runtime {
+    pub engine: Engine,
+    pub vocab: Vocabulary,
+    pub context: Context,
+    pub skills: Skills,
+    pub merchants: MerchantIndex,
+    hb: Handlebars<'static>,
+}
+
+handlebars_helper!(money: |v: Value| v.as_f64().map_or("–".to_string(), |f| format_number(f, Unit::Usd)));
+handlebars_helper!(pct: |v: Value| v.as_f64().map_or("–".to_string(), |f| format_number(f, Unit::Ratio)));
+handlebars_helper!(num: |v: Value| v.as_f64().map_or("–".to_string(), |f| {
+    if f.fract() == 0.0 || f.abs() >= 100.0 {
+        crate::render::text::group_thousands(&format!("{f:.0}"))
+    } else {
+        format!("{f:.2}")
+    }
+}));
+handlebars_helper!(fmt: |v: Value, unit: Value| {
+    let u: Option<Unit> = serde_json::from_value(unit).ok();
+    match (v.as_f64(), u) {
+        (Some(f), Some(u)) => format_number(f, u),
+        (Some(f), None) => format!("{f}"),
+        _ => v.as_str().unwrap_or("–").to_string(),
+    }
+});
+handlebars_helper!(signed: |v: Value| v.as_f64().map_or("–".to_string(), |f| format!("{}{}", if f >= 0.0 { "+" } else { "-" }, format_number(f.abs(), Unit::Usd))));
+
+impl Runtime {
+    pub fn new(engine: Engine, context: Context, skills: Skills) -> Runtime {
+        let mut hb = Handlebars::new();
+        hb.register_escape_fn(handlebars::no_escape);
+        hb.register_helper("money", Box::new(money));
+        hb.register_helper("pct", Box::new(pct));
+        hb.register_helper("num", Box::new(num));
+        hb.register_helper("fmt", Box::new(fmt));
+        hb.register_helper("signed", Box::new(signed));
+        let vocab = Vocabulary::new(&engine.layer);
+        Runtime {
+            engine,
+            vocab,
+            context,
+            skills,
+            merchants: MerchantIndex::default(),
+            hb,
+        }
+    }
+
+    /// Loads metrics.yaml, context/ and skills/ from the project and opens the warehouse.
+    pub fn open(config: crate::config::Config) -> anyhow::Result<Runtime> {
+        let engine = Engine::open(config)?;
+        let project = engine.config.project.clone();
+        let context = Context::load(&project.join("context"), &engine.layer)
+            .map_err(|d| anyhow::anyhow!("context/ has problems:\n{d}"))?;
+        let skills = Skills::load(&project.join("skills"), &engine.layer)
+            .map_err(|d| anyhow::anyhow!("skills/ has problems:\n{d}"))?;
+        Ok(Runtime::new(engine, context, skills))
+    }
+
+    pub fn render(&self, template: &str, data: &Value) -> Result<String, String> {
+        self.hb
+            .render_template(template, data)
+            .map_err(|e| format!("template error: {e}"))
+    }
+}
+
+fn rows_as_objects(r: &QueryResult) -> Vec<Value> {
+    r.rows
+        .iter()
+        .map(|row| {
+            Value::Object(
+                r.columns
+                    .iter()
+                    .zip(row)
+                    .map(|(c, v)| (c.clone(), serde_json::to_value(v).unwrap_or_default()))
+                    .collect(),
+            )
+        })
+        .collect()
+}
+
+/// Renders every string in a YAML value as a template.
+fn render_value(
+    rt: &Runtime,
+    v: &serde_yaml::Value,
+    data: &Value,
+) -> Result<serde_yaml::Value, String> {
+    Ok(match v {
+        serde_yaml::Value::String(s) if s.contains("{{") => {
+            serde_yaml::Value::String(rt.render(s, data)?)
+        }
+        serde_yaml::Value::Sequence(items) => serde_yaml::Value::Sequence(
+            items
+                .iter()
+                .map(|i| render_value(rt, i, data))
+                .collect::<Result<_, _>>()?,
+        ),
+        serde_yaml::Value::Mapping(m) => serde_yaml::Value::Mapping(
+            m.iter()
+                .map(|(k, v)| Ok((k.clone(), render_value(rt, v, data)?)))
+                .collect::<Result<_, String>>()?,
+        ),
+        other => other.clone(),
+    })
+}
+
+/// Why a step failed, in one sentence.
+struct StepError(String);
+
+/// Runs a skill for a question with resolved parameters.
+pub fn run(
+    rt: &Runtime,
+    skill: &Skill,
+    question: &str,
+    resolved: &Resolved,
+    asker: Option<&Person>,
+    today: NaiveDate,
+    requester: &str,
+) -> Answer {
+    let mut data = json!({
+        "question": question,
+        "today": today,
+        "asker": asker,
+        "params": resolved.values,
+        "steps": {},
+        "findings": [],
+        "recommendations": [],
+        "context": rt.context.relevant(question, 3),
+        "calendar": calendar(today),
+    });
+    for (k, v) in &resolved.values {
+        data[k] = v.clone();
+    }
+    let mut answer = Answer::new(question, Status::Answered, String::new());
+    answer.skill = skill.name.clone();
+    answer.params = resolved.display.clone();
+    let mut metrics_used: Vec<String> = Vec::new();
+    let ctx = AuditContext {
+        requester: requester.to_string(),
+        question: question.to_string(),
+        query_json: None,
+    };
+    for step in &skill.steps {
+        let result = run_step(rt, step, &data, question, today, &ctx, &mut metrics_used);
+        match result {
+            Ok(StepOutput::Value(v)) => {
+                data["steps"][step.id()] = v;
+            }
+            Ok(StepOutput::Answer(a)) => {
+                let mut a = *a;
+                a.skill = skill.name.clone();
+                a.params = resolved.display.clone();
+                return a;
+            }
+            Err(StepError(msg)) => {
+                let mut a = Answer::new(
+                    question,
+                    Status::Error,
+                    format!("I couldn't finish {}: {msg}", skill.name.replace('_', " ")),
+                );
+                a.skill = skill.name.clone();
+                a.params = resolved.display.clone();
+                a.text = a.headline.clone();
+                return a;
+            }
+        }
+    }
+    if let Some(t) = &skill.table {
+        let s = &data["steps"][t];
+        answer.columns = serde_json::from_value(s["columns"].clone()).unwrap_or_default();
+        answer.rows = serde_json::from_value::<Vec<Vec<Value>>>(s["raw_rows"].clone())
+            .unwrap_or_default()
+            .into_iter()
+            .map(|r| r.into_iter().map(json_to_cell).collect())
+            .collect();
+        answer.sql = s["sql"].as_str().map(str::to_string);
+        answer.query = serde_json::from_value(s["query"].clone()).ok();
+    }
+    metrics_used.dedup();
+    answer.provenance = Provenance {
+        metrics: metrics_used
+            .iter()
+            .filter_map(|n| rt.engine.layer.metric(n))
+            .map(|m| MetricInfo {
+                name: m.name.clone(),
+                label: m.label.clone(),
+                description: m.description.clone(),
+                owner: m.owner.clone(),
+                unit: m.unit,
+            })
+            .collect(),
+        data_freshness: rt.engine.data_freshness(&metrics_used, today),
+        today: Some(today),
+        ..Provenance::default()
+    };
+    for step in &skill.steps {
+        if let Step::Findings { id, .. } = step {
+            answer
+                .findings
+                .extend(strings(&data["steps"][id]["findings"]));
+            answer
+                .recommendations
+                .extend(strings(&data["steps"][id]["recommendations"]));
+        }
+    }
+    match rt.render(&skill.text_template, &data) {
+        Ok(text) => {
+            answer.headline = text.lines().next().unwrap_or_default().to_string();
+            answer.text = format!(
+                "{}\n\n{}",
+                text.trim_end(),
+                crate::render::text::footer(&answer.provenance, &skill.name)
+            );
+        }
+        Err(e) => {
+            answer.status = Status::Error;
+            answer.headline = format!("The {} template failed: {e}", skill.name);
+            answer.text = answer.headline.clone();
+        }
+    }
+    answer
+}
+
+/// Period ends around today, for projections ("by the end of the month").
+fn calendar(today: NaiveDate) -> Value {
+    use crate::planner::time::{period_start, shift};
+    use crate::semantic::Grain;
+    let end = |g: Grain| shift(period_start(today, g), g, 1) - chrono::Duration::days(1);
+    json!({
+        "month_end": end(Grain::Month),
+        "quarter_end": end(Grain::Quarter),
+        "year_end": end(Grain::Year),
+        "month_start": period_start(today, Grain::Month),
+        "quarter_start": period_start(today, Grain::Quarter),
+        "year_start": period_start(today, Grain::Year),
+    })
+}
+
+fn strings(v: &Value) -> Vec<String> {
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn json_to_cell(v: Value) -> crate::warehouse::Value {
+    use crate::warehouse::Value as C;
+    match v {
+        Value::Null => C::Null,
+        Value::Bool(b) => C::Bool(b),
+        Value::Number(n) => n
+            .as_i64()
+            .map_or(C::Float(n.as_f64().unwrap_or(f64::NAN)), C::Int),
+        Value::String(s) => NaiveDate::parse_from_str(&s, "%Y-%m-%d").map_or(C::Text(s), C::Date),
+        other => C::Text(other.to_string()),
+    }
+}
+
+enum StepOutput {
+    Value(Value),
+    Answer(Box<Answer>),
+}
+
+fn result_value(
+    r: &QueryResult,
+    query: Option<&MetricQuery>,
+    sql: &str,
+    metric_col: Option<&str>,
+) -> Value {
+    let rows = rows_as_objects(r);
+    let value_col = metric_col
+        .and_then(|m| r.columns.iter().position(|c| c == m))
+        .unwrap_or(r.columns.len().saturating_sub(1));
+    let value = r
+        .rows
+        .first()
+        .and_then(|row| row.get(value_col))
+        .map(|v| serde_json::to_value(v).unwrap_or_default())
+        .unwrap_or(Value::Null);
+    // Rows keyed by their first column, for lookups like `steps.x.by_key[row.segment]`.
+    let by_key: Map<String, Value> = rows
+        .iter()
+        .filter_map(|o| {
+            let k = r.columns.first()?;
+            Some((o[k].as_str()?.to_string(), o.clone()))
+        })
+        .collect();
+    // Column totals of numeric columns: `total` for the value column, `total_<col>` for each.
+    let mut totals = Map::new();
+    for (i, c) in r.columns.iter().enumerate() {
+        let vals: Vec<f64> = r
+            .rows
+            .iter()
+            .filter_map(|row| row.get(i)?.as_f64())
+            .collect();
+        if !vals.is_empty() && vals.len() == r.rows.len() {
+            totals.insert(format!("total_{c}"), json!(vals.iter().sum::<f64>()));
+        }
+    }
+    let total = r
+        .columns
+        .get(value_col)
+        .and_then(|c| totals.get(&format!("total_{c}")).cloned())
+        .unwrap_or(Value::Null);
+    let mut out = json!({
+        "total": total,
+        "columns": r.columns,
+        "rows": rows,
+        "by_key": by_key,
+        "raw_rows": r.rows,
+        "value": value,
+        "sql": sql,
+        "query": query,
+        "count": r.rows.len(),
+    });
+    if let Some(o) = out.as_object_mut() {
+        o.extend(totals);
+    }
+    out
+}
+
+fn run_step(
+    rt: &Runtime,
+    step: &Step,
+    data: &Value,
+    question: &str,
+    today: NaiveDate,
+    ctx: &AuditContext,
+    metrics_used: &mut Vec<String>,
+) -> Result<StepOutput, StepError> {
+    let err = |m: String| StepError(m);
+    match step {
+        Step::Plan { .. } => {
+            let a = crate::answer::ask(&rt.engine, &rt.vocab, question, today, &ctx.requester);
+            Ok(StepOutput::Answer(Box::new(a)))
+        }
+        Step::Metric {
+            query, optional, ..
+        } => {
+            let run = || -> Result<Value, StepError> {
+                let rendered = render_value(rt, query, data).map_err(err)?;
+                let mut q: MetricQuery = serde_yaml::from_value(rendered).map_err(|e| {
+                    err(format!(
+                        "the metric query is not valid after filling in parameters ({e})"
+                    ))
+                })?;
+                let out = match rt.engine.query(&q, today, ctx) {
+                    // A snapshot metric has no history: a period-to-date question is "now".
+                    Err(crate::engine::QueryError::Compile(
+                        crate::semantic::CompileError::NoTimeDimension { .. },
+                    )) if q.grain.is_none() && q.time_range.is_some() => {
+                        q.time_range = None;
+                        rt.engine.query(&q, today, ctx)
+                    }
+                    other => other,
+                }
+                .map_err(|e| err(e.to_string()))?;
+                Ok(result_value(
+                    &out.result,
+                    Some(&q),
+                    &out.compiled.sql,
+                    q.metrics.first().map(String::as_str),
+                ))
+            };
+            match run() {
+                Ok(v) => {
+                    if let Some(ms) = v["query"]["metrics"].as_array() {
+                        metrics_used
+                            .extend(ms.iter().filter_map(|m| m.as_str().map(str::to_string)));
+                    }
+                    Ok(StepOutput::Value(v))
+                }
+                Err(_) if *optional => Ok(StepOutput::Value(
+                    json!({"rows": [], "value": null, "by_key": {}, "count": 0}),
+                )),
+                Err(e) => Err(e),
+            }
+        }
+        Step::Sql { sql, bind, .. } => {
+            let mut params = Vec::new();
+            for (k, t) in bind {
+                let v = rt.render(t, data).map_err(err)?;
+                let v = v.parse::<f64>().map_or(json!(v), |n| json!(n));
+                params.push((k.clone(), v));
+            }
+            let r = rt
+                .engine
+                .warehouse
+                .query_with_params(sql, &params, ctx)
+                .map_err(|e| err(e.to_string()))?;
+            Ok(StepOutput::Value(result_value(&r, None, sql, None)))
+        }
+        Step::Projection {
+            series,
+            at,
+            value_column,
+            ..
+        } => {
+            let s = &data["steps"][series];
+            let at = rt.render(at, data).map_err(err)?;
+            let at = NaiveDate::parse_from_str(at.trim(), "%Y-%m-%d")
+                .map_err(|_| err(format!("projection date {at:?} is not YYYY-MM-DD")))?;
+            Ok(StepOutput::Value(project(s, at, value_column.as_deref())))
+        }
+        Step::Compare {
+            rows,
+            key,
+            value,
+            targets,
+            projected,
+            ..
+        } => {
+            let value = &rt.render(value, data).map_err(err)?;
+            let targets = Expr::parse(targets).map_err(err)?.eval(data);
+            let projected = match projected {
+                Some(p) => Expr::parse(p).map_err(err)?.eval(data),
+                None => Value::Null,
+            };
+            let mut out_rows = Vec::new();
+            let mut by_key = Map::new();
+            for r in data["steps"][rows]["rows"].as_array().into_iter().flatten() {
+                let k = r[key]
+                    .as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| r[key].to_string());
+                let v = r[value].as_f64();
+                let t = targets[&k].as_f64();
+                let p = projected[&k].as_f64();
+                let ratio = |a: Option<f64>, b: Option<f64>| match (a, b) {
+                    (Some(a), Some(b)) if b != 0.0 => json!(a / b),
+                    _ => Value::Null,
+                };
+                let row = json!({
+                    "key": k, "value": v, "target": t,
+                    "gap": match (t, v) { (Some(t), Some(v)) => json!(t - v), _ => Value::Null },
+                    "attainment": ratio(v, t),
+                    "projected": p,
+                    "projected_attainment": ratio(p, t),
+                    "on_track": match (p.or(v), t) { (Some(x), Some(t)) => json!(x >= t), _ => Value::Null },
+                });
+                by_key.insert(k, row.clone());
+                out_rows.push(row);
+            }
+            Ok(StepOutput::Value(
+                json!({"rows": out_rows, "by_key": by_key}),
+            ))
+        }
+        Step::Compute { values, .. } => {
+            let mut local = data.clone();
+            let mut out = Map::new();
+            for (name, e) in values {
+                let v = Expr::parse(e).map_err(err)?.eval(&local);
+                out.insert(name.clone(), v.clone());
+                local["steps"][step.id()][name] = v;
+            }
+            Ok(StepOutput::Value(Value::Object(out)))
+        }
+        Step::Findings { rules, .. } => {
+            let mut findings = Vec::new();
+            let mut recs = Vec::new();
+            for rule in rules {
+                let when = Expr::parse(&rule.when).map_err(err)?;
+                let items: Vec<Value> = match &rule.each {
+                    Some(e) => Expr::parse(e)
+                        .map_err(err)?
+                        .eval(data)
+                        .as_array()
+                        .cloned()
+                        .unwrap_or_default(),
+                    None => vec![Value::Null],
+                };
+                let with: Vec<(String, Expr)> = rule
+                    .with
+                    .iter()
+                    .map(|(k, e)| Ok((k.clone(), Expr::parse(e).map_err(err)?)))
+                    .collect::<Result<_, StepError>>()?;
+                for item in items {
+                    let mut scope = data.clone();
+                    scope["row"] = item;
+                    for (k, e) in &with {
+                        scope[k.as_str()] = e.eval(&scope);
+                    }
+                    if truthy(&when.eval(&scope)) {
+                        let text = rt.render(&rule.say, &scope).map_err(err)?;
+                        let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+                        if rule.kind.as_deref() == Some("recommendation") {
+                            recs.push(text);
+                        } else {
+                            findings.push(text);
+                        }
+                    }
+                }
+            }
+            Ok(StepOutput::Value(
+                json!({"findings": findings, "recommendations": recs}),
+            ))
+        }
+    }
+}
+
+/// Least-squares line through (day, value) points, evaluated at `at`; per group when the
+/// series has a text column besides the date and value.
+fn project(series: &Value, at: NaiveDate, value_column: Option<&str>) -> Value {
+    let cols: Vec<String> = serde_json::from_value(series["columns"].clone()).unwrap_or_default();
+    let rows = series["rows"].as_array().cloned().unwrap_or_default();
+    let Some(first) = rows.first() else {
+        return json!({"value": null, "by_key": {}});
+    };
+    let is_date = |v: &Value| {
+        v.as_str()
+            .is_some_and(|s| NaiveDate::parse_from_str(s, "%Y-%m-%d").is_ok())
+    };
+    let date_col = cols.iter().find(|c| is_date(&first[c.as_str()])).cloned();
+    let value_col = value_column
+        .map(str::to_string)
+        .or_else(|| cols.last().cloned());
+    let group_col = cols
+        .iter()
+        .find(|c| {
+            Some(*c) != date_col.as_ref()
+                && Some(*c) != value_col.as_ref()
+                && first[c.as_str()].is_string()
+        })
+        .cloned();
+    let (Some(dc), Some(vc)) = (date_col, value_col) else {
+        return json!({"value": null, "by_key": {}});
+    };
+    let mut groups: BTreeMap<String, Vec<(f64, f64)>> = BTreeMap::new();
+    let epoch = NaiveDate::from_ymd_opt(2000, 1, 1).unwrap_or(at);
+    for r in &rows {
+        let (Some(d), Some(v)) = (
+            r[&dc]
+                .as_str()
+                .and_then(|s| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()),
+            r[&vc].as_f64(),
+        ) else {
+            continue;
+        };
+        let g = group_col.as_ref().map_or(String::new(), |g| {
+            r[g].as_str().unwrap_or_default().to_string()
+        });
+        groups
+            .entry(g)
+            .or_default()
+            .push(((d - epoch).num_days() as f64, v));
+    }
+    let x_at = (at - epoch).num_days() as f64;
+    // The slope of the recent trend (least squares over the last 13 points), carried
+    // forward from the latest actual value.
+    let fit = |pts: &[(f64, f64)]| -> Option<(f64, f64)> {
+        let pts = &pts[pts.len().saturating_sub(13)..];
+        let &(last_x, last_y) = pts.last()?;
+        if pts.len() < 2 {
+            return None;
+        }
+        let n = pts.len() as f64;
+        let mx = pts.iter().map(|p| p.0).sum::<f64>() / n;
+        let my = pts.iter().map(|p| p.1).sum::<f64>() / n;
+        let sxx: f64 = pts.iter().map(|p| (p.0 - mx).powi(2)).sum();
+        if sxx == 0.0 {
+            return None;
+        }
+        let slope = pts.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum::<f64>() / sxx;
+        Some((last_y + slope * (x_at - last_x).max(0.0), slope))
+    };
+    let mut by_key = Map::new();
+    let mut total = 0.0;
+    let mut slope_total = 0.0;
+    let mut ok = !groups.is_empty();
+    for (k, pts) in &groups {
+        match fit(pts) {
+            Some((v, s)) => {
+                total += v;
+                slope_total += s;
+                by_key.insert(k.clone(), json!(v));
+            }
+            None => ok = false,
+        }
+    }
+    json!({
+        "value": if ok { json!(total) } else { Value::Null },
+        "slope_per_day": if ok { json!(slope_total) } else { Value::Null },
+        "at": at,
+        "by_key": by_key,
+    })
+}
