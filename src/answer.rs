@@ -76,6 +76,9 @@ pub struct Answer {
     /// The headline sentence or message, before the table and footer.
     #[serde(skip)]
     pub headline: String,
+    /// An LLM-written summary whose every number was checked against the results.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub narrative: Option<String>,
 }
 
 impl Answer {
@@ -97,6 +100,7 @@ impl Answer {
             choices: Vec::new(),
             column_meta: Vec::new(),
             headline,
+            narrative: None,
         }
     }
 }
@@ -147,7 +151,8 @@ pub fn ask(
     answer
 }
 
-fn run_query(
+/// Runs a structured query and builds its answer (the planner's and the LLM's shared path).
+pub fn run_query(
     engine: &Engine,
     question: &str,
     query: MetricQuery,

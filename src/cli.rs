@@ -395,7 +395,18 @@ fn cmd_ask(config: Config, a: AskArgs, today: NaiveDate) -> Result<ExitCode> {
         None => None,
     };
     let who = a.asker.clone().unwrap_or_else(requester);
-    let answer = crate::skills::answer_question(&rt, &question, asker, today, &who);
+    let answer = match &rt.engine.config.llm {
+        Some(cfg) => {
+            let llm = crate::llm::Llm::new(cfg)?;
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(crate::skills::llm_route::answer(
+                &rt, &llm, &question, asker, today, &who,
+            ))
+        }
+        None => crate::skills::answer_question(&rt, &question, asker, today, &who),
+    };
     let mut out = std::io::stdout().lock();
     match a.format {
         AskFormat::Json => writeln!(out, "{}", serde_json::to_string_pretty(&answer)?)?,

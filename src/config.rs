@@ -21,6 +21,57 @@ struct RawConfig {
     query_timeout_secs: Option<f64>,
     /// Row cap per query (default 10000).
     max_rows: Option<usize>,
+    /// The optional LLM (any OpenAI-compatible endpoint).
+    llm: Option<RawLlm>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLlm {
+    base_url: Option<String>,
+    model: Option<String>,
+    api_key: Option<String>,
+    timeout_secs: Option<f64>,
+    retries: Option<u32>,
+}
+
+/// A secret (API key, token): never printed or logged.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Secret {
+        Secret(s.into())
+    }
+
+    /// The value, for the one place that sends it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_empty() {
+            "<empty>"
+        } else {
+            "<redacted>"
+        })
+    }
+}
+
+/// LLM settings; present only when a base URL and model are configured.
+#[derive(Debug, Clone)]
+pub struct LlmConfig {
+    /// e.g. `https://api.openai.com/v1`, `http://localhost:11434/v1` (Ollama).
+    pub base_url: String,
+    pub model: String,
+    pub api_key: Secret,
+    /// Per-request timeout.
+    pub timeout: Duration,
+    /// Extra attempts after a timeout (5xx and 429 answers are retried with backoff by
+    /// async-openai itself).
+    pub retries: u32,
 }
 
 /// Resolved settings.
@@ -30,6 +81,8 @@ pub struct Config {
     pub warehouse: PathBuf,
     pub state_db: PathBuf,
     pub limits: Limits,
+    /// `None`: Cortex runs fully offline.
+    pub llm: Option<LlmConfig>,
 }
 
 impl Config {
@@ -74,7 +127,31 @@ impl Config {
             None => raw.max_rows,
         }
         .unwrap_or(10_000);
+        let raw_llm = raw.llm.unwrap_or_default();
+        let base_url = env("CORTEX_LLM_BASE_URL").or(raw_llm.base_url);
+        let model = env("CORTEX_LLM_MODEL").or(raw_llm.model);
+        let llm = match (base_url, model) {
+            (Some(base_url), Some(model)) => Some(LlmConfig {
+                base_url,
+                model,
+                api_key: Secret::new(
+                    env("CORTEX_LLM_API_KEY")
+                        .or(raw_llm.api_key)
+                        .unwrap_or_default(),
+                ),
+                timeout: Duration::from_secs_f64(
+                    env("CORTEX_LLM_TIMEOUT_SECS")
+                        .and_then(|v| v.parse().ok())
+                        .or(raw_llm.timeout_secs)
+                        .unwrap_or(20.0)
+                        .clamp(0.05, 600.0),
+                ),
+                retries: raw_llm.retries.unwrap_or(1).min(5),
+            }),
+            _ => None,
+        };
         Ok(Config {
+            llm,
             project: project.to_path_buf(),
             warehouse: rel(warehouse),
             state_db: rel(state_db),

@@ -15,6 +15,7 @@
 //! - [`skills`]: analyst-authored skills (YAML + handlebars): load, route, run.
 //! - [`warehouse`]: governed DuckDB access: read-only, SQL guard, timeout, row cap, audit.
 //! - [`demo`]: the embedded demo warehouse generator.
+//! - [`llm`]: the optional LLM (async-openai): tool-calling router and narrator, with fallbacks.
 //! - [`planner`]: plain-language question -> `MetricQuery`, offline and deterministic.
 //! - [`render`]: pure renderers from results to text.
 //! - [`diagnostics`]: load-time errors with file, line and key.
@@ -31,6 +32,7 @@ pub mod diagnostics;
 pub mod engine;
 pub mod eval;
 pub mod fuzzy;
+pub mod llm;
 pub mod planner;
 pub mod render;
 pub mod semantic;

@@ -6,6 +6,7 @@
 //! against the steps that produce their data. `cortex check` reports every error at once.
 
 pub mod expr;
+pub mod llm_route;
 pub mod params;
 pub mod router;
 pub mod run;

@@ -55,6 +55,7 @@ impl Fixture {
                 timeout,
                 max_rows: 1000,
             },
+            llm: None,
         }
     }
 

@@ -6,5 +6,6 @@ mod cli;
 mod compiler;
 mod demo;
 mod helpers;
+mod llm;
 mod skills;
 mod warehouse;

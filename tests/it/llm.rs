@@ -1,0 +1,299 @@
+//! The LLM path against an OpenAI-compatible server started here on 127.0.0.1, with
+//! scripted answers: tool calls, malformed JSON, a hallucinated metric, a slow answer and a
+//! 500. The real async-openai client and HTTP are exercised; every failure falls back to
+//! the offline router and still answers.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::post;
+use axum::{Json, Router};
+use cortex::answer::Status;
+use cortex::config::{LlmConfig, Secret};
+use cortex::llm::Llm;
+use serde_json::{json, Value};
+
+use crate::helpers::{assert_json_close, demo_runtime, demo_sql, demo_today, project_dir};
+
+#[derive(Clone)]
+enum Reply {
+    Tool(&'static str, String),
+    Text(&'static str),
+    Status(u16),
+    Slow(Duration),
+}
+
+#[derive(Clone, Default)]
+struct Fake {
+    script: Arc<Mutex<VecDeque<Reply>>>,
+    requests: Arc<Mutex<Vec<Value>>>,
+}
+
+async fn completions(State(f): State<Fake>, Json(body): Json<Value>) -> (StatusCode, Json<Value>) {
+    f.requests.lock().expect("lock").push(body);
+    let reply = f
+        .script
+        .lock()
+        .expect("lock")
+        .pop_front()
+        .unwrap_or(Reply::Status(500));
+    let message = match reply {
+        Reply::Status(code) => {
+            return (
+                StatusCode::from_u16(code).expect("status"),
+                Json(
+                    json!({"error": {"message": "scripted failure", "type": "server_error", "param": null, "code": null}}),
+                ),
+            )
+        }
+        Reply::Slow(d) => {
+            tokio::time::sleep(d).await;
+            json!({"role": "assistant", "content": "too late"})
+        }
+        Reply::Text(t) => json!({"role": "assistant", "content": t}),
+        Reply::Tool(name, args) => json!({"role": "assistant", "content": null, "tool_calls": [
+            {"id": "call_1", "type": "function", "function": {"name": name, "arguments": args}}]}),
+    };
+    (
+        StatusCode::OK,
+        Json(
+            json!({"id": "chatcmpl-test", "object": "chat.completion", "created": 0, "model": "test-model",
+            "choices": [{"index": 0, "message": message, "finish_reason": "stop", "logprobs": null}]}),
+        ),
+    )
+}
+
+async fn spawn(script: Vec<Reply>) -> (Fake, SocketAddr) {
+    let fake = Fake {
+        script: Arc::new(Mutex::new(script.into())),
+        ..Fake::default()
+    };
+    let app = Router::new()
+        .route("/v1/chat/completions", post(completions))
+        .with_state(fake.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (fake, addr)
+}
+
+fn llm(addr: SocketAddr, timeout: Duration, retries: u32) -> Llm {
+    Llm::new(&LlmConfig {
+        base_url: format!("http://{addr}/v1"),
+        model: "test-model".into(),
+        api_key: Secret::new("sk-test"),
+        timeout,
+        retries,
+    })
+    .expect("client")
+}
+
+const TICKETS_LAST_MONTH: &str = "SELECT channel, count(*) FROM tickets
+    WHERE created_at >= DATE '2026-10-01' AND created_at < DATE '2026-11-01' GROUP BY 1";
+
+fn sorted(v: Value) -> Value {
+    let mut a = v.as_array().cloned().unwrap_or_default();
+    a.sort_by_key(|r| r.to_string());
+    Value::Array(a)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tool_call_picks_the_skill_and_a_grounded_narrative_is_kept() {
+    let (_s, rt) = demo_runtime(&project_dir());
+    let (fake, addr) = spawn(vec![
+        Reply::Tool("okr_progress", r#"{"okr": "1"}"#.into()),
+        Reply::Text("ARR is 93.9% of the OKR #1 target due 2026-12-31."),
+    ])
+    .await;
+    let llm = llm(addr, Duration::from_secs(5), 0);
+    let person = rt.context.person("U01REV0002");
+    let a = cortex::skills::llm_route::answer(
+        &rt,
+        &llm,
+        "how's the revenue goal going?",
+        person,
+        demo_today(),
+        "t",
+    )
+    .await;
+    assert_eq!(a.skill, "okr_progress", "{}", a.text);
+    assert_eq!(a.params.get("okr").map(String::as_str), Some("1"));
+    assert_eq!(a.params.get("team").map(String::as_str), Some("Revenue"));
+    assert_eq!(
+        a.narrative.as_deref(),
+        Some("ARR is 93.9% of the OKR #1 target due 2026-12-31.")
+    );
+    let requests = fake.requests.lock().expect("lock").clone();
+    assert_eq!(requests.len(), 2);
+    let tools = requests[0]["tools"].as_array().expect("tools");
+    let names: Vec<&str> = tools
+        .iter()
+        .filter_map(|t| t["function"]["name"].as_str())
+        .collect();
+    for s in [
+        "metric_question",
+        "okr_progress",
+        "merchant_brief",
+        "support_benchmark",
+        "pipeline_overview",
+    ] {
+        assert!(names.contains(&s), "{names:?}");
+    }
+    let mq = tools
+        .iter()
+        .find(|t| t["function"]["name"] == "metric_question")
+        .expect("mq");
+    let metric_enum = &mq["function"]["parameters"]["properties"]["metrics"]["items"]["enum"];
+    assert!(metric_enum
+        .as_array()
+        .expect("enum")
+        .contains(&json!("arr")));
+    assert_eq!(requests[0]["model"], "test-model");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_structured_query_from_the_model_is_compiled_by_the_semantic_layer() {
+    let (_s, rt) = demo_runtime(&project_dir());
+    let (_fake, addr) = spawn(vec![
+        Reply::Tool(
+            "metric_question",
+            json!({"metrics": ["tickets"], "group_by": ["channel"], "time_range": {"from": "2026-10-01", "to": "2026-10-31"}}).to_string(),
+        ),
+        Reply::Text("Email led with the most tickets."),
+    ])
+    .await;
+    let llm = llm(addr, Duration::from_secs(5), 0);
+    let a = cortex::skills::llm_route::answer(
+        &rt,
+        &llm,
+        "support load by channel last month?",
+        None,
+        demo_today(),
+        "t",
+    )
+    .await;
+    assert_eq!(a.status, Status::Answered, "{}", a.text);
+    assert!(a.sql.as_deref().is_some_and(|s| s.starts_with("WITH ")));
+    assert_json_close(
+        &sorted(serde_json::to_value(&a.rows).expect("rows")),
+        &sorted(demo_sql(TICKETS_LAST_MONTH)),
+    );
+    assert_eq!(
+        a.narrative.as_deref(),
+        Some("Email led with the most tickets.")
+    );
+}
+
+/// Malformed arguments, a hallucinated metric, a slow server and a 500 all fall back to
+/// the offline router, which answers the same question correctly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_llm_failure_falls_back_to_the_offline_router() {
+    let (_s, rt) = demo_runtime(&project_dir());
+    let question = "How many tickets did we get last month by channel?";
+    let expected = sorted(demo_sql(TICKETS_LAST_MONTH));
+    let cases: Vec<(&str, Vec<Reply>, Duration, u32)> = vec![
+        (
+            "malformed JSON",
+            vec![
+                Reply::Tool("metric_question", "{\"metrics\": [\"tickets\"".into()),
+                Reply::Status(500),
+            ],
+            Duration::from_secs(5),
+            0,
+        ),
+        (
+            "hallucinated metric",
+            vec![
+                Reply::Tool(
+                    "metric_question",
+                    r#"{"metrics": ["revenue_churn"]}"#.into(),
+                ),
+                Reply::Status(500),
+            ],
+            Duration::from_secs(5),
+            0,
+        ),
+        (
+            "unknown tool",
+            vec![
+                Reply::Tool("sql_runner", r#"{"sql": "DROP TABLE tickets"}"#.into()),
+                Reply::Status(500),
+            ],
+            Duration::from_secs(5),
+            0,
+        ),
+        (
+            "slow",
+            vec![
+                Reply::Slow(Duration::from_secs(3)),
+                Reply::Slow(Duration::from_secs(3)),
+                Reply::Status(400),
+            ],
+            Duration::from_secs(1),
+            1,
+        ),
+        ("500", vec![], Duration::from_secs(10), 0),
+    ];
+    for (name, script, timeout, retries) in cases {
+        let (fake, addr) = spawn(script).await;
+        let llm = llm(addr, timeout, retries);
+        let a =
+            cortex::skills::llm_route::answer(&rt, &llm, question, None, demo_today(), "t").await;
+        assert_eq!(a.status, Status::Answered, "{name}: {}", a.text);
+        assert_eq!(a.skill, "metric_question", "{name}");
+        assert_json_close(
+            &sorted(serde_json::to_value(&a.rows).expect("rows")),
+            &expected,
+        );
+        assert!(a.narrative.is_none(), "{name}");
+        if name == "500" {
+            // The client retried the failing call before giving up.
+            assert!(fake.requests.lock().expect("lock").len() >= 2, "{name}");
+        }
+        if name == "slow" {
+            // The routing call: one attempt plus one retry after the timeout.
+            let routed = fake
+                .requests
+                .lock()
+                .expect("lock")
+                .iter()
+                .filter(|r| r.get("tools").is_some())
+                .count();
+            assert_eq!(routed, 2, "{name}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_narrative_with_an_invented_number_is_rejected() {
+    let (_s, rt) = demo_runtime(&project_dir());
+    let (_fake, addr) = spawn(vec![
+        Reply::Tool(
+            "metric_question",
+            json!({"metrics": ["tickets"], "group_by": ["channel"], "time_range": {"from": "2026-10-01", "to": "2026-10-31"}}).to_string(),
+        ),
+        Reply::Text("Tickets grew 37% to 123,456,789 last month."),
+    ])
+    .await;
+    let llm = llm(addr, Duration::from_secs(5), 0);
+    let a = cortex::skills::llm_route::answer(
+        &rt,
+        &llm,
+        "tickets by channel last month",
+        None,
+        demo_today(),
+        "t",
+    )
+    .await;
+    assert_eq!(a.status, Status::Answered);
+    assert!(a.narrative.is_none());
+    assert!(!a.text.contains("123,456,789"), "{}", a.text);
+}
