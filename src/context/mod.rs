@@ -360,6 +360,23 @@ mod tests {
     use super::*;
 
     #[test]
+    fn retrieval_ranks_passages_by_shared_words() {
+        let ctx = Context {
+            glossary: parse_glossary(
+                "**BFCM**: Black Friday to Cyber Monday.\n**WISMO**: Where is my order.\n",
+            ),
+            strategies: parse_strategies("## AI everywhere [ai]\nThe AI Agent resolves questions."),
+            ..Context::default()
+        };
+        let r = ctx.relevant("How busy is support during BFCM?", 2);
+        assert_eq!(r[0].title, "BFCM");
+        assert_eq!(r.len(), 1);
+        let r = ctx.relevant("what does the AI agent resolve", 2);
+        assert_eq!(r[0].title, "AI everywhere");
+        assert!(ctx.relevant("unrelated words entirely", 3).is_empty());
+    }
+
+    #[test]
     fn parses_markdown_sections_and_terms() {
         let s = parse_strategies(
             "# X\n\n## Move upmarket [move-upmarket]\n\nWin big.\nKeep them.\n## Other\ntext",

@@ -299,9 +299,10 @@ pub fn footer(p: &crate::answer::Provenance, skill: &str) -> String {
         lines.push(format!("Filters: {}", p.filters.join("; ")));
     }
     let mut meta = Vec::new();
-    match p.time_range {
-        Some(r) => meta.push(format!("Period: {} to {}", r.from, r.to)),
-        None => meta.push("Period: all time (balances as of today)".to_string()),
+    match (p.time_range, p.today) {
+        (Some(r), _) => meta.push(format!("Period: {} to {}", r.from, r.to)),
+        (None, Some(t)) => meta.push(format!("As of {t}")),
+        (None, None) => {}
     }
     if let Some(d) = p.data_freshness {
         meta.push(format!("Data through {d}"));

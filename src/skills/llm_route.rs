@@ -213,7 +213,21 @@ pub async fn answer(
     today: NaiveDate,
     requester: &str,
 ) -> Answer {
-    let user = format!("Today is {today}. Question: {question}");
+    let mut user = format!("Today is {today}.");
+    if let Some(a) = asker {
+        user.push_str(&format!(
+            " The asker is {} ({}, {} team).",
+            a.name, a.role, a.team
+        ));
+    }
+    let passages = rt.context.relevant(question, 3);
+    if !passages.is_empty() {
+        user.push_str("\nRelevant company context:");
+        for p in passages {
+            user.push_str(&format!("\n- {}: {}", p.title, p.text));
+        }
+    }
+    user.push_str(&format!("\nQuestion: {question}"));
     let chosen = match llm.choose_tool(SYSTEM, &user, tools(rt)).await {
         Ok(call) => validate(rt, &call, question, asker, today).map_err(|e| {
             warn!(error = %e, tool = %call.name, "LLM tool call rejected; using the offline router");

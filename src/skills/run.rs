@@ -196,7 +196,8 @@ pub fn run(
         answer.sql = s["sql"].as_str().map(str::to_string);
         answer.query = serde_json::from_value(s["query"].clone()).ok();
     }
-    metrics_used.dedup();
+    let mut seen = std::collections::BTreeSet::new();
+    metrics_used.retain(|m| seen.insert(m.clone()));
     answer.provenance = Provenance {
         metrics: metrics_used
             .iter()
@@ -211,6 +212,18 @@ pub fn run(
             .collect(),
         data_freshness: rt.engine.data_freshness(&metrics_used, today),
         today: Some(today),
+        time_range: skill
+            .params
+            .iter()
+            .filter(|p| p.kind == super::ParamKind::Period)
+            .find_map(|p| {
+                let v = resolved.values.get(&p.name)?;
+                let date = |k: &str| NaiveDate::parse_from_str(v[k].as_str()?, "%Y-%m-%d").ok();
+                Some(crate::semantic::TimeRange {
+                    from: date("from")?,
+                    to: date("to")?,
+                })
+            }),
         ..Provenance::default()
     };
     for step in &skill.steps {

@@ -157,6 +157,10 @@ async fn a_tool_call_picks_the_skill_and_a_grounded_narrative_is_kept() {
         .expect("enum")
         .contains(&json!("arr")));
     assert_eq!(requests[0]["model"], "test-model");
+    // The prompt carries the asker and the relevant context, never SQL.
+    let prompt = requests[0]["messages"].to_string();
+    assert!(prompt.contains("Hannah Lee"), "{prompt}");
+    assert!(prompt.contains("revenue goal going?"), "{prompt}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
