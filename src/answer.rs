@@ -31,6 +31,23 @@ pub struct MetricInfo {
     pub unit: Unit,
 }
 
+impl MetricInfo {
+    /// The definitions of the named metrics, in order, skipping unknown names.
+    pub fn of(layer: &crate::semantic::SemanticLayer, names: &[String]) -> Vec<MetricInfo> {
+        names
+            .iter()
+            .filter_map(|n| layer.metric(n))
+            .map(|m| MetricInfo {
+                name: m.name.clone(),
+                label: m.label.clone(),
+                description: m.description.clone(),
+                owner: m.owner.clone(),
+                unit: m.unit,
+            })
+            .collect()
+    }
+}
+
 /// Where the numbers come from.
 #[derive(Debug, Clone, PartialEq, Serialize, Default)]
 pub struct Provenance {
@@ -166,18 +183,7 @@ pub fn run_query(
         question: question.to_string(),
         query_json: serde_json::to_string(&query).ok(),
     };
-    let metrics: Vec<MetricInfo> = query
-        .metrics
-        .iter()
-        .filter_map(|n| engine.layer.metric(n))
-        .map(|m| MetricInfo {
-            name: m.name.clone(),
-            label: m.label.clone(),
-            description: m.description.clone(),
-            owner: m.owner.clone(),
-            unit: m.unit,
-        })
-        .collect();
+    let metrics = MetricInfo::of(&engine.layer, &query.metrics);
     let provenance = Provenance {
         metrics,
         filters: query.filters.iter().map(|c| c.to_string()).collect(),

@@ -539,14 +539,7 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
             "monthly" => Some(Grain::Month),
             "quarterly" => Some(Grain::Quarter),
             "yearly" | "annually" | "annual" => Some(Grain::Year),
-            "by" | "per" | "each" | "every" => match stem(st.word(i + 1)).as_str() {
-                "day" => Some(Grain::Day),
-                "week" => Some(Grain::Week),
-                "month" => Some(Grain::Month),
-                "quarter" => Some(Grain::Quarter),
-                "year" => Some(Grain::Year),
-                _ => None,
-            },
+            "by" | "per" | "each" | "every" => time::grain_word(&stem(st.word(i + 1))),
             _ => None,
         };
         if let Some(g) = g {

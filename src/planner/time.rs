@@ -112,7 +112,8 @@ pub fn whole(start: NaiveDate, grain: Grain) -> TimeRange {
     }
 }
 
-fn grain_word(tok: &str) -> Option<Grain> {
+/// "day", "weeks", ... as a grain.
+pub fn grain_word(tok: &str) -> Option<Grain> {
     match tok.trim_end_matches('s') {
         "day" => Some(Grain::Day),
         "week" => Some(Grain::Week),

@@ -11,7 +11,7 @@ use chrono::NaiveDate;
 use serde_json::{json, Value};
 use tracing::warn;
 
-use super::params::{resolve, ResolveInput, Resolved};
+use super::params::{resolve, Resolved};
 use super::run::Runtime;
 use super::{ParamKind, Skill};
 use crate::answer::{Answer, Status};
@@ -154,14 +154,7 @@ fn validate<'a>(
         compile(&rt.engine.layer, &query, &CompileOptions { today }).map_err(|e| e.to_string())?;
         return Ok(Choice::Query(query));
     }
-    let input = ResolveInput {
-        engine: &rt.engine,
-        vocab: &rt.vocab,
-        context: &rt.context,
-        merchants: &rt.merchants,
-        asker,
-        today,
-    };
+    let input = rt.resolve_input(asker, today);
     // Start from the offline resolution (asker's team, defaults), then apply each argument,
     // resolving it as text and insisting it resolves.
     let mut resolved = resolve(&skill.params, question, &input);

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use chrono::NaiveDate;
 
-use super::params::{resolve, ResolveInput, Resolved};
+use super::params::{resolve, Resolved};
 use super::run::Runtime;
 use super::{ParamKind, Skill};
 use crate::context::Person;
@@ -73,14 +73,7 @@ pub fn route<'a>(
 ) -> Route<'a> {
     let q = content_words(question);
     let q_seq = stems(question);
-    let input = ResolveInput {
-        engine: &rt.engine,
-        vocab: &rt.vocab,
-        context: &rt.context,
-        merchants: &rt.merchants,
-        asker,
-        today,
-    };
+    let input = rt.resolve_input(asker, today);
     let mut scored: Vec<(f64, &Skill, Resolved)> = Vec::new();
     for skill in rt.skills.skills.iter().filter(|s| s.name != FALLBACK) {
         let mut s = score(skill, &q, &q_seq);

@@ -77,6 +77,22 @@ impl Runtime {
         Ok(Runtime::new(engine, context, skills))
     }
 
+    /// What parameter resolution needs for one question.
+    pub fn resolve_input<'a>(
+        &'a self,
+        asker: Option<&'a Person>,
+        today: NaiveDate,
+    ) -> super::params::ResolveInput<'a> {
+        super::params::ResolveInput {
+            engine: &self.engine,
+            vocab: &self.vocab,
+            context: &self.context,
+            merchants: &self.merchants,
+            asker,
+            today,
+        }
+    }
+
     pub fn render(&self, template: &str, data: &Value) -> Result<String, String> {
         self.hb
             .render_template(template, data)
@@ -199,17 +215,7 @@ pub fn run(
     let mut seen = std::collections::BTreeSet::new();
     metrics_used.retain(|m| seen.insert(m.clone()));
     answer.provenance = Provenance {
-        metrics: metrics_used
-            .iter()
-            .filter_map(|n| rt.engine.layer.metric(n))
-            .map(|m| MetricInfo {
-                name: m.name.clone(),
-                label: m.label.clone(),
-                description: m.description.clone(),
-                owner: m.owner.clone(),
-                unit: m.unit,
-            })
-            .collect(),
+        metrics: MetricInfo::of(&rt.engine.layer, &metrics_used),
         data_freshness: rt.engine.data_freshness(&metrics_used, today),
         today: Some(today),
         time_range: skill

@@ -5,15 +5,7 @@ use chrono::NaiveDate;
 
 use super::run::Runtime;
 
-pub struct Miss {
-    pub question: String,
-    pub why: String,
-}
-
-pub struct Report {
-    pub total: usize,
-    pub misses: Vec<Miss>,
-}
+pub use crate::eval::{Miss, Report};
 
 pub fn run_tests(rt: &Runtime, today: NaiveDate, progress: &mut dyn FnMut(&str)) -> Report {
     let mut total = 0;

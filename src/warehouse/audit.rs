@@ -95,7 +95,8 @@ impl AuditLog {
         Err(last.unwrap_or_else(|| anyhow::anyhow!("audit write failed")))
     }
 
-    fn try_record(&self, r: &AuditRecord) -> anyhow::Result<()> {
+    /// Runs `f` on the process's connection, opening it first if needed.
+    fn with_conn<T>(&self, f: impl FnOnce(&Connection) -> anyhow::Result<T>) -> anyhow::Result<T> {
         let mut guard = self
             .conn
             .lock()
@@ -103,9 +104,16 @@ impl AuditLog {
         if guard.is_none() {
             *guard = Some(Connection::open(&self.path)?);
         }
-        let conn = guard
+        f(guard
             .as_ref()
-            .expect("invariant: connection set just above");
+            .expect("invariant: connection set just above"))
+    }
+
+    fn try_record(&self, r: &AuditRecord) -> anyhow::Result<()> {
+        self.with_conn(|conn| self.insert(conn, r))
+    }
+
+    fn insert(&self, conn: &Connection, r: &AuditRecord) -> anyhow::Result<()> {
         conn.execute(
             "INSERT INTO audit_log VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             params![
@@ -129,16 +137,10 @@ impl AuditLog {
 
     /// The most recent records, newest first, as (requester, question, sql, status, row_count, result_hash).
     pub fn recent(&self, limit: usize) -> anyhow::Result<Vec<AuditEntry>> {
-        let mut guard = self
-            .conn
-            .lock()
-            .map_err(|_| anyhow::anyhow!("audit connection poisoned"))?;
-        if guard.is_none() {
-            *guard = Some(Connection::open(&self.path)?);
-        }
-        let conn = guard
-            .as_ref()
-            .expect("invariant: connection set just above");
+        self.with_conn(|conn| Self::read_recent(conn, limit))
+    }
+
+    fn read_recent(conn: &Connection, limit: usize) -> anyhow::Result<Vec<AuditEntry>> {
         let mut stmt = conn.prepare(
             "SELECT requester, question, sql, status, row_count, duration_ms, result_hash, error
              FROM audit_log ORDER BY executed_at DESC LIMIT ?",
