@@ -461,16 +461,12 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
             }
         }
     }
-    // A bare count noun ("tickets", "merchants", "deals") next to a more specific metric on
-    // the same table names the subject, not a second metric.
-    let specific: Vec<usize> = metrics
-        .iter()
-        .filter(|(_, _, b)| !b)
-        .map(|(m, _, _)| *m)
-        .collect();
+    // A bare count noun ("merchants", "deals") next to another metric whose table joins to
+    // its table names the subject ("tickets from UK merchants"), not a second metric.
+    let found: Vec<usize> = metrics.iter().map(|(m, _, _)| *m).collect();
     metrics.retain(|(m, _, bare)| {
         !*bare
-            || !specific.iter().any(|s| {
+            || !found.iter().filter(|s| *s != m).any(|s| {
                 metric_models(layer, *s).iter().any(|model| {
                     layer
                         .reachable_models(*model)
@@ -509,16 +505,43 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
 
     // "How many return requests did Shopify Plus merchants get": when the only metric is a
     // bare count noun and a value belongs to another table, count that table instead.
+    // Only a phrase of two or more words that no reachable dimension explains counts.
+    let value_hits = |st: &State| -> Vec<(Vec<String>, String)> {
+        vocab
+            .entries
+            .iter()
+            .filter_map(|e| match &e.target {
+                Target::Value { dimension, .. } if st.find(e, 0).is_some() => {
+                    Some((e.words.clone(), dimension.clone()))
+                }
+                _ => None,
+            })
+            .collect()
+    };
     if !metrics.is_empty() && metrics.iter().all(|(_, _, bare)| *bare) {
-        if let Some(base) = vocab.entries.iter().find_map(|e| match &e.target {
-            Target::Value { dimension, .. }
-                if st.find(e, 0).is_some() && !reachable(layer, &metric_ids, dimension) =>
-            {
-                base_count_metric(layer, dimension)
-            }
-            _ => None,
-        }) {
+        let hits = value_hits(&st);
+        let base = hits.iter().find_map(|(words, dim)| {
+            let explained = hits
+                .iter()
+                .any(|(w, d)| w == words && reachable(layer, &metric_ids, d));
+            (words.len() >= 2 && !explained && !reachable(layer, &metric_ids, dim))
+                .then(|| base_count_metric(layer, dim))
+                .flatten()
+        });
+        if let Some(base) = base {
             metric_ids = vec![base];
+        }
+    }
+    // "How many chats did we get yesterday": no metric, but the values all belong to one
+    // table with a plain count: count that table.
+    if metric_ids.is_empty() {
+        let mut bases: Vec<usize> = value_hits(&st)
+            .iter()
+            .filter_map(|(_, d)| base_count_metric(layer, d))
+            .collect();
+        bases.dedup();
+        if let [only] = bases.as_slice() {
+            metric_ids = vec![*only];
         }
     }
 
@@ -573,11 +596,21 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
                     limit = Some(5);
                 }
             }
-            "most" | "highest" | "largest" | "biggest" | "best" | "fastest" => {
-                desc = desc.or(Some(true))
-            }
-            "least" | "lowest" | "smallest" | "fewest" | "worst" | "slowest" => {
-                desc = desc.or(Some(false))
+            "most" | "highest" | "largest" | "biggest" | "best" => desc = desc.or(Some(true)),
+            "least" | "lowest" | "smallest" | "fewest" | "worst" => desc = desc.or(Some(false)),
+            // For durations the slowest is the largest value.
+            "fastest" | "quickest" | "slowest" => {
+                let duration = metric_ids.first().is_some_and(|m| {
+                    matches!(
+                        layer.metrics[*m].unit,
+                        crate::semantic::Unit::Seconds
+                            | crate::semantic::Unit::Minutes
+                            | crate::semantic::Unit::Hours
+                            | crate::semantic::Unit::Days
+                    )
+                });
+                let slow = st.word(i) == "slowest";
+                desc = desc.or(Some(slow == duration));
             }
             _ => {}
         }
@@ -588,62 +621,78 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
         .any(|w| matches!(w.as_str(), "which" | "what" | "whats" | "who"))
         && desc.is_some();
 
-    // 5. Group-bys and 6. values, on what is left.
+    // 5. Group-bys: dimension phrases, longest first, then read left to right so that
+    // "by segment and vertical" groups by both.
     let mut group_by: Vec<String> = Vec::new();
     let mut filters: Vec<Condition> = scoped;
+    let mut dim_hits: Vec<(usize, usize, String)> = Vec::new();
+    let mut taken = vec![false; st.stems.len()];
     for e in &vocab.entries {
+        let Target::Dimension(d) = &e.target else {
+            continue;
+        };
+        if !reachable(layer, &metric_ids, d) {
+            continue;
+        }
         let mut start = 0;
         while let Some(i) = st.find(e, start) {
             start = i + e.words.len();
-            match &e.target {
-                Target::Dimension(d) => {
-                    if !reachable(layer, &metric_ids, d) {
-                        continue;
-                    }
-                    // "by X", "per X", "which X", "top 5 X", "X breakdown", or "and X" after one.
-                    let prev = if i > 0 {
-                        st.word(i - 1).to_string()
-                    } else {
-                        String::new()
-                    };
-                    let prev = prev.as_str();
-                    let next = st.word(i + e.words.len()).to_string();
-                    let next = next.as_str();
-                    let grouped = matches!(
-                        prev,
-                        "by" | "per" | "each" | "every" | "across" | "which" | "among"
-                    ) || (desc.is_some() && group_by.is_empty())
-                        || (i >= 2 && st.word(i - 2) == "top" && prev.parse::<u64>().is_ok())
-                        || prev == "top"
-                        || matches!(next, "breakdown" | "split")
-                        || (prev == "and" && !group_by.is_empty());
-                    if grouped && !group_by.contains(d) {
-                        group_by.push(d.clone());
-                        st.mark(i, e.words.len());
-                        if i > 0
-                            && matches!(prev, "by" | "per" | "each" | "every" | "across" | "which")
-                        {
-                            st.used[i - 1] = true;
-                        }
+            if (i..i + e.words.len()).any(|k| taken[k]) {
+                continue;
+            }
+            for k in i..i + e.words.len() {
+                taken[k] = true;
+            }
+            dim_hits.push((i, e.words.len(), d.clone()));
+        }
+    }
+    dim_hits.sort();
+    for (i, n, d) in dim_hits {
+        let prev = if i > 0 {
+            st.word(i - 1).to_string()
+        } else {
+            String::new()
+        };
+        let prev = prev.as_str();
+        let next = st.word(i + n).to_string();
+        // "by X", "per X", "which X", "top 5 X", "X breakdown", or "and X" after one.
+        let grouped = matches!(
+            prev,
+            "by" | "per" | "each" | "every" | "across" | "which" | "among"
+        ) || (desc.is_some() && group_by.is_empty())
+            || (i >= 2 && st.word(i - 2) == "top" && prev.parse::<u64>().is_ok())
+            || prev == "top"
+            || matches!(next.as_str(), "breakdown" | "split")
+            || (prev == "and" && !group_by.is_empty());
+        if grouped && !group_by.contains(&d) {
+            group_by.push(d);
+            st.mark(i, n);
+            if i > 0 && matches!(prev, "by" | "per" | "each" | "every" | "across" | "which") {
+                st.used[i - 1] = true;
+            }
+        }
+    }
+    // 6. Filter values on what is left.
+    for e in &vocab.entries {
+        let Target::Value { dimension, value } = &e.target else {
+            continue;
+        };
+        if !reachable(layer, &metric_ids, dimension) {
+            continue;
+        }
+        let mut start = 0;
+        while let Some(i) = st.find(e, start) {
+            start = i + e.words.len();
+            st.mark(i, e.words.len());
+            match filters.iter_mut().find(|c| &c.dimension == dimension) {
+                Some(c) => {
+                    let lit = Literal::Str(value.clone());
+                    if !c.values.contains(&lit) {
+                        c.values.push(lit);
+                        c.op = Op::In;
                     }
                 }
-                Target::Value { dimension, value } => {
-                    if !reachable(layer, &metric_ids, dimension) {
-                        continue;
-                    }
-                    st.mark(i, e.words.len());
-                    match filters.iter_mut().find(|c| &c.dimension == dimension) {
-                        Some(c) => {
-                            let lit = Literal::Str(value.clone());
-                            if !c.values.contains(&lit) {
-                                c.values.push(lit);
-                                c.op = Op::In;
-                            }
-                        }
-                        None => filters.push(literal_condition(layer, dimension, value)),
-                    }
-                }
-                Target::Metric(_) => {}
+                None => filters.push(literal_condition(layer, dimension, value)),
             }
         }
     }
@@ -657,6 +706,37 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
     for c in &filters {
         if c.values.len() > 1 && compare && !group_by.contains(&c.dimension) {
             group_by.push(c.dimension.clone());
+        }
+    }
+
+    // A rate asked of a metric that is not one ("churn rate" -> churned ARR) is not answered
+    // with an amount.
+    let rate_word = (0..st.lower.len()).find(|&i| {
+        !st.used[i]
+            && matches!(
+                st.word(i),
+                "rate" | "percentage" | "percent" | "ratio" | "%"
+            )
+    });
+    if let Some(i) = rate_word {
+        let is_ratio = metric_ids.iter().all(|m| {
+            matches!(
+                layer.metrics[*m].unit,
+                crate::semantic::Unit::Ratio | crate::semantic::Unit::Percent
+            )
+        });
+        if !is_ratio {
+            let names: Vec<String> = metric_ids
+                .iter()
+                .map(|m| layer.metrics[*m].name.clone())
+                .collect();
+            return Plan::Unanswerable {
+                reason: format!(
+                    "There is no governed metric for that {}; I won't compute one on the fly.",
+                    st.word(i)
+                ),
+                suggestions: names,
+            };
         }
     }
 
@@ -675,7 +755,10 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
                     || STOPWORDS.contains(&p.as_str())
                     || time::find_period(std::slice::from_ref(p), today).is_some()
             };
-            !parts.is_empty() && w.chars().any(char::is_lowercase) && !parts.iter().all(known)
+            let looks_like_name = w.chars().any(char::is_lowercase)
+                || (w.chars().filter(|c| c.is_alphabetic()).count() >= 3
+                    && w.chars().all(|c| !c.is_lowercase()));
+            !parts.is_empty() && looks_like_name && !parts.iter().all(known)
         })
         .collect();
     if !unknown.is_empty() {

@@ -209,6 +209,38 @@ pub fn find_period(toks: &[String], today: NaiveDate) -> Option<FoundPeriod> {
             }
             _ => {}
         }
+        // BFCM: Thanksgiving (fourth Thursday of November) to Cyber Monday.
+        let bfcm = match (w, t(i + 1)) {
+            ("bfcm", _) | ("cyber", "week") => Some(1),
+            ("black", "friday") | ("cyber", "monday") => Some(2),
+            _ => None,
+        };
+        if let Some(n) = bfcm {
+            let thanksgiving = |y: i32| {
+                let nov1 = NaiveDate::from_ymd_opt(y, 11, 1)?;
+                let first_thu = (4 + 7 - nov1.weekday().num_days_from_sunday()) % 7;
+                nov1.checked_add_signed(Duration::days(i64::from(first_thu) + 21))
+            };
+            let mut used: Vec<usize> = (i..i + n).collect();
+            let year = match year_of(t(i + n)) {
+                Some(y) => {
+                    used.push(i + n);
+                    y
+                }
+                None if thanksgiving(today.year()).is_some_and(|d| d <= today) => today.year(),
+                None => today.year() - 1,
+            };
+            let start = thanksgiving(year)?;
+            let range = TimeRange {
+                from: start,
+                to: start + Duration::days(4),
+            };
+            return Some(FoundPeriod {
+                label: format!("BFCM {year} ({})", range_label(range)),
+                range,
+                used,
+            });
+        }
         // "year to date"
         if let (Some(g), "to", "date") = (grain_word(w), t(i + 1), t(i + 2)) {
             let range = TimeRange {
@@ -450,6 +482,10 @@ mod tests {
             r("2026-01-01", "2026-03-31")
         );
         assert_eq!(find("on 2026-02-03"), r("2026-02-03", "2026-02-03"));
+        // Today (2026-11-21) is before this year's Thanksgiving: the latest BFCM is 2025's.
+        assert_eq!(find("during bfcm"), r("2025-11-27", "2025-12-01"));
+        assert_eq!(find("bfcm 2026"), r("2026-11-26", "2026-11-30"));
+        assert_eq!(find("over black friday"), r("2025-11-27", "2025-12-01"));
         assert!(find_period(&["may".into(), "i".into()], d("2026-11-21")).is_none());
         assert!(is_monday(d("2026-11-16")));
     }
