@@ -640,9 +640,7 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
             if (i..i + e.words.len()).any(|k| taken[k]) {
                 continue;
             }
-            for k in i..i + e.words.len() {
-                taken[k] = true;
-            }
+            taken[i..i + e.words.len()].fill(true);
             dim_hits.push((i, e.words.len(), d.clone()));
         }
     }

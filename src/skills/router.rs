@@ -38,24 +38,24 @@ pub const FALLBACK: &str = "metric_question";
 /// Minimum score for a specific skill to beat the generic metric question.
 const THRESHOLD: f64 = 2.0;
 
-/// How well a skill's words match the question: each keyword phrase found counts 2, and
+/// How well a skill's words match the question: keyword phrases found count most, and
 /// words shared with the description and examples add a little.
 pub fn score(skill: &Skill, q: &BTreeSet<String>, q_seq: &[String]) -> f64 {
-    let kw = skill
+    // A keyword phrase found scores 2, plus 1.5 for each word beyond the first.
+    let kw: f64 = skill
         .keywords
         .iter()
-        .filter(|k| {
-            let k = stems(k);
-            !k.is_empty() && q_seq.windows(k.len()).any(|w| w == k.as_slice())
-        })
-        .count() as f64;
+        .map(|k| stems(k))
+        .filter(|k| !k.is_empty() && q_seq.windows(k.len()).any(|w| w == k.as_slice()))
+        .map(|k| 2.0 + 1.5 * (k.len() - 1) as f64)
+        .sum();
     let mut text = skill.description.clone();
     for e in &skill.examples {
         text.push(' ');
         text.push_str(e);
     }
     let overlap = q.intersection(&content_words(&text)).count() as f64;
-    2.0 * kw + 0.5 * overlap / (q.len().max(1) as f64).sqrt()
+    kw + 0.5 * overlap / (q.len().max(1) as f64).sqrt()
 }
 
 fn stems(text: &str) -> Vec<String> {
@@ -109,7 +109,7 @@ pub fn route<'a>(
     // The generic metric question competes too: a question the planner fully understands
     // goes to it unless a specific skill has stronger evidence.
     let generic = match crate::planner::plan(&rt.engine.layer, &rt.vocab, question, today) {
-        crate::planner::Plan::Query { .. } => 3.0,
+        crate::planner::Plan::Query { .. } => 2.5,
         crate::planner::Plan::Clarify { .. } => 1.0,
         crate::planner::Plan::Unanswerable { .. } => 0.0,
     };
