@@ -244,5 +244,54 @@ fn bench_scale(
         )?;
     }
     bench_questions(&engine, &raw, today, opts.runs, out)?;
+    drop(raw);
+    bench_skills(engine, today, opts.runs, out)?;
+    Ok(())
+}
+
+/// Flagship skill questions, routed and answered end to end (median milliseconds).
+pub const SKILL_QUESTIONS: [(&str, Option<&str>); 5] = [
+    ("What's our ARR by segment?", None),
+    (
+        "How are we performing against OKR #1, and what can my team do to help accelerate it?",
+        Some("U01REV0002"),
+    ),
+    ("Give me the full picture of Blue Fox Goods", None),
+    (
+        "How do our first response times compare with our vertical?",
+        None,
+    ),
+    ("Build me a dashboard for this quarter's pipeline", None),
+];
+
+fn bench_skills(
+    engine: Engine,
+    today: NaiveDate,
+    runs: usize,
+    out: &mut dyn std::io::Write,
+) -> Result<()> {
+    let project = engine.config.project.clone();
+    let context = crate::context::Context::load(&project.join("context"), &engine.layer)
+        .map_err(|d| anyhow::anyhow!("{d}"))?;
+    let skills = crate::skills::Skills::load(&project.join("skills"), &engine.layer)
+        .map_err(|d| anyhow::anyhow!("{d}"))?;
+    let rt = crate::skills::run::Runtime::new(engine, context, skills);
+    writeln!(
+        out,
+        "{:<90} {:>18} {:>9}",
+        "skill question", "skill", "total ms"
+    )?;
+    for (q, asker) in SKILL_QUESTIONS {
+        let person = asker.and_then(|a| rt.context.person(a));
+        let mut times = Vec::new();
+        let mut skill = String::new();
+        for _ in 0..runs {
+            let t = Instant::now();
+            let a = crate::skills::answer_question(&rt, q, person, today, "bench");
+            times.push(t.elapsed());
+            skill = a.skill;
+        }
+        writeln!(out, "{:<90} {:>18} {:>9}", q, skill, ms(median(times)))?;
+    }
     Ok(())
 }
