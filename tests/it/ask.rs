@@ -18,12 +18,7 @@ fn the_question_set_passes_on_the_demo() {
         cortex::eval::load(&project_dir().join("tests/eval/questions.yaml")).expect("cases");
     assert!(cases.len() >= 40);
     let report = cortex::eval::run(&rt, &cases, &mut |_| {});
-    let misses: Vec<String> = report
-        .misses
-        .iter()
-        .map(|m| format!("{}: {}", m.question, m.why))
-        .collect();
-    assert!(misses.is_empty(), "{}", misses.join("\n"));
+    crate::helpers::assert_no_misses(&report);
     assert_eq!(report.accuracy(), 1.0);
 }
 

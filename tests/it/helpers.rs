@@ -182,3 +182,13 @@ pub fn demo_sql(sql: &str) -> Json {
     }
     Json::Array(out)
 }
+
+/// Fails with every miss of an eval or skill-test report.
+pub fn assert_no_misses(report: &cortex::eval::Report) {
+    let misses: Vec<String> = report
+        .misses
+        .iter()
+        .map(|m| format!("{}: {}", m.question, m.why))
+        .collect();
+    assert!(misses.is_empty(), "{}", misses.join("\n"));
+}

@@ -28,12 +28,7 @@ fn sorted(v: Json) -> Json {
 fn every_skill_passes_its_own_tests() {
     let (_s, rt) = demo_runtime(&project_dir());
     let report = cortex::skills::testing::run_tests(&rt, demo_today(), &mut |_| {});
-    let misses: Vec<String> = report
-        .misses
-        .iter()
-        .map(|m| format!("{}: {}", m.question, m.why))
-        .collect();
-    assert!(misses.is_empty(), "{}", misses.join("\n"));
+    crate::helpers::assert_no_misses(&report);
     assert!(report.total >= 13);
 }
 
