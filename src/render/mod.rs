@@ -1,3 +1,4 @@
-//! Renderers: pure functions from results to text (and later Slack, HTML, PDF).
+//! Renderers: pure functions from answers to text and Slack Block Kit (HTML and PDF next).
 
+pub mod slack;
 pub mod text;

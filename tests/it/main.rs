@@ -7,5 +7,6 @@ mod compiler;
 mod demo;
 mod helpers;
 mod llm;
+mod render;
 mod skills;
 mod warehouse;
