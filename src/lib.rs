@@ -13,6 +13,7 @@
 //! - [`engine`]: the semantic layer and governed warehouse opened together.
 //! - [`semantic`]: metrics.yaml (raw serde -> validated model) and the SQL compiler.
 //! - [`skills`]: analyst-authored skills (YAML + handlebars): load, route, run.
+//! - [`slack`]: the Slack adapter (request signatures so far).
 //! - [`warehouse`]: governed DuckDB access: read-only, SQL guard, timeout, row cap, audit.
 //! - [`demo`]: the embedded demo warehouse generator.
 //! - [`llm`]: the optional LLM (async-openai): tool-calling router and narrator, with fallbacks.
@@ -37,4 +38,5 @@ pub mod planner;
 pub mod render;
 pub mod semantic;
 pub mod skills;
+pub mod slack;
 pub mod warehouse;

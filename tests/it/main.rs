@@ -9,4 +9,5 @@ mod helpers;
 mod llm;
 mod render;
 mod skills;
+mod slack;
 mod warehouse;
