@@ -330,9 +330,15 @@ fn check_reports_every_broken_skill_and_context_problem() {
     std::fs::write(&skill, text).expect("write");
     std::fs::write(
         p.join("skills/pipeline_overview/answer.hbs"),
-        "{{steps.no_such_step.value}} {{#each x}}",
+        "{{steps.no_such_step.value}} {{money steps.by_stage.total}}\n",
     )
     .expect("write");
+    let bench = p.join("skills/support_benchmark/skill.yaml");
+    let text = std::fs::read_to_string(&bench).expect("read").replace(
+        "dimension: vertical\n  - name: period",
+        "dimension: verticle\n  - name: period",
+    );
+    std::fs::write(&bench, text).expect("write");
     let okrs = std::fs::read_to_string(p.join("context/okrs.yaml"))
         .expect("read")
         .replace("metric: automation_rate", "metric: automaton_rate")
@@ -350,7 +356,9 @@ fn check_reports_every_broken_skill_and_context_problem() {
         "unknown metric \"arr_typo\"",
         "series \"nowhere\" is not an earlier step",
         "expression ends too early",
-        "pipeline_overview/skill.yaml",
+        "pipeline_overview/skill.yaml:75: outputs.text: \"steps.no_such_step.value\" refers to step \"no_such_step\", which does not come before it",
+        "support_benchmark/skill.yaml:",
+        "params.vertical.dimension: unknown dimension \"verticle\"",
         "okrs.yaml:",
         "unknown metric \"automaton_rate\"; did you mean automation_rate?",
         "unknown team \"Prodcut\"; did you mean Product?",
