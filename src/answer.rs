@@ -99,6 +99,12 @@ pub struct Answer {
 }
 
 impl Answer {
+    /// True when the result is one number, which the headline already says: renderers
+    /// show no table for it.
+    pub fn is_single_value(&self) -> bool {
+        self.rows.len() == 1 && self.columns.len() <= 1
+    }
+
     /// An answer with no data yet.
     pub fn new(question: &str, status: Status, headline: String) -> Answer {
         Answer {

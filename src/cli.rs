@@ -334,8 +334,6 @@ pub fn query_from_args(a: &QueryArgs) -> Result<MetricQuery> {
 
 fn cmd_query(config: Config, a: QueryArgs, today: NaiveDate) -> Result<ExitCode> {
     let query = query_from_args(&a)?;
-    // Validate metrics.yaml first so its problems are reported as such.
-    load_layer(&config.metrics_file())?;
     let engine = Engine::open(config)?;
     let ctx = AuditContext {
         requester: requester(),

@@ -124,19 +124,21 @@ impl Context {
             let p = dir.join(name);
             std::fs::read_to_string(&p).ok().map(|s| (p, s))
         };
-        if let Some((path, src)) = read("okrs.yaml") {
-            match serde_yaml::from_str::<RawOkrs>(&src) {
+        let okrs = read("okrs.yaml");
+        let people = read("people.yaml");
+        if let Some((path, src)) = &okrs {
+            match serde_yaml::from_str::<RawOkrs>(src) {
                 Ok(raw) => ctx.okrs = raw.okrs,
-                Err(e) => all.push(yaml_error(&path, &e)),
+                Err(e) => all.push(yaml_error(path, &e)),
             }
         }
-        if let Some((path, src)) = read("people.yaml") {
-            match serde_yaml::from_str::<RawPeople>(&src) {
+        if let Some((path, src)) = &people {
+            match serde_yaml::from_str::<RawPeople>(src) {
                 Ok(raw) => {
                     ctx.teams = raw.teams;
                     ctx.people = raw.people;
                 }
-                Err(e) => all.push(yaml_error(&path, &e)),
+                Err(e) => all.push(yaml_error(path, &e)),
             }
         }
         if let Some((_, src)) = read("strategy.md") {
@@ -146,7 +148,7 @@ impl Context {
             ctx.glossary = parse_glossary(&src);
         }
         if all.is_empty() {
-            all.extend(ctx.validate(dir, layer));
+            all.extend(ctx.validate(dir, layer, source(&okrs), source(&people)));
         }
         if all.is_empty() {
             Ok(ctx)
@@ -155,10 +157,15 @@ impl Context {
         }
     }
 
-    fn validate(&self, dir: &Path, layer: &SemanticLayer) -> Vec<Diagnostic> {
+    fn validate(
+        &self,
+        dir: &Path,
+        layer: &SemanticLayer,
+        okr_src: &str,
+        people_src: &str,
+    ) -> Vec<Diagnostic> {
         let mut out = Vec::new();
-        let okr_src = std::fs::read_to_string(dir.join("okrs.yaml")).unwrap_or_default();
-        let mut rep = Reporter::new(&dir.join("okrs.yaml"), &okr_src);
+        let mut rep = Reporter::new(&dir.join("okrs.yaml"), okr_src);
         let teams: Vec<&str> = self.teams.iter().map(|t| t.name.as_str()).collect();
         let strategies: Vec<&str> = self.strategies.iter().map(|s| s.id.as_str()).collect();
         let segments: Vec<String> = layer
@@ -224,8 +231,7 @@ impl Context {
             }
         }
         out.extend(rep.diagnostics);
-        let people_src = std::fs::read_to_string(dir.join("people.yaml")).unwrap_or_default();
-        let mut rep = Reporter::new(&dir.join("people.yaml"), &people_src);
+        let mut rep = Reporter::new(&dir.join("people.yaml"), people_src);
         for t in &self.teams {
             for l in &t.levers {
                 if layer.metric(&l.metric).is_none() {
@@ -306,6 +312,11 @@ impl Context {
         scored.sort_by_key(|s| std::cmp::Reverse(s.0));
         scored.into_iter().take(limit).map(|(_, p)| p).collect()
     }
+}
+
+/// The text of a file that was read, or "" when it is absent.
+fn source(file: &Option<(PathBuf, String)>) -> &str {
+    file.as_ref().map_or("", |(_, s)| s.as_str())
 }
 
 fn yaml_error(path: &Path, e: &serde_yaml::Error) -> Diagnostic {

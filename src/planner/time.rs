@@ -3,7 +3,7 @@
 //! Calendar periods cover the whole period; weeks start on Monday; relative dates resolve
 //! against the injected `today`.
 
-use chrono::{Datelike, Duration, Months, NaiveDate, Weekday};
+use chrono::{Datelike, Duration, Months, NaiveDate};
 
 use crate::semantic::{Grain, TimeRange};
 
@@ -417,11 +417,6 @@ pub fn find_period(toks: &[String], today: NaiveDate) -> Option<FoundPeriod> {
     None
 }
 
-/// Weekday helper for tests and labels.
-pub fn is_monday(d: NaiveDate) -> bool {
-    d.weekday() == Weekday::Mon
-}
-
 /// True for `YYYY-MM-DD`.
 pub fn is_iso_date(s: &str) -> bool {
     s.len() == 10 && date_of(s).is_some()
@@ -430,6 +425,7 @@ pub fn is_iso_date(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::Weekday;
 
     fn d(s: &str) -> NaiveDate {
         NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
@@ -487,6 +483,6 @@ mod tests {
         assert_eq!(find("bfcm 2026"), r("2026-11-26", "2026-11-30"));
         assert_eq!(find("over black friday"), r("2025-11-27", "2025-12-01"));
         assert!(find_period(&["may".into(), "i".into()], d("2026-11-21")).is_none());
-        assert!(is_monday(d("2026-11-16")));
+        assert_eq!(d("2026-11-16").weekday(), Weekday::Mon);
     }
 }

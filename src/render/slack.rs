@@ -83,8 +83,7 @@ pub fn blocks(a: &Answer, answer_id: &str) -> Vec<Value> {
         let items: Vec<String> = a.recommendations.iter().map(|f| format!("• {f}")).collect();
         out.push(section(&format!("*What you can do*\n{}", items.join("\n"))));
     }
-    let single_value = a.rows.len() == 1 && a.columns.len() <= 1;
-    if !a.rows.is_empty() && !single_value {
+    if !a.rows.is_empty() && !a.is_single_value() {
         let shown = &a.rows[..a.rows.len().min(MAX_TABLE_ROWS)];
         let roles: Vec<_> = a.column_meta.iter().map(|c| Some(c.role.clone())).collect();
         let table = text::table(&a.columns, &roles, shown);

@@ -272,8 +272,7 @@ pub fn answer(a: &crate::answer::Answer) -> String {
     if a.status != Status::Answered {
         return out;
     }
-    let single_value = a.rows.len() == 1 && a.columns.len() == 1;
-    if !a.rows.is_empty() && !single_value {
+    if !a.rows.is_empty() && !a.is_single_value() {
         let roles: Vec<_> = a.column_meta.iter().map(|c| Some(c.role.clone())).collect();
         out.push_str("\n\n");
         out.push_str(&table(&a.columns, &roles, &a.rows));

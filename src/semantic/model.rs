@@ -740,16 +740,20 @@ impl<'r, 'a> Builder<'r, 'a> {
         out
     }
 
+    /// Resolves a measure used by metric `metric` (under `key`), with its filter and the
+    /// time dimension the metric names (or the model's default).
+    #[allow(clippy::too_many_arguments)]
     fn measure_input(
         &mut self,
         layer: &SemanticLayer,
-        rm: &RawMetric,
+        metric: &str,
         key: &str,
         measure: &str,
         filter: &[String],
+        time_dimension: Option<&String>,
         named: &BTreeMap<String, Vec<Condition>>,
     ) -> Option<MeasureInput> {
-        let path = ["metrics", rm.name.as_str(), key];
+        let path = ["metrics", metric, key];
         let Some((model, mi)) = self.find_measure(layer, measure) else {
             let all: Vec<&str> = layer
                 .models
@@ -762,15 +766,9 @@ impl<'r, 'a> Builder<'r, 'a> {
             );
             return None;
         };
-        let filter = self.conditions(
-            layer,
-            &["metrics", rm.name.as_str(), "filter"],
-            model,
-            filter,
-            named,
-        );
+        let filter = self.conditions(layer, &["metrics", metric, "filter"], model, filter, named);
         let m = &layer.models[model];
-        let time_dimension = match &rm.time_dimension {
+        let time_dimension = match time_dimension {
             None => m.default_time_dimension,
             Some(td) => {
                 let idx = m
@@ -785,7 +783,7 @@ impl<'r, 'a> Builder<'r, 'a> {
                         .map(|d| d.name.as_str())
                         .collect();
                     self.rep.error(
-                        &["metrics", rm.name.as_str(), "time_dimension"],
+                        &["metrics", metric, "time_dimension"],
                         format!(
                             "{td:?} is not a time dimension of {}{}",
                             m.name,
@@ -859,10 +857,11 @@ impl<'r, 'a> Builder<'r, 'a> {
                 forbid(rm.expr.is_some(), "expr", k, self.rep);
                 let input = self.measure_input(
                     layer,
-                    rm,
+                    &rm.name,
                     "measure",
                     rm.measure.as_deref()?,
                     &rm.filter,
+                    rm.time_dimension.as_ref(),
                     named,
                 )?;
                 if rm.kind == MetricKindName::Cumulative {
@@ -955,7 +954,15 @@ impl<'r, 'a> Builder<'r, 'a> {
             RawRatioInput::Measure(m) => {
                 let mut filter = rm.filter.clone();
                 filter.extend(m.filter.iter().cloned());
-                self.measure_input(layer, rm, key, &m.measure, &filter, named)
+                self.measure_input(
+                    layer,
+                    &rm.name,
+                    key,
+                    &m.measure,
+                    &filter,
+                    rm.time_dimension.as_ref(),
+                    named,
+                )
             }
             RawRatioInput::Metric(metric) => {
                 let Some(target) = all.iter().find(|x| &x.name == metric) else {
@@ -978,11 +985,15 @@ impl<'r, 'a> Builder<'r, 'a> {
                 let mut filter = target.filter.clone();
                 filter.extend(rm.filter.iter().cloned());
                 let measure = target.measure.as_deref()?;
-                let merged = RawMetric {
-                    time_dimension: target.time_dimension.clone(),
-                    ..shallow(rm)
-                };
-                self.measure_input(layer, &merged, key, measure, &filter, named)
+                self.measure_input(
+                    layer,
+                    &rm.name,
+                    key,
+                    measure,
+                    &filter,
+                    target.time_dimension.as_ref(),
+                    named,
+                )
             }
         }
     }
@@ -1058,24 +1069,6 @@ fn is_table_name(s: &str) -> bool {
             matches!(c.next(), Some(ch) if ch.is_ascii_alphabetic() || ch == '_')
                 && c.all(|ch| ch.is_ascii_alphanumeric() || ch == '_')
         })
-}
-
-fn shallow(rm: &RawMetric) -> RawMetric {
-    RawMetric {
-        name: rm.name.clone(),
-        kind: rm.kind,
-        label: None,
-        description: String::new(),
-        owner: String::new(),
-        unit: rm.unit.clone(),
-        synonyms: Vec::new(),
-        measure: None,
-        numerator: None,
-        denominator: None,
-        expr: None,
-        filter: Vec::new(),
-        time_dimension: rm.time_dimension.clone(),
-    }
 }
 
 /// Splits a derived metric's formula into metric names, numbers and operators.

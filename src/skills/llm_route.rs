@@ -4,8 +4,6 @@
 //! (unknown names are rejected, not guessed). Any failure falls back to the offline router
 //! with a log line, never a failed answer.
 
-use std::collections::BTreeMap;
-
 use async_openai::types::chat::{ChatCompletionTool, ChatCompletionTools, FunctionObject};
 use chrono::NaiveDate;
 use serde_json::{json, Value};
@@ -282,13 +280,4 @@ pub async fn narrate(llm: &Llm, a: &mut Answer) {
             "narrative rejected: a number is not in the results"
         ),
     }
-}
-
-/// The arguments of the skills' tools, for tests and docs.
-pub fn tool_names(rt: &Runtime) -> BTreeMap<String, Value> {
-    rt.skills
-        .skills
-        .iter()
-        .map(|s| (s.name.clone(), schema(rt, s)))
-        .collect()
 }

@@ -642,10 +642,10 @@ pub fn answer_question(
     requester: &str,
 ) -> crate::answer::Answer {
     use crate::answer::{Answer, Status};
-    if rt.skills.get(router::FALLBACK).is_none() && rt.skills.skills.is_empty() {
-        return crate::answer::ask(&rt.engine, &rt.vocab, question, today, requester);
-    }
     match router::route(rt, question, asker, today) {
+        router::Route::Planner => {
+            crate::answer::ask(&rt.engine, &rt.vocab, question, today, requester)
+        }
         router::Route::Run { skill, resolved } => {
             run::run(rt, skill, question, &resolved, asker, today, requester)
         }

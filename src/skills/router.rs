@@ -30,6 +30,9 @@ pub enum Route<'a> {
         question: String,
         choices: Vec<String>,
     },
+    /// No specific skill fits and no `metric_question` skill is installed: the planner
+    /// answers directly.
+    Planner,
 }
 
 /// The generic skill that answers any governed metric question.
@@ -100,10 +103,7 @@ pub fn route<'a>(
                 skill,
                 resolved: resolve(&skill.params, question, &input),
             },
-            None => Route::Clarify {
-                question: "No skills are installed; add skills/metric_question.".into(),
-                choices: Vec::new(),
-            },
+            None => Route::Planner,
         }
     };
     // The generic metric question competes too: a question the planner fully understands

@@ -110,10 +110,10 @@ impl AuditLog {
     }
 
     fn try_record(&self, r: &AuditRecord) -> anyhow::Result<()> {
-        self.with_conn(|conn| self.insert(conn, r))
+        self.with_conn(|conn| Self::insert(conn, r))
     }
 
-    fn insert(&self, conn: &Connection, r: &AuditRecord) -> anyhow::Result<()> {
+    fn insert(conn: &Connection, r: &AuditRecord) -> anyhow::Result<()> {
         conn.execute(
             "INSERT INTO audit_log VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             params![
