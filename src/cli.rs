@@ -55,6 +55,8 @@ pub enum Command {
     Query(QueryArgs),
     /// Ask a question in plain language, answered from governed metrics.
     Ask(AskArgs),
+    /// Run the web site and the Slack bot (Socket Mode and/or HTTP Events API) until Ctrl-C.
+    Serve(ServeArgs),
     /// Run a question set (YAML) and report accuracy and every miss.
     Eval(EvalArgs),
     /// Run the tests in every skill's skill.yaml (routing, parameters, answer text).
@@ -81,6 +83,14 @@ pub struct AskArgs {
 pub enum AskFormat {
     Text,
     Json,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address for the web site and Slack HTTP endpoints (default 127.0.0.1:8080, or
+    /// [server] listen in cortex.toml, or CORTEX_LISTEN).
+    #[arg(long, value_name = "HOST:PORT")]
+    pub listen: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -158,7 +168,11 @@ pub struct QueryArgs {
 /// message and an exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing();
+    init_tracing(if matches!(cli.command, Command::Serve(_)) {
+        "info"
+    } else {
+        "warn"
+    });
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
@@ -168,9 +182,9 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn init_tracing() {
+fn init_tracing(default: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("CORTEX_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -186,6 +200,20 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Check => cmd_check(&config),
         Command::Query(a) => cmd_query(config, a, today),
         Command::Ask(a) => cmd_ask(config, a, today),
+        Command::Serve(a) => {
+            let mut config = config;
+            if let Some(l) = a.listen {
+                if config.server.public_url == format!("http://{}", config.server.listen) {
+                    config.server.public_url = format!("http://{l}");
+                }
+                config.server.listen = l;
+            }
+            tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?
+                .block_on(crate::server::serve(config, g.today))?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Eval(a) => cmd_eval(config, a),
         Command::Test => cmd_test(config, today),
         Command::Skills => {

@@ -23,6 +23,28 @@ struct RawConfig {
     max_rows: Option<usize>,
     /// The optional LLM (any OpenAI-compatible endpoint).
     llm: Option<RawLlm>,
+    /// Slack credentials and API address.
+    slack: Option<RawSlack>,
+    /// The `cortex serve` process: web site address and public URL.
+    server: Option<RawServer>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSlack {
+    bot_token: Option<String>,
+    app_token: Option<String>,
+    signing_secret: Option<String>,
+    api_url: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawServer {
+    listen: Option<String>,
+    public_url: Option<String>,
+    user_header: Option<String>,
+    default_user: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -74,6 +96,32 @@ pub struct LlmConfig {
     pub retries: u32,
 }
 
+/// Slack settings. Each transport is on only when its credentials are present.
+#[derive(Debug, Clone, Default)]
+pub struct SlackConfig {
+    /// `xoxb-…`: posts answers (Web API). Needed by both transports.
+    pub bot_token: Option<Secret>,
+    /// `xapp-…`: Socket Mode (no public URL needed).
+    pub app_token: Option<Secret>,
+    /// Verifies requests on the HTTP Events API endpoints.
+    pub signing_secret: Option<Secret>,
+    /// Web API base, `https://slack.com/api` unless pointed elsewhere (tests).
+    pub api_url: String,
+}
+
+/// The long-running process's own settings.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Address of the web site and the Slack HTTP endpoints (default `127.0.0.1:8080`).
+    pub listen: String,
+    /// How people reach the site, for links in Slack (default `http://<listen>`).
+    pub public_url: String,
+    /// Header carrying the asker's identity, set by the company's auth proxy.
+    pub user_header: String,
+    /// Identity used when the header is absent (local use).
+    pub default_user: String,
+}
+
 /// Resolved settings.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -83,6 +131,8 @@ pub struct Config {
     pub limits: Limits,
     /// `None`: Cortex runs fully offline.
     pub llm: Option<LlmConfig>,
+    pub slack: SlackConfig,
+    pub server: ServerConfig,
 }
 
 impl Config {
@@ -150,8 +200,52 @@ impl Config {
             }),
             _ => None,
         };
+        let raw_slack = raw.slack.unwrap_or_default();
+        let secret = |keys: &[&str], file: Option<String>| {
+            keys.iter().find_map(|k| env(k)).or(file).map(Secret::new)
+        };
+        let slack = SlackConfig {
+            bot_token: secret(
+                &["CORTEX_SLACK_BOT_TOKEN", "SLACK_BOT_TOKEN"],
+                raw_slack.bot_token,
+            ),
+            app_token: secret(
+                &["CORTEX_SLACK_APP_TOKEN", "SLACK_APP_TOKEN"],
+                raw_slack.app_token,
+            ),
+            signing_secret: secret(
+                &["CORTEX_SLACK_SIGNING_SECRET", "SLACK_SIGNING_SECRET"],
+                raw_slack.signing_secret,
+            ),
+            api_url: env("CORTEX_SLACK_API_URL")
+                .or(raw_slack.api_url)
+                .unwrap_or_else(|| "https://slack.com/api".into())
+                .trim_end_matches('/')
+                .to_string(),
+        };
+        let raw_server = raw.server.unwrap_or_default();
+        let listen = env("CORTEX_LISTEN")
+            .or(raw_server.listen)
+            .unwrap_or_else(|| "127.0.0.1:8080".into());
+        let server = ServerConfig {
+            public_url: env("CORTEX_PUBLIC_URL")
+                .or(raw_server.public_url)
+                .unwrap_or_else(|| format!("http://{listen}"))
+                .trim_end_matches('/')
+                .to_string(),
+            listen,
+            user_header: raw_server
+                .user_header
+                .unwrap_or_else(|| "x-forwarded-user".into())
+                .to_ascii_lowercase(),
+            default_user: raw_server
+                .default_user
+                .unwrap_or_else(|| "web:local".into()),
+        };
         Ok(Config {
             llm,
+            slack,
+            server,
             project: project.to_path_buf(),
             warehouse: rel(warehouse),
             state_db: rel(state_db),

@@ -13,7 +13,11 @@
 //! - [`engine`]: the semantic layer and governed warehouse opened together.
 //! - [`semantic`]: metrics.yaml (raw serde -> validated model) and the SQL compiler.
 //! - [`skills`]: analyst-authored skills (YAML + handlebars): load, route, run.
-//! - [`slack`]: the Slack adapter (request signatures so far).
+//! - [`slack`]: the Slack front end: Events API over HTTP, Socket Mode, Web API client.
+//! - [`state`]: the bot's records in the state database: answers, feedback, threads, events.
+//! - [`server`]: `cortex serve`: the web site and Slack in one process.
+//! - [`service`]: the ask flow shared by Slack and the web site (routing, recording, cache).
+//! - [`web`]: the internal web site.
 //! - [`warehouse`]: governed DuckDB access: read-only, SQL guard, timeout, row cap, audit.
 //! - [`demo`]: the embedded demo warehouse generator.
 //! - [`llm`]: the optional LLM (async-openai): tool-calling router and narrator, with fallbacks.
@@ -37,6 +41,10 @@ pub mod llm;
 pub mod planner;
 pub mod render;
 pub mod semantic;
+pub mod server;
+pub mod service;
 pub mod skills;
 pub mod slack;
+pub mod state;
 pub mod warehouse;
+pub mod web;

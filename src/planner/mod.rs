@@ -6,6 +6,7 @@
 //! question with no governed metric is unanswerable, and a word that fits several metrics
 //! equally gets one clarifying question.
 
+pub mod followup;
 pub mod time;
 
 use chrono::NaiveDate;

@@ -1,4 +1,6 @@
-//! Renderers: pure functions from answers to text and Slack Block Kit (HTML and PDF next).
+//! Renderers: pure functions from answers to text, Slack Block Kit, charts, HTML and PDF.
 
+pub mod chart;
+pub mod fonts;
 pub mod slack;
 pub mod text;

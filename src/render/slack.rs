@@ -13,7 +13,7 @@ pub mod actions {
     pub const FILE_LINEAR: &str = "cortex_file_linear_task";
     pub const HELPFUL: &str = "cortex_feedback_helpful";
     pub const NOT_HELPFUL: &str = "cortex_feedback_not_helpful";
-    /// Prefix of a clarifying choice; the choice's value is the metric or skill name.
+    /// Prefix of a clarifying choice; the button's value is `<answer id>|<metric or skill name>`.
     pub const CHOOSE: &str = "cortex_choose";
 }
 
@@ -58,7 +58,13 @@ pub fn blocks(a: &Answer, answer_id: &str) -> Vec<Value> {
                     .iter()
                     .take(5)
                     .enumerate()
-                    .map(|(i, c)| button(c, &format!("{}_{i}", actions::CHOOSE), c))
+                    .map(|(i, c)| {
+                        button(
+                            c,
+                            &format!("{}_{i}", actions::CHOOSE),
+                            &format!("{answer_id}|{c}"),
+                        )
+                    })
                     .collect();
                 out.push(json!({"type": "actions", "elements": buttons}));
             }
@@ -103,6 +109,7 @@ pub fn blocks(a: &Answer, answer_id: &str) -> Vec<Value> {
         .map(|m| format!("*{}*: {}", m.label, m.description))
         .collect();
     let mut foot = defs;
+    foot.extend(a.provenance.notes.iter().map(|n| format!("_{n}_")));
     let mut meta = Vec::new();
     if !a.provenance.filters.is_empty() {
         meta.push(format!("Filters: {}", a.provenance.filters.join("; ")));

@@ -641,8 +641,40 @@ pub fn answer_question(
     today: chrono::NaiveDate,
     requester: &str,
 ) -> crate::answer::Answer {
+    follow_route(
+        rt,
+        router::route(rt, question, asker, today),
+        question,
+        asker,
+        today,
+        requester,
+    )
+}
+
+/// Like [`answer_question`], with the skill already chosen (a clarifying choice).
+/// `None` when no skill has that name.
+pub fn answer_with_skill(
+    rt: &run::Runtime,
+    skill: &str,
+    question: &str,
+    asker: Option<&crate::context::Person>,
+    today: chrono::NaiveDate,
+    requester: &str,
+) -> Option<crate::answer::Answer> {
+    let route = router::route_to(rt, skill, question, asker, today)?;
+    Some(follow_route(rt, route, question, asker, today, requester))
+}
+
+fn follow_route(
+    rt: &run::Runtime,
+    route: router::Route,
+    question: &str,
+    asker: Option<&crate::context::Person>,
+    today: chrono::NaiveDate,
+    requester: &str,
+) -> crate::answer::Answer {
     use crate::answer::{Answer, Status};
-    match router::route(rt, question, asker, today) {
+    match route {
         router::Route::Planner => {
             crate::answer::ask(&rt.engine, &rt.vocab, question, today, requester)
         }

@@ -134,6 +134,24 @@ pub fn route<'a>(
         }
     }
     let (_, skill, resolved) = scored.remove(0);
+    finish(rt, skill, resolved)
+}
+
+/// Routes straight to the named skill (a clarifying choice the asker picked).
+pub fn route_to<'a>(
+    rt: &'a Runtime,
+    name: &str,
+    question: &str,
+    asker: Option<&Person>,
+    today: NaiveDate,
+) -> Option<Route<'a>> {
+    let skill = rt.skills.get(name)?;
+    let resolved = resolve(&skill.params, question, &rt.resolve_input(asker, today));
+    Some(finish(rt, skill, resolved))
+}
+
+/// Runs the skill, or asks for its first missing required parameter.
+fn finish<'a>(rt: &'a Runtime, skill: &'a Skill, resolved: Resolved) -> Route<'a> {
     if let Some(p) = resolved.missing.first() {
         let (question, choices) = match p.kind {
             ParamKind::Okr => (

@@ -1,4 +1,8 @@
-//! The Slack adapter. So far: request signature verification. Events in, Block Kit out
-//! (see `render::slack`), and the slack-morphism client come with the Slack issue.
+//! The Slack front end: request signatures, the bot (questions in, Block Kit answers and
+//! files out through slack-morphism's Web API client), the HTTP Events API endpoints and
+//! Socket Mode. Block Kit itself is rendered by `render::slack`.
 
+pub mod bot;
+pub mod http;
 pub mod signature;
+pub mod socket;

@@ -96,7 +96,10 @@ impl AuditLog {
     }
 
     /// Runs `f` on the process's connection, opening it first if needed.
-    fn with_conn<T>(&self, f: impl FnOnce(&Connection) -> anyhow::Result<T>) -> anyhow::Result<T> {
+    pub(crate) fn with_conn<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> anyhow::Result<T>,
+    ) -> anyhow::Result<T> {
         let mut guard = self
             .conn
             .lock()

@@ -56,6 +56,13 @@ impl Fixture {
                 max_rows: 1000,
             },
             llm: None,
+            slack: Default::default(),
+            server: cortex::config::ServerConfig {
+                listen: "127.0.0.1:0".into(),
+                public_url: "http://cortex.test".into(),
+                user_header: "x-forwarded-user".into(),
+                default_user: "web:test".into(),
+            },
         }
     }
 

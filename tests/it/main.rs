@@ -10,4 +10,5 @@ mod llm;
 mod render;
 mod skills;
 mod slack;
+mod slack_bot;
 mod warehouse;

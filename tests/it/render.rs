@@ -65,7 +65,7 @@ fn clarifying_questions_offer_their_choices_as_buttons() {
         .iter()
         .filter_map(|e| e["value"].as_str())
         .collect();
-    assert!(values.contains(&"arr"), "{values:?}");
+    assert!(values.contains(&"answer-7|arr"), "{values:?}");
     // No numbers and no answer buttons on a clarifying question.
     assert!(!ids.contains(&actions::HELPFUL.to_string()));
 }

@@ -1,0 +1,181 @@
+//! The ask service shared by the long-running front ends (Slack, the web site): routes a
+//! question (with the LLM when configured), runs it off the async threads, records the
+//! answer in the state database, and keeps recent answers for their buttons.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+
+use chrono::NaiveDate;
+use tracing::{error, warn};
+
+use crate::answer::{Answer, Status};
+use crate::llm::Llm;
+use crate::skills::run::Runtime;
+use crate::state::{Place, State};
+
+/// Recent answers kept in memory for buttons (older ones are read back from the state DB).
+const CACHE: usize = 256;
+
+/// One question from a front end.
+#[derive(Debug, Clone, Default)]
+pub struct Request {
+    pub question: String,
+    /// Slack user id of the asker, looked up in context/people.yaml.
+    pub asker: Option<String>,
+    /// Who asked, for the audit log (`slack:U123`, `web:alice`).
+    pub requester: String,
+    /// The question the conversation is about so far (thread follow-ups).
+    pub earlier: Option<String>,
+    /// Run this skill instead of routing (a clarifying choice).
+    pub skill: Option<String>,
+    pub place: Place,
+}
+
+/// An answer with its id.
+#[derive(Debug, Clone)]
+pub struct Asked {
+    pub id: String,
+    pub answer: Arc<Answer>,
+    /// The question as answered: the follow-up combined with the earlier question.
+    pub effective_question: String,
+}
+
+pub struct Service {
+    pub rt: Arc<Runtime>,
+    pub state: State,
+    pub llm: Option<Llm>,
+    /// Fixed "today" (tests, reproducible demos); the clock otherwise.
+    pub today: Option<NaiveDate>,
+    cache: Mutex<VecDeque<(String, Arc<Answer>)>>,
+}
+
+impl Service {
+    pub fn new(rt: Runtime, llm: Option<Llm>, today: Option<NaiveDate>) -> anyhow::Result<Service> {
+        let log = rt
+            .engine
+            .warehouse
+            .audit_log()
+            .cloned()
+            .ok_or_else(|| anyhow::anyhow!("the warehouse has no state database"))?;
+        Ok(Service {
+            state: State::open(log)?,
+            rt: Arc::new(rt),
+            llm,
+            today,
+            cache: Mutex::new(VecDeque::new()),
+        })
+    }
+
+    pub fn today(&self) -> NaiveDate {
+        self.today
+            .unwrap_or_else(|| chrono::Local::now().date_naive())
+    }
+
+    /// Answers a question. Never fails: errors become an answer with status `error`.
+    pub async fn ask(self: &Arc<Self>, req: Request) -> Asked {
+        let svc = Arc::clone(self);
+        let today = self.today();
+        let handle = tokio::runtime::Handle::current();
+        let r = req.clone();
+        let work = tokio::task::spawn_blocking(move || {
+            let rt = &svc.rt;
+            let effective = match &r.earlier {
+                Some(e) => crate::planner::followup::combine(
+                    &rt.engine.layer,
+                    &rt.vocab,
+                    e,
+                    &r.question,
+                    today,
+                )
+                .unwrap_or_else(|| r.question.clone()),
+                None => r.question.clone(),
+            };
+            let asker = r.asker.as_deref().and_then(|id| rt.context.person(id));
+            let mut a = if let Some(skill) = &r.skill {
+                crate::skills::answer_with_skill(rt, skill, &effective, asker, today, &r.requester)
+                    .unwrap_or_else(|| {
+                        crate::skills::answer_question(rt, &effective, asker, today, &r.requester)
+                    })
+            } else if let Some(llm) = &svc.llm {
+                handle.block_on(crate::skills::llm_route::answer(
+                    rt,
+                    llm,
+                    &effective,
+                    asker,
+                    today,
+                    &r.requester,
+                ))
+            } else {
+                crate::skills::answer_question(rt, &effective, asker, today, &r.requester)
+            };
+            if effective != r.question {
+                a.question = r.question.clone();
+                a.provenance
+                    .notes
+                    .insert(0, format!("Read as a follow-up: \"{effective}\"."));
+            }
+            if a.text.is_empty() {
+                a.text = crate::render::text::answer(&a);
+            }
+            (a, effective)
+        })
+        .await;
+        let (answer, effective) = match work {
+            Ok(x) => x,
+            Err(e) => {
+                error!(error = %e, question = %req.question, "answering panicked");
+                let mut a = Answer::new(
+                    &req.question,
+                    Status::Error,
+                    "Something went wrong on my side while answering. The error is logged; please try again, or ask the data team if it keeps happening.".into(),
+                );
+                a.text = crate::render::text::answer(&a);
+                (a, req.question.clone())
+            }
+        };
+        let id = match self
+            .state
+            .save_answer(&req.requester, &answer, &req.place, None)
+        {
+            Ok(id) => id,
+            Err(e) => {
+                warn!(error = %e, "could not record the answer in the state database");
+                crate::state::new_id(&req.question)
+            }
+        };
+        let answer = Arc::new(answer);
+        self.remember(&id, Arc::clone(&answer));
+        Asked {
+            id,
+            answer,
+            effective_question: effective,
+        }
+    }
+
+    fn remember(&self, id: &str, a: Arc<Answer>) {
+        if let Ok(mut c) = self.cache.lock() {
+            c.push_back((id.to_string(), a));
+            while c.len() > CACHE {
+                c.pop_front();
+            }
+        }
+    }
+
+    /// A recent answer by id, if this process still has it.
+    pub fn recent(&self, id: &str) -> Option<Arc<Answer>> {
+        self.cache
+            .lock()
+            .ok()?
+            .iter()
+            .rev()
+            .find(|(k, _)| k == id)
+            .map(|(_, a)| Arc::clone(a))
+    }
+}
+
+impl Service {
+    /// The answer as a PDF report.
+    pub async fn pdf(&self, id: &str) -> Result<Vec<u8>, String> {
+        Err(format!("PDF reports are not available yet (answer {id})"))
+    }
+}

@@ -1,0 +1,143 @@
+//! The HTTP Events API: `/slack/events`, `/slack/commands`, `/slack/interactive`. Every
+//! request's signature is checked before anything else; work is spawned and the response
+//! goes back at once (Slack gives up after 3 seconds and retries).
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use serde_json::json;
+use slack_morphism::prelude::*;
+use tracing::{debug, warn};
+
+use super::bot::{command_reply, incoming_from_actions, incoming_from_event, Bot, Incoming};
+use super::signature;
+use crate::config::Secret;
+
+/// What the endpoints need: the bot and the signing secret.
+pub struct Endpoints {
+    pub bot: Arc<Bot>,
+    pub signing_secret: Secret,
+    /// Unix seconds now (injected in tests to replay Slack's documented vectors).
+    pub clock: fn() -> i64,
+}
+
+pub fn now_unix() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+/// The Slack routes, to merge into the web site's router.
+pub fn routes(e: Arc<Endpoints>) -> Router {
+    Router::new()
+        .route("/slack/events", post(events))
+        .route("/slack/commands", post(commands))
+        .route("/slack/interactive", post(interactive))
+        .with_state(e)
+}
+
+fn check(e: &Endpoints, headers: &HeaderMap, body: &[u8]) -> Result<(), Box<Response>> {
+    let h = |k: &str| headers.get(k).and_then(|v| v.to_str().ok()).unwrap_or("");
+    signature::verify(
+        e.signing_secret.expose(),
+        h("x-slack-request-timestamp"),
+        body,
+        h("x-slack-signature"),
+        (e.clock)(),
+    )
+    .map_err(|err| {
+        warn!(error = %err, "rejected a Slack request");
+        Box::new((StatusCode::UNAUTHORIZED, err.to_string()).into_response())
+    })
+}
+
+async fn events(State(e): State<Arc<Endpoints>>, headers: HeaderMap, body: Bytes) -> Response {
+    if let Err(r) = check(&e, &headers, &body) {
+        return *r;
+    }
+    let event: SlackPushEvent = match serde_json::from_slice(&body) {
+        Ok(v) => v,
+        Err(err) => {
+            // Acknowledge anyway: a retry would not parse better.
+            warn!(error = %err, "unrecognised Slack event payload");
+            return StatusCode::OK.into_response();
+        }
+    };
+    match event {
+        SlackPushEvent::UrlVerification(v) => {
+            Json(json!({"challenge": v.challenge})).into_response()
+        }
+        SlackPushEvent::EventCallback(cb) => {
+            match e.bot.svc.state.first_delivery(&cb.event_id.0) {
+                Ok(true) => {}
+                Ok(false) => {
+                    debug!(event_id = %cb.event_id.0, "Slack retried an event already handled");
+                    return StatusCode::OK.into_response();
+                }
+                Err(err) => warn!(error = %err, "could not check the event id; handling it"),
+            }
+            if let Some(inc) = incoming_from_event(&cb.event, e.bot.bot_user.as_deref()) {
+                e.bot.spawn(inc);
+            }
+            StatusCode::OK.into_response()
+        }
+        SlackPushEvent::AppRateLimited(_) => {
+            warn!("Slack says the app is rate limited for events");
+            StatusCode::OK.into_response()
+        }
+    }
+}
+
+async fn commands(State(e): State<Arc<Endpoints>>, headers: HeaderMap, body: Bytes) -> Response {
+    if let Err(r) = check(&e, &headers, &body) {
+        return *r;
+    }
+    if let Ok(form) = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&body) {
+        if form.iter().any(|(k, _)| k == "ssl_check") {
+            return StatusCode::OK.into_response();
+        }
+    }
+    let cmd: SlackCommandEvent = match serde_urlencoded::from_bytes(&body) {
+        Ok(c) => c,
+        Err(err) => {
+            warn!(error = %err, "unrecognised slash command body");
+            return (StatusCode::BAD_REQUEST, "unrecognised slash command").into_response();
+        }
+    };
+    let text = cmd.text.clone().unwrap_or_default();
+    if let Some(reply) = command_reply(&e.bot.svc, &text) {
+        return Json(json!({"response_type": "ephemeral", "text": reply})).into_response();
+    }
+    e.bot.spawn(Incoming::Command {
+        user: cmd.user_id.0,
+        channel: cmd.channel_id.0,
+        text,
+    });
+    Json(json!({"response_type": "ephemeral", "text": "Looking into it; the answer will appear in this channel."}))
+        .into_response()
+}
+
+async fn interactive(State(e): State<Arc<Endpoints>>, headers: HeaderMap, body: Bytes) -> Response {
+    if let Err(r) = check(&e, &headers, &body) {
+        return *r;
+    }
+    let payload = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&body)
+        .ok()
+        .and_then(|f| f.into_iter().find(|(k, _)| k == "payload").map(|(_, v)| v));
+    let Some(payload) = payload else {
+        return (StatusCode::BAD_REQUEST, "missing payload").into_response();
+    };
+    match serde_json::from_str::<SlackInteractionEvent>(&payload) {
+        Ok(SlackInteractionEvent::BlockActions(ev)) => {
+            if let Some(inc) = incoming_from_actions(&ev) {
+                e.bot.spawn(inc);
+            }
+        }
+        Ok(_) => {}
+        Err(err) => warn!(error = %err, "unrecognised interaction payload"),
+    }
+    StatusCode::OK.into_response()
+}

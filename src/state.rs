@@ -1,0 +1,325 @@
+//! The bot's own records in the state database (never the warehouse): every answer given
+//! (for permalinks, buttons and the analysts' log), feedback on answers, Slack conversation
+//! threads, and the Slack event ids already handled (Slack retries deliveries).
+//!
+//! It shares the audit log's connection, so one process holds one writer.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use chrono::Utc;
+use duckdb::{params, OptionalExt};
+use sha2::{Digest, Sha256};
+
+use crate::answer::Answer;
+use crate::warehouse::AuditLog;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS answers (
+    id VARCHAR PRIMARY KEY,
+    created_at TIMESTAMP NOT NULL,
+    requester VARCHAR NOT NULL,
+    question VARCHAR NOT NULL,
+    skill VARCHAR NOT NULL,
+    status VARCHAR NOT NULL,
+    channel VARCHAR,
+    thread_ts VARCHAR,
+    answer_json VARCHAR NOT NULL,
+    html VARCHAR
+);
+CREATE TABLE IF NOT EXISTS feedback (
+    answer_id VARCHAR NOT NULL,
+    requester VARCHAR NOT NULL,
+    helpful BOOLEAN NOT NULL,
+    given_at TIMESTAMP NOT NULL
+);
+CREATE TABLE IF NOT EXISTS slack_events (
+    event_id VARCHAR PRIMARY KEY,
+    received_at TIMESTAMP NOT NULL
+);
+CREATE TABLE IF NOT EXISTS threads (
+    channel VARCHAR NOT NULL,
+    thread_ts VARCHAR NOT NULL,
+    question VARCHAR NOT NULL,
+    answer_id VARCHAR NOT NULL,
+    updated_at TIMESTAMP NOT NULL,
+    PRIMARY KEY (channel, thread_ts)
+);
+";
+
+/// Where an answer was given.
+#[derive(Debug, Clone, Default)]
+pub struct Place {
+    pub channel: Option<String>,
+    pub thread_ts: Option<String>,
+}
+
+/// One stored answer, as listed for analysts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredAnswer {
+    pub id: String,
+    pub created_at: String,
+    pub requester: String,
+    pub question: String,
+    pub skill: String,
+    pub status: String,
+    pub answer_json: String,
+    pub html: Option<String>,
+    /// Feedback counts: (helpful, not helpful).
+    pub feedback: (i64, i64),
+}
+
+/// The bot's records.
+#[derive(Debug, Clone)]
+pub struct State {
+    log: AuditLog,
+}
+
+fn now() -> String {
+    Utc::now()
+        .naive_utc()
+        .format("%Y-%m-%d %H:%M:%S%.6f")
+        .to_string()
+}
+
+/// A short id, unique within the process and very likely across processes.
+pub fn new_id(seed: &str) -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let mut h = Sha256::new();
+    h.update(seed.as_bytes());
+    h.update(COUNTER.fetch_add(1, Ordering::Relaxed).to_le_bytes());
+    h.update(
+        Utc::now()
+            .timestamp_nanos_opt()
+            .unwrap_or_default()
+            .to_le_bytes(),
+    );
+    h.update(std::process::id().to_le_bytes());
+    h.finalize()[..8]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+impl State {
+    /// Creates the tables if missing.
+    pub fn open(log: AuditLog) -> anyhow::Result<State> {
+        log.with_conn(|c| Ok(c.execute_batch(SCHEMA)?))?;
+        Ok(State { log })
+    }
+
+    /// Records an answer and returns its id.
+    pub fn save_answer(
+        &self,
+        requester: &str,
+        a: &Answer,
+        place: &Place,
+        html: Option<&str>,
+    ) -> anyhow::Result<String> {
+        let id = new_id(&a.question);
+        let json = serde_json::to_string(a)?;
+        let status = serde_json::to_value(a.status)?
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        self.log.with_conn(|c| {
+            c.execute(
+                "INSERT INTO answers VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                params![
+                    id,
+                    now(),
+                    requester,
+                    a.question,
+                    a.skill,
+                    status,
+                    place.channel,
+                    place.thread_ts,
+                    json,
+                    html
+                ],
+            )?;
+            Ok(())
+        })?;
+        Ok(id)
+    }
+
+    /// Replaces the stored HTML of an answer (rendered after it was saved).
+    pub fn set_html(&self, id: &str, html: &str) -> anyhow::Result<()> {
+        self.log.with_conn(|c| {
+            c.execute(
+                "UPDATE answers SET html = ? WHERE id = ?",
+                params![html, id],
+            )?;
+            Ok(())
+        })
+    }
+
+    pub fn answer(&self, id: &str) -> anyhow::Result<Option<StoredAnswer>> {
+        Ok(self
+            .answers_where("WHERE a.id = ?", &[id], 1)?
+            .into_iter()
+            .next())
+    }
+
+    /// The newest answers first; `requester` limits them to one person.
+    pub fn recent_answers(
+        &self,
+        requester: Option<&str>,
+        limit: usize,
+    ) -> anyhow::Result<Vec<StoredAnswer>> {
+        match requester {
+            Some(r) => self.answers_where("WHERE a.requester = ?", &[r], limit),
+            None => self.answers_where("", &[], limit),
+        }
+    }
+
+    fn answers_where(
+        &self,
+        filter: &str,
+        args: &[&str],
+        limit: usize,
+    ) -> anyhow::Result<Vec<StoredAnswer>> {
+        let sql = format!(
+            "SELECT a.id, strftime(a.created_at, '%Y-%m-%d %H:%M:%S'), a.requester, a.question,
+                    a.skill, a.status, a.answer_json, a.html,
+                    (SELECT count(*) FROM feedback f WHERE f.answer_id = a.id AND f.helpful),
+                    (SELECT count(*) FROM feedback f WHERE f.answer_id = a.id AND NOT f.helpful)
+             FROM answers a
+             {filter}
+             ORDER BY a.created_at DESC LIMIT {limit}"
+        );
+        self.log.with_conn(|c| {
+            let mut stmt = c.prepare(&sql)?;
+            let rows = stmt.query_map(duckdb::params_from_iter(args.iter()), |r| {
+                Ok(StoredAnswer {
+                    id: r.get(0)?,
+                    created_at: r.get(1)?,
+                    requester: r.get(2)?,
+                    question: r.get(3)?,
+                    skill: r.get(4)?,
+                    status: r.get(5)?,
+                    answer_json: r.get(6)?,
+                    html: r.get(7)?,
+                    feedback: (r.get(8)?, r.get(9)?),
+                })
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+    }
+
+    pub fn record_feedback(
+        &self,
+        answer_id: &str,
+        requester: &str,
+        helpful: bool,
+    ) -> anyhow::Result<()> {
+        self.log.with_conn(|c| {
+            c.execute(
+                "INSERT INTO feedback VALUES (?, ?, ?, ?)",
+                params![answer_id, requester, helpful, now()],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Feedback on one answer: (requester, helpful), oldest first.
+    pub fn feedback(&self, answer_id: &str) -> anyhow::Result<Vec<(String, bool)>> {
+        self.log.with_conn(|c| {
+            let mut stmt = c.prepare(
+                "SELECT requester, helpful FROM feedback WHERE answer_id = ? ORDER BY given_at",
+            )?;
+            let rows = stmt.query_map(params![answer_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+    }
+
+    /// True the first time an event id is seen; false for Slack's retries of it.
+    pub fn first_delivery(&self, event_id: &str) -> anyhow::Result<bool> {
+        self.log.with_conn(|c| {
+            let n = c.execute(
+                "INSERT INTO slack_events VALUES (?, ?) ON CONFLICT DO NOTHING",
+                params![event_id, now()],
+            )?;
+            Ok(n == 1)
+        })
+    }
+
+    /// Remembers the question a thread is about, for follow-ups.
+    pub fn set_thread(
+        &self,
+        channel: &str,
+        thread_ts: &str,
+        question: &str,
+        answer_id: &str,
+    ) -> anyhow::Result<()> {
+        self.log.with_conn(|c| {
+            c.execute(
+                "INSERT OR REPLACE INTO threads VALUES (?, ?, ?, ?, ?)",
+                params![channel, thread_ts, question, answer_id, now()],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// The question a thread is about, if the bot answered in it before.
+    pub fn thread(&self, channel: &str, thread_ts: &str) -> anyhow::Result<Option<String>> {
+        self.log.with_conn(|c| {
+            Ok(c.query_row(
+                "SELECT question FROM threads WHERE channel = ? AND thread_ts = ?",
+                params![channel, thread_ts],
+                |r| r.get(0),
+            )
+            .optional()?)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::answer::Status;
+
+    fn state() -> (tempfile::TempDir, State) {
+        let dir = tempfile::tempdir().expect("tmp");
+        let log = AuditLog::open(&dir.path().join("state.duckdb")).expect("open");
+        (dir, State::open(log).expect("state"))
+    }
+
+    #[test]
+    fn answers_feedback_threads_and_events_round_trip() {
+        let (_d, s) = state();
+        let a = Answer::new("What's our ARR?", Status::Answered, "ARR $1".into());
+        let id = s
+            .save_answer("slack:U1", &a, &Place::default(), Some("<p>x</p>"))
+            .expect("save");
+        let got = s.answer(&id).expect("read").expect("found");
+        assert_eq!(got.question, "What's our ARR?");
+        assert_eq!(got.status, "answered");
+        assert_eq!(got.html.as_deref(), Some("<p>x</p>"));
+        assert_eq!(got.feedback, (0, 0));
+        s.record_feedback(&id, "slack:U2", true).expect("fb");
+        s.record_feedback(&id, "slack:U3", false).expect("fb");
+        assert_eq!(
+            s.answer(&id).expect("read").expect("found").feedback,
+            (1, 1)
+        );
+        assert!(s.answer("nope").expect("read").is_none());
+        assert_eq!(
+            s.recent_answers(Some("slack:U1"), 10).expect("list").len(),
+            1
+        );
+        assert!(s
+            .recent_answers(Some("slack:U9"), 10)
+            .expect("list")
+            .is_empty());
+
+        assert!(s.first_delivery("Ev1").expect("ev"));
+        assert!(!s.first_delivery("Ev1").expect("ev"));
+        assert_eq!(s.thread("C1", "1.1").expect("t"), None);
+        s.set_thread("C1", "1.1", "ARR by segment", &id).expect("t");
+        s.set_thread("C1", "1.1", "ARR by plan", &id).expect("t");
+        assert_eq!(
+            s.thread("C1", "1.1").expect("t").as_deref(),
+            Some("ARR by plan")
+        );
+    }
+}

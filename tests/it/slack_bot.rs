@@ -1,0 +1,896 @@
+//! The Slack bot end to end on 127.0.0.1: Slack's real payload samples are signed and
+//! posted to the bot's HTTP Events API endpoints, and the real slack-morphism client talks
+//! to a fake Slack Web API (axum) that records every call.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use cortex::config::Secret;
+use cortex::slack::signature::sign;
+use serde_json::{json, Value};
+
+use crate::helpers::{demo_today, demo_warehouse, project_dir};
+
+const SECRET: &str = "test-signing-secret";
+
+/// One Web API call as the fake received it.
+#[derive(Debug, Clone)]
+struct Call {
+    method: String,
+    body: Value,
+    raw: Vec<u8>,
+    status: u16,
+}
+
+#[derive(Default)]
+struct FakeState {
+    calls: Mutex<Vec<Call>>,
+    next_ts: AtomicUsize,
+    /// Answer this many chat.postMessage calls with 429 first.
+    rate_limit_posts: AtomicUsize,
+    addr: Mutex<Option<SocketAddr>>,
+}
+
+struct FakeSlack {
+    state: Arc<FakeState>,
+    api_url: String,
+}
+
+impl FakeSlack {
+    fn calls(&self, method: &str) -> Vec<Call> {
+        self.state
+            .calls
+            .lock()
+            .expect("lock")
+            .iter()
+            .filter(|c| c.method == method && c.status == 200)
+            .cloned()
+            .collect()
+    }
+
+    fn all(&self) -> Vec<Call> {
+        self.state.calls.lock().expect("lock").clone()
+    }
+}
+
+fn record(s: &FakeState, method: &str, raw: &[u8], status: u16) {
+    let body = serde_json::from_slice(raw).unwrap_or_else(|_| {
+        Value::Object(
+            serde_urlencoded::from_bytes::<Vec<(String, String)>>(raw)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(k, v)| (k, Value::String(v)))
+                .collect(),
+        )
+    });
+    s.calls.lock().expect("lock").push(Call {
+        method: method.to_string(),
+        body,
+        raw: raw.to_vec(),
+        status,
+    });
+}
+
+async fn api(
+    State(s): State<Arc<FakeState>>,
+    Path(method): Path<String>,
+    Query(q): Query<Vec<(String, String)>>,
+    body: Bytes,
+) -> Response {
+    // GET methods carry their arguments in the query string.
+    let raw: Vec<u8> = if body.is_empty() {
+        serde_json::to_vec(&Value::Object(
+            q.into_iter().map(|(k, v)| (k, Value::String(v))).collect(),
+        ))
+        .expect("json")
+    } else {
+        body.to_vec()
+    };
+    if method == "chat.postMessage"
+        && s.rate_limit_posts
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+    {
+        record(&s, &method, &raw, 429);
+        let mut h = HeaderMap::new();
+        h.insert("retry-after", "1".parse().expect("header"));
+        return (
+            StatusCode::TOO_MANY_REQUESTS,
+            h,
+            Json(json!({"ok": false, "error": "ratelimited"})),
+        )
+            .into_response();
+    }
+    record(&s, &method, &raw, 200);
+    let req: Value = serde_json::from_slice(&raw).unwrap_or(Value::Null);
+    let ts = || {
+        format!(
+            "1700000000.{:06}",
+            s.next_ts.fetch_add(1, Ordering::SeqCst) + 1
+        )
+    };
+    let channel = req["channel"].as_str().unwrap_or("C0").to_string();
+    let addr = s.addr.lock().expect("lock").expect("addr set");
+    let out = match method.as_str() {
+        "auth.test" => {
+            json!({"ok": true, "user_id": "UBOT", "team_id": "T111", "team": "Acme", "url": "https://acme.slack.com/", "bot_id": "B111"})
+        }
+        "chat.postMessage" => {
+            let ts = ts();
+            json!({"ok": true, "channel": channel, "ts": ts, "message": {"ts": ts, "text": req["text"]}})
+        }
+        "chat.update" => {
+            json!({"ok": true, "channel": channel, "ts": req["ts"], "message": {"text": req["text"]}})
+        }
+        "chat.postEphemeral" => json!({"ok": true, "message_ts": ts()}),
+        "files.getUploadURLExternal" => {
+            let id = format!("F{}", s.calls.lock().expect("lock").len());
+            json!({"ok": true, "upload_url": format!("http://{addr}/upload/{id}"), "file_id": id})
+        }
+        "files.completeUploadExternal" => json!({"ok": true, "files": req["files"]}),
+        _ => json!({"ok": false, "error": "unknown_method"}),
+    };
+    Json(out).into_response()
+}
+
+async fn upload(State(s): State<Arc<FakeState>>, Path(id): Path<String>, body: Bytes) -> Response {
+    s.calls.lock().expect("lock").push(Call {
+        method: format!("upload:{id}"),
+        body: Value::Null,
+        raw: body.to_vec(),
+        status: 200,
+    });
+    (StatusCode::OK, format!("OK - {}", body.len())).into_response()
+}
+
+async fn start_fake() -> FakeSlack {
+    let state = Arc::new(FakeState::default());
+    let app = Router::new()
+        .route("/api/{method}", post(api).get(api))
+        .route("/upload/{id}", post(upload))
+        .with_state(Arc::clone(&state));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    *state.addr.lock().expect("lock") = Some(addr);
+    tokio::spawn(async move { axum::serve(listener, app).await.expect("fake slack") });
+    FakeSlack {
+        state,
+        api_url: format!("http://{addr}/api"),
+    }
+}
+
+/// Cortex serving on 127.0.0.1 against the fake Slack.
+struct Bot {
+    url: String,
+    server: cortex::server::Server,
+    _state: tempfile::TempDir,
+    http: reqwest::Client,
+}
+
+async fn start_bot(fake: &FakeSlack, project: Option<PathBuf>, timeout: Option<Duration>) -> Bot {
+    let state = tempfile::tempdir().expect("tmp");
+    let project = project.unwrap_or_else(project_dir);
+    let mut config =
+        cortex::config::Config::load(&project, Some(demo_warehouse())).expect("config");
+    config.state_db = state.path().join("state.duckdb");
+    config.slack.bot_token = Some(Secret::new("xoxb-test"));
+    config.slack.signing_secret = Some(Secret::new(SECRET));
+    config.slack.app_token = None;
+    config.slack.api_url = fake.api_url.clone();
+    config.llm = None;
+    if let Some(t) = timeout {
+        config.limits.timeout = t;
+    }
+    let server = cortex::server::build(config, Some(demo_today()))
+        .await
+        .expect("server builds");
+    assert!(server.transports.http_events && !server.transports.socket_mode);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    let router = server.router.clone();
+    tokio::spawn(async move { axum::serve(listener, router).await.expect("cortex serve") });
+    Bot {
+        url,
+        server,
+        _state: state,
+        http: reqwest::Client::new(),
+    }
+}
+
+impl Bot {
+    async fn send(
+        &self,
+        path: &str,
+        content_type: &str,
+        body: &str,
+        ts: i64,
+        secret: &str,
+    ) -> (u16, String) {
+        let t = ts.to_string();
+        let r = self
+            .http
+            .post(format!("{}{path}", self.url))
+            .header("content-type", content_type)
+            .header("x-slack-request-timestamp", &t)
+            .header("x-slack-signature", sign(secret, &t, body.as_bytes()))
+            .body(body.to_string())
+            .send()
+            .await
+            .expect("request");
+        let status = r.status().as_u16();
+        (status, r.text().await.unwrap_or_default())
+    }
+
+    async fn event(&self, body: &Value) -> (u16, String) {
+        self.send(
+            "/slack/events",
+            "application/json",
+            &body.to_string(),
+            now(),
+            SECRET,
+        )
+        .await
+    }
+
+    /// Waits until every answer in progress is in Slack.
+    async fn idle(&self) {
+        let bot = self.server.bot.as_ref().expect("bot");
+        tokio::time::timeout(Duration::from_secs(120), bot.idle())
+            .await
+            .expect("answers finish");
+    }
+}
+
+fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+fn payload(name: &str) -> String {
+    let p = project_dir()
+        .join("../shared/datasets/slack-payloads")
+        .join(name);
+    std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+fn json_payload(name: &str) -> Value {
+    serde_json::from_str(&payload(name)).expect("json")
+}
+
+/// The app_mention sample with our question, event id and ts.
+fn mention(text: &str, event_id: &str, ts: &str, thread_ts: Option<&str>) -> Value {
+    let mut v = json_payload("bolt-python/event_callback.app_mention.json");
+    v["event"]["text"] = json!(format!("<@W111> {text}"));
+    v["event"]["ts"] = json!(ts);
+    v["event_id"] = json!(event_id);
+    if let Some(t) = thread_ts {
+        v["event"]["thread_ts"] = json!(t);
+    }
+    v
+}
+
+fn blocks_text(call: &Call) -> String {
+    call.body["blocks"].to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mention_gets_a_placeholder_then_the_answer_and_a_chart_in_the_thread() {
+    let fake = start_fake().await;
+    let bot = start_bot(&fake, None, None).await;
+    let (status, _) = bot
+        .event(&mention(
+            "What's our ARR by segment?",
+            "EvA1",
+            "1595926230.009600",
+            None,
+        ))
+        .await;
+    assert_eq!(status, 200);
+    bot.idle().await;
+
+    let posts = fake.calls("chat.postMessage");
+    assert_eq!(posts.len(), 1, "{posts:?}");
+    assert_eq!(posts[0].body["channel"], "C111");
+    assert_eq!(posts[0].body["thread_ts"], "1595926230.009600");
+    assert!(posts[0].body["text"]
+        .as_str()
+        .unwrap_or("")
+        .contains("Looking into it"));
+
+    let updates = fake.calls("chat.update");
+    assert_eq!(updates.len(), 1);
+    let u = &updates[0];
+    assert_eq!(u.body["ts"], "1700000000.000001", "updates the placeholder");
+    let b = blocks_text(u);
+    assert!(b.contains("Enterprise") && b.contains("Mid-Market"), "{b}");
+    assert!(
+        b.contains("Annual recurring revenue"),
+        "definition in the footer: {b}"
+    );
+    for id in [
+        "cortex_open_html",
+        "cortex_open_pdf",
+        "cortex_file_linear_task",
+        "cortex_feedback_helpful",
+    ] {
+        assert!(b.contains(id), "button {id}");
+    }
+    assert!(u.body["text"]
+        .as_str()
+        .unwrap_or("")
+        .starts_with("ARR by segment"));
+
+    // The chart: upload URL, PNG bytes, completed into the same thread.
+    let get = fake.calls("files.getUploadURLExternal");
+    assert_eq!(get.len(), 1);
+    assert_eq!(get[0].body["filename"], "chart.png");
+    let png = fake
+        .all()
+        .into_iter()
+        .find(|c| c.method.starts_with("upload:"))
+        .expect("uploaded");
+    assert_eq!(&png.raw[..8], b"\x89PNG\r\n\x1a\n");
+    assert_eq!(get[0].body["length"], png.raw.len().to_string());
+    let done = fake.calls("files.completeUploadExternal");
+    assert_eq!(done.len(), 1);
+    assert_eq!(done[0].body["channel_id"], "C111");
+    assert_eq!(done[0].body["thread_ts"], "1595926230.009600");
+    assert_eq!(done[0].body["files"][0]["title"], "ARR by segment");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_direct_message_is_answered_and_the_asker_is_known() {
+    let fake = start_fake().await;
+    let bot = start_bot(&fake, None, None).await;
+    let mut v = json_payload("bolt-python/event_callback.message.im.json");
+    v["event"]["text"] = json!(
+        "How are we performing against OKR #1, and what can my team do to help accelerate it?"
+    );
+    v["event"]["user"] = json!("U01REV0001");
+    v["event_id"] = json!("EvDM1");
+    let (status, _) = bot.event(&v).await;
+    assert_eq!(status, 200);
+    bot.idle().await;
+    let updates = fake.calls("chat.update");
+    assert_eq!(updates.len(), 1, "{:?}", fake.all());
+    let b = blocks_text(&updates[0]);
+    assert!(b.contains("OKR") && b.contains("What you can do"), "{b}");
+    // Dana is on the Revenue team: the recommendations are Revenue's levers.
+    assert!(
+        b.contains("Enterprise deals") || b.contains("upsell") || b.contains("self-serve"),
+        "{b}"
+    );
+    assert_eq!(updates[0].body["channel"], v["event"]["channel"]);
+    // The audit log knows who asked.
+    let log = bot
+        .server
+        .svc
+        .rt
+        .engine
+        .warehouse
+        .audit_log()
+        .expect("audit");
+    assert!(log
+        .recent(50)
+        .expect("audit rows")
+        .iter()
+        .any(|e| e.requester == "slack:U01REV0001"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slash_commands_answer_in_the_channel_and_help_is_immediate() {
+    let fake = start_fake().await;
+    let bot = start_bot(&fake, None, None).await;
+    let form = payload("bolt-python/slash_command.form-urlencoded.txt")
+        .replace("command=%2Fhello-world", "command=%2Fcortex");
+    let help = form.replace("text=Hi", "text=help");
+    let (status, body) = bot
+        .send(
+            "/slack/commands",
+            "application/x-www-form-urlencoded",
+            &help,
+            now(),
+            SECRET,
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert!(body.contains("Ask me about the business"), "{body}");
+    let (_, metrics) = bot
+        .send(
+            "/slack/commands",
+            "application/x-www-form-urlencoded",
+            &form.replace("text=Hi", "text=metrics"),
+            now(),
+            SECRET,
+        )
+        .await;
+    assert!(
+        metrics.contains("`arr`") && metrics.contains("`csat`"),
+        "{metrics}"
+    );
+    bot.idle().await;
+    assert!(
+        fake.all().iter().all(|c| c.method == "auth.test"),
+        "help posts nothing"
+    );
+
+    let q = form.replace("text=Hi", "text=How+many+tickets+last+month%3F");
+    let (status, body) = bot
+        .send(
+            "/slack/commands",
+            "application/x-www-form-urlencoded",
+            &q,
+            now(),
+            SECRET,
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert!(body.contains("ephemeral"), "{body}");
+    bot.idle().await;
+    let posts = fake.calls("chat.postMessage");
+    assert_eq!(posts.len(), 2, "intro, then placeholder in its thread");
+    assert!(posts[0].body["text"]
+        .as_str()
+        .unwrap_or("")
+        .contains("How many tickets last month?"));
+    assert_eq!(posts[1].body["thread_ts"], "1700000000.000001");
+    let updates = fake.calls("chat.update");
+    assert_eq!(updates.len(), 1);
+    assert!(
+        updates[0].body["text"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("Tickets"),
+        "{:?}",
+        updates[0].body
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thread_follow_up_continues_the_conversation() {
+    let fake = start_fake().await;
+    let bot = start_bot(&fake, None, None).await;
+    bot.event(&mention(
+        "What's our ARR by segment?",
+        "EvT1",
+        "1600000000.000100",
+        None,
+    ))
+    .await;
+    bot.idle().await;
+    bot.event(&mention(
+        "and by plan?",
+        "EvT2",
+        "1600000000.000200",
+        Some("1600000000.000100"),
+    ))
+    .await;
+    bot.idle().await;
+    let updates = fake.calls("chat.update");
+    assert_eq!(updates.len(), 2);
+    let second = &updates[1];
+    let text = second.body["text"].as_str().unwrap_or("");
+    assert!(text.starts_with("ARR by plan"), "{text}");
+    assert!(blocks_text(second).contains("Read as a follow-up"));
+    // And the thread keeps going: a new period on the plan breakdown.
+    bot.event(&mention(
+        "same for last quarter",
+        "EvT3",
+        "1600000000.000300",
+        Some("1600000000.000100"),
+    ))
+    .await;
+    bot.idle().await;
+    let third = &fake.calls("chat.update")[2];
+    let text = third.body["text"].as_str().unwrap_or("");
+    assert!(
+        text.starts_with("ARR by plan") && text.contains("2026-09-30"),
+        "{text}"
+    );
+    // Every reply stayed in the thread.
+    for p in fake.calls("chat.postMessage") {
+        assert_eq!(p.body["thread_ts"], "1600000000.000100");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retried_event_is_answered_once() {
+    let fake = start_fake().await;
+    let bot = start_bot(&fake, None, None).await;
+    let ev = mention(
+        "How many tickets last month?",
+        "EvR1",
+        "1600000001.000100",
+        None,
+    );
+    assert_eq!(bot.event(&ev).await.0, 200);
+    // Slack's retry carries the same event_id (and X-Slack-Retry-Num).
+    let body = ev.to_string();
+    let t = now().to_string();
+    let r = bot
+        .http
+        .post(format!("{}/slack/events", bot.url))
+        .header("content-type", "application/json")
+        .header("x-slack-request-timestamp", &t)
+        .header("x-slack-signature", sign(SECRET, &t, body.as_bytes()))
+        .header("x-slack-retry-num", "1")
+        .header("x-slack-retry-reason", "http_timeout")
+        .body(body)
+        .send()
+        .await
+        .expect("retry");
+    assert_eq!(r.status().as_u16(), 200);
+    bot.idle().await;
+    assert_eq!(fake.calls("chat.postMessage").len(), 1);
+    assert_eq!(fake.calls("chat.update").len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_signatures_and_stale_timestamps_are_rejected_and_ignored_events_post_nothing() {
+    let fake = start_fake().await;
+    let bot = start_bot(&fake, None, None).await;
+    let ev = mention("What's our ARR?", "EvS1", "1600000002.000100", None).to_string();
+    let (s1, _) = bot
+        .send(
+            "/slack/events",
+            "application/json",
+            &ev,
+            now(),
+            "wrong-secret",
+        )
+        .await;
+    assert_eq!(s1, 401);
+    let (s2, _) = bot
+        .send(
+            "/slack/events",
+            "application/json",
+            &ev,
+            now() - 600,
+            SECRET,
+        )
+        .await;
+    assert_eq!(s2, 401);
+    let unsigned = bot
+        .http
+        .post(format!("{}/slack/events", bot.url))
+        .body(ev.clone())
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(unsigned.status().as_u16(), 401);
+    let form = payload("bolt-python/interactive.block_actions.form-urlencoded.txt");
+    let (s3, _) = bot
+        .send(
+            "/slack/interactive",
+            "application/x-www-form-urlencoded",
+            &form,
+            now() - 301,
+            SECRET,
+        )
+        .await;
+    assert_eq!(s3, 401);
+
+    // Bots, edits and the bot's own messages are ignored.
+    for name in [
+        "bolt-python/event_callback.message.bot_message.json",
+        "bolt-python/event_callback.message_changed.im.json",
+        "bolt-python/event_callback.message.channel.json",
+    ] {
+        let (s, _) = bot.event(&json_payload(name)).await;
+        assert_eq!(s, 200, "{name}");
+    }
+    let mut own = json_payload("bolt-python/event_callback.message.im.json");
+    own["event"]["user"] = json!("UBOT");
+    own["event_id"] = json!("EvOwn");
+    bot.event(&own).await;
+    bot.idle().await;
+    let posted: Vec<_> = fake
+        .all()
+        .into_iter()
+        .filter(|c| c.method != "auth.test")
+        .collect();
+    assert!(posted.is_empty(), "{posted:?}");
+    // The url_verification challenge is echoed.
+    let (s, body) = bot
+        .event(&json_payload("bolt-python/url_verification.json"))
+        .await;
+    assert_eq!(s, 200);
+    let challenge = json_payload("bolt-python/url_verification.json")["challenge"].clone();
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).expect("json")["challenge"],
+        challenge
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slacks_documented_signature_example_passes_the_endpoint() {
+    let fake = start_fake().await;
+    let bot = start_bot(&fake, None, None).await;
+    let v: Value = serde_json::from_str(&payload("signature/slack_docs_signature_example.json"))
+        .expect("json");
+    let ts = v["headers"]["X-Slack-Request-Timestamp"]
+        .as_str()
+        .expect("ts");
+    let endpoints = cortex::slack::http::Endpoints {
+        bot: Arc::clone(bot.server.bot.as_ref().expect("bot")),
+        signing_secret: Secret::new(v["signing_secret"].as_str().expect("secret")),
+        clock: || 1531420618,
+    };
+    assert_eq!(ts, "1531420618");
+    let app = cortex::slack::http::routes(Arc::new(endpoints));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    tokio::spawn(async move { axum::serve(listener, app).await.expect("serve") });
+    let send = |sig: String| {
+        bot.http
+            .post(format!("{url}/slack/commands"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("x-slack-request-timestamp", ts)
+            .header("x-slack-signature", sig)
+            .body(v["raw_body"].as_str().expect("body").to_string())
+            .send()
+    };
+    let ok = send(
+        v["headers"]["X-Slack-Signature"]
+            .as_str()
+            .expect("sig")
+            .to_string(),
+    )
+    .await
+    .expect("send");
+    assert_eq!(ok.status().as_u16(), 200);
+    let bad = send(format!("v0={}", "0".repeat(64))).await.expect("send");
+    assert_eq!(bad.status().as_u16(), 401);
+    bot.idle().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clarifying_buttons_lead_to_an_answer_and_feedback_is_stored() {
+    let fake = start_fake().await;
+    let bot = start_bot(&fake, None, None).await;
+    bot.event(&mention(
+        "How is revenue doing?",
+        "EvC1",
+        "1600000003.000100",
+        None,
+    ))
+    .await;
+    bot.idle().await;
+    let update = fake.calls("chat.update")[0].clone();
+    let buttons: Vec<Value> = update.body["blocks"]
+        .as_array()
+        .expect("blocks")
+        .iter()
+        .filter(|b| b["type"] == "actions")
+        .flat_map(|b| b["elements"].as_array().cloned().unwrap_or_default())
+        .collect();
+    let arr = buttons
+        .iter()
+        .find(|b| b["value"].as_str().is_some_and(|v| v.ends_with("|arr")))
+        .unwrap_or_else(|| panic!("an ARR choice: {buttons:?}"));
+    // The real block_actions sample, clicking our button on our message.
+    let mut click = json_payload("bolt-python/interactive.block_actions.json");
+    click["actions"][0]["action_id"] = arr["action_id"].clone();
+    click["actions"][0]["value"] = arr["value"].clone();
+    click["container"]["message_ts"] = json!("1700000000.000001");
+    click["container"]["is_ephemeral"] = json!(false);
+    click["message"] = json!({"ts": "1700000000.000001", "thread_ts": "1600000003.000100", "text": "x", "type": "message"});
+    let parsed: Result<slack_morphism::prelude::SlackInteractionEvent, _> =
+        serde_json::from_value(click.clone());
+    assert!(parsed.is_ok(), "{parsed:?}");
+    let form = format!("payload={}", urlencode(&click.to_string()));
+    let (s, _) = bot
+        .send(
+            "/slack/interactive",
+            "application/x-www-form-urlencoded",
+            &form,
+            now(),
+            SECRET,
+        )
+        .await;
+    assert_eq!(s, 200);
+    bot.idle().await;
+    let updates = fake.calls("chat.update");
+    assert_eq!(updates.len(), 2, "{:?}", fake.calls("chat.postMessage"));
+    let text = updates[1].body["text"].as_str().unwrap_or("");
+    assert!(text.starts_with("ARR $"), "{text}");
+    let posts = fake.calls("chat.postMessage");
+    assert_eq!(posts[1].body["thread_ts"], "1600000003.000100");
+
+    // Feedback on the answer: stored with it.
+    let answered = blocks_text(&updates[1]);
+    let id = answered
+        .split("\"action_id\":\"cortex_feedback_helpful\"")
+        .next()
+        .and_then(|_| {
+            updates[1].body["blocks"]
+                .as_array()?
+                .iter()
+                .flat_map(|b| b["elements"].as_array().cloned().unwrap_or_default())
+                .find(|e| e["action_id"] == "cortex_feedback_helpful")
+                .and_then(|e| e["value"].as_str().map(str::to_string))
+        })
+        .expect("feedback button");
+    let mut fb = json_payload("bolt-python/interactive.block_actions.json");
+    fb["actions"][0]["action_id"] = json!("cortex_feedback_helpful");
+    fb["actions"][0]["value"] = json!(id);
+    let form = format!("payload={}", urlencode(&fb.to_string()));
+    bot.send(
+        "/slack/interactive",
+        "application/x-www-form-urlencoded",
+        &form,
+        now(),
+        SECRET,
+    )
+    .await;
+    bot.idle().await;
+    let stored = bot.server.svc.state.feedback(&id).expect("feedback");
+    assert_eq!(stored, vec![("slack:W111".to_string(), true)]);
+    assert_eq!(fake.calls("chat.postEphemeral").len(), 1);
+}
+
+fn urlencode(s: &str) -> String {
+    serde_urlencoded::to_string([("x", s)]).expect("encode")[2..].to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_tables_are_cut_and_attached_as_csv_and_429_is_waited_out() {
+    let fake = start_fake().await;
+    let bot = start_bot(&fake, None, None).await;
+    fake.state.rate_limit_posts.store(1, Ordering::SeqCst);
+    bot.event(&mention(
+        "daily tickets last month",
+        "EvL1",
+        "1600000004.000100",
+        None,
+    ))
+    .await;
+    bot.idle().await;
+    let attempts: Vec<_> = fake
+        .all()
+        .into_iter()
+        .filter(|c| c.method == "chat.postMessage")
+        .collect();
+    assert_eq!(attempts.len(), 2, "one 429, then the retry");
+    assert_eq!(attempts[0].status, 429);
+    assert_eq!(attempts[1].status, 200);
+    let b = blocks_text(&fake.calls("chat.update")[0]);
+    assert!(b.contains("Showing 15 of 31 rows"), "{b}");
+    let names: Vec<String> = fake
+        .calls("files.getUploadURLExternal")
+        .iter()
+        .map(|c| c.body["filename"].as_str().unwrap_or("").to_string())
+        .collect();
+    assert_eq!(names, vec!["chart.png", "result.csv"]);
+    let csv = fake
+        .all()
+        .into_iter()
+        .filter(|c| c.method.starts_with("upload:"))
+        .nth(1)
+        .expect("csv uploaded");
+    let text = String::from_utf8(csv.raw).expect("utf8");
+    assert_eq!(text.lines().count(), 32, "header + 31 days");
+    assert!(text.starts_with("day,tickets\n2026-10-01,"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_warehouse_timeout_reaches_the_thread_as_a_friendly_message() {
+    let fake = start_fake().await;
+    let project = tempfile::tempdir().expect("tmp");
+    for dir in ["skills", "context"] {
+        copy_dir(&project_dir().join(dir), &project.path().join(dir));
+    }
+    let yaml = std::fs::read_to_string(project_dir().join("metrics.yaml"))
+        .expect("yaml")
+        .replace(
+            "\nfilters:\n",
+            "
+  - name: slow_model
+    table: tickets
+    measures:
+      - name: burn
+        agg: sum
+        expr: \"(SELECT sum(x % 7) FROM range(100000000000) r(x))\"
+
+filters:
+",
+        );
+    let yaml = format!(
+        "{yaml}  - name: slow_metric
+    type: simple
+    description: Deliberately slow.
+    owner: test
+    unit: count
+    measure: burn
+"
+    );
+    std::fs::write(project.path().join("metrics.yaml"), yaml).expect("write");
+    let bot = start_bot(
+        &fake,
+        Some(project.path().to_path_buf()),
+        Some(Duration::from_millis(300)),
+    )
+    .await;
+    bot.event(&mention(
+        "What is the slow metric?",
+        "EvW1",
+        "1600000005.000100",
+        None,
+    ))
+    .await;
+    bot.idle().await;
+    let u = &fake.calls("chat.update")[0];
+    let text = u.body["text"].as_str().unwrap_or("");
+    assert!(text.contains("was stopped"), "{text}");
+    assert!(blocks_text(u).contains(":warning:"));
+    assert!(fake.calls("files.getUploadURLExternal").is_empty());
+}
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for e in std::fs::read_dir(from).expect("read dir") {
+        let e = e.expect("entry");
+        let p = e.path();
+        if p.is_dir() {
+            copy_dir(&p, &to.join(e.file_name()));
+        } else {
+            std::fs::copy(&p, to.join(e.file_name())).expect("copy");
+        }
+    }
+}
+
+/// Every payload sample deserialises with slack-morphism's models without panicking, and
+/// the crate's own message_changed fixtures parse as push callbacks.
+#[test]
+fn slack_payload_samples_deserialise() {
+    use slack_morphism::prelude::*;
+    for name in [
+        "slack-morphism-rust/message_changed.json",
+        "slack-morphism-rust/message_changed_by_bot.json",
+    ] {
+        let r: Result<SlackPushEventCallback, _> = serde_json::from_str(&payload(name));
+        assert!(r.is_ok(), "{name}: {r:?}");
+    }
+    for name in [
+        "bolt-python/event_callback.app_mention.json",
+        "bolt-python/event_callback.message.im.json",
+        "bolt-python/event_callback.message.bot_message.json",
+        "bolt-python/event_callback.message_changed.im.json",
+        "bolt-python/url_verification.json",
+    ] {
+        let r: Result<SlackPushEvent, _> = serde_json::from_str(&payload(name));
+        assert!(r.is_ok(), "{name}: {r:?}");
+    }
+    let r: Result<SlackInteractionEvent, _> =
+        serde_json::from_str(&payload("bolt-python/interactive.block_actions.json"));
+    assert!(r.is_ok(), "{r:?}");
+    // The union-of-fields samples (blank values) must not panic, parsed or not.
+    for name in [
+        "java-slack-sdk-schema-samples/AppMentionPayload.json",
+        "java-slack-sdk-schema-samples/MessagePayload.json",
+        "java-slack-sdk-schema-samples/MessageBotPayload.json",
+        "java-slack-sdk-schema-samples/MessageChangedPayload.json",
+        "java-slack-sdk-schema-samples/BlockActionPayload.json",
+    ] {
+        let text = payload(name);
+        let _ = serde_json::from_str::<SlackPushEvent>(&text);
+        let _ = serde_json::from_str::<SlackInteractionEvent>(&text);
+    }
+    let cmd: Result<SlackCommandEvent, _> =
+        serde_urlencoded::from_str(&payload("bolt-python/slash_command.form-urlencoded.txt"));
+    assert!(cmd.is_ok(), "{cmd:?}");
+}
