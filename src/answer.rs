@@ -96,6 +96,10 @@ pub struct Answer {
     /// An LLM-written summary whose every number was checked against the results.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub narrative: Option<String>,
+    /// Everything the skill computed (parameters and step results), for the skill's own
+    /// HTML and PDF templates.
+    #[serde(skip)]
+    pub data: serde_json::Value,
 }
 
 impl Answer {
@@ -124,6 +128,7 @@ impl Answer {
             column_meta: Vec::new(),
             headline,
             narrative: None,
+            data: serde_json::Value::Null,
         }
     }
 }

@@ -77,12 +77,19 @@ pub struct AskArgs {
     /// Ask as this Slack user id (context/people.yaml), for "my team" questions.
     #[arg(long = "as", value_name = "SLACK_ID", env = "CORTEX_ASKER")]
     pub asker: Option<String>,
+    /// Write the answer to this file (required for pdf; html and text default to stdout).
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
 pub enum AskFormat {
     Text,
     Json,
+    /// A self-contained web page (inline CSS and SVG charts).
+    Html,
+    /// A PDF report (the skill's report.typ, or the default report).
+    Pdf,
 }
 
 #[derive(Debug, Args)]
@@ -433,10 +440,39 @@ fn cmd_ask(config: Config, a: AskArgs, today: NaiveDate) -> Result<ExitCode> {
         }
         None => crate::skills::answer_question(&rt, &question, asker, today, &who),
     };
-    let mut out = std::io::stdout().lock();
-    match a.format {
-        AskFormat::Json => writeln!(out, "{}", serde_json::to_string_pretty(&answer)?)?,
-        AskFormat::Text => writeln!(out, "{}", answer.text)?,
+    let skill = rt.skills.get(&answer.skill);
+    let bytes: Vec<u8> = match a.format {
+        AskFormat::Json => format!("{}\n", serde_json::to_string_pretty(&answer)?).into_bytes(),
+        AskFormat::Text => format!("{}\n", answer.text).into_bytes(),
+        AskFormat::Html => crate::render::html::page(
+            &answer,
+            &crate::render::html::PageOptions {
+                generated: Some(crate::service::generated_now()),
+                ..Default::default()
+            },
+            skill.and_then(|s| s.html_template.as_deref()),
+        )
+        .map_err(|e| anyhow::anyhow!(e))?
+        .into_bytes(),
+        AskFormat::Pdf => {
+            if a.out.is_none() {
+                anyhow::bail!("--format pdf needs --out FILE (a PDF is not for a terminal)");
+            }
+            crate::render::pdf::render(
+                &answer,
+                skill.and_then(|s| s.pdf_template.as_deref()),
+                &crate::service::generated_now(),
+            )
+            .map_err(|e| anyhow::anyhow!(e))?
+        }
+    };
+    match &a.out {
+        Some(path) => {
+            std::fs::write(path, &bytes)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            eprintln!("{} ({}): {}", path.display(), bytes.len(), answer.headline);
+        }
+        None => std::io::stdout().lock().write_all(&bytes)?,
     }
     Ok(match answer.status {
         crate::answer::Status::Error => ExitCode::from(1),

@@ -143,6 +143,18 @@ impl Service {
                 crate::state::new_id(&req.question)
             }
         };
+        let page = self.html(
+            &answer,
+            &crate::render::html::PageOptions {
+                answer_id: Some(id.clone()),
+                nav: true,
+                user: None,
+                generated: Some(generated_now()),
+            },
+        );
+        if let Err(e) = self.state.set_html(&id, &page) {
+            warn!(error = %e, "could not store the answer's page");
+        }
         let answer = Arc::new(answer);
         self.remember(&id, Arc::clone(&answer));
         Asked {
@@ -174,8 +186,43 @@ impl Service {
 }
 
 impl Service {
+    /// The skill's HTML body and PDF report templates, when it has them.
+    pub fn templates(&self, skill: &str) -> (Option<&str>, Option<&str>) {
+        match self.rt.skills.get(skill) {
+            Some(s) => (s.html_template.as_deref(), s.pdf_template.as_deref()),
+            None => (None, None),
+        }
+    }
+
+    /// The answer's web page.
+    pub fn html(&self, a: &Answer, opts: &crate::render::html::PageOptions) -> String {
+        let (t, _) = self.templates(&a.skill);
+        crate::render::html::page(a, opts, t).unwrap_or_else(|e| {
+            warn!(error = %e, skill = %a.skill, "skill HTML template failed; using the default page");
+            crate::render::html::page(a, opts, None).unwrap_or(e)
+        })
+    }
+
+    /// An answer by id: this process's copy, or `None` when it is only in the state DB.
+    pub fn answer(&self, id: &str) -> Option<Arc<Answer>> {
+        self.recent(id)
+    }
+
     /// The answer as a PDF report.
     pub async fn pdf(&self, id: &str) -> Result<Vec<u8>, String> {
-        Err(format!("PDF reports are not available yet (answer {id})"))
+        let a = self.recent(id).ok_or_else(|| {
+            "this answer is from before the last restart; ask the question again for a fresh report".to_string()
+        })?;
+        let template = self.templates(&a.skill).1.map(str::to_string);
+        tokio::task::spawn_blocking(move || {
+            crate::render::pdf::render(&a, template.as_deref(), &generated_now())
+        })
+        .await
+        .map_err(|e| format!("PDF rendering panicked: {e}"))?
     }
+}
+
+/// "2026-11-22 10:31 UTC"
+pub fn generated_now() -> String {
+    chrono::Utc::now().format("%Y-%m-%d %H:%M UTC").to_string()
 }

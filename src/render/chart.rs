@@ -299,6 +299,23 @@ pub fn from_answer(a: &Answer) -> Option<Chart> {
     Some(chart)
 }
 
+/// The chart for one skill step's result (a metric step: rows plus `column_meta`).
+pub fn from_step(step: &serde_json::Value, metrics: &[crate::answer::MetricInfo]) -> Option<Chart> {
+    let column_meta: Vec<crate::semantic::Column> =
+        serde_json::from_value(step.get("column_meta")?.clone()).ok()?;
+    let rows: Vec<Vec<serde_json::Value>> =
+        serde_json::from_value(step.get("raw_rows")?.clone()).ok()?;
+    let mut a = Answer::new("", Status::Answered, String::new());
+    a.columns = column_meta.iter().map(|c| c.name.clone()).collect();
+    a.rows = rows
+        .into_iter()
+        .map(|r| r.into_iter().map(crate::skills::run::json_to_cell).collect())
+        .collect();
+    a.column_meta = column_meta;
+    a.provenance.metrics = metrics.to_vec();
+    from_answer(&a)
+}
+
 fn grain_of(role: &ColumnRole) -> Option<Grain> {
     match role {
         ColumnRole::Time { grain } => Some(*grain),
@@ -328,12 +345,15 @@ pub fn svg(c: &Chart, width: u32, height: u32) -> DrawResult<String> {
     Ok(out)
 }
 
+/// Inter (embedded for PNG and PDF), then the browser's sans-serif.
+const FAMILY_LIST: &str = "Inter, Helvetica, Arial, sans-serif";
+
 fn font(size: f64) -> TextStyle<'static> {
-    (fonts::FAMILY, size).into_font().color(&INK)
+    (FAMILY_LIST, size).into_font().color(&INK)
 }
 
 fn muted(size: f64) -> TextStyle<'static> {
-    (fonts::FAMILY, size).into_font().color(&MUTED)
+    (FAMILY_LIST, size).into_font().color(&MUTED)
 }
 
 fn value_range(c: &Chart, stacked: bool) -> (f64, f64) {
@@ -369,7 +389,7 @@ fn caption(c: &Chart, root: &DrawingArea<SVGBackend, plotters::coord::Shift>) ->
     root.draw(&Text::new(
         c.title.clone(),
         (16, 12),
-        (fonts::FAMILY, 19.0, FontStyle::Bold)
+        (FAMILY_LIST, 19.0, FontStyle::Bold)
             .into_font()
             .color(&INK),
     ))
@@ -394,14 +414,14 @@ fn draw_bars(c: &Chart, root: &DrawingArea<SVGBackend, plotters::coord::Shift>) 
         .margin_bottom(8)
         .x_label_area_size(40)
         .y_label_area_size(label_width)
-        .build_cartesian_2d(lo..hi, (0..n).into_segmented())
+        .build_cartesian_2d(lo..hi, (0..n.max(2) - 1).into_segmented())
         .map_err(err)?;
     let cats = c.categories.clone();
     let unit = c.unit;
     chart
         .configure_mesh()
         .disable_y_mesh()
-        .light_line_style(GRID)
+        .light_line_style(WHITE)
         .bold_line_style(GRID)
         .axis_style(GRID)
         .x_labels(6)
@@ -471,7 +491,7 @@ fn draw_lines(c: &Chart, root: &DrawingArea<SVGBackend, plotters::coord::Shift>)
     chart
         .configure_mesh()
         .disable_x_mesh()
-        .light_line_style(GRID)
+        .light_line_style(WHITE)
         .bold_line_style(GRID)
         .axis_style(GRID)
         .x_labels(n.min(8))
@@ -541,12 +561,12 @@ fn draw_stacked(
         .margin_bottom(8)
         .x_label_area_size(44)
         .y_label_area_size(72)
-        .build_cartesian_2d((0..n).into_segmented(), lo..hi * 1.12)
+        .build_cartesian_2d((0..n.max(2) - 1).into_segmented(), lo..hi * 1.12)
         .map_err(err)?;
     chart
         .configure_mesh()
         .disable_x_mesh()
-        .light_line_style(GRID)
+        .light_line_style(WHITE)
         .bold_line_style(GRID)
         .axis_style(GRID)
         .x_labels(n)

@@ -2,5 +2,7 @@
 
 pub mod chart;
 pub mod fonts;
+pub mod html;
+pub mod pdf;
 pub mod slack;
 pub mod text;

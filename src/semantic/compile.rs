@@ -28,13 +28,13 @@ pub struct CompiledQuery {
     pub columns: Vec<Column>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct Column {
     pub name: String,
     pub role: ColumnRole,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum ColumnRole {
     /// A time bucket, reported as the bucket's first day.

@@ -211,6 +211,10 @@ pub struct Skill {
     pub table: Option<String>,
     /// Template source.
     pub text_template: String,
+    /// `answer.html.hbs` in the skill folder: the body of the answer's web page.
+    pub html_template: Option<String>,
+    /// `report.typ` in the skill folder: the PDF report (typst, reading `data.json`).
+    pub pdf_template: Option<String>,
     pub tests: Vec<SkillTest>,
     pub dir: PathBuf,
 }
@@ -614,6 +618,14 @@ fn compile(
         rep,
         &["outputs", "text"],
     );
+    let html_file = folder.join("answer.html.hbs");
+    let html_template = std::fs::read_to_string(&html_file).ok();
+    if let Some(t) = &html_template {
+        if let Err(e) = handlebars::Template::compile(t) {
+            rep.error(&["outputs"], format!("{}: {e}", html_file.display()));
+        }
+    }
+    let pdf_template = std::fs::read_to_string(folder.join("report.typ")).ok();
     if let Some(t) = &raw.outputs.table {
         if !before.contains(t) {
             rep.error(&["outputs", "table"], format!("table {t:?} is not a step"));
@@ -628,6 +640,8 @@ fn compile(
         steps: raw.steps,
         table: raw.outputs.table,
         text_template,
+        html_template,
+        pdf_template,
         tests: raw.tests,
         dir: folder.to_path_buf(),
     })

@@ -46,15 +46,20 @@ handlebars_helper!(fmt: |v: Value, unit: Value| {
 });
 handlebars_helper!(signed: |v: Value| v.as_f64().map_or("–".to_string(), |f| format!("{}{}", if f >= 0.0 { "+" } else { "-" }, format_number(f.abs(), Unit::Usd))));
 
+/// The number helpers every template can use: money, pct, num, fmt, signed.
+pub fn register_helpers(hb: &mut Handlebars<'_>) {
+    hb.register_helper("money", Box::new(money));
+    hb.register_helper("pct", Box::new(pct));
+    hb.register_helper("num", Box::new(num));
+    hb.register_helper("fmt", Box::new(fmt));
+    hb.register_helper("signed", Box::new(signed));
+}
+
 impl Runtime {
     pub fn new(engine: Engine, context: Context, skills: Skills) -> Runtime {
         let mut hb = Handlebars::new();
         hb.register_escape_fn(handlebars::no_escape);
-        hb.register_helper("money", Box::new(money));
-        hb.register_helper("pct", Box::new(pct));
-        hb.register_helper("num", Box::new(num));
-        hb.register_helper("fmt", Box::new(fmt));
-        hb.register_helper("signed", Box::new(signed));
+        register_helpers(&mut hb);
         let vocab = Vocabulary::new(&engine.layer);
         Runtime {
             engine,
@@ -242,7 +247,9 @@ pub fn run(
                 .extend(strings(&data["steps"][id]["recommendations"]));
         }
     }
-    match rt.render(&skill.text_template, &data) {
+    let rendered = rt.render(&skill.text_template, &data);
+    answer.data = data;
+    match rendered {
         Ok(text) => {
             answer.headline = text.lines().next().unwrap_or_default().to_string();
             answer.text = format!(
@@ -285,7 +292,7 @@ fn strings(v: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
-fn json_to_cell(v: Value) -> crate::warehouse::Value {
+pub fn json_to_cell(v: Value) -> crate::warehouse::Value {
     use crate::warehouse::Value as C;
     match v {
         Value::Null => C::Null,
@@ -397,12 +404,15 @@ fn run_step(
                     other => other,
                 }
                 .map_err(|e| err(e.to_string()))?;
-                Ok(result_value(
+                let mut v = result_value(
                     &out.result,
                     Some(&q),
                     &out.compiled.sql,
                     q.metrics.first().map(String::as_str),
-                ))
+                );
+                // Column roles (time, dimension, metric with unit), for charts.
+                v["column_meta"] = serde_json::to_value(&out.compiled.columns).unwrap_or_default();
+                Ok(v)
             };
             match run() {
                 Ok(v) => {

@@ -1,0 +1,163 @@
+//! PDF reports with typst as a library. The report is a typst file (the skill's
+//! `report.typ`, or the built-in default) that reads the answer from `data.json`; charts are
+//! SVG files beside it. Everything lives in memory and the fonts are embedded (Inter), so
+//! reports look the same everywhere and need no system fonts or network.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use serde_json::{json, Value as Json};
+use typst::diag::{FileError, FileResult};
+use typst::foundations::{Bytes, Datetime};
+use typst::syntax::{FileId, RootedPath, Source, VirtualPath, VirtualRoot};
+use typst::text::{Font, FontBook};
+use typst::utils::LazyHash;
+use typst::{Library, LibraryExt, World};
+
+use crate::answer::Answer;
+use crate::render::{chart, fonts, html};
+
+const PRELUDE: &str = include_str!("../../assets/templates/cortex.typ");
+const DEFAULT_REPORT: &str = include_str!("../../assets/templates/report.typ");
+
+struct Fonts {
+    book: LazyHash<FontBook>,
+    fonts: Vec<Font>,
+}
+
+fn embedded_fonts() -> &'static Fonts {
+    static F: OnceLock<Fonts> = OnceLock::new();
+    F.get_or_init(|| {
+        let fonts: Vec<Font> = fonts::all()
+            .iter()
+            .flat_map(|data| Font::iter(Bytes::new(data.to_vec())))
+            .collect();
+        Fonts {
+            book: LazyHash::new(FontBook::from_fonts(&fonts)),
+            fonts,
+        }
+    })
+}
+
+fn library() -> &'static LazyHash<Library> {
+    static L: OnceLock<LazyHash<Library>> = OnceLock::new();
+    L.get_or_init(|| LazyHash::new(Library::default()))
+}
+
+fn file_id(path: &str) -> FileId {
+    RootedPath::new(
+        VirtualRoot::Project,
+        VirtualPath::new(path).expect("invariant: report paths are valid"),
+    )
+    .intern()
+}
+
+/// An in-memory typst world: the report source plus named files.
+struct ReportWorld {
+    main: FileId,
+    sources: HashMap<FileId, Source>,
+    files: HashMap<FileId, Bytes>,
+    today: chrono::NaiveDate,
+}
+
+impl World for ReportWorld {
+    fn library(&self) -> &LazyHash<Library> {
+        library()
+    }
+    fn book(&self) -> &LazyHash<FontBook> {
+        &embedded_fonts().book
+    }
+    fn main(&self) -> FileId {
+        self.main
+    }
+    fn source(&self, id: FileId) -> FileResult<Source> {
+        self.sources
+            .get(&id)
+            .cloned()
+            .ok_or_else(|| FileError::NotFound(id.get().vpath().get_without_slash().into()))
+    }
+    fn file(&self, id: FileId) -> FileResult<Bytes> {
+        if let Some(s) = self.sources.get(&id) {
+            return Ok(Bytes::from_string(s.clone()));
+        }
+        self.files
+            .get(&id)
+            .cloned()
+            .ok_or_else(|| FileError::NotFound(id.get().vpath().get_without_slash().into()))
+    }
+    fn font(&self, index: usize) -> Option<Font> {
+        embedded_fonts().fonts.get(index).cloned()
+    }
+    fn today(&self, _offset: Option<typst::foundations::Duration>) -> Option<Datetime> {
+        use chrono::Datelike;
+        Datetime::from_ymd(
+            self.today.year(),
+            self.today.month() as u8,
+            self.today.day() as u8,
+        )
+    }
+}
+
+/// What the report template reads from `data.json`, and the chart files beside it.
+pub fn report_data(a: &Answer, generated: &str) -> (Json, Vec<(String, String)>) {
+    let mut v = html::view(a, &html::PageOptions::default());
+    let mut files = Vec::new();
+    let main = chart::from_answer(a).and_then(|c| chart::svg(&c, 760, 340).ok());
+    let main_path = main.map(|svg| {
+        files.push(("chart-main.svg".to_string(), svg));
+        "chart-main.svg".to_string()
+    });
+    let mut steps = serde_json::Map::new();
+    if let Some(all) = a.data.get("steps").and_then(Json::as_object) {
+        for (id, step) in all {
+            if let Some(svg) = chart::from_step(step, &a.provenance.metrics)
+                .and_then(|c| chart::svg(&c, 760, 320).ok())
+            {
+                let name = format!("chart-{id}.svg");
+                files.push((name.clone(), svg));
+                steps.insert(id.clone(), Json::String(name));
+            }
+        }
+    }
+    if let Some(o) = v.as_object_mut() {
+        o.remove("chart_svg");
+        o.insert("charts".into(), json!({"main": main_path, "steps": steps}));
+        o.insert("generated".into(), json!(generated));
+    }
+    (v, files)
+}
+
+/// Renders an answer as a PDF with the skill's `report.typ` (or the default report).
+pub fn render(a: &Answer, template: Option<&str>, generated: &str) -> Result<Vec<u8>, String> {
+    let (data, charts) = report_data(a, generated);
+    let main = file_id("/report.typ");
+    let prelude = file_id("/cortex.typ");
+    let mut sources = HashMap::new();
+    sources.insert(main, Source::new(main, template.unwrap_or(DEFAULT_REPORT).to_string()));
+    sources.insert(prelude, Source::new(prelude, PRELUDE.to_string()));
+    let mut files = HashMap::new();
+    files.insert(
+        file_id("/data.json"),
+        Bytes::new(serde_json::to_vec(&data).map_err(|e| e.to_string())?),
+    );
+    for (name, svg) in charts {
+        files.insert(file_id(&format!("/{name}")), Bytes::new(svg.into_bytes()));
+    }
+    let world = ReportWorld {
+        main,
+        sources,
+        files,
+        today: a
+            .provenance
+            .today
+            .unwrap_or_else(|| chrono::Local::now().date_naive()),
+    };
+    let doc: typst_layout::PagedDocument = typst::compile(&world).output.map_err(|errs| {
+        let msgs: Vec<String> = errs.iter().map(|e| e.message.to_string()).collect();
+        format!("the {} report template failed: {}", a.skill, msgs.join("; "))
+    })?;
+    typst_pdf::pdf(&doc, &typst_pdf::PdfOptions::default()).map_err(|errs| {
+        let msgs: Vec<String> = errs.iter().map(|e| e.message.to_string()).collect();
+        format!("PDF export failed: {}", msgs.join("; "))
+    })
+}
