@@ -309,7 +309,11 @@ pub fn from_step(step: &serde_json::Value, metrics: &[crate::answer::MetricInfo]
     a.columns = column_meta.iter().map(|c| c.name.clone()).collect();
     a.rows = rows
         .into_iter()
-        .map(|r| r.into_iter().map(crate::skills::run::json_to_cell).collect())
+        .map(|r| {
+            r.into_iter()
+                .map(crate::skills::run::json_to_cell)
+                .collect()
+        })
         .collect();
     a.column_meta = column_meta;
     a.provenance.metrics = metrics.to_vec();
@@ -389,9 +393,7 @@ fn caption(c: &Chart, root: &DrawingArea<SVGBackend, plotters::coord::Shift>) ->
     root.draw(&Text::new(
         c.title.clone(),
         (16, 12),
-        (FAMILY_LIST, 19.0, FontStyle::Bold)
-            .into_font()
-            .color(&INK),
+        (FAMILY_LIST, 19.0, FontStyle::Bold).into_font().color(&INK),
     ))
     .map_err(err)
 }

@@ -85,7 +85,12 @@ pub fn layout(title: &str, section: &str, body: &str, opts: &PageOptions) -> Str
                 "generated": opts.generated,
             }),
         )
-        .unwrap_or_else(|e| format!("<!doctype html><title>error</title><pre>{}</pre>", escape(&e.to_string())))
+        .unwrap_or_else(|e| {
+            format!(
+                "<!doctype html><title>error</title><pre>{}</pre>",
+                escape(&e.to_string())
+            )
+        })
 }
 
 pub fn escape(s: &str) -> String {
@@ -255,7 +260,11 @@ pub fn urlencode(s: &str) -> String {
 }
 
 /// The body of an answer's page (no layout): the skill's template if it has one.
-pub fn body(a: &Answer, opts: &PageOptions, skill_template: Option<&str>) -> Result<String, String> {
+pub fn body(
+    a: &Answer,
+    opts: &PageOptions,
+    skill_template: Option<&str>,
+) -> Result<String, String> {
     let v = view(a, opts);
     match skill_template {
         Some(t) if a.status == Status::Answered => registry()
@@ -268,7 +277,11 @@ pub fn body(a: &Answer, opts: &PageOptions, skill_template: Option<&str>) -> Res
 }
 
 /// A whole self-contained page for an answer.
-pub fn page(a: &Answer, opts: &PageOptions, skill_template: Option<&str>) -> Result<String, String> {
+pub fn page(
+    a: &Answer,
+    opts: &PageOptions,
+    skill_template: Option<&str>,
+) -> Result<String, String> {
     let b = body(a, opts, skill_template)?;
     Ok(layout(&title_of(a), "ask", &b, opts))
 }

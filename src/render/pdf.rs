@@ -133,7 +133,10 @@ pub fn render(a: &Answer, template: Option<&str>, generated: &str) -> Result<Vec
     let main = file_id("/report.typ");
     let prelude = file_id("/cortex.typ");
     let mut sources = HashMap::new();
-    sources.insert(main, Source::new(main, template.unwrap_or(DEFAULT_REPORT).to_string()));
+    sources.insert(
+        main,
+        Source::new(main, template.unwrap_or(DEFAULT_REPORT).to_string()),
+    );
     sources.insert(prelude, Source::new(prelude, PRELUDE.to_string()));
     let mut files = HashMap::new();
     files.insert(
@@ -154,7 +157,11 @@ pub fn render(a: &Answer, template: Option<&str>, generated: &str) -> Result<Vec
     };
     let doc: typst_layout::PagedDocument = typst::compile(&world).output.map_err(|errs| {
         let msgs: Vec<String> = errs.iter().map(|e| e.message.to_string()).collect();
-        format!("the {} report template failed: {}", a.skill, msgs.join("; "))
+        format!(
+            "the {} report template failed: {}",
+            a.skill,
+            msgs.join("; ")
+        )
     })?;
     typst_pdf::pdf(&doc, &typst_pdf::PdfOptions::default()).map_err(|errs| {
         let msgs: Vec<String> = errs.iter().map(|e| e.message.to_string()).collect();

@@ -128,7 +128,14 @@ async fn ask_page(State(w): State<Web>, headers: HeaderMap, Query(q): Query<AskQ
         Some(a) => body.push_str(&a),
         None => {
             body.push_str("<div class=\"chips\">");
-            for s in w.svc.rt.skills.skills.iter().filter_map(|s| s.examples.first()) {
+            for s in w
+                .svc
+                .rt
+                .skills
+                .skills
+                .iter()
+                .filter_map(|s| s.examples.first())
+            {
                 body.push_str(&format!(
                     "<a class=\"chip\" href=\"/?q={}\">{}</a>",
                     html::urlencode(s),
@@ -186,7 +193,11 @@ async fn permalink(State(w): State<Web>, Path(id): Path<String>) -> Response {
             None => not_found("this answer has no page"),
         },
         Ok(None) => not_found("no answer has that id"),
-        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, format!("state database error: {e}")).into_response(),
+        Err(e) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("state database error: {e}"),
+        )
+            .into_response(),
     }
 }
 
@@ -196,7 +207,10 @@ fn not_found(msg: &str) -> Response {
         Html(html::layout(
             "Not found",
             "",
-            &format!("<h1>Not found</h1><p>{}</p><p><a href=\"/\">Ask a question</a></p>", escape(msg)),
+            &format!(
+                "<h1>Not found</h1><p>{}</p><p><a href=\"/\">Ask a question</a></p>",
+                escape(msg)
+            ),
             &PageOptions {
                 nav: true,
                 ..Default::default()
@@ -263,12 +277,24 @@ async fn skills_page(State(w): State<Web>, headers: HeaderMap) -> Response {
         let examples: Vec<String> = s
             .examples
             .iter()
-            .map(|e| format!("<a class=\"chip\" href=\"/?q={}\">{}</a>", html::urlencode(e), escape(e)))
+            .map(|e| {
+                format!(
+                    "<a class=\"chip\" href=\"/?q={}\">{}</a>",
+                    html::urlencode(e),
+                    escape(e)
+                )
+            })
             .collect();
         let params: Vec<String> = s
             .params
             .iter()
-            .map(|p| format!("{}{}", escape(&p.name), if p.required { " (required)" } else { "" }))
+            .map(|p| {
+                format!(
+                    "{}{}",
+                    escape(&p.name),
+                    if p.required { " (required)" } else { "" }
+                )
+            })
             .collect();
         body.push_str(&format!(
             "<section class=\"card\" id=\"{n}\"><h2 style=\"margin-top:0\">{n}</h2><p>{d}</p><p class=\"provenance\">Parameters: {p} · Outputs: text, Slack{h}{pdf}</p><div class=\"chips\">{e}</div></section>",

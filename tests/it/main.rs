@@ -7,6 +7,7 @@ mod compiler;
 mod demo;
 mod helpers;
 mod llm;
+mod outputs;
 mod render;
 mod skills;
 mod slack;

@@ -356,7 +356,7 @@ fn check_reports_every_broken_skill_and_context_problem() {
         "unknown metric \"arr_typo\"",
         "series \"nowhere\" is not an earlier step",
         "expression ends too early",
-        "pipeline_overview/skill.yaml:75: outputs.text: \"steps.no_such_step.value\" refers to step \"no_such_step\", which does not come before it",
+        "pipeline_overview/skill.yaml:87: outputs.text: \"steps.no_such_step.value\" refers to step \"no_such_step\", which does not come before it",
         "support_benchmark/skill.yaml:",
         "params.vertical.dimension: unknown dimension \"verticle\"",
         "okrs.yaml:",

@@ -202,6 +202,7 @@ async fn start_bot(fake: &FakeSlack, project: Option<PathBuf>, timeout: Option<D
     let url = format!("http://{}", listener.local_addr().expect("addr"));
     let router = server.router.clone();
     tokio::spawn(async move { axum::serve(listener, router).await.expect("cortex serve") });
+    let _ = rustls::crypto::ring::default_provider().install_default();
     Bot {
         url,
         server,
@@ -893,4 +894,94 @@ fn slack_payload_samples_deserialise() {
     let cmd: Result<SlackCommandEvent, _> =
         serde_urlencoded::from_str(&payload("bolt-python/slash_command.form-urlencoded.txt"));
     assert!(cmd.is_ok(), "{cmd:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_html_and_pdf_buttons_link_the_page_and_upload_the_report() {
+    let fake = start_fake().await;
+    let bot = start_bot(&fake, None, None).await;
+    bot.event(&mention(
+        "Give me the full picture of Blue Fox Goods",
+        "EvP1",
+        "1600000006.000100",
+        None,
+    ))
+    .await;
+    bot.idle().await;
+    let update = fake.calls("chat.update")[0].clone();
+    let id = update.body["blocks"]
+        .as_array()
+        .expect("blocks")
+        .iter()
+        .flat_map(|b| b["elements"].as_array().cloned().unwrap_or_default())
+        .find(|e| e["action_id"] == "cortex_open_pdf")
+        .and_then(|e| e["value"].as_str().map(str::to_string))
+        .expect("PDF button");
+    let click = |action: &str| {
+        let mut v = json_payload("bolt-python/interactive.block_actions.json");
+        v["actions"][0]["action_id"] = json!(action);
+        v["actions"][0]["value"] = json!(id);
+        v["message"] = json!({"ts": "1700000000.000001", "thread_ts": "1600000006.000100", "text": "x", "type": "message"});
+        format!("payload={}", urlencode(&v.to_string()))
+    };
+    bot.send(
+        "/slack/interactive",
+        "application/x-www-form-urlencoded",
+        &click("cortex_open_pdf"),
+        now(),
+        SECRET,
+    )
+    .await;
+    bot.idle().await;
+    let names: Vec<String> = fake
+        .calls("files.getUploadURLExternal")
+        .iter()
+        .map(|c| c.body["filename"].as_str().unwrap_or("").to_string())
+        .collect();
+    assert!(
+        names.contains(&"cortex-report.pdf".to_string()),
+        "{names:?}"
+    );
+    let pdf = fake
+        .all()
+        .into_iter()
+        .filter(|c| c.method.starts_with("upload:"))
+        .find(|c| c.raw.starts_with(b"%PDF-"))
+        .expect("a PDF was uploaded");
+    assert!(pdf.raw.len() > 10_000);
+    let done = fake.calls("files.completeUploadExternal");
+    assert_eq!(
+        done.last().expect("done").body["thread_ts"],
+        "1600000006.000100"
+    );
+
+    bot.send(
+        "/slack/interactive",
+        "application/x-www-form-urlencoded",
+        &click("cortex_open_html"),
+        now(),
+        SECRET,
+    )
+    .await;
+    bot.idle().await;
+    let eph = fake.calls("chat.postEphemeral");
+    let text = eph.last().expect("link").body["text"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    let link = format!("/a/{id}");
+    assert!(text.contains(&link), "{text}");
+    // The link serves the answer's page.
+    let page = bot
+        .http
+        .get(format!("{}{link}", bot.url))
+        .send()
+        .await
+        .expect("page");
+    assert_eq!(page.status().as_u16(), 200);
+    let html = page.text().await.expect("html");
+    assert!(
+        html.contains("Blue Fox Goods") && html.contains("<table class=\"data\""),
+        "{html}"
+    );
 }
