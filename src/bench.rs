@@ -278,20 +278,48 @@ fn bench_skills(
     let rt = crate::skills::run::Runtime::new(engine, context, skills);
     writeln!(
         out,
-        "{:<90} {:>18} {:>9}",
-        "skill question", "skill", "total ms"
+        "{:<90} {:>18} {:>9} {:>8} {:>8} {:>8}",
+        "skill question", "skill", "total ms", "html ms", "pdf ms", "png ms"
     )?;
     for (q, asker) in SKILL_QUESTIONS {
         let person = asker.and_then(|a| rt.context.person(a));
-        let mut times = Vec::new();
+        let (mut times, mut html_t, mut pdf_t, mut png_t) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         let mut skill = String::new();
         for _ in 0..runs {
             let t = Instant::now();
             let a = crate::skills::answer_question(&rt, q, person, today, "bench");
             times.push(t.elapsed());
+            let s = rt.skills.get(&a.skill);
+            let t = Instant::now();
+            let _ = crate::render::html::page(
+                &a,
+                &crate::render::html::PageOptions::default(),
+                s.and_then(|s| s.html_template.as_deref()),
+            );
+            html_t.push(t.elapsed());
+            let t = Instant::now();
+            let _ =
+                crate::render::pdf::render(&a, s.and_then(|s| s.pdf_template.as_deref()), "bench");
+            pdf_t.push(t.elapsed());
+            let t = Instant::now();
+            if let Some(c) = crate::render::chart::from_answer(&a) {
+                let _ = crate::render::chart::svg(&c, 900, 480)
+                    .and_then(|svg| crate::render::chart::png(&svg, 2.0));
+            }
+            png_t.push(t.elapsed());
             skill = a.skill;
         }
-        writeln!(out, "{:<90} {:>18} {:>9}", q, skill, ms(median(times)))?;
+        writeln!(
+            out,
+            "{:<90} {:>18} {:>9} {:>8} {:>8} {:>8}",
+            q,
+            skill,
+            ms(median(times)),
+            ms(median(html_t)),
+            ms(median(pdf_t)),
+            ms(median(png_t))
+        )?;
     }
     Ok(())
 }
