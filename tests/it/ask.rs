@@ -134,30 +134,7 @@ fn a_warehouse_timeout_is_a_friendly_error() {
     let f = fixture();
     // A governed metric whose measure takes minutes: the 200 ms timeout always stops it.
     let project = tempfile::tempdir().expect("tmp");
-    let yaml = std::fs::read_to_string(project_dir().join("metrics.yaml"))
-        .expect("yaml")
-        .replace(
-            "\nfilters:\n",
-            "
-  - name: slow_model
-    table: tickets
-    measures:
-      - name: burn
-        agg: sum
-        expr: \"(SELECT sum(x % 7) FROM range(100000000000) r(x))\"
-
-filters:
-",
-        );
-    let yaml = format!(
-        "{yaml}  - name: slow_metric
-    type: simple
-    description: Deliberately slow.
-    owner: test
-    unit: count
-    measure: burn
-"
-    );
+    let yaml = crate::helpers::metrics_with_slow_metric();
     std::fs::write(project.path().join("metrics.yaml"), yaml).expect("write");
     let mut cfg = f.config(std::time::Duration::from_millis(200));
     cfg.project = project.path().to_path_buf();

@@ -199,3 +199,31 @@ pub fn assert_no_misses(report: &cortex::eval::Report) {
         .collect();
     assert!(misses.is_empty(), "{}", misses.join("\n"));
 }
+
+/// metrics.yaml plus `slow_metric`, whose measure takes minutes: any short timeout stops it.
+pub fn metrics_with_slow_metric() -> String {
+    let yaml = std::fs::read_to_string(project_dir().join("metrics.yaml"))
+        .expect("yaml")
+        .replace(
+            "\nfilters:\n",
+            "
+  - name: slow_model
+    table: tickets
+    measures:
+      - name: burn
+        agg: sum
+        expr: \"(SELECT sum(x % 7) FROM range(100000000000) r(x))\"
+
+filters:
+",
+        );
+    format!(
+        "{yaml}  - name: slow_metric
+    type: simple
+    description: Deliberately slow.
+    owner: test
+    unit: count
+    measure: burn
+"
+    )
+}

@@ -795,30 +795,7 @@ async fn a_warehouse_timeout_reaches_the_thread_as_a_friendly_message() {
     for dir in ["skills", "context"] {
         copy_dir(&project_dir().join(dir), &project.path().join(dir));
     }
-    let yaml = std::fs::read_to_string(project_dir().join("metrics.yaml"))
-        .expect("yaml")
-        .replace(
-            "\nfilters:\n",
-            "
-  - name: slow_model
-    table: tickets
-    measures:
-      - name: burn
-        agg: sum
-        expr: \"(SELECT sum(x % 7) FROM range(100000000000) r(x))\"
-
-filters:
-",
-        );
-    let yaml = format!(
-        "{yaml}  - name: slow_metric
-    type: simple
-    description: Deliberately slow.
-    owner: test
-    unit: count
-    measure: burn
-"
-    );
+    let yaml = crate::helpers::metrics_with_slow_metric();
     std::fs::write(project.path().join("metrics.yaml"), yaml).expect("write");
     let bot = start_bot(
         &fake,
