@@ -237,11 +237,7 @@ pub fn run_query(
 
 /// Capitalises and ends with a period.
 fn sentence(s: &str) -> String {
-    let mut c = s.chars();
-    let mut out: String = c
-        .next()
-        .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
-        .unwrap_or_default();
+    let mut out = crate::render::text::capitalize(s);
     if !out.ends_with('.') && !out.ends_with('?') {
         out.push('.');
     }

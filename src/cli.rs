@@ -210,9 +210,6 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Serve(a) => {
             let mut config = config;
             if let Some(l) = a.listen {
-                if config.server.public_url == format!("http://{}", config.server.listen) {
-                    config.server.public_url = format!("http://{l}");
-                }
                 config.server.listen = l;
             }
             tokio::runtime::Builder::new_multi_thread()

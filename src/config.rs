@@ -114,12 +114,21 @@ pub struct SlackConfig {
 pub struct ServerConfig {
     /// Address of the web site and the Slack HTTP endpoints (default `127.0.0.1:8080`).
     pub listen: String,
-    /// How people reach the site, for links in Slack (default `http://<listen>`).
-    pub public_url: String,
+    /// How people reach the site, for links in Slack; `http://<listen>` when unset.
+    pub public_url: Option<String>,
     /// Header carrying the asker's identity, set by the company's auth proxy.
     pub user_header: String,
     /// Identity used when the header is absent (local use).
     pub default_user: String,
+}
+
+impl ServerConfig {
+    /// The site's base URL for links: `public_url`, or the listen address.
+    pub fn base_url(&self) -> String {
+        self.public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", self.listen))
+    }
 }
 
 /// Resolved settings.
@@ -230,9 +239,7 @@ impl Config {
         let server = ServerConfig {
             public_url: env("CORTEX_PUBLIC_URL")
                 .or(raw_server.public_url)
-                .unwrap_or_else(|| format!("http://{listen}"))
-                .trim_end_matches('/')
-                .to_string(),
+                .map(|u| u.trim_end_matches('/').to_string()),
             listen,
             user_header: raw_server
                 .user_header

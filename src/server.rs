@@ -51,7 +51,7 @@ pub async fn build(config: Config, today: Option<chrono::NaiveDate>) -> anyhow::
                 Arc::clone(&svc),
                 client,
                 token.expose(),
-                &server_cfg.public_url,
+                &server_cfg.base_url(),
             );
             bot.identify().await;
             Some(Arc::new(bot))
@@ -82,7 +82,7 @@ pub async fn build(config: Config, today: Option<chrono::NaiveDate>) -> anyhow::
 /// Runs until Ctrl-C.
 pub async fn serve(config: Config, today: Option<chrono::NaiveDate>) -> anyhow::Result<()> {
     let listen = config.server.listen.clone();
-    let public = config.server.public_url.clone();
+    let public = config.server.base_url();
     let app_token = config.slack.app_token.clone();
     let server = build(config, today).await?;
     let t = &server.transports;
@@ -96,14 +96,14 @@ pub async fn serve(config: Config, today: Option<chrono::NaiveDate>) -> anyhow::
             info!("Slack HTTP Events API is off: set CORTEX_SLACK_SIGNING_SECRET to use it");
         }
     }
-    if let (true, Some(bot), Some(token)) = (t.socket_mode, &server.bot, app_token) {
-        let bot = Arc::clone(bot);
-        tokio::spawn(async move {
-            if let Err(e) = slack::socket::run(bot, token.expose()).await {
-                warn!(error = %e, "Socket Mode stopped");
-            }
-        });
-    }
+    // A failed Socket Mode connection is logged; the web site and HTTP endpoints still run.
+    let socket = match (t.socket_mode, &server.bot, app_token) {
+        (true, Some(bot), Some(token)) => slack::socket::connect(Arc::clone(bot), token.expose())
+            .await
+            .map_err(|e| warn!(error = %e, "Socket Mode is off"))
+            .ok(),
+        _ => None,
+    };
     let listener = tokio::net::TcpListener::bind(&listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
@@ -121,6 +121,9 @@ pub async fn serve(config: Config, today: Option<chrono::NaiveDate>) -> anyhow::
             let _ = tokio::signal::ctrl_c().await;
         })
         .await?;
+    if let Some(s) = socket {
+        s.shutdown().await;
+    }
     if let Some(bot) = bot {
         info!("waiting for answers in progress");
         bot.idle().await;

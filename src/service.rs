@@ -10,6 +10,7 @@ use tracing::{error, warn};
 
 use crate::answer::{Answer, Status};
 use crate::llm::Llm;
+use crate::render::html::{self, PageOptions};
 use crate::skills::run::Runtime;
 use crate::state::{Place, State};
 
@@ -24,11 +25,23 @@ pub struct Request {
     pub asker: Option<String>,
     /// Who asked, for the audit log (`slack:U123`, `web:alice`).
     pub requester: String,
-    /// The question the conversation is about so far (thread follow-ups).
+    /// The question the conversation is about so far (thread follow-ups); read from the
+    /// state database when `conversation` is set and this is not.
     pub earlier: Option<String>,
+    /// The Slack thread (or DM) this question belongs to: its question is the context for
+    /// follow-ups, and an answered question becomes the thread's question.
+    pub conversation: Option<Conversation>,
     /// Run this skill instead of routing (a clarifying choice).
     pub skill: Option<String>,
     pub place: Place,
+}
+
+/// A conversation's key in the state database.
+#[derive(Debug, Clone)]
+pub struct Conversation {
+    pub channel: String,
+    /// The thread's ts, or `dm` for a direct-message conversation outside threads.
+    pub key: String,
 }
 
 /// An answer with its id.
@@ -38,6 +51,8 @@ pub struct Asked {
     pub answer: Arc<Answer>,
     /// The question as answered: the follow-up combined with the earlier question.
     pub effective_question: String,
+    /// The body of the answer's web page (the permalink holds the whole page).
+    pub body_html: String,
 }
 
 pub struct Service {
@@ -72,95 +87,112 @@ impl Service {
     }
 
     /// Answers a question. Never fails: errors become an answer with status `error`.
+    /// Everything blocking (DuckDB, rendering, the state database) runs off the async threads.
     pub async fn ask(self: &Arc<Self>, req: Request) -> Asked {
         let svc = Arc::clone(self);
-        let today = self.today();
         let handle = tokio::runtime::Handle::current();
-        let r = req.clone();
-        let work = tokio::task::spawn_blocking(move || {
-            let rt = &svc.rt;
-            let effective = match &r.earlier {
-                Some(e) => crate::planner::followup::combine(
+        let question = req.question.clone();
+        match tokio::task::spawn_blocking(move || svc.answer_blocking(&req, &handle)).await {
+            Ok(asked) => asked,
+            Err(e) => {
+                error!(error = %e, question = %question, "answering panicked");
+                let mut a = Answer::new(
+                    &question,
+                    Status::Error,
+                    "Something went wrong on my side while answering. The error is logged; please try again, or ask the data team if it keeps happening.".into(),
+                );
+                a.text = crate::render::text::answer(&a);
+                let id = crate::state::new_id(&question);
+                let answer = Arc::new(a);
+                self.remember(&id, Arc::clone(&answer));
+                Asked {
+                    id,
+                    answer,
+                    effective_question: question,
+                    body_html: String::new(),
+                }
+            }
+        }
+    }
+
+    fn answer_blocking(&self, r: &Request, handle: &tokio::runtime::Handle) -> Asked {
+        let rt = &self.rt;
+        let today = self.today();
+        let earlier = r.earlier.clone().or_else(|| {
+            let c = r.conversation.as_ref()?;
+            self.state.thread(&c.channel, &c.key).unwrap_or_else(|e| {
+                warn!(error = %e, "could not read the conversation");
+                None
+            })
+        });
+        let effective = earlier
+            .as_deref()
+            .and_then(|e| {
+                crate::planner::followup::combine(
                     &rt.engine.layer,
                     &rt.vocab,
                     e,
                     &r.question,
                     today,
                 )
-                .unwrap_or_else(|| r.question.clone()),
-                None => r.question.clone(),
-            };
-            let asker = r.asker.as_deref().and_then(|id| rt.context.person(id));
-            let mut a = if let Some(skill) = &r.skill {
-                crate::skills::answer_with_skill(rt, skill, &effective, asker, today, &r.requester)
-                    .unwrap_or_else(|| {
-                        crate::skills::answer_question(rt, &effective, asker, today, &r.requester)
-                    })
-            } else if let Some(llm) = &svc.llm {
-                handle.block_on(crate::skills::llm_route::answer(
-                    rt,
-                    llm,
-                    &effective,
-                    asker,
-                    today,
-                    &r.requester,
-                ))
-            } else {
-                crate::skills::answer_question(rt, &effective, asker, today, &r.requester)
-            };
-            if effective != r.question {
-                a.question = r.question.clone();
-                a.provenance
-                    .notes
-                    .insert(0, format!("Read as a follow-up: \"{effective}\"."));
-            }
-            if a.text.is_empty() {
-                a.text = crate::render::text::answer(&a);
-            }
-            (a, effective)
-        })
-        .await;
-        let (answer, effective) = match work {
-            Ok(x) => x,
-            Err(e) => {
-                error!(error = %e, question = %req.question, "answering panicked");
-                let mut a = Answer::new(
-                    &req.question,
-                    Status::Error,
-                    "Something went wrong on my side while answering. The error is logged; please try again, or ask the data team if it keeps happening.".into(),
-                );
-                a.text = crate::render::text::answer(&a);
-                (a, req.question.clone())
-            }
+            })
+            .unwrap_or_else(|| r.question.clone());
+        let asker = r.asker.as_deref().and_then(|id| rt.context.person(id));
+        let mut a = if let Some(skill) = &r.skill {
+            crate::skills::answer_with_skill(rt, skill, &effective, asker, today, &r.requester)
+                .unwrap_or_else(|| {
+                    crate::skills::answer_question(rt, &effective, asker, today, &r.requester)
+                })
+        } else if let Some(llm) = &self.llm {
+            handle.block_on(crate::skills::llm_route::answer(
+                rt,
+                llm,
+                &effective,
+                asker,
+                today,
+                &r.requester,
+            ))
+        } else {
+            crate::skills::answer_question(rt, &effective, asker, today, &r.requester)
         };
-        let id = match self
-            .state
-            .save_answer(&req.requester, &answer, &req.place, None)
-        {
-            Ok(id) => id,
-            Err(e) => {
-                warn!(error = %e, "could not record the answer in the state database");
-                crate::state::new_id(&req.question)
-            }
-        };
-        let page = self.html(
-            &answer,
-            &crate::render::html::PageOptions {
-                answer_id: Some(id.clone()),
-                nav: true,
-                user: None,
-                generated: Some(generated_now()),
-            },
-        );
-        if let Err(e) = self.state.set_html(&id, &page) {
-            warn!(error = %e, "could not store the answer's page");
+        if effective != r.question {
+            a.question = r.question.clone();
+            a.provenance
+                .notes
+                .insert(0, format!("Read as a follow-up: \"{effective}\"."));
         }
-        let answer = Arc::new(answer);
+        if a.text.is_empty() {
+            a.text = crate::render::text::answer(&a);
+        }
+        // The page is rendered once: its body for the web site's ask page, the whole page
+        // stored for the permalink (which outlives this process).
+        let id = crate::state::new_id(&r.question);
+        let opts = PageOptions {
+            answer_id: Some(id.clone()),
+            nav: true,
+            user: None,
+            generated: Some(generated_now()),
+        };
+        let body_html = self.body(&a, &opts);
+        let page = html::layout(&html::title_of(&a), "ask", &body_html, &opts);
+        if let Err(e) = self
+            .state
+            .save_answer(&id, &r.requester, &a, &r.place, &page)
+        {
+            warn!(error = %e, "could not record the answer in the state database");
+        }
+        if let (Some(c), Status::Answered) = (&r.conversation, a.status) {
+            if let Err(e) = self.state.set_thread(&c.channel, &c.key, &effective, &id) {
+                warn!(error = %e, "could not remember the conversation");
+            }
+        }
+        let answer = Arc::new(a);
         self.remember(&id, Arc::clone(&answer));
         Asked {
             id,
             answer,
             effective_question: effective,
+            body_html,
         }
     }
 
@@ -194,18 +226,14 @@ impl Service {
         }
     }
 
-    /// The answer's web page.
-    pub fn html(&self, a: &Answer, opts: &crate::render::html::PageOptions) -> String {
+    /// The body of the answer's web page: the skill's template, or the generic page when
+    /// the skill has none or its template fails.
+    pub fn body(&self, a: &Answer, opts: &PageOptions) -> String {
         let (t, _) = self.templates(&a.skill);
-        crate::render::html::page(a, opts, t).unwrap_or_else(|e| {
+        html::body(a, opts, t).unwrap_or_else(|e| {
             warn!(error = %e, skill = %a.skill, "skill HTML template failed; using the default page");
-            crate::render::html::page(a, opts, None).unwrap_or(e)
+            html::body(a, opts, None).unwrap_or_else(|e| format!("<p>{}</p>", html::escape(&e)))
         })
-    }
-
-    /// An answer by id: this process's copy, or `None` when it is only in the state DB.
-    pub fn answer(&self, id: &str) -> Option<Arc<Answer>> {
-        self.recent(id)
     }
 
     /// The answer as a PDF report.

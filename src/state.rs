@@ -107,15 +107,15 @@ impl State {
         Ok(State { log })
     }
 
-    /// Records an answer and returns its id.
+    /// Records an answer under `id` (see [`new_id`]) with its web page.
     pub fn save_answer(
         &self,
+        id: &str,
         requester: &str,
         a: &Answer,
         place: &Place,
-        html: Option<&str>,
-    ) -> anyhow::Result<String> {
-        let id = new_id(&a.question);
+        html: &str,
+    ) -> anyhow::Result<()> {
         let json = serde_json::to_string(a)?;
         let status = serde_json::to_value(a.status)?
             .as_str()
@@ -136,18 +136,6 @@ impl State {
                     json,
                     html
                 ],
-            )?;
-            Ok(())
-        })?;
-        Ok(id)
-    }
-
-    /// Replaces the stored HTML of an answer (rendered after it was saved).
-    pub fn set_html(&self, id: &str, html: &str) -> anyhow::Result<()> {
-        self.log.with_conn(|c| {
-            c.execute(
-                "UPDATE answers SET html = ? WHERE id = ?",
-                params![html, id],
             )?;
             Ok(())
         })
@@ -288,8 +276,8 @@ mod tests {
     fn answers_feedback_threads_and_events_round_trip() {
         let (_d, s) = state();
         let a = Answer::new("What's our ARR?", Status::Answered, "ARR $1".into());
-        let id = s
-            .save_answer("slack:U1", &a, &Place::default(), Some("<p>x</p>"))
+        let id = new_id("What's our ARR?");
+        s.save_answer(&id, "slack:U1", &a, &Place::default(), "<p>x</p>")
             .expect("save");
         let got = s.answer(&id).expect("read").expect("found");
         assert_eq!(got.question, "What's our ARR?");

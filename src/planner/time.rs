@@ -125,14 +125,11 @@ pub fn grain_word(tok: &str) -> Option<Grain> {
 }
 
 fn month_label(d: NaiveDate) -> String {
-    format!("{} {}", capitalize(MONTHS[d.month0() as usize]), d.year())
-}
-
-fn capitalize(s: &str) -> String {
-    let mut c = s.chars();
-    c.next()
-        .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
-        .unwrap_or_default()
+    format!(
+        "{} {}",
+        crate::render::text::capitalize(MONTHS[d.month0() as usize]),
+        d.year()
+    )
 }
 
 /// Finds the first time expression in `toks` (lowercased words).

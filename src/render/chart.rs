@@ -7,10 +7,10 @@ use std::sync::{Arc, OnceLock};
 use plotters::prelude::*;
 use serde::Serialize;
 
-use crate::answer::{Answer, Status};
+use crate::answer::{Answer, MetricInfo, Status};
 use crate::render::fonts;
 use crate::render::text::format_number;
-use crate::semantic::{ColumnRole, Grain, Unit};
+use crate::semantic::{Column, ColumnRole, Grain, Unit};
 use crate::warehouse::Value;
 
 /// What kind of picture fits the data.
@@ -156,44 +156,38 @@ fn text_of(v: &Value) -> String {
 /// The chart that fits an answer, if any: a trend (time bucket + metric), a breakdown
 /// (dimension + metric), or either split by a second dimension.
 pub fn from_answer(a: &Answer) -> Option<Chart> {
-    if a.status != Status::Answered || a.rows.len() < 2 || a.column_meta.is_empty() {
+    if a.status != Status::Answered {
         return None;
     }
-    let time = a
-        .column_meta
+    from_table(&a.column_meta, &a.rows, &a.provenance.metrics)
+}
+
+/// The chart for rows whose columns have these roles; `metrics` supplies labels.
+pub fn from_table(meta: &[Column], rows: &[Vec<Value>], metrics: &[MetricInfo]) -> Option<Chart> {
+    if rows.len() < 2 || meta.is_empty() {
+        return None;
+    }
+    let time = meta
         .iter()
         .position(|c| matches!(c.role, ColumnRole::Time { .. }));
-    let dims: Vec<usize> = (0..a.column_meta.len())
-        .filter(|&i| matches!(a.column_meta[i].role, ColumnRole::Dimension))
+    let dims: Vec<usize> = (0..meta.len())
+        .filter(|&i| matches!(meta[i].role, ColumnRole::Dimension))
         .collect();
-    let (metric, unit) = a
-        .column_meta
-        .iter()
-        .enumerate()
-        .find_map(|(i, c)| match c.role {
-            ColumnRole::Metric { unit } => Some((i, unit)),
-            _ => None,
-        })?;
-    let metric_name = &a.column_meta[metric].name;
-    let metric_label = a
-        .provenance
-        .metrics
+    let (metric, unit) = meta.iter().enumerate().find_map(|(i, c)| match c.role {
+        ColumnRole::Metric { unit } => Some((i, unit)),
+        _ => None,
+    })?;
+    let metric_name = &meta[metric].name;
+    let metric_label = metrics
         .iter()
         .find(|m| &m.name == metric_name)
         .map(|m| m.label.clone())
         .unwrap_or_else(|| metric_name.replace('_', " "));
     let additive = matches!(unit, Unit::Usd | Unit::Count);
-    let title_case = |s: &str| {
-        let s = s.replace('_', " ");
-        let mut c = s.chars();
-        c.next()
-            .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
-            .unwrap_or_default()
-    };
     let value_label = format!("{metric_label}{}", unit_suffix(unit));
     let (category_col, split_col, grain) = match (time, dims.as_slice()) {
-        (Some(t), []) => (t, None, grain_of(&a.column_meta[t].role)),
-        (Some(t), [d, ..]) => (t, Some(*d), grain_of(&a.column_meta[t].role)),
+        (Some(t), []) => (t, None, grain_of(&meta[t].role)),
+        (Some(t), [d, ..]) => (t, Some(*d), grain_of(&meta[t].role)),
         (None, [d]) => (*d, None, None),
         (None, [d, e, ..]) if additive => (*d, Some(*e), None),
         _ => return None,
@@ -205,30 +199,30 @@ pub fn from_answer(a: &Answer) -> Option<Chart> {
     // Categories in first-seen order (the query's order: time ascending, or ranked).
     let mut categories: Vec<String> = Vec::new();
     let mut cat_index = std::collections::HashMap::new();
-    for r in &a.rows {
+    for r in rows {
         let l = label_of(&r[category_col]);
         if !cat_index.contains_key(&l) {
             cat_index.insert(l.clone(), categories.len());
             categories.push(l);
         }
     }
-    let category_label = title_case(&a.column_meta[category_col].name);
+    let category_label = crate::render::text::title_case(&meta[category_col].name);
     let title = match split_col {
         Some(s) => format!(
             "{metric_label} by {}{}",
-            a.column_meta[s].name.replace('_', " "),
+            meta[s].name.replace('_', " "),
             if grain.is_some() { " over time" } else { "" }
         ),
         None if grain.is_some() => format!("{metric_label} over time"),
         None => format!(
             "{metric_label} by {}",
-            a.column_meta[category_col].name.replace('_', " ")
+            meta[category_col].name.replace('_', " ")
         ),
     };
     let series = match split_col {
         None => {
             let mut values = vec![None; categories.len()];
-            for r in &a.rows {
+            for r in rows {
                 values[cat_index[&label_of(&r[category_col])]] = r[metric].as_f64();
             }
             vec![Series {
@@ -240,7 +234,7 @@ pub fn from_answer(a: &Answer) -> Option<Chart> {
             let mut names: Vec<String> = Vec::new();
             let mut by_name: std::collections::HashMap<String, Vec<Option<f64>>> =
                 Default::default();
-            for r in &a.rows {
+            for r in rows {
                 let n = text_of(&r[s]);
                 let e = by_name.entry(n.clone()).or_insert_with(|| {
                     names.push(n.clone());
@@ -299,15 +293,12 @@ pub fn from_answer(a: &Answer) -> Option<Chart> {
     Some(chart)
 }
 
-/// The chart for one skill step's result (a metric step: rows plus `column_meta`).
-pub fn from_step(step: &serde_json::Value, metrics: &[crate::answer::MetricInfo]) -> Option<Chart> {
-    let column_meta: Vec<crate::semantic::Column> =
-        serde_json::from_value(step.get("column_meta")?.clone()).ok()?;
+/// The chart for one skill step's result (a metric step: `raw_rows` plus `column_meta`).
+pub fn from_step(step: &serde_json::Value, metrics: &[MetricInfo]) -> Option<Chart> {
+    let meta: Vec<Column> = serde_json::from_value(step.get("column_meta")?.clone()).ok()?;
     let rows: Vec<Vec<serde_json::Value>> =
         serde_json::from_value(step.get("raw_rows")?.clone()).ok()?;
-    let mut a = Answer::new("", Status::Answered, String::new());
-    a.columns = column_meta.iter().map(|c| c.name.clone()).collect();
-    a.rows = rows
+    let rows: Vec<Vec<Value>> = rows
         .into_iter()
         .map(|r| {
             r.into_iter()
@@ -315,9 +306,7 @@ pub fn from_step(step: &serde_json::Value, metrics: &[crate::answer::MetricInfo]
                 .collect()
         })
         .collect();
-    a.column_meta = column_meta;
-    a.provenance.metrics = metrics.to_vec();
-    from_answer(&a)
+    from_table(&meta, &rows, metrics)
 }
 
 fn grain_of(role: &ColumnRole) -> Option<Grain> {
@@ -420,12 +409,8 @@ fn draw_bars(c: &Chart, root: &DrawingArea<SVGBackend, plotters::coord::Shift>) 
         .map_err(err)?;
     let cats = c.categories.clone();
     let unit = c.unit;
-    chart
-        .configure_mesh()
+    house_style(&mut chart.configure_mesh())
         .disable_y_mesh()
-        .light_line_style(WHITE)
-        .bold_line_style(GRID)
-        .axis_style(GRID)
         .x_labels(6)
         .x_label_formatter(&|v| compact(*v, unit))
         .y_label_formatter(&|v| match v {
@@ -436,9 +421,7 @@ fn draw_bars(c: &Chart, root: &DrawingArea<SVGBackend, plotters::coord::Shift>) 
             SegmentValue::Last => String::new(),
         })
         .y_labels(n)
-        .label_style(font(13.0))
         .x_desc(c.value_label.clone())
-        .axis_desc_style(muted(13.0))
         .draw()
         .map_err(err)?;
     let color = PALETTE[0];
@@ -490,12 +473,8 @@ fn draw_lines(c: &Chart, root: &DrawingArea<SVGBackend, plotters::coord::Shift>)
         .y_label_area_size(72)
         .build_cartesian_2d(0f64..(n.max(2) - 1) as f64, lo..hi)
         .map_err(err)?;
-    chart
-        .configure_mesh()
+    house_style(&mut chart.configure_mesh())
         .disable_x_mesh()
-        .light_line_style(WHITE)
-        .bold_line_style(GRID)
-        .axis_style(GRID)
         .x_labels(n.min(8))
         .x_label_formatter(&|x| {
             let i = x.round();
@@ -506,9 +485,7 @@ fn draw_lines(c: &Chart, root: &DrawingArea<SVGBackend, plotters::coord::Shift>)
         })
         .y_labels(6)
         .y_label_formatter(&|v| compact(*v, unit))
-        .label_style(font(13.0))
         .y_desc(c.value_label.clone())
-        .axis_desc_style(muted(13.0))
         .draw()
         .map_err(err)?;
     for (si, s) in c.series.iter().enumerate() {
@@ -534,14 +511,7 @@ fn draw_lines(c: &Chart, root: &DrawingArea<SVGBackend, plotters::coord::Shift>)
         }
     }
     if c.series.len() > 1 {
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .label_font(font(13.0))
-            .background_style(WHITE.mix(0.85))
-            .border_style(GRID)
-            .draw()
-            .map_err(err)?;
+        legend(&mut chart)?;
     }
     Ok(())
 }
@@ -565,12 +535,8 @@ fn draw_stacked(
         .y_label_area_size(72)
         .build_cartesian_2d((0..n.max(2) - 1).into_segmented(), lo..hi * 1.12)
         .map_err(err)?;
-    chart
-        .configure_mesh()
+    house_style(&mut chart.configure_mesh())
         .disable_x_mesh()
-        .light_line_style(WHITE)
-        .bold_line_style(GRID)
-        .axis_style(GRID)
         .x_labels(n)
         .x_label_formatter(&|v| match v {
             SegmentValue::CenterOf(i) if i % every == 0 => {
@@ -580,9 +546,7 @@ fn draw_stacked(
         })
         .y_labels(6)
         .y_label_formatter(&|v| compact(*v, unit))
-        .label_style(font(13.0))
         .y_desc(c.value_label.clone())
-        .axis_desc_style(muted(13.0))
         .draw()
         .map_err(err)?;
     let mut base_pos = vec![0.0f64; n];
@@ -614,6 +578,13 @@ fn draw_stacked(
             .label(s.name.clone())
             .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 14, y + 5)], color.filled()));
     }
+    legend(&mut chart)
+}
+
+/// The series legend, top left.
+fn legend<'a, CT: plotters::coord::CoordTranslate>(
+    chart: &mut ChartContext<'a, SVGBackend<'a>, CT>,
+) -> DrawResult<()> {
     chart
         .configure_series_labels()
         .position(SeriesLabelPosition::UpperLeft)
@@ -621,8 +592,18 @@ fn draw_stacked(
         .background_style(WHITE.mix(0.85))
         .border_style(GRID)
         .draw()
-        .map_err(err)?;
-    Ok(())
+        .map_err(err)
+}
+
+/// The house look of axes and grid: light rules at the labels only.
+fn house_style<'m, 'a, 'b, X: Ranged, Y: Ranged>(
+    m: &'m mut plotters::chart::MeshStyle<'a, 'b, X, Y, SVGBackend<'a>>,
+) -> &'m mut plotters::chart::MeshStyle<'a, 'b, X, Y, SVGBackend<'a>> {
+    m.light_line_style(WHITE)
+        .bold_line_style(GRID)
+        .axis_style(GRID)
+        .label_style(font(13.0))
+        .axis_desc_style(muted(13.0))
 }
 
 fn font_db() -> Arc<resvg::usvg::fontdb::Database> {

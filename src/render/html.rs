@@ -115,13 +115,7 @@ pub fn table_view(a: &Answer) -> Json {
             .iter()
             .find(|m| m.name == name)
             .map(|m| m.label.clone())
-            .unwrap_or_else(|| {
-                let s = name.replace('_', " ");
-                let mut c = s.chars();
-                c.next()
-                    .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
-                    .unwrap_or_default()
-            })
+            .unwrap_or_else(|| text::title_case(name))
     };
     let columns: Vec<Json> = a
         .columns
@@ -173,7 +167,8 @@ fn sql_list(a: &Answer) -> Vec<Json> {
     out
 }
 
-/// The view model every answer template gets.
+/// The view model every answer template gets (HTML adds `chart_svg`; the PDF report adds
+/// chart files).
 pub fn view(a: &Answer, opts: &PageOptions) -> Json {
     let status = match a.status {
         Status::Answered => "answered",
@@ -181,7 +176,6 @@ pub fn view(a: &Answer, opts: &PageOptions) -> Json {
         Status::Unanswerable => "unanswerable",
         Status::Error => "error",
     };
-    let chart_svg = chart::from_answer(a).and_then(|c| chart::svg(&c, 900, 440).ok());
     let p = &a.provenance;
     let period = p
         .period
@@ -206,7 +200,6 @@ pub fn view(a: &Answer, opts: &PageOptions) -> Json {
         "findings": a.findings,
         "recommendations": a.recommendations,
         "choices": choices,
-        "chart_svg": chart_svg,
         "table": table_view(a),
         "skill": a.skill,
         "asker": a.data.get("asker").and_then(|p| p.get("name")).cloned(),
@@ -228,29 +221,17 @@ pub fn view(a: &Answer, opts: &PageOptions) -> Json {
 
 /// A page title for an answer: the skill's purpose and its main parameter.
 pub fn title_of(a: &Answer) -> String {
-    let skill = a.skill.replace('_', " ");
+    let skill = text::title_case(&a.skill);
     let main = a
         .params
         .iter()
         .find(|(k, _)| matches!(k.as_str(), "merchant" | "okr"))
         .map(|(_, v)| v.clone());
     match (a.skill.as_str(), main) {
-        ("metric_question", _) => {
-            let mut c = a.question.chars();
-            c.next()
-                .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
-                .unwrap_or_default()
-        }
-        (_, Some(m)) => format!("{}: {m}", capitalise(&skill)),
-        _ => capitalise(&skill),
+        ("metric_question", _) => text::capitalize(&a.question),
+        (_, Some(m)) => format!("{skill}: {m}"),
+        _ => skill,
     }
-}
-
-fn capitalise(s: &str) -> String {
-    let mut c = s.chars();
-    c.next()
-        .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
-        .unwrap_or_default()
 }
 
 pub fn urlencode(s: &str) -> String {
@@ -265,7 +246,8 @@ pub fn body(
     opts: &PageOptions,
     skill_template: Option<&str>,
 ) -> Result<String, String> {
-    let v = view(a, opts);
+    let mut v = view(a, opts);
+    v["chart_svg"] = json!(chart::from_answer(a).and_then(|c| chart::svg(&c, 900, 440).ok()));
     match skill_template {
         Some(t) if a.status == Status::Answered => registry()
             .render_template(t, &v)

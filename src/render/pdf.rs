@@ -120,7 +120,6 @@ pub fn report_data(a: &Answer, generated: &str) -> (Json, Vec<(String, String)>)
         }
     }
     if let Some(o) = v.as_object_mut() {
-        o.remove("chart_svg");
         o.insert("charts".into(), json!({"main": main_path, "steps": steps}));
         o.insert("generated".into(), json!(generated));
     }

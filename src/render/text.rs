@@ -52,6 +52,19 @@ fn format_plain(f: f64) -> String {
     }
 }
 
+/// The first letter in upper case.
+pub fn capitalize(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
+        .unwrap_or_default()
+}
+
+/// `opportunity_product` -> `Opportunity product`: a name as a heading.
+pub fn title_case(name: &str) -> String {
+    capitalize(&name.replace('_', " "))
+}
+
 /// Inserts commas into the integer part of a decimal string.
 pub fn group_thousands(s: &str) -> String {
     let (sign, rest) = s.strip_prefix('-').map_or(("", s), |r| ("-", r));

@@ -12,12 +12,12 @@ use std::time::Duration;
 
 use slack_morphism::errors::SlackClientError;
 use slack_morphism::prelude::*;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
-use crate::answer::{Answer, Status};
+use crate::answer::Answer;
 use crate::render::slack as blocks;
 use crate::render::slack::actions;
-use crate::service::{Asked, Request, Service};
+use crate::service::{Asked, Conversation, Request, Service};
 use crate::state::Place;
 
 /// The Web API client type: hyper with rustls (ring), http allowed for local fakes.
@@ -168,7 +168,7 @@ pub fn incoming_from_actions(ev: &SlackInteractionBlockActionsEvent) -> Option<I
 }
 
 /// Text for `/cortex help`, `/cortex skills`, `/cortex metrics`; `None` for a question.
-pub fn command_reply(svc: &Service, text: &str) -> Option<String> {
+fn command_reply(svc: &Service, text: &str) -> Option<String> {
     let t = text.trim();
     match t.to_ascii_lowercase().as_str() {
         "" | "help" => Some(format!(
@@ -298,6 +298,46 @@ impl Bot {
         }
     }
 
+    /// A pushed event from either transport: answered once per event id (Slack retries
+    /// deliveries it thinks were lost), ignored unless it is a question for the bot.
+    pub fn on_event(self: &Arc<Self>, cb: &SlackPushEventCallback) {
+        match self.svc.state.first_delivery(&cb.event_id.0) {
+            Ok(true) => {}
+            Ok(false) => {
+                debug!(event_id = %cb.event_id.0, "Slack retried an event already handled");
+                return;
+            }
+            Err(e) => warn!(error = %e, "could not check the event id; handling it"),
+        }
+        if let Some(inc) = incoming_from_event(&cb.event, self.bot_user.as_deref()) {
+            self.spawn(inc);
+        }
+    }
+
+    /// A slash command from either transport: returns the immediate (ephemeral) reply; a
+    /// question is answered in the channel in the background.
+    pub fn on_command(self: &Arc<Self>, cmd: &SlackCommandEvent) -> String {
+        let text = cmd.text.clone().unwrap_or_default();
+        if let Some(reply) = command_reply(&self.svc, &text) {
+            return reply;
+        }
+        self.spawn(Incoming::Command {
+            user: cmd.user_id.0.clone(),
+            channel: cmd.channel_id.0.clone(),
+            text,
+        });
+        "Looking into it; the answer will appear in this channel.".to_string()
+    }
+
+    /// An interaction from either transport: button clicks are handled in the background.
+    pub fn on_interaction(self: &Arc<Self>, ev: &SlackInteractionEvent) {
+        if let SlackInteractionEvent::BlockActions(a) = ev {
+            if let Some(inc) = incoming_from_actions(a) {
+                self.spawn(inc);
+            }
+        }
+    }
+
     /// Handles an input in the background and returns at once (Slack wants an
     /// acknowledgement within 3 seconds).
     pub fn spawn(self: &Arc<Self>, inc: Incoming) -> tokio::task::JoinHandle<()> {
@@ -342,27 +382,8 @@ impl Bot {
                     (None, true) => (None, "dm".to_string()),
                     (None, false) => (Some(ts.clone()), ts.clone()),
                 };
-                let earlier = if thread_ts.is_some() || direct {
-                    self.svc.state.thread(&channel, &key).unwrap_or_else(|e| {
-                        warn!(error = %e, "could not read the thread state");
-                        None
-                    })
-                } else {
-                    None
-                };
-                let req = Request {
-                    question: text,
-                    asker: Some(user.clone()),
-                    requester: format!("slack:{user}"),
-                    earlier,
-                    skill: None,
-                    place: Place {
-                        channel: Some(channel.clone()),
-                        thread_ts: reply_in.clone(),
-                    },
-                };
-                self.answer_in(&channel, reply_in.as_deref(), Some(&key), req)
-                    .await;
+                let req = request(&user, &channel, text, reply_in.as_deref(), &key, None);
+                self.answer_in(&channel, reply_in.as_deref(), req).await;
             }
             Incoming::Command {
                 user,
@@ -370,22 +391,11 @@ impl Bot {
                 text,
             } => {
                 let intro = format!("<@{user}> asked: _{}_", text.trim());
-                let Some(root) = self.post(&channel, None, &intro, None).await else {
+                let Some(root) = self.post(&channel, None, &intro).await else {
                     return;
                 };
-                let req = Request {
-                    question: text,
-                    asker: Some(user.clone()),
-                    requester: format!("slack:{user}"),
-                    earlier: None,
-                    skill: None,
-                    place: Place {
-                        channel: Some(channel.clone()),
-                        thread_ts: Some(root.clone()),
-                    },
-                };
-                self.answer_in(&channel, Some(&root), Some(&root), req)
-                    .await;
+                let req = request(&user, &channel, text, Some(&root), &root, None);
+                self.answer_in(&channel, Some(&root), req).await;
             }
             Incoming::Action {
                 user,
@@ -454,7 +464,6 @@ impl Bot {
                         channel,
                         Some(thread),
                         "That question has expired; please ask it again.",
-                        None,
                     )
                     .await;
                     return;
@@ -467,47 +476,19 @@ impl Bot {
                 } else {
                     (format!("{original} ({choice})"), None)
                 };
-                let req = Request {
-                    question,
-                    asker: Some(user.to_string()),
-                    requester: format!("slack:{user}"),
-                    earlier: None,
-                    skill,
-                    place: Place {
-                        channel: Some(channel.to_string()),
-                        thread_ts: Some(thread.to_string()),
-                    },
-                };
-                self.answer_in(channel, Some(thread), Some(thread), req)
-                    .await;
+                let req = request(user, channel, question, Some(thread), thread, skill);
+                self.answer_in(channel, Some(thread), req).await;
             }
             other => info!(action = other, "ignoring an unknown Slack action"),
         }
     }
 
-    /// Placeholder, answer, files; the conversation remembered under `key`.
-    async fn answer_in(
-        &self,
-        channel: &str,
-        thread: Option<&str>,
-        key: Option<&str>,
-        req: Request,
-    ) {
-        let Some(placeholder) = self.post(channel, thread, PLACEHOLDER, None).await else {
+    /// Placeholder, answer, files.
+    async fn answer_in(&self, channel: &str, thread: Option<&str>, req: Request) {
+        let Some(placeholder) = self.post(channel, thread, PLACEHOLDER).await else {
             return;
         };
         let asked = self.svc.ask(req).await;
-        if asked.answer.status == Status::Answered {
-            if let Some(k) = key {
-                if let Err(e) =
-                    self.svc
-                        .state
-                        .set_thread(channel, k, &asked.effective_question, &asked.id)
-                {
-                    warn!(error = %e, "could not remember the thread");
-                }
-            }
-        }
         self.deliver(
             channel,
             thread.unwrap_or(&placeholder),
@@ -534,7 +515,7 @@ impl Bot {
         );
         if let Err(e) = with_retry("chat.update", || session.chat_update(&req)).await {
             warn!(error = %e, "chat.update failed; posting the answer as a new message");
-            self.post(channel, Some(thread), &fallback, None).await;
+            self.post(channel, Some(thread), &fallback).await;
         }
         if let Some(chart) = crate::render::chart::from_answer(a) {
             match crate::render::chart::svg(&chart, 900, 480)
@@ -587,19 +568,11 @@ impl Bot {
     }
 
     /// Posts a message; returns its ts. Failures are logged (there is nowhere else to say them).
-    pub async fn post(
-        &self,
-        channel: &str,
-        thread: Option<&str>,
-        text: &str,
-        blocks: Option<Vec<SlackBlock>>,
-    ) -> Option<String> {
+    pub async fn post(&self, channel: &str, thread: Option<&str>, text: &str) -> Option<String> {
         let session = self.client.open_session(&self.token);
         let req = SlackApiChatPostMessageRequest::new(
             SlackChannelId(channel.to_string()),
-            SlackMessageContent::new()
-                .with_text(text.to_string())
-                .opt_blocks(blocks),
+            SlackMessageContent::new().with_text(text.to_string()),
         )
         .opt_thread_ts(thread.map(|t| SlackTs(t.to_string())));
         match with_retry("chat.postMessage", || session.chat_post_message(&req)).await {
@@ -672,6 +645,32 @@ impl Bot {
         {
             warn!(error = %e, filename, "files.completeUploadExternal failed");
         }
+    }
+}
+
+/// A question asked in Slack: the conversation is the thread (or the DM), keyed by `key`.
+fn request(
+    user: &str,
+    channel: &str,
+    question: String,
+    thread: Option<&str>,
+    key: &str,
+    skill: Option<String>,
+) -> Request {
+    Request {
+        question,
+        asker: Some(user.to_string()),
+        requester: format!("slack:{user}"),
+        earlier: None,
+        conversation: Some(Conversation {
+            channel: channel.to_string(),
+            key: key.to_string(),
+        }),
+        skill,
+        place: Place {
+            channel: Some(channel.to_string()),
+            thread_ts: thread.map(str::to_string),
+        },
     }
 }
 

@@ -12,9 +12,9 @@ use axum::routing::post;
 use axum::{Json, Router};
 use serde_json::json;
 use slack_morphism::prelude::*;
-use tracing::{debug, warn};
+use tracing::warn;
 
-use super::bot::{command_reply, incoming_from_actions, incoming_from_event, Bot, Incoming};
+use super::bot::Bot;
 use super::signature;
 use crate::config::Secret;
 
@@ -71,17 +71,7 @@ async fn events(State(e): State<Arc<Endpoints>>, headers: HeaderMap, body: Bytes
             Json(json!({"challenge": v.challenge})).into_response()
         }
         SlackPushEvent::EventCallback(cb) => {
-            match e.bot.svc.state.first_delivery(&cb.event_id.0) {
-                Ok(true) => {}
-                Ok(false) => {
-                    debug!(event_id = %cb.event_id.0, "Slack retried an event already handled");
-                    return StatusCode::OK.into_response();
-                }
-                Err(err) => warn!(error = %err, "could not check the event id; handling it"),
-            }
-            if let Some(inc) = incoming_from_event(&cb.event, e.bot.bot_user.as_deref()) {
-                e.bot.spawn(inc);
-            }
+            e.bot.on_event(&cb);
             StatusCode::OK.into_response()
         }
         SlackPushEvent::AppRateLimited(_) => {
@@ -95,29 +85,23 @@ async fn commands(State(e): State<Arc<Endpoints>>, headers: HeaderMap, body: Byt
     if let Err(r) = check(&e, &headers, &body) {
         return *r;
     }
-    if let Ok(form) = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&body) {
-        if form.iter().any(|(k, _)| k == "ssl_check") {
-            return StatusCode::OK.into_response();
+    match serde_urlencoded::from_bytes::<SlackCommandEvent>(&body) {
+        Ok(cmd) => {
+            let reply = e.bot.on_command(&cmd);
+            Json(json!({"response_type": "ephemeral", "text": reply})).into_response()
         }
-    }
-    let cmd: SlackCommandEvent = match serde_urlencoded::from_bytes(&body) {
-        Ok(c) => c,
+        // Slack's SSL check carries no command.
+        Err(_) if is_ssl_check(&body) => StatusCode::OK.into_response(),
         Err(err) => {
             warn!(error = %err, "unrecognised slash command body");
-            return (StatusCode::BAD_REQUEST, "unrecognised slash command").into_response();
+            (StatusCode::BAD_REQUEST, "unrecognised slash command").into_response()
         }
-    };
-    let text = cmd.text.clone().unwrap_or_default();
-    if let Some(reply) = command_reply(&e.bot.svc, &text) {
-        return Json(json!({"response_type": "ephemeral", "text": reply})).into_response();
     }
-    e.bot.spawn(Incoming::Command {
-        user: cmd.user_id.0,
-        channel: cmd.channel_id.0,
-        text,
-    });
-    Json(json!({"response_type": "ephemeral", "text": "Looking into it; the answer will appear in this channel."}))
-        .into_response()
+}
+
+fn is_ssl_check(body: &[u8]) -> bool {
+    serde_urlencoded::from_bytes::<Vec<(String, String)>>(body)
+        .is_ok_and(|form| form.iter().any(|(k, v)| k == "ssl_check" && v == "1"))
 }
 
 async fn interactive(State(e): State<Arc<Endpoints>>, headers: HeaderMap, body: Bytes) -> Response {
@@ -131,12 +115,7 @@ async fn interactive(State(e): State<Arc<Endpoints>>, headers: HeaderMap, body: 
         return (StatusCode::BAD_REQUEST, "missing payload").into_response();
     };
     match serde_json::from_str::<SlackInteractionEvent>(&payload) {
-        Ok(SlackInteractionEvent::BlockActions(ev)) => {
-            if let Some(inc) = incoming_from_actions(&ev) {
-                e.bot.spawn(inc);
-            }
-        }
-        Ok(_) => {}
+        Ok(ev) => e.bot.on_interaction(&ev),
         Err(err) => warn!(error = %err, "unrecognised interaction payload"),
     }
     StatusCode::OK.into_response()

@@ -1,14 +1,16 @@
 //! Socket Mode: Slack pushes events over a WebSocket the bot opens with the app-level token,
-//! so no public URL is needed. The same [`Incoming`] handling as the HTTP Events API.
+//! so no public URL is needed. Events, commands and clicks go to the same [`Bot`] entry
+//! points as the HTTP Events API.
 
 use std::sync::Arc;
 
 use slack_morphism::prelude::*;
-use tracing::{debug, info, warn};
+use tracing::{info, warn};
 
-use super::bot::{
-    command_reply, incoming_from_actions, incoming_from_event, Bot, Client, Incoming,
-};
+use super::bot::{Bot, Client};
+
+/// A connected Socket Mode listener; dropping it does not disconnect, `shutdown` does.
+pub type Listener = SlackClientSocketModeListener<SlackClientHyperHttpsConnector>;
 
 async fn bot_of(states: &SlackClientEventsUserState) -> Option<Arc<Bot>> {
     states.read().await.get_user_state::<Arc<Bot>>().cloned()
@@ -19,19 +21,8 @@ async fn on_push(
     _client: Arc<Client>,
     states: SlackClientEventsUserState,
 ) -> UserCallbackResult<()> {
-    let Some(bot) = bot_of(&states).await else {
-        return Ok(());
-    };
-    match bot.svc.state.first_delivery(&ev.event_id.0) {
-        Ok(false) => {
-            debug!(event_id = %ev.event_id.0, "event already handled");
-            return Ok(());
-        }
-        Ok(true) => {}
-        Err(e) => warn!(error = %e, "could not check the event id; handling it"),
-    }
-    if let Some(inc) = incoming_from_event(&ev.event, bot.bot_user.as_deref()) {
-        bot.spawn(inc);
+    if let Some(bot) = bot_of(&states).await {
+        bot.on_event(&ev);
     }
     Ok(())
 }
@@ -41,19 +32,8 @@ async fn on_command(
     _client: Arc<Client>,
     states: SlackClientEventsUserState,
 ) -> UserCallbackResult<SlackCommandEventResponse> {
-    let text = ev.text.clone().unwrap_or_default();
     let reply = match bot_of(&states).await {
-        Some(bot) => match command_reply(&bot.svc, &text) {
-            Some(r) => r,
-            None => {
-                bot.spawn(Incoming::Command {
-                    user: ev.user_id.0,
-                    channel: ev.channel_id.0,
-                    text,
-                });
-                "Looking into it; the answer will appear in this channel.".to_string()
-            }
-        },
+        Some(bot) => bot.on_command(&ev),
         None => "Cortex is starting up; try again in a moment.".to_string(),
     };
     Ok(
@@ -67,10 +47,8 @@ async fn on_interaction(
     _client: Arc<Client>,
     states: SlackClientEventsUserState,
 ) -> UserCallbackResult<()> {
-    if let (SlackInteractionEvent::BlockActions(a), Some(bot)) = (ev, bot_of(&states).await) {
-        if let Some(inc) = incoming_from_actions(&a) {
-            bot.spawn(inc);
-        }
+    if let Some(bot) = bot_of(&states).await {
+        bot.on_interaction(&ev);
     }
     Ok(())
 }
@@ -84,8 +62,9 @@ fn on_error(
     HttpStatusCode::OK
 }
 
-/// Connects with the app-level token and handles events until the process stops.
-pub async fn run(bot: Arc<Bot>, app_token: &str) -> anyhow::Result<()> {
+/// Opens the Socket Mode connection with the app-level token (`apps.connections.open`,
+/// then the WebSocket) and starts handling events.
+pub async fn connect(bot: Arc<Bot>, app_token: &str) -> anyhow::Result<Listener> {
     let env = Arc::new(
         SlackClientEventsListenerEnvironment::new(Arc::clone(bot.client()))
             .with_error_handler(on_error)
@@ -102,9 +81,7 @@ pub async fn run(bot: Arc<Bot>, app_token: &str) -> anyhow::Result<()> {
         .listen_for(&token)
         .await
         .map_err(|e| anyhow::anyhow!("Socket Mode connection failed: {e}"))?;
-    info!("Socket Mode connected");
     listener.start().await;
-    // Runs until the process is stopped.
-    std::future::pending::<()>().await;
-    Ok(())
+    info!("Socket Mode connected");
+    Ok(listener)
 }

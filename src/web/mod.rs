@@ -13,8 +13,7 @@ use axum::Router;
 use serde::Deserialize;
 
 use crate::render::html::{self, escape, PageOptions};
-use crate::service::{Request, Service};
-use crate::state::Place;
+use crate::service::{Conversation, Request, Service};
 
 #[derive(Clone)]
 struct Web {
@@ -64,14 +63,6 @@ impl Web {
 #[derive(Debug, Deserialize, Default)]
 struct AskQuery {
     q: Option<String>,
-    /// The answer this question follows up on (thread-like history).
-    after: Option<String>,
-}
-
-/// Person id for "my team": the part after `web:` when it is a Slack id in people.yaml.
-fn asker_id(svc: &Service, user: &str) -> Option<String> {
-    let id = user.trim_start_matches("web:");
-    svc.rt.context.person(id).map(|p| p.slack_id.clone())
 }
 
 async fn ask_page(State(w): State<Web>, headers: HeaderMap, Query(q): Query<AskQuery>) -> Response {
@@ -85,44 +76,29 @@ async fn ask_page(State(w): State<Web>, headers: HeaderMap, Query(q): Query<AskQ
             "<div class=\"card\"><div class=\"headline\">That question is too long; please keep it under 500 characters.</div></div>".to_string(),
         ),
         Some(text) => {
-            let earlier = q
-                .after
-                .as_deref()
-                .and_then(|id| w.svc.state.answer(id).ok().flatten())
-                .filter(|a| a.status == "answered")
-                .map(|a| a.question);
+            // Like a DM: the person's conversation continues across questions.
             let asked = w
                 .svc
                 .ask(Request {
                     question: text.to_string(),
-                    asker: asker_id(&w.svc, &user),
+                    // "My team" works when the proxy's user id is a Slack id in people.yaml.
+                    asker: Some(user.trim_start_matches("web:").to_string()),
                     requester: user.clone(),
-                    earlier,
-                    skill: None,
-                    place: Place::default(),
+                    conversation: Some(Conversation {
+                        channel: user.clone(),
+                        key: "web".into(),
+                    }),
+                    ..Request::default()
                 })
                 .await;
             current_id = Some(asked.id.clone());
-            let opts = PageOptions {
-                answer_id: Some(asked.id.clone()),
-                ..w.opts(&user)
-            };
-            let (t, _) = w.svc.templates(&asked.answer.skill);
-            Some(
-                html::body(&asked.answer, &opts, t)
-                    .or_else(|_| html::body(&asked.answer, &opts, None))
-                    .unwrap_or_else(|e| format!("<p>{}</p>", escape(&e))),
-            )
+            Some(asked.body_html)
         }
         None => None,
     };
     body.push_str(&format!(
-        "<form class=\"ask\" method=\"get\" action=\"/\"><input type=\"text\" name=\"q\" id=\"q\" autofocus maxlength=\"500\" placeholder=\"{}\" aria-label=\"Question\">{}<button type=\"submit\" id=\"ask\">Ask</button></form>",
+        "<form class=\"ask\" method=\"get\" action=\"/\"><input type=\"text\" name=\"q\" id=\"q\" autofocus maxlength=\"500\" placeholder=\"{}\" aria-label=\"Question\"><button type=\"submit\" id=\"ask\">Ask</button></form>",
         if current_id.is_some() { "Follow up, or ask something new" } else { "e.g. What's our ARR by segment?" },
-        current_id
-            .as_deref()
-            .map(|id| format!("<input type=\"hidden\" name=\"after\" value=\"{}\">", escape(id)))
-            .unwrap_or_default()
     ));
     match answer_html {
         Some(a) => body.push_str(&a),

@@ -59,7 +59,7 @@ impl Fixture {
             slack: Default::default(),
             server: cortex::config::ServerConfig {
                 listen: "127.0.0.1:0".into(),
-                public_url: "http://cortex.test".into(),
+                public_url: Some("http://cortex.test".into()),
                 user_header: "x-forwarded-user".into(),
                 default_user: "web:test".into(),
             },

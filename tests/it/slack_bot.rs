@@ -38,6 +38,8 @@ struct FakeState {
     /// Answer this many chat.postMessage calls with 429 first.
     rate_limit_posts: AtomicUsize,
     addr: Mutex<Option<SocketAddr>>,
+    /// What apps.connections.open answers (the Socket Mode WebSocket).
+    ws_url: Mutex<Option<String>>,
 }
 
 struct FakeSlack {
@@ -121,6 +123,9 @@ async fn api(
     let channel = req["channel"].as_str().unwrap_or("C0").to_string();
     let addr = s.addr.lock().expect("lock").expect("addr set");
     let out = match method.as_str() {
+        "apps.connections.open" => {
+            json!({"ok": true, "url": s.ws_url.lock().expect("lock").clone()})
+        }
         "auth.test" => {
             json!({"ok": true, "user_id": "UBOT", "team_id": "T111", "team": "Acme", "url": "https://acme.slack.com/", "bot_id": "B111"})
         }
@@ -246,6 +251,31 @@ impl Bot {
         .await
     }
 
+    /// Clicks a button: the real block_actions sample (as Slack sends it, form-encoded),
+    /// on the bot's message in `thread`.
+    async fn click(&self, action_id: &str, value: &str, thread: &str) -> u16 {
+        let mut v = json_payload("bolt-python/interactive.block_actions.json");
+        v["actions"][0]["action_id"] = json!(action_id);
+        v["actions"][0]["value"] = json!(value);
+        v["container"]["message_ts"] = json!("1700000000.000001");
+        v["container"]["is_ephemeral"] = json!(false);
+        v["message"] =
+            json!({"ts": "1700000000.000001", "thread_ts": thread, "text": "x", "type": "message"});
+        let parsed: Result<slack_morphism::prelude::SlackInteractionEvent, _> =
+            serde_json::from_value(v.clone());
+        assert!(parsed.is_ok(), "{parsed:?}");
+        let form = format!("payload={}", urlencode(&v.to_string()));
+        self.send(
+            "/slack/interactive",
+            "application/x-www-form-urlencoded",
+            &form,
+            now(),
+            SECRET,
+        )
+        .await
+        .0
+    }
+
     /// Waits until every answer in progress is in Slack.
     async fn idle(&self) {
         let bot = self.server.bot.as_ref().expect("bot");
@@ -280,6 +310,30 @@ fn mention(text: &str, event_id: &str, ts: &str, thread_ts: Option<&str>) -> Val
         v["event"]["thread_ts"] = json!(t);
     }
     v
+}
+
+/// The buttons under a posted or updated message.
+fn buttons(call: &Call) -> Vec<Value> {
+    call.body["blocks"]
+        .as_array()
+        .expect("blocks")
+        .iter()
+        .filter(|b| b["type"] == "actions")
+        .flat_map(|b| b["elements"].as_array().cloned().unwrap_or_default())
+        .collect()
+}
+
+/// The value of the button with this action id.
+fn button_value(call: &Call, action_id: &str) -> String {
+    buttons(call)
+        .iter()
+        .find(|e| e["action_id"] == action_id)
+        .and_then(|e| e["value"].as_str().map(str::to_string))
+        .unwrap_or_else(|| panic!("no {action_id} button in {:?}", call.body))
+}
+
+fn urlencode(s: &str) -> String {
+    serde_urlencoded::to_string([("x", s)]).expect("encode")[2..].to_string()
 }
 
 fn blocks_text(call: &Call) -> String {
@@ -613,6 +667,30 @@ async fn bad_signatures_and_stale_timestamps_are_rejected_and_ignored_events_pos
         serde_json::from_str::<Value>(&body).expect("json")["challenge"],
         challenge
     );
+    // Slack's SSL check is acknowledged without an answer; a garbled command is refused.
+    let ssl = payload("bolt-python/ssl_check.form-urlencoded.txt");
+    let (s, _) = bot
+        .send(
+            "/slack/commands",
+            "application/x-www-form-urlencoded",
+            &ssl,
+            now(),
+            SECRET,
+        )
+        .await;
+    assert_eq!(s, 200);
+    let (s, _) = bot
+        .send(
+            "/slack/commands",
+            "application/x-www-form-urlencoded",
+            "text=hi",
+            now(),
+            SECRET,
+        )
+        .await;
+    assert_eq!(s, 400);
+    bot.idle().await;
+    assert!(fake.all().iter().all(|c| c.method == "auth.test"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -672,38 +750,15 @@ async fn clarifying_buttons_lead_to_an_answer_and_feedback_is_stored() {
     .await;
     bot.idle().await;
     let update = fake.calls("chat.update")[0].clone();
-    let buttons: Vec<Value> = update.body["blocks"]
-        .as_array()
-        .expect("blocks")
-        .iter()
-        .filter(|b| b["type"] == "actions")
-        .flat_map(|b| b["elements"].as_array().cloned().unwrap_or_default())
-        .collect();
-    let arr = buttons
+    let choices = buttons(&update);
+    let arr = choices
         .iter()
         .find(|b| b["value"].as_str().is_some_and(|v| v.ends_with("|arr")))
-        .unwrap_or_else(|| panic!("an ARR choice: {buttons:?}"));
-    // The real block_actions sample, clicking our button on our message.
-    let mut click = json_payload("bolt-python/interactive.block_actions.json");
-    click["actions"][0]["action_id"] = arr["action_id"].clone();
-    click["actions"][0]["value"] = arr["value"].clone();
-    click["container"]["message_ts"] = json!("1700000000.000001");
-    click["container"]["is_ephemeral"] = json!(false);
-    click["message"] = json!({"ts": "1700000000.000001", "thread_ts": "1600000003.000100", "text": "x", "type": "message"});
-    let parsed: Result<slack_morphism::prelude::SlackInteractionEvent, _> =
-        serde_json::from_value(click.clone());
-    assert!(parsed.is_ok(), "{parsed:?}");
-    let form = format!("payload={}", urlencode(&click.to_string()));
-    let (s, _) = bot
-        .send(
-            "/slack/interactive",
-            "application/x-www-form-urlencoded",
-            &form,
-            now(),
-            SECRET,
-        )
-        .await;
-    assert_eq!(s, 200);
+        .unwrap_or_else(|| panic!("an ARR choice: {choices:?}"));
+    let action = arr["action_id"].as_str().expect("action id");
+    assert!(action.starts_with("cortex_choose_"));
+    let value = arr["value"].as_str().expect("value");
+    assert_eq!(bot.click(action, value, "1600000003.000100").await, 200);
     bot.idle().await;
     let updates = fake.calls("chat.update");
     assert_eq!(updates.len(), 2, "{:?}", fake.calls("chat.postMessage"));
@@ -713,39 +768,13 @@ async fn clarifying_buttons_lead_to_an_answer_and_feedback_is_stored() {
     assert_eq!(posts[1].body["thread_ts"], "1600000003.000100");
 
     // Feedback on the answer: stored with it.
-    let answered = blocks_text(&updates[1]);
-    let id = answered
-        .split("\"action_id\":\"cortex_feedback_helpful\"")
-        .next()
-        .and_then(|_| {
-            updates[1].body["blocks"]
-                .as_array()?
-                .iter()
-                .flat_map(|b| b["elements"].as_array().cloned().unwrap_or_default())
-                .find(|e| e["action_id"] == "cortex_feedback_helpful")
-                .and_then(|e| e["value"].as_str().map(str::to_string))
-        })
-        .expect("feedback button");
-    let mut fb = json_payload("bolt-python/interactive.block_actions.json");
-    fb["actions"][0]["action_id"] = json!("cortex_feedback_helpful");
-    fb["actions"][0]["value"] = json!(id);
-    let form = format!("payload={}", urlencode(&fb.to_string()));
-    bot.send(
-        "/slack/interactive",
-        "application/x-www-form-urlencoded",
-        &form,
-        now(),
-        SECRET,
-    )
-    .await;
+    let id = button_value(&updates[1], "cortex_feedback_helpful");
+    bot.click("cortex_feedback_helpful", &id, "1600000003.000100")
+        .await;
     bot.idle().await;
     let stored = bot.server.svc.state.feedback(&id).expect("feedback");
     assert_eq!(stored, vec![("slack:W111".to_string(), true)]);
     assert_eq!(fake.calls("chat.postEphemeral").len(), 1);
-}
-
-fn urlencode(s: &str) -> String {
-    serde_urlencoded::to_string([("x", s)]).expect("encode")[2..].to_string()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -885,30 +914,11 @@ async fn the_html_and_pdf_buttons_link_the_page_and_upload_the_report() {
     ))
     .await;
     bot.idle().await;
-    let update = fake.calls("chat.update")[0].clone();
-    let id = update.body["blocks"]
-        .as_array()
-        .expect("blocks")
-        .iter()
-        .flat_map(|b| b["elements"].as_array().cloned().unwrap_or_default())
-        .find(|e| e["action_id"] == "cortex_open_pdf")
-        .and_then(|e| e["value"].as_str().map(str::to_string))
-        .expect("PDF button");
-    let click = |action: &str| {
-        let mut v = json_payload("bolt-python/interactive.block_actions.json");
-        v["actions"][0]["action_id"] = json!(action);
-        v["actions"][0]["value"] = json!(id);
-        v["message"] = json!({"ts": "1700000000.000001", "thread_ts": "1600000006.000100", "text": "x", "type": "message"});
-        format!("payload={}", urlencode(&v.to_string()))
-    };
-    bot.send(
-        "/slack/interactive",
-        "application/x-www-form-urlencoded",
-        &click("cortex_open_pdf"),
-        now(),
-        SECRET,
-    )
-    .await;
+    let id = button_value(&fake.calls("chat.update")[0], "cortex_open_pdf");
+    assert_eq!(
+        bot.click("cortex_open_pdf", &id, "1600000006.000100").await,
+        200
+    );
     bot.idle().await;
     let names: Vec<String> = fake
         .calls("files.getUploadURLExternal")
@@ -932,14 +942,8 @@ async fn the_html_and_pdf_buttons_link_the_page_and_upload_the_report() {
         "1600000006.000100"
     );
 
-    bot.send(
-        "/slack/interactive",
-        "application/x-www-form-urlencoded",
-        &click("cortex_open_html"),
-        now(),
-        SECRET,
-    )
-    .await;
+    bot.click("cortex_open_html", &id, "1600000006.000100")
+        .await;
     bot.idle().await;
     let eph = fake.calls("chat.postEphemeral");
     let text = eph.last().expect("link").body["text"]
@@ -961,4 +965,113 @@ async fn the_html_and_pdf_buttons_link_the_page_and_upload_the_report() {
         html.contains("Blue Fox Goods") && html.contains("<table class=\"data\""),
         "{html}"
     );
+}
+
+/// A fake Socket Mode WebSocket: says hello on every connection, sends the given envelopes
+/// on the first one, and forwards every acknowledgement the bot sends back.
+async fn start_fake_socket(
+    envelopes: Vec<Value>,
+) -> (String, tokio::sync::mpsc::UnboundedReceiver<Value>) {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("ws://{}/link", listener.local_addr().expect("addr"));
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        let mut first = Some(envelopes);
+        while let Ok((tcp, _)) = listener.accept().await {
+            let mut ws = tokio_tungstenite::accept_async(tcp)
+                .await
+                .expect("handshake");
+            let hello = json!({"type": "hello", "num_connections": 1,
+                "debug_info": {"host": "fake"}, "connection_info": {"app_id": "A111"}});
+            ws.send(Message::text(hello.to_string()))
+                .await
+                .expect("hello");
+            for e in first.take().unwrap_or_default() {
+                ws.send(Message::text(e.to_string()))
+                    .await
+                    .expect("envelope");
+            }
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                while let Some(Ok(m)) = ws.next().await {
+                    if let Message::Text(t) = m {
+                        if let Ok(v) = serde_json::from_str::<Value>(&t) {
+                            let _ = tx.send(v);
+                        }
+                    }
+                }
+            });
+        }
+    });
+    (url, rx)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn socket_mode_events_and_commands_are_handled_like_http_ones() {
+    let fake = start_fake().await;
+    let command: Value = serde_json::to_value(
+        serde_urlencoded::from_str::<Vec<(String, String)>>(
+            &payload("bolt-python/slash_command.form-urlencoded.txt")
+                .replace("text=Hi", "text=help"),
+        )
+        .expect("form")
+        .into_iter()
+        .collect::<std::collections::BTreeMap<_, _>>(),
+    )
+    .expect("json");
+    let (url, mut acks) = start_fake_socket(vec![
+        json!({"type": "events_api", "envelope_id": "env-1", "accepts_response_payload": false,
+               "payload": mention("What's our ARR by segment?", "EvSock1", "1600000007.000100", None)}),
+        json!({"type": "slash_commands", "envelope_id": "env-2", "accepts_response_payload": true,
+               "payload": command}),
+    ])
+    .await;
+    *fake.state.ws_url.lock().expect("lock") = Some(url);
+    let bot = start_bot(&fake, None, None).await;
+    let listener = cortex::slack::socket::connect(
+        Arc::clone(bot.server.bot.as_ref().expect("bot")),
+        "xapp-test",
+    )
+    .await
+    .expect("connects");
+    // Both envelopes are acknowledged; the command's acknowledgement carries its reply.
+    let mut got = Vec::new();
+    while got.len() < 2 {
+        let ack = tokio::time::timeout(Duration::from_secs(60), acks.recv())
+            .await
+            .expect("acknowledged in time")
+            .expect("socket open");
+        got.push(ack);
+    }
+    let env1 = got
+        .iter()
+        .find(|a| a["envelope_id"] == "env-1")
+        .expect("event acked");
+    assert!(env1.get("payload").is_none_or(Value::is_null));
+    let env2 = got
+        .iter()
+        .find(|a| a["envelope_id"] == "env-2")
+        .expect("command acked");
+    assert!(
+        env2["payload"]["text"]
+            .as_str()
+            .unwrap_or("")
+            .contains("Ask me about the business"),
+        "{env2}"
+    );
+    bot.idle().await;
+    let posts = fake.calls("chat.postMessage");
+    assert_eq!(posts.len(), 1);
+    assert_eq!(posts[0].body["thread_ts"], "1600000007.000100");
+    let updates = fake.calls("chat.update");
+    assert_eq!(updates.len(), 1);
+    assert!(updates[0].body["text"]
+        .as_str()
+        .unwrap_or("")
+        .starts_with("ARR by segment"));
+    listener.shutdown().await;
 }
