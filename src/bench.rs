@@ -292,20 +292,24 @@ fn bench_skills(
             times.push(t.elapsed());
             let s = rt.skills.get(&a.skill);
             let t = Instant::now();
-            let _ = crate::render::html::page(
+            crate::render::html::page(
                 &a,
                 &crate::render::html::PageOptions::default(),
                 s.and_then(|s| s.html_template.as_deref()),
-            );
+            )
+            .map_err(|e| anyhow::anyhow!("{q}: {e}"))?;
             html_t.push(t.elapsed());
+            // Cold: typst's memoisation cache would make repeated runs look free.
+            typst::comemo::evict(0);
             let t = Instant::now();
-            let _ =
-                crate::render::pdf::render(&a, s.and_then(|s| s.pdf_template.as_deref()), "bench");
+            crate::render::pdf::render(&a, s.and_then(|s| s.pdf_template.as_deref()), "bench")
+                .map_err(|e| anyhow::anyhow!("{q}: {e}"))?;
             pdf_t.push(t.elapsed());
             let t = Instant::now();
             if let Some(c) = crate::render::chart::from_answer(&a) {
-                let _ = crate::render::chart::svg(&c, 900, 480)
-                    .and_then(|svg| crate::render::chart::png(&svg, 2.0));
+                crate::render::chart::svg(&c, 900, 480)
+                    .and_then(|svg| crate::render::chart::png(&svg, 2.0))
+                    .map_err(|e| anyhow::anyhow!("{q}: {e}"))?;
             }
             png_t.push(t.elapsed());
             skill = a.skill;

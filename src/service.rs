@@ -25,14 +25,12 @@ pub struct Request {
     pub asker: Option<String>,
     /// Who asked, for the audit log (`slack:U123`, `web:alice`).
     pub requester: String,
-    /// The question the conversation is about so far (thread follow-ups); read from the
-    /// state database when `conversation` is set and this is not.
-    pub earlier: Option<String>,
     /// The Slack thread (or DM) this question belongs to: its question is the context for
     /// follow-ups, and an answered question becomes the thread's question.
     pub conversation: Option<Conversation>,
-    /// Run this skill instead of routing (a clarifying choice).
-    pub skill: Option<String>,
+    /// The option the asker picked from a clarifying question: a skill name runs that skill,
+    /// a metric (or any other choice) is added to the question.
+    pub choice: Option<String>,
     pub place: Place,
 }
 
@@ -49,8 +47,6 @@ pub struct Conversation {
 pub struct Asked {
     pub id: String,
     pub answer: Arc<Answer>,
-    /// The question as answered: the follow-up combined with the earlier question.
-    pub effective_question: String,
     /// The body of the answer's web page (the permalink holds the whole page).
     pub body_html: String,
 }
@@ -103,13 +99,13 @@ impl Service {
                 );
                 a.text = crate::render::text::answer(&a);
                 let id = crate::state::new_id(&question);
+                let body_html = self.body(&a, &PageOptions::default());
                 let answer = Arc::new(a);
                 self.remember(&id, Arc::clone(&answer));
                 Asked {
                     id,
                     answer,
-                    effective_question: question,
-                    body_html: String::new(),
+                    body_html,
                 }
             }
         }
@@ -118,8 +114,7 @@ impl Service {
     fn answer_blocking(&self, r: &Request, handle: &tokio::runtime::Handle) -> Asked {
         let rt = &self.rt;
         let today = self.today();
-        let earlier = r.earlier.clone().or_else(|| {
-            let c = r.conversation.as_ref()?;
+        let earlier = r.conversation.as_ref().and_then(|c| {
             self.state.thread(&c.channel, &c.key).unwrap_or_else(|e| {
                 warn!(error = %e, "could not read the conversation");
                 None
@@ -137,8 +132,16 @@ impl Service {
                 )
             })
             .unwrap_or_else(|| r.question.clone());
+        let (effective, skill) = match r.choice.as_deref() {
+            Some(c) if rt.skills.get(c).is_some() => (effective, Some(c)),
+            Some(c) => {
+                let label = rt.engine.layer.metric(c).map_or(c, |m| m.label.as_str());
+                (format!("{effective} ({label})"), None)
+            }
+            None => (effective, None),
+        };
         let asker = r.asker.as_deref().and_then(|id| rt.context.person(id));
-        let mut a = if let Some(skill) = &r.skill {
+        let mut a = if let Some(skill) = skill {
             crate::skills::answer_with_skill(rt, skill, &effective, asker, today, &r.requester)
                 .unwrap_or_else(|| {
                     crate::skills::answer_question(rt, &effective, asker, today, &r.requester)
@@ -191,7 +194,6 @@ impl Service {
         Asked {
             id,
             answer,
-            effective_question: effective,
             body_html,
         }
     }

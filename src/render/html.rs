@@ -170,12 +170,6 @@ fn sql_list(a: &Answer) -> Vec<Json> {
 /// The view model every answer template gets (HTML adds `chart_svg`; the PDF report adds
 /// chart files).
 pub fn view(a: &Answer, opts: &PageOptions) -> Json {
-    let status = match a.status {
-        Status::Answered => "answered",
-        Status::Clarify => "clarify",
-        Status::Unanswerable => "unanswerable",
-        Status::Error => "error",
-    };
     let p = &a.provenance;
     let period = p
         .period
@@ -185,16 +179,13 @@ pub fn view(a: &Answer, opts: &PageOptions) -> Json {
     let choices: Vec<Json> = a
         .choices
         .iter()
-        .map(|c| {
-            let q = format!("{} ({c})", a.question);
-            json!({"label": c, "query": urlencode(&q)})
-        })
+        .map(|c| json!({"label": c, "q": urlencode(&a.question), "choice": urlencode(c)}))
         .collect();
     let title = title_of(a);
     json!({
         "title": title,
         "question": a.question,
-        "status": status,
+        "status": a.status,
         "headline": a.headline,
         "narrative": a.narrative,
         "findings": a.findings,

@@ -162,6 +162,9 @@ pub fn render(a: &Answer, template: Option<&str>, generated: &str) -> Result<Vec
             msgs.join("; ")
         )
     })?;
+    // Bound typst's memoisation cache in a long-running server (entries unused for 10
+    // compilations are dropped), as the typst CLI does.
+    typst::comemo::evict(10);
     typst_pdf::pdf(&doc, &typst_pdf::PdfOptions::default()).map_err(|errs| {
         let msgs: Vec<String> = errs.iter().map(|e| e.message.to_string()).collect();
         format!("PDF export failed: {}", msgs.join("; "))

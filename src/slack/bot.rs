@@ -468,15 +468,8 @@ impl Bot {
                     .await;
                     return;
                 };
-                let rt = &self.svc.rt;
-                let (question, skill) = if rt.skills.get(choice).is_some() {
-                    (original, Some(choice.to_string()))
-                } else if let Some(m) = rt.engine.layer.metric(choice) {
-                    (format!("{original} ({})", m.label), None)
-                } else {
-                    (format!("{original} ({choice})"), None)
-                };
-                let req = request(user, channel, question, Some(thread), thread, skill);
+                let choice = Some(choice.to_string());
+                let req = request(user, channel, original, Some(thread), thread, choice);
                 self.answer_in(channel, Some(thread), req).await;
             }
             other => info!(action = other, "ignoring an unknown Slack action"),
@@ -655,18 +648,17 @@ fn request(
     question: String,
     thread: Option<&str>,
     key: &str,
-    skill: Option<String>,
+    choice: Option<String>,
 ) -> Request {
     Request {
         question,
         asker: Some(user.to_string()),
         requester: format!("slack:{user}"),
-        earlier: None,
         conversation: Some(Conversation {
             channel: channel.to_string(),
             key: key.to_string(),
         }),
-        skill,
+        choice,
         place: Place {
             channel: Some(channel.to_string()),
             thread_ts: thread.map(str::to_string),

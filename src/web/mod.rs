@@ -63,6 +63,8 @@ impl Web {
 #[derive(Debug, Deserialize, Default)]
 struct AskQuery {
     q: Option<String>,
+    /// The option picked from a clarifying question.
+    choice: Option<String>,
 }
 
 async fn ask_page(State(w): State<Web>, headers: HeaderMap, Query(q): Query<AskQuery>) -> Response {
@@ -88,6 +90,7 @@ async fn ask_page(State(w): State<Web>, headers: HeaderMap, Query(q): Query<AskQ
                         channel: user.clone(),
                         key: "web".into(),
                     }),
+                    choice: q.choice.clone(),
                     ..Request::default()
                 })
                 .await;

@@ -309,6 +309,29 @@ async fn the_web_site_takes_the_asker_from_the_proxy_header() {
         .await
         .expect("html");
     assert!(audit.contains(">web:U01CSM0001</td>"), "{audit}");
+    // A clarifying question's choices are links that answer with the choice.
+    let clarify = http
+        .get(format!(
+            "{url}/?q={}",
+            cortex::render::html::urlencode("How is revenue doing?")
+        ))
+        .send()
+        .await
+        .expect("ask")
+        .text()
+        .await
+        .expect("html");
+    let link = "/?q=How+is+revenue+doing%3F&amp;choice=arr";
+    assert!(clarify.contains(link), "{clarify}");
+    let chosen = http
+        .get(format!("{url}{}", link.replace("&amp;", "&")))
+        .send()
+        .await
+        .expect("choose")
+        .text()
+        .await
+        .expect("html");
+    assert!(chosen.contains("<div class=\"headline\">ARR $"), "{chosen}");
     // Without the header: the configured default identity.
     let page = http
         .get(format!("{url}/"))
