@@ -209,6 +209,9 @@ pub fn run(
     if let Some(t) = &skill.table {
         let s = &data["steps"][t];
         answer.columns = serde_json::from_value(s["columns"].clone()).unwrap_or_default();
+        // Metric steps know their columns' roles (time, dimension, metric unit): tables are
+        // formatted by unit and trends and breakdowns get a chart.
+        answer.column_meta = serde_json::from_value(s["column_meta"].clone()).unwrap_or_default();
         answer.rows = serde_json::from_value::<Vec<Vec<Value>>>(s["raw_rows"].clone())
             .unwrap_or_default()
             .into_iter()

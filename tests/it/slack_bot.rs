@@ -428,6 +428,10 @@ async fn a_direct_message_is_answered_and_the_asker_is_known() {
         "{b}"
     );
     assert_eq!(updates[0].body["channel"], v["event"]["channel"]);
+    // A skill's table with roles (segments x ARR) gets its chart too.
+    let files = fake.calls("files.completeUploadExternal");
+    assert_eq!(files.len(), 1, "{files:?}");
+    assert_eq!(files[0].body["files"][0]["title"], "ARR by segment");
     // The audit log knows who asked.
     let log = bot
         .server
