@@ -100,13 +100,7 @@ impl Service {
                 a.text = crate::render::text::answer(&a);
                 let id = crate::state::new_id(&question);
                 let body_html = self.body(&a, &PageOptions::default());
-                let answer = Arc::new(a);
-                self.remember(&id, Arc::clone(&answer));
-                Asked {
-                    id,
-                    answer,
-                    body_html,
-                }
+                self.remember(id, a, body_html)
             }
         }
     }
@@ -189,21 +183,22 @@ impl Service {
                 warn!(error = %e, "could not remember the conversation");
             }
         }
+        self.remember(id, a, body_html)
+    }
+
+    /// Keeps the answer for its buttons (the newest `CACHE` answers).
+    fn remember(&self, id: String, a: Answer, body_html: String) -> Asked {
         let answer = Arc::new(a);
-        self.remember(&id, Arc::clone(&answer));
+        if let Ok(mut c) = self.cache.lock() {
+            c.push_back((id.clone(), Arc::clone(&answer)));
+            while c.len() > CACHE {
+                c.pop_front();
+            }
+        }
         Asked {
             id,
             answer,
             body_html,
-        }
-    }
-
-    fn remember(&self, id: &str, a: Arc<Answer>) {
-        if let Ok(mut c) = self.cache.lock() {
-            c.push_back((id.to_string(), a));
-            while c.len() > CACHE {
-                c.pop_front();
-            }
         }
     }
 

@@ -87,17 +87,25 @@ fn an_answer_page_is_self_contained_with_chart_table_and_provenance() {
     assert!(!h.contains("<script>alert(1)"), "escaped");
 }
 
+/// A flagship question answered on the demo, checked to reach `skill`.
+fn skill_answer(
+    rt: &cortex::skills::run::Runtime,
+    question: &str,
+    skill: &str,
+) -> cortex::answer::Answer {
+    let a = cortex::skills::answer_question(rt, question, None, demo_today(), "t");
+    assert_eq!(a.skill, skill);
+    a
+}
+
 #[test]
 fn the_pipeline_dashboard_embeds_governed_deals_and_filters() {
     let (_s, rt) = demo_runtime(&project_dir());
-    let a = cortex::skills::answer_question(
+    let a = skill_answer(
         &rt,
         "Build me a dashboard for this quarter's pipeline",
-        None,
-        demo_today(),
-        "t",
+        "pipeline_overview",
     );
-    assert_eq!(a.skill, "pipeline_overview");
     let skill = rt.skills.get("pipeline_overview").expect("skill");
     let html = page(&a, &PageOptions::default(), skill.html_template.as_deref()).expect("renders");
     for id in [
@@ -147,14 +155,11 @@ fn pdftotext(pdf: &[u8]) -> String {
 #[test]
 fn merchant_and_okr_reports_render_as_pdfs_with_the_expected_pages_and_text() {
     let (_s, rt) = demo_runtime(&project_dir());
-    let a = cortex::skills::answer_question(
+    let a = skill_answer(
         &rt,
         "Give me the full picture of Blue Fox Goods",
-        None,
-        demo_today(),
-        "t",
+        "merchant_brief",
     );
-    assert_eq!(a.skill, "merchant_brief");
     let skill = rt.skills.get("merchant_brief").expect("skill");
     let pdf =
         cortex::render::pdf::render(&a, skill.pdf_template.as_deref(), "2026-11-20 09:00 UTC")
@@ -366,8 +371,10 @@ impl Driver {
         v["value"].clone()
     }
     async fn go(&self, url: &str) {
-        self.cmd(reqwest::Method::POST, "/url", json!({"url": url}))
+        let v = self
+            .cmd(reqwest::Method::POST, "/url", json!({"url": url}))
             .await;
+        assert!(v.get("error").is_none(), "navigating to {url}: {v}");
     }
     async fn find(&self, css: &str) -> Option<String> {
         let v = self
@@ -382,10 +389,11 @@ impl Driver {
             .map(str::to_string)
     }
     async fn source(&self) -> String {
-        self.cmd(reqwest::Method::GET, "/source", Value::Null)
-            .await
-            .as_str()
-            .unwrap_or_default()
+        let v = self
+            .cmd(reqwest::Method::GET, "/source", Value::Null)
+            .await;
+        v.as_str()
+            .unwrap_or_else(|| panic!("page source: {v}"))
             .to_string()
     }
     async fn screenshot(&self, name: &str) {
@@ -562,7 +570,7 @@ async fn the_web_site_works_in_headless_chromium() {
     let src = d.source().await;
     assert!(
         src.contains("ARR by segment") && src.contains("$105,729,461"),
-        "permalink page"
+        "permalink page {href}: {src}"
     );
 
     // The metric catalog comes from metrics.yaml.
