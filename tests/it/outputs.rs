@@ -389,9 +389,7 @@ impl Driver {
             .map(str::to_string)
     }
     async fn source(&self) -> String {
-        let v = self
-            .cmd(reqwest::Method::GET, "/source", Value::Null)
-            .await;
+        let v = self.cmd(reqwest::Method::GET, "/source", Value::Null).await;
         v.as_str()
             .unwrap_or_else(|| panic!("page source: {v}"))
             .to_string()
