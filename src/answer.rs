@@ -221,7 +221,7 @@ pub fn run_query(
         }
         Err(e) => {
             let status = match e {
-                QueryError::Compile(_) => Status::Unanswerable,
+                QueryError::Compile(_) | QueryError::Policy(_) => Status::Unanswerable,
                 QueryError::Warehouse(_) => Status::Error,
             };
             if status == Status::Error {

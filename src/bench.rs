@@ -143,14 +143,14 @@ fn bench_questions(
             c_t.push(t.elapsed());
             let t = Instant::now();
             let ctx = AuditContext {
-                requester: "bench".into(),
+                requester: "cli:bench".into(),
                 question: q.into(),
                 query_json: None,
             };
             engine.warehouse.query(&compiled.sql, &ctx)?;
             g_t.push(t.elapsed());
             let t = Instant::now();
-            let answer = crate::answer::ask(engine, &vocab, q, today, "bench");
+            let answer = crate::answer::ask(engine, &vocab, q, today, "cli:bench");
             let _ = crate::render::text::answer(&answer);
             // Rendering alone: re-render the finished answer.
             r_t.push({
@@ -218,7 +218,7 @@ fn bench_scale(
             sql = c.sql;
         }
         let ctx = AuditContext {
-            requester: "bench".into(),
+            requester: "cli:bench".into(),
             question: name.into(),
             query_json: None,
         };
@@ -288,7 +288,7 @@ fn bench_skills(
         let mut skill = String::new();
         for _ in 0..runs {
             let t = Instant::now();
-            let a = crate::skills::answer_question(&rt, q, person, today, "bench");
+            let a = crate::skills::answer_question(&rt, q, person, today, "cli:bench");
             times.push(t.elapsed());
             let s = rt.skills.get(&a.skill);
             let t = Instant::now();

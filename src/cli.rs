@@ -292,6 +292,14 @@ fn cmd_check(config: &Config) -> Result<ExitCode> {
             if let Err(d) = &skills {
                 problems.extend(d.0.clone());
             }
+            let people = ctx.as_ref().map(|c| c.people.clone()).unwrap_or_default();
+            if let Err(d) = crate::policy::Governance::load(
+                &context_dir,
+                people,
+                std::sync::Arc::new(layer.clone()),
+            ) {
+                problems.extend(d.0);
+            }
             if let (Ok(c), Ok(s)) = (&ctx, &skills) {
                 println!(
                     "{}: ok ({} semantic models, {} metrics)",

@@ -21,6 +21,16 @@ struct RawConfig {
     query_timeout_secs: Option<f64>,
     /// Row cap per query (default 10000).
     max_rows: Option<usize>,
+    /// Warehouse connections, i.e. queries that run at once (default 8).
+    pool_size: Option<usize>,
+    /// Connections one asker may hold at once (default 2).
+    per_requester: Option<usize>,
+    /// DuckDB threads for the process (default: one per core).
+    duckdb_threads: Option<usize>,
+    /// DuckDB memory limit in MiB (default 4096); larger intermediates spill to disk.
+    memory_limit_mb: Option<u64>,
+    /// Cap on DuckDB's spill files in MiB (default 8192).
+    temp_limit_mb: Option<u64>,
     /// The optional LLM (any OpenAI-compatible endpoint).
     llm: Option<RawLlm>,
     /// Slack credentials and API address.
@@ -256,9 +266,20 @@ impl Config {
             project: project.to_path_buf(),
             warehouse: rel(warehouse),
             state_db: rel(state_db),
-            limits: Limits {
-                timeout: Duration::from_secs_f64(timeout),
-                max_rows,
+            limits: {
+                let d = Limits::default();
+                let num = |k: &str| env(k).and_then(|v| v.parse::<u64>().ok());
+                Limits {
+                    timeout: Duration::from_secs_f64(timeout),
+                    max_rows,
+                    pool_size: raw.pool_size.unwrap_or(d.pool_size).clamp(1, 64),
+                    per_requester: raw.per_requester.unwrap_or(d.per_requester).max(1),
+                    threads: raw.duckdb_threads.unwrap_or(d.threads),
+                    memory_limit_mb: num("CORTEX_MEMORY_LIMIT_MB")
+                        .or(raw.memory_limit_mb)
+                        .unwrap_or(d.memory_limit_mb),
+                    temp_limit_mb: raw.temp_limit_mb.unwrap_or(d.temp_limit_mb),
+                }
             },
         })
     }

@@ -3,12 +3,13 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, Result};
 use chrono::NaiveDate;
 
 use crate::config::Config;
+use crate::policy::Governance;
 use crate::semantic::{compile, CompileOptions, CompiledQuery, MetricQuery, SemanticLayer};
 use crate::warehouse::{AuditContext, AuditLog, QueryResult, Warehouse};
 
@@ -26,12 +27,17 @@ pub enum QueryError {
     Compile(#[from] crate::semantic::CompileError),
     #[error(transparent)]
     Warehouse(#[from] crate::warehouse::WarehouseError),
+    #[error(transparent)]
+    Policy(#[from] crate::policy::PolicyError),
 }
 
 pub struct Engine {
     pub config: Config,
     pub layer: SemanticLayer,
     pub warehouse: Warehouse,
+    /// The access policy (context/policy.yaml): enforced in [`Engine::query`] and, through
+    /// per-scope views, in every warehouse query.
+    pub governance: Arc<Governance>,
     /// Latest date per semantic model, looked up once per process.
     freshness: Mutex<HashMap<(usize, NaiveDate), Option<NaiveDate>>>,
 }
@@ -46,16 +52,32 @@ impl Engine {
                 config.state_db.display()
             )
         })?;
-        let warehouse = Warehouse::open(
+        let shared = Arc::new(layer.clone());
+        let context_dir = config.project.join("context");
+        let governance = if context_dir.join("policy.yaml").exists() {
+            let people = crate::context::Context::load(&context_dir, &layer)
+                .map_err(|d| anyhow::anyhow!("context/ has problems:\n{d}"))?
+                .people;
+            Governance::load(&context_dir, people, shared)
+                .map_err(|d| anyhow::anyhow!("context/policy.yaml has problems:\n{d}"))?
+        } else {
+            Governance::open(shared)
+        };
+        let governance = Arc::new(governance);
+        let mut warehouse = Warehouse::open(
             &config.warehouse,
             layer.tables(),
             config.limits,
             Some(audit),
         )?;
+        if governance.is_active() {
+            warehouse = warehouse.with_scopes(governance.resolver());
+        }
         Ok(Engine {
             config,
             layer,
             warehouse,
+            governance,
             freshness: Mutex::new(HashMap::new()),
         })
     }
@@ -67,6 +89,11 @@ impl Engine {
         today: NaiveDate,
         ctx: &AuditContext,
     ) -> Result<QueryOutcome, QueryError> {
+        let mut query = query.clone();
+        self.governance
+            .access(&ctx.requester)
+            .apply(&self.layer, &mut query)?;
+        let query = &query;
         let compiled = compile(&self.layer, query, &CompileOptions { today })?;
         let mut ctx = ctx.clone();
         if ctx.query_json.is_none() {

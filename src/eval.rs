@@ -100,7 +100,7 @@ pub fn run(rt: &Runtime, cases: &[Case], progress: &mut dyn FnMut(&str)) -> Repo
     let engine = &rt.engine;
     let mut misses = Vec::new();
     for case in cases {
-        let a = crate::skills::answer_question(rt, &case.question, None, case.today, "eval");
+        let a = crate::skills::answer_question(rt, &case.question, None, case.today, "cli:eval");
         let status = serde_json::to_value(a.status)
             .ok()
             .and_then(|v| v.as_str().map(str::to_string))
@@ -130,7 +130,7 @@ pub fn run(rt: &Runtime, cases: &[Case], progress: &mut dyn FnMut(&str)) -> Repo
         }
         if let (Some(sql), Status::Answered) = (&case.rows_sql, a.status) {
             let ctx = AuditContext {
-                requester: "eval".into(),
+                requester: "cli:eval".into(),
                 question: format!("expected rows for: {}", case.question),
                 query_json: None,
             };

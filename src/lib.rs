@@ -21,6 +21,7 @@
 //! - [`warehouse`]: governed DuckDB access: read-only, SQL guard, timeout, row cap, audit.
 //! - [`demo`]: the embedded demo warehouse generator.
 //! - [`llm`]: the optional LLM (async-openai): tool-calling router and narrator, with fallbacks.
+//! - [`policy`]: who may see what (`context/policy.yaml`), enforced in the engine and the warehouse.
 //! - [`planner`]: plain-language question -> `MetricQuery`, offline and deterministic.
 //! - [`render`]: pure renderers from results to text.
 //! - [`diagnostics`]: load-time errors with file, line and key.
@@ -39,6 +40,7 @@ pub mod eval;
 pub mod fuzzy;
 pub mod llm;
 pub mod planner;
+pub mod policy;
 pub mod render;
 pub mod semantic;
 pub mod server;

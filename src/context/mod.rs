@@ -80,6 +80,9 @@ pub struct Person {
     pub team: String,
     #[serde(default)]
     pub role: String,
+    /// The email the company's sign-in proxy sends for this person (web identity).
+    #[serde(default)]
+    pub email: Option<String>,
 }
 
 /// A company strategy: a `## Title [id]` section of strategy.md.

@@ -262,8 +262,13 @@ fn find_okr(lower: &[String], ctx: &Context) -> Option<String> {
 
 /// A merchant's row as an object, through the governed warehouse with a bound id.
 pub fn merchant_row(engine: &Engine, id: &str) -> Option<Value> {
+    merchant_row_as(engine, id, "cortex")
+}
+
+/// [`merchant_row`] as `requester` sees it: `None` when their access scope hides the row.
+pub fn merchant_row_as(engine: &Engine, id: &str, requester: &str) -> Option<Value> {
     let ctx = AuditContext {
-        requester: "cortex".into(),
+        requester: requester.into(),
         question: format!("merchant profile {id}"),
         query_json: None,
     };

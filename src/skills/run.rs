@@ -169,7 +169,38 @@ pub fn run(
         "context": rt.context.relevant(question, 3),
         "calendar": calendar(today),
     });
-    for (k, v) in &resolved.values {
+    // An entity row (a merchant's profile) was looked up while routing; read it again as
+    // the asker, so the access policy's row scope decides whether they may see it.
+    let mut scoped = resolved.values.clone();
+    for p in skill
+        .params
+        .iter()
+        .filter(|p| p.kind == super::ParamKind::Merchant)
+    {
+        let Some(id) = scoped
+            .get(&p.name)
+            .and_then(|v| v["merchant_id"].as_str().map(str::to_string))
+        else {
+            continue;
+        };
+        match super::params::merchant_row_as(&rt.engine, &id, requester) {
+            Some(row) => {
+                scoped.insert(p.name.clone(), row);
+            }
+            None => {
+                let mut a = Answer::new(
+                    question,
+                    Status::Unanswerable,
+                    "That merchant is outside the data you have access to.".into(),
+                );
+                a.skill = skill.name.clone();
+                a.text = crate::render::text::answer(&a);
+                return a;
+            }
+        }
+    }
+    data["params"] = json!(scoped);
+    for (k, v) in &scoped {
         data[k] = v.clone();
     }
     let mut answer = Answer::new(question, Status::Answered, String::new());
@@ -185,6 +216,10 @@ pub fn run(
         let result = run_step(rt, step, &data, question, today, &ctx, &mut metrics_used);
         match result {
             Ok(StepOutput::Value(v)) => {
+                // A step cut at the row cap makes every total over it partial: say so.
+                if v["truncated"].as_bool() == Some(true) {
+                    answer.provenance.truncated = true;
+                }
                 data["steps"][step.id()] = v;
             }
             Ok(StepOutput::Answer(a)) => {
@@ -355,6 +390,7 @@ fn result_value(
         .and_then(|c| totals.get(&format!("total_{c}")).cloned())
         .unwrap_or(Value::Null);
     let mut out = json!({
+        "truncated": r.truncated,
         "total": total,
         "columns": r.columns,
         "rows": rows,

@@ -18,8 +18,13 @@ pub fn run_tests(rt: &Runtime, today: NaiveDate, progress: &mut dyn FnMut(&str))
             if t.asker.is_some() && asker.is_none() {
                 why.push(format!("asker {:?} is not in context/people.yaml", t.asker));
             }
-            let a =
-                super::answer_question(rt, &t.question, asker, t.today.unwrap_or(today), "test");
+            let a = super::answer_question(
+                rt,
+                &t.question,
+                asker,
+                t.today.unwrap_or(today),
+                "cli:test",
+            );
             if a.skill != skill.name {
                 why.push(format!(
                     "routed to {:?} ({}), expected {:?}",

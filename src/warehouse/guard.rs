@@ -1,13 +1,23 @@
 //! The SQL guard: admits one read-only SELECT over declared tables, nothing else.
 //!
-//! Every query, compiled or analyst-written, passes here before DuckDB sees it. The warehouse
-//! connection is also read-only with external access disabled; the guard is the first wall,
-//! not the only one.
+//! Every query, compiled or analyst-written, passes here before DuckDB sees it. Names are
+//! resolved the way DuckDB resolves them: a CTE name covers only the references in its own
+//! WITH scope (the later CTEs of that WITH and the query body), never its own body, so a CTE
+//! named after a table cannot smuggle the table in. Names that could shadow DuckDB's system
+//! catalog (`duckdb_*`, `sqlite_*`, `pg_*`, `pragma_*`, `information_schema`) are refused
+//! wherever they appear. Only unqualified names are admitted: the warehouse is reached through
+//! per-scope views (see `catalog.rs`), so a schema-qualified name could step outside the
+//! asker's scope.
+//!
+//! The guard is the first wall, not the only one: the connection it hands the query to sees
+//! only views over the declared tables, is read-only, and has external access disabled.
 
 use std::collections::BTreeSet;
 use std::ops::ControlFlow;
 
-use sqlparser::ast::{Expr, ObjectName, Query, SetExpr, Statement, TableFactor, Visit, Visitor};
+use sqlparser::ast::{
+    Expr, ObjectName, Query, SetExpr, Statement, TableAlias, TableFactor, Visit, Visitor,
+};
 use sqlparser::dialect::DuckDbDialect;
 use sqlparser::parser::Parser;
 
@@ -15,7 +25,7 @@ use sqlparser::parser::Parser;
 const ALLOWED_TABLE_FUNCTIONS: [&str; 3] = ["range", "generate_series", "unnest"];
 
 /// Scalar functions that could reach outside the warehouse or its settings.
-const BLOCKED_FUNCTION_PREFIXES: [&str; 14] = [
+const BLOCKED_FUNCTION_PREFIXES: [&str; 18] = [
     "read_",
     "glob",
     "query",
@@ -30,15 +40,38 @@ const BLOCKED_FUNCTION_PREFIXES: [&str; 14] = [
     "icu_",
     "sqlite_",
     "postgres_",
+    "pg_",
+    "has_",
+    "enum_",
+    "which_secret",
 ];
+
+/// Name prefixes of DuckDB's system catalog; no CTE, alias or table may use them.
+const SYSTEM_PREFIXES: [&str; 6] = [
+    "duckdb_",
+    "sqlite_",
+    "pg_",
+    "pragma_",
+    "information_schema",
+    "system",
+];
+
+/// Longest SQL text the guard looks at; compiled queries are far shorter.
+pub const MAX_SQL_LEN: usize = 100_000;
 
 /// Why a query was refused; one sentence for the user.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("query refused: {0}")]
 pub struct GuardError(pub String);
 
-/// Admits a query, or says why not. `tables` are the tables declared in metrics.yaml.
+/// Admits a query, or says why not. `tables` are the tables declared in metrics.yaml
+/// (lower case).
 pub fn check(sql: &str, tables: &BTreeSet<String>) -> Result<(), GuardError> {
+    if sql.len() > MAX_SQL_LEN {
+        return Err(GuardError(format!(
+            "it is longer than {MAX_SQL_LEN} characters"
+        )));
+    }
     let dialect = DuckDbDialect {};
     let statements = Parser::parse_sql(&dialect, sql)
         .map_err(|e| GuardError(format!("it is not valid SQL ({e})")))?;
@@ -53,16 +86,26 @@ pub fn check(sql: &str, tables: &BTreeSet<String>) -> Result<(), GuardError> {
             statement_kind(stmt)
         )));
     };
-    let mut ctes = CteNames::default();
-    let _ = query.visit(&mut ctes);
     let mut v = Checker {
         tables,
-        ctes: &ctes.0,
+        scopes: Vec::new(),
     };
     match query.visit(&mut v) {
         ControlFlow::Break(e) => Err(e),
         ControlFlow::Continue(()) => Ok(()),
     }
+}
+
+/// Admits a query and returns the SQL to execute: the query wrapped so DuckDB stops after
+/// `max_rows + 1` rows (one more than the cap, so a cut result is detected) instead of
+/// building the whole result first.
+pub fn admit(sql: &str, tables: &BTreeSet<String>, max_rows: usize) -> Result<String, GuardError> {
+    check(sql, tables)?;
+    let body = sql.trim().trim_end_matches(';');
+    Ok(format!(
+        "SELECT * FROM (\n{body}\n) AS cortex_capped LIMIT {}",
+        max_rows.saturating_add(1)
+    ))
 }
 
 fn statement_kind(stmt: &Statement) -> String {
@@ -73,24 +116,25 @@ fn statement_kind(stmt: &Statement) -> String {
         .to_ascii_uppercase()
 }
 
-#[derive(Default)]
-struct CteNames(BTreeSet<String>);
+/// True when `name` (lower case) could shadow or name a DuckDB system object.
+pub fn is_system_name(name: &str) -> bool {
+    SYSTEM_PREFIXES.iter().any(|p| name.starts_with(p))
+}
 
-impl Visitor for CteNames {
-    type Break = ();
-    fn pre_visit_query(&mut self, q: &Query) -> ControlFlow<()> {
-        if let Some(with) = &q.with {
-            for cte in &with.cte_tables {
-                self.0.insert(cte.alias.name.value.to_lowercase());
-            }
-        }
-        ControlFlow::Continue(())
-    }
+/// One WITH scope: its CTE names in order, and how many of them are visible so far (a CTE
+/// sees only the CTEs declared before it; the body sees all of them).
+struct Scope {
+    /// The query whose WITH this is (compared by address only).
+    owner: *const Query,
+    names: Vec<String>,
+    /// The CTE bodies, in order (compared by address only).
+    bodies: Vec<*const Query>,
+    visible: usize,
 }
 
 struct Checker<'a> {
     tables: &'a BTreeSet<String>,
-    ctes: &'a BTreeSet<String>,
+    scopes: Vec<Scope>,
 }
 
 fn last_part(name: &ObjectName) -> String {
@@ -101,7 +145,17 @@ fn last_part(name: &ObjectName) -> String {
         .unwrap_or_default()
 }
 
+fn refuse<T>(msg: String) -> ControlFlow<GuardError, T> {
+    ControlFlow::Break(GuardError(msg))
+}
+
 impl Checker<'_> {
+    fn is_cte(&self, name: &str) -> bool {
+        self.scopes
+            .iter()
+            .any(|s| s.names[..s.visible].iter().any(|c| c == name))
+    }
+
     fn table_allowed(&self, name: &ObjectName) -> Result<(), GuardError> {
         let parts: Vec<String> = name
             .0
@@ -109,20 +163,32 @@ impl Checker<'_> {
             .map(|p| p.as_ident().map(|i| i.value.to_lowercase()))
             .collect::<Option<_>>()
             .ok_or_else(|| GuardError(format!("{name} is not a table")))?;
-        let full = parts.join(".");
-        let ok = match parts.as_slice() {
-            [one] => self.tables.contains(one) || self.ctes.contains(one),
-            [schema, one] if schema == "main" => self.tables.contains(one),
-            _ => self.tables.contains(&full),
-        };
-        if ok {
-            Ok(())
-        } else {
-            Err(GuardError(format!(
+        match parts.as_slice() {
+            [one] if is_system_name(one) => Err(GuardError(format!(
+                "{name} is a system catalog name and cannot be queried"
+            ))),
+            [one] if self.is_cte(one) || self.tables.contains(one) => Ok(()),
+            [_] => Err(GuardError(format!(
                 "table {name} is not declared in metrics.yaml"
-            )))
+            ))),
+            _ => Err(GuardError(format!(
+                "{name} is schema-qualified; refer to declared tables by their name alone"
+            ))),
         }
     }
+}
+
+fn check_alias(alias: &Option<TableAlias>) -> Result<(), GuardError> {
+    if let Some(a) = alias {
+        let n = a.name.value.to_lowercase();
+        if is_system_name(&n) {
+            return Err(GuardError(format!(
+                "{} is a system catalog name and cannot be used as an alias",
+                a.name
+            )));
+        }
+    }
+    Ok(())
 }
 
 impl Visitor for Checker<'_> {
@@ -131,12 +197,53 @@ impl Visitor for Checker<'_> {
     fn pre_visit_query(&mut self, q: &Query) -> ControlFlow<GuardError> {
         if let SetExpr::Select(s) = q.body.as_ref() {
             if s.into.is_some() {
-                return ControlFlow::Break(GuardError("SELECT ... INTO is not allowed".into()));
+                return refuse("SELECT ... INTO is not allowed".into());
             }
         }
         if let Some(with) = &q.with {
             if with.recursive {
-                return ControlFlow::Break(GuardError("recursive queries are not allowed".into()));
+                return refuse("recursive queries are not allowed".into());
+            }
+            let mut names = Vec::new();
+            for cte in &with.cte_tables {
+                let name = cte.alias.name.value.to_lowercase();
+                if is_system_name(&name) {
+                    return refuse(format!(
+                        "{} is a system catalog name and cannot name a CTE",
+                        cte.alias.name
+                    ));
+                }
+                if names.contains(&name) {
+                    return refuse(format!("CTE {} is declared twice", cte.alias.name));
+                }
+                names.push(name);
+            }
+            self.scopes.push(Scope {
+                owner: q as *const Query,
+                names,
+                bodies: with
+                    .cte_tables
+                    .iter()
+                    .map(|c| &*c.query as *const Query)
+                    .collect(),
+                visible: 0,
+            });
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn post_visit_query(&mut self, q: &Query) -> ControlFlow<GuardError> {
+        let me = q as *const Query;
+        if self
+            .scopes
+            .last()
+            .is_some_and(|s| std::ptr::eq(s.owner, me))
+        {
+            self.scopes.pop();
+        }
+        if let Some(top) = self.scopes.last_mut() {
+            if let Some(i) = top.bodies.iter().position(|b| std::ptr::eq(*b, me)) {
+                top.visible = i + 1;
             }
         }
         ControlFlow::Continue(())
@@ -144,7 +251,9 @@ impl Visitor for Checker<'_> {
 
     fn pre_visit_table_factor(&mut self, tf: &TableFactor) -> ControlFlow<GuardError> {
         let res = match tf {
-            TableFactor::Table { name, args, .. } => match args {
+            TableFactor::Table {
+                name, args, alias, ..
+            } => check_alias(alias).and_then(|()| match args {
                 Some(_) => {
                     let f = last_part(name);
                     if ALLOWED_TABLE_FUNCTIONS.contains(&f.as_str()) {
@@ -156,10 +265,11 @@ impl Visitor for Checker<'_> {
                     }
                 }
                 None => self.table_allowed(name),
-            },
-            TableFactor::Derived { .. }
-            | TableFactor::NestedJoin { .. }
-            | TableFactor::UNNEST { .. } => Ok(()),
+            }),
+            TableFactor::Derived { alias, .. } | TableFactor::UNNEST { alias, .. } => {
+                check_alias(alias)
+            }
+            TableFactor::NestedJoin { alias, .. } => check_alias(alias),
             TableFactor::Function { name, .. } => Err(GuardError(format!(
                 "table function {name}() is not allowed"
             ))),
@@ -212,7 +322,9 @@ mod tests {
             "SELECT count(*) FROM tickets",
             "SELECT m.segment, count(*) FROM tickets t JOIN merchants m USING (merchant_id) GROUP BY 1",
             "WITH x AS (SELECT * FROM tickets) SELECT * FROM x",
-            "SELECT * FROM main.tickets",
+            "WITH x AS (SELECT 1 AS a), y AS (SELECT * FROM x) SELECT * FROM y, tickets",
+            "WITH tickets AS (SELECT * FROM tickets WHERE channel = 'chat') SELECT count(*) FROM tickets",
+            "SELECT * FROM (WITH m AS (SELECT * FROM merchants) SELECT * FROM m) s",
             "SELECT * FROM (SELECT UNNEST(generate_series(1, 3)) AS b) s",
             "SELECT * FROM range(10) r(x)",
             "SELECT 1",
@@ -246,7 +358,7 @@ mod tests {
     fn refuses_multiple_statements_and_undeclared_tables() {
         assert!(refused("SELECT 1; DROP TABLE tickets").contains("single statement"));
         assert!(refused("SELECT * FROM secrets").contains("not declared"));
-        assert!(refused("SELECT * FROM other_db.main.tickets").contains("not declared"));
+        assert!(refused("SELECT * FROM other_db.main.tickets").contains("schema-qualified"));
         assert!(
             refused("SELECT * FROM tickets WHERE merchant_id IN (SELECT x FROM secrets)")
                 .contains("not declared")
@@ -267,5 +379,46 @@ mod tests {
         );
         assert!(refused("").contains("empty"));
         assert!(refused("SELEC 1").contains("not valid SQL"));
+    }
+
+    /// Every line of the hostile corpus is refused (tests/fixtures/hostile_sql.txt).
+    #[test]
+    fn refuses_the_hostile_corpus() {
+        let corpus = include_str!("../../tests/fixtures/hostile_sql.txt");
+        let queries: Vec<&str> = corpus
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .collect();
+        assert!(queries.len() >= 120, "corpus has {} queries", queries.len());
+        let admitted: Vec<&&str> = queries
+            .iter()
+            .filter(|q| check(q, &tables()).is_ok())
+            .collect();
+        assert!(admitted.is_empty(), "admitted: {admitted:#?}");
+    }
+
+    #[test]
+    fn a_cte_is_not_visible_in_its_own_body_or_earlier_ctes() {
+        assert!(
+            refused("WITH tickets2 AS (SELECT * FROM tickets2) SELECT 1").contains("not declared")
+        );
+        assert!(
+            refused("WITH a AS (SELECT * FROM b), b AS (SELECT 1) SELECT * FROM a")
+                .contains("not declared")
+        );
+        // Out of its WITH, a CTE name means nothing.
+        assert!(
+            refused("SELECT * FROM (WITH s AS (SELECT 1) SELECT * FROM s) q, s")
+                .contains("not declared")
+        );
+    }
+
+    #[test]
+    fn admit_caps_rows_inside_duckdb() {
+        let sql = admit("SELECT * FROM tickets ORDER BY 1;", &tables(), 100).expect("admitted");
+        assert!(sql.ends_with("LIMIT 101"), "{sql}");
+        assert!(!sql.contains(";"), "{sql}");
+        assert!(admit("DROP TABLE tickets", &tables(), 100).is_err());
     }
 }

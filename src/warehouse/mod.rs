@@ -1,18 +1,31 @@
-//! The governed warehouse: DuckDB opened read-only with external access and extension
-//! autoloading off and its configuration locked. Every query passes the SQL guard, runs
-//! under a timeout that really interrupts DuckDB, is capped in rows, and is audited.
+//! The governed warehouse: DuckDB with the warehouse file attached read-only behind views.
+//!
+//! Layers, outermost first:
+//! 1. the SQL guard (`guard.rs`): one SELECT over declared tables, CTE names resolved by scope,
+//!    no system catalog names, no file readers; the admitted query is wrapped in
+//!    `LIMIT max_rows + 1` so DuckDB stops early instead of building a huge result;
+//! 2. the catalog: queries run in an in-memory database whose searchable schemas hold only
+//!    views over the declared tables (one schema per access scope, with the scope's row
+//!    filters inside the views). The warehouse file is attached read-only under a random name
+//!    that no schema search reaches, so even a guard bug cannot name an undeclared table;
+//! 3. DuckDB's own settings: external access off (no files, no ATTACH), extension autoloading
+//!    off, memory, threads and temp space capped, configuration locked;
+//! 4. a pool of connections with a fair queue (`pool.rs`), a timeout that interrupts DuckDB,
+//!    and an audit record for every execution.
 
 pub mod audit;
 pub mod guard;
+pub mod pool;
 pub mod value;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+use std::hash::{BuildHasher, Hasher};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use duckdb::{AccessMode, Config, Connection};
+use duckdb::{Config, Connection};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use tracing::{info, instrument, warn};
@@ -21,11 +34,23 @@ pub use audit::{AuditContext, AuditEntry, AuditLog, AuditRecord};
 pub use guard::GuardError;
 pub use value::Value;
 
-/// Limits applied to every execution.
+use pool::{Pool, PoolError};
+
+/// Limits applied to every execution, and the resources DuckDB may use.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
     pub timeout: Duration,
     pub max_rows: usize,
+    /// Connections in the pool (concurrent queries).
+    pub pool_size: usize,
+    /// Connections one requester may hold at once.
+    pub per_requester: usize,
+    /// DuckDB worker threads for the whole process (0: one per core).
+    pub threads: usize,
+    /// DuckDB memory limit in MiB for the whole process; bigger intermediates spill to disk.
+    pub memory_limit_mb: u64,
+    /// Cap on DuckDB's spill files in MiB.
+    pub temp_limit_mb: u64,
 }
 
 impl Default for Limits {
@@ -33,6 +58,11 @@ impl Default for Limits {
         Limits {
             timeout: Duration::from_secs(10),
             max_rows: 10_000,
+            pool_size: 8,
+            per_requester: 2,
+            threads: 0,
+            memory_limit_mb: 4096,
+            temp_limit_mb: 8192,
         }
     }
 }
@@ -50,6 +80,20 @@ pub struct QueryResult {
     pub result_hash: String,
 }
 
+/// What one access scope may see of the warehouse: tables it may not read at all, and row
+/// filters on the tables it reads. Built by the access policy; the warehouse turns it into a
+/// schema of views, so analyst SQL and compiled queries alike see only the allowed rows.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct RowScope {
+    /// A stable name for the scope (the same scope always gets the same key).
+    pub key: String,
+    /// Declared tables (lower case) this scope cannot read.
+    pub hidden: BTreeSet<String>,
+    /// Row filters: table (lower case) -> SQL predicate over that table's columns. Other
+    /// tables are referenced as `memory.main."table"` (the unfiltered views).
+    pub filters: BTreeMap<String, String>,
+}
+
 /// Why a query produced no result, in words for the user.
 #[derive(Debug, thiserror::Error)]
 pub enum WarehouseError {
@@ -61,18 +105,32 @@ pub enum WarehouseError {
     Refused(#[from] GuardError),
     #[error("the query took longer than {} s and was stopped; try a shorter period or fewer groups", .0.as_secs_f64())]
     Timeout(Duration),
+    #[error("the warehouse is busy with other questions; please try again in a moment")]
+    Busy,
     #[error("the warehouse could not run the query: {0}")]
     Query(String),
 }
 
-/// A read-only, governed connection to the warehouse.
+/// A read-only, governed connection pool over the warehouse.
 pub struct Warehouse {
-    conn: Mutex<Connection>,
+    pool: Pool,
     path: PathBuf,
+    /// The random name the warehouse file is attached under (never shown to users).
+    alias: String,
     tables: BTreeSet<String>,
+    /// Declared tables that exist in the warehouse (each has a view).
+    present: BTreeSet<String>,
     limits: Limits,
     audit: Option<AuditLog>,
+    /// Scope schemas created so far: key -> schema name.
+    scopes: Mutex<BTreeMap<String, String>>,
+    /// The access policy's answer to "what may this requester see?"; `None` for a
+    /// requester who reads every declared table in full.
+    scopes_for: Option<ScopeResolver>,
 }
+
+/// Maps a requester (the identity in [`AuditContext::requester`]) to its access scope.
+pub type ScopeResolver = Arc<dyn Fn(&str) -> Option<RowScope> + Send + Sync>;
 
 impl std::fmt::Debug for Warehouse {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -80,6 +138,22 @@ impl std::fmt::Debug for Warehouse {
             .field("path", &self.path)
             .finish()
     }
+}
+
+fn quote_ident(s: &str) -> String {
+    format!("\"{}\"", s.replace('"', "\"\""))
+}
+
+fn random_suffix() -> String {
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0),
+    );
+    h.write_u32(std::process::id());
+    format!("{:016x}", h.finish())
 }
 
 impl Warehouse {
@@ -98,21 +172,76 @@ impl Warehouse {
             path: path.to_path_buf(),
             reason: e.to_string(),
         };
-        let config = Config::default()
-            .access_mode(AccessMode::ReadOnly)
-            .and_then(|c| c.enable_external_access(false))
-            .and_then(|c| c.enable_autoload_extension(false))
+        let temp_dir = std::env::temp_dir().join(format!("cortex-spill-{}", std::process::id()));
+        let mut config = Config::default()
+            .enable_autoload_extension(false)
             .and_then(|c| c.with("autoinstall_known_extensions", "false"))
-            .and_then(|c| c.with("lock_configuration", "true"))
+            .and_then(|c| {
+                c.with(
+                    "memory_limit",
+                    &format!("{}MB", limits.memory_limit_mb.max(64)),
+                )
+            })
+            .and_then(|c| c.with("temp_directory", &temp_dir.to_string_lossy()))
+            .and_then(|c| {
+                c.with(
+                    "max_temp_directory_size",
+                    &format!("{}MB", limits.temp_limit_mb.max(1)),
+                )
+            })
             .map_err(open_err)?;
-        let conn = Connection::open_with_flags(path, config).map_err(open_err)?;
+        if limits.threads > 0 {
+            config = config.threads(limits.threads as i64).map_err(open_err)?;
+        }
+        let first = Connection::open_in_memory_with_flags(config).map_err(open_err)?;
+        let alias = format!("cortex_wh_{}", random_suffix());
+        let file = path.to_string_lossy().replace('\'', "''");
+        first
+            .execute_batch(&format!("ATTACH '{file}' AS {alias} (READ_ONLY)"))
+            .map_err(open_err)?;
+        let mut present = BTreeSet::new();
+        for t in &tables {
+            let sql = format!(
+                "CREATE VIEW memory.main.{q} AS SELECT * FROM {alias}.main.{q}",
+                q = quote_ident(t)
+            );
+            match first.execute_batch(&sql) {
+                Ok(()) => {
+                    present.insert(t.clone());
+                }
+                Err(e) => {
+                    warn!(table = %t, error = %scrub(&e.to_string(), &alias), "declared table is not in the warehouse")
+                }
+            }
+        }
+        first
+            .execute_batch(
+                "SET enable_external_access = false; SET lock_configuration = true; USE memory.main;",
+            )
+            .map_err(open_err)?;
+        let mut conns = Vec::with_capacity(limits.pool_size.max(1));
+        for _ in 1..limits.pool_size.max(1) {
+            conns.push(first.try_clone().map_err(open_err)?);
+        }
+        conns.push(first);
         Ok(Warehouse {
-            conn: Mutex::new(conn),
+            pool: Pool::new(conns, limits.per_requester),
             path: path.to_path_buf(),
+            alias,
             tables,
+            present,
             limits,
             audit,
+            scopes: Mutex::new(BTreeMap::new()),
+            scopes_for: None,
         })
+    }
+
+    /// Applies an access policy: every later query runs in the scope `resolver` gives its
+    /// requester (row filters and hidden tables, enforced by views below the guard).
+    pub fn with_scopes(mut self, resolver: ScopeResolver) -> Warehouse {
+        self.scopes_for = Some(resolver);
+        self
     }
 
     pub fn path(&self) -> &Path {
@@ -125,6 +254,11 @@ impl Warehouse {
 
     pub fn audit_log(&self) -> Option<&AuditLog> {
         self.audit.as_ref()
+    }
+
+    /// Queries running right now (pooled connections on loan).
+    pub fn in_flight(&self) -> usize {
+        self.pool.in_use()
     }
 
     /// Guards, runs and audits one query.
@@ -143,9 +277,16 @@ impl Warehouse {
         ctx: &AuditContext,
     ) -> Result<QueryResult, WarehouseError> {
         let started = Instant::now();
-        let outcome = guard::check(sql, &self.tables)
+        let outcome = guard::admit(sql, &self.tables, self.limits.max_rows)
             .map_err(WarehouseError::from)
-            .and_then(|()| self.execute_bound(sql, params));
+            .and_then(|capped| {
+                let scope = self.scopes_for.as_ref().and_then(|f| f(&ctx.requester));
+                let schema = match &scope {
+                    Some(s) => self.scope_schema(s)?,
+                    None => "main".to_string(),
+                };
+                self.execute_bound(&capped, params, &schema, &ctx.requester)
+            });
         let duration = started.elapsed();
         let (status, rows, hash, error) = match &outcome {
             Ok(r) => ("ok", r.rows.len(), Some(r.result_hash.clone()), None),
@@ -176,21 +317,71 @@ impl Warehouse {
         outcome
     }
 
-    /// Runs a query that already passed the guard: timeout, row cap, no audit.
-    #[cfg(test)]
-    fn execute(&self, sql: &str) -> Result<QueryResult, WarehouseError> {
-        self.execute_bound(sql, &[])
+    /// The schema holding `scope`'s views, created on first use.
+    fn scope_schema(&self, scope: &RowScope) -> Result<String, WarehouseError> {
+        let mut created = self
+            .scopes
+            .lock()
+            .map_err(|_| WarehouseError::Query("the scope registry is unavailable".into()))?;
+        if let Some(s) = created.get(&scope.key) {
+            return Ok(s.clone());
+        }
+        let digest = Sha256::digest(scope.key.as_bytes());
+        let schema: String = std::iter::once("scope_".to_string())
+            .chain(digest.iter().take(8).map(|b| format!("{b:02x}")))
+            .collect();
+        let mut ddl = format!("CREATE SCHEMA IF NOT EXISTS memory.{schema};\n");
+        for t in &self.present {
+            if scope.hidden.contains(t) {
+                continue;
+            }
+            let q = quote_ident(t);
+            let filter = scope
+                .filters
+                .get(t)
+                .map(|p| format!(" WHERE {p}"))
+                .unwrap_or_default();
+            ddl.push_str(&format!(
+                "CREATE OR REPLACE VIEW memory.{schema}.{q} AS SELECT * FROM memory.main.{q}{filter};\n"
+            ));
+        }
+        let conn = self.lease("cortex")?;
+        conn.execute_batch(&ddl).map_err(|e| {
+            WarehouseError::Query(format!(
+                "could not set up the access scope: {}",
+                self.clean(&e)
+            ))
+        })?;
+        created.insert(scope.key.clone(), schema.clone());
+        Ok(schema)
     }
 
+    fn lease(&self, requester: &str) -> Result<pool::Lease<'_>, WarehouseError> {
+        self.pool
+            .lease(requester, self.limits.timeout)
+            .map_err(|e| match e {
+                PoolError::Busy => WarehouseError::Busy,
+                PoolError::Poisoned => {
+                    WarehouseError::Query("the connection pool is unavailable".into())
+                }
+            })
+    }
+
+    fn clean(&self, e: &duckdb::Error) -> String {
+        scrub(&first_line(&e.to_string()), &self.alias)
+    }
+
+    /// Runs an admitted query on a pooled connection in `schema`: timeout, row cap, no audit.
     fn execute_bound(
         &self,
         sql: &str,
         params: &[(String, serde_json::Value)],
+        schema: &str,
+        requester: &str,
     ) -> Result<QueryResult, WarehouseError> {
-        let conn = self
-            .conn
-            .lock()
-            .map_err(|_| WarehouseError::Query("the connection is unavailable".into()))?;
+        let conn = self.lease(requester)?;
+        conn.execute_batch(&format!("USE memory.{schema}"))
+            .map_err(|e| WarehouseError::Query(self.clean(&e)))?;
         let started = Instant::now();
         let fired = Arc::new(AtomicBool::new(false));
         let (done_tx, done_rx) = mpsc::channel::<()>();
@@ -223,9 +414,28 @@ impl Warehouse {
             Err(_) if fired.load(Ordering::SeqCst) => {
                 Err(WarehouseError::Timeout(self.limits.timeout))
             }
-            Err(e) => Err(WarehouseError::Query(first_line(&e.to_string()))),
+            Err(e) => Err(WarehouseError::Query(self.clean(&e))),
         }
     }
+
+    /// Runs SQL on a pooled connection with no guard (tests of the layers below the guard).
+    #[doc(hidden)]
+    pub fn unguarded_for_tests(
+        &self,
+        sql: &str,
+        scope: Option<&RowScope>,
+    ) -> Result<QueryResult, WarehouseError> {
+        let schema = match scope {
+            Some(s) => self.scope_schema(s)?,
+            None => "main".into(),
+        };
+        self.execute_bound(sql, &[], &schema, "test")
+    }
+}
+
+/// Replaces the attached warehouse's internal name in DuckDB's messages.
+fn scrub(msg: &str, alias: &str) -> String {
+    msg.replace(alias, "warehouse")
 }
 
 /// Runs a query on the given warehouse off the async runtime, keeping the tracing span.
@@ -337,16 +547,22 @@ mod tests {
         )
         .expect("open");
         for sql in [
+            "ATTACH ':memory:' AS other".to_string(),
             "CREATE TABLE u (x INT)".to_string(),
             "INSERT INTO t VALUES (2)".to_string(),
             format!("SELECT * FROM read_csv('{}')", csv.display()),
             "SET enable_external_access = true".to_string(),
             "SET access_mode = 'READ_WRITE'".to_string(),
         ] {
-            assert!(wh.execute(&sql).is_err(), "DuckDB accepted: {sql}");
+            assert!(
+                wh.unguarded_for_tests(&sql, None).is_err(),
+                "DuckDB accepted: {sql}"
+            );
         }
         assert_eq!(
-            wh.execute("SELECT x FROM t").expect("read").rows,
+            wh.unguarded_for_tests("SELECT x FROM t", None)
+                .expect("read")
+                .rows,
             vec![vec![Value::Int(1)]]
         );
     }

@@ -82,10 +82,16 @@ fn ratios_are_fractions_and_dates_iso_in_json() {
     let f = fixture();
     let e = f.engine();
     let v = Vocabulary::new(&e.layer);
-    let a = ask(&e, &v, "automation rate by segment", fixture_today(), "t");
+    let a = ask(
+        &e,
+        &v,
+        "automation rate by segment",
+        fixture_today(),
+        "cli:test",
+    );
     let json = serde_json::to_value(&a).expect("json");
     assert_eq!(json["rows"][0], serde_json::json!(["SMB", 0.5]));
-    let a = ask(&e, &v, "ARR by month in 2025", fixture_today(), "t");
+    let a = ask(&e, &v, "ARR by month in 2025", fixture_today(), "cli:test");
     let json = serde_json::to_value(&a).expect("json");
     assert_eq!(json["rows"][0], serde_json::json!(["2025-01-01", 50720.0]));
     assert_eq!(json["rows"].as_array().map(Vec::len), Some(10));
@@ -106,7 +112,7 @@ fn unanswerable_and_clarify_carry_no_numbers() {
             Status::Unanswerable,
         ),
     ] {
-        let a = ask(&e, &v, q, fixture_today(), "t");
+        let a = ask(&e, &v, q, fixture_today(), "cli:test");
         assert_eq!(a.status, status, "{q}: {}", a.text);
         assert!(a.rows.is_empty() && a.sql.is_none(), "{q}");
         assert!(
@@ -116,7 +122,7 @@ fn unanswerable_and_clarify_carry_no_numbers() {
             a.text
         );
     }
-    let a = ask(&e, &v, "Show me revenue", fixture_today(), "t");
+    let a = ask(&e, &v, "Show me revenue", fixture_today(), "cli:test");
     assert!(
         a.choices.contains(&"arr".to_string()) && a.choices.len() >= 2,
         "{:?}",
@@ -141,7 +147,13 @@ fn a_warehouse_timeout_is_a_friendly_error() {
     let e = Engine::open(cfg).expect("engine");
     let v = Vocabulary::new(&e.layer);
     let started = std::time::Instant::now();
-    let a = ask(&e, &v, "What is the slow metric?", fixture_today(), "t");
+    let a = ask(
+        &e,
+        &v,
+        "What is the slow metric?",
+        fixture_today(),
+        "cli:test",
+    );
     assert_eq!(a.status, Status::Error, "{}", a.text);
     assert!(a.text.contains("was stopped"), "{}", a.text);
     assert!(!a.text.contains('\n'), "one sentence: {}", a.text);
@@ -177,7 +189,7 @@ fn a_new_metric_becomes_askable() {
         &v,
         "How many money back requests did we get by segment?",
         fixture_today(),
-        "t",
+        "cli:test",
     );
     assert_eq!(a.status, Status::Answered, "{}", a.text);
     assert_eq!(

@@ -54,6 +54,7 @@ impl Fixture {
             limits: Limits {
                 timeout,
                 max_rows: 1000,
+                ..Limits::default()
             },
             llm: None,
             slack: Default::default(),
@@ -73,7 +74,7 @@ impl Fixture {
 
 pub fn ctx(question: &str) -> AuditContext {
     AuditContext {
-        requester: "test".into(),
+        requester: "cli:test".into(),
         question: question.into(),
         query_json: None,
     }

@@ -121,7 +121,7 @@ async fn a_tool_call_picks_the_skill_and_a_grounded_narrative_is_kept() {
         "how's the revenue goal going?",
         person,
         demo_today(),
-        "t",
+        "cli:test",
     )
     .await;
     assert_eq!(a.skill, "okr_progress", "{}", a.text);
@@ -181,7 +181,7 @@ async fn a_structured_query_from_the_model_is_compiled_by_the_semantic_layer() {
         "support load by channel last month?",
         None,
         demo_today(),
-        "t",
+        "cli:test",
     )
     .await;
     assert_eq!(a.status, Status::Answered, "{}", a.text);
@@ -250,7 +250,8 @@ async fn every_llm_failure_falls_back_to_the_offline_router() {
         let (fake, addr) = spawn(script).await;
         let llm = llm(addr, timeout, retries);
         let a =
-            cortex::skills::llm_route::answer(&rt, &llm, question, None, demo_today(), "t").await;
+            cortex::skills::llm_route::answer(&rt, &llm, question, None, demo_today(), "cli:test")
+                .await;
         assert_eq!(a.status, Status::Answered, "{name}: {}", a.text);
         assert_eq!(a.skill, "metric_question", "{name}");
         assert_json_close(
@@ -294,7 +295,7 @@ async fn a_narrative_with_an_invented_number_is_rejected() {
         "tickets by channel last month",
         None,
         demo_today(),
-        "t",
+        "cli:test",
     )
     .await;
     assert_eq!(a.status, Status::Answered);

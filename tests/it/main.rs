@@ -9,6 +9,7 @@ mod helpers;
 mod llm;
 mod outputs;
 mod render;
+mod security;
 mod skills;
 mod slack;
 mod slack_bot;

@@ -59,8 +59,13 @@ fn skeleton(html: &str) -> String {
 #[test]
 fn an_answer_page_is_self_contained_with_chart_table_and_provenance() {
     let (_s, rt) = demo_runtime(&project_dir());
-    let a =
-        cortex::skills::answer_question(&rt, "What's our ARR by segment?", None, demo_today(), "t");
+    let a = cortex::skills::answer_question(
+        &rt,
+        "What's our ARR by segment?",
+        None,
+        demo_today(),
+        "cli:test",
+    );
     assert_eq!(a.status, Status::Answered);
     let html = page(&a, &PageOptions::default(), None).expect("renders");
     insta::assert_snapshot!("arr_by_segment_page_structure", skeleton(&html));
@@ -93,7 +98,7 @@ fn skill_answer(
     question: &str,
     skill: &str,
 ) -> cortex::answer::Answer {
-    let a = cortex::skills::answer_question(rt, question, None, demo_today(), "t");
+    let a = cortex::skills::answer_question(rt, question, None, demo_today(), "cli:test");
     assert_eq!(a.skill, skill);
     a
 }
@@ -193,7 +198,7 @@ fn merchant_and_okr_reports_render_as_pdfs_with_the_expected_pages_and_text() {
         "How are we performing against OKR #1, and what can my team do to help accelerate it?",
         person.as_ref(),
         demo_today(),
-        "t",
+        "cli:test",
     );
     let skill = rt.skills.get("okr_progress").expect("skill");
     let pdf =
@@ -209,8 +214,13 @@ fn merchant_and_okr_reports_render_as_pdfs_with_the_expected_pages_and_text() {
         assert!(text.contains(want), "{want} in\n{text}");
     }
     // Any answer gets the default report.
-    let m =
-        cortex::skills::answer_question(&rt, "What's our ARR by segment?", None, demo_today(), "t");
+    let m = cortex::skills::answer_question(
+        &rt,
+        "What's our ARR by segment?",
+        None,
+        demo_today(),
+        "cli:test",
+    );
     let text = pdftotext(&cortex::render::pdf::render(&m, None, "now").expect("renders"));
     assert!(
         text.contains("Mid-Market") && text.contains("$28,"),

@@ -53,7 +53,7 @@ fn clarifying_questions_offer_their_choices_as_buttons() {
     let f = fixture();
     let e = f.engine();
     let v = Vocabulary::new(&e.layer);
-    let a = ask(&e, &v, "Show me revenue", fixture_today(), "U1");
+    let a = ask(&e, &v, "Show me revenue", fixture_today(), "cli:test");
     assert_eq!(a.status, Status::Clarify);
     let b = blocks(&a, "answer-7");
     let ids = action_ids(&b);
@@ -75,7 +75,7 @@ fn long_tables_are_cut_with_a_note_and_the_csv_has_every_row() {
     let f = fixture();
     let e = f.engine();
     let v = Vocabulary::new(&e.layer);
-    let mut a = ask(&e, &v, "tickets by day", fixture_today(), "U1");
+    let mut a = ask(&e, &v, "tickets by day", fixture_today(), "cli:test");
     assert_eq!(a.status, Status::Answered);
     // Repeat the rows past the cut (rendering is a pure function of the answer).
     let rows = a.rows.clone();
@@ -109,7 +109,7 @@ fn csv_quotes_what_needs_quoting() {
     let f = fixture();
     let e = f.engine();
     let v = Vocabulary::new(&e.layer);
-    let mut a = ask(&e, &v, "tickets by channel", fixture_today(), "U1");
+    let mut a = ask(&e, &v, "tickets by channel", fixture_today(), "cli:test");
     assert_eq!(csv(&a), "channel,tickets\nemail,3\nchat,2\nvoice,1\n");
     a.rows[0][0] = cortex::warehouse::Value::Text("a, \"b\"".into());
     assert!(csv(&a).contains("\n\"a, \"\"b\"\"\",3\n"), "{}", csv(&a));

@@ -11,7 +11,7 @@ use crate::helpers::{assert_json_close, demo_runtime, demo_sql, demo_today, proj
 
 fn ask(rt: &cortex::skills::run::Runtime, q: &str, asker: Option<&str>) -> cortex::answer::Answer {
     let person = asker.map(|id| rt.context.person(id).expect("person in people.yaml"));
-    answer_question(rt, q, person, demo_today(), "test")
+    answer_question(rt, q, person, demo_today(), "cli:test")
 }
 
 fn rows(a: &cortex::answer::Answer) -> Json {

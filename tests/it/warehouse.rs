@@ -47,7 +47,7 @@ fn refused_queries_never_reach_duckdb_and_are_audited() {
         recent[0].result_hash.as_deref(),
         Some(r.result_hash.as_str())
     );
-    assert_eq!(recent[0].requester, "test");
+    assert_eq!(recent[0].requester, "cli:test");
 }
 
 #[test]
@@ -60,6 +60,7 @@ fn the_timeout_interrupts_a_running_query() {
         Limits {
             timeout: Duration::from_millis(200),
             max_rows: 100,
+            ..Limits::default()
         },
         Some(audit.clone()),
     )
@@ -94,6 +95,7 @@ fn the_row_cap_truncates_and_says_so() {
         Limits {
             timeout: Duration::from_secs(10),
             max_rows: 4,
+            ..Limits::default()
         },
         None,
     )
