@@ -254,9 +254,10 @@ impl Access {
                 preds.push(match path {
                     None => test,
                     Some(p) => format!(
-                        "({}) IN (SELECT ({}) FROM memory.main.\"{}\" WHERE {test})",
+                        "({}) IN (SELECT ({}) FROM memory.{}.\"{}\" WHERE {test})",
                         p.from_expr,
                         p.to_expr,
+                        crate::warehouse::ALL_SCHEMA,
                         target.table.replace('"', "\"\"")
                     ),
                 });

@@ -36,6 +36,9 @@ pub use value::Value;
 
 use pool::{Pool, PoolError};
 
+/// The schema of unfiltered views over every declared table (the operator's scope).
+pub const ALL_SCHEMA: &str = "cortex_all";
+
 /// Limits applied to every execution, and the resources DuckDB may use.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
@@ -90,7 +93,7 @@ pub struct RowScope {
     /// Declared tables (lower case) this scope cannot read.
     pub hidden: BTreeSet<String>,
     /// Row filters: table (lower case) -> SQL predicate over that table's columns. Other
-    /// tables are referenced as `memory.main."table"` (the unfiltered views).
+    /// tables are referenced as `memory.cortex_all."table"` (the unfiltered views).
     pub filters: BTreeMap<String, String>,
 }
 
@@ -199,10 +202,15 @@ impl Warehouse {
         first
             .execute_batch(&format!("ATTACH '{file}' AS {alias} (READ_ONLY)"))
             .map_err(open_err)?;
+        // The unfiltered views live in their own schema, never in `main`: DuckDB falls back to
+        // the default schema for names a scope's schema lacks, so `main` must stay empty.
+        first
+            .execute_batch(&format!("CREATE SCHEMA memory.{ALL_SCHEMA}"))
+            .map_err(open_err)?;
         let mut present = BTreeSet::new();
         for t in &tables {
             let sql = format!(
-                "CREATE VIEW memory.main.{q} AS SELECT * FROM {alias}.main.{q}",
+                "CREATE VIEW memory.{ALL_SCHEMA}.{q} AS SELECT * FROM {alias}.main.{q}",
                 q = quote_ident(t)
             );
             match first.execute_batch(&sql) {
@@ -215,9 +223,9 @@ impl Warehouse {
             }
         }
         first
-            .execute_batch(
-                "SET enable_external_access = false; SET lock_configuration = true; USE memory.main;",
-            )
+            .execute_batch(&format!(
+                "SET enable_external_access = false; SET lock_configuration = true; USE memory.{ALL_SCHEMA};"
+            ))
             .map_err(open_err)?;
         let mut conns = Vec::with_capacity(limits.pool_size.max(1));
         for _ in 1..limits.pool_size.max(1) {
@@ -283,7 +291,7 @@ impl Warehouse {
                 let scope = self.scopes_for.as_ref().and_then(|f| f(&ctx.requester));
                 let schema = match &scope {
                     Some(s) => self.scope_schema(s)?,
-                    None => "main".to_string(),
+                    None => ALL_SCHEMA.to_string(),
                 };
                 self.execute_bound(&capped, params, &schema, &ctx.requester)
             });
@@ -342,7 +350,7 @@ impl Warehouse {
                 .map(|p| format!(" WHERE {p}"))
                 .unwrap_or_default();
             ddl.push_str(&format!(
-                "CREATE OR REPLACE VIEW memory.{schema}.{q} AS SELECT * FROM memory.main.{q}{filter};\n"
+                "CREATE OR REPLACE VIEW memory.{schema}.{q} AS SELECT * FROM memory.{ALL_SCHEMA}.{q}{filter};\n"
             ));
         }
         let conn = self.lease("cortex")?;
@@ -427,7 +435,7 @@ impl Warehouse {
     ) -> Result<QueryResult, WarehouseError> {
         let schema = match scope {
             Some(s) => self.scope_schema(s)?,
-            None => "main".into(),
+            None => ALL_SCHEMA.into(),
         };
         self.execute_bound(sql, &[], &schema, "test")
     }

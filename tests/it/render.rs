@@ -26,7 +26,7 @@ fn an_answer_has_headline_table_provenance_and_stable_buttons() {
         &v,
         "tickets by channel in October",
         fixture_today(),
-        "U1",
+        "cli:test",
     );
     assert_eq!(a.status, Status::Answered);
     let b = blocks(&a, "answer-42");
