@@ -64,11 +64,12 @@ impl Engine {
             Governance::open(shared)
         };
         let governance = Arc::new(governance);
-        let mut warehouse = Warehouse::open(
+        let mut warehouse = Warehouse::open_with_scopes(
             &config.warehouse,
             layer.tables(),
             config.limits,
             Some(audit),
+            &governance.all_scopes(),
         )?;
         if governance.is_active() {
             warehouse = warehouse.with_scopes(governance.resolver());

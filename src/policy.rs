@@ -254,7 +254,7 @@ impl Access {
                 preds.push(match path {
                     None => test,
                     Some(p) => format!(
-                        "({}) IN (SELECT ({}) FROM memory.{}.\"{}\" WHERE {test})",
+                        "({}) IN (SELECT ({}) FROM {}.\"{}\" WHERE {test})",
                         p.from_expr,
                         p.to_expr,
                         crate::warehouse::ALL_SCHEMA,
@@ -446,6 +446,25 @@ impl Governance {
             }
         }
         access
+    }
+
+    /// Every scope the policy can give: one per person in people.yaml, plus the one for
+    /// identities that are not there. The warehouse prepares them all when it opens.
+    pub fn all_scopes(&self) -> Vec<RowScope> {
+        let mut out: Vec<RowScope> = Vec::new();
+        let ids = self
+            .people
+            .iter()
+            .map(|p| p.slack_id.clone())
+            .chain(std::iter::once("anonymous:".to_string()));
+        for id in ids {
+            if let Some(s) = self.access(&id).scope(&self.layer) {
+                if !out.iter().any(|o| o.key == s.key) {
+                    out.push(s);
+                }
+            }
+        }
+        out
     }
 
     /// The warehouse scope resolver for this policy.

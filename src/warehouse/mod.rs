@@ -4,10 +4,11 @@
 //! 1. the SQL guard (`guard.rs`): one SELECT over declared tables, CTE names resolved by scope,
 //!    no system catalog names, no file readers; the admitted query is wrapped in
 //!    `LIMIT max_rows + 1` so DuckDB stops early instead of building a huge result;
-//! 2. the catalog: queries run in an in-memory database whose searchable schemas hold only
-//!    views over the declared tables (one schema per access scope, with the scope's row
-//!    filters inside the views). The warehouse file is attached read-only under a random name
-//!    that no schema search reaches, so even a guard bug cannot name an undeclared table;
+//! 2. the catalog: queries run in a small catalog database, opened read-only, whose schemas
+//!    hold only views over the declared tables (one schema per access scope, with the scope's
+//!    row filters inside the views). The warehouse file is attached read-only under a random
+//!    name that no schema search reaches, so even a guard bug cannot name an undeclared table
+//!    or replace a view;
 //! 3. DuckDB's own settings: external access off (no files, no ATTACH), extension autoloading
 //!    off, memory, threads and temp space capped, configuration locked;
 //! 4. a pool of connections with a fair queue (`pool.rs`), a timeout that interrupts DuckDB,
@@ -22,7 +23,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::hash::{BuildHasher, Hasher};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use duckdb::{Config, Connection};
@@ -93,7 +94,7 @@ pub struct RowScope {
     /// Declared tables (lower case) this scope cannot read.
     pub hidden: BTreeSet<String>,
     /// Row filters: table (lower case) -> SQL predicate over that table's columns. Other
-    /// tables are referenced as `memory.cortex_all."table"` (the unfiltered views).
+    /// tables are referenced as `cortex_all."table"` (the unfiltered views).
     pub filters: BTreeMap<String, String>,
 }
 
@@ -125,8 +126,10 @@ pub struct Warehouse {
     present: BTreeSet<String>,
     limits: Limits,
     audit: Option<AuditLog>,
-    /// Scope schemas created so far: key -> schema name.
-    scopes: Mutex<BTreeMap<String, String>>,
+    /// Prepared scope schemas: scope key -> schema name.
+    scopes: BTreeMap<String, String>,
+    /// Holds the catalog file and DuckDB's spill files; removed on drop.
+    work_dir: PathBuf,
     /// The access policy's answer to "what may this requester see?"; `None` for a
     /// requester who reads every declared table in full.
     scopes_for: Option<ScopeResolver>,
@@ -168,6 +171,19 @@ impl Warehouse {
         limits: Limits,
         audit: Option<AuditLog>,
     ) -> Result<Warehouse, WarehouseError> {
+        Warehouse::open_with_scopes(path, tables, limits, audit, &[])
+    }
+
+    /// Like [`Warehouse::open`], preparing a schema of views for each access scope. The
+    /// views are written once into a small catalog file, which is then opened read-only:
+    /// nothing that runs later, guarded or not, can create or replace a view.
+    pub fn open_with_scopes(
+        path: &Path,
+        tables: BTreeSet<String>,
+        limits: Limits,
+        audit: Option<AuditLog>,
+        scopes: &[RowScope],
+    ) -> Result<Warehouse, WarehouseError> {
         if !path.exists() {
             return Err(WarehouseError::Missing(path.to_path_buf()));
         }
@@ -175,56 +191,89 @@ impl Warehouse {
             path: path.to_path_buf(),
             reason: e.to_string(),
         };
-        let temp_dir = std::env::temp_dir().join(format!("cortex-spill-{}", std::process::id()));
+        let io_err = |e: std::io::Error| WarehouseError::Open {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        };
+        let suffix = random_suffix();
+        let alias = format!("cortex_wh_{suffix}");
+        let file = path.to_string_lossy().replace('\'', "''");
+        let attach = format!("ATTACH '{file}' AS {alias} (READ_ONLY)");
+        let work_dir = std::env::temp_dir().join(format!("cortex-{}-{suffix}", std::process::id()));
+        std::fs::create_dir_all(&work_dir).map_err(io_err)?;
+        let catalog = work_dir.join("catalog.duckdb");
+
+        // 1. Write the catalog: unfiltered views in ALL_SCHEMA (never `main`: DuckDB falls
+        //    back to the default schema for names a scope's schema lacks, so `main` stays
+        //    empty), then one schema per scope.
+        let mut present = BTreeSet::new();
+        let mut schemas = BTreeMap::new();
+        {
+            let w = Connection::open(&catalog).map_err(open_err)?;
+            w.execute_batch(&attach).map_err(open_err)?;
+            w.execute_batch(&format!("CREATE SCHEMA {ALL_SCHEMA}"))
+                .map_err(open_err)?;
+            for t in &tables {
+                let sql = format!(
+                    "CREATE VIEW {ALL_SCHEMA}.{q} AS SELECT * FROM {alias}.main.{q}",
+                    q = quote_ident(t)
+                );
+                match w.execute_batch(&sql) {
+                    Ok(()) => {
+                        present.insert(t.clone());
+                    }
+                    Err(e) => {
+                        warn!(table = %t, error = %scrub(&e.to_string(), &alias), "declared table is not in the warehouse")
+                    }
+                }
+            }
+            for scope in scopes {
+                if schemas.contains_key(&scope.key) {
+                    continue;
+                }
+                let schema = scope_schema_name(&scope.key);
+                w.execute_batch(&scope_ddl(&schema, scope, &present))
+                    .map_err(|e| WarehouseError::Open {
+                        path: path.to_path_buf(),
+                        reason: format!(
+                            "could not prepare an access scope: {}",
+                            scrub(&first_line(&e.to_string()), &alias)
+                        ),
+                    })?;
+                schemas.insert(scope.key.clone(), schema);
+            }
+            w.execute_batch(&format!("DETACH {alias}"))
+                .map_err(open_err)?;
+        }
+
+        // 2. Open it read-only with the warehouse attached read-only, then lock DuckDB down.
+        let spill = work_dir.join("spill");
         let mut config = Config::default()
-            .enable_autoload_extension(false)
+            .access_mode(duckdb::AccessMode::ReadOnly)
+            .and_then(|c| c.enable_autoload_extension(false))
             .and_then(|c| c.with("autoinstall_known_extensions", "false"))
             .and_then(|c| {
                 c.with(
                     "memory_limit",
-                    &format!("{}MB", limits.memory_limit_mb.max(64)),
+                    format!("{}MB", limits.memory_limit_mb.max(64)),
                 )
             })
-            .and_then(|c| c.with("temp_directory", &temp_dir.to_string_lossy()))
+            .and_then(|c| c.with("temp_directory", spill.to_string_lossy()))
             .and_then(|c| {
                 c.with(
                     "max_temp_directory_size",
-                    &format!("{}MB", limits.temp_limit_mb.max(1)),
+                    format!("{}MB", limits.temp_limit_mb.max(1)),
                 )
             })
             .map_err(open_err)?;
         if limits.threads > 0 {
             config = config.threads(limits.threads as i64).map_err(open_err)?;
         }
-        let first = Connection::open_in_memory_with_flags(config).map_err(open_err)?;
-        let alias = format!("cortex_wh_{}", random_suffix());
-        let file = path.to_string_lossy().replace('\'', "''");
-        first
-            .execute_batch(&format!("ATTACH '{file}' AS {alias} (READ_ONLY)"))
-            .map_err(open_err)?;
-        // The unfiltered views live in their own schema, never in `main`: DuckDB falls back to
-        // the default schema for names a scope's schema lacks, so `main` must stay empty.
-        first
-            .execute_batch(&format!("CREATE SCHEMA memory.{ALL_SCHEMA}"))
-            .map_err(open_err)?;
-        let mut present = BTreeSet::new();
-        for t in &tables {
-            let sql = format!(
-                "CREATE VIEW memory.{ALL_SCHEMA}.{q} AS SELECT * FROM {alias}.main.{q}",
-                q = quote_ident(t)
-            );
-            match first.execute_batch(&sql) {
-                Ok(()) => {
-                    present.insert(t.clone());
-                }
-                Err(e) => {
-                    warn!(table = %t, error = %scrub(&e.to_string(), &alias), "declared table is not in the warehouse")
-                }
-            }
-        }
+        let first = Connection::open_with_flags(&catalog, config).map_err(open_err)?;
+        first.execute_batch(&attach).map_err(open_err)?;
         first
             .execute_batch(&format!(
-                "SET enable_external_access = false; SET lock_configuration = true; USE memory.{ALL_SCHEMA};"
+                "SET enable_external_access = false; SET lock_configuration = true; USE {ALL_SCHEMA};"
             ))
             .map_err(open_err)?;
         let mut conns = Vec::with_capacity(limits.pool_size.max(1));
@@ -240,13 +289,15 @@ impl Warehouse {
             present,
             limits,
             audit,
-            scopes: Mutex::new(BTreeMap::new()),
+            scopes: schemas,
             scopes_for: None,
+            work_dir,
         })
     }
 
     /// Applies an access policy: every later query runs in the scope `resolver` gives its
-    /// requester (row filters and hidden tables, enforced by views below the guard).
+    /// requester (row filters and hidden tables, enforced by views below the guard). A scope
+    /// that was not prepared when the warehouse was opened is refused (fail closed).
     pub fn with_scopes(mut self, resolver: ScopeResolver) -> Warehouse {
         self.scopes_for = Some(resolver);
         self
@@ -325,43 +376,13 @@ impl Warehouse {
         outcome
     }
 
-    /// The schema holding `scope`'s views, created on first use.
+    /// The schema holding `scope`'s views; a scope nobody prepared is refused.
     fn scope_schema(&self, scope: &RowScope) -> Result<String, WarehouseError> {
-        let mut created = self
-            .scopes
-            .lock()
-            .map_err(|_| WarehouseError::Query("the scope registry is unavailable".into()))?;
-        if let Some(s) = created.get(&scope.key) {
-            return Ok(s.clone());
-        }
-        let digest = Sha256::digest(scope.key.as_bytes());
-        let schema: String = std::iter::once("scope_".to_string())
-            .chain(digest.iter().take(8).map(|b| format!("{b:02x}")))
-            .collect();
-        let mut ddl = format!("CREATE SCHEMA IF NOT EXISTS memory.{schema};\n");
-        for t in &self.present {
-            if scope.hidden.contains(t) {
-                continue;
-            }
-            let q = quote_ident(t);
-            let filter = scope
-                .filters
-                .get(t)
-                .map(|p| format!(" WHERE {p}"))
-                .unwrap_or_default();
-            ddl.push_str(&format!(
-                "CREATE OR REPLACE VIEW memory.{schema}.{q} AS SELECT * FROM memory.{ALL_SCHEMA}.{q}{filter};\n"
-            ));
-        }
-        let conn = self.lease("cortex")?;
-        conn.execute_batch(&ddl).map_err(|e| {
-            WarehouseError::Query(format!(
-                "could not set up the access scope: {}",
-                self.clean(&e)
+        self.scopes.get(&scope.key).cloned().ok_or_else(|| {
+            WarehouseError::Refused(GuardError(
+                "your access scope is not set up on this server; ask an admin".into(),
             ))
-        })?;
-        created.insert(scope.key.clone(), schema.clone());
-        Ok(schema)
+        })
     }
 
     fn lease(&self, requester: &str) -> Result<pool::Lease<'_>, WarehouseError> {
@@ -388,7 +409,10 @@ impl Warehouse {
         requester: &str,
     ) -> Result<QueryResult, WarehouseError> {
         let conn = self.lease(requester)?;
-        conn.execute_batch(&format!("USE memory.{schema}"))
+        // A pooled connection is shared by everyone: never hand one over mid-transaction.
+        // (`is_autocommit` does not see a transaction that a failed statement aborted.)
+        let _ = conn.execute_batch("ROLLBACK");
+        conn.execute_batch(&format!("USE {schema}"))
             .map_err(|e| WarehouseError::Query(self.clean(&e)))?;
         let started = Instant::now();
         let fired = Arc::new(AtomicBool::new(false));
@@ -439,6 +463,39 @@ impl Warehouse {
         };
         self.execute_bound(sql, &[], &schema, "test")
     }
+}
+
+impl Drop for Warehouse {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.work_dir);
+    }
+}
+
+fn scope_schema_name(key: &str) -> String {
+    let digest = Sha256::digest(key.as_bytes());
+    std::iter::once("scope_".to_string())
+        .chain(digest.iter().take(8).map(|b| format!("{b:02x}")))
+        .collect()
+}
+
+/// The views of one scope: every present table not hidden, with its row filter.
+fn scope_ddl(schema: &str, scope: &RowScope, present: &BTreeSet<String>) -> String {
+    let mut ddl = format!("CREATE SCHEMA {schema};\n");
+    for t in present {
+        if scope.hidden.contains(t) {
+            continue;
+        }
+        let q = quote_ident(t);
+        let filter = scope
+            .filters
+            .get(t)
+            .map(|p| format!(" WHERE {p}"))
+            .unwrap_or_default();
+        ddl.push_str(&format!(
+            "CREATE VIEW {schema}.{q} AS SELECT * FROM {ALL_SCHEMA}.{q}{filter};\n"
+        ));
+    }
+    ddl
 }
 
 /// Replaces the attached warehouse's internal name in DuckDB's messages.
@@ -557,6 +614,9 @@ mod tests {
         for sql in [
             "ATTACH ':memory:' AS other".to_string(),
             "CREATE TABLE u (x INT)".to_string(),
+            "CREATE OR REPLACE VIEW cortex_all.t AS SELECT 2 AS x".to_string(),
+            "CREATE MACRO m() AS 1".to_string(),
+            "CREATE SCHEMA s".to_string(),
             "INSERT INTO t VALUES (2)".to_string(),
             format!("SELECT * FROM read_csv('{}')", csv.display()),
             "SET enable_external_access = true".to_string(),
