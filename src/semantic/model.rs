@@ -768,10 +768,15 @@ impl<'r, 'a> Builder<'r, 'a> {
         }
     }
 
-    /// A model that two equally short join paths reach is ambiguous: the same dimension
-    /// could mean two things. It is an error unless the model declares one under `joins:`.
+    /// A model that two equally short join paths reach from a model with measures is
+    /// ambiguous: the same dimension could mean two things. It is an error unless the model
+    /// with the measures declares one under `joins:`. (A listing from a model without
+    /// measures meets the same ambiguity as a compile error.)
     fn check_ambiguous_paths(&mut self, layer: &SemanticLayer) {
         for (i, m) in layer.models.iter().enumerate() {
+            if m.measures.is_empty() {
+                continue;
+            }
             for r in layer.reach(i) {
                 let (Some(alt), Some(path)) = (&r.ambiguous, &r.path) else {
                     continue;

@@ -77,7 +77,7 @@ pub fn check_warehouse(
     wh: &Warehouse,
 ) -> Vec<Diagnostic> {
     let mut rep = Reporter::new(metrics_path, source);
-    let mut c = Checker { wh, rep: &mut rep };
+    let c = Checker { wh, rep: &mut rep };
     let sec = "semantic_models";
     for m in &layer.models {
         let name = m.name.as_str();
