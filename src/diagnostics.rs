@@ -126,7 +126,10 @@ impl<'a> Locator<'a> {
         let Some(item_line) = (top + 1..section_end).find(|&i| {
             let (ind, line) = self.lines[i];
             let at_item = match list_indent {
-                Some(l) => (ind == l && line.starts_with("- ")) || (ind == l + 2 && !line.starts_with("- ")),
+                Some(l) => {
+                    (ind == l && line.starts_with("- "))
+                        || (ind == l + 2 && !line.starts_with("- "))
+                }
                 None => true,
             };
             let t = line.trim_start_matches("- ");
@@ -219,7 +222,10 @@ semantic_models:
   table: Policy
 ";
         let l = Locator::new(src);
-        assert_eq!(l.locate(&["semantic_models", "claims", "entities"]), Some(3));
+        assert_eq!(
+            l.locate(&["semantic_models", "claims", "entities"]),
+            Some(3)
+        );
         assert_eq!(
             l.locate(&["semantic_models", "claims", "entities", "policy"]),
             Some(4)

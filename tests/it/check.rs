@@ -289,29 +289,37 @@ fn check_against_the_warehouse_finds_missing_tables_columns_bad_types_and_duplic
         None,
     )
     .expect("open");
-    let problems =
-        cortex::semantic::verify::check_warehouse(&layer, path, WAREHOUSE_YAML, &wh);
+    let problems = cortex::semantic::verify::check_warehouse(&layer, path, WAREHOUSE_YAML, &wh);
     let text: Vec<String> = problems.iter().map(|d| d.to_string()).collect();
-    let has = |key: &str, needle: &str| {
-        text.iter()
-            .any(|t| t.contains(key) && t.contains(needle))
-    };
+    let has = |key: &str, needle: &str| text.iter().any(|t| t.contains(key) && t.contains(needle));
     assert!(
-        has("claims.dimensions.closed", "is VARCHAR; a time dimension needs a DATE"),
+        has(
+            "claims.dimensions.closed",
+            "is VARCHAR; a time dimension needs a DATE"
+        ),
         "{text:#?}"
     );
     assert!(has("claims.dimensions.adjuster", "adjuster"), "{text:#?}");
     assert!(
-        has("claims.measures.reserve", "is VARCHAR; this aggregation needs a number"),
+        has(
+            "claims.measures.reserve",
+            "is VARCHAR; this aggregation needs a number"
+        ),
         "{text:#?}"
     );
     // The unfiltered role table has two rows per policy; the filtered role is unique.
     assert!(
-        has("roles.entities.policy", "is not unique in Party_Role: 1 duplicate"),
+        has(
+            "roles.entities.policy",
+            "is not unique in Party_Role: 1 duplicate"
+        ),
         "{text:#?}"
     );
     assert!(!text.iter().any(|t| t.contains("holders.")), "{text:#?}");
-    assert!(has("ghosts.table", "table Ghost cannot be read"), "{text:#?}");
+    assert!(
+        has("ghosts.table", "table Ghost cannot be read"),
+        "{text:#?}"
+    );
     // Each problem is located on its line in metrics.yaml.
     assert!(problems.iter().all(|d| d.line.is_some()), "{text:#?}");
     assert_eq!(problems.len(), 5, "{text:#?}");

@@ -179,7 +179,11 @@ fn query_without_metrics_lists_values_and_open_ranges_and_relative_paths_work() 
         &f.warehouse,
         &f.state_db,
     );
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: Json = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(
         v["rows"],
@@ -192,19 +196,38 @@ fn query_without_metrics_lists_values_and_open_ranges_and_relative_paths_work() 
     // --from without --to runs up to --today instead of failing.
     let out = cortex(
         &[
-            "query", "--metrics", "tickets", "--from", "2025-10-01", "--today", "2025-10-15",
-            "--format", "json",
+            "query",
+            "--metrics",
+            "tickets",
+            "--from",
+            "2025-10-01",
+            "--today",
+            "2025-10-15",
+            "--format",
+            "json",
         ],
         &f.warehouse,
         &f.state_db,
     );
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: Json = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(v["rows"], serde_json::json!([[4]]));
     assert_eq!(v["query"]["time_range"]["to"], "2025-10-15");
     // A relative --warehouse is relative to the working directory, not to --project.
     let out = Command::new(cortex_bin())
-        .args(["query", "--metrics", "tickets", "--format", "json", "--warehouse", "tiny.duckdb"])
+        .args([
+            "query",
+            "--metrics",
+            "tickets",
+            "--format",
+            "json",
+            "--warehouse",
+            "tiny.duckdb",
+        ])
         .arg("--project")
         .arg(project_dir())
         .env("CORTEX_STATE_DB", &f.state_db)
@@ -212,7 +235,11 @@ fn query_without_metrics_lists_values_and_open_ranges_and_relative_paths_work() 
         .current_dir(f.dir.path())
         .output()
         .expect("runs");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: Json = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(v["rows"], serde_json::json!([[6]]));
 }
