@@ -20,6 +20,7 @@
 //! - [`web`]: the internal web site.
 //! - [`warehouse`]: governed DuckDB access: read-only, SQL guard, timeout, row cap, audit.
 //! - [`demo`]: the embedded demo warehouse generator.
+//! - [`load`]: `cortex load`, a project's warehouse from its load.sql and CSV files.
 //! - [`llm`]: the optional LLM (async-openai): tool-calling router and narrator, with fallbacks.
 //! - [`policy`]: who may see what (`context/policy.yaml`), enforced in the engine and the warehouse.
 //! - [`planner`]: plain-language question -> `MetricQuery`, offline and deterministic.
@@ -39,6 +40,7 @@ pub mod engine;
 pub mod eval;
 pub mod fuzzy;
 pub mod llm;
+pub mod load;
 pub mod planner;
 pub mod policy;
 pub mod render;

@@ -238,12 +238,19 @@ impl Access {
                 continue;
             }
             let mut preds = Vec::new();
+            let mut hide = false;
             for (dim, value) in &self.rows {
-                let Some((dm, di, path)) = layer.resolve_dimension(i, dim) else {
+                let Some((dm, di, reach)) = layer.resolve_dimension_reach(i, dim) else {
                     continue;
                 };
+                // Two join paths reach the scoping dimension: no filter is certain, so the
+                // table is hidden (fail closed).
+                if reach.ambiguous.is_some() {
+                    hide = true;
+                    break;
+                }
                 let target = &layer.models[dm];
-                let test = match value {
+                let mut pred = match value {
                     Some(v) => format!(
                         "({}) = '{}'",
                         target.dimensions[di].expr,
@@ -251,16 +258,21 @@ impl Access {
                     ),
                     None => "FALSE".to_string(),
                 };
-                preds.push(match path {
-                    None => test,
-                    Some(p) => format!(
-                        "({}) IN (SELECT ({}) FROM {}.\"{}\" WHERE {test})",
-                        p.from_expr,
-                        p.to_expr,
+                // Walk the join path from the far end back to this table.
+                for step in reach.path.iter().flat_map(|p| p.steps.iter().rev()) {
+                    pred = format!(
+                        "({}) IN (SELECT ({}) FROM {}.\"{}\" WHERE {pred})",
+                        step.from_expr,
+                        step.to_expr,
                         crate::warehouse::ALL_SCHEMA,
-                        target.table.replace('"', "\"\"")
-                    ),
-                });
+                        layer.models[step.to_model].table.replace('"', "\"\"")
+                    );
+                }
+                preds.push(pred);
+            }
+            if hide {
+                scope.hidden.insert(table);
+                continue;
             }
             if !preds.is_empty() {
                 scope.filters.insert(table, preds.join(" AND "));

@@ -171,7 +171,7 @@ pub fn from_table(meta: &[Column], rows: &[Vec<Value>], metrics: &[MetricInfo]) 
         .iter()
         .position(|c| matches!(c.role, ColumnRole::Time { .. }));
     let dims: Vec<usize> = (0..meta.len())
-        .filter(|&i| matches!(meta[i].role, ColumnRole::Dimension))
+        .filter(|&i| matches!(meta[i].role, ColumnRole::Dimension | ColumnRole::Identifier))
         .collect();
     let (metric, unit) = meta.iter().enumerate().find_map(|(i, c)| match c.role {
         ColumnRole::Metric { unit } => Some((i, unit)),

@@ -122,8 +122,6 @@ pub struct Warehouse {
     /// The random name the warehouse file is attached under (never shown to users).
     alias: String,
     tables: BTreeSet<String>,
-    /// Declared tables that exist in the warehouse (each has a view).
-    present: BTreeSet<String>,
     limits: Limits,
     audit: Option<AuditLog>,
     /// Prepared scope schemas: scope key -> schema name.
@@ -286,7 +284,6 @@ impl Warehouse {
             path: path.to_path_buf(),
             alias,
             tables,
-            present,
             limits,
             audit,
             scopes: schemas,
