@@ -9,7 +9,7 @@ use chrono::{Days, NaiveDate};
 use serde::Serialize;
 use std::fmt::Write as _;
 
-use super::model::{ExprToken, JoinStep, MeasureInput, MetricKind, SemanticLayer, Unit};
+use super::model::{ExprToken, JoinStep, MeasureInput, MetricKind, Reach, SemanticLayer, Unit};
 use super::query::{Condition, Grain, Literal, MetricQuery, Op};
 use super::raw::{Agg, DataType};
 use crate::fuzzy::did_you_mean;
@@ -354,17 +354,18 @@ fn leaf_index(leaves: &[Leaf], input: &MeasureInput, cumulative: bool) -> usize 
 fn resolve(
     layer: &SemanticLayer,
     model: usize,
+    reached: &[Reach],
     what: &str,
     name: &str,
     nodes: &mut Vec<Node>,
 ) -> Result<DimRef, CompileError> {
-    let (m, d, reach) = layer.resolve_dimension_reach(model, name).ok_or_else(|| {
-        CompileError::UnknownDimension {
+    let (m, d, reach) = layer
+        .resolve_dimension_in(model, reached, name)
+        .ok_or_else(|| CompileError::UnknownDimension {
             name: name.to_string(),
             metric: what.to_string(),
             hint: did_you_mean(name, layer.dimension_names_from(model)),
-        }
-    })?;
+        })?;
     if let (Some(alt), Some(path)) = (&reach.ambiguous, &reach.path) {
         return Err(CompileError::Invalid(format!(
             "{name} is reached from {} by two join paths ({} and {}); declare one under `joins:` in metrics.yaml",
@@ -416,9 +417,10 @@ fn plan_dims(
         parent: 0,
         step: None,
     }];
+    let reached = layer.reach(model);
     let mut group = Vec::new();
     for g in &query.group_by {
-        let d = resolve(layer, model, what, g, &mut nodes)?;
+        let d = resolve(layer, model, &reached, what, g, &mut nodes)?;
         let own = own_time.map(|t| &layer.models[model].dimensions[t]);
         if d.is_time && d.source == 0 && own.is_some_and(|o| o.name == d.name) {
             return Err(CompileError::Invalid(format!(
@@ -433,7 +435,7 @@ fn plan_dims(
     }
     let mut filters = Vec::new();
     for c in extra_filters.iter().chain(&query.filters) {
-        let d = resolve(layer, model, what, &c.dimension, &mut nodes)?;
+        let d = resolve(layer, model, &reached, what, &c.dimension, &mut nodes)?;
         check_literals(&d, c)?;
         filters.push((d, c.clone()));
     }

@@ -363,12 +363,23 @@ impl SemanticLayer {
         model: usize,
         name: &str,
     ) -> Option<(usize, usize, Reach)> {
+        self.resolve_dimension_in(model, &self.reach(model), name)
+    }
+
+    /// `resolve_dimension_reach` with `reach` = `self.reach(model)` computed once by the
+    /// caller (the compiler resolves many names from one model).
+    pub fn resolve_dimension_in(
+        &self,
+        model: usize,
+        reach: &[Reach],
+        name: &str,
+    ) -> Option<(usize, usize, Reach)> {
         let (entity, bare) = match name.split_once("__") {
             Some((e, d)) => (Some(e), d),
             None => (None, name),
         };
-        self.reach(model)
-            .into_iter()
+        reach
+            .iter()
             .filter(|r| match (entity, &r.path) {
                 (None, _) => true,
                 (Some(e), Some(p)) => p.entity() == e,
@@ -382,7 +393,7 @@ impl SemanticLayer {
                     .dimensions
                     .iter()
                     .position(|d| d.name == bare)
-                    .map(|d| (r.model, d, r))
+                    .map(|d| (r.model, d, r.clone()))
             })
     }
 
