@@ -189,6 +189,10 @@ pub struct QueryArgs {
     pub limit: Option<u64>,
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
+    /// Run as this person (Slack user id or email in context/people.yaml): the access policy
+    /// applies exactly as it does for them in Slack or on the web.
+    #[arg(long = "as", value_name = "SLACK_ID_OR_EMAIL")]
+    pub asker: Option<String>,
 }
 
 /// Entry point of the binary: parses arguments, sets up tracing, runs, maps errors to a
@@ -441,7 +445,11 @@ fn cmd_query(config: Config, a: QueryArgs, today: NaiveDate) -> Result<ExitCode>
     let query = query_from_args(&a, today)?;
     let engine = Engine::open(config)?;
     let ctx = AuditContext {
-        requester: requester(),
+        requester: a
+            .asker
+            .as_ref()
+            .map(|id| format!("slack:{id}"))
+            .unwrap_or_else(requester),
         question: format!("cortex query {}", serde_json::to_string(&query)?),
         query_json: None,
     };
