@@ -225,7 +225,13 @@ pub fn stem(w: &str) -> String {
 /// Splits text into lowercase words; ISO dates stay whole, other punctuation separates.
 pub fn words(text: &str) -> Vec<String> {
     let mut out = Vec::new();
+    // "%" is a word of its own ("what % of orders").
+    let text = text.replace('%', " % ");
     for raw in text.split_whitespace() {
+        if raw == "%" {
+            out.push(raw.to_string());
+            continue;
+        }
         let raw = raw.trim_matches(|c: char| ",.?!;:()\"“”".contains(c));
         if time::is_iso_date(raw) {
             out.push(raw.to_string());
@@ -472,6 +478,20 @@ fn has_time(layer: &SemanticLayer, m: usize) -> bool {
         MetricKind::Ratio { numerator, .. } => numerator.time_dimension.is_some(),
         MetricKind::Derived { deps, .. } => deps.iter().all(|d| has_time(layer, *d)),
     }
+}
+
+/// True when a dimension or value phrase longer than `n` words covers tokens `i..i + n`.
+fn longer_non_metric(vocab: &Vocabulary, st: &State, i: usize, n: usize) -> bool {
+    vocab.entries.iter().any(|e| {
+        let len = e.words.len();
+        if len <= n || matches!(e.target, Target::Metric(_)) {
+            return false;
+        }
+        ((i + n).saturating_sub(len)..=i).any(|s| {
+            s + len <= st.stems.len()
+                && (0..len).all(|k| !st.used[s + k] && word_matches(&st.stems[s + k], &e.words[k]))
+        })
+    })
 }
 
 /// A period of a comparison: its dates and how to say it.
@@ -826,6 +846,12 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
         if let Target::Metric(m) = e.target {
             let mut start = 0;
             while let Some(i) = st.find(e, start) {
+                // A longer dimension or value phrase over these words wins ("deal stage",
+                // "arr movement", "policy number" are not the metrics "deals", "arr", "policies").
+                if longer_non_metric(vocab, &st, i, e.words.len()) {
+                    start = i + 1;
+                    continue;
+                }
                 st.mark(i, e.words.len());
                 let bare =
                     e.words.len() == 1 && layer.metrics[m].unit == crate::semantic::Unit::Count;
@@ -936,6 +962,8 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
                 .flat_map(|e| e.words.clone())
                 .collect();
             let left: Vec<usize> = (after..st.stems.len()).filter(|&i| !st.used[i]).collect();
+            // The filtered version whose words cover the most of what is left.
+            let mut best: Option<(usize, Vec<usize>)> = None;
             'metric: for e in &vocab.entries {
                 let Target::Metric(m) = e.target else { continue };
                 if m == b || simple_parts(layer, m).map(|p| p.1) != Some(bm) {
@@ -949,19 +977,29 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
                 if need.is_empty() {
                     continue;
                 }
-                let mut hits = Vec::new();
                 for w in need {
-                    match left.iter().find(|&&i| word_matches(&st.stems[i], w)) {
-                        Some(&i) => hits.push(i),
-                        None => continue 'metric,
+                    if !left.iter().any(|&i| word_matches(&st.stems[i], w)) {
+                        continue 'metric;
                     }
                 }
+                let hits: Vec<usize> = left
+                    .iter()
+                    .copied()
+                    .filter(|&i| {
+                        !is_filler(st.word(i), &layer.ignore)
+                            && e.words.iter().any(|w| word_matches(&st.stems[i], w))
+                    })
+                    .collect();
+                if best.as_ref().is_none_or(|(_, h)| hits.len() > h.len()) {
+                    best = Some((m, hits));
+                }
+            }
+            if let Some((m, hits)) = best {
                 for &i in &hits {
                     st.used[i] = true;
                     record(&mut readings, i, 1, Role::Value, layer.metrics[m].name.clone());
                 }
                 share_numerator = Some(m);
-                break;
             }
         }
     }
