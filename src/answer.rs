@@ -181,8 +181,12 @@ pub fn ask(
             shape,
         } => {
             let mut a = match shape {
-                Shape::Single => run_query(engine, question, query, period, notes, today, requester),
-                shape => run_shape(engine, question, query, shape, period, notes, today, requester),
+                Shape::Single => {
+                    run_query(engine, question, query, period, notes, today, requester)
+                }
+                shape => run_shape(
+                    engine, question, query, shape, period, notes, today, requester,
+                ),
             };
             a.understood = understood;
             a
@@ -389,7 +393,8 @@ fn run_shape(
                 base.columns = n.keys.clone();
                 base.columns.push(label.clone());
                 base.column_meta = n.key_meta.clone();
-                base.column_meta.push(metric_col(label.clone(), Unit::Ratio));
+                base.column_meta
+                    .push(metric_col(label.clone(), Unit::Ratio));
                 for key in d.union_keys(&n) {
                     let top = num(n.get(&key).and_then(|v| v.first())).unwrap_or(0.0);
                     let bottom = num(d.get(&key).and_then(|v| v.first()));
@@ -398,7 +403,10 @@ fn run_shape(
                     row.push(f(share));
                     base.rows.push(row);
                 }
-                base.sql = Some(format!("{};\n{}", top_out.compiled.sql, bottom_out.compiled.sql));
+                base.sql = Some(format!(
+                    "{};\n{}",
+                    top_out.compiled.sql, bottom_out.compiled.sql
+                ));
                 base.headline = crate::render::text::headline(&base);
             }
             Shape::Sum { label } => {
@@ -479,7 +487,12 @@ fn compare(
         }
         rows.push(row);
     }
-    Ok((cols, meta, rows, format!("{};\n{}", oa.compiled.sql, ob.compiled.sql)))
+    Ok((
+        cols,
+        meta,
+        rows,
+        format!("{};\n{}", oa.compiled.sql, ob.compiled.sql),
+    ))
 }
 
 fn compare_headline(a: &Answer, earlier: &Span, later: &Span) -> String {
@@ -489,8 +502,16 @@ fn compare_headline(a: &Answer, earlier: &Span, later: &Span) -> String {
         .first()
         .map_or(String::new(), |m| m.label.clone());
     let unit = a.provenance.metrics.first().map_or(Unit::Count, |m| m.unit);
-    let fmt = |v: Option<f64>| v.map_or("–".to_string(), |x| crate::render::text::format_number(x, unit));
-    if a.rows.len() == 1 && a.column_meta.iter().all(|c| matches!(c.role, ColumnRole::Metric { .. })) {
+    let fmt = |v: Option<f64>| {
+        v.map_or("–".to_string(), |x| {
+            crate::render::text::format_number(x, unit)
+        })
+    };
+    if a.rows.len() == 1
+        && a.column_meta
+            .iter()
+            .all(|c| matches!(c.role, ColumnRole::Metric { .. }))
+    {
         let r = &a.rows[0];
         let (x, y, d, p) = (num(r.first()), num(r.get(1)), num(r.get(2)), num(r.get(3)));
         let pct = p.map_or(String::new(), |p| format!(", {:+.1}%", p * 100.0));
@@ -525,7 +546,12 @@ fn why(
     let (_, meta, total, sql) = compare(run, query, earlier, later)?;
     let unit = meta.first().map_or(Unit::Count, unit_of);
     let row = total.first().cloned().unwrap_or_default();
-    let (x, y, d, p) = (num(row.first()), num(row.get(1)), num(row.get(2)), num(row.get(3)));
+    let (x, y, d, p) = (
+        num(row.first()),
+        num(row.get(1)),
+        num(row.get(2)),
+        num(row.get(3)),
+    );
     let total_change = d.unwrap_or(0.0);
     a.columns = vec![
         "dimension".into(),
@@ -598,7 +624,11 @@ fn why(
         .metrics
         .first()
         .map_or(String::new(), |m| m.label.clone());
-    let fmt = |v: Option<f64>| v.map_or("–".to_string(), |v| crate::render::text::format_number(v, unit));
+    let fmt = |v: Option<f64>| {
+        v.map_or("–".to_string(), |v| {
+            crate::render::text::format_number(v, unit)
+        })
+    };
     let pct = p.map_or(String::new(), |p| format!(" ({:+.1}%)", p * 100.0));
     let tops: Vec<String> = best
         .iter()
@@ -611,7 +641,11 @@ fn why(
         earlier.label,
         fmt(y),
         later.label,
-        if tops.is_empty() { "none".to_string() } else { tops.join(", ") }
+        if tops.is_empty() {
+            "none".to_string()
+        } else {
+            tops.join(", ")
+        }
     );
     a.findings = best
         .iter()

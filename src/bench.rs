@@ -104,7 +104,7 @@ pub fn run(opts: &BenchOptions, out: &mut dyn std::io::Write) -> Result<()> {
 }
 
 /// Questions measured end to end: plan, compile, governed query, render.
-pub const QUESTIONS: [&str; 6] = [
+pub const QUESTIONS: [&str; 11] = [
     "What's our ARR by segment?",
     "How many tickets did we get last month by channel?",
     "median first response time for Health & Beauty this quarter",
@@ -192,7 +192,11 @@ fn bench_questions(
         out,
         "planning: slowest question {} ms (budget 5 ms){}",
         ms(slowest_plan),
-        if slowest_plan > Duration::from_millis(5) { " OVER BUDGET" } else { "" }
+        if slowest_plan > Duration::from_millis(5) {
+            " OVER BUDGET"
+        } else {
+            ""
+        }
     )?;
     Ok(())
 }

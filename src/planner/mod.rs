@@ -10,8 +10,8 @@ pub mod followup;
 pub mod time;
 pub mod understood;
 
-pub use understood::{Role, Understood};
 use understood::is_filler;
+pub use understood::{Role, Understood};
 
 use chrono::NaiveDate;
 
@@ -19,8 +19,9 @@ use crate::fuzzy::{levenshtein, typo_budget};
 use crate::semantic::model::{MetricKind, SemanticLayer};
 use crate::semantic::query::{Condition, Grain, Literal, MetricQuery, Op, OrderBy, TimeRange};
 
-/// The planner's decision.
+/// The planner's decision (made once per question, so its size doesn't matter).
 #[derive(Debug, Clone, PartialEq)]
+#[allow(clippy::large_enum_variant)]
 pub enum Plan {
     /// A governed query, with how the period was read.
     Query {
@@ -370,7 +371,11 @@ impl Vocabulary {
     pub fn add_entity_names(&mut self, dimension: &str, values: impl IntoIterator<Item = String>) {
         for v in values {
             let words = phrase(&v);
-            if words.len() < 2 || words.iter().all(|w| understood::FILLER.contains(&w.as_str())) {
+            if words.len() < 2
+                || words
+                    .iter()
+                    .all(|w| understood::FILLER.contains(&w.as_str()))
+            {
                 continue;
             }
             let rank = self.entries.len();
@@ -383,7 +388,9 @@ impl Vocabulary {
                 },
                 rank,
             });
-            list.sort_by(|a, b| b.words.len().cmp(&a.words.len()));
+        }
+        for list in self.names.values_mut() {
+            list.sort_by_key(|e| std::cmp::Reverse(e.words.len()));
         }
     }
 
@@ -408,7 +415,9 @@ impl Vocabulary {
                             .iter()
                             .filter_map(|row| row.first()?.as_str().map(str::to_string)),
                     ),
-                    Err(e) => tracing::warn!(error = %e, dimension = %d.name, "entity names not loaded"),
+                    Err(e) => {
+                        tracing::warn!(error = %e, dimension = %d.name, "entity names not loaded")
+                    }
                 }
             }
         }
@@ -543,7 +552,8 @@ fn short_label(label: &str) -> String {
 /// `range` moved back by one period of `grain` (whole months stay whole months).
 fn back(range: TimeRange, grain: Grain) -> TimeRange {
     let from = time::shift(range.from, grain, -1);
-    let to = time::shift(range.to + chrono::Duration::days(1), grain, -1) - chrono::Duration::days(1);
+    let to =
+        time::shift(range.to + chrono::Duration::days(1), grain, -1) - chrono::Duration::days(1);
     TimeRange { from, to }
 }
 
@@ -710,7 +720,13 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
                     | "high"
             ) {
                 st.used[i] = true;
-                record(&mut readings, i, 1, Role::Comparison, "change between two periods");
+                record(
+                    &mut readings,
+                    i,
+                    1,
+                    Role::Comparison,
+                    "change between two periods",
+                );
             }
         }
     }
@@ -732,14 +748,32 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
                     st.used[i] = true;
                 }
                 record(&mut readings, w, 1, Role::Filler, "");
-                record(&mut readings, w + 1, k - w - 1, Role::Metric, "defined in the question");
-                record(&mut readings, k, j + 2 - k, Role::Metric, "sum of the parts");
+                record(
+                    &mut readings,
+                    w + 1,
+                    k - w - 1,
+                    Role::Metric,
+                    "defined in the question",
+                );
+                record(
+                    &mut readings,
+                    k,
+                    j + 2 - k,
+                    Role::Metric,
+                    "sum of the parts",
+                );
                 // Earlier mentions of the defined name.
                 let n = name.len();
                 for i in 0..w.saturating_sub(n - 1) {
                     if st.lower[i..i + n] == name[..] && !st.used[i..i + n].iter().any(|u| *u) {
                         st.mark(i, n);
-                        record(&mut readings, i, n, Role::Metric, format!("{label} (defined below)"));
+                        record(
+                            &mut readings,
+                            i,
+                            n,
+                            Role::Metric,
+                            format!("{label} (defined below)"),
+                        );
                     }
                 }
                 defined = Some((label, j + 2));
@@ -759,7 +793,13 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
             .lower
             .iter()
             .enumerate()
-            .map(|(i, w)| if p.used.contains(&i) { String::new() } else { w.clone() })
+            .map(|(i, w)| {
+                if p.used.contains(&i) {
+                    String::new()
+                } else {
+                    w.clone()
+                }
+            })
             .collect();
         second = time::find_period(&masked, today);
         if let Some(q) = &second {
@@ -787,7 +827,13 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
         if let Some(g) = g {
             shift_by = Some(g);
             st.used[i] = true;
-            record(&mut readings, i, 1, Role::Comparison, format!("{g} over {g}"));
+            record(
+                &mut readings,
+                i,
+                1,
+                Role::Comparison,
+                format!("{g} over {g}"),
+            );
             continue;
         }
         if w == "year" && st.word(i + 1) == "over" && st.word(i + 2) == "year" {
@@ -796,10 +842,17 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
             record(&mut readings, i, 3, Role::Comparison, "year over year");
             continue;
         }
-        if matches!(w.as_str(), "vs" | "versus" | "compared" | "compare" | "against") {
+        if matches!(
+            w.as_str(),
+            "vs" | "versus" | "compared" | "compare" | "against"
+        ) {
             compare_word = true;
             st.used[i] = true;
-            let n = if matches!(st.word(i + 1), "with" | "to") { 2 } else { 1 };
+            let n = if matches!(st.word(i + 1), "with" | "to") {
+                2
+            } else {
+                1
+            };
             if n == 2 {
                 st.used[i + 1] = true;
             }
@@ -808,31 +861,68 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
     }
     let mut compare: Option<(Span, Span)> = None;
     if let (Some(a), Some(b), true) = (&period, &second, compare_word) {
-        let (e, l) = if a.range.from <= b.range.from { (a, b) } else { (b, a) };
+        let (e, l) = if a.range.from <= b.range.from {
+            (a, b)
+        } else {
+            (b, a)
+        };
         compare = Some((
-            Span { range: e.range, label: short_label(&e.label) },
-            Span { range: l.range, label: short_label(&l.label) },
+            Span {
+                range: e.range,
+                label: short_label(&e.label),
+            },
+            Span {
+                range: l.range,
+                label: short_label(&l.label),
+            },
         ));
     } else if let Some(g) = shift_by {
         let later = match &period {
-            Some(p) => Span { range: p.range, label: short_label(&p.label) },
+            Some(p) => Span {
+                range: p.range,
+                label: short_label(&p.label),
+            },
             None => {
                 let r = time::whole(time::period_start(today, g), g);
-                Span { range: r, label: format!("this {g}") }
+                Span {
+                    range: r,
+                    label: format!("this {g}"),
+                }
             }
         };
         let r = back(later.range, g);
-        compare = Some((Span { range: r, label: format!("{} to {}", r.from, r.to) }, later));
+        compare = Some((
+            Span {
+                range: r,
+                label: format!("{} to {}", r.from, r.to),
+            },
+            later,
+        ));
     } else if why {
         let later = match &period {
-            Some(p) => Span { range: p.range, label: short_label(&p.label) },
+            Some(p) => Span {
+                range: p.range,
+                label: short_label(&p.label),
+            },
             None => {
-                let r = time::whole(time::shift(time::period_start(today, Grain::Month), Grain::Month, -1), Grain::Month);
-                Span { range: r, label: "last month".into() }
+                let r = time::whole(
+                    time::shift(time::period_start(today, Grain::Month), Grain::Month, -1),
+                    Grain::Month,
+                );
+                Span {
+                    range: r,
+                    label: "last month".into(),
+                }
             }
         };
         let (r, _) = previous(later.range);
-        compare = Some((Span { range: r, label: format!("{} to {}", r.from, r.to) }, later));
+        compare = Some((
+            Span {
+                range: r,
+                label: format!("{} to {}", r.from, r.to),
+            },
+            later,
+        ));
     } else if second.is_some() {
         return Plan::Clarify {
             question: "I found two periods in your question. Do you want them compared (\"A vs B\") or one of them?".into(),
@@ -884,7 +974,13 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
     // The same metric named twice counts once.
     let mut seen_metrics: Vec<usize> = Vec::new();
     metrics.retain(|(m, pos, n, _)| {
-        record(&mut readings, *pos, *n, Role::Metric, layer.metrics[*m].name.clone());
+        record(
+            &mut readings,
+            *pos,
+            *n,
+            Role::Metric,
+            layer.metrics[*m].name.clone(),
+        );
         if seen_metrics.contains(m) {
             return false;
         }
@@ -965,7 +1061,9 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
             // The filtered version whose words cover the most of what is left.
             let mut best: Option<(usize, Vec<usize>)> = None;
             'metric: for e in &vocab.entries {
-                let Target::Metric(m) = e.target else { continue };
+                let Target::Metric(m) = e.target else {
+                    continue;
+                };
                 if m == b || simple_parts(layer, m).map(|p| p.1) != Some(bm) {
                     continue;
                 }
@@ -997,7 +1095,13 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
             if let Some((m, hits)) = best {
                 for &i in &hits {
                     st.used[i] = true;
-                    record(&mut readings, i, 1, Role::Value, layer.metrics[m].name.clone());
+                    record(
+                        &mut readings,
+                        i,
+                        1,
+                        Role::Value,
+                        layer.metrics[m].name.clone(),
+                    );
                 }
                 share_numerator = Some(m);
             }
@@ -1126,10 +1230,22 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
                 if let Ok(n) = st.word(i + 1).parse::<u64>() {
                     limit = Some(n);
                     st.used[i + 1] = true;
-                    record(&mut readings, i, 2, Role::Ranking, format!("{} {n}", st.word(i)));
+                    record(
+                        &mut readings,
+                        i,
+                        2,
+                        Role::Ranking,
+                        format!("{} {n}", st.word(i)),
+                    );
                 } else {
                     limit = Some(5);
-                    record(&mut readings, i, 1, Role::Ranking, format!("{} 5", st.word(i)));
+                    record(
+                        &mut readings,
+                        i,
+                        1,
+                        Role::Ranking,
+                        format!("{} 5", st.word(i)),
+                    );
                 }
             }
             "most" | "highest" | "largest" | "biggest" | "best" | "more" => {
@@ -1156,7 +1272,17 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
                 let slow = st.word(i) == "slowest";
                 desc = desc.or(Some(slow == duration));
                 st.used[i] = true;
-                record(&mut readings, i, 1, Role::Ranking, if slow == duration { "highest first" } else { "lowest first" });
+                record(
+                    &mut readings,
+                    i,
+                    1,
+                    Role::Ranking,
+                    if slow == duration {
+                        "highest first"
+                    } else {
+                        "lowest first"
+                    },
+                );
             }
             _ => {}
         }
@@ -1212,8 +1338,12 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
                 .map(|d| d.name.clone())
         });
         let prev = if pos > 0 { st.word(pos - 1) } else { "" };
-        let grouping = matches!(prev, "by" | "per" | "each" | "every" | "across" | "which" | "top" | "bottom")
-            || (pos >= 2 && matches!(st.word(pos - 2), "top" | "bottom" | "which") && prev.parse::<u64>().is_ok());
+        let grouping = matches!(
+            prev,
+            "by" | "per" | "each" | "every" | "across" | "which" | "top" | "bottom"
+        ) || (pos >= 2
+            && matches!(st.word(pos - 2), "top" | "bottom" | "which")
+            && prev.parse::<u64>().is_ok());
         match name_dim {
             Some(d) if grouping && reachable(layer, &metric_ids, &d) => {
                 dim_hits.push((pos, n, d));
@@ -1231,7 +1361,16 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
                 };
             }
             _ => {
-                record(&mut readings, pos, n, Role::Dimension, format!("{} (whose attributes filter)", layer.metrics[m].label.to_lowercase()));
+                record(
+                    &mut readings,
+                    pos,
+                    n,
+                    Role::Dimension,
+                    format!(
+                        "{} (whose attributes filter)",
+                        layer.metrics[m].label.to_lowercase()
+                    ),
+                );
             }
         }
     }
@@ -1249,7 +1388,9 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
             prev,
             "by" | "per" | "each" | "every" | "across" | "which" | "among"
         ) || (desc.is_some() && group_by.is_empty())
-            || (i >= 2 && matches!(st.word(i - 2), "top" | "bottom" | "which") && prev.parse::<u64>().is_ok())
+            || (i >= 2
+                && matches!(st.word(i - 2), "top" | "bottom" | "which")
+                && prev.parse::<u64>().is_ok())
             || prev == "top"
             || prev == "bottom"
             || matches!(next.as_str(), "breakdown" | "split")
@@ -1266,9 +1407,13 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
     }
     // 6. Filter values on what is left: entity names (exact), then declared values.
     for i in 0..st.stems.len() {
-        let Some(list) = vocab.names.get(&st.stems[i]) else { continue };
+        let Some(list) = vocab.names.get(&st.stems[i]) else {
+            continue;
+        };
         for e in list {
-            let Target::Value { dimension, value } = &e.target else { continue };
+            let Target::Value { dimension, value } = &e.target else {
+                continue;
+            };
             let n = e.words.len();
             if i + n > st.stems.len()
                 || (0..n).any(|k| st.used[i + k] || st.stems[i + k] != e.words[k])
@@ -1277,7 +1422,13 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
                 continue;
             }
             st.mark(i, n);
-            record(&mut readings, i, n, Role::Value, format!("{dimension} = {value}"));
+            record(
+                &mut readings,
+                i,
+                n,
+                Role::Value,
+                format!("{dimension} = {value}"),
+            );
             filters.push(literal_condition(layer, dimension, value));
             break;
         }
@@ -1293,7 +1444,13 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
         while let Some(i) = st.find(e, start) {
             start = i + e.words.len();
             st.mark(i, e.words.len());
-            record(&mut readings, i, e.words.len(), Role::Value, format!("{dimension} = {value}"));
+            record(
+                &mut readings,
+                i,
+                e.words.len(),
+                Role::Value,
+                format!("{dimension} = {value}"),
+            );
             match filters.iter_mut().find(|c| &c.dimension == dimension) {
                 Some(c) => {
                     let lit = Literal::Str(value.clone());
@@ -1308,7 +1465,9 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
     }
     // A dimension named next to its own value ("handled by humans", "channel chat").
     for e in &vocab.entries {
-        let Target::Dimension(d) = &e.target else { continue };
+        let Target::Dimension(d) = &e.target else {
+            continue;
+        };
         if !filters.iter().any(|c| &c.dimension == d) && !group_by.contains(d) {
             // A boolean dimension named alone is its true value ("AI Agent enabled").
             let boolean = layer.all_dimensions().any(|(_, x)| {
@@ -1319,7 +1478,13 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
             }
             if let Some(i) = st.find(e, 0) {
                 st.mark(i, e.words.len());
-                record(&mut readings, i, e.words.len(), Role::Value, format!("{d} = true"));
+                record(
+                    &mut readings,
+                    i,
+                    e.words.len(),
+                    Role::Value,
+                    format!("{d} = true"),
+                );
                 filters.push(literal_condition(layer, d, "true"));
             }
             continue;
@@ -1494,7 +1659,11 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
                     choices: Vec::new(),
                 };
             }
-            shape = Shape::Why { earlier, later, dimensions };
+            shape = Shape::Why {
+                earlier,
+                later,
+                dimensions,
+            };
         } else {
             shape = Shape::Compare { earlier, later };
         }
@@ -1510,7 +1679,9 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
                     .iter()
                     .filter(|c| {
                         readings.iter().any(|(i, _, r, a)| {
-                            *r == Role::Value && *i >= after && a.starts_with(&format!("{} ", c.dimension))
+                            *r == Role::Value
+                                && *i >= after
+                                && a.starts_with(&format!("{} ", c.dimension))
                         })
                     })
                     .cloned()
@@ -1544,7 +1715,10 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
                 }
             }
             layer.metrics.iter().position(|r| match &r.kind {
-                MetricKind::Ratio { numerator, denominator } => {
+                MetricKind::Ratio {
+                    numerator,
+                    denominator,
+                } => {
                     numerator.model == model
                         && numerator.measure == measure
                         && denominator.model == model
@@ -1578,9 +1752,17 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
                 let what = if num_metric != b {
                     layer.metrics[num_metric].label.clone()
                 } else {
-                    cond.iter().map(|c| c.to_string()).collect::<Vec<_>>().join(" and ")
+                    cond.iter()
+                        .map(|c| c.to_string())
+                        .collect::<Vec<_>>()
+                        .join(" and ")
                 };
-                let label = format!("share of {} ({} / {})", layer.metrics[b].label.to_lowercase(), what, layer.metrics[b].label);
+                let label = format!(
+                    "share of {} ({} / {})",
+                    layer.metrics[b].label.to_lowercase(),
+                    what,
+                    layer.metrics[b].label
+                );
                 notes.push(format!(
                     "No governed ratio for this share: computed as {} divided by {} over the same scope.",
                     if num_metric != b { layer.metrics[num_metric].label.clone() } else { format!("{} where {what}", layer.metrics[b].label) },
@@ -1595,9 +1777,14 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
         }
     }
     if let Some((label, parts_from)) = defined {
-        let units: Vec<crate::semantic::Unit> = metric_ids.iter().map(|m| layer.metrics[*m].unit).collect();
+        let units: Vec<crate::semantic::Unit> =
+            metric_ids.iter().map(|m| layer.metrics[*m].unit).collect();
         let outside = metrics.iter().any(|(_, pos, _, _)| *pos < parts_from);
-        if metric_ids.len() < 2 || outside || units.windows(2).any(|w| w[0] != w[1]) || !metric_ids.iter().all(|m| additive(layer, *m)) {
+        if metric_ids.len() < 2
+            || outside
+            || units.windows(2).any(|w| w[0] != w[1])
+            || !metric_ids.iter().all(|m| additive(layer, *m))
+        {
             return Plan::Clarify {
                 question: format!(
                     "I can only use \"{label}\" if it is the sum of two or more governed metrics in the same unit. Which metrics make it up?"
@@ -1721,7 +1908,9 @@ fn unexplained(
     let names: Vec<&str> = layer
         .all_dimensions()
         .filter(|(_, d)| reach.contains(&d.name))
-        .flat_map(|(_, d)| std::iter::once(d.name.as_str()).chain(d.synonyms.iter().map(String::as_str)))
+        .flat_map(|(_, d)| {
+            std::iter::once(d.name.as_str()).chain(d.synonyms.iter().map(String::as_str))
+        })
         .collect();
     for k in start..start + n {
         for c in crate::fuzzy::closest(st.word(k), names.iter().copied()) {
@@ -1741,9 +1930,16 @@ fn unexplained(
             join_or(&reach.iter().take(8).cloned().collect::<Vec<_>>())
         )
     } else {
-        format!("I don't know \"{phrase}\". Did you mean {}?", join_or(&close))
+        format!(
+            "I don't know \"{phrase}\". Did you mean {}?",
+            join_or(&close)
+        )
     };
-    let choices = if close.is_empty() { reach.into_iter().take(5).collect() } else { close };
+    let choices = if close.is_empty() {
+        reach.into_iter().take(5).collect()
+    } else {
+        close
+    };
     Some(Plan::Clarify { question, choices })
 }
 

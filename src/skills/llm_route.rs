@@ -153,7 +153,9 @@ fn covers(
     let in_filters = |v: &str| {
         query.filters.iter().any(|c| {
             norm(&c.dimension) == norm(v)
-                || c.values.iter().any(|x| norm(&x.to_string().replace('\'', "")) == norm(v))
+                || c.values
+                    .iter()
+                    .any(|x| norm(&x.to_string().replace('\'', "")) == norm(v))
                 || norm(&c.to_string().replace('\'', "")) == norm(v)
         })
     };
@@ -221,11 +223,12 @@ fn validate<'a>(
         .any(|s| matches!(s, super::Step::Plan { .. }))
     {
         let mut args = args;
-        let understood: Vec<Understood> = match args.as_object_mut().and_then(|o| o.remove("understood")) {
-            Some(u) => serde_json::from_value(u)
-                .map_err(|e| format!("understood is not a list of readings ({e})"))?,
-            None => Vec::new(),
-        };
+        let understood: Vec<Understood> =
+            match args.as_object_mut().and_then(|o| o.remove("understood")) {
+                Some(u) => serde_json::from_value(u)
+                    .map_err(|e| format!("understood is not a list of readings ({e})"))?,
+                None => Vec::new(),
+            };
         let query: MetricQuery =
             serde_json::from_value(args).map_err(|e| format!("not a metric query ({e})"))?;
         compile(&rt.engine.layer, &query, &CompileOptions { today }).map_err(|e| e.to_string())?;

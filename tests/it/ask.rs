@@ -228,22 +228,39 @@ fn why_reports_the_change_and_its_contributors() {
         .as_array()
         .expect("rows")
         .iter()
-        .map(|r| (r[0].as_str().unwrap_or("").to_string(), r[1].as_f64().unwrap_or(0.0)))
+        .map(|r| {
+            (
+                r[0].as_str().unwrap_or("").to_string(),
+                r[1].as_f64().unwrap_or(0.0),
+            )
+        })
         .collect();
     expected.sort_by(|p, q| (q.1 * sign).total_cmp(&(p.1 * sign)));
     let channel_rows: Vec<(String, f64)> = a
         .rows
         .iter()
         .filter(|r| r[0].as_str() == Some("channel"))
-        .map(|r| (r[1].as_str().unwrap_or("").to_string(), r[4].as_f64().unwrap_or(f64::NAN)))
+        .map(|r| {
+            (
+                r[1].as_str().unwrap_or("").to_string(),
+                r[4].as_f64().unwrap_or(f64::NAN),
+            )
+        })
         .collect();
     assert!(!channel_rows.is_empty(), "{}", a.text);
-    assert_eq!(channel_rows[0].1, expected[0].1, "{channel_rows:?} vs {expected:?}");
+    assert_eq!(
+        channel_rows[0].1, expected[0].1,
+        "{channel_rows:?} vs {expected:?}"
+    );
     for (value, change) in &channel_rows {
         let want = expected.iter().find(|(v, _)| v == value).expect("value");
         assert_eq!(*change, want.1, "{value}");
     }
-    assert!(a.headline.contains("Largest contributors"), "{}", a.headline);
+    assert!(
+        a.headline.contains("Largest contributors"),
+        "{}",
+        a.headline
+    );
 }
 
 /// Every phrase is in `understood`, and a phrase nothing explains is asked about by name.
@@ -252,7 +269,13 @@ fn understood_lists_every_phrase_and_unknown_phrases_are_asked_about() {
     let f = fixture();
     let e = f.engine();
     let v = Vocabulary::new(&e.layer);
-    let a = ask(&e, &v, "How many tickets by channel in October?", fixture_today(), "t");
+    let a = ask(
+        &e,
+        &v,
+        "How many tickets by channel in October?",
+        fixture_today(),
+        "t",
+    );
     let json = serde_json::to_value(&a).expect("json");
     let items = json["understood"].as_array().expect("understood");
     let has = |role: &str, as_: &str| {
@@ -266,7 +289,13 @@ fn understood_lists_every_phrase_and_unknown_phrases_are_asked_about() {
     assert!(a.text.contains("Read as:"), "{}", a.text);
     let words: usize = items
         .iter()
-        .map(|u| u["phrase"].as_str().unwrap_or("").split_whitespace().count())
+        .map(|u| {
+            u["phrase"]
+                .as_str()
+                .unwrap_or("")
+                .split_whitespace()
+                .count()
+        })
         .sum();
     assert_eq!(words, 7, "{items:?}");
 
@@ -280,7 +309,13 @@ fn understood_lists_every_phrase_and_unknown_phrases_are_asked_about() {
         assert!(a.rows.is_empty());
     }
     // "looking" is English, not a typo of "bookings".
-    let a = ask(&e, &v, "How is ARR looking by segment?", fixture_today(), "t");
+    let a = ask(
+        &e,
+        &v,
+        "How is ARR looking by segment?",
+        fixture_today(),
+        "t",
+    );
     assert_eq!(a.status, Status::Answered, "{}", a.text);
     assert_eq!(a.query.expect("query").metrics, ["arr"]);
 }

@@ -322,7 +322,10 @@ async fn a_model_that_drops_a_phrase_gets_a_clarifying_question() {
     let unread_word = json!({"metrics": ["tickets"], "time_range": {"from": "2026-10-01", "to": "2026-10-31"},
         "understood": [{"phrase": "tickets", "role": "metric", "as": "tickets"},
                        {"phrase": "last month", "role": "time"}]});
-    for (name, args) in [("dropped group-by", dropped_group_by), ("unread word", unread_word)] {
+    for (name, args) in [
+        ("dropped group-by", dropped_group_by),
+        ("unread word", unread_word),
+    ] {
         let (fake, addr) = spawn(vec![Reply::Tool("metric_question", args.to_string())]).await;
         let llm = llm(addr, Duration::from_secs(5), 0);
         let a =
