@@ -395,30 +395,46 @@ impl Vocabulary {
     }
 
     /// Loads every `entity_name` dimension's values through the warehouse (at most 50,000
-    /// per dimension); a failure leaves names unrecognised, never breaks planning.
+    /// per dimension, paged under the warehouse's row cap); a failure leaves names
+    /// unrecognised, never breaks planning.
     pub fn load_entity_names(&mut self, engine: &crate::engine::Engine) {
+        const MAX: usize = 50_000;
+        let page = engine.warehouse.limits().max_rows.max(1);
         for model in &engine.layer.models {
             for d in model.dimensions.iter().filter(|d| d.entity_name) {
-                let sql = format!(
-                    "SELECT DISTINCT CAST({} AS VARCHAR) FROM {} LIMIT 50000",
-                    d.expr, model.table
-                );
                 let ctx = crate::warehouse::AuditContext {
                     requester: "cortex".into(),
                     question: format!("entity names of {}", d.name),
                     query_json: None,
                 };
-                match engine.warehouse.query(&sql, &ctx) {
-                    Ok(r) => self.add_entity_names(
-                        &d.name,
-                        r.rows
-                            .iter()
-                            .filter_map(|row| row.first()?.as_str().map(str::to_string)),
-                    ),
-                    Err(e) => {
-                        tracing::warn!(error = %e, dimension = %d.name, "entity names not loaded")
+                let mut values: Vec<String> = Vec::new();
+                while values.len() < MAX {
+                    let sql = format!(
+                        "SELECT DISTINCT CAST({} AS VARCHAR) AS v FROM {} WHERE {} IS NOT NULL ORDER BY 1 LIMIT {page} OFFSET {}",
+                        d.expr,
+                        model.table,
+                        d.expr,
+                        values.len()
+                    );
+                    match engine.warehouse.query(&sql, &ctx) {
+                        Ok(r) => {
+                            let n = r.rows.len();
+                            values.extend(
+                                r.rows
+                                    .iter()
+                                    .filter_map(|row| row.first()?.as_str().map(str::to_string)),
+                            );
+                            if n < page {
+                                break;
+                            }
+                        }
+                        Err(e) => {
+                            tracing::warn!(error = %e, dimension = %d.name, "entity names not loaded");
+                            break;
+                        }
                     }
                 }
+                self.add_entity_names(&d.name, values);
             }
         }
     }

@@ -111,13 +111,17 @@ pub fn route<'a>(
     let planned = crate::planner::plan(&rt.engine.layer, &rt.vocab, question, today);
     // A named metric filtered on an entity's name ("tickets for Blue Fox Goods") is a
     // metric question, not the entity's brief.
-    if let crate::planner::Plan::Query { query, .. } = &planned {
+    // So is a composed question (a comparison of two periods, "why", a share, an inline
+    // definition): the planner read every phrase of it.
+    if let crate::planner::Plan::Query { query, shape, .. } = &planned {
         let layer = &rt.engine.layer;
-        if query.filters.iter().any(|c| {
-            layer
-                .all_dimensions()
-                .any(|(_, d)| d.entity_name && d.name == c.dimension)
-        }) {
+        if *shape != crate::planner::Shape::Single
+            || query.filters.iter().any(|c| {
+                layer
+                    .all_dimensions()
+                    .any(|(_, d)| d.entity_name && d.name == c.dimension)
+            })
+        {
             return fallback(rt);
         }
     }
