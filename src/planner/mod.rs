@@ -505,6 +505,42 @@ fn has_time(layer: &SemanticLayer, m: usize) -> bool {
     }
 }
 
+/// The metrics a question names, in question order (longest phrases first, as the
+/// planner reads them), whether or not the rest of the question is understood.
+pub fn metrics_named(layer: &SemanticLayer, vocab: &Vocabulary, question: &str) -> Vec<String> {
+    let lower = words(question);
+    let stems: Vec<String> = lower.iter().map(|w| stem(w)).collect();
+    let mut st = State {
+        used: vec![false; stems.len()],
+        stems,
+        lower,
+    };
+    let mut found: Vec<(usize, usize)> = Vec::new();
+    for e in &vocab.entries {
+        if let Target::Metric(m) = e.target {
+            let mut start = 0;
+            while let Some(i) = st.find(e, start) {
+                if longer_non_metric(vocab, &st, i, e.words.len()) {
+                    start = i + 1;
+                    continue;
+                }
+                st.mark(i, e.words.len());
+                found.push((i, m));
+                start = i + e.words.len();
+            }
+        }
+    }
+    found.sort();
+    let mut out: Vec<String> = Vec::new();
+    for (_, m) in found {
+        let name = layer.metrics[m].name.clone();
+        if !out.contains(&name) {
+            out.push(name);
+        }
+    }
+    out
+}
+
 /// True when a dimension or value phrase longer than `n` words covers tokens `i..i + n`.
 fn longer_non_metric(vocab: &Vocabulary, st: &State, i: usize, n: usize) -> bool {
     vocab.entries.iter().any(|e| {
@@ -804,7 +840,7 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
         for &i in &p.used {
             st.used[i] = true;
         }
-        record_span(&mut readings, &p.used, Role::Time, &p.label);
+        record_span(&mut readings, &p.used, Role::Time, &period_as(p));
         let masked: Vec<String> = st
             .lower
             .iter()
@@ -822,7 +858,7 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
             for &i in &q.used {
                 st.used[i] = true;
             }
-            record_span(&mut readings, &q.used, Role::Time, &q.label);
+            record_span(&mut readings, &q.used, Role::Time, &period_as(q));
         }
     }
     // Comparison words: "vs", "compared with", "MoM", "YoY", "year over year".
@@ -1587,6 +1623,29 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
         };
     }
 
+    // A word from a found metric's own names ("revenue" for ARR, whose synonyms include
+    // "annual recurring revenue") refers to that metric.
+    for i in 0..st.stems.len() {
+        if st.used[i] || is_filler(st.word(i), &layer.ignore) {
+            continue;
+        }
+        let owner = vocab.entries.iter().find_map(|e| match e.target {
+            Target::Metric(m) if metric_ids.contains(&m) && e.words.contains(&st.stems[i]) => {
+                Some(m)
+            }
+            _ => None,
+        });
+        if let Some(m) = owner {
+            st.used[i] = true;
+            record(
+                &mut readings,
+                i,
+                1,
+                Role::Metric,
+                layer.metrics[m].name.clone(),
+            );
+        }
+    }
     // 8. Every word accounted for: a content phrase left over is asked about, never dropped.
     if let Some(plan) = unexplained(layer, vocab, &st, &metric_ids) {
         return plan;
@@ -1830,6 +1889,16 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
         understood,
         shape,
     }
+}
+
+/// A period as read: "last month (2026-10-01 to 2026-10-31)".
+fn period_as(p: &time::FoundPeriod) -> String {
+    format!(
+        "{} ({} to {})",
+        short_label(&p.label),
+        p.range.from,
+        p.range.to
+    )
 }
 
 fn record_span(r: &mut Readings, used: &[usize], role: Role, as_: &str) {
