@@ -1832,12 +1832,17 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
                         .collect::<Vec<_>>()
                         .join(" and ")
                 };
-                let label = format!(
-                    "share of {} ({} / {})",
-                    layer.metrics[b].label.to_lowercase(),
-                    what,
-                    layer.metrics[b].label
-                );
+                let label = if num_metric != b {
+                    format!(
+                        "{what} as a share of {}",
+                        layer.metrics[b].label.to_lowercase()
+                    )
+                } else {
+                    format!(
+                        "share of {} where {what}",
+                        layer.metrics[b].label.to_lowercase()
+                    )
+                };
                 notes.push(format!(
                     "No governed ratio for this share: computed as {} divided by {} over the same scope.",
                     if num_metric != b { layer.metrics[num_metric].label.clone() } else { format!("{} where {what}", layer.metrics[b].label) },
