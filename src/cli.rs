@@ -51,6 +51,8 @@ pub enum Command {
     Demo(DemoArgs),
     /// Validate metrics.yaml and report every problem with file, line and key.
     Check,
+    /// Build the warehouse from the project's load.sql and a directory of CSV files.
+    Load(LoadArgs),
     /// Run a structured metric query through the semantic layer.
     Query(QueryArgs),
     /// Ask a question in plain language, answered from governed metrics.
@@ -93,6 +95,19 @@ pub enum AskFormat {
 }
 
 #[derive(Debug, Args)]
+pub struct LoadArgs {
+    /// Directory of the source files; load.sql names it `{{csv_dir}}`.
+    #[arg(long, value_name = "DIR")]
+    pub csv_dir: PathBuf,
+    /// The script (default: load.sql in the project).
+    #[arg(long, value_name = "FILE")]
+    pub script: Option<PathBuf>,
+    /// Where to write the warehouse (default: the configured warehouse path).
+    #[arg(long, value_name = "PATH")]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
 pub struct ServeArgs {
     /// Address for the web site and Slack HTTP endpoints (default 127.0.0.1:8080, or
     /// [server] listen in cortex.toml, or CORTEX_LISTEN).
@@ -102,8 +117,12 @@ pub struct ServeArgs {
 
 #[derive(Debug, Args)]
 pub struct EvalArgs {
-    /// Question set, e.g. tests/eval/questions.yaml.
+    /// Question set: YAML cases (tests/eval/questions.yaml), or JSON lines with gold
+    /// results (`.jsonl`, e.g. acme_questions_gold.jsonl).
     pub file: PathBuf,
+    /// Gold mode: also fail when fewer questions than this are answered correctly.
+    #[arg(long, value_name = "N")]
+    pub min_correct: Option<usize>,
 }
 
 #[derive(Debug, Args)]
@@ -143,10 +162,11 @@ pub enum Format {
 
 #[derive(Debug, Args)]
 pub struct QueryArgs {
-    /// Metrics, comma-separated (see metrics.yaml).
-    #[arg(long, short, value_delimiter = ',', required = true)]
+    /// Metrics, comma-separated (see metrics.yaml). Without metrics, `--by` lists the
+    /// distinct values (or value combinations) of its dimensions.
+    #[arg(long, short, value_delimiter = ',', required_unless_present = "by")]
     pub metrics: Vec<String>,
-    /// Dimensions to group by, comma-separated.
+    /// Dimensions to group by (or to list, without --metrics), comma-separated.
     #[arg(long, value_delimiter = ',')]
     pub by: Vec<String>,
     /// A filter such as "segment = Enterprise" or "channel in (chat, email)"; repeatable.
@@ -201,10 +221,27 @@ fn init_tracing(default: &str) {
 pub fn run(cli: Cli) -> Result<ExitCode> {
     let g = &cli.global;
     let today = g.today.unwrap_or_else(|| chrono::Local::now().date_naive());
-    let config = Config::load(&g.project, g.warehouse.as_deref())?;
+    // A relative --warehouse (or CORTEX_WAREHOUSE) is relative to the working directory;
+    // only cortex.toml's `warehouse` is relative to the project.
+    let warehouse = match &g.warehouse {
+        Some(p) if p.is_relative() => Some(std::env::current_dir()?.join(p)),
+        other => other.clone(),
+    };
+    let config = Config::load(&g.project, warehouse.as_deref())?;
     match cli.command {
         Command::Demo(a) => cmd_demo(&config, a, today),
         Command::Check => cmd_check(&config),
+        Command::Load(a) => {
+            let script = a.script.unwrap_or_else(|| config.project.join("load.sql"));
+            let out = a.out.unwrap_or_else(|| config.warehouse.clone());
+            let tables = crate::load::load(&script, &a.csv_dir, &out)?;
+            let mut w = std::io::stdout().lock();
+            for (t, n) in &tables {
+                writeln!(w, "{t:<28} {n:>10} rows")?;
+            }
+            writeln!(w, "built {}", out.display())?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Query(a) => cmd_query(config, a, today),
         Command::Ask(a) => cmd_ask(config, a, today),
         Command::Serve(a) => {
@@ -218,7 +255,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 .block_on(crate::server::serve(config, g.today))?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Eval(a) => cmd_eval(config, a),
+        Command::Eval(a) => cmd_eval(config, a, today),
         Command::Test => cmd_test(config, today),
         Command::Skills => {
             let layer = load_layer(&config.metrics_file())?;
@@ -292,6 +329,8 @@ fn cmd_check(config: &Config) -> Result<ExitCode> {
             if let Err(d) = &skills {
                 problems.extend(d.0.clone());
             }
+            let wh_problems = check_against_warehouse(config, &layer, &path)?;
+            problems.extend(wh_problems.iter().cloned());
             if let (Ok(c), Ok(s)) = (&ctx, &skills) {
                 println!(
                     "{}: ok ({} semantic models, {} metrics)",
@@ -328,8 +367,34 @@ fn cmd_check(config: &Config) -> Result<ExitCode> {
     Ok(ExitCode::from(1))
 }
 
+/// When the warehouse file exists, checks every declared table, column and primary key
+/// in it (`cortex check`); prints a line when all is well.
+fn check_against_warehouse(
+    config: &Config,
+    layer: &crate::semantic::SemanticLayer,
+    path: &std::path::Path,
+) -> Result<Vec<crate::diagnostics::Diagnostic>> {
+    if !config.warehouse.exists() {
+        return Ok(Vec::new());
+    }
+    let source =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let wh =
+        crate::warehouse::Warehouse::open(&config.warehouse, layer.tables(), config.limits, None)?;
+    let problems = crate::semantic::verify::check_warehouse(layer, path, &source, &wh);
+    if problems.is_empty() {
+        println!(
+            "{}: ok ({} tables, their columns and primary keys match metrics.yaml)",
+            config.warehouse.display(),
+            layer.tables().len()
+        );
+    }
+    Ok(problems)
+}
+
 /// Builds a `MetricQuery` from command-line flags.
-pub fn query_from_args(a: &QueryArgs) -> Result<MetricQuery> {
+/// A range open at one end runs from the first day of data or up to `today`.
+pub fn query_from_args(a: &QueryArgs, today: NaiveDate) -> Result<MetricQuery> {
     let grain = match &a.grain {
         Some(g) => Some(Grain::parse(g).with_context(|| {
             format!("unknown grain {g:?}; use day, week, month, quarter or year")
@@ -349,8 +414,8 @@ pub fn query_from_args(a: &QueryArgs) -> Result<MetricQuery> {
     let time_range = match (a.from, a.to) {
         (None, None) => None,
         (from, to) => Some(TimeRange {
-            from: from.unwrap_or(NaiveDate::MIN),
-            to: to.unwrap_or(NaiveDate::MAX),
+            from: from.unwrap_or(NaiveDate::from_ymd_opt(1, 1, 1).unwrap_or(NaiveDate::MIN)),
+            to: to.unwrap_or(today),
         }),
     };
     Ok(MetricQuery {
@@ -365,7 +430,7 @@ pub fn query_from_args(a: &QueryArgs) -> Result<MetricQuery> {
 }
 
 fn cmd_query(config: Config, a: QueryArgs, today: NaiveDate) -> Result<ExitCode> {
-    let query = query_from_args(&a)?;
+    let query = query_from_args(&a, today)?;
     let engine = Engine::open(config)?;
     let ctx = AuditContext {
         requester: requester(),
@@ -495,24 +560,40 @@ fn cmd_test(config: Config, today: NaiveDate) -> Result<ExitCode> {
     })
 }
 
-fn cmd_eval(config: Config, a: EvalArgs) -> Result<ExitCode> {
-    let cases = crate::eval::load(&a.file)?;
+fn cmd_eval(config: Config, a: EvalArgs, today: NaiveDate) -> Result<ExitCode> {
+    let gold = a.file.extension().is_some_and(|e| e == "jsonl");
     let rt = crate::skills::run::Runtime::open(config)?;
-    let report = crate::eval::run(&rt, &cases, &mut |line| eprintln!("{line}"));
+    let report = if gold {
+        let cases = crate::eval::load_gold(&a.file)?;
+        crate::eval::run_gold(&rt, &cases, today, &mut |line| eprintln!("{line}"))
+    } else {
+        let cases = crate::eval::load(&a.file)?;
+        crate::eval::run(&rt, &cases, &mut |line| eprintln!("{line}"))
+    };
     let mut out = std::io::stdout().lock();
     for m in &report.misses {
-        writeln!(out, "MISS {}\n     {}", m.question, m.why)?;
+        let tag = if m.refused { "REFUSED" } else { "WRONG" };
+        writeln!(out, "{tag} {}\n     {}", m.question.trim(), m.why)?;
     }
     writeln!(
         out,
-        "accuracy: {:.1}% ({} of {} questions)",
+        "correct: {}, wrong: {}, refused: {} (of {} questions; accuracy {:.1}%)",
+        report.correct(),
+        report.wrong(),
+        report.refused(),
+        report.total,
         report.accuracy() * 100.0,
-        report.total - report.misses.len(),
-        report.total
     )?;
-    Ok(if report.misses.is_empty() {
-        ExitCode::SUCCESS
+    // The question set must pass whole; against gold results, a refusal is not a failure
+    // but a wrong answer always is.
+    let failed = if gold {
+        report.wrong() > 0 || a.min_correct.is_some_and(|n| report.correct() < n)
     } else {
+        !report.misses.is_empty()
+    };
+    Ok(if failed {
         ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
     })
 }

@@ -108,16 +108,32 @@ impl<'a> Locator<'a> {
             .lines
             .iter()
             .position(|(ind, t)| *ind == 0 && key_of(t) == Some(first))?;
+        // A list may sit at the key's own indent (`semantic_models:` then `- name: x`).
         let section_end = self.lines[top + 1..]
             .iter()
-            .position(|(ind, t)| *ind == 0 && !t.is_empty() && !t.starts_with('#'))
+            .position(|(ind, t)| {
+                *ind == 0 && !t.is_empty() && !t.starts_with('#') && !t.starts_with('-')
+            })
             .map_or(self.lines.len(), |p| top + 1 + p);
         let Some((item, keys)) = rest.split_first() else {
             return Some(top + 1);
         };
+        // Items are the section's own list entries, not same-named entries nested in them
+        // (an entity or dimension called like a later model).
+        let list_indent = (top + 1..section_end)
+            .find(|&i| self.lines[i].1.starts_with("- "))
+            .map(|i| self.lines[i].0);
         let Some(item_line) = (top + 1..section_end).find(|&i| {
-            let t = self.lines[i].1.trim_start_matches("- ");
-            matches!(key_of(t), Some("name" | "id")) && unquote(value_of(t)) == *item
+            let (ind, line) = self.lines[i];
+            let at_item = match list_indent {
+                Some(l) => {
+                    (ind == l && line.starts_with("- "))
+                        || (ind == l + 2 && !line.starts_with("- "))
+                }
+                None => true,
+            };
+            let t = line.trim_start_matches("- ");
+            at_item && matches!(key_of(t), Some("name" | "id")) && unquote(value_of(t)) == *item
         }) else {
             return Some(top + 1);
         };
@@ -192,5 +208,29 @@ metrics:
         assert_eq!(l.locate(&["semantic_models", "tickets", "table"]), Some(3));
         // An absent key falls back to its item.
         assert_eq!(l.locate(&["metrics", "csat", "unit"]), Some(8));
+    }
+
+    #[test]
+    fn locates_items_of_unindented_lists_and_skips_nested_names() {
+        let src = "\
+semantic_models:
+- name: claims
+  entities:
+  - name: policy
+    type: foreign
+- name: policy
+  table: Policy
+";
+        let l = Locator::new(src);
+        assert_eq!(
+            l.locate(&["semantic_models", "claims", "entities"]),
+            Some(3)
+        );
+        assert_eq!(
+            l.locate(&["semantic_models", "claims", "entities", "policy"]),
+            Some(4)
+        );
+        // The model `policy`, not the entity of the same name inside `claims`.
+        assert_eq!(l.locate(&["semantic_models", "policy", "table"]), Some(7));
     }
 }

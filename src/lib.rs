@@ -20,6 +20,7 @@
 //! - [`web`]: the internal web site.
 //! - [`warehouse`]: governed DuckDB access: read-only, SQL guard, timeout, row cap, audit.
 //! - [`demo`]: the embedded demo warehouse generator.
+//! - [`load`]: `cortex load`, a project's warehouse from its load.sql and CSV files.
 //! - [`llm`]: the optional LLM (async-openai): tool-calling router and narrator, with fallbacks.
 //! - [`planner`]: plain-language question -> `MetricQuery`, offline and deterministic.
 //! - [`render`]: pure renderers from results to text.
@@ -38,6 +39,7 @@ pub mod engine;
 pub mod eval;
 pub mod fuzzy;
 pub mod llm;
+pub mod load;
 pub mod planner;
 pub mod render;
 pub mod semantic;

@@ -140,7 +140,11 @@ pub fn table_view(a: &Answer) -> Json {
                             Value::Float(f) => f.to_string(),
                             other => text::format_value(other, None),
                         };
-                        json!({"text": text::format_value(v, unit), "sort": sort, "numeric": numeric(roles.get(i).copied().flatten())})
+                        let shown = match roles.get(i).copied().flatten() {
+                            Some(ColumnRole::Identifier) => text::format_cell(v, Some(&ColumnRole::Identifier)),
+                            _ => text::format_value(v, unit),
+                        };
+                        json!({"text": shown, "sort": sort, "numeric": numeric(roles.get(i).copied().flatten())})
                     })
                     .collect(),
             )

@@ -18,6 +18,17 @@ pub fn format_value(v: &Value, unit: Option<Unit>) -> String {
     }
 }
 
+/// Formats one cell of a column with the given role: identifiers (policy numbers, ids)
+/// as stored, without thousands separators; metrics in their unit.
+pub fn format_cell(v: &Value, role: Option<&ColumnRole>) -> String {
+    match (role, v) {
+        (Some(ColumnRole::Identifier), Value::Int(i)) => i.to_string(),
+        (Some(ColumnRole::Identifier), Value::Float(f)) => format_plain(*f).replace(',', ""),
+        (Some(ColumnRole::Metric { unit }), _) => format_value(v, Some(*unit)),
+        _ => format_value(v, None),
+    }
+}
+
 /// Formats a number in a unit: `$1,234,567`, `23.1%`, `4.21`, `95.3 min`.
 pub fn format_number(f: f64, unit: Unit) -> String {
     if !f.is_finite() {
@@ -95,7 +106,10 @@ pub fn table(headers: &[String], roles: &[Option<ColumnRole>], rows: &[Vec<Value
         .map(|r| {
             r.iter()
                 .enumerate()
-                .map(|(i, v)| format_value(v, unit_of(i)))
+                .map(|(i, v)| match roles.get(i) {
+                    Some(Some(ColumnRole::Identifier)) => format_cell(v, roles[i].as_ref()),
+                    _ => format_value(v, unit_of(i)),
+                })
                 .collect()
         })
         .collect();
@@ -234,7 +248,7 @@ pub fn headline(a: &crate::answer::Answer) -> String {
     let key = |row: &Vec<Value>| {
         key_cols
             .iter()
-            .map(|&k| format_value(&row[k], None))
+            .map(|&k| format_cell(&row[k], meta.get(k).map(|c| &c.role)))
             .collect::<Vec<_>>()
             .join(" / ")
     };

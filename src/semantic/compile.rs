@@ -9,7 +9,7 @@ use chrono::{Days, NaiveDate};
 use serde::Serialize;
 use std::fmt::Write as _;
 
-use super::model::{ExprToken, JoinPath, MeasureInput, MetricKind, SemanticLayer, Unit};
+use super::model::{ExprToken, JoinStep, MeasureInput, MetricKind, SemanticLayer, Unit};
 use super::query::{Condition, Grain, Literal, MetricQuery, Op};
 use super::raw::{Agg, DataType};
 use crate::fuzzy::did_you_mean;
@@ -42,6 +42,8 @@ pub enum ColumnRole {
         grain: Grain,
     },
     Dimension,
+    /// A dimension whose values are identifiers (policy numbers): printed as stored.
+    Identifier,
     Metric {
         unit: Unit,
     },
@@ -75,15 +77,23 @@ struct Leaf {
 /// A dimension resolved for one leaf: where its column lives.
 struct DimRef {
     name: String,
-    /// Index of the join (0 = the leaf's own table).
+    /// Index into the plan's nodes (0 = the leaf's own table).
     source: usize,
     expr: String,
     is_time: bool,
     data_type: DataType,
+    identifier: bool,
+}
+
+/// A table a leaf reads: its own (node 0) or one reached by a join from `parent`.
+struct Node {
+    model: usize,
+    parent: usize,
+    step: Option<JoinStep>,
 }
 
 struct LeafPlan {
-    joins: Vec<(usize, JoinPath)>,
+    nodes: Vec<Node>,
     group: Vec<DimRef>,
     filters: Vec<(DimRef, Condition)>,
 }
@@ -95,9 +105,7 @@ pub fn compile(
     opts: &CompileOptions,
 ) -> Result<CompiledQuery, CompileError> {
     if query.metrics.is_empty() {
-        return Err(CompileError::Invalid(
-            "a query needs at least one metric".into(),
-        ));
+        return compile_listing(layer, query);
     }
     let mut metric_ids = Vec::new();
     for name in &query.metrics {
@@ -153,11 +161,14 @@ pub fn compile(
             role: ColumnRole::Time { grain: g },
         });
     }
-    for g in &query.group_by {
+    for (gi, g) in query.group_by.iter().enumerate() {
         keys.push(g.clone());
         columns.push(Column {
             name: g.clone(),
-            role: ColumnRole::Dimension,
+            role: plans
+                .first()
+                .and_then(|p| p.group.get(gi))
+                .map_or(ColumnRole::Dimension, dimension_role),
         });
     }
 
@@ -338,38 +349,98 @@ fn leaf_index(leaves: &[Leaf], input: &MeasureInput, cumulative: bool) -> usize 
         .expect("invariant: every metric's leaves were collected before rendering")
 }
 
+/// Resolves a dimension name from `model`, adding the tables its join path passes
+/// through to `nodes` (shared prefixes are joined once).
 fn resolve(
     layer: &SemanticLayer,
-    leaf: &Leaf,
+    model: usize,
+    what: &str,
     name: &str,
-    joins: &mut Vec<(usize, JoinPath)>,
+    nodes: &mut Vec<Node>,
 ) -> Result<DimRef, CompileError> {
-    let model = leaf.input.model;
-    let (m, d, path) =
-        layer
-            .resolve_dimension(model, name)
-            .ok_or_else(|| CompileError::UnknownDimension {
-                name: name.to_string(),
-                metric: leaf.metric.clone(),
-                hint: did_you_mean(name, layer.dimension_names_from(model)),
-            })?;
+    let (m, d, reach) = layer.resolve_dimension_reach(model, name).ok_or_else(|| {
+        CompileError::UnknownDimension {
+            name: name.to_string(),
+            metric: what.to_string(),
+            hint: did_you_mean(name, layer.dimension_names_from(model)),
+        }
+    })?;
+    if let (Some(alt), Some(path)) = (&reach.ambiguous, &reach.path) {
+        return Err(CompileError::Invalid(format!(
+            "{name} is reached from {} by two join paths ({} and {}); declare one under `joins:` in metrics.yaml",
+            layer.models[model].name,
+            layer.describe_path(model, path),
+            layer.describe_path(model, alt)
+        )));
+    }
     let dim = &layer.models[m].dimensions[d];
-    let source = match path {
-        None => 0,
-        Some(p) => match joins.iter().position(|(jm, _)| *jm == m) {
-            Some(i) => i + 1,
-            None => {
-                joins.push((m, p));
-                joins.len()
+    let mut source = 0;
+    for step in reach.path.iter().flat_map(|p| &p.steps) {
+        source = match nodes
+            .iter()
+            .position(|n| n.parent == source && n.step.as_ref() == Some(step))
+        {
+            Some(i) if i > 0 => i,
+            _ => {
+                nodes.push(Node {
+                    model: step.to_model,
+                    parent: source,
+                    step: Some(step.clone()),
+                });
+                nodes.len() - 1
             }
-        },
-    };
+        };
+    }
     Ok(DimRef {
         name: dim.name.clone(),
         source,
         expr: dim.expr.clone(),
         is_time: dim.is_time(),
         data_type: dim.data_type,
+        identifier: dim.identifier,
+    })
+}
+
+/// Plans the joins, group-bys and filters of a query on `model`; `own_time` is the time
+/// dimension the rows are bucketed by (grouping by it needs a grain instead).
+fn plan_dims(
+    layer: &SemanticLayer,
+    model: usize,
+    what: &str,
+    own_time: Option<usize>,
+    extra_filters: &[Condition],
+    query: &MetricQuery,
+) -> Result<LeafPlan, CompileError> {
+    let mut nodes = vec![Node {
+        model,
+        parent: 0,
+        step: None,
+    }];
+    let mut group = Vec::new();
+    for g in &query.group_by {
+        let d = resolve(layer, model, what, g, &mut nodes)?;
+        let own = own_time.map(|t| &layer.models[model].dimensions[t]);
+        if d.is_time && d.source == 0 && own.is_some_and(|o| o.name == d.name) {
+            return Err(CompileError::Invalid(format!(
+                "{g} is the time axis of {what}; use a time grain (day, week, month, quarter, year) instead of grouping by it"
+            )));
+        }
+        // Keep the user's spelling as the output column name.
+        group.push(DimRef {
+            name: g.clone(),
+            ..d
+        });
+    }
+    let mut filters = Vec::new();
+    for c in extra_filters.iter().chain(&query.filters) {
+        let d = resolve(layer, model, what, &c.dimension, &mut nodes)?;
+        check_literals(&d, c)?;
+        filters.push((d, c.clone()));
+    }
+    Ok(LeafPlan {
+        nodes,
+        group,
+        filters,
     })
 }
 
@@ -390,32 +461,232 @@ fn plan_leaf(
             what,
         });
     }
-    let mut joins = Vec::new();
-    let mut group = Vec::new();
-    for g in &query.group_by {
-        let d = resolve(layer, leaf, g, &mut joins)?;
-        if d.is_time {
+    plan_dims(
+        layer,
+        leaf.input.model,
+        &leaf.metric,
+        leaf.input.time_dimension,
+        &leaf.input.filter,
+        query,
+    )
+}
+
+/// The FROM clause of a plan: node 0 as `t0`, every join as `jN`, each a projection of
+/// only the columns used (plus the model's row filter). `own` is node 0's extra columns.
+fn from_clause(layer: &SemanticLayer, plan: &LeafPlan, own: Vec<String>) -> String {
+    let (t0, joins) = from_parts(layer, plan, own);
+    t0 + &joins
+}
+
+/// `from_clause` in two parts: node 0 (`... AS t0`) and the joins after it.
+fn from_parts(layer: &SemanticLayer, plan: &LeafPlan, own: Vec<String>) -> (String, String) {
+    let mut projections: Vec<Vec<String>> = vec![Vec::new(); plan.nodes.len()];
+    projections[0] = own;
+    for (c, node) in plan.nodes.iter().enumerate().skip(1) {
+        if let Some(step) = &node.step {
+            let key = format!("{} AS __key{c}", step.from_expr);
+            if !projections[node.parent].contains(&key) {
+                projections[node.parent].push(key);
+            }
+            projections[c].push(format!("{} AS __key", step.to_expr));
+        }
+    }
+    for d in plan.group.iter().chain(plan.filters.iter().map(|(d, _)| d)) {
+        let p = format!("{} AS {}", d.expr, ident(&d.name));
+        if !projections[d.source].contains(&p) {
+            projections[d.source].push(p);
+        }
+    }
+    let table = |i: usize| {
+        let m = &layer.models[plan.nodes[i].model];
+        let cols = if projections[i].is_empty() {
+            "1 AS __row".to_string()
+        } else {
+            projections[i].join(", ")
+        };
+        match &m.filter {
+            Some(f) => format!("(SELECT {cols} FROM {} WHERE {f})", m.table),
+            None => format!("(SELECT {cols} FROM {})", m.table),
+        }
+    };
+    let mut joins = String::new();
+    for (c, node) in plan.nodes.iter().enumerate().skip(1) {
+        let _ = write!(
+            joins,
+            "\n  LEFT JOIN {} AS j{c} ON {}.__key{c} = j{c}.__key",
+            table(c),
+            source_alias(node.parent)
+        );
+    }
+    (format!("{} AS t0", table(0)), joins)
+}
+
+/// The output expression of a group-by column: dates for time dimensions.
+fn group_col(d: &DimRef) -> String {
+    let col = format!("{}.{}", source_alias(d.source), ident(&d.name));
+    if d.is_time {
+        format!("CAST({col} AS DATE)")
+    } else {
+        col
+    }
+}
+
+/// A query with dimensions and no metric: the distinct combinations of their values,
+/// read from the first requested dimension's table that reaches all the others.
+fn compile_listing(
+    layer: &SemanticLayer,
+    query: &MetricQuery,
+) -> Result<CompiledQuery, CompileError> {
+    if query.group_by.is_empty() {
+        return Err(CompileError::Invalid(
+            "a query needs at least one metric or one dimension".into(),
+        ));
+    }
+    if query.grain.is_some() {
+        return Err(CompileError::Invalid(
+            "a listing (dimensions without a metric) has no time axis; group by a date dimension instead of a grain".into(),
+        ));
+    }
+    for (i, g) in query.group_by.iter().enumerate() {
+        if query.group_by[..i].contains(g) {
             return Err(CompileError::Invalid(format!(
-                "{g} is a time dimension; use a time grain (day, week, month, quarter, year) instead of grouping by it"
+                "dimension {g} is listed twice"
             )));
         }
-        // Keep the user's spelling as the output column name.
-        group.push(DimRef {
+    }
+    for c in &query.filters {
+        check_arity(c)?;
+    }
+    let bare = |n: &str| n.split_once("__").map_or(n, |(_, d)| d).to_string();
+    let mut candidates: Vec<usize> = Vec::new();
+    for g in &query.group_by {
+        let b = bare(g);
+        for (i, m) in layer.models.iter().enumerate() {
+            if m.dimensions.iter().any(|d| d.name == b) && !candidates.contains(&i) {
+                candidates.push(i);
+            }
+        }
+    }
+    if candidates.is_empty() {
+        let g = &query.group_by[0];
+        return Err(CompileError::UnknownDimension {
             name: g.clone(),
-            ..d
+            metric: "any table".into(),
+            hint: did_you_mean(g, layer.all_dimensions().map(|(_, d)| d.name.as_str())),
         });
     }
-    let mut filters = Vec::new();
-    for c in leaf.input.filter.iter().chain(&query.filters) {
-        let d = resolve(layer, leaf, &c.dimension, &mut joins)?;
-        check_literals(&d, c)?;
-        filters.push((d, c.clone()));
+    let mut first_err = None;
+    let mut chosen = None;
+    for &base in &candidates {
+        let what = layer.models[base].name.clone();
+        match plan_dims(layer, base, &what, None, &[], query) {
+            Ok(plan) => {
+                chosen = Some((base, plan));
+                break;
+            }
+            Err(e) => {
+                first_err.get_or_insert(e);
+            }
+        }
     }
-    Ok(LeafPlan {
-        joins,
-        group,
-        filters,
-    })
+    let Some((base, plan)) = chosen else {
+        let names = query.group_by.join(", ");
+        return Err(match first_err {
+            Some(CompileError::UnknownDimension { name, hint, .. })
+                if !query.group_by.contains(&name) || candidates.len() == 1 =>
+            {
+                CompileError::UnknownDimension {
+                    name,
+                    metric: format!("a listing of {names}"),
+                    hint,
+                }
+            }
+            Some(CompileError::Invalid(m)) if m.contains("two join paths") => {
+                CompileError::Invalid(m)
+            }
+            _ => CompileError::Invalid(format!(
+                "no table reaches all of {names}: they cannot be listed together"
+            )),
+        });
+    };
+    let model = &layer.models[base];
+    let mut own = Vec::new();
+    let mut wheres = Vec::new();
+    if let Some(r) = query.time_range {
+        let t = model.default_time_dimension.ok_or_else(|| {
+            CompileError::Invalid(format!(
+                "{} has no default time dimension, so a listing from it cannot take a time range; filter on a date dimension instead",
+                model.name
+            ))
+        })?;
+        own.push(format!("{} AS __time", model.dimensions[t].expr));
+        let end = r.to.checked_add_days(Days::new(1)).unwrap_or(r.to);
+        wheres.push(format!("t0.__time >= DATE '{}'", r.from));
+        wheres.push(format!("t0.__time < DATE '{end}'"));
+    }
+    for (d, c) in &plan.filters {
+        let col = format!("{}.{}", source_alias(d.source), ident(&d.name));
+        wheres.push(condition_sql(&col, d, c));
+    }
+    let select: Vec<String> = plan
+        .group
+        .iter()
+        .map(|d| format!("{} AS {}", group_col(d), ident(&d.name)))
+        .collect();
+    let mut sql = format!(
+        "SELECT DISTINCT {}\nFROM {}",
+        select.join(", "),
+        from_clause(layer, &plan, own)
+    );
+    if !wheres.is_empty() {
+        let _ = write!(sql, "\nWHERE {}", wheres.join("\n  AND "));
+    }
+    let mut order = Vec::new();
+    for o in &query.order {
+        if !query.group_by.contains(&o.field) {
+            return Err(CompileError::Invalid(format!(
+                "cannot order by {:?}: it is not a column of this listing{}",
+                o.field,
+                did_you_mean(&o.field, query.group_by.iter().map(String::as_str))
+            )));
+        }
+        order.push(format!(
+            "{} {} NULLS LAST",
+            ident(&o.field),
+            if o.desc { "DESC" } else { "ASC" }
+        ));
+    }
+    for g in &query.group_by {
+        if !query.order.iter().any(|o| &o.field == g) {
+            order.push(format!("{} ASC NULLS LAST", ident(g)));
+        }
+    }
+    let _ = write!(sql, "\nORDER BY {}", order.join(", "));
+    if let Some(limit) = query.limit {
+        if limit == 0 {
+            return Err(CompileError::Invalid("limit must be at least 1".into()));
+        }
+        let _ = write!(sql, "\nLIMIT {limit}");
+    }
+    let columns = query
+        .group_by
+        .iter()
+        .zip(&plan.group)
+        .map(|(g, d)| Column {
+            name: g.clone(),
+            role: dimension_role(d),
+        })
+        .collect();
+    Ok(CompiledQuery { sql, columns })
+}
+
+/// The output role of a group-by column: identifiers print without separators.
+fn dimension_role(d: &DimRef) -> ColumnRole {
+    if d.identifier {
+        ColumnRole::Identifier
+    } else {
+        ColumnRole::Dimension
+    }
 }
 
 fn check_literals(d: &DimRef, c: &Condition) -> Result<(), CompileError> {
@@ -498,28 +769,14 @@ fn leaf_cte(
         .map(|t| model.dimensions[t].expr.clone());
 
     // Projection of each source table: only the columns this leaf uses.
-    let mut projections: Vec<Vec<String>> = vec![Vec::new(); plan.joins.len() + 1];
-    projections[0].push(format!(
+    let mut own = vec![format!(
         "{} AS __value",
         measure.expr.as_deref().unwrap_or("1")
-    ));
+    )];
     if let Some(t) = &time_expr {
-        projections[0].push(format!("{t} AS __time"));
+        own.push(format!("{t} AS __time"));
     }
-    for (j, (_, path)) in plan.joins.iter().enumerate() {
-        let key = format!("__key{}", j + 1);
-        let own = format!("{} AS {key}", path.from_expr);
-        if !projections[0].contains(&own) {
-            projections[0].push(own);
-        }
-        projections[j + 1].push(format!("{} AS __key", path.to_expr));
-    }
-    for d in plan.group.iter().chain(plan.filters.iter().map(|(d, _)| d)) {
-        let p = format!("{} AS {}", d.expr, ident(&d.name));
-        if !projections[d.source].contains(&p) {
-            projections[d.source].push(p);
-        }
-    }
+    let (t0, joins) = from_parts(layer, plan, own);
     // Group-by columns may be renamed to the user's spelling: project the canonical name.
     let col = |d: &DimRef| format!("{}.{}", source_alias(d.source), ident(&d.name));
 
@@ -542,7 +799,7 @@ fn leaf_cte(
         }
     }
     for d in &plan.group {
-        select.push(format!("{} AS {}", col(d), ident(&d.name)));
+        select.push(format!("{} AS {}", group_col(d), ident(&d.name)));
     }
     let agg = match measure.agg {
         Agg::Sum => "SUM(t0.__value)".to_string(),
@@ -564,11 +821,6 @@ fn leaf_cte(
         sql,
         "leaf_{i} AS (\n  SELECT {}\n  FROM ",
         select.join(", ")
-    );
-    let t0 = format!(
-        "(SELECT {} FROM {}) AS t0",
-        projections[0].join(", "),
-        model.table
     );
     let mut wheres: Vec<String> = Vec::new();
     if cumulative {
@@ -601,15 +853,7 @@ fn leaf_cte(
             wheres.push(format!("t0.__time < DATE '{end}'"));
         }
     }
-    for (j, (m, _)) in plan.joins.iter().enumerate() {
-        let _ = write!(
-            sql,
-            "\n  LEFT JOIN (SELECT {} FROM {}) AS j{n} ON t0.__key{n} = j{n}.__key",
-            projections[j + 1].join(", "),
-            layer.models[*m].table,
-            n = j + 1
-        );
-    }
+    sql.push_str(&joins);
     for (d, c) in &plan.filters {
         wheres.push(condition_sql(&col(d), d, c));
     }

@@ -5,6 +5,7 @@ pub mod compile;
 pub mod model;
 pub mod query;
 pub mod raw;
+pub mod verify;
 
 pub use compile::{compile, Column, ColumnRole, CompileError, CompileOptions, CompiledQuery};
 pub use model::{Metric, MetricKind, SemanticLayer, Unit};

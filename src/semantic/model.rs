@@ -10,8 +10,8 @@ use sqlparser::parser::Parser;
 
 use super::query::{Condition, Grain};
 use super::raw::{
-    Agg, DataType, DimensionKind, EntityKind, MetricKindName, RawDimension, RawMeasure, RawMetric,
-    RawNamedFilter, RawRatioInput, RawSemanticModel,
+    Agg, DataType, DimensionKind, EntityKind, MetricKindName, RawDimension, RawJoinPath,
+    RawMeasure, RawMetric, RawNamedFilter, RawRatioInput, RawSemanticModel,
 };
 use crate::diagnostics::{Diagnostics, Reporter};
 use crate::fuzzy::did_you_mean;
@@ -35,6 +35,10 @@ pub struct SemanticModel {
     pub measures: Vec<Measure>,
     /// Index into `dimensions`.
     pub default_time_dimension: Option<usize>,
+    /// Row filter (SQL condition over the table) applied wherever the model is read.
+    pub filter: Option<String>,
+    /// Declared join paths: (target model, models passed through).
+    pub joins: Vec<(usize, Vec<usize>)>,
 }
 
 #[derive(Debug, Clone)]
@@ -58,6 +62,8 @@ pub struct Dimension {
     pub data_type: DataType,
     /// The display name of its model's entity (`entity_name: true` in metrics.yaml).
     pub entity_name: bool,
+    /// Printed as stored, without thousands separators.
+    pub identifier: bool,
 }
 
 impl Dimension {
@@ -207,9 +213,14 @@ impl SemanticLayer {
         self.metrics.iter().position(|m| m.name == name)
     }
 
-    /// Every table the layer declares: the only tables the SQL guard admits.
+    /// Every table the layer declares: the only tables the SQL guard admits. Lowercased,
+    /// as the guard compares names: DuckDB table names are case-insensitive, so
+    /// `table: Claim` and `FROM claim` are the same table.
     pub fn tables(&self) -> BTreeSet<String> {
-        self.models.iter().map(|m| m.table.clone()).collect()
+        self.models
+            .iter()
+            .map(|m| m.table.to_ascii_lowercase())
+            .collect()
     }
 
     /// Every (model index, dimension) pair, in declaration order.
@@ -220,13 +231,13 @@ impl SemanticLayer {
             .flat_map(|(i, m)| m.dimensions.iter().map(move |d| (i, d)))
     }
 
-    /// Models whose dimensions a query on `model` can use: itself first, then every model
-    /// whose primary entity `model` carries (one join hop).
-    pub fn reachable_models(&self, model: usize) -> Vec<(usize, Option<JoinPath>)> {
-        let mut out = vec![(model, None)];
+    /// The joins a model can take: for each of its entities, every other model whose
+    /// primary entity has that name (many-to-one, or one-to-one between two primaries).
+    pub fn edges(&self, model: usize) -> Vec<JoinStep> {
+        let mut out = Vec::new();
         for ent in &self.models[model].entities {
             for (j, other) in self.models.iter().enumerate() {
-                if j == model || out.iter().any(|(k, _)| *k == j) {
+                if j == model {
                     continue;
                 }
                 if let Some(pk) = other
@@ -234,46 +245,148 @@ impl SemanticLayer {
                     .iter()
                     .find(|e| e.kind == EntityKind::Primary && e.name == ent.name)
                 {
-                    out.push((
-                        j,
-                        Some(JoinPath {
-                            entity: ent.name.clone(),
-                            from_expr: ent.expr.clone(),
-                            to_expr: pk.expr.clone(),
-                        }),
-                    ));
+                    out.push(JoinStep {
+                        entity: ent.name.clone(),
+                        from_model: model,
+                        to_model: j,
+                        from_expr: ent.expr.clone(),
+                        to_expr: pk.expr.clone(),
+                    });
                 }
             }
         }
         out
     }
 
-    /// Finds a dimension by name (or `entity__name`) from `model`: own model first.
+    /// Every model a query on `model` can reach over the entity graph, nearest first, with
+    /// the shortest join path (or the path `model` declares under `joins:`). A model that
+    /// two different shortest paths reach, with no declared path, is marked ambiguous.
+    pub fn reach(&self, model: usize) -> Vec<Reach> {
+        let n = self.models.len();
+        let mut dist: Vec<Option<usize>> = vec![None; n];
+        let mut count = vec![0usize; n];
+        let mut paths: Vec<Vec<JoinStep>> = vec![Vec::new(); n];
+        let mut alternative: Vec<Option<Vec<JoinStep>>> = vec![None; n];
+        let mut order = vec![model];
+        dist[model] = Some(0);
+        count[model] = 1;
+        let mut head = 0;
+        while head < order.len() {
+            let u = order[head];
+            head += 1;
+            let du = dist[u].unwrap_or(0);
+            for step in self.edges(u) {
+                let v = step.to_model;
+                match dist[v] {
+                    None => {
+                        dist[v] = Some(du + 1);
+                        count[v] = count[u];
+                        let mut p = paths[u].clone();
+                        p.push(step);
+                        paths[v] = p;
+                        order.push(v);
+                    }
+                    Some(dv) if dv == du + 1 => {
+                        count[v] = (count[v] + count[u]).min(2);
+                        if alternative[v].is_none() {
+                            let mut p = paths[u].clone();
+                            p.push(step);
+                            alternative[v] = Some(p);
+                        }
+                    }
+                    Some(_) => {}
+                }
+            }
+        }
+        let mut out: Vec<Reach> = order
+            .iter()
+            .map(|&m| Reach {
+                model: m,
+                path: (m != model).then(|| JoinPath {
+                    steps: paths[m].clone(),
+                }),
+                ambiguous: (count[m] > 1).then(|| JoinPath {
+                    steps: alternative[m].clone().unwrap_or_default(),
+                }),
+            })
+            .collect();
+        for (target, via) in &self.models[model].joins {
+            if let Some(steps) = self.follow(model, via, *target) {
+                let r = Reach {
+                    model: *target,
+                    path: Some(JoinPath { steps }),
+                    ambiguous: None,
+                };
+                match out.iter_mut().find(|x| x.model == *target) {
+                    Some(x) => *x = r,
+                    None => out.push(r),
+                }
+            }
+        }
+        out
+    }
+
+    /// The steps of a declared path: `from`, then each model of `via`, then `to`.
+    fn follow(&self, from: usize, via: &[usize], to: usize) -> Option<Vec<JoinStep>> {
+        let mut steps = Vec::new();
+        let mut cur = from;
+        for &next in via.iter().chain(std::iter::once(&to)) {
+            let step = self.edges(cur).into_iter().find(|s| s.to_model == next)?;
+            steps.push(step);
+            cur = next;
+        }
+        Some(steps)
+    }
+
+    /// Models whose dimensions a query on `model` can use: itself first, then every model
+    /// one unambiguous join path reaches, nearest first.
+    pub fn reachable_models(&self, model: usize) -> Vec<(usize, Option<JoinPath>)> {
+        self.reach(model)
+            .into_iter()
+            .filter(|r| r.ambiguous.is_none())
+            .map(|r| (r.model, r.path))
+            .collect()
+    }
+
+    /// Finds a dimension by name (or `entity__name`) from `model`: own model first, then
+    /// the nearest model that has it.
     pub fn resolve_dimension(
         &self,
         model: usize,
         name: &str,
     ) -> Option<(usize, usize, Option<JoinPath>)> {
+        self.resolve_dimension_reach(model, name)
+            .filter(|(_, _, r)| r.ambiguous.is_none())
+            .map(|(m, d, r)| (m, d, r.path))
+    }
+
+    /// Like `resolve_dimension`, but also returns a match that two join paths reach, so the
+    /// caller can say so.
+    pub fn resolve_dimension_reach(
+        &self,
+        model: usize,
+        name: &str,
+    ) -> Option<(usize, usize, Reach)> {
         let (entity, bare) = match name.split_once("__") {
             Some((e, d)) => (Some(e), d),
             None => (None, name),
         };
-        self.reachable_models(model)
+        self.reach(model)
             .into_iter()
-            .filter(|(_, path)| match (entity, path) {
+            .filter(|r| match (entity, &r.path) {
                 (None, _) => true,
-                (Some(e), Some(p)) => p.entity == e,
+                (Some(e), Some(p)) => p.entity() == e,
                 (Some(e), None) => self.models[model]
                     .entities
                     .iter()
                     .any(|x| x.name == e && x.kind == EntityKind::Primary),
             })
-            .find_map(|(m, path)| {
-                self.models[m]
+            .find_map(|r| {
+                self.models[r.model]
                     .dimensions
                     .iter()
                     .position(|d| d.name == bare)
-                    .map(|d| (m, d, path))
+                    .map(|d| (r.model, d, r))
             })
     }
 
@@ -284,12 +397,48 @@ impl SemanticLayer {
             .flat_map(|(m, _)| self.models[m].dimensions.iter().map(|d| d.name.as_str()))
             .collect()
     }
+
+    /// Renders a join path as `claim_amount -> claim -> policy`.
+    pub fn describe_path(&self, from: usize, path: &JoinPath) -> String {
+        let mut out = self.models[from].name.clone();
+        for s in &path.steps {
+            out.push_str(" -> ");
+            out.push_str(&self.models[s.to_model].name);
+        }
+        out
+    }
 }
 
-/// How a model joins to another through a shared entity.
+/// One model reached from another, and how.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reach {
+    pub model: usize,
+    /// `None` for the starting model itself.
+    pub path: Option<JoinPath>,
+    /// A second, equally short path, when the model is reached two ways and no path is
+    /// declared: queries must not use it.
+    pub ambiguous: Option<JoinPath>,
+}
+
+/// How a model joins to another: one step per join over a shared entity, nearest first.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JoinPath {
+    pub steps: Vec<JoinStep>,
+}
+
+impl JoinPath {
+    /// The entity of the last join: the `entity` in `entity__dimension`.
+    pub fn entity(&self) -> &str {
+        self.steps.last().map_or("", |s| s.entity.as_str())
+    }
+}
+
+/// One join: `from_model.from_expr = to_model.to_expr` over `entity`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JoinStep {
     pub entity: String,
+    pub from_model: usize,
+    pub to_model: usize,
     pub from_expr: String,
     pub to_expr: String,
 }
@@ -466,13 +615,15 @@ impl<'r, 'a> Builder<'r, 'a> {
     }
 
     fn build(&mut self, raw: RawSections) -> SemanticLayer {
-        let models = self.models(raw.models);
+        let (models, raw_joins) = self.models(raw.models);
         let mut layer = SemanticLayer {
             models,
             metrics: Vec::new(),
             ignore: raw.ignore.clone(),
         };
         self.check_entities(&layer);
+        self.declared_joins(&mut layer, raw_joins);
+        self.check_ambiguous_paths(&layer);
         let named = self.named_filters(&raw.filters);
         let mut seen = BTreeSet::new();
         // Derived formulas may name later metrics: resolve them after every metric is built.
@@ -490,8 +641,12 @@ impl<'r, 'a> Builder<'r, 'a> {
         layer
     }
 
-    fn models(&mut self, raws: Vec<RawSemanticModel>) -> Vec<SemanticModel> {
+    fn models(
+        &mut self,
+        raws: Vec<RawSemanticModel>,
+    ) -> (Vec<SemanticModel>, Vec<Vec<RawJoinPath>>) {
         let mut out: Vec<SemanticModel> = Vec::new();
+        let mut raw_joins = Vec::new();
         let mut measure_names = BTreeSet::new();
         for rm in raws {
             let sec = "semantic_models";
@@ -558,6 +713,12 @@ impl<'r, 'a> Builder<'r, 'a> {
                 }
                 idx
             });
+            if let Some(f) = &rm.filter {
+                if let Err(msg) = check_sql_expr(f) {
+                    self.rep.error(&[sec, &name, "filter"], msg);
+                }
+            }
+            raw_joins.push(rm.joins);
             out.push(SemanticModel {
                 name,
                 table: rm.table,
@@ -566,9 +727,86 @@ impl<'r, 'a> Builder<'r, 'a> {
                 dimensions,
                 measures,
                 default_time_dimension,
+                filter: rm.filter,
+                joins: Vec::new(),
             });
         }
-        out
+        (out, raw_joins)
+    }
+
+    /// Resolves each model's declared `joins:` to model indices, checking every step joins.
+    fn declared_joins(&mut self, layer: &mut SemanticLayer, raws: Vec<Vec<RawJoinPath>>) {
+        for (i, joins) in raws.into_iter().enumerate() {
+            let name = layer.models[i].name.clone();
+            for j in joins {
+                let find = |n: &str| layer.models.iter().position(|m| m.name == n);
+                let names: Vec<&str> = layer.models.iter().map(|m| m.name.as_str()).collect();
+                let mut ids = Vec::new();
+                let mut ok = true;
+                for n in j.via.iter().chain(std::iter::once(&j.to)) {
+                    match find(n) {
+                        Some(x) => ids.push(x),
+                        None => {
+                            self.rep.error(
+                                &["semantic_models", &name, "joins"],
+                                format!(
+                                    "unknown semantic model {n:?}{}",
+                                    did_you_mean(n, names.iter().copied())
+                                ),
+                            );
+                            ok = false;
+                        }
+                    }
+                }
+                let Some(to) = ids.pop().filter(|_| ok) else {
+                    continue;
+                };
+                if layer.follow(i, &ids, to).is_none() {
+                    let mut chain = vec![name.clone()];
+                    chain.extend(j.via.iter().cloned());
+                    chain.push(j.to.clone());
+                    self.rep.error(
+                        &["semantic_models", &name, "joins"],
+                        format!(
+                            "the path {} does not join: each model must carry an entity that the next has as primary",
+                            chain.join(" -> ")
+                        ),
+                    );
+                    continue;
+                }
+                layer.models[i].joins.push((to, ids));
+            }
+        }
+    }
+
+    /// A model that two equally short join paths reach from a model with measures is
+    /// ambiguous: the same dimension could mean two things. It is an error unless the model
+    /// with the measures declares one under `joins:`. (A listing from a model without
+    /// measures meets the same ambiguity as a compile error.)
+    fn check_ambiguous_paths(&mut self, layer: &SemanticLayer) {
+        for (i, m) in layer.models.iter().enumerate() {
+            if m.measures.is_empty() {
+                continue;
+            }
+            for r in layer.reach(i) {
+                let (Some(alt), Some(path)) = (&r.ambiguous, &r.path) else {
+                    continue;
+                };
+                if layer.models[r.model].dimensions.is_empty() {
+                    continue;
+                }
+                self.rep.error(
+                    &["semantic_models", &m.name, "joins"],
+                    format!(
+                        "{} is reached by two equally short join paths ({} and {}); declare one under `joins:` (to: {}, via: [...])",
+                        layer.models[r.model].name,
+                        layer.describe_path(i, path),
+                        layer.describe_path(i, alt),
+                        layer.models[r.model].name,
+                    ),
+                );
+            }
+        }
     }
 
     fn dimensions(&mut self, model: &str, raws: Vec<RawDimension>) -> Vec<Dimension> {
@@ -612,6 +850,7 @@ impl<'r, 'a> Builder<'r, 'a> {
                 value_synonyms: d.value_synonyms,
                 data_type: d.data_type.unwrap_or(DataType::String),
                 entity_name: d.entity_name,
+                identifier: d.identifier,
             });
         }
         out
@@ -663,7 +902,7 @@ impl<'r, 'a> Builder<'r, 'a> {
                     })
                 {
                     self.rep.error(
-                        &["semantic_models", &m.name, "entities"],
+                        &["semantic_models", &m.name, "entities", &e.name],
                         format!(
                             "foreign entity {:?} has no model with it as primary entity",
                             e.name

@@ -30,6 +30,27 @@ pub struct RawSemanticModel {
     /// Aggregations metrics are built from.
     #[serde(default)]
     pub measures: Vec<RawMeasure>,
+    /// Row filter: a SQL condition over this table's columns that every use of the model
+    /// applies. Lets one table play several roles, e.g. `party_role_code = 'PH'` (policy
+    /// holders) and `party_role_code = 'AG'` (agents) over the same party-role table, each
+    /// model with its own entity and dimension names.
+    #[serde(default)]
+    pub filter: Option<String>,
+    /// Join paths declared by hand, for targets that two equally short paths reach.
+    #[serde(default)]
+    pub joins: Vec<RawJoinPath>,
+}
+
+/// A declared join path from the model that lists it to `to`, through the models in `via`
+/// (in order). Only needed when the entity graph offers two shortest paths.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawJoinPath {
+    /// The semantic model reached.
+    pub to: String,
+    /// The models passed through, nearest first; empty for a direct join.
+    #[serde(default)]
+    pub via: Vec<String>,
 }
 
 /// A join key.
@@ -86,6 +107,10 @@ pub struct RawDimension {
     /// store name): "top 5 merchants" groups by it, and its stored values filter questions.
     #[serde(default)]
     pub entity_name: bool,
+    /// The values are identifiers (policy numbers, ids): printed as stored, without
+    /// thousands separators.
+    #[serde(default)]
+    pub identifier: bool,
 }
 
 #[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]

@@ -50,6 +50,7 @@ pub fn run_tests(rt: &Runtime, today: NaiveDate, progress: &mut dyn FnMut(&str))
                 misses.push(Miss {
                     question: format!("[{}] {}", skill.name, t.question),
                     why: why.join("; "),
+                    refused: false,
                 });
             }
         }

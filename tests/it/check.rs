@@ -209,3 +209,118 @@ metrics:
     );
     assert!(all.contains("refers to itself"), "{all}");
 }
+
+#[test]
+fn a_foreign_entity_problem_is_reported_at_its_own_line() {
+    // A list written at its key's indent, as converters and yaml.dump write it.
+    let src = "\
+semantic_models:
+- name: claims
+  table: claim
+  entities:
+  - name: claim
+    type: primary
+  - name: policy
+    type: foreign
+- name: payments
+  table: payment
+  entities:
+  - name: adjuster
+    type: foreign
+";
+    let err = SemanticLayer::from_source(Path::new("m.yaml"), src).expect_err("dangling");
+    let lines: Vec<Option<usize>> = err.0.iter().map(|d| d.line).collect();
+    assert_eq!(lines, [Some(7), Some(12)], "{err}");
+    assert!(err.0[0].key.ends_with("claims.entities.policy"), "{err}");
+}
+
+const WAREHOUSE_YAML: &str = "
+semantic_models:
+  - name: claims
+    table: Claim
+    default_time_dimension: opened
+    entities: [{name: claim, type: primary, expr: claim_id}]
+    dimensions:
+      - {name: opened, type: time}
+      - {name: closed, type: time}
+      - {name: claim_no, type: categorical, data_type: number}
+      - {name: adjuster, type: categorical}
+    measures:
+      - {name: reserve, agg: sum, expr: reserve_note}
+  - name: roles
+    table: Party_Role
+    entities: [{name: policy, type: primary, expr: agreement_id}]
+    dimensions: [{name: role, type: categorical}]
+  - name: holders
+    table: party_role
+    filter: \"role = 'PH'\"
+    entities: [{name: holder_policy, type: primary, expr: agreement_id}]
+  - name: ghosts
+    table: Ghost
+    entities: [{name: ghost, type: primary, expr: id}]
+metrics:
+  - {name: reserves, type: simple, description: R., owner: o, unit: usd, measure: reserve}
+";
+
+#[test]
+fn check_against_the_warehouse_finds_missing_tables_columns_bad_types_and_duplicate_keys() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let wh_path = dir.path().join("w.duckdb");
+    let conn = duckdb::Connection::open(&wh_path).expect("create");
+    conn.execute_batch(
+        "CREATE TABLE Claim (claim_id INTEGER, opened DATE, closed VARCHAR, claim_no BIGINT, reserve_note VARCHAR);
+         INSERT INTO Claim VALUES (1, '2024-01-01', 'soon', 5001, 'n/a');
+         CREATE TABLE Party_Role (agreement_id INTEGER, party_id INTEGER, role VARCHAR);
+         INSERT INTO Party_Role VALUES (1, 10, 'PH'), (1, 20, 'AG');",
+    )
+    .expect("load");
+    drop(conn);
+    let path = Path::new("metrics.yaml");
+    let layer = SemanticLayer::from_source(path, WAREHOUSE_YAML).expect("valid yaml");
+    // `table: Claim` and `table: party_role` both name tables the guard admits.
+    assert!(layer.tables().contains("claim") && layer.tables().contains("party_role"));
+    let wh = cortex::warehouse::Warehouse::open(
+        &wh_path,
+        layer.tables(),
+        cortex::warehouse::Limits {
+            timeout: std::time::Duration::from_secs(10),
+            max_rows: 100,
+        },
+        None,
+    )
+    .expect("open");
+    let problems = cortex::semantic::verify::check_warehouse(&layer, path, WAREHOUSE_YAML, &wh);
+    let text: Vec<String> = problems.iter().map(|d| d.to_string()).collect();
+    let has = |key: &str, needle: &str| text.iter().any(|t| t.contains(key) && t.contains(needle));
+    assert!(
+        has(
+            "claims.dimensions.closed",
+            "is VARCHAR; a time dimension needs a DATE"
+        ),
+        "{text:#?}"
+    );
+    assert!(has("claims.dimensions.adjuster", "adjuster"), "{text:#?}");
+    assert!(
+        has(
+            "claims.measures.reserve",
+            "is VARCHAR; this aggregation needs a number"
+        ),
+        "{text:#?}"
+    );
+    // The unfiltered role table has two rows per policy; the filtered role is unique.
+    assert!(
+        has(
+            "roles.entities.policy",
+            "is not unique in Party_Role: 1 duplicate"
+        ),
+        "{text:#?}"
+    );
+    assert!(!text.iter().any(|t| t.contains("holders.")), "{text:#?}");
+    assert!(
+        has("ghosts.table", "table Ghost cannot be read"),
+        "{text:#?}"
+    );
+    // Each problem is located on its line in metrics.yaml.
+    assert!(problems.iter().all(|d| d.line.is_some()), "{text:#?}");
+    assert_eq!(problems.len(), 5, "{text:#?}");
+}

@@ -169,3 +169,77 @@ fn check_exits_non_zero_on_a_broken_file() {
         .expect("runs");
     assert!(out.status.success());
 }
+
+#[test]
+fn query_without_metrics_lists_values_and_open_ranges_and_relative_paths_work() {
+    let f = fixture();
+    // `--by` alone lists distinct values (here two dimensions of the merchants table).
+    let out = cortex(
+        &["query", "--by", "segment,country", "--format", "json"],
+        &f.warehouse,
+        &f.state_db,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Json = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(
+        v["rows"],
+        serde_json::json!([
+            ["Enterprise", "United Kingdom"],
+            ["Mid-Market", "Canada"],
+            ["SMB", "United States"]
+        ])
+    );
+    // --from without --to runs up to --today instead of failing.
+    let out = cortex(
+        &[
+            "query",
+            "--metrics",
+            "tickets",
+            "--from",
+            "2025-10-01",
+            "--today",
+            "2025-10-15",
+            "--format",
+            "json",
+        ],
+        &f.warehouse,
+        &f.state_db,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Json = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["rows"], serde_json::json!([[4]]));
+    assert_eq!(v["query"]["time_range"]["to"], "2025-10-15");
+    // A relative --warehouse is relative to the working directory, not to --project.
+    let out = Command::new(cortex_bin())
+        .args([
+            "query",
+            "--metrics",
+            "tickets",
+            "--format",
+            "json",
+            "--warehouse",
+            "tiny.duckdb",
+        ])
+        .arg("--project")
+        .arg(project_dir())
+        .env("CORTEX_STATE_DB", &f.state_db)
+        .env_remove("CORTEX_WAREHOUSE")
+        .current_dir(f.dir.path())
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Json = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["rows"], serde_json::json!([[6]]));
+}

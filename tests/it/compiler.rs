@@ -1,7 +1,10 @@
 //! The compiler's results on the fixture warehouse, against answers computed by hand from
 //! tests/fixtures/tiny.sql (today = 2025-10-15), and snapshots of the SQL it writes.
 
+use std::path::Path;
+
 use chrono::NaiveDate;
+use cortex::engine::Engine;
 use cortex::semantic::{compile, CompileError, CompileOptions, MetricQuery, SemanticLayer};
 use serde_json::json;
 
@@ -357,4 +360,277 @@ fn today_caps_balances_in_the_compiled_sql() {
     .expect("compiles")
     .sql;
     assert!(s.contains("DATE '2025-03-31'"), "{s}");
+}
+
+/// A small insurance schema: payments -> claims -> policies, and one party-role table
+/// playing two roles (policy holder, agent), each with its person's name.
+const INSURANCE_SQL: &str = "
+CREATE TABLE Policy (policy_id INTEGER, policy_no BIGINT);
+INSERT INTO Policy VALUES (1, 31003000336), (2, 31003000337), (3, 31003000338);
+CREATE TABLE Party_Role (agreement_id INTEGER, party_id INTEGER, role VARCHAR);
+INSERT INTO Party_Role VALUES (1, 10, 'PH'), (1, 20, 'AG'), (2, 11, 'PH'), (2, 20, 'AG'), (3, 10, 'PH'), (3, 21, 'AG');
+CREATE TABLE Person (person_id INTEGER, name VARCHAR);
+INSERT INTO Person VALUES (10, 'Mary'), (11, 'Ann'), (20, 'Bob'), (21, 'Carl');
+CREATE TABLE Claim (claim_id INTEGER, policy_id INTEGER, claim_no BIGINT, opened DATE, closed DATE);
+INSERT INTO Claim VALUES (100, 1, 5001, '2024-01-10', '2024-01-20'), (101, 1, 5002, '2024-02-01', NULL),
+  (102, 2, 5003, '2024-03-05', '2024-04-05'), (103, 3, 5004, '2024-03-20', NULL);
+CREATE TABLE Payment (payment_id INTEGER, claim_id INTEGER, amount DOUBLE);
+INSERT INTO Payment VALUES (1, 100, 1000), (2, 100, 500), (3, 101, 250), (4, 102, 4000);
+";
+
+const INSURANCE_YAML: &str = "
+semantic_models:
+  - name: policies
+    table: Policy
+    entities: [{name: policy, type: primary, expr: policy_id}]
+    dimensions:
+      - {name: policy_no, type: categorical, data_type: number, identifier: true}
+  - name: holders
+    table: Party_Role
+    filter: \"role = 'PH'\"
+    entities:
+      - {name: policy, type: primary, expr: agreement_id}
+      - {name: holder_party, type: foreign, expr: party_id}
+    dimensions:
+      - {name: holder_id, type: categorical, expr: party_id, data_type: number}
+  - name: agents
+    table: Party_Role
+    filter: \"role = 'AG'\"
+    entities:
+      - {name: policy, type: primary, expr: agreement_id}
+      - {name: agent_party, type: foreign, expr: party_id}
+    dimensions:
+      - {name: agent_id, type: categorical, expr: party_id, data_type: number}
+  - name: holder_people
+    table: Person
+    entities: [{name: holder_party, type: primary, expr: person_id}]
+    dimensions: [{name: holder_name, type: categorical, expr: name}]
+  - name: agent_people
+    table: Person
+    entities: [{name: agent_party, type: primary, expr: person_id}]
+    dimensions: [{name: agent_name, type: categorical, expr: name}]
+  - name: claims
+    table: Claim
+    default_time_dimension: opened
+    entities:
+      - {name: claim, type: primary, expr: claim_id}
+      - {name: policy, type: foreign, expr: policy_id}
+    dimensions:
+      - {name: claim_no, type: categorical, data_type: number, identifier: true}
+      - {name: opened, type: time}
+      - {name: closed, type: time}
+    measures:
+      - {name: claim_rows, agg: count}
+  - name: payments
+    table: Payment
+    entities:
+      - {name: payment, type: primary, expr: payment_id}
+      - {name: claim, type: foreign, expr: claim_id}
+    measures:
+      - {name: paid_amount, agg: sum, expr: amount}
+metrics:
+  - {name: paid, type: simple, description: Paid., owner: claims, unit: usd, measure: paid_amount}
+  - {name: claims, type: simple, description: Claims., owner: claims, unit: count, measure: claim_rows}
+";
+
+/// A temp project with `yaml` as its metrics.yaml over a warehouse built from `sql`.
+fn mini_engine(yaml: &str, sql: &str, max_rows: usize) -> (tempfile::TempDir, Engine) {
+    let dir = tempfile::tempdir().expect("tmp");
+    std::fs::write(dir.path().join("metrics.yaml"), yaml).expect("write yaml");
+    let warehouse = dir.path().join("w.duckdb");
+    let conn = duckdb::Connection::open(&warehouse).expect("create");
+    conn.execute_batch(sql).expect("load");
+    drop(conn);
+    let mut config = cortex::config::Config::load(dir.path(), Some(&warehouse)).expect("config");
+    config.state_db = dir.path().join("state.duckdb");
+    config.limits.max_rows = max_rows;
+    let engine = Engine::open(config).expect("engine");
+    (dir, engine)
+}
+
+/// Hand-written SQL against the engine's warehouse, as JSON rows.
+fn hand_sql(engine: &Engine, n: usize, sql: &str) -> serde_json::Value {
+    let conn = duckdb::Connection::open(engine.warehouse.path()).expect("open");
+    let mut stmt = conn.prepare(sql).expect("prepare");
+    let rows: Vec<serde_json::Value> = stmt
+        .query_map([], |r| {
+            let mut cells = Vec::new();
+            for i in 0..n {
+                let v: duckdb::types::Value = r.get(i)?;
+                cells.push(match v {
+                    duckdb::types::Value::Null => serde_json::Value::Null,
+                    duckdb::types::Value::BigInt(x) => json!(x),
+                    duckdb::types::Value::Int(x) => json!(x),
+                    duckdb::types::Value::Double(x) => json!(x),
+                    duckdb::types::Value::HugeInt(x) => json!(x as i64),
+                    duckdb::types::Value::Text(s) => json!(s),
+                    other => json!(format!("{other:?}")),
+                });
+            }
+            Ok(serde_json::Value::Array(cells))
+        })
+        .expect("query")
+        .collect::<Result<_, _>>()
+        .expect("rows");
+    serde_json::Value::Array(rows)
+}
+
+fn mini_run(engine: &Engine, q: serde_json::Value) -> (Vec<String>, serde_json::Value) {
+    let query: MetricQuery = serde_json::from_value(q.clone()).expect("query");
+    let out = engine
+        .query(&query, fixture_today(), &crate::helpers::ctx("mini"))
+        .unwrap_or_else(|e| panic!("{q}: {e}"));
+    (
+        out.result.columns.clone(),
+        serde_json::to_value(&out.result.rows).expect("rows"),
+    )
+}
+
+#[test]
+fn multi_hop_joins_and_role_playing_tables_match_hand_sql() {
+    let (_dir, engine) = mini_engine(INSURANCE_YAML, INSURANCE_SQL, 1000);
+    // payments -> claims -> policies -> holders / agents -> people: four hops.
+    let (cols, rows) = mini_run(
+        &engine,
+        json!({"metrics": ["paid"], "group_by": ["policy_no", "holder_name", "agent_name"],
+               "order": [{"field": "policy_no"}]}),
+    );
+    assert_eq!(cols, ["policy_no", "holder_name", "agent_name", "paid"]);
+    let expected = hand_sql(
+        &engine,
+        4,
+        "SELECT p.policy_no, hp.name, ap.name, SUM(pay.amount)
+         FROM Payment pay JOIN Claim c ON c.claim_id = pay.claim_id
+         JOIN Policy p ON p.policy_id = c.policy_id
+         LEFT JOIN Party_Role h ON h.agreement_id = p.policy_id AND h.role = 'PH'
+         LEFT JOIN Person hp ON hp.person_id = h.party_id
+         LEFT JOIN Party_Role a ON a.agreement_id = p.policy_id AND a.role = 'AG'
+         LEFT JOIN Person ap ON ap.person_id = a.party_id
+         GROUP BY 1, 2, 3 ORDER BY 1",
+    );
+    assert_json_close(&rows, &expected);
+    assert_eq!(
+        rows,
+        json!([
+            [31003000336i64, "Mary", "Bob", 1750.0],
+            [31003000337i64, "Ann", "Bob", 4000.0]
+        ])
+    );
+    // A filter two hops away, on the agent role, and a count from another table.
+    let (_, rows) = mini_run(
+        &engine,
+        json!({"metrics": ["claims", "paid"], "group_by": ["agent_name"],
+               "filters": [{"dimension": "holder_name", "op": "=", "values": ["Mary"]}]}),
+    );
+    // Carl's policy has a claim but no payment.
+    assert_eq!(rows, json!([["Bob", 2, 1750.0], ["Carl", 1, 0.0]]));
+}
+
+#[test]
+fn listing_queries_return_distinct_rows_from_the_first_table_that_reaches_all() {
+    let (_dir, engine) = mini_engine(INSURANCE_YAML, INSURANCE_SQL, 1000);
+    // Distinct values of one dimension, read through its role's row filter.
+    let (cols, rows) = mini_run(&engine, json!({"metrics": [], "group_by": ["agent_id"]}));
+    assert_eq!(cols, ["agent_id"]);
+    assert_eq!(rows, json!([[20], [21]]));
+    // Rows: each claim with its policy and holder; claims is the only table reaching all.
+    let (cols, rows) = mini_run(
+        &engine,
+        json!({"metrics": [], "group_by": ["policy_no", "claim_no", "holder_id", "opened"]}),
+    );
+    assert_eq!(cols, ["policy_no", "claim_no", "holder_id", "opened"]);
+    let expected = hand_sql(
+        &engine,
+        4,
+        "SELECT DISTINCT p.policy_no, c.claim_no, h.party_id, strftime(c.opened, '%Y-%m-%d')
+         FROM Claim c LEFT JOIN Policy p ON p.policy_id = c.policy_id
+         LEFT JOIN Party_Role h ON h.agreement_id = c.policy_id AND h.role = 'PH' ORDER BY 1, 2",
+    );
+    assert_eq!(rows, expected);
+    // A filter and a limit: the open claims, with their policy number.
+    let (_, rows) = mini_run(
+        &engine,
+        json!({"metrics": [], "group_by": ["claim_no", "policy_no"],
+               "filters": [{"dimension": "closed", "op": "is null", "values": []}], "limit": 5}),
+    );
+    assert_eq!(
+        rows,
+        json!([[5002, 31003000336i64], [5004, 31003000338i64]])
+    );
+    // Listings are capped by max_rows like every query.
+    let (_dir2, capped) = mini_engine(INSURANCE_YAML, INSURANCE_SQL, 2);
+    let q: MetricQuery =
+        serde_json::from_value(json!({"metrics": [], "group_by": ["claim_no"]})).expect("q");
+    let out = capped
+        .query(&q, fixture_today(), &crate::helpers::ctx("cap"))
+        .expect("runs");
+    assert_eq!(out.result.rows.len(), 2);
+    assert!(out.result.truncated);
+    // Dimensions no single table reaches together are refused, not cross-joined.
+    let yaml = INSURANCE_YAML.replace(
+        "  - name: payments",
+        "  - name: orphans\n    table: Person\n    entities: [{name: orphan, type: primary, expr: person_id}]\n    dimensions: [{name: orphan_name, type: categorical, expr: name}]\n  - name: payments",
+    );
+    let layer = SemanticLayer::from_source(Path::new("m.yaml"), &yaml).expect("valid");
+    let q: MetricQuery =
+        serde_json::from_value(json!({"metrics": [], "group_by": ["policy_no", "orphan_name"]}))
+            .expect("q");
+    let err = compile(
+        &layer,
+        &q,
+        &CompileOptions {
+            today: fixture_today(),
+        },
+    )
+    .expect_err("no table reaches both");
+    assert!(err.to_string().contains("no table reaches all of"), "{err}");
+}
+
+#[test]
+fn an_ambiguous_join_path_is_an_error_unless_declared() {
+    // One `party` entity for both roles: people are reached through holders and agents.
+    let ambiguous = INSURANCE_YAML
+        .replace("holder_party", "party")
+        .replace("agent_party", "party")
+        .replace(
+            "  - name: agent_people\n    table: Person\n    entities: [{name: party, type: primary, expr: person_id}]\n    dimensions: [{name: agent_name, type: categorical, expr: name}]\n",
+            "",
+        );
+    let err = SemanticLayer::from_source(Path::new("m.yaml"), &ambiguous)
+        .expect_err("ambiguous paths are refused");
+    let text = err.to_string();
+    assert!(
+        text.contains("holder_people is reached by two equally short join paths")
+            && text.contains("claims -> holders -> holder_people")
+            && text.contains("claims -> agents -> holder_people"),
+        "{text}"
+    );
+    assert!(text.contains("semantic_models.payments.joins"), "{text}");
+    // Declaring the path on each table with measures resolves it: names are the holders'.
+    let declared = ambiguous
+        .replace(
+            "      - {name: claim_rows, agg: count}\n",
+            "      - {name: claim_rows, agg: count}\n    joins: [{to: holder_people, via: [holders]}]\n",
+        )
+        .replace(
+            "      - {name: paid_amount, agg: sum, expr: amount}\n",
+            "      - {name: paid_amount, agg: sum, expr: amount}\n    joins: [{to: holder_people, via: [claims, holders]}]\n",
+        );
+    let (_dir, engine) = mini_engine(&declared, INSURANCE_SQL, 1000);
+    let (_, rows) = mini_run(
+        &engine,
+        json!({"metrics": ["paid"], "group_by": ["holder_name"]}),
+    );
+    assert_eq!(rows, json!([["Ann", 4000.0], ["Mary", 1750.0]]));
+    // A declared path that does not join is reported.
+    let broken = ambiguous.replace(
+        "      - {name: claim_rows, agg: count}\n",
+        "      - {name: claim_rows, agg: count}\n    joins: [{to: holder_people, via: [payments]}]\n",
+    );
+    let err = SemanticLayer::from_source(Path::new("m.yaml"), &broken).expect_err("bad path");
+    assert!(
+        err.to_string()
+            .contains("the path claims -> payments -> holder_people does not join"),
+        "{err}"
+    );
 }

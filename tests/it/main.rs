@@ -1,5 +1,6 @@
 //! Integration tests: one binary, shared helpers in `helpers`.
 
+mod acme;
 mod ask;
 mod check;
 mod cli;
