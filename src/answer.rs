@@ -410,19 +410,25 @@ fn run_shape(
                 base.headline = crate::render::text::headline(&base);
             }
             Shape::Sum { label } => {
+                // The defined measure only: group columns, then the sum of the parts (the
+                // parts are named in the notes and in `understood`).
                 let out = run(&query)?;
                 let k = Keyed::of(&out);
-                base.columns = out.result.columns.clone();
+                base.columns = k.keys.clone();
                 base.columns.push(label.clone());
-                base.column_meta = out.compiled.columns.clone();
+                base.column_meta = k.key_meta.clone();
                 let unit = k.metric_meta.first().map_or(Unit::Count, unit_of);
                 base.column_meta.push(metric_col(label.clone(), unit));
-                for r in &out.result.rows {
-                    let total: f64 = r[k.keys.len()..].iter().filter_map(Value::as_f64).sum();
-                    let mut row = r.clone();
+                for (key, values) in &k.rows {
+                    let total: f64 = values.iter().filter_map(Value::as_f64).sum();
+                    let mut row = key.clone();
                     row.push(Value::Float(total));
                     base.rows.push(row);
                 }
+                base.provenance.notes.push(format!(
+                    "{label} = {}, as defined in the question.",
+                    query.metrics.join(" + ")
+                ));
                 base.sql = Some(out.compiled.sql);
                 base.headline = crate::render::text::headline(&base);
             }

@@ -1396,6 +1396,16 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
         ) || (pos >= 2
             && matches!(st.word(pos - 2), "top" | "bottom" | "which")
             && prev.parse::<u64>().is_ok());
+        // "each claim by claim number": a group-by on the entity's own table names it.
+        let own_dim = dim_hits.iter().find(|(_, _, d)| {
+            metric_models(layer, m)
+                .iter()
+                .any(|&model| layer.models[model].dimensions.iter().any(|x| &x.name == d))
+        });
+        if let (Some((_, _, d)), true) = (own_dim, grouping) {
+            record(&mut readings, pos, n, Role::Dimension, d.clone());
+            continue;
+        }
         match name_dim {
             Some(d) if grouping && reachable(layer, &metric_ids, &d) => {
                 dim_hits.push((pos, n, d));
@@ -1645,6 +1655,29 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
                 layer.metrics[m].name.clone(),
             );
         }
+    }
+    // "Return all the policies ...", "all the premiums": a list of rows, not a number.
+    let listing = matches!(st.word(0), "return" | "list" | "enumerate")
+        || (0..st.lower.len().saturating_sub(1)).any(|i| {
+            st.word(i) == "all"
+                && matches!(st.word(i + 1), "the" | "our")
+                && metrics
+                    .iter()
+                    .chain(
+                        subjects
+                            .iter()
+                            .map(|(m, p, n)| (*m, *p, *n, true))
+                            .collect::<Vec<_>>()
+                            .iter(),
+                    )
+                    .any(|(_, pos, _, _)| *pos == i + 2)
+        });
+    if listing {
+        return Plan::Clarify {
+            question: "That asks for a list of rows, and I answer with governed numbers: a count or a total per group. Ask e.g. for a metric \"by\" the columns you want."
+                .into(),
+            choices: Vec::new(),
+        };
     }
     // 8. Every word accounted for: a content phrase left over is asked about, never dropped.
     if let Some(plan) = unexplained(layer, vocab, &st, &metric_ids) {
@@ -1945,11 +1978,21 @@ fn unexplained(
     st: &State,
     metric_ids: &[usize],
 ) -> Option<Plan> {
+    // A filler word that is itself a governed dimension or value ("type", "status") is
+    // not filler here: the metric just can't reach it.
+    let governed = |i: usize| {
+        vocab.entries.iter().any(|e| {
+            e.words.len() == 1
+                && e.words[0] == st.stems[i]
+                && !matches!(e.target, Target::Metric(_))
+        })
+    };
     let content = |i: usize| {
         let w = st.word(i);
         !st.used[i]
-            && !(is_filler(w, &layer.ignore)
-                && !(i > 0 && matches!(st.word(i - 1), "by" | "per") && !st.used[i - 1]))
+            && (governed(i)
+                || !is_filler(w, &layer.ignore)
+                || (i > 0 && matches!(st.word(i - 1), "by" | "per") && !st.used[i - 1]))
             && w.chars().any(char::is_alphanumeric)
     };
     let mut phrases: Vec<(usize, usize)> = Vec::new();
