@@ -444,12 +444,12 @@ fn word_matches(q: &str, p: &str) -> bool {
     if q == p {
         return true;
     }
-    // A common English word is never a typo of a domain term ("looking" is not "booking").
-    if understood::FILLER.contains(&q) {
-        return false;
-    }
     let n = q.chars().count().min(p.chars().count());
-    n >= 5 && !q.chars().any(|c| c.is_ascii_digit()) && levenshtein(q, p) <= typo_budget(n).min(1)
+    n >= 5
+        && !q.chars().any(|c| c.is_ascii_digit())
+        // A common English word is never a typo of a domain term ("looking" is not "booking").
+        && !understood::is_common(q)
+        && levenshtein(q, p) <= typo_budget(n).min(1)
 }
 
 struct State {

@@ -383,7 +383,15 @@ pub const FILLER: &[&str] = &[
     "includes",
 ];
 
+/// True for a generic English word (the built-in filler list), in constant time.
+pub fn is_common(word: &str) -> bool {
+    static SET: std::sync::OnceLock<std::collections::HashSet<&'static str>> =
+        std::sync::OnceLock::new();
+    SET.get_or_init(|| FILLER.iter().copied().collect())
+        .contains(word)
+}
+
 /// True for a word the planner may leave unexplained.
 pub fn is_filler(word: &str, project: &[String]) -> bool {
-    FILLER.contains(&word) || project.iter().any(|p| p.eq_ignore_ascii_case(word))
+    is_common(word) || project.iter().any(|p| p.eq_ignore_ascii_case(word))
 }
