@@ -6,7 +6,8 @@ use serde::Serialize;
 use tracing::warn;
 
 use crate::engine::{Engine, QueryError};
-use crate::planner::{self, Plan, Vocabulary};
+use crate::planner::{self, Plan, Shape, Span, Understood, Vocabulary};
+use crate::semantic::ColumnRole;
 use crate::semantic::{Column, Grain, MetricQuery, TimeRange, Unit};
 use crate::warehouse::{AuditContext, Value};
 
@@ -77,6 +78,9 @@ pub struct Answer {
     pub rows: Vec<Vec<Value>>,
     pub text: String,
     pub provenance: Provenance,
+    /// How each phrase of the question was read: `{phrase, role, as}`; roles are metric,
+    /// dimension, value, time, grain, ranking, comparison and filler.
+    pub understood: Vec<Understood>,
     /// The skill's parameters as resolved from the question and the asker.
     pub params: std::collections::BTreeMap<String, String>,
     /// Sentences from the skill's findings rules, each backed by a number.
@@ -121,6 +125,7 @@ impl Answer {
             rows: Vec::new(),
             text: String::new(),
             provenance: Provenance::default(),
+            understood: Vec::new(),
             params: Default::default(),
             findings: Vec::new(),
             recommendations: Vec::new(),
@@ -172,7 +177,20 @@ pub fn ask(
             query,
             period,
             notes,
-        } => run_query(engine, question, query, period, notes, today, requester),
+            understood,
+            shape,
+        } => {
+            let mut a = match shape {
+                Shape::Single => {
+                    run_query(engine, question, query, period, notes, today, requester)
+                }
+                shape => run_shape(
+                    engine, question, query, shape, period, notes, today, requester,
+                ),
+            };
+            a.understood = understood;
+            a
+        }
     };
     answer.provenance.today = Some(today);
     answer.text = crate::render::text::answer(&answer);
@@ -242,4 +260,403 @@ fn sentence(s: &str) -> String {
         out.push('.');
     }
     out
+}
+
+/// One query's rows keyed by their group columns (every column before the metrics).
+struct Keyed {
+    keys: Vec<String>,
+    key_meta: Vec<Column>,
+    metric_meta: Vec<Column>,
+    rows: Vec<(Vec<Value>, Vec<Value>)>,
+}
+
+impl Keyed {
+    fn of(out: &crate::engine::QueryOutcome) -> Keyed {
+        let k = out
+            .compiled
+            .columns
+            .iter()
+            .take_while(|c| !matches!(c.role, ColumnRole::Metric { .. }))
+            .count();
+        Keyed {
+            keys: out.result.columns[..k.min(out.result.columns.len())].to_vec(),
+            key_meta: out.compiled.columns[..k].to_vec(),
+            metric_meta: out.compiled.columns[k..].to_vec(),
+            rows: out
+                .result
+                .rows
+                .iter()
+                .map(|r| (r[..k.min(r.len())].to_vec(), r[k.min(r.len())..].to_vec()))
+                .collect(),
+        }
+    }
+
+    fn get(&self, key: &[Value]) -> Option<&Vec<Value>> {
+        self.rows.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+
+    /// Keys in this order, then keys only `other` has.
+    fn union_keys(&self, other: &Keyed) -> Vec<Vec<Value>> {
+        let mut keys: Vec<Vec<Value>> = self.rows.iter().map(|(k, _)| k.clone()).collect();
+        for (k, _) in &other.rows {
+            if !keys.contains(k) {
+                keys.push(k.clone());
+            }
+        }
+        keys
+    }
+}
+
+fn num(v: Option<&Value>) -> Option<f64> {
+    v.and_then(Value::as_f64)
+}
+
+fn f(v: Option<f64>) -> Value {
+    v.map_or(Value::Null, Value::Float)
+}
+
+fn change(earlier: Option<f64>, later: Option<f64>) -> (Option<f64>, Option<f64>) {
+    match (earlier, later) {
+        (Some(a), Some(b)) => (Some(b - a), (a != 0.0).then(|| (b - a) / a.abs())),
+        (None, Some(b)) => (Some(b), None),
+        (Some(a), None) => (Some(-a), Some(-1.0)),
+        _ => (None, None),
+    }
+}
+
+fn metric_col(name: String, unit: Unit) -> Column {
+    Column {
+        name,
+        role: ColumnRole::Metric { unit },
+    }
+}
+
+fn unit_of(c: &Column) -> Unit {
+    match c.role {
+        ColumnRole::Metric { unit } => unit,
+        _ => Unit::Count,
+    }
+}
+
+/// Runs a plan of several queries (comparison, why, share, inline sum) and assembles one
+/// table.
+#[allow(clippy::too_many_arguments)]
+fn run_shape(
+    engine: &Engine,
+    question: &str,
+    query: MetricQuery,
+    shape: Shape,
+    period: Option<String>,
+    notes: Vec<String>,
+    today: NaiveDate,
+    requester: &str,
+) -> Answer {
+    let ctx = AuditContext {
+        requester: requester.to_string(),
+        question: question.to_string(),
+        query_json: serde_json::to_string(&query).ok(),
+    };
+    let mut base = Answer::new(question, Status::Answered, String::new());
+    base.provenance = Provenance {
+        metrics: MetricInfo::of(&engine.layer, &query.metrics),
+        filters: query.filters.iter().map(|c| c.to_string()).collect(),
+        time_range: query.time_range,
+        period,
+        grain: query.grain,
+        data_freshness: engine.data_freshness(&query.metrics, today),
+        today: Some(today),
+        notes,
+        truncated: false,
+    };
+    base.query = Some(query.clone());
+    let run = |q: &MetricQuery| engine.query(q, today, &ctx);
+    let result = (|| -> Result<(), QueryError> {
+        match &shape {
+            Shape::Single => {}
+            Shape::Compare { earlier, later } => {
+                let (cols, meta, rows, sqls) = compare(&run, &query, earlier, later)?;
+                base.columns = cols;
+                base.column_meta = meta;
+                base.rows = rows;
+                base.sql = Some(sqls);
+                base.headline = compare_headline(&base, earlier, later);
+            }
+            Shape::Why {
+                earlier,
+                later,
+                dimensions,
+            } => why(&run, &query, earlier, later, dimensions, &mut base)?,
+            Shape::Share { denominator, label } => {
+                let top_out = run(&query)?;
+                let bottom_out = run(denominator)?;
+                let (n, d) = (Keyed::of(&top_out), Keyed::of(&bottom_out));
+                base.columns = n.keys.clone();
+                base.columns.push(label.clone());
+                base.column_meta = n.key_meta.clone();
+                base.column_meta
+                    .push(metric_col(label.clone(), Unit::Ratio));
+                for key in d.union_keys(&n) {
+                    let top = num(n.get(&key).and_then(|v| v.first())).unwrap_or(0.0);
+                    let bottom = num(d.get(&key).and_then(|v| v.first()));
+                    let share = bottom.filter(|b| *b != 0.0).map(|b| top / b);
+                    let mut row = key.clone();
+                    row.push(f(share));
+                    base.rows.push(row);
+                }
+                base.sql = Some(format!(
+                    "{};\n{}",
+                    top_out.compiled.sql, bottom_out.compiled.sql
+                ));
+                base.headline = crate::render::text::headline(&base);
+            }
+            Shape::Sum { label } => {
+                // The defined measure only: group columns, then the sum of the parts (the
+                // parts are named in the notes and in `understood`).
+                let out = run(&query)?;
+                let k = Keyed::of(&out);
+                base.columns = k.keys.clone();
+                base.columns.push(label.clone());
+                base.column_meta = k.key_meta.clone();
+                let unit = k.metric_meta.first().map_or(Unit::Count, unit_of);
+                base.column_meta.push(metric_col(label.clone(), unit));
+                for (key, values) in &k.rows {
+                    let total: f64 = values.iter().filter_map(Value::as_f64).sum();
+                    let mut row = key.clone();
+                    row.push(Value::Float(total));
+                    base.rows.push(row);
+                }
+                base.provenance.notes.push(format!(
+                    "{label} = {}, as defined in the question.",
+                    query.metrics.join(" + ")
+                ));
+                base.sql = Some(out.compiled.sql);
+                base.headline = crate::render::text::headline(&base);
+            }
+        }
+        Ok(())
+    })();
+    if let Err(e) = result {
+        let status = match e {
+            QueryError::Compile(_) => Status::Unanswerable,
+            QueryError::Warehouse(_) => Status::Error,
+        };
+        if status == Status::Error {
+            warn!(error = %e, "question failed in the warehouse");
+        }
+        base.status = status;
+        base.headline = sentence(&e.to_string());
+        base.rows.clear();
+        base.columns.clear();
+        base.column_meta.clear();
+    }
+    base
+}
+
+type Table = (Vec<String>, Vec<Column>, Vec<Vec<Value>>, String);
+
+/// The query in both periods: group columns, then per metric earlier, later, change and
+/// relative change.
+fn compare(
+    run: &dyn Fn(&MetricQuery) -> Result<crate::engine::QueryOutcome, QueryError>,
+    query: &MetricQuery,
+    earlier: &Span,
+    later: &Span,
+) -> Result<Table, QueryError> {
+    let mut qa = query.clone();
+    qa.time_range = Some(earlier.range);
+    let mut qb = query.clone();
+    qb.time_range = Some(later.range);
+    let (oa, ob) = (run(&qa)?, run(&qb)?);
+    let (a, b) = (Keyed::of(&oa), Keyed::of(&ob));
+    let mut cols = b.keys.clone();
+    let mut meta = b.key_meta.clone();
+    for m in &b.metric_meta {
+        let unit = unit_of(m);
+        for (name, u) in [
+            (format!("{} ({})", m.name, earlier.label), unit),
+            (format!("{} ({})", m.name, later.label), unit),
+            (format!("{} change", m.name), unit),
+            (format!("{} change %", m.name), Unit::Ratio),
+        ] {
+            cols.push(name.clone());
+            meta.push(metric_col(name, u));
+        }
+    }
+    let mut rows = Vec::new();
+    for key in b.union_keys(&a) {
+        let mut row = key.clone();
+        for i in 0..b.metric_meta.len() {
+            let x = num(a.get(&key).and_then(|v| v.get(i)));
+            let y = num(b.get(&key).and_then(|v| v.get(i)));
+            let (d, p) = change(x, y);
+            row.extend([f(x), f(y), f(d), f(p)]);
+        }
+        rows.push(row);
+    }
+    Ok((
+        cols,
+        meta,
+        rows,
+        format!("{};\n{}", oa.compiled.sql, ob.compiled.sql),
+    ))
+}
+
+fn compare_headline(a: &Answer, earlier: &Span, later: &Span) -> String {
+    let label = a
+        .provenance
+        .metrics
+        .first()
+        .map_or(String::new(), |m| m.label.clone());
+    let unit = a.provenance.metrics.first().map_or(Unit::Count, |m| m.unit);
+    let fmt = |v: Option<f64>| {
+        v.map_or("–".to_string(), |x| {
+            crate::render::text::format_number(x, unit)
+        })
+    };
+    if a.rows.len() == 1
+        && a.column_meta
+            .iter()
+            .all(|c| matches!(c.role, ColumnRole::Metric { .. }))
+    {
+        let r = &a.rows[0];
+        let (x, y, d, p) = (num(r.first()), num(r.get(1)), num(r.get(2)), num(r.get(3)));
+        let pct = p.map_or(String::new(), |p| format!(", {:+.1}%", p * 100.0));
+        let sign = if d.unwrap_or(0.0) >= 0.0 { "+" } else { "-" };
+        format!(
+            "{label}, {} vs {}: {} vs {} ({sign}{}{pct}).",
+            later.label,
+            earlier.label,
+            fmt(y),
+            fmt(x),
+            fmt(d.map(f64::abs))
+        )
+    } else {
+        format!(
+            "{label}, {} vs {}, with the change for each of {} groups.",
+            later.label,
+            earlier.label,
+            a.rows.len()
+        )
+    }
+}
+
+/// The change between two periods and, per dimension, the values that moved it most.
+fn why(
+    run: &dyn Fn(&MetricQuery) -> Result<crate::engine::QueryOutcome, QueryError>,
+    query: &MetricQuery,
+    earlier: &Span,
+    later: &Span,
+    dimensions: &[String],
+    a: &mut Answer,
+) -> Result<(), QueryError> {
+    let (_, meta, total, sql) = compare(run, query, earlier, later)?;
+    let unit = meta.first().map_or(Unit::Count, unit_of);
+    let row = total.first().cloned().unwrap_or_default();
+    let (x, y, d, p) = (
+        num(row.first()),
+        num(row.get(1)),
+        num(row.get(2)),
+        num(row.get(3)),
+    );
+    let total_change = d.unwrap_or(0.0);
+    a.columns = vec![
+        "dimension".into(),
+        "value".into(),
+        format!("{} ({})", query.metrics[0], earlier.label),
+        format!("{} ({})", query.metrics[0], later.label),
+        "change".into(),
+        "share of change".into(),
+    ];
+    a.column_meta = vec![
+        Column {
+            name: "dimension".into(),
+            role: ColumnRole::Dimension,
+        },
+        Column {
+            name: "value".into(),
+            role: ColumnRole::Dimension,
+        },
+        metric_col(a.columns[2].clone(), unit),
+        metric_col(a.columns[3].clone(), unit),
+        metric_col("change".into(), unit),
+        metric_col("share of change".into(), Unit::Ratio),
+    ];
+    a.rows.push(vec![
+        Value::Text("total".into()),
+        Value::Text("all".into()),
+        f(x),
+        f(y),
+        f(d),
+        f((total_change != 0.0).then_some(1.0)),
+    ]);
+    let mut sqls = vec![sql];
+    let mut best: Vec<(f64, String)> = Vec::new();
+    for dim in dimensions {
+        let mut q = query.clone();
+        q.group_by.push(dim.clone());
+        q.order.clear();
+        q.limit = None;
+        let (_, _, rows, sql) = compare(run, &q, earlier, later)?;
+        sqls.push(sql);
+        let mut contrib: Vec<(Value, Option<f64>, Option<f64>, f64)> = rows
+            .iter()
+            .filter_map(|r| {
+                let change = num(r.get(3))?;
+                Some((r[0].clone(), num(r.get(1)), num(r.get(2)), change))
+            })
+            .collect();
+        // Largest moves in the direction of the total change first.
+        let sign = if total_change < 0.0 { -1.0 } else { 1.0 };
+        contrib.sort_by(|p, q| (q.3 * sign).total_cmp(&(p.3 * sign)));
+        for (value, e, l, c) in contrib.into_iter().take(3) {
+            let share = (total_change != 0.0).then(|| c / total_change);
+            if let (Some(s), Value::Text(v)) = (share, &value) {
+                best.push((s, format!("{dim} {v}")));
+            }
+            a.rows.push(vec![
+                Value::Text(dim.clone()),
+                value,
+                f(e),
+                f(l),
+                Value::Float(c),
+                f(share),
+            ]);
+        }
+    }
+    a.sql = Some(sqls.join(";\n"));
+    best.sort_by(|p, q| q.0.total_cmp(&p.0));
+    let label = a
+        .provenance
+        .metrics
+        .first()
+        .map_or(String::new(), |m| m.label.clone());
+    let fmt = |v: Option<f64>| {
+        v.map_or("–".to_string(), |v| {
+            crate::render::text::format_number(v, unit)
+        })
+    };
+    let pct = p.map_or(String::new(), |p| format!(" ({:+.1}%)", p * 100.0));
+    let tops: Vec<String> = best
+        .iter()
+        .take(3)
+        .map(|(s, what)| format!("{what} ({:.0}% of the change)", s * 100.0))
+        .collect();
+    a.headline = format!(
+        "{label} went from {} ({}) to {} ({}){pct}. Largest contributors: {}.",
+        fmt(x),
+        earlier.label,
+        fmt(y),
+        later.label,
+        if tops.is_empty() {
+            "none".to_string()
+        } else {
+            tops.join(", ")
+        }
+    );
+    a.findings = best
+        .iter()
+        .take(3)
+        .map(|(s, what)| format!("{what} accounts for {:.0}% of the change.", s * 100.0))
+        .collect();
+    Ok(())
 }

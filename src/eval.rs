@@ -42,6 +42,9 @@ pub struct Case {
     /// The skill that must answer (default: any).
     #[serde(default)]
     pub skill: Option<String>,
+    /// The answer's first columns, in order (a prefix of its `columns`).
+    #[serde(default)]
+    pub columns: Option<Vec<String>>,
 }
 
 fn answered() -> String {
@@ -140,6 +143,14 @@ pub fn run(rt: &Runtime, cases: &[Case], progress: &mut dyn FnMut(&str)) -> Repo
         if let Some(skill) = &case.skill {
             if &a.skill != skill {
                 why.push(format!("skill {}, expected {skill}", a.skill));
+            }
+        }
+        if let Some(cols) = &case.columns {
+            if !a.columns.starts_with(cols) {
+                why.push(format!(
+                    "columns {:?}, expected to start with {cols:?}",
+                    a.columns
+                ));
             }
         }
         if let Some(expected) = &case.query {

@@ -8,21 +8,30 @@
 
 pub mod followup;
 pub mod time;
+pub mod understood;
+
+use understood::is_filler;
+pub use understood::{Role, Understood};
 
 use chrono::NaiveDate;
 
 use crate::fuzzy::{levenshtein, typo_budget};
 use crate::semantic::model::{MetricKind, SemanticLayer};
-use crate::semantic::query::{Condition, Grain, Literal, MetricQuery, Op, OrderBy};
+use crate::semantic::query::{Condition, Grain, Literal, MetricQuery, Op, OrderBy, TimeRange};
 
-/// The planner's decision.
+/// The planner's decision (made once per question, so its size doesn't matter).
 #[derive(Debug, Clone, PartialEq)]
+#[allow(clippy::large_enum_variant)]
 pub enum Plan {
     /// A governed query, with how the period was read.
     Query {
         query: MetricQuery,
         period: Option<String>,
         notes: Vec<String>,
+        /// How each phrase of the question was read.
+        understood: Vec<Understood>,
+        /// What the answer assembles from `query`.
+        shape: Shape,
     },
     /// Two or more readings are plausible: ask one question.
     Clarify {
@@ -217,7 +226,13 @@ pub fn stem(w: &str) -> String {
 /// Splits text into lowercase words; ISO dates stay whole, other punctuation separates.
 pub fn words(text: &str) -> Vec<String> {
     let mut out = Vec::new();
+    // "%" is a word of its own ("what % of orders").
+    let text = text.replace('%', " % ");
     for raw in text.split_whitespace() {
+        if raw == "%" {
+            out.push(raw.to_string());
+            continue;
+        }
         let raw = raw.trim_matches(|c: char| ",.?!;:()\"“”".contains(c));
         if time::is_iso_date(raw) {
             out.push(raw.to_string());
@@ -291,6 +306,9 @@ struct Entry {
 /// Everything the planner can recognise, built from metrics.yaml.
 pub struct Vocabulary {
     entries: Vec<Entry>,
+    /// Stored values of `entity_name` dimensions (merchant names), by first word; matched
+    /// exactly, longest first.
+    names: std::collections::HashMap<String, Vec<Entry>>,
 }
 
 impl Vocabulary {
@@ -341,7 +359,84 @@ impl Vocabulary {
         }
         // Longest phrases first, then declaration order.
         entries.sort_by(|a, b| b.words.len().cmp(&a.words.len()).then(a.rank.cmp(&b.rank)));
-        Vocabulary { entries }
+        Vocabulary {
+            entries,
+            names: Default::default(),
+        }
+    }
+
+    /// Adds the stored values of a dimension marked `entity_name` ("Blue Fox Goods"), so a
+    /// name in a question filters on it. Names of one word, or only of common words, are
+    /// skipped: they would match ordinary English.
+    pub fn add_entity_names(&mut self, dimension: &str, values: impl IntoIterator<Item = String>) {
+        for v in values {
+            let words = phrase(&v);
+            if words.len() < 2
+                || words
+                    .iter()
+                    .all(|w| understood::FILLER.contains(&w.as_str()))
+            {
+                continue;
+            }
+            let rank = self.entries.len();
+            let list = self.names.entry(words[0].clone()).or_default();
+            list.push(Entry {
+                words,
+                target: Target::Value {
+                    dimension: dimension.to_string(),
+                    value: v,
+                },
+                rank,
+            });
+        }
+        for list in self.names.values_mut() {
+            list.sort_by_key(|e| std::cmp::Reverse(e.words.len()));
+        }
+    }
+
+    /// Loads every `entity_name` dimension's values through the warehouse (at most 50,000
+    /// per dimension, paged under the warehouse's row cap); a failure leaves names
+    /// unrecognised, never breaks planning.
+    pub fn load_entity_names(&mut self, engine: &crate::engine::Engine) {
+        const MAX: usize = 50_000;
+        let page = engine.warehouse.limits().max_rows.max(1);
+        for model in &engine.layer.models {
+            for d in model.dimensions.iter().filter(|d| d.entity_name) {
+                let ctx = crate::warehouse::AuditContext {
+                    requester: "cortex".into(),
+                    question: format!("entity names of {}", d.name),
+                    query_json: None,
+                };
+                let mut values: Vec<String> = Vec::new();
+                while values.len() < MAX {
+                    let sql = format!(
+                        "SELECT DISTINCT CAST({} AS VARCHAR) AS v FROM {} WHERE {} IS NOT NULL ORDER BY 1 LIMIT {page} OFFSET {}",
+                        d.expr,
+                        model.table,
+                        d.expr,
+                        values.len()
+                    );
+                    match engine.warehouse.query(&sql, &ctx) {
+                        Ok(r) => {
+                            let n = r.rows.len();
+                            values.extend(
+                                r.rows
+                                    .iter()
+                                    .filter_map(|row| row.first()?.as_str().map(str::to_string)),
+                            );
+                            if n < page {
+                                break;
+                            }
+                        }
+                        Err(e) => {
+                            tracing::warn!(error = %e, dimension = %d.name, "entity names not loaded");
+                            break;
+                        }
+                    }
+                }
+                self.add_entity_names(&d.name, values);
+            }
+        }
     }
 }
 
@@ -350,7 +445,11 @@ fn word_matches(q: &str, p: &str) -> bool {
         return true;
     }
     let n = q.chars().count().min(p.chars().count());
-    n >= 5 && !q.chars().any(|c| c.is_ascii_digit()) && levenshtein(q, p) <= typo_budget(n).min(1)
+    n >= 5
+        && !q.chars().any(|c| c.is_ascii_digit())
+        // A common English word is never a typo of a domain term ("looking" is not "booking").
+        && !understood::is_common(q)
+        && levenshtein(q, p) <= typo_budget(n).min(1)
 }
 
 struct State {
@@ -406,6 +505,199 @@ fn has_time(layer: &SemanticLayer, m: usize) -> bool {
     }
 }
 
+/// The metrics a question names, in question order (longest phrases first, as the
+/// planner reads them), whether or not the rest of the question is understood.
+pub fn metrics_named(layer: &SemanticLayer, vocab: &Vocabulary, question: &str) -> Vec<String> {
+    let lower = words(question);
+    let stems: Vec<String> = lower.iter().map(|w| stem(w)).collect();
+    let mut st = State {
+        used: vec![false; stems.len()],
+        stems,
+        lower,
+    };
+    let mut found: Vec<(usize, usize)> = Vec::new();
+    for e in &vocab.entries {
+        if let Target::Metric(m) = e.target {
+            let mut start = 0;
+            while let Some(i) = st.find(e, start) {
+                if longer_non_metric(vocab, &st, i, e.words.len()) {
+                    start = i + 1;
+                    continue;
+                }
+                st.mark(i, e.words.len());
+                found.push((i, m));
+                start = i + e.words.len();
+            }
+        }
+    }
+    found.sort();
+    let mut out: Vec<String> = Vec::new();
+    for (_, m) in found {
+        let name = layer.metrics[m].name.clone();
+        if !out.contains(&name) {
+            out.push(name);
+        }
+    }
+    out
+}
+
+/// True when a dimension or value phrase longer than `n` words covers tokens `i..i + n`.
+fn longer_non_metric(vocab: &Vocabulary, st: &State, i: usize, n: usize) -> bool {
+    vocab.entries.iter().any(|e| {
+        let len = e.words.len();
+        if len <= n || matches!(e.target, Target::Metric(_)) {
+            return false;
+        }
+        ((i + n).saturating_sub(len)..=i).any(|s| {
+            s + len <= st.stems.len()
+                && (0..len).all(|k| !st.used[s + k] && word_matches(&st.stems[s + k], &e.words[k]))
+        })
+    })
+}
+
+/// A period of a comparison: its dates and how to say it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Span {
+    pub range: TimeRange,
+    pub label: String,
+}
+
+/// What the answer assembles from the planned query (more than one query for all but
+/// `Single`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Shape {
+    /// The query's rows are the answer.
+    Single,
+    /// The query over two periods: one row per group with both values and the change. The
+    /// query's `time_range` is the later period.
+    Compare { earlier: Span, later: Span },
+    /// The change between two periods plus the top contributors to it for each of
+    /// `dimensions`. The query's `time_range` is the later period.
+    Why {
+        earlier: Span,
+        later: Span,
+        dimensions: Vec<String>,
+    },
+    /// The query (the numerator) divided by `denominator`, matched on the group-bys.
+    Share {
+        denominator: MetricQuery,
+        label: String,
+    },
+    /// The query's metrics plus one column with their sum, named `label` (an inline
+    /// definition from the question).
+    Sum { label: String },
+}
+
+/// Recorded readings: (first token, token count, role, governed name).
+type Readings = Vec<(usize, usize, Role, String)>;
+
+fn record(r: &mut Readings, i: usize, n: usize, role: Role, as_: impl Into<String>) {
+    if n > 0 && !r.iter().any(|(j, m, _, _)| *j <= i && i < j + m) {
+        r.push((i, n, role, as_.into()));
+    }
+}
+
+fn short_label(label: &str) -> String {
+    label.split(" (").next().unwrap_or(label).to_string()
+}
+
+/// `range` moved back by one period of `grain` (whole months stay whole months).
+fn back(range: TimeRange, grain: Grain) -> TimeRange {
+    let from = time::shift(range.from, grain, -1);
+    let to =
+        time::shift(range.to + chrono::Duration::days(1), grain, -1) - chrono::Duration::days(1);
+    TimeRange { from, to }
+}
+
+/// The period before `range` of the same kind: the previous month, quarter or year when
+/// `range` is one, else the same number of days just before it.
+fn previous(range: TimeRange) -> (TimeRange, Grain) {
+    for g in [Grain::Year, Grain::Quarter, Grain::Month, Grain::Week] {
+        if time::period_start(range.from, g) == range.from
+            && time::whole(range.from, g).to == range.to
+        {
+            return (back(range, g), g);
+        }
+    }
+    let days = (range.to - range.from).num_days() + 1;
+    (
+        TimeRange {
+            from: range.from - chrono::Duration::days(days),
+            to: range.from - chrono::Duration::days(1),
+        },
+        Grain::Day,
+    )
+}
+
+/// A sensible series grain for a period.
+fn trend_grain(range: Option<TimeRange>) -> Grain {
+    match range.map(|r| (r.to - r.from).num_days() + 1) {
+        Some(d) if d <= 31 => Grain::Day,
+        Some(d) if d <= 186 => Grain::Week,
+        _ => Grain::Month,
+    }
+}
+
+fn additive(layer: &SemanticLayer, m: usize) -> bool {
+    match &layer.metrics[m].kind {
+        MetricKind::Simple(i) | MetricKind::Cumulative(i) => matches!(
+            layer.models[i.model].measures[i.measure].agg,
+            crate::semantic::raw::Agg::Sum | crate::semantic::raw::Agg::Count
+        ),
+        _ => false,
+    }
+}
+
+/// Categorical dimensions a metric can be split by, for "why" (no names or ids).
+fn split_dimensions(layer: &SemanticLayer, m: usize) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for model in metric_models(layer, m) {
+        for (r, _) in layer.reachable_models(model) {
+            for d in &layer.models[r].dimensions {
+                if d.is_time()
+                    || d.entity_name
+                    || d.data_type == crate::semantic::raw::DataType::Number
+                    || d.name.ends_with("_id")
+                    || out.contains(&d.name)
+                    || !reachable(layer, &[m], &d.name)
+                {
+                    continue;
+                }
+                out.push(d.name.clone());
+            }
+        }
+    }
+    out
+}
+
+/// Names a metric can be broken down by, for a clarifying question.
+fn reachable_dimension_names(layer: &SemanticLayer, metrics: &[usize]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for (_, d) in layer.all_dimensions() {
+        if !d.is_time() && !out.contains(&d.name) && reachable(layer, metrics, &d.name) {
+            out.push(d.name.clone());
+        }
+    }
+    out
+}
+
+/// A simple metric's (model, measure, filters), to compare shares structurally.
+fn simple_parts(layer: &SemanticLayer, m: usize) -> Option<(usize, usize, Vec<Condition>)> {
+    match &layer.metrics[m].kind {
+        MetricKind::Simple(i) => Some((i.model, i.measure, i.filter.clone())),
+        _ => None,
+    }
+}
+
+fn same_conditions(a: &[Condition], b: &[Condition]) -> bool {
+    let key = |c: &[Condition]| {
+        let mut v: Vec<String> = c.iter().map(|x| x.to_string()).collect();
+        v.sort();
+        v
+    };
+    key(a) == key(b)
+}
+
 /// Plans a question against the semantic layer.
 pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: NaiveDate) -> Plan {
     let lower = words(question);
@@ -416,6 +708,7 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
         lower,
     };
     let mut notes = Vec::new();
+    let mut readings: Readings = Vec::new();
 
     // Questions, not commands: text that reads as SQL is refused outright.
     const SQL_WORDS: [&str; 12] = [
@@ -438,62 +731,367 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
         };
     }
 
-    // 1. Time.
+    // 0. "Why did X change", comparisons and inline definitions are read first: their
+    // words are structure, not metrics.
+    let why = st.lower.iter().take(3).any(|w| w == "why");
+    if why {
+        for i in 0..st.lower.len() {
+            if matches!(
+                st.word(i),
+                "why"
+                    | "drop"
+                    | "dropped"
+                    | "drops"
+                    | "fall"
+                    | "fell"
+                    | "falls"
+                    | "rise"
+                    | "rose"
+                    | "increase"
+                    | "increased"
+                    | "decrease"
+                    | "decreased"
+                    | "change"
+                    | "changed"
+                    | "spike"
+                    | "spiked"
+                    | "dip"
+                    | "dipped"
+                    | "decline"
+                    | "declined"
+                    | "grow"
+                    | "grew"
+                    | "jump"
+                    | "jumped"
+                    | "go"
+                    | "went"
+                    | "up"
+                    | "down"
+                    | "so"
+                    | "low"
+                    | "high"
+            ) {
+                st.used[i] = true;
+                record(
+                    &mut readings,
+                    i,
+                    1,
+                    Role::Comparison,
+                    "change between two periods",
+                );
+            }
+        }
+    }
+    // Inline definition: "..., where total loss is the sum of A, B and C".
+    let mut defined: Option<(String, usize)> = None; // (label, first token of the parts)
+    if let Some(w) = (0..st.lower.len()).find(|&i| st.word(i) == "where") {
+        if let Some(k) = (w + 1..st.lower.len()).find(|&k| {
+            matches!(st.word(k), "is" | "are" | "means" | "equals")
+                && matches!(st.word(k + 1), "the" | "sum" | "total")
+        }) {
+            let mut j = k + 1;
+            if st.word(j) == "the" {
+                j += 1;
+            }
+            if matches!(st.word(j), "sum" | "total") && st.word(j + 1) == "of" && k > w + 1 {
+                let name: Vec<String> = st.lower[w + 1..k].to_vec();
+                let label = name.join(" ");
+                for i in w..j + 2 {
+                    st.used[i] = true;
+                }
+                record(&mut readings, w, 1, Role::Filler, "");
+                record(
+                    &mut readings,
+                    w + 1,
+                    k - w - 1,
+                    Role::Metric,
+                    "defined in the question",
+                );
+                record(
+                    &mut readings,
+                    k,
+                    j + 2 - k,
+                    Role::Metric,
+                    "sum of the parts",
+                );
+                // Earlier mentions of the defined name.
+                let n = name.len();
+                for i in 0..w.saturating_sub(n - 1) {
+                    if st.lower[i..i + n] == name[..] && !st.used[i..i + n].iter().any(|u| *u) {
+                        st.mark(i, n);
+                        record(
+                            &mut readings,
+                            i,
+                            n,
+                            Role::Metric,
+                            format!("{label} (defined below)"),
+                        );
+                    }
+                }
+                defined = Some((label, j + 2));
+            }
+        }
+    }
+
+    // 1. Time: up to two periods ("this quarter compared with Q2").
     let period = time::find_period(&st.lower, today);
+    let mut second = None;
     if let Some(p) = &period {
         for &i in &p.used {
             st.used[i] = true;
         }
+        record_span(&mut readings, &p.used, Role::Time, &period_as(p));
+        let masked: Vec<String> = st
+            .lower
+            .iter()
+            .enumerate()
+            .map(|(i, w)| {
+                if p.used.contains(&i) {
+                    String::new()
+                } else {
+                    w.clone()
+                }
+            })
+            .collect();
+        second = time::find_period(&masked, today);
+        if let Some(q) = &second {
+            for &i in &q.used {
+                st.used[i] = true;
+            }
+            record_span(&mut readings, &q.used, Role::Time, &period_as(q));
+        }
+    }
+    // Comparison words: "vs", "compared with", "MoM", "YoY", "year over year".
+    let mut shift_by: Option<Grain> = None;
+    let mut compare_word = false;
+    for i in 0..st.lower.len() {
+        if st.used[i] {
+            continue;
+        }
+        let w = st.word(i).to_string();
+        let g = match w.as_str() {
+            "yoy" => Some(Grain::Year),
+            "mom" => Some(Grain::Month),
+            "qoq" => Some(Grain::Quarter),
+            "wow" => Some(Grain::Week),
+            _ => None,
+        };
+        if let Some(g) = g {
+            shift_by = Some(g);
+            st.used[i] = true;
+            record(
+                &mut readings,
+                i,
+                1,
+                Role::Comparison,
+                format!("{g} over {g}"),
+            );
+            continue;
+        }
+        if w == "year" && st.word(i + 1) == "over" && st.word(i + 2) == "year" {
+            shift_by = Some(Grain::Year);
+            st.mark(i, 3);
+            record(&mut readings, i, 3, Role::Comparison, "year over year");
+            continue;
+        }
+        if matches!(
+            w.as_str(),
+            "vs" | "versus" | "compared" | "compare" | "against"
+        ) {
+            compare_word = true;
+            st.used[i] = true;
+            let n = if matches!(st.word(i + 1), "with" | "to") {
+                2
+            } else {
+                1
+            };
+            if n == 2 {
+                st.used[i + 1] = true;
+            }
+            record(&mut readings, i, n, Role::Comparison, "compare");
+        }
+    }
+    let mut compare: Option<(Span, Span)> = None;
+    if let (Some(a), Some(b), true) = (&period, &second, compare_word) {
+        let (e, l) = if a.range.from <= b.range.from {
+            (a, b)
+        } else {
+            (b, a)
+        };
+        compare = Some((
+            Span {
+                range: e.range,
+                label: short_label(&e.label),
+            },
+            Span {
+                range: l.range,
+                label: short_label(&l.label),
+            },
+        ));
+    } else if let Some(g) = shift_by {
+        let later = match &period {
+            Some(p) => Span {
+                range: p.range,
+                label: short_label(&p.label),
+            },
+            None => {
+                let r = time::whole(time::period_start(today, g), g);
+                Span {
+                    range: r,
+                    label: format!("this {g}"),
+                }
+            }
+        };
+        let r = back(later.range, g);
+        compare = Some((
+            Span {
+                range: r,
+                label: format!("{} to {}", r.from, r.to),
+            },
+            later,
+        ));
+    } else if why {
+        let later = match &period {
+            Some(p) => Span {
+                range: p.range,
+                label: short_label(&p.label),
+            },
+            None => {
+                let r = time::whole(
+                    time::shift(time::period_start(today, Grain::Month), Grain::Month, -1),
+                    Grain::Month,
+                );
+                Span {
+                    range: r,
+                    label: "last month".into(),
+                }
+            }
+        };
+        let (r, _) = previous(later.range);
+        compare = Some((
+            Span {
+                range: r,
+                label: format!("{} to {}", r.from, r.to),
+            },
+            later,
+        ));
+    } else if second.is_some() {
+        return Plan::Clarify {
+            question: "I found two periods in your question. Do you want them compared (\"A vs B\") or one of them?".into(),
+            choices: Vec::new(),
+        };
     }
 
     // 2. Metrics: longest phrases first.
-    let mut metrics: Vec<(usize, usize, bool)> = Vec::new(); // (metric, position, bare noun)
+    let mut metrics: Vec<(usize, usize, usize, bool)> = Vec::new(); // (metric, position, len, bare noun)
     for e in &vocab.entries {
         if let Target::Metric(m) = e.target {
             let mut start = 0;
             while let Some(i) = st.find(e, start) {
+                // A longer dimension or value phrase over these words wins ("deal stage",
+                // "arr movement", "policy number" are not the metrics "deals", "arr", "policies").
+                if longer_non_metric(vocab, &st, i, e.words.len()) {
+                    start = i + 1;
+                    continue;
+                }
                 st.mark(i, e.words.len());
                 let bare =
                     e.words.len() == 1 && layer.metrics[m].unit == crate::semantic::Unit::Count;
-                if !metrics.iter().any(|(x, _, _)| *x == m) {
-                    metrics.push((m, i, bare));
-                }
+                metrics.push((m, i, e.words.len(), bare));
                 start = i + e.words.len();
             }
         }
     }
+    metrics.sort_by_key(|(_, pos, _, _)| *pos);
     // A bare count noun ("merchants", "deals") next to another metric whose table joins to
-    // its table names the subject ("tickets from UK merchants"), not a second metric.
-    let found: Vec<usize> = metrics.iter().map(|(m, _, _)| *m).collect();
-    metrics.retain(|(m, _, bare)| {
-        !*bare
-            || !found.iter().filter(|s| *s != m).any(|s| {
+    // its table names the subject ("tickets from UK merchants", "top 5 merchants by
+    // pipeline"), not a second metric.
+    let found: Vec<usize> = metrics.iter().map(|(m, _, _, _)| *m).collect();
+    let mut subjects: Vec<(usize, usize, usize)> = Vec::new(); // (metric, position, len)
+    metrics.retain(|&(m, pos, n, bare)| {
+        let subject = bare
+            && found.iter().filter(|s| **s != m).any(|s| {
                 metric_models(layer, *s).iter().any(|model| {
                     layer
                         .reachable_models(*model)
                         .iter()
-                        .any(|(r, _)| metric_models(layer, *m).contains(r))
+                        .any(|(r, _)| metric_models(layer, m).contains(r))
                 })
-            })
+            });
+        if subject {
+            subjects.push((m, pos, n));
+        }
+        !subject
     });
-    metrics.sort_by_key(|(_, pos, _)| *pos);
+    // The same metric named twice counts once.
+    let mut seen_metrics: Vec<usize> = Vec::new();
+    metrics.retain(|(m, pos, n, _)| {
+        record(
+            &mut readings,
+            *pos,
+            *n,
+            Role::Metric,
+            layer.metrics[*m].name.clone(),
+        );
+        if seen_metrics.contains(m) {
+            return false;
+        }
+        seen_metrics.push(*m);
+        true
+    });
+    // Shares: "share / % / percent / proportion of X [that are] Y".
+    let share_at = (0..st.lower.len()).find(|&i| {
+        matches!(
+            st.word(i),
+            "share" | "percent" | "percentage" | "proportion" | "fraction" | "%" | "pct"
+        ) && !st.used[i]
+    });
+    let mut share_base: Option<(usize, usize)> = None; // (metric, position after it)
+    if let Some(s) = share_at {
+        let all_ratio = !metrics.is_empty()
+            && metrics.iter().all(|(m, _, _, _)| {
+                matches!(
+                    layer.metrics[*m].unit,
+                    crate::semantic::Unit::Ratio | crate::semantic::Unit::Percent
+                )
+            });
+        if !all_ratio {
+            if let Some(&(b, pos, n, _)) = metrics.iter().find(|(_, pos, _, _)| *pos > s) {
+                st.used[s] = true;
+                record(&mut readings, s, 1, Role::Comparison, "share");
+                share_base = Some((b, pos + n));
+            }
+        }
+    }
     // "revenue from AI-only orders": a filtered count metric after from/of/for another
     // metric on the same table scopes it, so its filter becomes the question's filter.
     let mut scoped: Vec<Condition> = Vec::new();
+    let mut share_numerator: Option<usize> = None;
     if metrics.len() > 1 {
-        let first = metrics[0].0;
-        metrics.retain(|&(m, pos, _)| {
+        let first = share_base.map(|(b, _)| b).unwrap_or(metrics[0].0);
+        metrics.retain(|&(m, pos, _, _)| {
+            let same_table = match &layer.metrics[m].kind {
+                MetricKind::Simple(i) => {
+                    !i.filter.is_empty() && metric_models(layer, first).contains(&i.model)
+                }
+                _ => false,
+            };
+            // Share of X that are Y, Y a filtered version of X.
+            if m != first && same_table && share_base.is_some() && share_numerator.is_none() {
+                if let (Some((_, nm, _)), Some((_, bm, _))) =
+                    (simple_parts(layer, m), simple_parts(layer, first))
+                {
+                    if nm == bm {
+                        share_numerator = Some(m);
+                        return false;
+                    }
+                }
+            }
             let scope = m != first
                 && pos > 0
                 && matches!(st.word(pos - 1), "from" | "of" | "for" | "among" | "on")
-                && match &layer.metrics[m].kind {
-                    MetricKind::Simple(i) => {
-                        !i.filter.is_empty()
-                            && layer.metrics[m].unit == crate::semantic::Unit::Count
-                            && metric_models(layer, first).contains(&i.model)
-                    }
-                    _ => false,
-                };
+                && same_table
+                && layer.metrics[m].unit == crate::semantic::Unit::Count;
             if scope {
                 if let MetricKind::Simple(i) = &layer.metrics[m].kind {
                     scoped.extend(i.filter.iter().cloned());
@@ -502,7 +1100,66 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
             !scope
         });
     }
-    let mut metric_ids: Vec<usize> = metrics.iter().map(|(m, _, _)| *m).collect();
+    // Share of X that are Y, Y the words of a filtered version of X ("AI-influenced").
+    if let (Some((b, after)), None) = (share_base, share_numerator) {
+        if let Some((_, bm, _)) = simple_parts(layer, b) {
+            let base_words: Vec<String> = vocab
+                .entries
+                .iter()
+                .filter(|e| e.target == Target::Metric(b))
+                .flat_map(|e| e.words.clone())
+                .collect();
+            let left: Vec<usize> = (after..st.stems.len()).filter(|&i| !st.used[i]).collect();
+            // The filtered version whose words cover the most of what is left.
+            let mut best: Option<(usize, Vec<usize>)> = None;
+            'metric: for e in &vocab.entries {
+                let Target::Metric(m) = e.target else {
+                    continue;
+                };
+                if m == b || simple_parts(layer, m).map(|p| p.1) != Some(bm) {
+                    continue;
+                }
+                let need: Vec<&String> = e
+                    .words
+                    .iter()
+                    .filter(|w| !base_words.contains(*w) && !is_filler(w, &layer.ignore))
+                    .collect();
+                if need.is_empty() {
+                    continue;
+                }
+                for w in need {
+                    if !left.iter().any(|&i| word_matches(&st.stems[i], w)) {
+                        continue 'metric;
+                    }
+                }
+                let hits: Vec<usize> = left
+                    .iter()
+                    .copied()
+                    .filter(|&i| {
+                        !is_filler(st.word(i), &layer.ignore)
+                            && e.words.iter().any(|w| word_matches(&st.stems[i], w))
+                    })
+                    .collect();
+                if best.as_ref().is_none_or(|(_, h)| hits.len() > h.len()) {
+                    best = Some((m, hits));
+                }
+            }
+            if let Some((m, hits)) = best {
+                for &i in &hits {
+                    st.used[i] = true;
+                    record(
+                        &mut readings,
+                        i,
+                        1,
+                        Role::Value,
+                        layer.metrics[m].name.clone(),
+                    );
+                }
+                share_numerator = Some(m);
+            }
+        }
+    }
+    let mut metric_ids: Vec<usize> = metrics.iter().map(|(m, _, _, _)| *m).collect();
 
     // "How many return requests did Shopify Plus merchants get": when the only metric is a
     // bare count noun and a value belongs to another table, count that table instead.
@@ -519,7 +1176,7 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
             })
             .collect()
     };
-    if !metrics.is_empty() && metrics.iter().all(|(_, _, bare)| *bare) {
+    if !metrics.is_empty() && metrics.iter().all(|(_, _, _, bare)| *bare) {
         let hits = value_hits(&st);
         let base = hits.iter().find_map(|(words, dim)| {
             let explained = hits
@@ -530,6 +1187,9 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
                 .flatten()
         });
         if let Some(base) = base {
+            for (m, pos, n, _) in &metrics {
+                subjects.push((*m, *pos, *n));
+            }
             metric_ids = vec![base];
         }
     }
@@ -552,6 +1212,7 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
 
     // 3. Grain.
     let mut grain = None;
+    let mut trend = false;
     for i in 0..st.stems.len() {
         if st.used[i] {
             continue;
@@ -569,36 +1230,86 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
         if let Some(g) = g {
             grain = Some(g);
             st.used[i] = true;
-            if matches!(w.as_str(), "by" | "per" | "each" | "every") {
+            let n = if matches!(w.as_str(), "by" | "per" | "each" | "every") {
                 st.used[i + 1] = true;
+                2
+            } else {
+                1
+            };
+            record(&mut readings, i, n, Role::Grain, g.to_string());
+            continue;
+        }
+        // "month over month" (a series), "over time".
+        if let (Some(g), "over", Some(h)) = (
+            time::grain_word(&w),
+            st.word(i + 1),
+            time::grain_word(st.word(i + 2)),
+        ) {
+            if g == h && !st.used[i + 2] {
+                grain = Some(g);
+                st.mark(i, 3);
+                record(&mut readings, i, 3, Role::Grain, g.to_string());
+                continue;
             }
         }
-    }
-    if grain.is_none() {
-        if let Some(i) = (0..st.lower.len())
-            .find(|&i| !st.used[i] && matches!(st.word(i), "trend" | "trends" | "trending"))
-        {
-            grain = Some(Grain::Month);
-            st.used[i] = true;
+        if w == "over" && st.word(i + 1) == "time" && !st.used[i + 1] {
+            trend = true;
+            st.mark(i, 2);
+            record(&mut readings, i, 2, Role::Grain, "a series");
+            continue;
         }
+        if matches!(w.as_str(), "trend" | "trends" | "trending" | "trended") {
+            trend = true;
+            st.used[i] = true;
+            record(&mut readings, i, 1, Role::Grain, "a series");
+        }
+    }
+    if trend && grain.is_none() {
+        grain = Some(trend_grain(period.as_ref().map(|p| p.range)));
     }
 
     // 4. Ranking words.
     let mut limit = None;
     let mut desc = None;
     for i in 0..st.lower.len() {
+        if st.used[i] {
+            continue;
+        }
         match st.word(i) {
             "top" | "bottom" => {
                 desc = Some(st.word(i) == "top");
+                st.used[i] = true;
                 if let Ok(n) = st.word(i + 1).parse::<u64>() {
                     limit = Some(n);
                     st.used[i + 1] = true;
+                    record(
+                        &mut readings,
+                        i,
+                        2,
+                        Role::Ranking,
+                        format!("{} {n}", st.word(i)),
+                    );
                 } else {
                     limit = Some(5);
+                    record(
+                        &mut readings,
+                        i,
+                        1,
+                        Role::Ranking,
+                        format!("{} 5", st.word(i)),
+                    );
                 }
             }
-            "most" | "highest" | "largest" | "biggest" | "best" => desc = desc.or(Some(true)),
-            "least" | "lowest" | "smallest" | "fewest" | "worst" => desc = desc.or(Some(false)),
+            "most" | "highest" | "largest" | "biggest" | "best" | "more" => {
+                desc = desc.or(Some(true));
+                st.used[i] = true;
+                record(&mut readings, i, 1, Role::Ranking, "highest first");
+            }
+            "least" | "lowest" | "smallest" | "fewest" | "worst" => {
+                desc = desc.or(Some(false));
+                st.used[i] = true;
+                record(&mut readings, i, 1, Role::Ranking, "lowest first");
+            }
             // For durations the slowest is the largest value.
             "fastest" | "quickest" | "slowest" => {
                 let duration = metric_ids.first().is_some_and(|m| {
@@ -612,19 +1323,42 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
                 });
                 let slow = st.word(i) == "slowest";
                 desc = desc.or(Some(slow == duration));
+                st.used[i] = true;
+                record(
+                    &mut readings,
+                    i,
+                    1,
+                    Role::Ranking,
+                    if slow == duration {
+                        "highest first"
+                    } else {
+                        "lowest first"
+                    },
+                );
             }
             _ => {}
         }
     }
-    let which = st
+    let which_at = st
         .lower
         .iter()
-        .any(|w| matches!(w.as_str(), "which" | "what" | "whats" | "who"))
-        && desc.is_some();
+        .position(|w| matches!(w.as_str(), "which" | "what" | "whats" | "who"));
+    let which = which_at.is_some() && desc.is_some();
+    // "which 5 merchants"
+    if let Some(w) = which_at {
+        if let Ok(n) = st.word(w + 1).parse::<u64>() {
+            if desc.is_some() && limit.is_none() {
+                limit = Some(n);
+                st.used[w + 1] = true;
+                record(&mut readings, w, 2, Role::Ranking, format!("top {n}"));
+            }
+        }
+    }
 
     // 5. Group-bys: dimension phrases, longest first, then read left to right so that
     // "by segment and vertical" groups by both.
     let mut group_by: Vec<String> = Vec::new();
+    let mut ranked_list = false;
     let mut filters: Vec<Condition> = scoped;
     let mut dim_hits: Vec<(usize, usize, String)> = Vec::new();
     let mut taken = vec![false; st.stems.len()];
@@ -645,6 +1379,63 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
             dim_hits.push((i, e.words.len(), d.clone()));
         }
     }
+    // An entity noun in a grouping position ("top 5 merchants", "per merchant") groups by
+    // the entity's name dimension.
+    for &(m, pos, n) in &subjects {
+        let name_dim = metric_models(layer, m).iter().find_map(|&model| {
+            layer.models[model]
+                .dimensions
+                .iter()
+                .find(|d| d.entity_name)
+                .map(|d| d.name.clone())
+        });
+        let prev = if pos > 0 { st.word(pos - 1) } else { "" };
+        let grouping = matches!(
+            prev,
+            "by" | "per" | "each" | "every" | "across" | "which" | "top" | "bottom"
+        ) || (pos >= 2
+            && matches!(st.word(pos - 2), "top" | "bottom" | "which")
+            && prev.parse::<u64>().is_ok());
+        // "each claim by claim number": a group-by on the entity's own table names it.
+        let own_dim = dim_hits.iter().find(|(_, _, d)| {
+            metric_models(layer, m)
+                .iter()
+                .any(|&model| layer.models[model].dimensions.iter().any(|x| &x.name == d))
+        });
+        if let (Some((_, _, d)), true) = (own_dim, grouping) {
+            record(&mut readings, pos, n, Role::Dimension, d.clone());
+            continue;
+        }
+        match name_dim {
+            Some(d) if grouping && reachable(layer, &metric_ids, &d) => {
+                dim_hits.push((pos, n, d));
+            }
+            _ if grouping => {
+                let label = layer.metrics[m].label.to_lowercase();
+                return Plan::Clarify {
+                    question: format!(
+                        "I can't list {} one by one: metrics.yaml marks no name for them. {} can be broken down by {}.",
+                        label,
+                        layer.metrics[metric_ids[0]].label,
+                        join_or(&reachable_dimension_names(layer, &metric_ids))
+                    ),
+                    choices: reachable_dimension_names(layer, &metric_ids).into_iter().take(5).collect(),
+                };
+            }
+            _ => {
+                record(
+                    &mut readings,
+                    pos,
+                    n,
+                    Role::Dimension,
+                    format!(
+                        "{} (whose attributes filter)",
+                        layer.metrics[m].label.to_lowercase()
+                    ),
+                );
+            }
+        }
+    }
     dim_hits.sort();
     for (i, n, d) in dim_hits {
         let prev = if i > 0 {
@@ -659,19 +1450,51 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
             prev,
             "by" | "per" | "each" | "every" | "across" | "which" | "among"
         ) || (desc.is_some() && group_by.is_empty())
-            || (i >= 2 && st.word(i - 2) == "top" && prev.parse::<u64>().is_ok())
+            || (i >= 2
+                && matches!(st.word(i - 2), "top" | "bottom" | "which")
+                && prev.parse::<u64>().is_ok())
             || prev == "top"
+            || prev == "bottom"
             || matches!(next.as_str(), "breakdown" | "split")
             || (prev == "and" && !group_by.is_empty());
         if grouped && !group_by.contains(&d) {
-            group_by.push(d);
+            group_by.push(d.clone());
             st.mark(i, n);
-            if i > 0 && matches!(prev, "by" | "per" | "each" | "every" | "across" | "which") {
-                st.used[i - 1] = true;
+            record(&mut readings, i, n, Role::Dimension, d.clone());
+            // Plural after "which" ("which verticals") asks for the ranked list.
+            if which && prev == "which" && st.lower[i + n - 1] != st.stems[i + n - 1] {
+                ranked_list = true;
             }
         }
     }
-    // 6. Filter values on what is left.
+    // 6. Filter values on what is left: entity names (exact), then declared values.
+    for i in 0..st.stems.len() {
+        let Some(list) = vocab.names.get(&st.stems[i]) else {
+            continue;
+        };
+        for e in list {
+            let Target::Value { dimension, value } = &e.target else {
+                continue;
+            };
+            let n = e.words.len();
+            if i + n > st.stems.len()
+                || (0..n).any(|k| st.used[i + k] || st.stems[i + k] != e.words[k])
+                || !reachable(layer, &metric_ids, dimension)
+            {
+                continue;
+            }
+            st.mark(i, n);
+            record(
+                &mut readings,
+                i,
+                n,
+                Role::Value,
+                format!("{dimension} = {value}"),
+            );
+            filters.push(literal_condition(layer, dimension, value));
+            break;
+        }
+    }
     for e in &vocab.entries {
         let Target::Value { dimension, value } = &e.target else {
             continue;
@@ -683,6 +1506,13 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
         while let Some(i) = st.find(e, start) {
             start = i + e.words.len();
             st.mark(i, e.words.len());
+            record(
+                &mut readings,
+                i,
+                e.words.len(),
+                Role::Value,
+                format!("{dimension} = {value}"),
+            );
             match filters.iter_mut().find(|c| &c.dimension == dimension) {
                 Some(c) => {
                     let lit = Literal::Str(value.clone());
@@ -695,15 +1525,40 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
             }
         }
     }
+    // A dimension named next to its own value ("handled by humans", "channel chat").
+    for e in &vocab.entries {
+        let Target::Dimension(d) = &e.target else {
+            continue;
+        };
+        if !filters.iter().any(|c| &c.dimension == d) && !group_by.contains(d) {
+            // A boolean dimension named alone is its true value ("AI Agent enabled").
+            let boolean = layer.all_dimensions().any(|(_, x)| {
+                &x.name == d && x.data_type == crate::semantic::raw::DataType::Boolean
+            });
+            if !(boolean && reachable(layer, &metric_ids, d)) {
+                continue;
+            }
+            if let Some(i) = st.find(e, 0) {
+                st.mark(i, e.words.len());
+                record(
+                    &mut readings,
+                    i,
+                    e.words.len(),
+                    Role::Value,
+                    format!("{d} = true"),
+                );
+                filters.push(literal_condition(layer, d, "true"));
+            }
+            continue;
+        }
+        while let Some(i) = st.find(e, 0) {
+            st.mark(i, e.words.len());
+            record(&mut readings, i, e.words.len(), Role::Dimension, d.clone());
+        }
+    }
     // "A vs B" on one dimension: compare them side by side.
-    let compare = st.lower.iter().any(|w| {
-        matches!(
-            w.as_str(),
-            "vs" | "versus" | "compare" | "compared" | "against"
-        )
-    });
     for c in &filters {
-        if c.values.len() > 1 && compare && !group_by.contains(&c.dimension) {
+        if c.values.len() > 1 && compare_word && !group_by.contains(&c.dimension) {
             group_by.push(c.dimension.clone());
         }
     }
@@ -714,7 +1569,7 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
         !st.used[i]
             && matches!(
                 st.word(i),
-                "rate" | "percentage" | "percent" | "ratio" | "%"
+                "rate" | "percentage" | "percent" | "ratio" | "%" | "share" | "proportion"
             )
     });
     if let Some(i) = rate_word {
@@ -737,6 +1592,8 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
                 suggestions: names,
             };
         }
+        st.used[i] = true;
+        record(&mut readings, i, 1, Role::Metric, "the ratio metric");
     }
 
     // 7. Words nobody recognised that look like names: refuse rather than ignore a filter.
@@ -752,6 +1609,7 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
                 let s = stem(p);
                 st.stems.iter().zip(&st.used).any(|(t, u)| *u && *t == s)
                     || STOPWORDS.contains(&p.as_str())
+                    || is_filler(p, &layer.ignore)
                     || time::find_period(std::slice::from_ref(p), today).is_some()
             };
             let looks_like_name = w.chars().any(char::is_lowercase)
@@ -775,11 +1633,62 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
         };
     }
 
+    // A word from a found metric's own names ("revenue" for ARR, whose synonyms include
+    // "annual recurring revenue") refers to that metric.
+    for i in 0..st.stems.len() {
+        if st.used[i] || is_filler(st.word(i), &layer.ignore) {
+            continue;
+        }
+        let owner = vocab.entries.iter().find_map(|e| match e.target {
+            Target::Metric(m) if metric_ids.contains(&m) && e.words.contains(&st.stems[i]) => {
+                Some(m)
+            }
+            _ => None,
+        });
+        if let Some(m) = owner {
+            st.used[i] = true;
+            record(
+                &mut readings,
+                i,
+                1,
+                Role::Metric,
+                layer.metrics[m].name.clone(),
+            );
+        }
+    }
+    // "Return all the policies ...", "all the premiums": a list of rows, not a number.
+    let listing = matches!(st.word(0), "return" | "list" | "enumerate")
+        || (0..st.lower.len().saturating_sub(1)).any(|i| {
+            st.word(i) == "all"
+                && matches!(st.word(i + 1), "the" | "our")
+                && metrics
+                    .iter()
+                    .chain(
+                        subjects
+                            .iter()
+                            .map(|(m, p, n)| (*m, *p, *n, true))
+                            .collect::<Vec<_>>()
+                            .iter(),
+                    )
+                    .any(|(_, pos, _, _)| *pos == i + 2)
+        });
+    if listing {
+        return Plan::Clarify {
+            question: "That asks for a list of rows, and I answer with governed numbers: a count or a total per group. Ask e.g. for a metric \"by\" the columns you want."
+                .into(),
+            choices: Vec::new(),
+        };
+    }
+    // 8. Every word accounted for: a content phrase left over is asked about, never dropped.
+    if let Some(plan) = unexplained(layer, vocab, &st, &metric_ids) {
+        return plan;
+    }
+
     // Snapshot metrics (no time axis) answer "now" only.
     let mut time_range = period.as_ref().map(|p| p.range);
     let mut period_label = period.as_ref().map(|p| p.label.clone());
     if let Some(&m) = metric_ids.iter().find(|m| !has_time(layer, **m)) {
-        if grain.is_some() {
+        if grain.is_some() || compare.is_some() {
             return Plan::Unanswerable {
                 reason: format!(
                     "{} is a current snapshot with no history in the warehouse, so I can't show it over time.",
@@ -814,12 +1723,192 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
             field: layer.metrics[metric_ids[0]].name.clone(),
             desc: d,
         });
-        if which && limit.is_none() {
+        if which && limit.is_none() && !ranked_list {
             limit = Some(1);
         }
     } else {
         limit = None;
     }
+
+    // Shape: comparisons, why, shares and definitions need more than one query.
+    let mut shape = Shape::Single;
+    if let Some((earlier, later)) = compare {
+        time_range = Some(later.range);
+        period_label = Some(format!("{} vs {}", later.label, earlier.label));
+        if grain.is_some() {
+            return Plan::Clarify {
+                question: "Do you want the two periods compared, or a series over time?".into(),
+                choices: Vec::new(),
+            };
+        }
+        if why {
+            let m = metric_ids[0];
+            if metric_ids.len() > 1 || !additive(layer, m) {
+                return Plan::Clarify {
+                    question: format!(
+                        "{} is not a sum or a count, so its change doesn't split into contributions. Ask for it by a dimension and two periods instead, e.g. \"{} by {} this month vs last month\".",
+                        layer.metrics[m].label,
+                        layer.metrics[m].label,
+                        split_dimensions(layer, m).first().cloned().unwrap_or_else(|| "segment".into())
+                    ),
+                    choices: Vec::new(),
+                };
+            }
+            let dimensions: Vec<String> = split_dimensions(layer, m)
+                .into_iter()
+                .filter(|d| !group_by.contains(d) && !filters.iter().any(|c| &c.dimension == d))
+                .collect();
+            if dimensions.is_empty() {
+                return Plan::Clarify {
+                    question: format!(
+                        "{} has no dimension to explain its change by, so I can only show the two periods. Ask \"{} {} vs the period before\".",
+                        layer.metrics[m].label, layer.metrics[m].label, later.label
+                    ),
+                    choices: Vec::new(),
+                };
+            }
+            shape = Shape::Why {
+                earlier,
+                later,
+                dimensions,
+            };
+        } else {
+            shape = Shape::Compare { earlier, later };
+        }
+    }
+    if let Some((b, _)) = share_base {
+        let base_filters = filters.clone();
+        // The share's condition: the filtered version of X, or the values after X.
+        let (num_metric, cond): (usize, Vec<Condition>) = match share_numerator {
+            Some(m) => (m, Vec::new()),
+            None => {
+                let after = share_base.map(|(_, a)| a).unwrap_or(0);
+                let cond: Vec<Condition> = filters
+                    .iter()
+                    .filter(|c| {
+                        readings.iter().any(|(i, _, r, a)| {
+                            *r == Role::Value
+                                && *i >= after
+                                && a.starts_with(&format!("{} ", c.dimension))
+                        })
+                    })
+                    .cloned()
+                    .collect();
+                if cond.is_empty() {
+                    return Plan::Clarify {
+                        question: format!(
+                            "A share of {} that are what? Name a value, e.g. \"share of {} by {}\".",
+                            layer.metrics[b].label.to_lowercase(),
+                            layer.metrics[b].label.to_lowercase(),
+                            join_or(&reachable_dimension_names(layer, &[b]).into_iter().take(3).collect::<Vec<_>>())
+                        ),
+                        choices: Vec::new(),
+                    };
+                }
+                (b, cond)
+            }
+        };
+        let rest: Vec<Condition> = base_filters
+            .iter()
+            .filter(|c| !cond.contains(c))
+            .cloned()
+            .collect();
+        // A governed ratio whose numerator is X filtered by Y and denominator X: use it.
+        let ratio = simple_parts(layer, b).and_then(|(model, measure, bf)| {
+            let mut nf = bf.clone();
+            nf.extend(cond.iter().cloned());
+            if let Some((_, _, f)) = simple_parts(layer, num_metric) {
+                if num_metric != b {
+                    nf = f;
+                }
+            }
+            layer.metrics.iter().position(|r| match &r.kind {
+                MetricKind::Ratio {
+                    numerator,
+                    denominator,
+                } => {
+                    numerator.model == model
+                        && numerator.measure == measure
+                        && denominator.model == model
+                        && denominator.measure == measure
+                        && same_conditions(&numerator.filter, &nf)
+                        && same_conditions(&denominator.filter, &bf)
+                }
+                _ => false,
+            })
+        });
+        match ratio {
+            Some(r) => {
+                metric_ids = vec![r];
+                filters = rest;
+                if let Some(o) = order.first_mut() {
+                    o.field = layer.metrics[r].name.clone();
+                }
+            }
+            None => {
+                let mut num_filters = rest.clone();
+                num_filters.extend(cond.iter().cloned());
+                let denominator = MetricQuery {
+                    metrics: vec![layer.metrics[b].name.clone()],
+                    group_by: group_by.clone(),
+                    grain,
+                    filters: rest.clone(),
+                    time_range,
+                    order: Vec::new(),
+                    limit: None,
+                };
+                let what = if num_metric != b {
+                    layer.metrics[num_metric].label.clone()
+                } else {
+                    cond.iter()
+                        .map(|c| c.to_string())
+                        .collect::<Vec<_>>()
+                        .join(" and ")
+                };
+                let label = if num_metric != b {
+                    format!(
+                        "{what} as a share of {}",
+                        layer.metrics[b].label.to_lowercase()
+                    )
+                } else {
+                    format!(
+                        "share of {} where {what}",
+                        layer.metrics[b].label.to_lowercase()
+                    )
+                };
+                notes.push(format!(
+                    "No governed ratio for this share: computed as {} divided by {} over the same scope.",
+                    if num_metric != b { layer.metrics[num_metric].label.clone() } else { format!("{} where {what}", layer.metrics[b].label) },
+                    layer.metrics[b].label
+                ));
+                metric_ids = vec![num_metric];
+                filters = num_filters;
+                order.clear();
+                limit = None;
+                shape = Shape::Share { denominator, label };
+            }
+        }
+    }
+    if let Some((label, parts_from)) = defined {
+        let units: Vec<crate::semantic::Unit> =
+            metric_ids.iter().map(|m| layer.metrics[*m].unit).collect();
+        let outside = metrics.iter().any(|(_, pos, _, _)| *pos < parts_from);
+        if metric_ids.len() < 2
+            || outside
+            || units.windows(2).any(|w| w[0] != w[1])
+            || !metric_ids.iter().all(|m| additive(layer, *m))
+        {
+            return Plan::Clarify {
+                question: format!(
+                    "I can only use \"{label}\" if it is the sum of two or more governed metrics in the same unit. Which metrics make it up?"
+                ),
+                choices: Vec::new(),
+            };
+        }
+        shape = Shape::Sum { label };
+    }
+
+    let understood = understood_list(&st, &readings);
     Plan::Query {
         query: MetricQuery {
             metrics: metric_ids
@@ -835,7 +1924,156 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
         },
         period: period_label,
         notes,
+        understood,
+        shape,
     }
+}
+
+/// A period as read: "last month (2026-10-01 to 2026-10-31)".
+fn period_as(p: &time::FoundPeriod) -> String {
+    format!(
+        "{} ({} to {})",
+        short_label(&p.label),
+        p.range.from,
+        p.range.to
+    )
+}
+
+fn record_span(r: &mut Readings, used: &[usize], role: Role, as_: &str) {
+    let (Some(&a), Some(&b)) = (used.iter().min(), used.iter().max()) else {
+        return;
+    };
+    record(r, a, b + 1 - a, role, as_);
+}
+
+/// The readings in question order, with every other word as filler.
+fn understood_list(st: &State, readings: &Readings) -> Vec<Understood> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < st.lower.len() {
+        if let Some((_, n, role, as_)) = readings.iter().find(|(j, _, _, _)| *j == i) {
+            out.push(Understood {
+                phrase: st.lower[i..(i + n).min(st.lower.len())].join(" "),
+                role: *role,
+                as_: as_.clone(),
+            });
+            i += n.max(&1);
+            continue;
+        }
+        out.push(Understood {
+            phrase: st.lower[i].clone(),
+            role: Role::Filler,
+            as_: String::new(),
+        });
+        i += 1;
+    }
+    out
+}
+
+/// Content words no reading explains, grouped into phrases: a clarifying question naming
+/// the first one and the closest governed names; `None` when every word is accounted for.
+fn unexplained(
+    layer: &SemanticLayer,
+    vocab: &Vocabulary,
+    st: &State,
+    metric_ids: &[usize],
+) -> Option<Plan> {
+    // A filler word that is itself a governed dimension or value ("type", "status") is
+    // not filler here: the metric just can't reach it.
+    let governed = |i: usize| {
+        vocab.entries.iter().any(|e| {
+            e.words.len() == 1
+                && e.words[0] == st.stems[i]
+                && !matches!(e.target, Target::Metric(_))
+        })
+    };
+    let content = |i: usize| {
+        let w = st.word(i);
+        !st.used[i]
+            && (governed(i)
+                || !is_filler(w, &layer.ignore)
+                || (i > 0 && matches!(st.word(i - 1), "by" | "per") && !st.used[i - 1]))
+            && w.chars().any(char::is_alphanumeric)
+    };
+    let mut phrases: Vec<(usize, usize)> = Vec::new();
+    let mut i = 0;
+    while i < st.lower.len() {
+        if content(i) {
+            let start = i;
+            while i < st.lower.len() && content(i) {
+                i += 1;
+            }
+            phrases.push((start, i - start));
+        } else {
+            i += 1;
+        }
+    }
+    let &(start, n) = phrases.first()?;
+    let phrase = st.lower[start..start + n].join(" ");
+    let label = layer.metrics[metric_ids[0]].label.clone();
+    let reach = reachable_dimension_names(layer, metric_ids);
+    // A governed dimension or value the metric cannot reach.
+    for e in &vocab.entries {
+        let (d, what) = match &e.target {
+            Target::Dimension(d) => (d, d.clone()),
+            Target::Value { dimension, value } => (dimension, format!("{dimension} = {value}")),
+            Target::Metric(_) => continue,
+        };
+        if reach.contains(d) {
+            continue;
+        }
+        let hit = (start..start + n).any(|k| {
+            k + e.words.len() <= st.stems.len()
+                && (0..e.words.len()).all(|x| st.stems[k + x] == e.words[x])
+        });
+        if hit {
+            return Some(Plan::Clarify {
+                question: format!(
+                    "{label} can't be broken down or filtered by \"{phrase}\" ({what}): no join path reaches it. {label} can be split by {}.",
+                    join_or(&reach.iter().take(8).cloned().collect::<Vec<_>>())
+                ),
+                choices: reach.into_iter().take(5).collect(),
+            });
+        }
+    }
+    // Closest governed names by spelling, else what the metric can be split by.
+    let mut close: Vec<String> = Vec::new();
+    let names: Vec<&str> = layer
+        .all_dimensions()
+        .filter(|(_, d)| reach.contains(&d.name))
+        .flat_map(|(_, d)| {
+            std::iter::once(d.name.as_str()).chain(d.synonyms.iter().map(String::as_str))
+        })
+        .collect();
+    for k in start..start + n {
+        for c in crate::fuzzy::closest(st.word(k), names.iter().copied()) {
+            let dim = layer
+                .all_dimensions()
+                .find(|(_, d)| d.name == c || d.synonyms.contains(&c))
+                .map(|(_, d)| d.name.clone())
+                .unwrap_or(c);
+            if !close.contains(&dim) {
+                close.push(dim);
+            }
+        }
+    }
+    let question = if close.is_empty() {
+        format!(
+            "I don't know \"{phrase}\", and I won't answer without it. {label} can be split by {}.",
+            join_or(&reach.iter().take(8).cloned().collect::<Vec<_>>())
+        )
+    } else {
+        format!(
+            "I don't know \"{phrase}\". Did you mean {}?",
+            join_or(&close)
+        )
+    };
+    let choices = if close.is_empty() {
+        reach.into_iter().take(5).collect()
+    } else {
+        close
+    };
+    Some(Plan::Clarify { question, choices })
 }
 
 /// The plain count metric (no filter) of the model that declares `dimension`.

@@ -191,6 +191,7 @@ pub fn view(a: &Answer, opts: &PageOptions) -> Json {
         "question": a.question,
         "status": a.status,
         "headline": a.headline,
+        "read_as": crate::planner::understood::read_as(&a.understood),
         "narrative": a.narrative,
         "findings": a.findings,
         "recommendations": a.recommendations,

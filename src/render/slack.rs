@@ -81,6 +81,9 @@ pub fn blocks(a: &Answer, answer_id: &str) -> Vec<Value> {
         Status::Answered => {}
     }
     out.push(section(&format!("*{headline}*")));
+    if let Some(line) = crate::planner::understood::read_as(&a.understood) {
+        out.push(context(&line));
+    }
     if !a.findings.is_empty() {
         let items: Vec<String> = a.findings.iter().map(|f| format!("• {f}")).collect();
         out.push(section(&items.join("\n")));

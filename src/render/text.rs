@@ -299,6 +299,10 @@ pub fn answer(a: &crate::answer::Answer) -> String {
     if a.status != Status::Answered {
         return out;
     }
+    if let Some(line) = crate::planner::understood::read_as(&a.understood) {
+        out.push('\n');
+        out.push_str(&line);
+    }
     if !a.rows.is_empty() && !a.is_single_value() {
         let roles: Vec<_> = a.column_meta.iter().map(|c| Some(c.role.clone())).collect();
         out.push_str("\n\n");

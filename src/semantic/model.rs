@@ -21,6 +21,8 @@ use crate::fuzzy::did_you_mean;
 pub struct SemanticLayer {
     pub models: Vec<SemanticModel>,
     pub metrics: Vec<Metric>,
+    /// Project words the planner treats as filler (top-level `ignore:` in metrics.yaml).
+    pub ignore: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -58,6 +60,8 @@ pub struct Dimension {
     pub sample_values: Vec<String>,
     pub value_synonyms: BTreeMap<String, Vec<String>>,
     pub data_type: DataType,
+    /// The display name of its model's entity (`entity_name: true` in metrics.yaml).
+    pub entity_name: bool,
     /// Printed as stored, without thousands separators.
     pub identifier: bool,
 }
@@ -454,6 +458,7 @@ struct RawSections {
     models: Vec<RawSemanticModel>,
     metrics: Vec<RawMetric>,
     filters: Vec<RawNamedFilter>,
+    ignore: Vec<String>,
 }
 
 /// Deserialises each item on its own so that one bad item does not hide the others.
@@ -462,6 +467,7 @@ fn split_sections(value: &serde_yaml::Value, rep: &mut Reporter) -> RawSections 
         models: Vec::new(),
         metrics: Vec::new(),
         filters: Vec::new(),
+        ignore: Vec::new(),
     };
     let Some(map) = value.as_mapping() else {
         rep.error(&[], "expected a mapping with semantic_models and metrics");
@@ -474,11 +480,15 @@ fn split_sections(value: &serde_yaml::Value, rep: &mut Reporter) -> RawSections 
             "semantic_models" => out.models = items(key, v, rep),
             "metrics" => out.metrics = items(key, v, rep),
             "filters" => out.filters = items(key, v, rep),
+            "ignore" => out.ignore = items(key, v, rep),
             other => rep.error(
                 &[other],
                 format!(
-                    "unknown section{}; expected version, semantic_models, metrics or filters",
-                    did_you_mean(other, ["semantic_models", "metrics", "filters", "version"])
+                    "unknown section{}; expected version, semantic_models, metrics, filters or ignore",
+                    did_you_mean(
+                        other,
+                        ["semantic_models", "metrics", "filters", "version", "ignore"]
+                    )
                 ),
             ),
         }
@@ -620,6 +630,7 @@ impl<'r, 'a> Builder<'r, 'a> {
         let mut layer = SemanticLayer {
             models,
             metrics: Vec::new(),
+            ignore: raw.ignore.clone(),
         };
         self.check_entities(&layer);
         self.declared_joins(&mut layer, raw_joins);
@@ -849,6 +860,7 @@ impl<'r, 'a> Builder<'r, 'a> {
                 sample_values: d.sample_values,
                 value_synonyms: d.value_synonyms,
                 data_type: d.data_type.unwrap_or(DataType::String),
+                entity_name: d.entity_name,
                 identifier: d.identifier,
             });
         }

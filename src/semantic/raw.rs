@@ -103,6 +103,10 @@ pub struct RawDimension {
     /// `string` (default), `number` or `boolean`.
     #[serde(default)]
     pub data_type: Option<DataType>,
+    /// True when the dimension is the display name of its model's entity (a merchant's
+    /// store name): "top 5 merchants" groups by it, and its stored values filter questions.
+    #[serde(default)]
+    pub entity_name: bool,
     /// The values are identifiers (policy numbers, ids): printed as stored, without
     /// thousands separators.
     #[serde(default)]

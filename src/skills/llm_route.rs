@@ -15,6 +15,7 @@ use super::{ParamKind, Skill};
 use crate::answer::{Answer, Status};
 use crate::context::Person;
 use crate::llm::{numbers_are_grounded, numbers_in, Llm};
+use crate::planner::{Role, Understood};
 use crate::semantic::{compile, CompileOptions, MetricQuery};
 
 const SYSTEM: &str = "You route employees' business questions to exactly one tool. \
@@ -71,9 +72,18 @@ fn schema(rt: &Runtime, skill: &Skill) -> Value {
                     "from": {"type": "string", "format": "date"}, "to": {"type": "string", "format": "date"}}},
                 "order": {"type": "array", "items": {"type": "object", "properties": {
                     "field": {"type": "string"}, "desc": {"type": "boolean"}}}},
-                "limit": {"type": "integer", "minimum": 1}
+                "limit": {"type": "integer", "minimum": 1},
+                "understood": {
+                    "type": "array",
+                    "description": "Your reading of every phrase of the question, in order: what each phrase became in this query. Use role filler only for generic English.",
+                    "items": {"type": "object", "properties": {
+                        "phrase": {"type": "string"},
+                        "role": {"type": "string", "enum": ["metric", "dimension", "value", "time", "grain", "ranking", "comparison", "filler"]},
+                        "as": {"type": "string", "description": "The metric, dimension or value name (or period) it maps to."}},
+                        "required": ["phrase", "role"]}
+                }
             },
-            "required": ["metrics"]
+            "required": ["metrics", "understood"]
         });
     }
     let mut props = serde_json::Map::new();
@@ -125,7 +135,72 @@ fn schema(rt: &Runtime, skill: &Skill) -> Value {
 /// What the model's tool call resolves to.
 enum Choice<'a> {
     Skill(&'a Skill, Resolved),
-    Query(MetricQuery),
+    Query(MetricQuery, Vec<Understood>),
+    /// The model's reading leaves a phrase out of its query: ask, never drop it.
+    Clarify(String),
+}
+
+/// Checks that the model's query uses every phrase it says it read, and that every content
+/// word of the question is in one of those phrases. `Err` is the clarifying question.
+fn covers(
+    rt: &Runtime,
+    question: &str,
+    query: &MetricQuery,
+    understood: &[Understood],
+) -> Result<(), String> {
+    let layer = &rt.engine.layer;
+    let norm = |s: &str| s.trim().to_lowercase().replace(' ', "_");
+    let in_filters = |v: &str| {
+        query.filters.iter().any(|c| {
+            norm(&c.dimension) == norm(v)
+                || c.values
+                    .iter()
+                    .any(|x| norm(&x.to_string().replace('\'', "")) == norm(v))
+                || norm(&c.to_string().replace('\'', "")) == norm(v)
+        })
+    };
+    for u in understood {
+        let target = if u.as_.is_empty() { &u.phrase } else { &u.as_ };
+        let ok = match u.role {
+            Role::Metric => query.metrics.iter().any(|m| norm(m) == norm(target)),
+            Role::Dimension => {
+                query.group_by.iter().any(|d| norm(d) == norm(target)) || in_filters(target)
+            }
+            Role::Value => in_filters(target) || in_filters(&u.phrase),
+            Role::Time => query.time_range.is_some(),
+            Role::Grain => query.grain.is_some(),
+            Role::Ranking => !query.order.is_empty() || query.limit.is_some(),
+            Role::Comparison | Role::Filler => true,
+        };
+        if !ok {
+            return Err(format!(
+                "I read \"{}\" as {} {}, but the query doesn't use it, so I won't answer without it. Could you rephrase, e.g. with \"by\" and a dimension name?",
+                u.phrase,
+                u.role.as_str(),
+                target
+            ));
+        }
+    }
+    let covered: Vec<String> = understood
+        .iter()
+        .flat_map(|u| crate::planner::words(&u.phrase))
+        .map(|w| crate::planner::stem(&w))
+        .collect();
+    let missing: Vec<String> = crate::planner::words(question)
+        .into_iter()
+        .filter(|w| {
+            !crate::planner::understood::is_filler(w, &layer.ignore)
+                && !covered.contains(&crate::planner::stem(w))
+                && w.chars().any(char::is_alphanumeric)
+        })
+        .collect();
+    if !missing.is_empty() {
+        return Err(format!(
+            "I don't know how \"{}\" fits this question, and I won't answer without it. Could you rephrase it with a governed dimension or value?",
+            missing.join(" ")
+        ));
+    }
+    Ok(())
 }
 
 /// Checks a tool call the way the offline router would, rejecting anything unknown.
@@ -147,10 +222,20 @@ fn validate<'a>(
         .iter()
         .any(|s| matches!(s, super::Step::Plan { .. }))
     {
+        let mut args = args;
+        let understood: Vec<Understood> =
+            match args.as_object_mut().and_then(|o| o.remove("understood")) {
+                Some(u) => serde_json::from_value(u)
+                    .map_err(|e| format!("understood is not a list of readings ({e})"))?,
+                None => Vec::new(),
+            };
         let query: MetricQuery =
             serde_json::from_value(args).map_err(|e| format!("not a metric query ({e})"))?;
         compile(&rt.engine.layer, &query, &CompileOptions { today }).map_err(|e| e.to_string())?;
-        return Ok(Choice::Query(query));
+        if let Err(q) = covers(rt, question, &query, &understood) {
+            return Ok(Choice::Clarify(q));
+        }
+        return Ok(Choice::Query(query, understood));
     }
     let input = rt.resolve_input(asker, today);
     // Start from the offline resolution (asker's team, defaults), then apply each argument,
@@ -232,15 +317,24 @@ pub async fn answer(
         Ok(Choice::Skill(skill, resolved)) => {
             super::run::run(rt, skill, question, &resolved, asker, today, requester)
         }
-        Ok(Choice::Query(query)) => crate::answer::run_query(
-            &rt.engine,
-            question,
-            query,
-            None,
-            vec!["Interpreted with the LLM; compiled by the semantic layer.".into()],
-            today,
-            requester,
-        ),
+        Ok(Choice::Query(query, understood)) => {
+            let mut a = crate::answer::run_query(
+                &rt.engine,
+                question,
+                query,
+                None,
+                vec!["Interpreted with the LLM; compiled by the semantic layer.".into()],
+                today,
+                requester,
+            );
+            a.understood = understood;
+            a
+        }
+        Ok(Choice::Clarify(q)) => {
+            let mut a = Answer::new(question, Status::Clarify, q);
+            a.text = crate::render::text::answer(&a);
+            a
+        }
         Err(()) => super::answer_question(rt, question, asker, today, requester),
     };
     if a.status == Status::Answered {

@@ -136,7 +136,9 @@ pub fn resolve(params: &[Param], question: &str, inp: &ResolveInput) -> Resolved
                 let from_question =
                     match planner::plan(&inp.engine.layer, inp.vocab, question, inp.today) {
                         Plan::Query { query, .. } => query.metrics.first().cloned(),
-                        _ => None,
+                        _ => planner::metrics_named(&inp.engine.layer, inp.vocab, question)
+                            .first()
+                            .cloned(),
                     };
                 from_question
                     .or_else(|| p.default.clone())

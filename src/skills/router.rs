@@ -108,7 +108,24 @@ pub fn route<'a>(
     };
     // The generic metric question competes too: a question the planner fully understands
     // goes to it unless a specific skill has stronger evidence.
-    let generic = match crate::planner::plan(&rt.engine.layer, &rt.vocab, question, today) {
+    let planned = crate::planner::plan(&rt.engine.layer, &rt.vocab, question, today);
+    // A named metric filtered on an entity's name ("tickets for Blue Fox Goods") is a
+    // metric question, not the entity's brief.
+    // So is a composed question (a comparison of two periods, "why", a share, an inline
+    // definition): the planner read every phrase of it.
+    if let crate::planner::Plan::Query { query, shape, .. } = &planned {
+        let layer = &rt.engine.layer;
+        if *shape != crate::planner::Shape::Single
+            || query.filters.iter().any(|c| {
+                layer
+                    .all_dimensions()
+                    .any(|(_, d)| d.entity_name && d.name == c.dimension)
+            })
+        {
+            return fallback(rt);
+        }
+    }
+    let generic = match planned {
         crate::planner::Plan::Query { .. } => 2.5,
         crate::planner::Plan::Clarify { .. } => 1.0,
         crate::planner::Plan::Unanswerable { .. } => 0.0,

@@ -60,7 +60,8 @@ impl Runtime {
         let mut hb = Handlebars::new();
         hb.register_escape_fn(handlebars::no_escape);
         register_helpers(&mut hb);
-        let vocab = Vocabulary::new(&engine.layer);
+        let mut vocab = Vocabulary::new(&engine.layer);
+        vocab.load_entity_names(&engine);
         Runtime {
             engine,
             vocab,

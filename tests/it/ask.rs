@@ -202,3 +202,132 @@ fn a_new_metric_becomes_askable() {
         serde_json::json!([["Enterprise", 1]])
     );
 }
+
+/// "Why did X drop": the total change between the two months matches hand-written SQL, and
+/// each contributor row is that value's change, ranked in the direction of the total change.
+#[test]
+fn why_reports_the_change_and_its_contributors() {
+    let (_state, rt) = crate::helpers::demo_runtime(&project_dir());
+    let a = cortex::skills::answer_question(
+        &rt,
+        "Why did tickets drop last month?",
+        None,
+        crate::helpers::demo_today(),
+        "t",
+    );
+    assert_eq!(a.status, Status::Answered, "{}", a.text);
+    assert_eq!(a.columns[0], "dimension");
+    let total = crate::helpers::demo_sql(
+        "SELECT count(*) FILTER (WHERE created_at >= DATE '2026-09-01' AND created_at < DATE '2026-10-01'),
+                count(*) FILTER (WHERE created_at >= DATE '2026-10-01' AND created_at < DATE '2026-11-01')
+         FROM tickets",
+    );
+    let (sep, oct) = (
+        total[0][0].as_f64().expect("sep"),
+        total[0][1].as_f64().expect("oct"),
+    );
+    let row = &a.rows[0];
+    assert_eq!(row[2].as_f64(), Some(sep));
+    assert_eq!(row[3].as_f64(), Some(oct));
+    assert_eq!(row[4].as_f64(), Some(oct - sep));
+    let by_channel = crate::helpers::demo_sql(
+        "SELECT channel, count(*) FILTER (WHERE created_at >= DATE '2026-10-01' AND created_at < DATE '2026-11-01')
+              - count(*) FILTER (WHERE created_at >= DATE '2026-09-01' AND created_at < DATE '2026-10-01') d
+         FROM tickets GROUP BY 1",
+    );
+    let sign = if oct < sep { -1.0 } else { 1.0 };
+    let mut expected: Vec<(String, f64)> = by_channel
+        .as_array()
+        .expect("rows")
+        .iter()
+        .map(|r| {
+            (
+                r[0].as_str().unwrap_or("").to_string(),
+                r[1].as_f64().unwrap_or(0.0),
+            )
+        })
+        .collect();
+    expected.sort_by(|p, q| (q.1 * sign).total_cmp(&(p.1 * sign)));
+    let channel_rows: Vec<(String, f64)> = a
+        .rows
+        .iter()
+        .filter(|r| r[0].as_str() == Some("channel"))
+        .map(|r| {
+            (
+                r[1].as_str().unwrap_or("").to_string(),
+                r[4].as_f64().unwrap_or(f64::NAN),
+            )
+        })
+        .collect();
+    assert!(!channel_rows.is_empty(), "{}", a.text);
+    assert_eq!(
+        channel_rows[0].1, expected[0].1,
+        "{channel_rows:?} vs {expected:?}"
+    );
+    for (value, change) in &channel_rows {
+        let want = expected.iter().find(|(v, _)| v == value).expect("value");
+        assert_eq!(*change, want.1, "{value}");
+    }
+    assert!(
+        a.headline.contains("Largest contributors"),
+        "{}",
+        a.headline
+    );
+}
+
+/// Every phrase is in `understood`, and a phrase nothing explains is asked about by name.
+#[test]
+fn understood_lists_every_phrase_and_unknown_phrases_are_asked_about() {
+    let f = fixture();
+    let e = f.engine();
+    let v = Vocabulary::new(&e.layer);
+    let a = ask(
+        &e,
+        &v,
+        "How many tickets by channel in October?",
+        fixture_today(),
+        "t",
+    );
+    let json = serde_json::to_value(&a).expect("json");
+    let items = json["understood"].as_array().expect("understood");
+    let has = |role: &str, as_: &str| {
+        items
+            .iter()
+            .any(|u| u["role"] == role && u["as"].as_str().is_some_and(|s| s.contains(as_)))
+    };
+    assert!(has("metric", "tickets"), "{items:?}");
+    assert!(has("dimension", "channel"), "{items:?}");
+    assert!(has("time", "2025-10-01"), "{items:?}");
+    assert!(a.text.contains("Read as:"), "{}", a.text);
+    let words: usize = items
+        .iter()
+        .map(|u| {
+            u["phrase"]
+                .as_str()
+                .unwrap_or("")
+                .split_whitespace()
+                .count()
+        })
+        .sum();
+    assert_eq!(words, 7, "{items:?}");
+
+    for (q, phrase) in [
+        ("tickets by warehouse location", "warehouse location"),
+        ("churned ARR by channel", "channel"),
+    ] {
+        let a = ask(&e, &v, q, fixture_today(), "t");
+        assert_eq!(a.status, Status::Clarify, "{q}: {}", a.text);
+        assert!(a.text.contains(phrase), "{q}: {}", a.text);
+        assert!(a.rows.is_empty());
+    }
+    // "looking" is English, not a typo of "bookings".
+    let a = ask(
+        &e,
+        &v,
+        "How is ARR looking by segment?",
+        fixture_today(),
+        "t",
+    );
+    assert_eq!(a.status, Status::Answered, "{}", a.text);
+    assert_eq!(a.query.expect("query").metrics, ["arr"]);
+}

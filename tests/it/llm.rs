@@ -169,7 +169,10 @@ async fn a_structured_query_from_the_model_is_compiled_by_the_semantic_layer() {
     let (_fake, addr) = spawn(vec![
         Reply::Tool(
             "metric_question",
-            json!({"metrics": ["tickets"], "group_by": ["channel"], "time_range": {"from": "2026-10-01", "to": "2026-10-31"}}).to_string(),
+            json!({"metrics": ["tickets"], "group_by": ["channel"], "time_range": {"from": "2026-10-01", "to": "2026-10-31"},
+                "understood": [{"phrase": "support load", "role": "metric", "as": "tickets"},
+                               {"phrase": "by channel", "role": "dimension", "as": "channel"},
+                               {"phrase": "last month", "role": "time", "as": "2026-10-01 to 2026-10-31"}]}).to_string(),
         ),
         Reply::Text("Email led with the most tickets."),
     ])
@@ -283,7 +286,10 @@ async fn a_narrative_with_an_invented_number_is_rejected() {
     let (_fake, addr) = spawn(vec![
         Reply::Tool(
             "metric_question",
-            json!({"metrics": ["tickets"], "group_by": ["channel"], "time_range": {"from": "2026-10-01", "to": "2026-10-31"}}).to_string(),
+            json!({"metrics": ["tickets"], "group_by": ["channel"], "time_range": {"from": "2026-10-01", "to": "2026-10-31"},
+                "understood": [{"phrase": "tickets", "role": "metric", "as": "tickets"},
+                               {"phrase": "by channel", "role": "dimension", "as": "channel"},
+                               {"phrase": "last month", "role": "time"}]}).to_string(),
         ),
         Reply::Text("Tickets grew 37% to 123,456,789 last month."),
     ])
@@ -301,4 +307,64 @@ async fn a_narrative_with_an_invented_number_is_rejected() {
     assert_eq!(a.status, Status::Answered);
     assert!(a.narrative.is_none());
     assert!(!a.text.contains("123,456,789"), "{}", a.text);
+}
+
+/// The model's reading of each phrase comes with its query; a phrase the query does not
+/// use (a dropped group-by), or a word no reading covers, gets a clarifying question and
+/// no numbers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_model_that_drops_a_phrase_gets_a_clarifying_question() {
+    let (_s, rt) = demo_runtime(&project_dir());
+    let question = "tickets by channel last month";
+    let dropped_group_by = json!({"metrics": ["tickets"], "time_range": {"from": "2026-10-01", "to": "2026-10-31"},
+        "understood": [{"phrase": "tickets", "role": "metric", "as": "tickets"},
+                       {"phrase": "by channel", "role": "dimension", "as": "channel"},
+                       {"phrase": "last month", "role": "time"}]});
+    let unread_word = json!({"metrics": ["tickets"], "time_range": {"from": "2026-10-01", "to": "2026-10-31"},
+        "understood": [{"phrase": "tickets", "role": "metric", "as": "tickets"},
+                       {"phrase": "last month", "role": "time"}]});
+    for (name, args) in [
+        ("dropped group-by", dropped_group_by),
+        ("unread word", unread_word),
+    ] {
+        let (fake, addr) = spawn(vec![Reply::Tool("metric_question", args.to_string())]).await;
+        let llm = llm(addr, Duration::from_secs(5), 0);
+        let a =
+            cortex::skills::llm_route::answer(&rt, &llm, question, None, demo_today(), "t").await;
+        assert_eq!(a.status, Status::Clarify, "{name}: {}", a.text);
+        assert!(a.rows.is_empty(), "{name}");
+        assert!(a.text.contains("channel"), "{name}: {}", a.text);
+        // The schema asked the model for its reading.
+        let requests = fake.requests.lock().expect("lock").clone();
+        let mq = requests[0]["tools"]
+            .as_array()
+            .expect("tools")
+            .iter()
+            .find(|t| t["function"]["name"] == "metric_question")
+            .cloned()
+            .expect("mq");
+        assert!(
+            mq["function"]["parameters"]["properties"]["understood"].is_object(),
+            "{name}"
+        );
+    }
+    // The same query with the group-by kept is answered, with the model's reading.
+    let kept = json!({"metrics": ["tickets"], "group_by": ["channel"], "time_range": {"from": "2026-10-01", "to": "2026-10-31"},
+        "understood": [{"phrase": "tickets", "role": "metric", "as": "tickets"},
+                       {"phrase": "by channel", "role": "dimension", "as": "channel"},
+                       {"phrase": "last month", "role": "time"}]});
+    let (_fake, addr) = spawn(vec![
+        Reply::Tool("metric_question", kept.to_string()),
+        Reply::Status(500),
+    ])
+    .await;
+    let llm = llm(addr, Duration::from_secs(5), 0);
+    let a = cortex::skills::llm_route::answer(&rt, &llm, question, None, demo_today(), "t").await;
+    assert_eq!(a.status, Status::Answered, "{}", a.text);
+    assert_json_close(
+        &sorted(serde_json::to_value(&a.rows).expect("rows")),
+        &sorted(demo_sql(TICKETS_LAST_MONTH)),
+    );
+    assert!(a.understood.iter().any(|u| u.as_ == "channel"));
+    assert!(a.text.contains("Read as:"), "{}", a.text);
 }
