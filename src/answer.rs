@@ -437,7 +437,7 @@ fn run_shape(
     })();
     if let Err(e) = result {
         let status = match e {
-            QueryError::Compile(_) => Status::Unanswerable,
+            QueryError::Compile(_) | QueryError::Policy(_) => Status::Unanswerable,
             QueryError::Warehouse(_) => Status::Error,
         };
         if status == Status::Error {

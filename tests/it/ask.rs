@@ -213,7 +213,7 @@ fn why_reports_the_change_and_its_contributors() {
         "Why did tickets drop last month?",
         None,
         crate::helpers::demo_today(),
-        "t",
+        "cli:test",
     );
     assert_eq!(a.status, Status::Answered, "{}", a.text);
     assert_eq!(a.columns[0], "dimension");
@@ -286,7 +286,7 @@ fn understood_lists_every_phrase_and_unknown_phrases_are_asked_about() {
         &v,
         "How many tickets by channel in October?",
         fixture_today(),
-        "t",
+        "cli:test",
     );
     let json = serde_json::to_value(&a).expect("json");
     let items = json["understood"].as_array().expect("understood");
@@ -315,7 +315,7 @@ fn understood_lists_every_phrase_and_unknown_phrases_are_asked_about() {
         ("tickets by warehouse location", "warehouse location"),
         ("churned ARR by channel", "channel"),
     ] {
-        let a = ask(&e, &v, q, fixture_today(), "t");
+        let a = ask(&e, &v, q, fixture_today(), "cli:test");
         assert_eq!(a.status, Status::Clarify, "{q}: {}", a.text);
         assert!(a.text.contains(phrase), "{q}: {}", a.text);
         assert!(a.rows.is_empty());
@@ -326,7 +326,7 @@ fn understood_lists_every_phrase_and_unknown_phrases_are_asked_about() {
         &v,
         "How is ARR looking by segment?",
         fixture_today(),
-        "t",
+        "cli:test",
     );
     assert_eq!(a.status, Status::Answered, "{}", a.text);
     assert_eq!(a.query.expect("query").metrics, ["arr"]);
