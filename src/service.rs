@@ -93,11 +93,9 @@ impl Service {
     /// Everything blocking (DuckDB, rendering, the state database) runs off the async threads.
     pub async fn ask(self: &Arc<Self>, req: Request) -> Asked {
         let limits = self.rt.engine.config.ask;
-        let too_long = limits.check(&req.question).and_then(|()| {
-            req.choice
-                .as_deref()
-                .map_or(Ok(()), |c| limits.check(c))
-        });
+        let too_long = limits
+            .check(&req.question)
+            .and_then(|()| req.choice.as_deref().map_or(Ok(()), |c| limits.check(c)));
         if let Err(msg) = too_long {
             warn!(
                 requester = %req.requester,
@@ -115,9 +113,8 @@ impl Service {
         let claimed = Arc::new(AtomicBool::new(false));
         let task_claimed = Arc::clone(&claimed);
         let req2 = req.clone();
-        let mut task = tokio::task::spawn_blocking(move || {
-            svc.answer_blocking(&req2, &handle, &task_claimed)
-        });
+        let mut task =
+            tokio::task::spawn_blocking(move || svc.answer_blocking(&req2, &handle, &task_claimed));
         let joined = match tokio::time::timeout(limits.deadline, &mut task).await {
             Ok(j) => j,
             Err(_) if !claimed.swap(true, Ordering::SeqCst) => {

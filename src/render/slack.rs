@@ -235,7 +235,8 @@ pub fn csv(a: &Answer) -> String {
 mod tests {
     use super::*;
 
-    const INJECTION: &str = "<!channel> ARR fell. <https://evil.example|Re-authenticate> <@U0ADMIN> <#C0GENERAL>";
+    const INJECTION: &str =
+        "<!channel> ARR fell. <https://evil.example|Re-authenticate> <@U0ADMIN> <#C0GENERAL>";
 
     #[test]
     fn mrkdwn_control_characters_are_escaped() {
@@ -266,8 +267,14 @@ mod tests {
         a.recommendations = vec![INJECTION.into()];
         a.columns = vec!["segment".into(), "arr".into()];
         a.rows = vec![
-            vec![crate::warehouse::Value::Text(INJECTION.into()), crate::warehouse::Value::Int(1)],
-            vec![crate::warehouse::Value::Text("SMB".into()), crate::warehouse::Value::Int(2)],
+            vec![
+                crate::warehouse::Value::Text(INJECTION.into()),
+                crate::warehouse::Value::Int(1),
+            ],
+            vec![
+                crate::warehouse::Value::Text("SMB".into()),
+                crate::warehouse::Value::Int(2),
+            ],
         ];
         a.provenance.notes = vec![INJECTION.into()];
         a.provenance.filters = vec![INJECTION.into()];

@@ -16,8 +16,8 @@ use tracing::{debug, info, warn};
 
 use crate::answer::Answer;
 use crate::render::slack as blocks;
-use crate::render::slack::escape;
 use crate::render::slack::actions;
+use crate::render::slack::escape;
 use crate::service::{Asked, Conversation, Request, Service};
 use crate::state::Place;
 
@@ -331,7 +331,10 @@ impl Bot {
     pub fn on_command(self: &Arc<Self>, cmd: &SlackCommandEvent) -> String {
         let text = cmd.text.clone().unwrap_or_default();
         if let Err(msg) = self.svc.rt.engine.config.ask.check(&text) {
-            warn!(chars = text.chars().count(), "refused a /cortex question over the length limit");
+            warn!(
+                chars = text.chars().count(),
+                "refused a /cortex question over the length limit"
+            );
             return msg;
         }
         if let Some(reply) = command_reply(&self.svc, &text) {
@@ -397,9 +400,7 @@ impl Bot {
                 text,
                 user,
                 channel,
-                thread_ts
-                    .clone()
-                    .or_else(|| (!*direct).then(|| ts.clone())),
+                thread_ts.clone().or_else(|| (!*direct).then(|| ts.clone())),
             ),
             Incoming::Command {
                 text,

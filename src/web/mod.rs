@@ -84,9 +84,7 @@ async fn visitor(State(w): State<Web>, mut req: HttpRequest, next: Next) -> Resp
         .identity
         .identify(peer, req.headers(), chrono::Utc::now().timestamp());
     let existing = security::cookie(req.headers(), security::SESSION_COOKIE);
-    let session = existing
-        .clone()
-        .unwrap_or_else(security::random_token);
+    let session = existing.clone().unwrap_or_else(security::random_token);
     req.extensions_mut().insert(Visitor {
         identity,
         session: session.clone(),
@@ -125,10 +123,7 @@ impl Web {
 
     /// Fills the viewer's CSRF token into the forms of a (possibly stored) page.
     fn fill_csrf(&self, page: &str, v: &Visitor) -> String {
-        page.replace(
-            CSRF_PLACEHOLDER,
-            &self.csrf.token(&v.identity, &v.session),
-        )
+        page.replace(CSRF_PLACEHOLDER, &self.csrf.token(&v.identity, &v.session))
     }
 
     /// The person behind the identity in context/people.yaml (by email or Slack id), for
@@ -176,7 +171,10 @@ async fn ask_page(
     Query(q): Query<AskQuery>,
 ) -> Response {
     let prefill = q.q.as_deref().map(str::trim).unwrap_or_default();
-    let prefill: String = prefill.chars().take(w.svc.rt.engine.config.ask.max_question_chars).collect();
+    let prefill: String = prefill
+        .chars()
+        .take(w.svc.rt.engine.config.ask.max_question_chars)
+        .collect();
     w.page("Ask", "ask", &ask_body(&w, &v, &prefill, None), &v)
 }
 
@@ -263,7 +261,11 @@ fn ask_body(w: &Web, v: &Visitor, prefill: &str, answer: Option<(&str, &str)>) -
         }
     }
     // Thread-like history: this person's earlier questions.
-    if let Ok(history) = w.svc.state.recent_answers(Some(&v.identity.requester()), 20) {
+    if let Ok(history) = w
+        .svc
+        .state
+        .recent_answers(Some(&v.identity.requester()), 20)
+    {
         let items: Vec<String> = history
             .iter()
             .filter(|h| Some(&h.id) != current_id.as_ref())
@@ -328,7 +330,10 @@ async fn permalink(
 
 /// An answer id as safe to put in a header (ids are hex).
 fn sanitize_id(id: &str) -> String {
-    id.chars().filter(char::is_ascii_alphanumeric).take(64).collect()
+    id.chars()
+        .filter(char::is_ascii_alphanumeric)
+        .take(64)
+        .collect()
 }
 
 /// Runs a trivial query on the warehouse: 200 `ok`, or 503 when it cannot answer.

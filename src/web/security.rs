@@ -193,7 +193,10 @@ impl IdentityPolicy {
         if from_proxy || signed {
             Identity::User(value.to_string())
         } else {
-            tracing::debug!(?peer, "identity header ignored: not from a trusted proxy and not signed");
+            tracing::debug!(
+                ?peer,
+                "identity header ignored: not from a trusted proxy and not signed"
+            );
             anonymous
         }
     }
@@ -372,8 +375,12 @@ mod tests {
         assert!(net.contains("10.1.200.3".parse().expect("ip")));
         assert!(!net.contains("10.2.0.1".parse().expect("ip")));
         assert!(net.contains("::ffff:10.1.0.9".parse().expect("ip")));
-        assert!(Cidr::parse("::1").expect("cidr").contains("::1".parse().expect("ip")));
-        assert!(Cidr::parse("0.0.0.0/0").expect("cidr").contains("8.8.8.8".parse().expect("ip")));
+        assert!(Cidr::parse("::1")
+            .expect("cidr")
+            .contains("::1".parse().expect("ip")));
+        assert!(Cidr::parse("0.0.0.0/0")
+            .expect("cidr")
+            .contains("8.8.8.8".parse().expect("ip")));
         assert!(Cidr::parse("10.0.0.0/33").is_err());
         assert!(Cidr::parse("proxy.local").is_err());
     }
@@ -389,8 +396,14 @@ mod tests {
             p.identify(proxy, &h, now),
             Identity::User("ava@example.com".into())
         );
-        assert_eq!(p.identify(stranger, &h, now), Identity::Anonymous("local".into()));
-        assert_eq!(p.identify(None, &h, now), Identity::Anonymous("local".into()));
+        assert_eq!(
+            p.identify(stranger, &h, now),
+            Identity::Anonymous("local".into())
+        );
+        assert_eq!(
+            p.identify(None, &h, now),
+            Identity::Anonymous("local".into())
+        );
         let sig = sign_identity("s3cret", "ava@example.com", now - 10);
         let signed = with(&[
             ("x-forwarded-user", "ava@example.com"),
@@ -409,14 +422,22 @@ mod tests {
             ("x-forwarded-user", "ceo@example.com"),
             ("x-forwarded-user-signature", &sig),
         ]);
-        assert_eq!(p.identify(stranger, &other, now), Identity::Anonymous("local".into()));
+        assert_eq!(
+            p.identify(stranger, &other, now),
+            Identity::Anonymous("local".into())
+        );
         let forged = sign_identity("guess", "ava@example.com", now);
         assert!(!verify_identity("s3cret", "ava@example.com", &forged, now));
         // Extreme timestamps neither panic nor pass.
         for ts in [i64::MIN, i64::MAX] {
             let s = sign_identity("s3cret", "ava@example.com", ts);
             assert!(!verify_identity("s3cret", "ava@example.com", &s, now));
-            assert!(!verify_identity("s3cret", "ava@example.com", &s, -ts.signum()));
+            assert!(!verify_identity(
+                "s3cret",
+                "ava@example.com",
+                &s,
+                -ts.signum()
+            ));
         }
     }
 
@@ -444,21 +465,39 @@ mod tests {
         assert!(!c.verify(&ava, "abc124", &t));
         assert!(!c.verify(&bob, "abc123", &t));
         assert!(!c.verify(&ava, "", &c.token(&ava, "")));
-        assert!(!Csrf::default().verify(&ava, "abc123", &t), "keys differ per process");
+        assert!(
+            !Csrf::default().verify(&ava, "abc123", &t),
+            "keys differ per process"
+        );
     }
 
     #[test]
     fn origins_must_match_the_site() {
         let site = Some("https://cortex.example.com");
-        let ok = with(&[("origin", "https://cortex.example.com"), ("host", "10.0.0.1:8080")]);
+        let ok = with(&[
+            ("origin", "https://cortex.example.com"),
+            ("host", "10.0.0.1:8080"),
+        ]);
         assert!(same_origin(&ok, site));
-        let evil = with(&[("origin", "https://evil.example"), ("host", "cortex.example.com")]);
+        let evil = with(&[
+            ("origin", "https://evil.example"),
+            ("host", "cortex.example.com"),
+        ]);
         assert!(!same_origin(&evil, site));
-        let by_host = with(&[("origin", "http://127.0.0.1:8080"), ("host", "127.0.0.1:8080")]);
+        let by_host = with(&[
+            ("origin", "http://127.0.0.1:8080"),
+            ("host", "127.0.0.1:8080"),
+        ]);
         assert!(same_origin(&by_host, None));
-        let referer = with(&[("referer", "http://127.0.0.1:8080/a/x"), ("host", "127.0.0.1:8080")]);
+        let referer = with(&[
+            ("referer", "http://127.0.0.1:8080/a/x"),
+            ("host", "127.0.0.1:8080"),
+        ]);
         assert!(same_origin(&referer, None));
         assert!(!same_origin(&with(&[("host", "127.0.0.1:8080")]), None));
-        assert!(!same_origin(&with(&[("origin", "null"), ("host", "x")]), None));
+        assert!(!same_origin(
+            &with(&[("origin", "null"), ("host", "x")]),
+            None
+        ));
     }
 }

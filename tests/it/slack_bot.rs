@@ -1178,5 +1178,9 @@ async fn extreme_timestamps_injections_and_long_questions_are_handled_safely() {
     bot.idle().await;
     assert_eq!(fake.calls("chat.postMessage").len(), posts + 1);
     assert_eq!(fake.calls("chat.update").len(), updates);
-    assert_eq!(audit.count(None).expect("count"), queries, "nothing was planned");
+    assert_eq!(
+        audit.count(None).expect("count"),
+        queries,
+        "nothing was planned"
+    );
 }

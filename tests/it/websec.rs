@@ -44,7 +44,11 @@ pub(crate) async fn start(config: Config, state: Option<tempfile::TempDir>) -> S
         .expect("bind");
     let url = format!("http://{}", listener.local_addr().expect("addr"));
     let router = server.router.clone();
-    tokio::spawn(cortex::server::serve_on(listener, router, std::future::pending()));
+    tokio::spawn(cortex::server::serve_on(
+        listener,
+        router,
+        std::future::pending(),
+    ));
     let _ = rustls::crypto::ring::default_provider().install_default();
     Site {
         url,
@@ -62,7 +66,11 @@ pub(crate) struct Browser {
 }
 
 impl Site {
-    pub(crate) async fn get(&self, path: &str, extra: &[(String, String)]) -> (u16, HeaderMap, String) {
+    pub(crate) async fn get(
+        &self,
+        path: &str,
+        extra: &[(String, String)],
+    ) -> (u16, HeaderMap, String) {
         let mut r = self.http.get(format!("{}{path}", self.url));
         for (k, v) in extra {
             r = r.header(k, v);
@@ -152,7 +160,8 @@ fn assert_secure_headers(h: &HeaderMap, page: &str) {
     assert_eq!(h.get("x-frame-options").expect("XFO"), "DENY");
     assert_eq!(h.get("x-content-type-options").expect("nosniff"), "nosniff");
     assert!(h.get("referrer-policy").is_some());
-    let scripts = page.matches("<script").count() - page.matches("type=\"application/json\"").count();
+    let scripts =
+        page.matches("<script").count() - page.matches("type=\"application/json\"").count();
     if scripts > 0 {
         let nonce = csp
             .split("'nonce-")
@@ -185,13 +194,23 @@ async fn asking_is_a_same_site_post_with_a_csrf_token_and_pages_carry_security_h
     let other = site.browser(vec![]).await;
     let q = "What's our ARR by segment?";
     let refused = [
-        ("no Origin", site.post(&b, &[("q", q), ("csrf", &b.token)], None).await),
+        (
+            "no Origin",
+            site.post(&b, &[("q", q), ("csrf", &b.token)], None).await,
+        ),
         (
             "another site",
-            site.post(&b, &[("q", q), ("csrf", &b.token)], Some("https://evil.example"))
-                .await,
+            site.post(
+                &b,
+                &[("q", q), ("csrf", &b.token)],
+                Some("https://evil.example"),
+            )
+            .await,
         ),
-        ("no token", site.post(&b, &[("q", q)], Some(&site.url)).await),
+        (
+            "no token",
+            site.post(&b, &[("q", q)], Some(&site.url)).await,
+        ),
         (
             "another session's token",
             site.post(&b, &[("q", q), ("csrf", &other.token)], Some(&site.url))
@@ -202,8 +221,19 @@ async fn asking_is_a_same_site_post_with_a_csrf_token_and_pages_carry_security_h
         assert_eq!(status, 403, "{why}: {page}");
         assert_secure_headers(&h, &page);
     }
-    assert_eq!(site.answers(), 0, "no refused form was answered or recorded");
-    let audit = site.server.svc.rt.engine.warehouse.audit_log().expect("log");
+    assert_eq!(
+        site.answers(),
+        0,
+        "no refused form was answered or recorded"
+    );
+    let audit = site
+        .server
+        .svc
+        .rt
+        .engine
+        .warehouse
+        .audit_log()
+        .expect("log");
     assert_eq!(audit.count(Some("anonymous:")).expect("count"), 0);
 
     let (status, h, page) = site
@@ -223,13 +253,20 @@ async fn asking_is_a_same_site_post_with_a_csrf_token_and_pages_carry_security_h
 
     // A clarifying question's choices are same-site POST forms with the viewer's token.
     let clarify = site.ask(&b, "How is revenue doing?").await;
-    assert!(clarify.contains("<form class=\"choice\" method=\"post\""), "{clarify}");
+    assert!(
+        clarify.contains("<form class=\"choice\" method=\"post\""),
+        "{clarify}"
+    );
     assert!(!clarify.contains(security::CSRF_PLACEHOLDER));
     assert!(clarify.contains(&format!("value=\"{}\"", b.token)));
     let (status, _, chosen) = site
         .post(
             &b,
-            &[("q", "How is revenue doing?"), ("choice", "arr"), ("csrf", &b.token)],
+            &[
+                ("q", "How is revenue doing?"),
+                ("choice", "arr"),
+                ("csrf", &b.token),
+            ],
             Some(&site.url),
         )
         .await;
@@ -244,7 +281,11 @@ async fn asking_is_a_same_site_post_with_a_csrf_token_and_pages_carry_security_h
     let (_, _, page) = site
         .post(
             &b,
-            &[("q", "How is revenue doing?"), ("choice", &long), ("csrf", &b.token)],
+            &[
+                ("q", "How is revenue doing?"),
+                ("choice", &long),
+                ("csrf", &b.token),
+            ],
             Some(&site.url),
         )
         .await;
@@ -290,8 +331,20 @@ async fn the_identity_header_counts_only_from_trusted_proxies_or_when_signed() {
         )
         .await;
     assert!(page.contains("Asked by Ava Thompson"), "{page}");
-    let audit = site.server.svc.rt.engine.warehouse.audit_log().expect("log");
-    assert!(audit.count(Some("web:ava.thompson@example.com")).expect("n") >= 1);
+    let audit = site
+        .server
+        .svc
+        .rt
+        .engine
+        .warehouse
+        .audit_log()
+        .expect("log");
+    assert!(
+        audit
+            .count(Some("web:ava.thompson@example.com"))
+            .expect("n")
+            >= 1
+    );
     // A header saying `local` is a person called local, never the default identity.
     let anon = site.browser(vec![]).await;
     site.ask(&anon, "What's our ARR?").await;
@@ -302,9 +355,18 @@ async fn the_identity_header_counts_only_from_trusted_proxies_or_when_signed() {
         "the anonymous user's history is not `local`'s: {page}"
     );
     let state = &site.server.svc.state;
-    assert_eq!(state.recent_answers(Some("web:local"), 10).expect("a").len(), 1);
     assert_eq!(
-        state.recent_answers(Some("anonymous:local"), 10).expect("a").len(),
+        state
+            .recent_answers(Some("web:local"), 10)
+            .expect("a")
+            .len(),
+        1
+    );
+    assert_eq!(
+        state
+            .recent_answers(Some("anonymous:local"), 10)
+            .expect("a")
+            .len(),
         1
     );
 
@@ -314,7 +376,10 @@ async fn the_identity_header_counts_only_from_trusted_proxies_or_when_signed() {
     config.server.trusted_proxies = vec!["127.0.0.0/8".into()];
     let site2 = start(config, Some(state2)).await;
     let (_, _, page) = site2.get("/", &h("U01CSM0001")).await;
-    assert!(page.contains("<span class=\"who\">U01CSM0001</span>"), "{page}");
+    assert!(
+        page.contains("<span class=\"who\">U01CSM0001</span>"),
+        "{page}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -360,7 +425,10 @@ async fn pdfs_of_older_answers_load_from_the_state_database_after_a_restart() {
     let second = cortex::server::build(demo_config(&state), Some(demo_today()))
         .await
         .expect("builds again");
-    assert!(second.svc.recent(&asked.id).is_none(), "not in the new process's memory");
+    assert!(
+        second.svc.recent(&asked.id).is_none(),
+        "not in the new process's memory"
+    );
     let pdf = second.svc.pdf(&asked.id).await.expect("the PDF renders");
     assert!(pdf.starts_with(b"%PDF"));
     assert!(second.svc.pdf("nope").await.is_err());
@@ -426,7 +494,12 @@ async fn a_hanging_llm_costs_one_timeout_then_answers_come_offline() {
                 ..Request::default()
             })
             .await;
-        assert_eq!(asked.answer.status, Status::Answered, "{q}: {}", asked.answer.text);
+        assert_eq!(
+            asked.answer.status,
+            Status::Answered,
+            "{q}: {}",
+            asked.answer.text
+        );
     }
     assert_eq!(
         seen.load(Ordering::SeqCst),
@@ -457,7 +530,11 @@ async fn an_answer_past_its_deadline_says_it_took_too_long() {
         })
         .await;
     assert_eq!(asked.answer.status, Status::Error);
-    assert!(asked.answer.headline.contains("took too long"), "{}", asked.answer.headline);
+    assert!(
+        asked.answer.headline.contains("took too long"),
+        "{}",
+        asked.answer.headline
+    );
     let stored = server
         .svc
         .state
@@ -519,7 +596,7 @@ async fn cli_asks_and_a_loaded_server_share_the_state_database() {
         .spawn()
         .expect("serve starts");
     let (url, log) = serve_url(&mut serve);
-    let load = tokio::spawn(cortex::bench::load::run(&cortex::bench::load::LoadOptions {
+    let opts = cortex::bench::load::LoadOptions {
         url,
         questions: 40,
         concurrency: 4,
@@ -527,7 +604,8 @@ async fn cli_asks_and_a_loaded_server_share_the_state_database() {
         heavy: 0,
         heavy_question: String::new(),
         state_db: Some(state_db.clone()),
-    }));
+    };
+    let load = tokio::spawn(async move { cortex::bench::load::run(&opts).await });
     let clis: Vec<_> = (0..20)
         .map(|i| {
             let mut c = Command::new(cortex_bin());
