@@ -336,7 +336,11 @@ fn sanitize_id(id: &str) -> String {
         .collect()
 }
 
-/// Runs a trivial query on the warehouse: 200 `ok`, or 503 when it cannot answer.
+/// How long the health check waits for the warehouse.
+const HEALTH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Runs a trivial query on the warehouse (one row of a declared table): 200 `ok`, or 503
+/// when it cannot answer.
 async fn healthz(State(w): State<Web>) -> Response {
     let svc = Arc::clone(&w.svc);
     let check = tokio::task::spawn_blocking(move || {
@@ -345,11 +349,34 @@ async fn healthz(State(w): State<Web>) -> Response {
             question: "health check".into(),
             query_json: None,
         };
-        svc.rt.engine.warehouse.query("SELECT 1 AS ok", &ctx)
-    })
-    .await;
+        // The file must still be a DuckDB database (not deleted, truncated or replaced)...
+        let path = svc.rt.engine.warehouse.path();
+        let mut head = [0u8; 12];
+        let readable = std::fs::File::open(path)
+            .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut head))
+            .is_ok();
+        if !readable || &head[8..12] != b"DUCK" {
+            return Err(crate::warehouse::WarehouseError::Query(
+                "the warehouse file is missing or not a DuckDB database".into(),
+            ));
+        }
+        // ...and the connection must answer: one row of a declared table.
+        let table = svc.rt.engine.layer.tables().into_iter().next();
+        let sql = match table {
+            Some(t) => format!("SELECT 1 AS ok FROM {t} LIMIT 1"),
+            None => "SELECT 1 AS ok".to_string(),
+        };
+        svc.rt.engine.warehouse.query(&sql, &ctx)
+    });
+    let check = match tokio::time::timeout(HEALTH_TIMEOUT, check).await {
+        Ok(c) => c,
+        Err(_) => {
+            error!("health check: the warehouse did not answer in time");
+            return (StatusCode::SERVICE_UNAVAILABLE, "warehouse unavailable").into_response();
+        }
+    };
     match check {
-        Ok(Ok(r)) if r.rows.len() == 1 => (StatusCode::OK, "ok").into_response(),
+        Ok(Ok(r)) if r.rows.len() <= 1 => (StatusCode::OK, "ok").into_response(),
         Ok(Ok(_)) => (StatusCode::SERVICE_UNAVAILABLE, "warehouse unavailable").into_response(),
         Ok(Err(e)) => {
             error!(error = %e, "health check: the warehouse query failed");
@@ -364,41 +391,32 @@ async fn healthz(State(w): State<Web>) -> Response {
 
 /// An error page with a status: the message only, never server details.
 fn refused(status: StatusCode, msg: &str) -> Response {
-    (
-        status,
-        Html(html::layout(
-            "Cortex",
-            "",
-            &format!(
-                "<h1>Sorry</h1><p>{}</p><p><a href=\"/\">Ask a question</a></p>",
-                escape(msg)
-            ),
-            &PageOptions {
-                nav: true,
-                ..Default::default()
-            },
-        )),
-    )
-        .into_response()
+    message_page(status, "Sorry", msg)
 }
 
 fn not_found(msg: &str) -> Response {
-    (
-        StatusCode::NOT_FOUND,
-        Html(html::layout(
-            "Not found",
-            "",
-            &format!(
-                "<h1>Not found</h1><p>{}</p><p><a href=\"/\">Ask a question</a></p>",
-                escape(msg)
-            ),
-            &PageOptions {
-                nav: true,
-                ..Default::default()
-            },
-        )),
-    )
-        .into_response()
+    message_page(StatusCode::NOT_FOUND, "Not found", msg)
+}
+
+fn message_page(status: StatusCode, title: &str, msg: &str) -> Response {
+    let nonce = security::random_token();
+    let page = html::layout(
+        title,
+        "",
+        &format!(
+            "<h1>{}</h1><p>{}</p><p><a href=\"/\">Ask a question</a></p>",
+            escape(title),
+            escape(msg)
+        ),
+        &PageOptions {
+            nav: true,
+            nonce: Some(nonce.clone()),
+            ..Default::default()
+        },
+    );
+    let mut res = with_nonce(page, &nonce);
+    *res.status_mut() = status;
+    res
 }
 
 async fn metrics_page(State(w): State<Web>, Extension(v): Extension<Visitor>) -> Response {

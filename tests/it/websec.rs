@@ -251,7 +251,9 @@ async fn asking_is_a_same_site_post_with_a_csrf_token_and_pages_carry_security_h
     assert_eq!(status, 200);
     assert_secure_headers(&h, &page);
 
-    // A clarifying question's choices are same-site POST forms with the viewer's token.
+    // A clarifying question's choices are same-site POST forms with the viewer's token
+    // (a new browser: a new conversation, so it is not read as a follow-up).
+    let b = site.browser(vec![]).await;
     let clarify = site.ask(&b, "How is revenue doing?").await;
     assert!(
         clarify.contains("<form class=\"choice\" method=\"post\""),
