@@ -412,6 +412,37 @@ mod tests {
     use super::*;
 
     #[test]
+    fn emails_are_checked_and_map_to_people() {
+        assert!(valid_email("ava.thompson@example.com"));
+        for bad in [
+            "ava",
+            "ava@",
+            "@example.com",
+            "a b@example.com",
+            "a@b@c.com",
+            "a@example.",
+        ] {
+            assert!(!valid_email(bad), "{bad}");
+        }
+        let ctx = Context {
+            people: vec![Person {
+                slack_id: "U1".into(),
+                name: "Ava".into(),
+                team: "Revenue".into(),
+                role: String::new(),
+                email: Some("Ava@Example.com".into()),
+            }],
+            ..Context::default()
+        };
+        assert_eq!(
+            ctx.person_by_email("ava@example.com")
+                .map(|p| p.slack_id.as_str()),
+            Some("U1")
+        );
+        assert!(ctx.person_by_email("bob@example.com").is_none());
+    }
+
+    #[test]
     fn retrieval_ranks_passages_by_shared_words() {
         let ctx = Context {
             glossary: parse_glossary(

@@ -656,3 +656,55 @@ async fn cli_asks_and_a_loaded_server_share_the_state_database() {
         .expect("answers");
     assert_eq!(answers.len(), 40, "every web answer is recorded");
 }
+
+/// `[server] slack_listen` moves the Slack endpoints off the web site's listener.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_slack_endpoints_can_have_their_own_listener() {
+    let state = tempfile::tempdir().expect("tmp");
+    let mut config = demo_config(&state);
+    config.slack.bot_token = Some(Secret::new("xoxb-test"));
+    config.slack.signing_secret = Some(Secret::new("signing"));
+    // No Slack here: auth.test fails fast and is only logged.
+    config.slack.api_url = "http://127.0.0.1:9/api".into();
+    config.server.slack_listen = Some("127.0.0.1:0".into());
+    let site = start(config, Some(state)).await;
+    assert!(site.server.transports.http_events);
+    let slack = site
+        .server
+        .slack_router
+        .clone()
+        .expect("a separate Slack router");
+    let (status, _, _) = site.get("/slack/events", &[]).await;
+    assert_eq!(status, 404, "not on the web site's listener");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    tokio::spawn(cortex::server::serve_on(
+        listener,
+        slack,
+        std::future::pending(),
+    ));
+    let r = site
+        .http
+        .post(format!("{url}/slack/events"))
+        .header("x-slack-request-timestamp", i64::MIN.to_string())
+        .header("x-slack-signature", "v0=00")
+        .body("{}")
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status().as_u16(), 401, "signed requests only");
+    assert_eq!(
+        r.headers()
+            .get("x-frame-options")
+            .expect("headers here too"),
+        "DENY"
+    );
+    let r = site.http.get(format!("{url}/")).send().await.expect("get");
+    assert_eq!(
+        r.status().as_u16(),
+        404,
+        "no web site on the Slack listener"
+    );
+}
