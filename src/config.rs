@@ -305,9 +305,7 @@ impl Config {
                 .user_header
                 .unwrap_or_else(|| "x-forwarded-user".into())
                 .to_ascii_lowercase(),
-            default_user: raw_server
-                .default_user
-                .unwrap_or_else(|| "web:local".into()),
+            default_user: raw_server.default_user.unwrap_or_else(|| "local".into()),
             trusted_proxies: raw_server.trusted_proxies.unwrap_or_default(),
             identity_secret: env("CORTEX_IDENTITY_SECRET")
                 .or(raw_server.identity_secret)

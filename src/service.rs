@@ -127,7 +127,19 @@ impl Service {
                         limits.deadline.as_secs_f64()
                     ),
                 );
-                return self.finish(&req, a, None);
+                // Rendering and recording run off the async threads, like every answer.
+                let svc = Arc::clone(self);
+                return match tokio::task::spawn_blocking(move || svc.finish(&req, a, None)).await {
+                    Ok(asked) => asked,
+                    Err(e) => {
+                        error!(error = %e, "recording a too-long answer panicked");
+                        self.unrecorded(Answer::new(
+                            &question,
+                            Status::Error,
+                            "That took too long and was stopped.".into(),
+                        ))
+                    }
+                };
             }
             // The answer was finished just as the deadline passed: it is being recorded.
             Err(_) => task.await,

@@ -149,6 +149,8 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 /// Runs the load and checks the records.
 pub async fn run(opts: &LoadOptions) -> Result<LoadReport> {
     anyhow::ensure!(!opts.pool.is_empty(), "no questions to ask");
+    // One TLS provider for the process: ring (reqwest needs one even for http).
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(opts.concurrency.max(1))
         .build()?;
