@@ -492,7 +492,13 @@ impl Bot {
                 self.ephemeral(channel, user, msg).await;
             }
             actions::OPEN_HTML => {
-                let link = format!("{}/a/{value}", self.public_url);
+                // Answer ids are hex: nothing else reaches the link.
+                let id: String = value
+                    .chars()
+                    .filter(char::is_ascii_alphanumeric)
+                    .take(64)
+                    .collect();
+                let link = format!("{}/a/{id}", self.public_url);
                 self.ephemeral(
                     channel,
                     user,

@@ -708,3 +708,23 @@ async fn the_slack_endpoints_can_have_their_own_listener() {
         "no web site on the Slack listener"
     );
 }
+
+/// `cortex ask` refuses an over-long question before opening anything.
+#[test]
+fn the_cli_refuses_a_question_over_the_length_limit() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let state_db = dir.path().join("state.sqlite");
+    let out = Command::new(cortex_bin())
+        .arg("--project")
+        .arg(project_dir())
+        .arg("--warehouse")
+        .arg(demo_warehouse())
+        .args(["ask", &"ARR ".repeat(7_500)])
+        .env("CORTEX_STATE_DB", &state_db)
+        .output()
+        .expect("runs");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("too long"), "{err}");
+    assert!(!state_db.exists(), "nothing was opened or recorded");
+}
