@@ -171,7 +171,7 @@ impl State {
     /// One stored answer by id.
     pub fn answer(&self, id: &str) -> anyhow::Result<Option<StoredAnswer>> {
         Ok(self
-            .answers_where("WHERE a.id = ?", &[id], 1)?
+            .answers_where("WHERE a.id = ?", &[id], 1, true)?
             .into_iter()
             .next())
     }
@@ -198,15 +198,17 @@ impl State {
         Ok(Some(a))
     }
 
-    /// The newest answers first; `requester` limits them to one person.
+    /// The newest answers first, as a listing: without their pages and JSON (`html` is
+    /// `None`, `answer_json` empty; read one with [`State::answer`]). `requester` limits
+    /// them to one person.
     pub fn recent_answers(
         &self,
         requester: Option<&str>,
         limit: usize,
     ) -> anyhow::Result<Vec<StoredAnswer>> {
         match requester {
-            Some(r) => self.answers_where("WHERE a.requester = ?", &[r], limit),
-            None => self.answers_where("", &[], limit),
+            Some(r) => self.answers_where("WHERE a.requester = ?", &[r], limit, false),
+            None => self.answers_where("", &[], limit, false),
         }
     }
 
@@ -215,10 +217,16 @@ impl State {
         filter: &str,
         args: &[&str],
         limit: usize,
+        full: bool,
     ) -> anyhow::Result<Vec<StoredAnswer>> {
+        let page = if full {
+            "a.answer_json, a.html"
+        } else {
+            "'', NULL"
+        };
         let sql = format!(
             "SELECT a.id, substr(a.created_at, 1, 19), a.requester, a.question,
-                    a.skill, a.status, a.answer_json, a.html, a.nonce,
+                    a.skill, a.status, {page}, a.nonce,
                     (SELECT count(*) FROM feedback f WHERE f.answer_id = a.id AND f.helpful),
                     (SELECT count(*) FROM feedback f WHERE f.answer_id = a.id AND NOT f.helpful)
              FROM answers a
