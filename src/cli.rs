@@ -147,7 +147,7 @@ pub struct LoadArgs {
     /// The slow question (e.g. a governed query at day grain over many groups).
     #[arg(
         long,
-        default_value = "How many tickets by merchant, channel and intent per day?"
+        default_value = "What is the median first response time by channel and intent per day?"
     )]
     pub heavy_question: String,
     /// A file of questions, one per line (default: a built-in set).
