@@ -2,7 +2,7 @@
 //! form (`cortex ask --format json`) is a contract shared with tools outside the crate.
 
 use chrono::NaiveDate;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tracing::warn;
 
 use crate::engine::{Engine, QueryError};
@@ -12,7 +12,7 @@ use crate::semantic::{Column, Grain, MetricQuery, TimeRange, Unit};
 use crate::warehouse::{AuditContext, Value};
 
 /// How the question ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     Answered,
@@ -23,7 +23,7 @@ pub enum Status {
 }
 
 /// One metric's definition, as shown under every answer.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MetricInfo {
     pub name: String,
     pub label: String,
@@ -50,7 +50,7 @@ impl MetricInfo {
 }
 
 /// Where the numbers come from.
-#[derive(Debug, Clone, PartialEq, Serialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct Provenance {
     pub metrics: Vec<MetricInfo>,
     pub filters: Vec<String>,
@@ -66,8 +66,9 @@ pub struct Provenance {
 }
 
 /// The answer to a question: typed data, no formatting except `text`, which the text
-/// renderer fills in.
-#[derive(Debug, Clone, Serialize)]
+/// renderer fills in. Reading the JSON back (the state database) restores everything but
+/// the skipped fields, which the state database keeps beside it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Answer {
     pub question: String,
     pub status: Status,
@@ -84,12 +85,12 @@ pub struct Answer {
     /// The skill's parameters as resolved from the question and the asker.
     pub params: std::collections::BTreeMap<String, String>,
     /// Sentences from the skill's findings rules, each backed by a number.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub findings: Vec<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub recommendations: Vec<String>,
     /// For `clarify`: the metric names to choose from. For `unanswerable`: suggestions.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub choices: Vec<String>,
     /// What each column is (time bucket, dimension, metric with its unit).
     #[serde(skip)]

@@ -14,6 +14,8 @@ use crate::engine::Engine;
 use crate::semantic::{compile, CompileOptions, MetricQuery};
 use crate::warehouse::AuditContext;
 
+pub mod load;
+
 /// The structured queries measured at every scale.
 pub fn queries() -> Vec<(&'static str, MetricQuery)> {
     let q = |json: &str| serde_json::from_str::<MetricQuery>(json).expect("bench query is valid");

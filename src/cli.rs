@@ -126,7 +126,11 @@ pub struct EvalArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct BenchArgs {
+    /// `load`: drive a running `cortex serve` instead.
+    #[command(subcommand)]
+    pub mode: Option<BenchMode>,
     /// Demo scales to measure, comma-separated.
     #[arg(long, value_delimiter = ',', default_values_t = vec![1.0, 10.0])]
     pub scales: Vec<f64>,
@@ -136,6 +140,41 @@ pub struct BenchArgs {
     /// Repetitions per measurement (the median is reported).
     #[arg(long, default_value_t = 5)]
     pub runs: usize,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchMode {
+    /// Drive a running `cortex serve` through its web ask endpoint (POST with CSRF) and
+    /// report p50/p95/max latency, errors and lost records.
+    Load(LoadBenchArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct LoadBenchArgs {
+    /// The running site.
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    pub url: String,
+    /// How many questions in all.
+    #[arg(long, default_value_t = 100)]
+    pub questions: usize,
+    /// How many at once.
+    #[arg(long, default_value_t = 50)]
+    pub concurrency: usize,
+    /// Slow questions kept running while the others are measured.
+    #[arg(long, default_value_t = 0)]
+    pub heavy: usize,
+    /// The slow question (e.g. a governed query at day grain over many groups).
+    #[arg(
+        long,
+        default_value = "What is the median first response time by channel and intent per day?"
+    )]
+    pub heavy_question: String,
+    /// A file of questions, one per line (default: a built-in set).
+    #[arg(long, value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// Don't check the server's records in the state database (e.g. a remote server).
+    #[arg(long)]
+    pub no_records: bool,
 }
 
 #[derive(Debug, Args)]
@@ -269,6 +308,40 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 println!("{:<20} {}", s.name, s.description);
             }
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench(BenchArgs {
+            mode: Some(BenchMode::Load(l)),
+            ..
+        }) => {
+            let pool = match &l.file {
+                Some(f) => std::fs::read_to_string(f)
+                    .with_context(|| format!("cannot read {}", f.display()))?
+                    .lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                    .map(str::to_string)
+                    .collect(),
+                None => crate::bench::load::default_questions(),
+            };
+            let opts = crate::bench::load::LoadOptions {
+                url: l.url,
+                questions: l.questions,
+                concurrency: l.concurrency.max(1),
+                pool,
+                heavy: l.heavy,
+                heavy_question: l.heavy_question,
+                state_db: (!l.no_records).then(|| config.state_db.clone()),
+            };
+            let report = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?
+                .block_on(crate::bench::load::run(&opts))?;
+            crate::bench::load::print(&opts, &report, &mut std::io::stdout().lock())?;
+            Ok(if report.errors == 0 && report.lost.unwrap_or(0) == 0 {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
         }
         Command::Bench(a) => {
             crate::bench::run(
@@ -495,8 +568,10 @@ fn requester() -> String {
 }
 
 fn cmd_ask(config: Config, a: AskArgs, today: NaiveDate) -> Result<ExitCode> {
-    let rt = crate::skills::run::Runtime::open(config)?;
     let question = a.question.join(" ");
+    // Refused before anything is opened or planned.
+    config.ask.check(&question).map_err(anyhow::Error::msg)?;
+    let rt = crate::skills::run::Runtime::open(config)?;
     let asker = match &a.asker {
         Some(id) => Some(
             rt.context

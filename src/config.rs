@@ -15,7 +15,7 @@ use crate::warehouse::Limits;
 struct RawConfig {
     /// Path of the DuckDB warehouse (default `data/warehouse.duckdb`).
     warehouse: Option<PathBuf>,
-    /// Path of the state database: audit log and everything the bot writes (default `data/state.duckdb`).
+    /// Path of the state database (SQLite): audit log and everything the bot writes (default `data/state.sqlite`).
     state_db: Option<PathBuf>,
     /// Per-query timeout in seconds (default 10).
     query_timeout_secs: Option<f64>,
@@ -31,6 +31,10 @@ struct RawConfig {
     memory_limit_mb: Option<u64>,
     /// Cap on DuckDB's spill files in MiB (default 8192).
     temp_limit_mb: Option<u64>,
+    /// Longest question accepted on every path (web, Slack, CLI), in characters (default 500).
+    max_question_chars: Option<usize>,
+    /// One deadline per answer covering the LLM, queries and rendering, in seconds (default 60).
+    answer_deadline_secs: Option<f64>,
     /// The optional LLM (any OpenAI-compatible endpoint).
     llm: Option<RawLlm>,
     /// Slack credentials and API address.
@@ -55,6 +59,9 @@ struct RawServer {
     public_url: Option<String>,
     user_header: Option<String>,
     default_user: Option<String>,
+    trusted_proxies: Option<Vec<String>>,
+    identity_secret: Option<String>,
+    slack_listen: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -65,6 +72,7 @@ struct RawLlm {
     api_key: Option<String>,
     timeout_secs: Option<f64>,
     retries: Option<u32>,
+    cooldown_secs: Option<f64>,
 }
 
 /// A secret (API key, token): never printed or logged.
@@ -104,6 +112,42 @@ pub struct LlmConfig {
     /// Extra attempts after a timeout (5xx and 429 answers are retried with backoff by
     /// async-openai itself).
     pub retries: u32,
+    /// After a timeout or connection failure the LLM is skipped for this long (the circuit
+    /// breaker), and answers come from the offline path at once.
+    pub cooldown: Duration,
+}
+
+/// Limits on every question, whatever front end it came from.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AskLimits {
+    /// Longest question (and clarifying choice) accepted, in characters.
+    pub max_question_chars: usize,
+    /// One deadline per answer: LLM, queries and rendering together.
+    pub deadline: Duration,
+}
+
+impl Default for AskLimits {
+    fn default() -> Self {
+        AskLimits {
+            max_question_chars: 500,
+            deadline: Duration::from_secs(60),
+        }
+    }
+}
+
+impl AskLimits {
+    /// Refuses a question (or choice) longer than the limit, with a message for the asker.
+    pub fn check(&self, text: &str) -> Result<(), String> {
+        let n = text.chars().count();
+        if n > self.max_question_chars {
+            Err(format!(
+                "That question is too long ({n} characters); please keep it under {} characters.",
+                self.max_question_chars
+            ))
+        } else {
+            Ok(())
+        }
+    }
 }
 
 /// Slack settings. Each transport is on only when its credentials are present.
@@ -120,7 +164,7 @@ pub struct SlackConfig {
 }
 
 /// The long-running process's own settings.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct ServerConfig {
     /// Address of the web site and the Slack HTTP endpoints (default `127.0.0.1:8080`).
     pub listen: String,
@@ -128,8 +172,15 @@ pub struct ServerConfig {
     pub public_url: Option<String>,
     /// Header carrying the asker's identity, set by the company's auth proxy.
     pub user_header: String,
-    /// Identity used when the header is absent (local use).
+    /// Identity used when the header is absent or not trusted (local use).
     pub default_user: String,
+    /// Peers (IPs or CIDRs, e.g. `10.0.0.0/8`) whose identity header is trusted as is.
+    pub trusted_proxies: Vec<String>,
+    /// When set, an identity header is also trusted when signed with this secret: the
+    /// `<user_header>-signature` header holds `<unix ts>:<hex HMAC-SHA256(secret, "<ts>:<value>")>`.
+    pub identity_secret: Option<Secret>,
+    /// Serve the Slack endpoints on this separate address instead of the web site's.
+    pub slack_listen: Option<String>,
 }
 
 impl ServerConfig {
@@ -152,6 +203,8 @@ pub struct Config {
     pub llm: Option<LlmConfig>,
     pub slack: SlackConfig,
     pub server: ServerConfig,
+    /// Question length and the per-answer deadline.
+    pub ask: AskLimits,
 }
 
 impl Config {
@@ -176,7 +229,7 @@ impl Config {
         let state_db = env("CORTEX_STATE_DB")
             .map(PathBuf::from)
             .or(raw.state_db)
-            .unwrap_or_else(|| PathBuf::from("data/state.duckdb"));
+            .unwrap_or_else(|| PathBuf::from("data/state.sqlite"));
         let timeout = match env("CORTEX_QUERY_TIMEOUT_SECS") {
             Some(v) => Some(
                 v.parse::<f64>()
@@ -216,6 +269,13 @@ impl Config {
                         .clamp(0.05, 600.0),
                 ),
                 retries: raw_llm.retries.unwrap_or(1).min(5),
+                cooldown: Duration::from_secs_f64(
+                    env("CORTEX_LLM_COOLDOWN_SECS")
+                        .and_then(|v| v.parse().ok())
+                        .or(raw_llm.cooldown_secs)
+                        .unwrap_or(60.0)
+                        .clamp(0.0, 86_400.0),
+                ),
             }),
             _ => None,
         };
@@ -255,11 +315,34 @@ impl Config {
                 .user_header
                 .unwrap_or_else(|| "x-forwarded-user".into())
                 .to_ascii_lowercase(),
-            default_user: raw_server
-                .default_user
-                .unwrap_or_else(|| "web:local".into()),
+            default_user: raw_server.default_user.unwrap_or_else(|| "local".into()),
+            trusted_proxies: raw_server.trusted_proxies.unwrap_or_default(),
+            identity_secret: env("CORTEX_IDENTITY_SECRET")
+                .or(raw_server.identity_secret)
+                .map(Secret::new),
+            slack_listen: env("CORTEX_SLACK_LISTEN").or(raw_server.slack_listen),
+        };
+        let defaults = AskLimits::default();
+        let deadline = match env("CORTEX_ANSWER_DEADLINE_SECS") {
+            Some(v) => Some(
+                v.parse::<f64>()
+                    .context("CORTEX_ANSWER_DEADLINE_SECS must be a number of seconds")?,
+            ),
+            None => raw.answer_deadline_secs,
+        }
+        .unwrap_or(defaults.deadline.as_secs_f64());
+        if !(deadline > 0.0 && deadline <= 3600.0) {
+            anyhow::bail!("answer_deadline_secs must be between 0 and 3600, got {deadline}");
+        }
+        let ask = AskLimits {
+            max_question_chars: raw
+                .max_question_chars
+                .unwrap_or(defaults.max_question_chars)
+                .max(1),
+            deadline: Duration::from_secs_f64(deadline),
         };
         Ok(Config {
+            ask,
             llm,
             slack,
             server,

@@ -2,8 +2,13 @@
 //! llama.cpp server) through async-openai. It picks a skill and fills its parameters (tool
 //! calling), and may narrate computed results. It never writes SQL; every failure falls back
 //! to the offline path.
+//!
+//! A circuit breaker keeps a hanging or unreachable endpoint from costing every answer a
+//! timeout: after one timeout or connection failure the LLM is skipped for the configured
+//! cool-down, and answers come from the offline path at once.
 
-use std::time::Duration;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use async_openai::config::OpenAIConfig;
 use async_openai::types::chat::{
@@ -26,6 +31,8 @@ pub enum LlmError {
     Timeout(Duration),
     #[error("the LLM answer was not usable: {0}")]
     Invalid(String),
+    #[error("the LLM is skipped for {0:?} more after a failure (circuit breaker)")]
+    CircuitOpen(Duration),
 }
 
 /// A tool call: which tool, with which (unvalidated) JSON arguments.
@@ -41,6 +48,9 @@ pub struct Llm {
     model: String,
     timeout: Duration,
     retries: u32,
+    cooldown: Duration,
+    /// While set and in the future, the LLM is not called.
+    open_until: Mutex<Option<Instant>>,
 }
 
 impl std::fmt::Debug for Llm {
@@ -62,13 +72,36 @@ impl Llm {
             model: cfg.model.clone(),
             timeout: cfg.timeout,
             retries: cfg.retries,
+            cooldown: cfg.cooldown,
+            open_until: Mutex::new(None),
         })
+    }
+
+    /// How long the LLM is still skipped, if the breaker is open.
+    pub fn skipped_for(&self) -> Option<Duration> {
+        let until = (*self.open_until.lock().ok()?)?;
+        until.checked_duration_since(Instant::now())
+    }
+
+    /// Opens the breaker for the cool-down (no-op when the cool-down is zero).
+    fn trip(&self, why: &str) {
+        if self.cooldown.is_zero() {
+            return;
+        }
+        if let Ok(mut g) = self.open_until.lock() {
+            *g = Some(Instant::now() + self.cooldown);
+        }
+        warn!(cooldown = ?self.cooldown, why, "LLM circuit breaker open: answering offline until the cool-down ends");
     }
 
     async fn complete(
         &self,
         request: CreateChatCompletionRequest,
     ) -> Result<async_openai::types::chat::CreateChatCompletionResponse, LlmError> {
+        if let Some(left) = self.skipped_for() {
+            info!(?left, "LLM skipped: circuit breaker open");
+            return Err(LlmError::CircuitOpen(left));
+        }
         let mut last = LlmError::Request("no attempt".into());
         for attempt in 0..=self.retries {
             let chat = self.client.chat();
@@ -77,11 +110,20 @@ impl Llm {
                 // async-openai already retried 5xx and 429 answers with backoff.
                 Ok(Err(e)) => {
                     warn!(attempt, error = %e, "LLM request failed");
+                    if matches!(e, async_openai::error::OpenAIError::Reqwest(_)) {
+                        // The endpoint could not be reached (or the connection broke).
+                        self.trip("connection failure");
+                    }
                     return Err(LlmError::Request(e.to_string()));
                 }
                 Err(_) => {
                     warn!(attempt, "LLM request timed out");
                     last = LlmError::Timeout(self.timeout);
+                    if !self.cooldown.is_zero() {
+                        // One timeout is enough: no retry, and no calls during the cool-down.
+                        self.trip("timeout");
+                        break;
+                    }
                 }
             }
         }

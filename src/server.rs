@@ -23,8 +23,26 @@ pub struct Transports {
 pub struct Server {
     pub svc: Arc<Service>,
     pub bot: Option<Arc<slack::bot::Bot>>,
+    /// The web site, with the Slack endpoints unless they have their own listener.
     pub router: Router,
+    /// The Slack endpoints when `[server] slack_listen` puts them on a separate listener.
+    pub slack_router: Option<Router>,
     pub transports: Transports,
+}
+
+/// Serves `router` on `listener` with each request's peer address known (the web site
+/// trusts the identity header only from configured proxies), until `shutdown` resolves.
+pub async fn serve_on(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }
 
 /// Builds the service, the bot (when a bot token is set) and the router.
@@ -39,7 +57,8 @@ pub async fn build(config: Config, today: Option<chrono::NaiveDate>) -> anyhow::
         .await
         .context("startup panicked")??;
     let svc = Arc::new(Service::new(rt, llm, today)?);
-    let mut router = crate::web::routes(Arc::clone(&svc));
+    let mut router = crate::web::routes(Arc::clone(&svc))?;
+    let mut slack_router = None;
     let mut transports = Transports {
         http_events: false,
         socket_mode: false,
@@ -60,11 +79,17 @@ pub async fn build(config: Config, today: Option<chrono::NaiveDate>) -> anyhow::
     };
     match (&bot, &slack_cfg.signing_secret) {
         (Some(bot), Some(secret)) => {
-            router = router.merge(slack::http::routes(Arc::new(slack::http::Endpoints {
+            let routes = slack::http::routes(Arc::new(slack::http::Endpoints {
                 bot: Arc::clone(bot),
                 signing_secret: secret.clone(),
                 clock: slack::http::now_unix,
-            })));
+            }))
+            .layer(axum::middleware::from_fn(crate::web::security_headers));
+            if server_cfg.slack_listen.is_some() {
+                slack_router = Some(routes);
+            } else {
+                router = router.merge(routes);
+            }
             transports.http_events = true;
         }
         (None, Some(_)) => warn!("Slack HTTP Events API is off: a signing secret is set but no bot token (CORTEX_SLACK_BOT_TOKEN)"),
@@ -75,6 +100,7 @@ pub async fn build(config: Config, today: Option<chrono::NaiveDate>) -> anyhow::
         svc,
         bot,
         router,
+        slack_router,
         transports,
     })
 }
@@ -82,6 +108,7 @@ pub async fn build(config: Config, today: Option<chrono::NaiveDate>) -> anyhow::
 /// Runs until Ctrl-C.
 pub async fn serve(config: Config, today: Option<chrono::NaiveDate>) -> anyhow::Result<()> {
     let listen = config.server.listen.clone();
+    let slack_listen = config.server.slack_listen.clone();
     let public = config.server.base_url();
     let app_token = config.slack.app_token.clone();
     let server = build(config, today).await?;
@@ -114,13 +141,37 @@ pub async fn serve(config: Config, today: Option<chrono::NaiveDate>) -> anyhow::
         slack_socket_mode = t.socket_mode,
         "cortex serve is up"
     );
-    eprintln!("Cortex is serving on {public} (Ctrl-C to stop)");
+    // The bound address (port 0 picks one), unless a public URL is configured.
+    let shown = if public.ends_with(":0") || !public.contains("://") {
+        format!("http://{}", listener.local_addr()?)
+    } else {
+        public.clone()
+    };
+    eprintln!("Cortex is serving on {shown} (Ctrl-C to stop)");
     let bot = server.bot.clone();
-    axum::serve(listener, server.router)
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await?;
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+    let slack_task = match (server.slack_router, slack_listen) {
+        (Some(r), Some(addr)) => {
+            let l = tokio::net::TcpListener::bind(&addr)
+                .await
+                .with_context(|| format!("cannot listen on {addr} (slack_listen)"))?;
+            info!(address = %l.local_addr()?, "Slack endpoints on their own listener");
+            Some(tokio::spawn(serve_on(l, r, stopped(stop_rx.clone()))))
+        }
+        _ => None,
+    };
+    tokio::spawn(async move {
+        let _ = tokio::signal::ctrl_c().await;
+        info!("Ctrl-C: shutting down");
+        let _ = stop_tx.send(true);
+    });
+    serve_on(listener, server.router, stopped(stop_rx)).await?;
+    if let Some(t) = slack_task {
+        t.await.context("the Slack listener panicked")??;
+    }
     if let Some(s) = socket {
         s.shutdown().await;
     }

@@ -1,12 +1,17 @@
 //! The ask service shared by the long-running front ends (Slack, the web site): routes a
 //! question (with the LLM when configured), runs it off the async threads, records the
 //! answer in the state database, and keeps recent answers for their buttons.
+//!
+//! Every question is checked against the length limit before anything else, and every
+//! answer has one deadline (`answer_deadline_secs`) covering the LLM, queries and rendering:
+//! past it the asker gets a clear "took too long" answer and the late result is dropped.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use chrono::NaiveDate;
-use tracing::{error, warn};
+use tracing::{error, info, warn};
 
 use crate::answer::{Answer, Status};
 use crate::llm::Llm;
@@ -49,6 +54,8 @@ pub struct Asked {
     pub answer: Arc<Answer>,
     /// The body of the answer's web page (the permalink holds the whole page).
     pub body_html: String,
+    /// The CSP nonce the page's scripts carry.
+    pub nonce: String,
 }
 
 pub struct Service {
@@ -85,27 +92,95 @@ impl Service {
     /// Answers a question. Never fails: errors become an answer with status `error`.
     /// Everything blocking (DuckDB, rendering, the state database) runs off the async threads.
     pub async fn ask(self: &Arc<Self>, req: Request) -> Asked {
+        let limits = self.rt.engine.config.ask;
+        let too_long = limits
+            .check(&req.question)
+            .and_then(|()| req.choice.as_deref().map_or(Ok(()), |c| limits.check(c)));
+        if let Err(msg) = too_long {
+            warn!(
+                requester = %req.requester,
+                chars = req.question.chars().count(),
+                "refused a question over the length limit"
+            );
+            // Not planned, not recorded: only the refusal goes back.
+            let short: String = req.question.chars().take(80).collect();
+            return self.unrecorded(Answer::new(&short, Status::Unanswerable, msg));
+        }
         let svc = Arc::clone(self);
         let handle = tokio::runtime::Handle::current();
         let question = req.question.clone();
-        match tokio::task::spawn_blocking(move || svc.answer_blocking(&req, &handle)).await {
+        // Whoever sets this first owns the answer: the task (recording it) or the deadline.
+        let claimed = Arc::new(AtomicBool::new(false));
+        let task_claimed = Arc::clone(&claimed);
+        let req2 = req.clone();
+        let mut task =
+            tokio::task::spawn_blocking(move || svc.answer_blocking(&req2, &handle, &task_claimed));
+        let joined = match tokio::time::timeout(limits.deadline, &mut task).await {
+            Ok(j) => j,
+            Err(_) if !claimed.swap(true, Ordering::SeqCst) => {
+                warn!(deadline = ?limits.deadline, question = %question, "the answer passed its deadline");
+                let a = Answer::new(
+                    &question,
+                    Status::Error,
+                    format!(
+                        "That took too long (over {} s) and was stopped. Try a narrower question: a shorter period, fewer groups, or one metric.",
+                        limits.deadline.as_secs_f64()
+                    ),
+                );
+                // Rendering and recording run off the async threads, like every answer.
+                let svc = Arc::clone(self);
+                return match tokio::task::spawn_blocking(move || svc.finish(&req, a, None)).await {
+                    Ok(asked) => asked,
+                    Err(e) => {
+                        error!(error = %e, "recording a too-long answer panicked");
+                        self.unrecorded(Answer::new(
+                            &question,
+                            Status::Error,
+                            "That took too long and was stopped.".into(),
+                        ))
+                    }
+                };
+            }
+            // The answer was finished just as the deadline passed: it is being recorded.
+            Err(_) => task.await,
+        };
+        match joined {
             Ok(asked) => asked,
             Err(e) => {
                 error!(error = %e, question = %question, "answering panicked");
-                let mut a = Answer::new(
+                let a = Answer::new(
                     &question,
                     Status::Error,
                     "Something went wrong on my side while answering. The error is logged; please try again, or ask the data team if it keeps happening.".into(),
                 );
-                a.text = crate::render::text::answer(&a);
-                let id = crate::state::new_id(&question);
-                let body_html = self.body(&a, &PageOptions::default());
-                self.remember(id, a, body_html)
+                self.unrecorded(a)
             }
         }
     }
 
-    fn answer_blocking(&self, r: &Request, handle: &tokio::runtime::Handle) -> Asked {
+    /// An answer that is not stored (refusals, panics).
+    fn unrecorded(&self, mut a: Answer) -> Asked {
+        if a.text.is_empty() {
+            a.text = crate::render::text::answer(&a);
+        }
+        let id = crate::state::new_id(&a.question);
+        let nonce = crate::web::security::random_token();
+        let body_html = self.body(
+            &a,
+            &PageOptions {
+                nonce: Some(nonce.clone()),
+                ..PageOptions::default()
+            },
+        );
+        self.remember(id, a, body_html, nonce)
+    }
+
+    fn answer_blocking(
+        &self,
+        r: &Request,
+        handle: &tokio::runtime::Handle,
+        claimed: &AtomicBool,
+    ) -> Asked {
         let rt = &self.rt;
         let today = self.today();
         let earlier = r.conversation.as_ref().and_then(|c| {
@@ -158,36 +233,62 @@ impl Service {
                 .notes
                 .insert(0, format!("Read as a follow-up: \"{effective}\"."));
         }
+        if claimed.swap(true, Ordering::SeqCst) {
+            // The deadline passed and the asker was told; this late answer is dropped.
+            info!(question = %r.question, "dropping an answer finished after its deadline");
+            return self.unrecorded(a);
+        }
+        self.finish(r, a, Some(&effective))
+    }
+
+    /// Makes the answer safe to show (narrative, error text), renders its page once (its
+    /// body for the ask page, the whole page stored for the permalink, which outlives this
+    /// process), records it, and keeps it for its buttons.
+    fn finish(&self, r: &Request, mut a: Answer, effective: Option<&str>) -> Asked {
+        if let Some(n) = &a.narrative {
+            if let Some(why) = crate::render::slack::unsafe_narrative(n) {
+                warn!(why, "LLM narrative refused; answering with the plain text");
+                if let Some(rest) = a.text.strip_prefix(n.as_str()) {
+                    a.text = rest.trim_start().to_string();
+                }
+                a.narrative = None;
+            }
+        }
+        if a.status == Status::Error {
+            a.headline = redact_paths(&a.headline);
+            a.text = redact_paths(&a.text);
+        }
         if a.text.is_empty() {
             a.text = crate::render::text::answer(&a);
         }
-        // The page is rendered once: its body for the web site's ask page, the whole page
-        // stored for the permalink (which outlives this process).
         let id = crate::state::new_id(&r.question);
+        let nonce = crate::web::security::random_token();
         let opts = PageOptions {
             answer_id: Some(id.clone()),
             nav: true,
             user: None,
             generated: Some(generated_now()),
+            nonce: Some(nonce.clone()),
         };
         let body_html = self.body(&a, &opts);
         let page = html::layout(&html::title_of(&a), "ask", &body_html, &opts);
-        if let Err(e) = self
-            .state
-            .save_answer(&id, &r.requester, &a, &r.place, &page)
+        if let Err(e) =
+            self.state
+                .save_answer_page(&id, &r.requester, &a, &r.place, &page, Some(&nonce))
         {
             warn!(error = %e, "could not record the answer in the state database");
         }
-        if let (Some(c), Status::Answered) = (&r.conversation, a.status) {
-            if let Err(e) = self.state.set_thread(&c.channel, &c.key, &effective, &id) {
+        if let (Some(c), Status::Answered, Some(effective)) = (&r.conversation, a.status, effective)
+        {
+            if let Err(e) = self.state.set_thread(&c.channel, &c.key, effective, &id) {
                 warn!(error = %e, "could not remember the conversation");
             }
         }
-        self.remember(id, a, body_html)
+        self.remember(id, a, body_html, nonce)
     }
 
     /// Keeps the answer for its buttons (the newest `CACHE` answers).
-    fn remember(&self, id: String, a: Answer, body_html: String) -> Asked {
+    fn remember(&self, id: String, a: Answer, body_html: String, nonce: String) -> Asked {
         let answer = Arc::new(a);
         if let Ok(mut c) = self.cache.lock() {
             c.push_back((id.clone(), Arc::clone(&answer)));
@@ -199,6 +300,7 @@ impl Service {
             id,
             answer,
             body_html,
+            nonce,
         }
     }
 
@@ -233,21 +335,77 @@ impl Service {
         })
     }
 
-    /// The answer as a PDF report.
+    /// The answer as a PDF report: from memory, or read back from the state database
+    /// (answers from before a restart, or from another process).
     pub async fn pdf(&self, id: &str) -> Result<Vec<u8>, String> {
-        let a = self.recent(id).ok_or_else(|| {
-            "this answer is from before the last restart; ask the question again for a fresh report".to_string()
-        })?;
+        let a = match self.recent(id) {
+            Some(a) => a,
+            None => match self.state.load_answer(id) {
+                Ok(Some(a)) => Arc::new(a),
+                Ok(None) => return Err("no answer has that id".to_string()),
+                Err(e) => {
+                    warn!(error = %e, id, "could not read an answer back for its PDF");
+                    return Err("this answer could not be read back; please ask again".into());
+                }
+            },
+        };
         let template = self.templates(&a.skill).1.map(str::to_string);
         tokio::task::spawn_blocking(move || {
             crate::render::pdf::render(&a, template.as_deref(), &generated_now())
         })
         .await
-        .map_err(|e| format!("PDF rendering panicked: {e}"))?
+        .map_err(|e| {
+            error!(error = %e, "PDF rendering panicked");
+            "the PDF could not be made; the error is logged".to_string()
+        })?
     }
+}
+
+/// Replaces absolute file paths in a message for users with `[path]` (server paths are
+/// for the log, not for askers).
+pub fn redact_paths(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut first = true;
+    for line in text.split('\n') {
+        if !first {
+            out.push('\n');
+        }
+        first = false;
+        let words: Vec<String> = line
+            .split(' ')
+            .map(|w| {
+                let core = w.trim_start_matches(['(', '"', '\'', '`']);
+                let is_path = (core.starts_with('/') && core[1..].contains('/'))
+                    || core.starts_with("~/")
+                    || core.get(1..3) == Some(":\\");
+                if is_path {
+                    format!("{}[path]", &w[..w.len() - core.len()])
+                } else {
+                    w.to_string()
+                }
+            })
+            .collect();
+        out.push_str(&words.join(" "));
+    }
+    out
 }
 
 /// "2026-11-22 10:31 UTC"
 pub fn generated_now() -> String {
     chrono::Utc::now().format("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_are_redacted_from_user_messages() {
+        assert_eq!(
+            redact_paths("no warehouse at /srv/cortex/data/warehouse.duckdb; run `cortex demo`"),
+            "no warehouse at [path] run `cortex demo`"
+        );
+        assert_eq!(redact_paths("ARR / month is up"), "ARR / month is up");
+        assert_eq!(redact_paths("open (\"/etc/passwd\")"), "open (\"[path]");
+    }
 }

@@ -2,12 +2,12 @@
 //! (for permalinks, buttons and the analysts' log), feedback on answers, Slack conversation
 //! threads, and the Slack event ids already handled (Slack retries deliveries).
 //!
-//! It shares the audit log's connection, so one process holds one writer.
+//! It shares the audit log's connection: SQLite in WAL mode, where `cortex serve` and CLI
+//! commands write at once (see [`crate::warehouse::audit`]).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use chrono::Utc;
-use duckdb::{params, OptionalExt};
+use rusqlite::{params, OptionalExtension};
 use sha2::{Digest, Sha256};
 
 use crate::answer::Answer;
@@ -15,33 +15,41 @@ use crate::warehouse::AuditLog;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS answers (
-    id VARCHAR PRIMARY KEY,
-    created_at TIMESTAMP NOT NULL,
-    requester VARCHAR NOT NULL,
-    question VARCHAR NOT NULL,
-    skill VARCHAR NOT NULL,
-    status VARCHAR NOT NULL,
-    channel VARCHAR,
-    thread_ts VARCHAR,
-    answer_json VARCHAR NOT NULL,
-    html VARCHAR
+    id TEXT PRIMARY KEY,
+    created_at TEXT NOT NULL,
+    requester TEXT NOT NULL,
+    question TEXT NOT NULL,
+    skill TEXT NOT NULL,
+    status TEXT NOT NULL,
+    channel TEXT,
+    thread_ts TEXT,
+    answer_json TEXT NOT NULL,
+    html TEXT,
+    -- The CSP nonce of the stored page's scripts (random per page).
+    nonce TEXT,
+    -- What the JSON contract leaves out (headline, column roles, skill data), so the
+    -- answer can be rendered again (PDFs after a restart).
+    extra_json TEXT
 );
+CREATE INDEX IF NOT EXISTS answers_requester ON answers (requester, created_at);
+CREATE INDEX IF NOT EXISTS answers_created ON answers (created_at);
 CREATE TABLE IF NOT EXISTS feedback (
-    answer_id VARCHAR NOT NULL,
-    requester VARCHAR NOT NULL,
-    helpful BOOLEAN NOT NULL,
-    given_at TIMESTAMP NOT NULL
+    answer_id TEXT NOT NULL,
+    requester TEXT NOT NULL,
+    helpful INTEGER NOT NULL,
+    given_at TEXT NOT NULL
 );
+CREATE INDEX IF NOT EXISTS feedback_answer ON feedback (answer_id);
 CREATE TABLE IF NOT EXISTS slack_events (
-    event_id VARCHAR PRIMARY KEY,
-    received_at TIMESTAMP NOT NULL
+    event_id TEXT PRIMARY KEY,
+    received_at TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS threads (
-    channel VARCHAR NOT NULL,
-    thread_ts VARCHAR NOT NULL,
-    question VARCHAR NOT NULL,
-    answer_id VARCHAR NOT NULL,
-    updated_at TIMESTAMP NOT NULL,
+    channel TEXT NOT NULL,
+    thread_ts TEXT NOT NULL,
+    question TEXT NOT NULL,
+    answer_id TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
     PRIMARY KEY (channel, thread_ts)
 );
 ";
@@ -64,6 +72,8 @@ pub struct StoredAnswer {
     pub status: String,
     pub answer_json: String,
     pub html: Option<String>,
+    /// The CSP nonce the stored page's scripts carry.
+    pub nonce: Option<String>,
     /// Feedback counts: (helpful, not helpful).
     pub feedback: (i64, i64),
 }
@@ -75,10 +85,7 @@ pub struct State {
 }
 
 fn now() -> String {
-    Utc::now()
-        .naive_utc()
-        .format("%Y-%m-%d %H:%M:%S%.6f")
-        .to_string()
+    crate::warehouse::audit::now_text()
 }
 
 /// A short id, unique within the process and very likely across processes.
@@ -88,7 +95,7 @@ pub fn new_id(seed: &str) -> String {
     h.update(seed.as_bytes());
     h.update(COUNTER.fetch_add(1, Ordering::Relaxed).to_le_bytes());
     h.update(
-        Utc::now()
+        chrono::Utc::now()
             .timestamp_nanos_opt()
             .unwrap_or_default()
             .to_le_bytes(),
@@ -116,14 +123,32 @@ impl State {
         place: &Place,
         html: &str,
     ) -> anyhow::Result<()> {
+        self.save_answer_page(id, requester, a, place, html, None)
+    }
+
+    /// Records an answer with its web page, whose scripts carry the CSP `nonce`.
+    pub fn save_answer_page(
+        &self,
+        id: &str,
+        requester: &str,
+        a: &Answer,
+        place: &Place,
+        html: &str,
+        nonce: Option<&str>,
+    ) -> anyhow::Result<()> {
         let json = serde_json::to_string(a)?;
+        let extra = serde_json::to_string(&serde_json::json!({
+            "headline": a.headline,
+            "column_meta": a.column_meta,
+            "data": a.data,
+        }))?;
         let status = serde_json::to_value(a.status)?
             .as_str()
             .unwrap_or_default()
             .to_string();
         self.log.with_conn(|c| {
             c.execute(
-                "INSERT INTO answers VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO answers VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 params![
                     id,
                     now(),
@@ -134,29 +159,56 @@ impl State {
                     place.channel,
                     place.thread_ts,
                     json,
-                    html
+                    html,
+                    nonce,
+                    extra
                 ],
             )?;
             Ok(())
         })
     }
 
+    /// One stored answer by id.
     pub fn answer(&self, id: &str) -> anyhow::Result<Option<StoredAnswer>> {
         Ok(self
-            .answers_where("WHERE a.id = ?", &[id], 1)?
+            .answers_where("WHERE a.id = ?", &[id], 1, true)?
             .into_iter()
             .next())
     }
 
-    /// The newest answers first; `requester` limits them to one person.
+    /// A stored answer as the typed [`Answer`] (for PDFs and buttons after a restart).
+    pub fn load_answer(&self, id: &str) -> anyhow::Result<Option<Answer>> {
+        let Some(s) = self.answer(id)? else {
+            return Ok(None);
+        };
+        let mut a: Answer = serde_json::from_str(&s.answer_json)?;
+        let extra: Option<String> = self.log.with_conn(|c| {
+            Ok(c.query_row(
+                "SELECT extra_json FROM answers WHERE id = ?",
+                params![id],
+                |r| r.get(0),
+            )?)
+        })?;
+        if let Some(extra) = extra {
+            let mut x: serde_json::Value = serde_json::from_str(&extra)?;
+            a.headline = x["headline"].as_str().unwrap_or_default().to_string();
+            a.column_meta = serde_json::from_value(x["column_meta"].take()).unwrap_or_default();
+            a.data = x["data"].take();
+        }
+        Ok(Some(a))
+    }
+
+    /// The newest answers first, as a listing: without their pages and JSON (`html` is
+    /// `None`, `answer_json` empty; read one with [`State::answer`]). `requester` limits
+    /// them to one person.
     pub fn recent_answers(
         &self,
         requester: Option<&str>,
         limit: usize,
     ) -> anyhow::Result<Vec<StoredAnswer>> {
         match requester {
-            Some(r) => self.answers_where("WHERE a.requester = ?", &[r], limit),
-            None => self.answers_where("", &[], limit),
+            Some(r) => self.answers_where("WHERE a.requester = ?", &[r], limit, false),
+            None => self.answers_where("", &[], limit, false),
         }
     }
 
@@ -165,19 +217,25 @@ impl State {
         filter: &str,
         args: &[&str],
         limit: usize,
+        full: bool,
     ) -> anyhow::Result<Vec<StoredAnswer>> {
+        let page = if full {
+            "a.answer_json, a.html"
+        } else {
+            "'', NULL"
+        };
         let sql = format!(
-            "SELECT a.id, strftime(a.created_at, '%Y-%m-%d %H:%M:%S'), a.requester, a.question,
-                    a.skill, a.status, a.answer_json, a.html,
+            "SELECT a.id, substr(a.created_at, 1, 19), a.requester, a.question,
+                    a.skill, a.status, {page}, a.nonce,
                     (SELECT count(*) FROM feedback f WHERE f.answer_id = a.id AND f.helpful),
                     (SELECT count(*) FROM feedback f WHERE f.answer_id = a.id AND NOT f.helpful)
              FROM answers a
              {filter}
-             ORDER BY a.created_at DESC LIMIT {limit}"
+             ORDER BY a.created_at DESC, a.rowid DESC LIMIT {limit}"
         );
         self.log.with_conn(|c| {
             let mut stmt = c.prepare(&sql)?;
-            let rows = stmt.query_map(duckdb::params_from_iter(args.iter()), |r| {
+            let rows = stmt.query_map(rusqlite::params_from_iter(args.iter()), |r| {
                 Ok(StoredAnswer {
                     id: r.get(0)?,
                     created_at: r.get(1)?,
@@ -187,7 +245,8 @@ impl State {
                     status: r.get(5)?,
                     answer_json: r.get(6)?,
                     html: r.get(7)?,
-                    feedback: (r.get(8)?, r.get(9)?),
+                    nonce: r.get(8)?,
+                    feedback: (r.get(9)?, r.get(10)?),
                 })
             })?;
             Ok(rows.collect::<Result<_, _>>()?)
@@ -213,7 +272,7 @@ impl State {
     pub fn feedback(&self, answer_id: &str) -> anyhow::Result<Vec<(String, bool)>> {
         self.log.with_conn(|c| {
             let mut stmt = c.prepare(
-                "SELECT requester, helpful FROM feedback WHERE answer_id = ? ORDER BY given_at",
+                "SELECT requester, helpful FROM feedback WHERE answer_id = ? ORDER BY given_at, rowid",
             )?;
             let rows = stmt.query_map(params![answer_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
             Ok(rows.collect::<Result<_, _>>()?)
@@ -224,7 +283,7 @@ impl State {
     pub fn first_delivery(&self, event_id: &str) -> anyhow::Result<bool> {
         self.log.with_conn(|c| {
             let n = c.execute(
-                "INSERT INTO slack_events VALUES (?, ?) ON CONFLICT DO NOTHING",
+                "INSERT OR IGNORE INTO slack_events VALUES (?, ?)",
                 params![event_id, now()],
             )?;
             Ok(n == 1)
@@ -268,7 +327,7 @@ mod tests {
 
     fn state() -> (tempfile::TempDir, State) {
         let dir = tempfile::tempdir().expect("tmp");
-        let log = AuditLog::open(&dir.path().join("state.duckdb")).expect("open");
+        let log = AuditLog::open(&dir.path().join("state.sqlite")).expect("open");
         (dir, State::open(log).expect("state"))
     }
 
@@ -291,6 +350,8 @@ mod tests {
             (1, 1)
         );
         assert!(s.answer("nope").expect("read").is_none());
+        let back = s.load_answer(&id).expect("load").expect("found");
+        assert_eq!(back.headline, a.headline);
         assert_eq!(
             s.recent_answers(Some("slack:U1"), 10).expect("list").len(),
             1

@@ -75,13 +75,15 @@ pub struct Lever {
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Person {
+    /// Slack user id (`U…`).
     pub slack_id: String,
     pub name: String,
+    /// A team name from `teams`.
     pub team: String,
     #[serde(default)]
     pub role: String,
-    /// The email the company's sign-in proxy sends for this person (web identity).
-    #[serde(default)]
+    /// Work email: the web site's identity header maps to the person by it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
 }
 
@@ -246,6 +248,7 @@ impl Context {
             }
         }
         let mut ids = BTreeSet::new();
+        let mut emails = BTreeSet::new();
         for p in &self.people {
             if !teams.contains(&p.team.as_str()) {
                 rep.error(
@@ -261,6 +264,16 @@ impl Context {
             if !ids.insert(p.slack_id.clone()) {
                 rep.error(&["people"], format!("duplicate slack_id {}", p.slack_id));
             }
+            if let Some(email) = &p.email {
+                if !valid_email(email) {
+                    rep.error(
+                        &["people"],
+                        format!("{} has an email that is not an address: {email:?}", p.name),
+                    );
+                } else if !emails.insert(email.to_ascii_lowercase()) {
+                    rep.error(&["people"], format!("duplicate email {email}"));
+                }
+            }
         }
         out.extend(rep.diagnostics);
         out
@@ -270,8 +283,18 @@ impl Context {
         self.okrs.iter().find(|o| o.id == id)
     }
 
+    /// The person with this Slack user id.
     pub fn person(&self, slack_id: &str) -> Option<&Person> {
         self.people.iter().find(|p| p.slack_id == slack_id)
+    }
+
+    /// The person with this email (case-insensitive).
+    pub fn person_by_email(&self, email: &str) -> Option<&Person> {
+        self.people.iter().find(|p| {
+            p.email
+                .as_deref()
+                .is_some_and(|e| e.eq_ignore_ascii_case(email.trim()))
+        })
     }
 
     pub fn team(&self, name: &str) -> Option<&Team> {
@@ -318,6 +341,21 @@ impl Context {
 }
 
 /// The text of a file that was read, or "" when it is absent.
+/// `local@domain.tld`: one `@`, no spaces, a dot in the domain.
+fn valid_email(e: &str) -> bool {
+    match e.split_once('@') {
+        Some((local, domain)) => {
+            !local.is_empty()
+                && !domain.contains('@')
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && !e.chars().any(|c| c.is_whitespace() || c.is_control())
+        }
+        None => false,
+    }
+}
+
 fn source(file: &Option<(PathBuf, String)>) -> &str {
     file.as_ref().map_or("", |(_, s)| s.as_str())
 }
@@ -372,6 +410,37 @@ fn parse_glossary(src: &str) -> Vec<Term> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn emails_are_checked_and_map_to_people() {
+        assert!(valid_email("ava.thompson@example.com"));
+        for bad in [
+            "ava",
+            "ava@",
+            "@example.com",
+            "a b@example.com",
+            "a@b@c.com",
+            "a@example.",
+        ] {
+            assert!(!valid_email(bad), "{bad}");
+        }
+        let ctx = Context {
+            people: vec![Person {
+                slack_id: "U1".into(),
+                name: "Ava".into(),
+                team: "Revenue".into(),
+                role: String::new(),
+                email: Some("Ava@Example.com".into()),
+            }],
+            ..Context::default()
+        };
+        assert_eq!(
+            ctx.person_by_email("ava@example.com")
+                .map(|p| p.slack_id.as_str()),
+            Some("U1")
+        );
+        assert!(ctx.person_by_email("bob@example.com").is_none());
+    }
 
     #[test]
     fn retrieval_ranks_passages_by_shared_words() {

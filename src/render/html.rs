@@ -27,6 +27,9 @@ pub struct PageOptions {
     pub user: Option<String>,
     /// e.g. `2026-11-22 10:31 UTC`.
     pub generated: Option<String>,
+    /// The Content-Security-Policy nonce the page's scripts carry (the web site); `None`
+    /// for files, which are not served with a policy.
+    pub nonce: Option<String>,
 }
 
 fn registry() -> &'static Handlebars<'static> {
@@ -83,6 +86,7 @@ pub fn layout(title: &str, section: &str, body: &str, opts: &PageOptions) -> Str
                 "nav": opts.nav,
                 "user": opts.user,
                 "generated": opts.generated,
+                "nonce": opts.nonce,
             }),
         )
         .unwrap_or_else(|e| {
@@ -183,7 +187,7 @@ pub fn view(a: &Answer, opts: &PageOptions) -> Json {
     let choices: Vec<Json> = a
         .choices
         .iter()
-        .map(|c| json!({"label": c, "q": urlencode(&a.question), "choice": urlencode(c)}))
+        .map(|c| json!({"label": c, "q": urlencode(&a.question), "choice": urlencode(c), "question": a.question, "value": c}))
         .collect();
     let title = title_of(a);
     json!({
@@ -243,6 +247,16 @@ pub fn body(
     skill_template: Option<&str>,
 ) -> Result<String, String> {
     let mut v = view(a, opts);
+    v["csp_nonce"] = json!(opts.nonce);
+    // A skill template's own scripts carry the page's nonce (scripts anywhere else do not run).
+    let nonced;
+    let skill_template = match (skill_template, &opts.nonce) {
+        (Some(t), Some(_)) => {
+            nonced = t.replace("<script>", "<script nonce=\"{{@root.csp_nonce}}\">");
+            Some(nonced.as_str())
+        }
+        (t, _) => t,
+    };
     v["chart_svg"] = json!(chart::from_answer(a).and_then(|c| chart::svg(&c, 900, 440).ok()));
     match skill_template {
         Some(t) if a.status == Status::Answered => registry()

@@ -1,5 +1,9 @@
 //! Slack Block Kit for an [`Answer`]: a pure function, so the Slack adapter only posts what
 //! this returns. Action ids are stable: the Slack adapter and the web site key on them.
+//!
+//! Everything that reaches mrkdwn is escaped (`&`, `<`, `>`), so no question, value, label
+//! or narrative can become a mention (`<!channel>`, `<@U…>`), a channel link or a link.
+//! An LLM narrative that tries anyway is not shown at all (see [`unsafe_narrative`]).
 
 use serde_json::{json, Value};
 
@@ -22,6 +26,42 @@ pub const MAX_TABLE_ROWS: usize = 15;
 
 /// Slack's limit on a section's text.
 const MAX_SECTION_CHARS: usize = 2900;
+
+/// Escapes text for Slack mrkdwn: `&`, `<` and `>` become entities, so the text cannot
+/// mention, link or notify.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Why an LLM narrative must not be posted, if it must not: it tries to notify (`<!`),
+/// mention (`<@`), link a channel (`<#`), or carries a link. Answers fall back to the
+/// plain text.
+pub fn unsafe_narrative(text: &str) -> Option<&'static str> {
+    let lower = text.to_ascii_lowercase();
+    if lower.contains("<!") {
+        Some("it contains a Slack broadcast (<!...>)")
+    } else if lower.contains("<@") {
+        Some("it contains a user mention (<@...>)")
+    } else if lower.contains("<#") {
+        Some("it contains a channel link (<#...>)")
+    } else if ["://", "<http", "<mailto:", "www.", "mailto:"]
+        .iter()
+        .any(|p| lower.contains(p))
+    {
+        Some("it contains a link")
+    } else {
+        None
+    }
+}
 
 fn section(text: &str) -> Value {
     let mut t: String = text.chars().take(MAX_SECTION_CHARS).collect();
@@ -48,10 +88,17 @@ pub fn table_is_cut(a: &Answer) -> bool {
 /// or permalink id).
 pub fn blocks(a: &Answer, answer_id: &str) -> Vec<Value> {
     let mut out = Vec::new();
-    let headline = a.narrative.as_deref().unwrap_or(&a.headline);
+    // A narrative that tries to notify, mention or link is never shown (the service also
+    // drops it and logs why); the headline is.
+    let headline = escape(
+        a.narrative
+            .as_deref()
+            .filter(|n| unsafe_narrative(n).is_none())
+            .unwrap_or(&a.headline),
+    );
     match a.status {
         Status::Clarify => {
-            out.push(section(&format!(":thinking_face: {}", a.headline)));
+            out.push(section(&format!(":thinking_face: {}", escape(&a.headline))));
             if !a.choices.is_empty() {
                 let buttons: Vec<Value> = a
                     .choices
@@ -71,11 +118,14 @@ pub fn blocks(a: &Answer, answer_id: &str) -> Vec<Value> {
             return out;
         }
         Status::Unanswerable => {
-            out.push(section(&format!(":information_source: {}", a.headline)));
+            out.push(section(&format!(
+                ":information_source: {}",
+                escape(&a.headline)
+            )));
             return out;
         }
         Status::Error => {
-            out.push(section(&format!(":warning: {}", a.headline)));
+            out.push(section(&format!(":warning: {}", escape(&a.headline))));
             return out;
         }
         Status::Answered => {}
@@ -85,18 +135,26 @@ pub fn blocks(a: &Answer, answer_id: &str) -> Vec<Value> {
         out.push(context(&line));
     }
     if !a.findings.is_empty() {
-        let items: Vec<String> = a.findings.iter().map(|f| format!("• {f}")).collect();
+        let items: Vec<String> = a
+            .findings
+            .iter()
+            .map(|f| format!("• {}", escape(f)))
+            .collect();
         out.push(section(&items.join("\n")));
     }
     if !a.recommendations.is_empty() {
-        let items: Vec<String> = a.recommendations.iter().map(|f| format!("• {f}")).collect();
+        let items: Vec<String> = a
+            .recommendations
+            .iter()
+            .map(|f| format!("• {}", escape(f)))
+            .collect();
         out.push(section(&format!("*What you can do*\n{}", items.join("\n"))));
     }
     if !a.rows.is_empty() && !a.is_single_value() {
         let shown = &a.rows[..a.rows.len().min(MAX_TABLE_ROWS)];
         let roles: Vec<_> = a.column_meta.iter().map(|c| Some(c.role.clone())).collect();
         let table = text::table(&a.columns, &roles, shown);
-        out.push(section(&format!("```\n{table}\n```")));
+        out.push(section(&format!("```\n{}\n```", escape(&table))));
         if table_is_cut(a) {
             out.push(context(&format!(
                 "Showing {} of {} rows; the full result is attached as CSV.",
@@ -109,13 +167,21 @@ pub fn blocks(a: &Answer, answer_id: &str) -> Vec<Value> {
         .provenance
         .metrics
         .iter()
-        .map(|m| format!("*{}*: {}", m.label, m.description))
+        .map(|m| format!("*{}*: {}", escape(&m.label), escape(&m.description)))
         .collect();
     let mut foot = defs;
-    foot.extend(a.provenance.notes.iter().map(|n| format!("_{n}_")));
+    foot.extend(
+        a.provenance
+            .notes
+            .iter()
+            .map(|n| format!("_{}_", escape(n))),
+    );
     let mut meta = Vec::new();
     if !a.provenance.filters.is_empty() {
-        meta.push(format!("Filters: {}", a.provenance.filters.join("; ")));
+        meta.push(format!(
+            "Filters: {}",
+            escape(&a.provenance.filters.join("; "))
+        ));
     }
     if let Some(r) = a.provenance.time_range {
         meta.push(format!("Period: {} to {}", r.from, r.to));
@@ -123,7 +189,7 @@ pub fn blocks(a: &Answer, answer_id: &str) -> Vec<Value> {
     if let Some(d) = a.provenance.data_freshness {
         meta.push(format!("Data through {d}"));
     }
-    meta.push(format!("Skill: {}", a.skill));
+    meta.push(format!("Skill: {}", escape(&a.skill)));
     foot.push(meta.join(" · "));
     out.push(context(&foot.join("\n")));
     out.push(json!({"type": "actions", "elements": [
@@ -166,4 +232,89 @@ pub fn csv(a: &Answer) -> String {
     }
     out.push('\n');
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const INJECTION: &str =
+        "<!channel> ARR fell. <https://evil.example|Re-authenticate> <@U0ADMIN> <#C0GENERAL>";
+
+    #[test]
+    fn mrkdwn_control_characters_are_escaped() {
+        assert_eq!(escape("a & b < c > d"), "a &amp; b &lt; c &gt; d");
+        assert_eq!(
+            escape("<!channel>"),
+            "&lt;!channel&gt;",
+            "a broadcast becomes text"
+        );
+    }
+
+    #[test]
+    fn unsafe_narratives_are_named() {
+        assert!(unsafe_narrative("<!channel> hi").is_some());
+        assert!(unsafe_narrative("<!here|here>").is_some());
+        assert!(unsafe_narrative("ask <@U123>").is_some());
+        assert!(unsafe_narrative("see <#C123>").is_some());
+        assert!(unsafe_narrative("go to <https://evil.example|Re-authenticate>").is_some());
+        assert!(unsafe_narrative("go to https://evil.example").is_some());
+        assert!(unsafe_narrative("ARR is $145.6M, up 23.1% (Enterprise > SMB).").is_none());
+    }
+
+    #[test]
+    fn nothing_echoed_or_narrated_can_mention_or_link() {
+        let mut a = Answer::new(INJECTION, Status::Answered, format!("ARR {INJECTION}"));
+        a.narrative = Some(INJECTION.to_string());
+        a.findings = vec![INJECTION.into()];
+        a.recommendations = vec![INJECTION.into()];
+        a.columns = vec!["segment".into(), "arr".into()];
+        a.rows = vec![
+            vec![
+                crate::warehouse::Value::Text(INJECTION.into()),
+                crate::warehouse::Value::Int(1),
+            ],
+            vec![
+                crate::warehouse::Value::Text("SMB".into()),
+                crate::warehouse::Value::Int(2),
+            ],
+        ];
+        a.provenance.notes = vec![INJECTION.into()];
+        a.provenance.filters = vec![INJECTION.into()];
+        for status in [
+            Status::Answered,
+            Status::Clarify,
+            Status::Unanswerable,
+            Status::Error,
+        ] {
+            a.status = status;
+            let out = serde_json::to_string(&blocks(&a, "id1")).expect("json");
+            // mrkdwn text only: button labels are plain_text, which Slack never parses.
+            let text: Vec<String> = blocks(&a, "id1")
+                .iter()
+                .flat_map(|b| {
+                    let mut t = vec![b["text"]["text"].as_str().unwrap_or("").to_string()];
+                    if let Some(els) = b["elements"].as_array() {
+                        t.extend(
+                            els.iter()
+                                .filter(|e| e["type"] == "mrkdwn")
+                                .map(|e| e["text"].as_str().unwrap_or("").to_string()),
+                        );
+                    }
+                    t
+                })
+                .collect();
+            let text = text.join("\n");
+            for bad in ["<!", "<@", "<#", "<http"] {
+                assert!(!text.contains(bad), "{status:?}: {bad} in {out}");
+            }
+        }
+        // The unsafe narrative is not shown at all; the headline is, escaped.
+        a.status = Status::Answered;
+        let first = blocks(&a, "id1")[0]["text"]["text"]
+            .as_str()
+            .expect("text")
+            .to_string();
+        assert!(first.starts_with("*ARR &lt;!channel&gt;"), "{first}");
+    }
 }

@@ -17,6 +17,7 @@ use tracing::{debug, info, warn};
 use crate::answer::Answer;
 use crate::render::slack as blocks;
 use crate::render::slack::actions;
+use crate::render::slack::escape;
 use crate::service::{Asked, Conversation, Request, Service};
 use crate::state::Place;
 
@@ -190,9 +191,13 @@ fn command_reply(svc: &Service, text: &str) -> Option<String> {
                     let ex = s
                         .examples
                         .first()
-                        .map(|e| format!(" _e.g. \"{e}\"_"))
+                        .map(|e| format!(" _e.g. \"{}\"_", escape(e)))
                         .unwrap_or_default();
-                    format!("• *{}*: {}{ex}", s.name, s.description.trim())
+                    format!(
+                        "• *{}*: {}{ex}",
+                        escape(&s.name),
+                        escape(s.description.trim())
+                    )
                 })
                 .collect::<Vec<_>>()
                 .join("\n"),
@@ -203,7 +208,14 @@ fn command_reply(svc: &Service, text: &str) -> Option<String> {
                 .layer
                 .metrics
                 .iter()
-                .map(|m| format!("• *{}* (`{}`): {}", m.label, m.name, m.description.trim()))
+                .map(|m| {
+                    format!(
+                        "• *{}* (`{}`): {}",
+                        escape(&m.label),
+                        escape(&m.name),
+                        escape(m.description.trim())
+                    )
+                })
                 .collect::<Vec<_>>()
                 .join("\n"),
         ),
@@ -318,6 +330,13 @@ impl Bot {
     /// question is answered in the channel in the background.
     pub fn on_command(self: &Arc<Self>, cmd: &SlackCommandEvent) -> String {
         let text = cmd.text.clone().unwrap_or_default();
+        if let Err(msg) = self.svc.rt.engine.config.ask.check(&text) {
+            warn!(
+                chars = text.chars().count(),
+                "refused a /cortex question over the length limit"
+            );
+            return msg;
+        }
         if let Some(reply) = command_reply(&self.svc, &text) {
             return reply;
         }
@@ -367,6 +386,48 @@ impl Bot {
 
     /// Handles one input to the end: the answer is in Slack when this returns.
     pub async fn handle(&self, inc: Incoming) {
+        // The length limit holds before anything is posted, echoed or planned.
+        let limits = self.svc.rt.engine.config.ask;
+        let (text, user, channel, thread) = match &inc {
+            Incoming::Message {
+                text,
+                user,
+                channel,
+                ts,
+                thread_ts,
+                direct,
+            } => (
+                text,
+                user,
+                channel,
+                thread_ts.clone().or_else(|| (!*direct).then(|| ts.clone())),
+            ),
+            Incoming::Command {
+                text,
+                user,
+                channel,
+            } => (text, user, channel, None),
+            Incoming::Action {
+                value,
+                user,
+                channel,
+                ..
+            } => (value, user, channel, None),
+        };
+        if let Err(msg) = limits.check(text) {
+            warn!(
+                user = %user,
+                chars = text.chars().count(),
+                "refused a Slack question over the length limit"
+            );
+            match (&inc, thread) {
+                (Incoming::Message { .. }, t) => {
+                    self.post(channel, t.as_deref(), &msg).await;
+                }
+                _ => self.ephemeral(channel, user, &msg).await,
+            }
+            return;
+        }
         match inc {
             Incoming::Message {
                 user,
@@ -390,7 +451,7 @@ impl Bot {
                 channel,
                 text,
             } => {
-                let intro = format!("<@{user}> asked: _{}_", text.trim());
+                let intro = format!("<@{user}> asked: _{}_", escape(text.trim()));
                 let Some(root) = self.post(&channel, None, &intro).await else {
                     return;
                 };
@@ -431,7 +492,13 @@ impl Bot {
                 self.ephemeral(channel, user, msg).await;
             }
             actions::OPEN_HTML => {
-                let link = format!("{}/a/{value}", self.public_url);
+                // Answer ids are hex: nothing else reaches the link.
+                let id: String = value
+                    .chars()
+                    .filter(char::is_ascii_alphanumeric)
+                    .take(64)
+                    .collect();
+                let link = format!("{}/a/{id}", self.public_url);
                 self.ephemeral(
                     channel,
                     user,
@@ -543,7 +610,7 @@ impl Bot {
                 self.ephemeral(
                     channel,
                     user,
-                    &format!("Sorry, I couldn't make the PDF: {e}"),
+                    &format!("Sorry, I couldn't make the PDF: {}", escape(&e)),
                 )
                 .await;
                 return;
@@ -668,11 +735,15 @@ fn request(
 
 /// The notification text (and what screen readers read): the headline or message.
 fn fallback_text(a: &Answer) -> String {
-    let t = a.narrative.as_deref().unwrap_or(&a.headline);
+    let t = a
+        .narrative
+        .as_deref()
+        .filter(|n| blocks::unsafe_narrative(n).is_none())
+        .unwrap_or(&a.headline);
     if t.is_empty() {
-        a.text.lines().next().unwrap_or("Answer").to_string()
+        escape(a.text.lines().next().unwrap_or("Answer"))
     } else {
-        t.to_string()
+        escape(t)
     }
 }
 

@@ -32,7 +32,9 @@ pub fn verify(
         .trim()
         .parse()
         .map_err(|_| SignatureError::BadTimestamp)?;
-    if (now - ts).abs() > MAX_SKEW_SECS {
+    // abs_diff: no overflow (a panic in debug, a wrap past the check in release) for any
+    // pair of i64 timestamps.
+    if now.abs_diff(ts) > MAX_SKEW_SECS.unsigned_abs() {
         return Err(SignatureError::Stale);
     }
     let hex = signature
@@ -72,4 +74,38 @@ fn decode_hex(s: &str) -> Option<Vec<u8>> {
         .step_by(2)
         .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn extreme_timestamps_are_stale_not_a_panic() {
+        let now = 1_700_000_000;
+        for ts in [i64::MIN, i64::MAX, i64::MIN + 1, -1] {
+            let t = ts.to_string();
+            let sig = sign("secret", &t, b"body");
+            assert_eq!(
+                verify("secret", &t, b"body", &sig, now),
+                Err(SignatureError::Stale),
+                "{t}"
+            );
+        }
+        // And with the clock at the extremes.
+        let sig = sign("secret", "0", b"body");
+        for now in [i64::MIN, i64::MAX] {
+            assert_eq!(
+                verify("secret", "0", b"body", &sig, now),
+                Err(SignatureError::Stale)
+            );
+        }
+        let t = now.to_string();
+        let sig = sign("secret", &t, b"body");
+        assert_eq!(verify("secret", &t, b"body", &sig, now + 300), Ok(()));
+        assert_eq!(
+            verify("secret", &t, b"body", &sig, now + 301),
+            Err(SignatureError::Stale)
+        );
+    }
 }

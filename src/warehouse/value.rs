@@ -93,3 +93,28 @@ impl Serialize for Value {
         }
     }
 }
+
+/// Reads the JSON form back (answers stored in the state database): ISO dates and
+/// timestamps become dates again; other strings stay text.
+impl<'de> serde::Deserialize<'de> for Value {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Value, D::Error> {
+        Ok(match serde_json::Value::deserialize(d)? {
+            serde_json::Value::Null => Value::Null,
+            serde_json::Value::Bool(b) => Value::Bool(b),
+            serde_json::Value::Number(n) => match n.as_i64() {
+                Some(i) => Value::Int(i),
+                None => n.as_f64().map_or(Value::Null, Value::Float),
+            },
+            serde_json::Value::String(s) => {
+                if let Ok(d) = NaiveDate::parse_from_str(&s, "%Y-%m-%d") {
+                    Value::Date(d)
+                } else if let Ok(t) = NaiveDateTime::parse_from_str(&s, "%Y-%m-%dT%H:%M:%S") {
+                    Value::Timestamp(t)
+                } else {
+                    Value::Text(s)
+                }
+            }
+            other => Value::Text(other.to_string()),
+        })
+    }
+}

@@ -1,110 +1,246 @@
 //! The internal web site (axum): the ask page with a thread-like history, answer permalinks
 //! (HTML and PDF), the metric catalog from metrics.yaml, the skill catalog from skills/, and
-//! the audit log for analysts. The asker's identity comes from a header set by the
-//! company's auth proxy (`[server] user_header`), or a local default.
+//! the audit log for analysts.
+//!
+//! Safe to expose (see [`security`]): asking is a POST from this site's own pages (Origin
+//! check and a CSRF token bound to the browser session), every response carries a strict
+//! Content-Security-Policy (scripts only with the response's nonce), `X-Frame-Options`,
+//! `X-Content-Type-Options` and `Referrer-Policy`, and error pages say nothing about the
+//! server. The asker's identity comes from the auth proxy's header (`[server] user_header`)
+//! only when the request comes from a trusted proxy or the header is signed; otherwise the
+//! request is the anonymous default identity.
 
+pub mod security;
+
+use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, Path, Query, Request as HttpRequest, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
-use axum::Router;
+use axum::{Extension, Router};
 use serde::Deserialize;
+use tracing::{error, warn};
 
 use crate::render::html::{self, escape, PageOptions};
 use crate::service::{Conversation, Request, Service};
+use security::{Csrf, Identity, IdentityPolicy, CSRF_FIELD, CSRF_PLACEHOLDER};
 
 #[derive(Clone)]
 struct Web {
     svc: Arc<Service>,
-    user_header: String,
-    default_user: String,
+    identity: IdentityPolicy,
+    csrf: Csrf,
+    public_url: Option<String>,
 }
 
-pub fn routes(svc: Arc<Service>) -> Router {
+/// Who is asking, and from which browser session (set for every request by a middleware).
+#[derive(Debug, Clone)]
+struct Visitor {
+    identity: Identity,
+    session: String,
+}
+
+/// The web site's routes, with the security middleware. Fails when `[server]
+/// trusted_proxies` has an entry that is not an IP or CIDR.
+pub fn routes(svc: Arc<Service>) -> anyhow::Result<Router> {
     let server = svc.rt.engine.config.server.clone();
     let web = Web {
+        identity: IdentityPolicy::new(&server)?,
         svc,
-        user_header: server.user_header,
-        default_user: server.default_user,
+        csrf: Csrf::default(),
+        public_url: server.public_url.clone(),
     };
-    Router::new()
-        .route("/", get(ask_page))
+    Ok(Router::new()
+        .route("/", get(ask_page).post(ask_post))
         .route("/a/{id}", get(permalink))
         .route("/metrics", get(metrics_page))
         .route("/skills", get(skills_page))
         .route("/audit", get(audit_page))
-        .route("/healthz", get(|| async { "ok" }))
-        .with_state(web)
+        .route("/healthz", get(healthz))
+        .fallback(|| async { not_found("There is no page at this address.") })
+        .layer(middleware::from_fn_with_state(web.clone(), visitor))
+        .with_state(web))
+}
+
+/// Headers every response carries, for routes outside the web site (the Slack endpoints).
+pub async fn security_headers(req: HttpRequest, next: Next) -> Response {
+    let mut res = next.run(req).await;
+    security::add_headers(res.headers_mut());
+    res
+}
+
+/// Identifies the visitor, gives a new browser a session cookie, and adds the security
+/// headers to the response.
+async fn visitor(State(w): State<Web>, mut req: HttpRequest, next: Next) -> Response {
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip());
+    let identity = w
+        .identity
+        .identify(peer, req.headers(), chrono::Utc::now().timestamp());
+    let existing = security::cookie(req.headers(), security::SESSION_COOKIE);
+    let session = existing.clone().unwrap_or_else(security::random_token);
+    req.extensions_mut().insert(Visitor {
+        identity,
+        session: session.clone(),
+    });
+    let mut res = next.run(req).await;
+    if existing.is_none() {
+        let secure = w
+            .public_url
+            .as_deref()
+            .is_some_and(|u| u.starts_with("https://"));
+        if let Ok(v) = HeaderValue::from_str(&security::session_cookie(&session, secure)) {
+            res.headers_mut().append(header::SET_COOKIE, v);
+        }
+    }
+    security::add_headers(res.headers_mut());
+    res
 }
 
 impl Web {
-    fn user(&self, headers: &HeaderMap) -> String {
-        headers
-            .get(self.user_header.as_str())
-            .and_then(|v| v.to_str().ok())
-            .map(str::trim)
-            .filter(|v| !v.is_empty())
-            .map(|v| format!("web:{v}"))
-            .unwrap_or_else(|| self.default_user.clone())
-    }
-
-    fn opts(&self, user: &str) -> PageOptions {
+    fn opts(&self, v: &Visitor, nonce: &str) -> PageOptions {
         PageOptions {
             answer_id: None,
             nav: true,
-            user: Some(user.trim_start_matches("web:").to_string()),
+            user: Some(v.identity.display().to_string()),
             generated: None,
+            nonce: Some(nonce.to_string()),
         }
     }
+
+    /// A page in the site layout, its scripts allowed by a fresh nonce.
+    fn page(&self, title: &str, section: &str, body: &str, v: &Visitor) -> Response {
+        let nonce = security::random_token();
+        let page = html::layout(title, section, body, &self.opts(v, &nonce));
+        with_nonce(self.fill_csrf(&page, v), &nonce)
+    }
+
+    /// Fills the viewer's CSRF token into the forms of a (possibly stored) page.
+    fn fill_csrf(&self, page: &str, v: &Visitor) -> String {
+        page.replace(CSRF_PLACEHOLDER, &self.csrf.token(&v.identity, &v.session))
+    }
+
+    /// The person behind the identity in context/people.yaml (by email or Slack id), for
+    /// "my team" questions.
+    fn asker(&self, v: &Visitor) -> Option<String> {
+        match &v.identity {
+            Identity::User(value) => {
+                let ctx = &self.svc.rt.context;
+                ctx.person_by_email(value)
+                    .or_else(|| ctx.person(value))
+                    .map(|p| p.slack_id.clone())
+            }
+            Identity::Anonymous(_) => None,
+        }
+    }
+}
+
+/// An HTML response whose scripts run only with `nonce`.
+fn with_nonce(page: String, nonce: &str) -> Response {
+    let mut res = Html(page).into_response();
+    if let Ok(v) = HeaderValue::from_str(&security::csp(Some(nonce))) {
+        res.headers_mut().insert(header::CONTENT_SECURITY_POLICY, v);
+    }
+    res
 }
 
 #[derive(Debug, Deserialize, Default)]
 struct AskQuery {
+    /// Prefills the question box (links from examples); asking needs the form's POST.
     q: Option<String>,
-    /// The option picked from a clarifying question.
-    choice: Option<String>,
 }
 
-async fn ask_page(State(w): State<Web>, headers: HeaderMap, Query(q): Query<AskQuery>) -> Response {
-    let user = w.user(&headers);
-    let mut body = String::new();
-    let question = q.q.as_deref().map(str::trim).filter(|s| !s.is_empty());
-    let mut current_id = None;
-    body.push_str("<h1>Ask Cortex</h1><p class=\"question\">Plain-language questions, answered from governed metric definitions.</p>");
-    let answer_html = match question {
-        Some(text) if text.chars().count() > 500 => Some(
-            "<div class=\"card\"><div class=\"headline\">That question is too long; please keep it under 500 characters.</div></div>".to_string(),
-        ),
-        Some(text) => {
-            // Like a DM: the person's conversation continues across questions.
-            let asked = w
-                .svc
-                .ask(Request {
-                    question: text.to_string(),
-                    // "My team" works when the proxy's user id is a Slack id in people.yaml.
-                    asker: Some(user.trim_start_matches("web:").to_string()),
-                    requester: user.clone(),
-                    conversation: Some(Conversation {
-                        channel: user.clone(),
-                        key: "web".into(),
-                    }),
-                    choice: q.choice.clone(),
-                    ..Request::default()
-                })
-                .await;
-            current_id = Some(asked.id.clone());
-            Some(asked.body_html)
-        }
-        None => None,
+#[derive(Debug, Deserialize, Default)]
+struct AskForm {
+    #[serde(default)]
+    q: String,
+    /// The option picked from a clarifying question.
+    choice: Option<String>,
+    csrf: Option<String>,
+}
+
+async fn ask_page(
+    State(w): State<Web>,
+    Extension(v): Extension<Visitor>,
+    Query(q): Query<AskQuery>,
+) -> Response {
+    let prefill = q.q.as_deref().map(str::trim).unwrap_or_default();
+    let prefill: String = prefill
+        .chars()
+        .take(w.svc.rt.engine.config.ask.max_question_chars)
+        .collect();
+    w.page("Ask", "ask", &ask_body(&w, &v, &prefill, None), &v)
+}
+
+async fn ask_post(
+    State(w): State<Web>,
+    Extension(v): Extension<Visitor>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if !security::same_origin(&headers, w.public_url.as_deref()) {
+        warn!("refused a cross-site ask (Origin/Referer not this site)");
+        return refused(
+            StatusCode::FORBIDDEN,
+            "This form was sent from another site, so it was not run. Open Cortex and ask there.",
+        );
+    }
+    let Ok(form) = serde_urlencoded::from_bytes::<AskForm>(&body) else {
+        return refused(StatusCode::BAD_REQUEST, "That form could not be read.");
     };
+    let token = form.csrf.as_deref().unwrap_or_default();
+    if !w.csrf.verify(&v.identity, &v.session, token) {
+        warn!("refused an ask with a missing or stale CSRF token");
+        return refused(
+            StatusCode::FORBIDDEN,
+            "This form has expired. Reload the page and ask again.",
+        );
+    }
+    let question = form.q.trim();
+    if question.is_empty() {
+        return w.page("Ask", "ask", &ask_body(&w, &v, "", None), &v);
+    }
+    // Like a DM: the person's conversation continues across questions in this browser.
+    let asked = w
+        .svc
+        .ask(Request {
+            question: question.to_string(),
+            asker: w.asker(&v),
+            requester: v.identity.requester(),
+            conversation: Some(Conversation {
+                channel: v.identity.requester(),
+                key: format!("web:{}", &v.session[..v.session.len().min(16)]),
+            }),
+            choice: form.choice.filter(|c| !c.trim().is_empty()),
+            ..Request::default()
+        })
+        .await;
+    let body = ask_body(&w, &v, "", Some((&asked.id, &asked.body_html)));
+    let page = html::layout("Ask", "ask", &body, &w.opts(&v, &asked.nonce));
+    with_nonce(w.fill_csrf(&page, &v), &asked.nonce)
+}
+
+/// The ask page: the form, the answer (if one was just asked) or examples, and history.
+fn ask_body(w: &Web, v: &Visitor, prefill: &str, answer: Option<(&str, &str)>) -> String {
+    let mut body = String::from("<h1>Ask Cortex</h1><p class=\"question\">Plain-language questions, answered from governed metric definitions.</p>");
     body.push_str(&format!(
-        "<form class=\"ask\" method=\"get\" action=\"/\"><input type=\"text\" name=\"q\" id=\"q\" autofocus maxlength=\"500\" placeholder=\"{}\" aria-label=\"Question\"><button type=\"submit\" id=\"ask\">Ask</button></form>",
-        if current_id.is_some() { "Follow up, or ask something new" } else { "e.g. What's our ARR by segment?" },
+        "<form class=\"ask\" method=\"post\" action=\"/\"><input type=\"hidden\" name=\"{CSRF_FIELD}\" value=\"{CSRF_PLACEHOLDER}\"><input type=\"text\" name=\"q\" id=\"q\" autofocus maxlength=\"{max}\" value=\"{value}\" placeholder=\"{ph}\" aria-label=\"Question\"><button type=\"submit\" id=\"ask\">Ask</button></form>",
+        max = w.svc.rt.engine.config.ask.max_question_chars,
+        value = escape(prefill),
+        ph = if answer.is_some() { "Follow up, or ask something new" } else { "e.g. What's our ARR by segment?" },
     ));
-    match answer_html {
-        Some(a) => body.push_str(&a),
+    let current_id = answer.map(|(id, _)| id.to_string());
+    match answer {
+        Some((id, a)) => body.push_str(&format!(
+            "<div class=\"answer\" data-answer-id=\"{}\">{a}</div>",
+            escape(id)
+        )),
         None => {
             body.push_str("<div class=\"chips\">");
             for s in w
@@ -125,7 +261,11 @@ async fn ask_page(State(w): State<Web>, headers: HeaderMap, Query(q): Query<AskQ
         }
     }
     // Thread-like history: this person's earlier questions.
-    if let Ok(history) = w.svc.state.recent_answers(Some(&user), 20) {
+    if let Ok(history) = w
+        .svc
+        .state
+        .recent_answers(Some(&v.identity.requester()), 20)
+    {
         let items: Vec<String> = history
             .iter()
             .filter(|h| Some(&h.id) != current_id.as_ref())
@@ -146,10 +286,14 @@ async fn ask_page(State(w): State<Web>, headers: HeaderMap, Query(q): Query<AskQ
             ));
         }
     }
-    Html(html::layout("Ask", "ask", &body, &w.opts(&user))).into_response()
+    body
 }
 
-async fn permalink(State(w): State<Web>, Path(id): Path<String>) -> Response {
+async fn permalink(
+    State(w): State<Web>,
+    Extension(v): Extension<Visitor>,
+    Path(id): Path<String>,
+) -> Response {
     if let Some(id) = id.strip_suffix(".pdf") {
         return match w.svc.pdf(id).await {
             Ok(pdf) => (
@@ -157,7 +301,7 @@ async fn permalink(State(w): State<Web>, Path(id): Path<String>) -> Response {
                     (header::CONTENT_TYPE, "application/pdf".to_string()),
                     (
                         header::CONTENT_DISPOSITION,
-                        format!("inline; filename=\"cortex-{id}.pdf\""),
+                        format!("inline; filename=\"cortex-{}.pdf\"", sanitize_id(id)),
                     ),
                 ],
                 pdf,
@@ -167,39 +311,115 @@ async fn permalink(State(w): State<Web>, Path(id): Path<String>) -> Response {
         };
     }
     match w.svc.state.answer(&id) {
-        Ok(Some(a)) => match a.html {
-            Some(h) => Html(h).into_response(),
-            None => not_found("this answer has no page"),
+        Ok(Some(a)) => match (a.html, a.nonce) {
+            (Some(h), Some(nonce)) => with_nonce(w.fill_csrf(&h, &v), &nonce),
+            // Pages stored before nonces: served with no scripts allowed.
+            (Some(h), None) => Html(w.fill_csrf(&h, &v)).into_response(),
+            (None, _) => not_found("this answer has no page"),
         },
         Ok(None) => not_found("no answer has that id"),
-        Err(e) => (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("state database error: {e}"),
-        )
-            .into_response(),
+        Err(e) => {
+            error!(error = %e, "state database error reading a permalink");
+            refused(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "The answer could not be read just now. The error is logged; please try again.",
+            )
+        }
     }
 }
 
-fn not_found(msg: &str) -> Response {
-    (
-        StatusCode::NOT_FOUND,
-        Html(html::layout(
-            "Not found",
-            "",
-            &format!(
-                "<h1>Not found</h1><p>{}</p><p><a href=\"/\">Ask a question</a></p>",
-                escape(msg)
-            ),
-            &PageOptions {
-                nav: true,
-                ..Default::default()
-            },
-        )),
-    )
-        .into_response()
+/// An answer id as safe to put in a header (ids are hex).
+fn sanitize_id(id: &str) -> String {
+    id.chars()
+        .filter(char::is_ascii_alphanumeric)
+        .take(64)
+        .collect()
 }
 
-async fn metrics_page(State(w): State<Web>, headers: HeaderMap) -> Response {
+/// How long the health check waits for the warehouse.
+const HEALTH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Runs a trivial query on the warehouse (one row of a declared table): 200 `ok`, or 503
+/// when it cannot answer.
+async fn healthz(State(w): State<Web>) -> Response {
+    let svc = Arc::clone(&w.svc);
+    let check = tokio::task::spawn_blocking(move || {
+        let ctx = crate::warehouse::AuditContext {
+            requester: "cortex:healthz".into(),
+            question: "health check".into(),
+            query_json: None,
+        };
+        // The file must still be a DuckDB database (not deleted, truncated or replaced)...
+        let path = svc.rt.engine.warehouse.path();
+        let mut head = [0u8; 12];
+        let readable = std::fs::File::open(path)
+            .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut head))
+            .is_ok();
+        if !readable || &head[8..12] != b"DUCK" {
+            return Err(crate::warehouse::WarehouseError::Query(
+                "the warehouse file is missing or not a DuckDB database".into(),
+            ));
+        }
+        // ...and the connection must answer: one row of a declared table.
+        let table = svc.rt.engine.layer.tables().into_iter().next();
+        let sql = match table {
+            Some(t) => format!("SELECT 1 AS ok FROM {t} LIMIT 1"),
+            None => "SELECT 1 AS ok".to_string(),
+        };
+        svc.rt.engine.warehouse.query(&sql, &ctx)
+    });
+    let check = match tokio::time::timeout(HEALTH_TIMEOUT, check).await {
+        Ok(c) => c,
+        Err(_) => {
+            error!("health check: the warehouse did not answer in time");
+            return (StatusCode::SERVICE_UNAVAILABLE, "warehouse unavailable").into_response();
+        }
+    };
+    match check {
+        Ok(Ok(r)) if r.rows.len() <= 1 => (StatusCode::OK, "ok").into_response(),
+        Ok(Ok(_)) => (StatusCode::SERVICE_UNAVAILABLE, "warehouse unavailable").into_response(),
+        Ok(Err(e)) => {
+            error!(error = %e, "health check: the warehouse query failed");
+            (StatusCode::SERVICE_UNAVAILABLE, "warehouse unavailable").into_response()
+        }
+        Err(e) => {
+            error!(error = %e, "health check panicked");
+            (StatusCode::SERVICE_UNAVAILABLE, "warehouse unavailable").into_response()
+        }
+    }
+}
+
+/// An error page with a status: the message only, never server details.
+fn refused(status: StatusCode, msg: &str) -> Response {
+    message_page(status, "Sorry", msg)
+}
+
+fn not_found(msg: &str) -> Response {
+    message_page(StatusCode::NOT_FOUND, "Not found", msg)
+}
+
+fn message_page(status: StatusCode, title: &str, msg: &str) -> Response {
+    let nonce = security::random_token();
+    let page = html::layout(
+        title,
+        "",
+        &format!(
+            "<h1>{}</h1><p>{}</p><p><a href=\"/\">Ask a question</a></p>",
+            escape(title),
+            escape(msg)
+        ),
+        &PageOptions {
+            nav: true,
+            nonce: Some(nonce.clone()),
+            ..Default::default()
+        },
+    );
+    let mut res = with_nonce(page, &nonce);
+    *res.status_mut() = status;
+    res
+}
+
+async fn metrics_page(State(w): State<Web>, Extension(v): Extension<Visitor>) -> Response {
     let layer = &w.svc.rt.engine.layer;
     let mut body = format!(
         "<h1>Metric catalog</h1><p class=\"question\">{} governed metrics from metrics.yaml. Every answer computes its numbers from these definitions.</p>",
@@ -246,11 +466,10 @@ async fn metrics_page(State(w): State<Web>, headers: HeaderMap) -> Response {
             },
         ));
     }
-    let user = w.user(&headers);
-    Html(html::layout("Metrics", "metrics", &body, &w.opts(&user))).into_response()
+    w.page("Metrics", "metrics", &body, &v)
 }
 
-async fn skills_page(State(w): State<Web>, headers: HeaderMap) -> Response {
+async fn skills_page(State(w): State<Web>, Extension(v): Extension<Visitor>) -> Response {
     let mut body = String::from("<h1>Skills</h1><p class=\"question\">What Cortex can do, from skills/. Analysts add skills as files (YAML plus templates).</p>");
     for s in &w.svc.rt.skills.skills {
         let examples: Vec<String> = s
@@ -285,12 +504,10 @@ async fn skills_page(State(w): State<Web>, headers: HeaderMap) -> Response {
             e = examples.join(""),
         ));
     }
-    let user = w.user(&headers);
-    Html(html::layout("Skills", "skills", &body, &w.opts(&user))).into_response()
+    w.page("Skills", "skills", &body, &v)
 }
 
-async fn audit_page(State(w): State<Web>, headers: HeaderMap) -> Response {
-    let user = w.user(&headers);
+async fn audit_page(State(w): State<Web>, Extension(v): Extension<Visitor>) -> Response {
     let mut body = String::from("<h1>Audit log</h1><p class=\"question\">Every answer and every warehouse query, newest first.</p>");
     if let Ok(answers) = w.svc.state.recent_answers(None, 100) {
         body.push_str("<h2>Answers</h2><div class=\"card scroll\"><table class=\"data\"><thead><tr><th>When</th><th>Asker</th><th>Question</th><th>Skill</th><th>Status</th><th class=\"num\">Helpful</th><th class=\"num\">Not helpful</th></tr></thead><tbody>");
@@ -326,5 +543,5 @@ async fn audit_page(State(w): State<Web>, headers: HeaderMap) -> Response {
             body.push_str("</tbody></table></div>");
         }
     }
-    Html(html::layout("Audit log", "audit", &body, &w.opts(&user))).into_response()
+    w.page("Audit log", "audit", &body, &v)
 }

@@ -63,7 +63,9 @@ impl Fixture {
                 public_url: Some("http://cortex.test".into()),
                 user_header: "x-forwarded-user".into(),
                 default_user: "web:test".into(),
+                ..Default::default()
             },
+            ask: Default::default(),
         }
     }
 

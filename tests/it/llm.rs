@@ -92,6 +92,7 @@ fn llm(addr: SocketAddr, timeout: Duration, retries: u32) -> Llm {
         api_key: Secret::new("sk-test"),
         timeout,
         retries,
+        cooldown: Duration::ZERO,
     })
     .expect("client")
 }

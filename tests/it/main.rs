@@ -15,3 +15,4 @@ mod skills;
 mod slack;
 mod slack_bot;
 mod warehouse;
+mod websec;

@@ -281,81 +281,29 @@ fn the_cli_writes_html_and_pdf_files() {
     assert!(html.starts_with("<!doctype html>") && html.contains("<table class=\"data\">"));
 }
 
-/// The site's identity comes from the auth proxy's header: "my team" answers for that
-/// person, and the audit log names them.
+/// The site's identity comes from the auth proxy's header (trusted from the loopback here):
+/// "my team" answers for that person, and the audit log names them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_web_site_takes_the_asker_from_the_proxy_header() {
     let state = tempfile::tempdir().expect("tmp");
-    let mut config =
-        cortex::config::Config::load(&project_dir(), Some(demo_warehouse())).expect("config");
-    config.state_db = state.path().join("state.duckdb");
-    config.slack = Default::default();
-    config.llm = None;
-    let server = cortex::server::build(config, Some(demo_today()))
-        .await
-        .expect("builds");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let url = format!("http://{}", listener.local_addr().expect("addr"));
-    tokio::spawn(async move { axum::serve(listener, server.router).await.expect("serve") });
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let http = reqwest::Client::new();
-    let q = cortex::render::html::urlencode(
-        "How are we performing against OKR #1, and what can my team do to help accelerate it?",
-    );
-    let page = http
-        .get(format!("{url}/?q={q}"))
-        .header("x-forwarded-user", "U01CSM0001")
-        .send()
-        .await
-        .expect("ask")
-        .text()
-        .await
-        .expect("html");
+    let mut config = crate::websec::demo_config(&state);
+    config.server.trusted_proxies = vec!["127.0.0.1".into()];
+    let site = crate::websec::start(config, Some(state)).await;
+    let ava = site
+        .browser(vec![("x-forwarded-user".into(), "U01CSM0001".into())])
+        .await;
+    let page = site
+        .ask(
+            &ava,
+            "How are we performing against OKR #1, and what can my team do to help accelerate it?",
+        )
+        .await;
     assert!(page.contains("Asked by Ava Thompson"), "{page}");
     assert!(page.contains("<span class=\"who\">U01CSM0001</span>"));
-    let audit = http
-        .get(format!("{url}/audit"))
-        .send()
-        .await
-        .expect("audit")
-        .text()
-        .await
-        .expect("html");
+    let (_, _, audit) = site.get("/audit", &[]).await;
     assert!(audit.contains(">web:U01CSM0001</td>"), "{audit}");
-    // A clarifying question's choices are links that answer with the choice.
-    let clarify = http
-        .get(format!(
-            "{url}/?q={}",
-            cortex::render::html::urlencode("How is revenue doing?")
-        ))
-        .send()
-        .await
-        .expect("ask")
-        .text()
-        .await
-        .expect("html");
-    let link = "/?q=How+is+revenue+doing%3F&amp;choice=arr";
-    assert!(clarify.contains(link), "{clarify}");
-    let chosen = http
-        .get(format!("{url}{}", link.replace("&amp;", "&")))
-        .send()
-        .await
-        .expect("choose")
-        .text()
-        .await
-        .expect("html");
-    assert!(chosen.contains("<div class=\"headline\">ARR $"), "{chosen}");
     // Without the header: the configured default identity.
-    let page = http
-        .get(format!("{url}/"))
-        .send()
-        .await
-        .expect("ask")
-        .text()
-        .await
-        .expect("html");
+    let (_, _, page) = site.get("/", &[]).await;
     assert!(page.contains("<span class=\"who\">local</span>"));
 }
 
@@ -597,7 +545,7 @@ async fn the_web_site_works_in_headless_chromium() {
             || src.contains("What&#39;s our ARR by segment?")
     );
     assert!(
-        src.contains("<td data-sort=\"web:local\">web:local</td>"),
+        src.contains("<td data-sort=\"anonymous:local\">anonymous:local</td>"),
         "requester shown"
     );
     let _ = d.cmd(reqwest::Method::DELETE, "", Value::Null).await;

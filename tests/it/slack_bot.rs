@@ -1079,3 +1079,108 @@ async fn socket_mode_events_and_commands_are_handled_like_http_ones() {
         .starts_with("ARR by segment"));
     listener.shutdown().await;
 }
+
+/// Issue #10 items 5-7 on the real endpoints: timestamps at the ends of i64 are refused
+/// without a panic, `/cortex` echoes `<!channel>` and links as plain text, and a
+/// 30,000-character mention or command is refused before anything is planned.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn extreme_timestamps_injections_and_long_questions_are_handled_safely() {
+    let fake = start_fake().await;
+    let bot = start_bot(&fake, None, None).await;
+    let ev = mention("What's our ARR?", "EvX1", "1600000002.000100", None).to_string();
+    for ts in [i64::MIN, i64::MAX, i64::MIN + 1] {
+        let (s, body) = bot
+            .send("/slack/events", "application/json", &ev, ts, SECRET)
+            .await;
+        assert_eq!(s, 401, "{ts}: {body}");
+    }
+    // The server is still up after them.
+    let (s, _) = bot.event(&ev.parse::<Value>().expect("json")).await;
+    assert_eq!(s, 200);
+    bot.idle().await;
+
+    let form = payload("bolt-python/slash_command.form-urlencoded.txt")
+        .replace("command=%2Fhello-world", "command=%2Fcortex");
+    let injection = "<!channel> What's our ARR? <https://evil.example|Re-authenticate> <@U0ADMIN>";
+    let q = form.replace("text=Hi", &format!("text={}", urlencode(injection)));
+    let (s, _) = bot
+        .send(
+            "/slack/commands",
+            "application/x-www-form-urlencoded",
+            &q,
+            now(),
+            SECRET,
+        )
+        .await;
+    assert_eq!(s, 200);
+    bot.idle().await;
+    let intro = fake
+        .calls("chat.postMessage")
+        .into_iter()
+        .map(|c| c.body["text"].as_str().unwrap_or("").to_string())
+        .find(|t| t.contains("asked:"))
+        .expect("the /cortex intro");
+    assert!(intro.contains("&lt;!channel&gt;"), "{intro}");
+    for call in fake.all() {
+        if !call.method.starts_with("chat.") {
+            continue;
+        }
+        let sent = format!("{} {}", call.body["text"], call.body["blocks"]);
+        for bad in ["<!channel>", "<https://evil", "<@U0ADMIN>"] {
+            assert!(!sent.contains(bad), "{} sent {bad}: {sent}", call.method);
+        }
+    }
+
+    // Too long: refused in the thread (mention) or at once (command); nothing planned.
+    let audit = bot
+        .server
+        .svc
+        .rt
+        .engine
+        .warehouse
+        .audit_log()
+        .expect("audit")
+        .clone();
+    let queries = audit.count(None).expect("count");
+    let updates = fake.calls("chat.update").len();
+    let posts = fake.calls("chat.postMessage").len();
+    let long = "ARR ".repeat(7_500);
+    let (s, _) = bot
+        .event(&mention(&long, "EvLong", "1600000003.000100", None))
+        .await;
+    assert_eq!(s, 200);
+    bot.idle().await;
+    let now_posts = fake.calls("chat.postMessage");
+    assert_eq!(now_posts.len(), posts + 1, "one refusal, no placeholder");
+    assert!(now_posts[posts].body["text"]
+        .as_str()
+        .unwrap_or("")
+        .contains("too long"));
+    let (s, body) = bot
+        .send(
+            "/slack/commands",
+            "application/x-www-form-urlencoded",
+            &form.replace("text=Hi", &format!("text={}", urlencode(&long))),
+            now(),
+            SECRET,
+        )
+        .await;
+    assert_eq!(s, 200);
+    assert!(body.contains("too long"), "{body}");
+    let code = bot
+        .click(
+            "cortex_choose_0",
+            &format!("abc|{long}"),
+            "1600000003.000100",
+        )
+        .await;
+    assert_eq!(code, 200);
+    bot.idle().await;
+    assert_eq!(fake.calls("chat.postMessage").len(), posts + 1);
+    assert_eq!(fake.calls("chat.update").len(), updates);
+    assert_eq!(
+        audit.count(None).expect("count"),
+        queries,
+        "nothing was planned"
+    );
+}
