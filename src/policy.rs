@@ -293,9 +293,69 @@ impl Access {
                 }
             }
         }
-        key.push_str(&format!("hidden={:?}", scope.hidden));
+        // Restricted dimensions that are plain columns are left out of the views, so analyst
+        // SQL cannot select them either.
+        for model in &layer.models {
+            let table = model.table.to_lowercase();
+            for d in &model.dimensions {
+                let plain = !d.expr.is_empty()
+                    && d.expr
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '_');
+                if plain && self.denied_dimensions.contains(&d.name) {
+                    let cols = scope.excluded.entry(table.clone()).or_default();
+                    if !cols.contains(&d.expr) {
+                        cols.push(d.expr.clone());
+                    }
+                }
+            }
+        }
+        key.push_str(&format!(
+            "hidden={:?};excluded={:?}",
+            scope.hidden, scope.excluded
+        ));
         scope.key = key;
         Some(scope)
+    }
+}
+
+/// Adds every metric computed from a restricted one: derived metrics over it (at any
+/// depth), and metrics that aggregate the same measure with the same filters as a restricted
+/// simple or cumulative metric (a ratio whose numerator is the restricted amount).
+fn expand_restricted(layer: &SemanticLayer, denied: &mut BTreeSet<String>) {
+    use crate::semantic::model::MetricKind;
+    loop {
+        let inputs: Vec<_> = layer
+            .metrics
+            .iter()
+            .filter(|m| denied.contains(&m.name))
+            .filter_map(|m| match &m.kind {
+                MetricKind::Simple(i) | MetricKind::Cumulative(i) => Some(i.clone()),
+                _ => None,
+            })
+            .collect();
+        let before = denied.len();
+        for m in &layer.metrics {
+            if denied.contains(&m.name) {
+                continue;
+            }
+            let tainted = match &m.kind {
+                MetricKind::Derived { deps, .. } => deps
+                    .iter()
+                    .any(|&d| denied.contains(&layer.metrics[d].name)),
+                MetricKind::Simple(i) | MetricKind::Cumulative(i) => inputs.contains(i),
+                MetricKind::Ratio {
+                    numerator,
+                    denominator,
+                } => inputs.contains(numerator) || inputs.contains(denominator),
+            };
+            if tainted {
+                denied.insert(m.name.clone());
+            }
+        }
+        if denied.len() == before {
+            return;
+        }
     }
 }
 
@@ -389,9 +449,11 @@ impl Governance {
         if requester == "cortex" || requester.starts_with("cli:") {
             return Principal::Operator;
         }
-        let id = requester
-            .strip_prefix("web:")
-            .or_else(|| requester.strip_prefix("slack:"))
+        // `anonymous:<default_user>` is the web site's visitor without a trusted identity;
+        // it is a person only if `[server] default_user` names one (a local demo).
+        let id = ["web:", "slack:", "anonymous:"]
+            .iter()
+            .find_map(|p| requester.strip_prefix(p))
             .unwrap_or(requester);
         self.people
             .iter()
@@ -439,6 +501,7 @@ impl Governance {
                     .extend(r.dimensions.iter().cloned());
             }
         }
+        expand_restricted(&self.layer, &mut access.denied_metrics);
         for rule in &policy.rows {
             let applies = match person {
                 None => true,
@@ -477,6 +540,30 @@ impl Governance {
             }
         }
         out
+    }
+
+    /// May `viewer` see an answer `owner` was given, computed from `metrics`? Admins and the
+    /// owner may; anyone else only with the same row scope and access to every metric.
+    /// Checked on every view of a permalink, so a later policy change applies to old links.
+    pub fn may_view(&self, viewer: &str, owner: &str, metrics: &[String]) -> bool {
+        let v = self.access(viewer);
+        if v.admin {
+            return true;
+        }
+        if v.denied {
+            return false;
+        }
+        if viewer == owner {
+            return true;
+        }
+        let o = self.access(owner);
+        let key = |a: &Access| a.scope(&self.layer).map(|s| s.key);
+        key(&v) == key(&o) && !metrics.iter().any(|m| v.denied_metrics.contains(m))
+    }
+
+    /// May `requester` read the audit log (every asker's questions and SQL)?
+    pub fn may_audit(&self, requester: &str) -> bool {
+        self.access(requester).admin
     }
 
     /// The warehouse scope resolver for this policy.

@@ -96,6 +96,8 @@ pub struct RowScope {
     /// Row filters: table (lower case) -> SQL predicate over that table's columns. Other
     /// tables are referenced as `cortex_all."table"` (the unfiltered views).
     pub filters: BTreeMap<String, String>,
+    /// Columns this scope cannot read: table (lower case) -> column names.
+    pub excluded: BTreeMap<String, Vec<String>>,
 }
 
 /// Why a query produced no result, in words for the user.
@@ -488,8 +490,18 @@ fn scope_ddl(schema: &str, scope: &RowScope, present: &BTreeSet<String>) -> Stri
             .get(t)
             .map(|p| format!(" WHERE {p}"))
             .unwrap_or_default();
+        let exclude = match scope.excluded.get(t) {
+            Some(cols) if !cols.is_empty() => format!(
+                " EXCLUDE ({})",
+                cols.iter()
+                    .map(|c| quote_ident(c))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            _ => String::new(),
+        };
         ddl.push_str(&format!(
-            "CREATE VIEW {schema}.{q} AS SELECT * FROM {ALL_SCHEMA}.{q}{filter};\n"
+            "CREATE VIEW {schema}.{q} AS SELECT *{exclude} FROM {ALL_SCHEMA}.{q}{filter};\n"
         ));
     }
     ddl

@@ -104,6 +104,25 @@ async fn visitor(State(w): State<Web>, mut req: HttpRequest, next: Next) -> Resp
 }
 
 impl Web {
+    /// May this visitor see a stored answer (context/policy.yaml)?
+    fn may_view(&self, v: &Visitor, a: &crate::state::StoredAnswer) -> bool {
+        let metrics: Vec<String> = serde_json::from_str::<serde_json::Value>(&a.answer_json)
+            .ok()
+            .and_then(|j| {
+                j["provenance"]["metrics"].as_array().map(|ms| {
+                    ms.iter()
+                        .filter_map(|m| m["name"].as_str().map(str::to_string))
+                        .collect()
+                })
+            })
+            .unwrap_or_default();
+        self.svc
+            .rt
+            .engine
+            .governance
+            .may_view(&v.identity.requester(), &a.requester, &metrics)
+    }
+
     fn opts(&self, v: &Visitor, nonce: &str) -> PageOptions {
         PageOptions {
             answer_id: None,
@@ -294,6 +313,15 @@ async fn permalink(
     Extension(v): Extension<Visitor>,
     Path(id): Path<String>,
 ) -> Response {
+    let bare = id.strip_suffix(".pdf").unwrap_or(&id);
+    // The access policy is checked on every view: the asker, an admin, or someone with the
+    // same access. Others get the same "not found" as for an unknown id (no existence oracle).
+    match w.svc.state.answer(bare) {
+        Ok(Some(stored)) if !w.may_view(&v, &stored) => {
+            return not_found("no answer has that id");
+        }
+        _ => {}
+    }
     if let Some(id) = id.strip_suffix(".pdf") {
         return match w.svc.pdf(id).await {
             Ok(pdf) => (
@@ -345,7 +373,7 @@ async fn healthz(State(w): State<Web>) -> Response {
     let svc = Arc::clone(&w.svc);
     let check = tokio::task::spawn_blocking(move || {
         let ctx = crate::warehouse::AuditContext {
-            requester: "cortex:healthz".into(),
+            requester: "cortex".into(),
             question: "health check".into(),
             query_json: None,
         };
@@ -508,6 +536,18 @@ async fn skills_page(State(w): State<Web>, Extension(v): Extension<Visitor>) -> 
 }
 
 async fn audit_page(State(w): State<Web>, Extension(v): Extension<Visitor>) -> Response {
+    if !w
+        .svc
+        .rt
+        .engine
+        .governance
+        .may_audit(&v.identity.requester())
+    {
+        return refused(
+            StatusCode::FORBIDDEN,
+            "The audit log shows everyone's questions, so it is for admins (context/policy.yaml).",
+        );
+    }
     let mut body = String::from("<h1>Audit log</h1><p class=\"question\">Every answer and every warehouse query, newest first.</p>");
     if let Ok(answers) = w.svc.state.recent_answers(None, 100) {
         body.push_str("<h2>Answers</h2><div class=\"card scroll\"><table class=\"data\"><thead><tr><th>When</th><th>Asker</th><th>Question</th><th>Skill</th><th>Status</th><th class=\"num\">Helpful</th><th class=\"num\">Not helpful</th></tr></thead><tbody>");

@@ -300,11 +300,24 @@ async fn the_web_site_takes_the_asker_from_the_proxy_header() {
         .await;
     assert!(page.contains("Asked by Ava Thompson"), "{page}");
     assert!(page.contains("<span class=\"who\">U01CSM0001</span>"));
-    let (_, _, audit) = site.get("/audit", &[]).await;
+    // The audit log is for admins (the Data team): Ava, a CSM, is refused.
+    let (status, _, _) = site
+        .get(
+            "/audit",
+            &[("x-forwarded-user".into(), "U01CSM0001".into())],
+        )
+        .await;
+    assert_eq!(status, 403);
+    let (_, _, audit) = site
+        .get(
+            "/audit",
+            &[("x-forwarded-user".into(), "U01DAT0001".into())],
+        )
+        .await;
     assert!(audit.contains(">web:U01CSM0001</td>"), "{audit}");
     // Without the header: the configured default identity.
     let (_, _, page) = site.get("/", &[]).await;
-    assert!(page.contains("<span class=\"who\">local</span>"));
+    assert!(page.contains("<span class=\"who\">dana.whitfield@example.com</span>"));
 }
 
 /// A minimal WebDriver client over HTTP (chromedriver).
@@ -450,6 +463,7 @@ async fn the_web_site_works_in_headless_chromium() {
     config.state_db = state.path().join("state.duckdb");
     config.slack = Default::default();
     config.llm = None;
+    config.server.default_user = "noor.haddad@example.com".into();
     let server = cortex::server::build(config, Some(demo_today()))
         .await
         .expect("builds");
@@ -545,7 +559,7 @@ async fn the_web_site_works_in_headless_chromium() {
             || src.contains("What&#39;s our ARR by segment?")
     );
     assert!(
-        src.contains("<td data-sort=\"anonymous:local\">anonymous:local</td>"),
+        src.contains("<td data-sort=\"anonymous:noor.haddad@example.com\">anonymous:noor.haddad@example.com</td>"),
         "requester shown"
     );
     let _ = d.cmd(reqwest::Method::DELETE, "", Value::Null).await;

@@ -304,3 +304,61 @@ fn row_scopes_are_injected_into_compiled_queries() {
         out.compiled.sql
     );
 }
+
+/// On the web site, identity comes from the trusted proxy and the policy decides: the audit
+/// log is for admins, a permalink is shown only to its asker, an admin or someone with the
+/// same access, restricted metrics are refused, and a visitor nobody vouches for sees nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_web_site_enforces_the_policy_per_visitor() {
+    let state = tempfile::tempdir().expect("tmp");
+    let mut config = crate::websec::demo_config(&state);
+    config.server.default_user = "local".into();
+    config.server.trusted_proxies = vec!["127.0.0.1/32".into()];
+    let site = crate::websec::start(config, Some(state)).await;
+    let as_user = |email: &str| vec![("x-forwarded-user".to_string(), email.to_string())];
+    let admin = site.browser(as_user("noor.haddad@example.com")).await;
+    let csm = site.browser(as_user("ava.thompson@example.com")).await;
+    let support = site.browser(as_user("riya.kapoor@example.com")).await;
+    let nobody = site.browser(vec![]).await;
+
+    let page = site.ask(&admin, "What's our ARR by segment?").await;
+    assert!(page.contains("Enterprise"), "{page}");
+    let id = site
+        .server
+        .svc
+        .state
+        .recent_answers(Some("web:noor.haddad@example.com"), 1)
+        .expect("answers")
+        .first()
+        .expect("recorded")
+        .id
+        .clone();
+    let (s, _, _) = site
+        .get(&format!("/a/{id}"), &as_user("noor.haddad@example.com"))
+        .await;
+    assert_eq!(s, 200);
+    for path in [format!("/a/{id}"), format!("/a/{id}.pdf")] {
+        let (s, _, body) = site.get(&path, &as_user("ava.thompson@example.com")).await;
+        assert_eq!(s, 404, "a CSM must not see an admin's answer: {path}");
+        assert!(!body.contains("Enterprise"), "{body}");
+    }
+    let (s, _, _) = site
+        .get("/audit", &as_user("ava.thompson@example.com"))
+        .await;
+    assert_eq!(s, 403);
+    let (s, _, body) = site
+        .get("/audit", &as_user("noor.haddad@example.com"))
+        .await;
+    assert_eq!(s, 200);
+    assert!(body.contains("web:noor.haddad@example.com"), "{body}");
+
+    let page = site.ask(&support, "What is our win rate this year?").await;
+    assert!(page.contains("restricted"), "{page}");
+    let page = site
+        .ask(&nobody, "How many tickets did we get last month?")
+        .await;
+    assert!(page.contains("know who you are"), "{page}");
+    // The CSM's own question is answered from her book only.
+    let page = site.ask(&csm, "How many merchants do we have?").await;
+    assert!(!page.contains("know who you are"), "{page}");
+}

@@ -194,6 +194,8 @@ async fn start_bot(fake: &FakeSlack, project: Option<PathBuf>, timeout: Option<D
     config.slack.app_token = None;
     config.slack.api_url = fake.api_url.clone();
     config.llm = None;
+    // Permalinks opened from Slack are viewed on the web as the same person who asked.
+    config.server.default_user = "dana.whitfield@example.com".into();
     if let Some(t) = timeout {
         config.limits.timeout = t;
     }
@@ -293,7 +295,12 @@ fn payload(name: &str) -> String {
     let p = project_dir()
         .join("../shared/datasets/slack-payloads")
         .join(name);
-    std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+    // Slack's samples come from users who are not in context/people.yaml, and the access
+    // policy refuses unknown people: the samples' askers become two demo people.
+    std::fs::read_to_string(&p)
+        .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+        .replace("W222", "U01REV0001")
+        .replace("W111", "U01REV0002")
 }
 
 fn json_payload(name: &str) -> Value {
@@ -777,7 +784,7 @@ async fn clarifying_buttons_lead_to_an_answer_and_feedback_is_stored() {
         .await;
     bot.idle().await;
     let stored = bot.server.svc.state.feedback(&id).expect("feedback");
-    assert_eq!(stored, vec![("slack:W111".to_string(), true)]);
+    assert_eq!(stored, vec![("slack:U01REV0002".to_string(), true)]);
     assert_eq!(fake.calls("chat.postEphemeral").len(), 1);
 }
 

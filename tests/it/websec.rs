@@ -32,6 +32,9 @@ pub(crate) fn demo_config(state: &tempfile::TempDir) -> Config {
     config.state_db = state.path().join("state.sqlite");
     config.slack = Default::default();
     config.llm = None;
+    // The visitor without a trusted identity is a demo person (context/people.yaml), as in
+    // a local demo; with the default `local` they would be refused (tests/it/security.rs).
+    config.server.default_user = "dana.whitfield@example.com".into();
     config
 }
 
@@ -244,7 +247,12 @@ async fn asking_is_a_same_site_post_with_a_csrf_token_and_pages_carry_security_h
     assert!(page.contains("Enterprise"), "{page}");
     let id = cortex::bench::load::answer_id(&page).expect("answer id");
     assert_eq!(site.answers(), 1);
-    assert!(audit.count(Some("anonymous:local")).expect("count") >= 1);
+    assert!(
+        audit
+            .count(Some("anonymous:dana.whitfield@example.com"))
+            .expect("count")
+            >= 1
+    );
 
     // The permalink: the stored page, its scripts allowed by its own nonce only.
     let (status, h, page) = site.get(&format!("/a/{id}"), &[]).await;
@@ -318,7 +326,10 @@ async fn the_identity_header_counts_only_from_trusted_proxies_or_when_signed() {
     };
     // Unsigned, from a peer that is not a trusted proxy: the anonymous default.
     let (_, _, page) = site.get("/", &h("ava.thompson@example.com")).await;
-    assert!(page.contains("<span class=\"who\">local</span>"), "{page}");
+    assert!(
+        page.contains("<span class=\"who\">dana.whitfield@example.com</span>"),
+        "{page}"
+    );
     let (_, _, page) = site.get("/", &signed("ava.thompson@example.com")).await;
     assert!(
         page.contains("<span class=\"who\">ava.thompson@example.com</span>"),
@@ -366,7 +377,7 @@ async fn the_identity_header_counts_only_from_trusted_proxies_or_when_signed() {
     );
     assert_eq!(
         state
-            .recent_answers(Some("anonymous:local"), 10)
+            .recent_answers(Some("anonymous:dana.whitfield@example.com"), 10)
             .expect("a")
             .len(),
         1
@@ -418,7 +429,7 @@ async fn pdfs_of_older_answers_load_from_the_state_database_after_a_restart() {
         .svc
         .ask(Request {
             question: "What's our ARR by segment?".into(),
-            requester: "test:pdf".into(),
+            requester: "cli:test-pdf".into(),
             ..Request::default()
         })
         .await;
@@ -492,7 +503,7 @@ async fn a_hanging_llm_costs_one_timeout_then_answers_come_offline() {
             .svc
             .ask(Request {
                 question: q.into(),
-                requester: "test:llm".into(),
+                requester: "cli:test-llm".into(),
                 ..Request::default()
             })
             .await;
@@ -527,7 +538,7 @@ async fn an_answer_past_its_deadline_says_it_took_too_long() {
         .svc
         .ask(Request {
             question: "What's our ARR by segment?".into(),
-            requester: "test:deadline".into(),
+            requester: "cli:test-deadline".into(),
             ..Request::default()
         })
         .await;
