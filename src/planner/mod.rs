@@ -1908,6 +1908,18 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
         shape = Shape::Sum { label };
     }
 
+    // "The premium of all policies by policy number": with no word asking for a total, a sum
+    // per id whose facts sit one level finer (a premium per coverage period, several per
+    // policy) could mean the total or each fact's row. Ask rather than pick.
+    let asks_aggregate = st.lower.iter().enumerate().any(|(i, w)| {
+        AGGREGATE_CUES.contains(&w.as_str())
+            || (matches!(w.as_str(), "number" | "count") && st.word(i + 1) == "of")
+    });
+    if !asks_aggregate {
+        if let Some(plan) = hidden_grain(layer, &metric_ids, &group_by) {
+            return plan;
+        }
+    }
     let understood = understood_list(&st, &readings);
     Plan::Query {
         query: MetricQuery {
@@ -1927,6 +1939,111 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
         understood,
         shape,
     }
+}
+
+/// Words that ask for an aggregate (a total, a count, an average) rather than the rows.
+const AGGREGATE_CUES: &[&str] = &[
+    "total",
+    "totals",
+    "totalled",
+    "sum",
+    "summed",
+    "overall",
+    "combined",
+    "aggregate",
+    "altogether",
+    "many",
+    "much",
+    "average",
+    "avg",
+    "mean",
+    "median",
+];
+
+/// A sum grouped only by identifiers of one entity, whose facts link to a finer entity
+/// (one the grouped entity has several of) that no group-by covers: the sum per id and the
+/// list of fact rows differ, so the question is ambiguous. Returns the clarification.
+fn hidden_grain(layer: &SemanticLayer, metric_ids: &[usize], group_by: &[String]) -> Option<Plan> {
+    if group_by.is_empty() {
+        return None;
+    }
+    for &m in metric_ids {
+        let MetricKind::Simple(input) = &layer.metrics[m].kind else {
+            continue;
+        };
+        let fact = &layer.models[input.model];
+        if !matches!(
+            fact.measures[input.measure].agg,
+            crate::semantic::raw::Agg::Sum
+        ) {
+            continue;
+        }
+        // Every group-by an identifier; the entities they identify.
+        let mut grouped = Vec::new();
+        for g in group_by {
+            let (gm, gd, _) = layer.resolve_dimension(input.model, g)?;
+            if !layer.models[gm].dimensions[gd].identifier {
+                return None;
+            }
+            grouped.extend(
+                layer.models[gm]
+                    .entities
+                    .iter()
+                    .filter(|e| e.kind == crate::semantic::raw::EntityKind::Primary)
+                    .map(|e| e.name.clone()),
+            );
+        }
+        for f in fact
+            .entities
+            .iter()
+            .filter(|e| e.kind == crate::semantic::raw::EntityKind::Foreign)
+        {
+            if grouped.contains(&f.name) {
+                continue;
+            }
+            // The finer entity's own models, from which every group-by is reached by a join.
+            let finer: Vec<usize> = (0..layer.models.len())
+                .filter(|&i| {
+                    layer.models[i].entities.iter().any(|e| {
+                        e.name == f.name && e.kind == crate::semantic::raw::EntityKind::Primary
+                    })
+                })
+                .collect();
+            let above = !finer.is_empty()
+                && finer.iter().any(|&i| {
+                    group_by.iter().all(|g| {
+                        layer
+                            .resolve_dimension(i, g)
+                            .is_some_and(|(gm, _, path)| gm != i && path.is_some())
+                    })
+                });
+            if !above {
+                continue;
+            }
+            let label = &layer.metrics[m].label;
+            let by = group_by.join(", ");
+            let finer_dims: Vec<String> = finer
+                .iter()
+                .flat_map(|&i| layer.models[i].dimensions.iter().map(|d| d.name.clone()))
+                .take(3)
+                .collect();
+            let extra = if finer_dims.is_empty() {
+                String::new()
+            } else {
+                format!(" (add {})", join_or(&finer_dims))
+            };
+            return Some(Plan::Clarify {
+                question: format!(
+                    "{label} is recorded per {} and there can be several for each {by}. Do you want the total {} by {by}, or each {}'s amount{extra}?",
+                    f.name.replace('_', " "),
+                    label.to_lowercase(),
+                    f.name.replace('_', " ")
+                ),
+                choices: Vec::new(),
+            });
+        }
+    }
+    None
 }
 
 /// A period as read: "last month (2026-10-01 to 2026-10-31)".
@@ -2214,5 +2331,61 @@ mod tests {
         assert!(word_matches("tickt", "ticket"));
         assert!(!word_matches("arr", "ar"));
         assert!(!word_matches("2025", "2026"));
+    }
+}
+
+#[cfg(test)]
+mod grain_tests {
+    use super::*;
+
+    fn acme() -> SemanticLayer {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/acme/metrics.yaml");
+        SemanticLayer::load(&path).expect("acme metrics.yaml")
+    }
+
+    fn planned(layer: &SemanticLayer, q: &str) -> Plan {
+        let vocab = Vocabulary::new(layer);
+        plan(
+            layer,
+            &vocab,
+            q,
+            NaiveDate::from_ymd_opt(2020, 12, 31).expect("date"),
+        )
+    }
+
+    #[test]
+    fn a_sum_per_id_over_finer_facts_is_clarified_unless_a_total_is_asked() {
+        let layer = acme();
+        // Premium is recorded per coverage period, several per policy: total or each row?
+        for q in [
+            "What is the premium amount of all policies by policy number?",
+            "premium by policy number",
+            "loss payments by policy number",
+        ] {
+            match planned(&layer, q) {
+                Plan::Clarify { question, .. } => {
+                    assert!(
+                        question.contains("Do you want the total"),
+                        "{q}: {question}"
+                    )
+                }
+                other => panic!("{q}: expected a clarification, got {other:?}"),
+            }
+        }
+        // An explicit aggregate, or a group-by at the facts' own level, is unambiguous.
+        for (q, by) in [
+            ("total premium by policy number", vec!["policy_number"]),
+            ("loss payments by claim number", vec!["claim_number"]),
+            (
+                "premium by policy number and coverage premium",
+                vec!["policy_number", "coverage_premium"],
+            ),
+        ] {
+            match planned(&layer, q) {
+                Plan::Query { query, .. } => assert_eq!(query.group_by, by, "{q}"),
+                other => panic!("{q}: expected a query, got {other:?}"),
+            }
+        }
     }
 }

@@ -330,7 +330,8 @@ async fn a_model_that_drops_a_phrase_gets_a_clarifying_question() {
         let (fake, addr) = spawn(vec![Reply::Tool("metric_question", args.to_string())]).await;
         let llm = llm(addr, Duration::from_secs(5), 0);
         let a =
-            cortex::skills::llm_route::answer(&rt, &llm, question, None, demo_today(), "cli:test").await;
+            cortex::skills::llm_route::answer(&rt, &llm, question, None, demo_today(), "cli:test")
+                .await;
         assert_eq!(a.status, Status::Clarify, "{name}: {}", a.text);
         assert!(a.rows.is_empty(), "{name}");
         assert!(a.text.contains("channel"), "{name}: {}", a.text);
@@ -359,7 +360,8 @@ async fn a_model_that_drops_a_phrase_gets_a_clarifying_question() {
     ])
     .await;
     let llm = llm(addr, Duration::from_secs(5), 0);
-    let a = cortex::skills::llm_route::answer(&rt, &llm, question, None, demo_today(), "cli:test").await;
+    let a = cortex::skills::llm_route::answer(&rt, &llm, question, None, demo_today(), "cli:test")
+        .await;
     assert_eq!(a.status, Status::Answered, "{}", a.text);
     assert_json_close(
         &sorted(serde_json::to_value(&a.rows).expect("rows")),
