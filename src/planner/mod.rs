@@ -832,6 +832,45 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
             }
         }
     }
+    // The same, named first: "the total loss, which is the sum of A, B and C".
+    if defined.is_none() {
+        if let Some(w) = (1..st.lower.len()).find(|&i| {
+            matches!(st.word(i), "which" | "that")
+                && matches!(st.word(i + 1), "is" | "are" | "means" | "equals")
+        }) {
+            let k = w + 1;
+            let mut j = k + 1;
+            if st.word(j) == "the" {
+                j += 1;
+            }
+            let start = (0..w)
+                .rev()
+                .find(|&i| matches!(st.word(i), "the" | "is" | "are" | "what" | "was" | "were"))
+                .map_or(0, |i| i + 1);
+            if matches!(st.word(j), "sum" | "total") && st.word(j + 1) == "of" && start < w {
+                let label = st.lower[start..w].join(" ");
+                st.mark(start, w - start);
+                for i in w..j + 2 {
+                    st.used[i] = true;
+                }
+                record(
+                    &mut readings,
+                    start,
+                    w - start,
+                    Role::Metric,
+                    "defined in the question",
+                );
+                record(
+                    &mut readings,
+                    w,
+                    j + 2 - w,
+                    Role::Metric,
+                    "sum of the parts",
+                );
+                defined = Some((label, j + 2));
+            }
+        }
+    }
 
     // 1. Time: up to two periods ("this quarter compared with Q2").
     let period = time::find_period(&st.lower, today);
@@ -1901,6 +1940,20 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
             return Plan::Clarify {
                 question: format!(
                     "I can only use \"{label}\" if it is the sum of two or more governed metrics in the same unit. Which metrics make it up?"
+                ),
+                choices: Vec::new(),
+            };
+        }
+        // "The average loss ... where loss is the sum of ...": the sum is defined, but not
+        // what it is averaged over.
+        if st
+            .lower
+            .iter()
+            .any(|w| matches!(w.as_str(), "average" | "avg" | "mean" | "median" | "per"))
+        {
+            return Plan::Clarify {
+                question: format!(
+                    "I can add up \"{label}\" from its parts, but not average it: averaged over what (e.g. per claim or per policy)? Ask for the total {label} by the entity instead."
                 ),
                 choices: Vec::new(),
             };
