@@ -1711,6 +1711,57 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
                     )
                     .any(|(_, pos, _, _)| *pos == i + 2)
         });
+    // A list of entities by their columns ("return all the policies and their agents by
+    // policy number and agent id"): when every metric named is only the count of a listed
+    // entity, the answer is the distinct rows of the group-bys, with no number.
+    let counts_only = !metric_ids.is_empty()
+        && metric_ids.iter().all(|&m| match &layer.metrics[m].kind {
+            MetricKind::Simple(i) => {
+                i.filter.is_empty()
+                    && matches!(
+                        layer.models[i.model].measures[i.measure].agg,
+                        crate::semantic::raw::Agg::Count
+                    )
+            }
+            _ => false,
+        });
+    if listing
+        && counts_only
+        && !group_by.is_empty()
+        && filters.is_empty()
+        && period.is_none()
+        && grain.is_none()
+        && compare.is_none()
+        && share_base.is_none()
+        && defined.is_none()
+        && limit.is_none()
+        && desc.is_none()
+        && !why
+    {
+        if let Some(plan) = unexplained(layer, vocab, &st, &metric_ids) {
+            return plan;
+        }
+        if group_by.iter().all(|g| reachable(layer, &metric_ids, g)) {
+            let understood = understood_list(&st, &readings);
+            return Plan::Query {
+                query: MetricQuery {
+                    metrics: Vec::new(),
+                    group_by,
+                    grain: None,
+                    filters: Vec::new(),
+                    time_range: None,
+                    order: Vec::new(),
+                    limit: None,
+                },
+                period: None,
+                notes: vec![
+                    "A list of rows: each distinct combination of the columns asked for.".into(),
+                ],
+                understood,
+                shape: Shape::Single,
+            };
+        }
+    }
     if listing {
         return Plan::Clarify {
             question: "That asks for a list of rows, and I answer with governed numbers: a count or a total per group. Ask e.g. for a metric \"by\" the columns you want."
