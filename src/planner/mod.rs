@@ -832,6 +832,45 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
             }
         }
     }
+    // The same, named first: "the total loss, which is the sum of A, B and C".
+    if defined.is_none() {
+        if let Some(w) = (1..st.lower.len()).find(|&i| {
+            matches!(st.word(i), "which" | "that")
+                && matches!(st.word(i + 1), "is" | "are" | "means" | "equals")
+        }) {
+            let k = w + 1;
+            let mut j = k + 1;
+            if st.word(j) == "the" {
+                j += 1;
+            }
+            let start = (0..w)
+                .rev()
+                .find(|&i| matches!(st.word(i), "the" | "is" | "are" | "what" | "was" | "were"))
+                .map_or(0, |i| i + 1);
+            if matches!(st.word(j), "sum" | "total") && st.word(j + 1) == "of" && start < w {
+                let label = st.lower[start..w].join(" ");
+                st.mark(start, w - start);
+                for i in w..j + 2 {
+                    st.used[i] = true;
+                }
+                record(
+                    &mut readings,
+                    start,
+                    w - start,
+                    Role::Metric,
+                    "defined in the question",
+                );
+                record(
+                    &mut readings,
+                    w,
+                    j + 2 - w,
+                    Role::Metric,
+                    "sum of the parts",
+                );
+                defined = Some((label, j + 2));
+            }
+        }
+    }
 
     // 1. Time: up to two periods ("this quarter compared with Q2").
     let period = time::find_period(&st.lower, today);
@@ -1672,6 +1711,57 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
                     )
                     .any(|(_, pos, _, _)| *pos == i + 2)
         });
+    // A list of entities by their columns ("return all the policies and their agents by
+    // policy number and agent id"): when every metric named is only the count of a listed
+    // entity, the answer is the distinct rows of the group-bys, with no number.
+    let counts_only = !metric_ids.is_empty()
+        && metric_ids.iter().all(|&m| match &layer.metrics[m].kind {
+            MetricKind::Simple(i) => {
+                i.filter.is_empty()
+                    && matches!(
+                        layer.models[i.model].measures[i.measure].agg,
+                        crate::semantic::raw::Agg::Count
+                    )
+            }
+            _ => false,
+        });
+    if listing
+        && counts_only
+        && !group_by.is_empty()
+        && filters.is_empty()
+        && period.is_none()
+        && grain.is_none()
+        && compare.is_none()
+        && share_base.is_none()
+        && defined.is_none()
+        && limit.is_none()
+        && desc.is_none()
+        && !why
+    {
+        if let Some(plan) = unexplained(layer, vocab, &st, &metric_ids) {
+            return plan;
+        }
+        if group_by.iter().all(|g| reachable(layer, &metric_ids, g)) {
+            let understood = understood_list(&st, &readings);
+            return Plan::Query {
+                query: MetricQuery {
+                    metrics: Vec::new(),
+                    group_by,
+                    grain: None,
+                    filters: Vec::new(),
+                    time_range: None,
+                    order: Vec::new(),
+                    limit: None,
+                },
+                period: None,
+                notes: vec![
+                    "A list of rows: each distinct combination of the columns asked for.".into(),
+                ],
+                understood,
+                shape: Shape::Single,
+            };
+        }
+    }
     if listing {
         return Plan::Clarify {
             question: "That asks for a list of rows, and I answer with governed numbers: a count or a total per group. Ask e.g. for a metric \"by\" the columns you want."
@@ -1905,9 +1995,35 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
                 choices: Vec::new(),
             };
         }
+        // "The average loss ... where loss is the sum of ...": the sum is defined, but not
+        // what it is averaged over.
+        if st
+            .lower
+            .iter()
+            .any(|w| matches!(w.as_str(), "average" | "avg" | "mean" | "median" | "per"))
+        {
+            return Plan::Clarify {
+                question: format!(
+                    "I can add up \"{label}\" from its parts, but not average it: averaged over what (e.g. per claim or per policy)? Ask for the total {label} by the entity instead."
+                ),
+                choices: Vec::new(),
+            };
+        }
         shape = Shape::Sum { label };
     }
 
+    // "The premium of all policies by policy number": with no word asking for a total, a sum
+    // per id whose facts sit one level finer (a premium per coverage period, several per
+    // policy) could mean the total or each fact's row. Ask rather than pick.
+    let asks_aggregate = st.lower.iter().enumerate().any(|(i, w)| {
+        AGGREGATE_CUES.contains(&w.as_str())
+            || (matches!(w.as_str(), "number" | "count") && st.word(i + 1) == "of")
+    });
+    if !asks_aggregate {
+        if let Some(plan) = hidden_grain(layer, &metric_ids, &group_by) {
+            return plan;
+        }
+    }
     let understood = understood_list(&st, &readings);
     Plan::Query {
         query: MetricQuery {
@@ -1927,6 +2043,111 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
         understood,
         shape,
     }
+}
+
+/// Words that ask for an aggregate (a total, a count, an average) rather than the rows.
+const AGGREGATE_CUES: &[&str] = &[
+    "total",
+    "totals",
+    "totalled",
+    "sum",
+    "summed",
+    "overall",
+    "combined",
+    "aggregate",
+    "altogether",
+    "many",
+    "much",
+    "average",
+    "avg",
+    "mean",
+    "median",
+];
+
+/// A sum grouped only by identifiers of one entity, whose facts link to a finer entity
+/// (one the grouped entity has several of) that no group-by covers: the sum per id and the
+/// list of fact rows differ, so the question is ambiguous. Returns the clarification.
+fn hidden_grain(layer: &SemanticLayer, metric_ids: &[usize], group_by: &[String]) -> Option<Plan> {
+    if group_by.is_empty() {
+        return None;
+    }
+    for &m in metric_ids {
+        let MetricKind::Simple(input) = &layer.metrics[m].kind else {
+            continue;
+        };
+        let fact = &layer.models[input.model];
+        if !matches!(
+            fact.measures[input.measure].agg,
+            crate::semantic::raw::Agg::Sum
+        ) {
+            continue;
+        }
+        // Every group-by an identifier; the entities they identify.
+        let mut grouped = Vec::new();
+        for g in group_by {
+            let (gm, gd, _) = layer.resolve_dimension(input.model, g)?;
+            if !layer.models[gm].dimensions[gd].identifier {
+                return None;
+            }
+            grouped.extend(
+                layer.models[gm]
+                    .entities
+                    .iter()
+                    .filter(|e| e.kind == crate::semantic::raw::EntityKind::Primary)
+                    .map(|e| e.name.clone()),
+            );
+        }
+        for f in fact
+            .entities
+            .iter()
+            .filter(|e| e.kind == crate::semantic::raw::EntityKind::Foreign)
+        {
+            if grouped.contains(&f.name) {
+                continue;
+            }
+            // The finer entity's own models, from which every group-by is reached by a join.
+            let finer: Vec<usize> = (0..layer.models.len())
+                .filter(|&i| {
+                    layer.models[i].entities.iter().any(|e| {
+                        e.name == f.name && e.kind == crate::semantic::raw::EntityKind::Primary
+                    })
+                })
+                .collect();
+            let above = !finer.is_empty()
+                && finer.iter().any(|&i| {
+                    group_by.iter().all(|g| {
+                        layer
+                            .resolve_dimension(i, g)
+                            .is_some_and(|(gm, _, path)| gm != i && path.is_some())
+                    })
+                });
+            if !above {
+                continue;
+            }
+            let label = &layer.metrics[m].label;
+            let by = group_by.join(", ");
+            let finer_dims: Vec<String> = finer
+                .iter()
+                .flat_map(|&i| layer.models[i].dimensions.iter().map(|d| d.name.clone()))
+                .take(3)
+                .collect();
+            let extra = if finer_dims.is_empty() {
+                String::new()
+            } else {
+                format!(" (add {})", join_or(&finer_dims))
+            };
+            return Some(Plan::Clarify {
+                question: format!(
+                    "{label} is recorded per {} and there can be several for each {by}. Do you want the total {} by {by}, or each {}'s amount{extra}?",
+                    f.name.replace('_', " "),
+                    label.to_lowercase(),
+                    f.name.replace('_', " ")
+                ),
+                choices: Vec::new(),
+            });
+        }
+    }
+    None
 }
 
 /// A period as read: "last month (2026-10-01 to 2026-10-31)".
@@ -2214,5 +2435,61 @@ mod tests {
         assert!(word_matches("tickt", "ticket"));
         assert!(!word_matches("arr", "ar"));
         assert!(!word_matches("2025", "2026"));
+    }
+}
+
+#[cfg(test)]
+mod grain_tests {
+    use super::*;
+
+    fn acme() -> SemanticLayer {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/acme/metrics.yaml");
+        SemanticLayer::load(&path).expect("acme metrics.yaml")
+    }
+
+    fn planned(layer: &SemanticLayer, q: &str) -> Plan {
+        let vocab = Vocabulary::new(layer);
+        plan(
+            layer,
+            &vocab,
+            q,
+            NaiveDate::from_ymd_opt(2020, 12, 31).expect("date"),
+        )
+    }
+
+    #[test]
+    fn a_sum_per_id_over_finer_facts_is_clarified_unless_a_total_is_asked() {
+        let layer = acme();
+        // Premium is recorded per coverage period, several per policy: total or each row?
+        for q in [
+            "What is the premium amount of all policies by policy number?",
+            "premium by policy number",
+            "loss payments by policy number",
+        ] {
+            match planned(&layer, q) {
+                Plan::Clarify { question, .. } => {
+                    assert!(
+                        question.contains("Do you want the total"),
+                        "{q}: {question}"
+                    )
+                }
+                other => panic!("{q}: expected a clarification, got {other:?}"),
+            }
+        }
+        // An explicit aggregate, or a group-by at the facts' own level, is unambiguous.
+        for (q, by) in [
+            ("total premium by policy number", vec!["policy_number"]),
+            ("loss payments by claim number", vec!["claim_number"]),
+            (
+                "premium by policy number and coverage premium",
+                vec!["policy_number", "coverage_premium"],
+            ),
+        ] {
+            match planned(&layer, q) {
+                Plan::Query { query, .. } => assert_eq!(query.group_by, by, "{q}"),
+                other => panic!("{q}: expected a query, got {other:?}"),
+            }
+        }
     }
 }

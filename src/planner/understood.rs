@@ -166,6 +166,7 @@ pub const FILLER: &[&str] = &[
     "numbers",
     "count",
     "amount",
+    "amounts",
     "figure",
     "figures",
     "stats",

@@ -244,7 +244,14 @@ pub fn headline(a: &crate::answer::Answer) -> String {
             .collect();
         return format!("{}, {scope}.", parts.join("; "));
     }
-    let first = metric_cols[0];
+    let Some(&first) = metric_cols.first() else {
+        // A listing query (no metric): say how many rows, by which columns.
+        let by: Vec<String> = key_cols
+            .iter()
+            .map(|&k| meta[k].name.replace('_', " "))
+            .collect();
+        return format!("{} rows of {}.", a.rows.len(), by.join(", "));
+    };
     let key = |row: &Vec<Value>| {
         key_cols
             .iter()
