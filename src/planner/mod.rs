@@ -301,6 +301,9 @@ struct Entry {
     target: Target,
     /// Declaration order, to break ties deterministically.
     rank: usize,
+    /// Words a shortened dimension phrase leaves out ("open date" for "claim open date"):
+    /// the entry matches only when the question names them elsewhere.
+    implied: Vec<String>,
 }
 
 /// Everything the planner can recognise, built from metrics.yaml.
@@ -326,8 +329,32 @@ impl Vocabulary {
                     words,
                     target,
                     rank,
+                    implied: Vec::new(),
                 });
             }
+        };
+        // A dimension phrase of three or more words may drop its first word when the
+        // question names that word elsewhere ("claims by open date" for "claim open date").
+        let push_short = |text: &str, target: Target, entries: &mut Vec<Entry>| {
+            let words = phrase(text);
+            if words.len() < 3 {
+                return;
+            }
+            let rest = words[1..].to_vec();
+            if understood::is_common(&words[0])
+                || entries.iter().any(|e: &Entry| {
+                    e.words == rest && (e.implied.is_empty() || e.target == target)
+                })
+            {
+                return;
+            }
+            let rank = entries.len();
+            entries.push(Entry {
+                words: rest,
+                target,
+                rank,
+                implied: vec![words[0].clone()],
+            });
         };
         for (i, m) in layer.metrics.iter().enumerate() {
             push(&m.name, Target::Metric(i), &mut entries);
@@ -337,10 +364,20 @@ impl Vocabulary {
             }
         }
         for (_, d) in layer.all_dimensions() {
+            let dim = Target::Dimension(d.name.clone());
             if d.is_time() {
+                // Dates are group-by columns ("by open date"), never periods; only phrases
+                // of two or more words, so "date" alone stays filler.
+                for text in std::iter::once(&d.name)
+                    .chain(std::iter::once(&d.label))
+                    .chain(&d.synonyms)
+                {
+                    if phrase(text).len() >= 2 {
+                        push(text, dim.clone(), &mut entries);
+                    }
+                }
                 continue;
             }
-            let dim = Target::Dimension(d.name.clone());
             push(&d.name, dim.clone(), &mut entries);
             push(&d.label, dim.clone(), &mut entries);
             for s in &d.synonyms {
@@ -356,6 +393,11 @@ impl Vocabulary {
                     push(s, t.clone(), &mut entries);
                 }
             }
+        }
+        for (_, d) in layer.all_dimensions() {
+            let dim = Target::Dimension(d.name.clone());
+            push_short(&d.label, dim.clone(), &mut entries);
+            push_short(&d.name, dim, &mut entries);
         }
         // Longest phrases first, then declaration order.
         entries.sort_by(|a, b| b.words.len().cmp(&a.words.len()).then(a.rank.cmp(&b.rank)));
@@ -387,6 +429,7 @@ impl Vocabulary {
                     value: v,
                 },
                 rank,
+                implied: Vec::new(),
             });
         }
         for list in self.names.values_mut() {
@@ -462,6 +505,13 @@ impl State {
     /// Finds `entry` in unused tokens from `start`; returns the first index.
     fn find(&self, entry: &Entry, start: usize) -> Option<usize> {
         let n = entry.words.len();
+        if !entry
+            .implied
+            .iter()
+            .all(|w| self.stems.iter().any(|s| s == w))
+        {
+            return None;
+        }
         (start..(self.stems.len() + 1).saturating_sub(n)).find(|&i| {
             (0..n).all(|k| !self.used[i + k] && word_matches(&self.stems[i + k], &entry.words[k]))
         })
@@ -545,7 +595,10 @@ pub fn metrics_named(layer: &SemanticLayer, vocab: &Vocabulary, question: &str) 
 fn longer_non_metric(vocab: &Vocabulary, st: &State, i: usize, n: usize) -> bool {
     vocab.entries.iter().any(|e| {
         let len = e.words.len();
-        if len <= n || matches!(e.target, Target::Metric(_)) {
+        if len <= n
+            || matches!(e.target, Target::Metric(_))
+            || !e.implied.iter().all(|w| st.stems.contains(w))
+        {
             return false;
         }
         ((i + n).saturating_sub(len)..=i).any(|s| {
@@ -872,6 +925,14 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
         }
     }
 
+    // "X which is A divided by B": a definition, checked against the governed one below.
+    let divided_at = (0..st.lower.len().saturating_sub(1))
+        .find(|&i| !st.used[i] && st.word(i) == "divided" && st.word(i + 1) == "by");
+    if let Some(k) = divided_at {
+        st.mark(k, 2);
+        record(&mut readings, k, 2, Role::Metric, "divided by");
+    }
+
     // 1. Time: up to two periods ("this quarter compared with Q2").
     let period = time::find_period(&st.lower, today);
     let mut second = None;
@@ -1042,13 +1103,96 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
         }
     }
     metrics.sort_by_key(|(_, pos, _, _)| *pos);
+    if let Some(k) = divided_at {
+        // "D [which] is A divided by B".
+        let is_at = (0..k)
+            .rev()
+            .find(|&i| matches!(st.word(i), "is" | "are" | "means" | "equals"))
+            .unwrap_or(0);
+        let defined_metric = metrics
+            .iter()
+            .find(|x| {
+                let end = x.1 + x.2;
+                end == is_at || (end + 1 == is_at && matches!(st.word(end), "which" | "that"))
+            })
+            .or_else(|| metrics.first().filter(|x| x.1 < is_at))
+            .map(|x| x.0);
+        let a = metrics
+            .iter()
+            .rev()
+            .find(|x| x.1 < k && x.1 > is_at)
+            .copied();
+        let b = metrics.iter().find(|x| x.1 > k + 1).copied();
+        let (Some(d), Some(a), Some(b)) = (defined_metric, a, b) else {
+            return Plan::Clarify {
+                question: "The question divides one figure by another. I use such a definition only when both sides are governed metrics and the result is the governed metric it names. Which governed metric do you mean?".into(),
+                choices: Vec::new(),
+            };
+        };
+        let same = |x: usize, y: usize| {
+            x == y || sum_leaves(layer, x).is_some_and(|l| Some(l) == sum_leaves(layer, y))
+        };
+        match quotient(layer, d) {
+            Some((n, q)) if same(n, a.0) && same(q, b.0) => {
+                metrics.retain(|x| x.1 != a.1 && x.1 != b.1);
+                record(
+                    &mut readings,
+                    a.1,
+                    a.2,
+                    Role::Metric,
+                    format!(
+                        "{} (as in the governed definition)",
+                        layer.metrics[a.0].name
+                    ),
+                );
+                record(
+                    &mut readings,
+                    b.1,
+                    b.2,
+                    Role::Metric,
+                    format!(
+                        "{} (as in the governed definition)",
+                        layer.metrics[b.0].name
+                    ),
+                );
+                notes.push(format!(
+                    "{} is {} divided by {}, as the question defines it.",
+                    layer.metrics[d].label, layer.metrics[a.0].label, layer.metrics[b.0].label
+                ));
+            }
+            _ => {
+                return Plan::Clarify {
+                    question: format!(
+                        "The question defines {} as {} divided by {}, which is not how metrics.yaml defines it ({}). Ask for the governed {}, or for {} and {} separately.",
+                        layer.metrics[d].label.to_lowercase(),
+                        layer.metrics[a.0].label.to_lowercase(),
+                        layer.metrics[b.0].label.to_lowercase(),
+                        layer.metrics[d].description,
+                        layer.metrics[d].label.to_lowercase(),
+                        layer.metrics[a.0].label.to_lowercase(),
+                        layer.metrics[b.0].label.to_lowercase()
+                    ),
+                    choices: Vec::new(),
+                };
+            }
+        }
+    }
     // A bare count noun ("merchants", "deals") next to another metric whose table joins to
     // its table names the subject ("tickets from UK merchants", "top 5 merchants by
     // pipeline"), not a second metric.
     let found: Vec<usize> = metrics.iter().map(|(m, _, _, _)| *m).collect();
     let mut subjects: Vec<(usize, usize, usize)> = Vec::new(); // (metric, position, len)
+    let starts: Vec<usize> = metrics.iter().map(|x| x.1).collect();
+    let ends: Vec<usize> = metrics.iter().map(|x| x.1 + x.2).collect();
     metrics.retain(|&(m, pos, n, bare)| {
-        let subject = bare
+        // "number of claims", "policies and claims": asked for, not a subject.
+        let asked = (pos >= 2
+            && matches!(st.word(pos - 2), "number" | "count")
+            && st.word(pos - 1) == "of")
+            || (pos >= 1 && st.word(pos - 1) == "and" && ends.contains(&(pos - 1)))
+            || (st.word(pos + n) == "and" && starts.contains(&(pos + n + 1)));
+        let subject = !asked
+            && bare
             && found.iter().filter(|s| **s != m).any(|s| {
                 metric_models(layer, *s).iter().any(|model| {
                     layer
@@ -1394,6 +1538,22 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
         }
     }
 
+    // "Return all the policies ...", "all the premiums": a list of rows, not a number.
+    let listing = matches!(st.word(0), "return" | "list" | "enumerate")
+        || (0..st.lower.len().saturating_sub(1)).any(|i| {
+            st.word(i) == "all"
+                && matches!(st.word(i + 1), "the" | "our")
+                && metrics
+                    .iter()
+                    .chain(
+                        subjects
+                            .iter()
+                            .map(|(m, p, n)| (*m, *p, *n, true))
+                            .collect::<Vec<_>>()
+                            .iter(),
+                    )
+                    .any(|(_, pos, _, _)| *pos == i + 2)
+        });
     // 5. Group-bys: dimension phrases, longest first, then read left to right so that
     // "by segment and vertical" groups by both.
     let mut group_by: Vec<String> = Vec::new();
@@ -1421,20 +1581,17 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
     // An entity noun in a grouping position ("top 5 merchants", "per merchant") groups by
     // the entity's name dimension.
     for &(m, pos, n) in &subjects {
-        let name_dim = metric_models(layer, m).iter().find_map(|&model| {
-            layer.models[model]
-                .dimensions
-                .iter()
-                .find(|d| d.entity_name)
-                .map(|d| d.name.clone())
-        });
         let prev = if pos > 0 { st.word(pos - 1) } else { "" };
-        let grouping = matches!(
-            prev,
-            "by" | "per" | "each" | "every" | "across" | "which" | "top" | "bottom"
-        ) || (pos >= 2
-            && matches!(st.word(pos - 2), "top" | "bottom" | "which")
-            && prev.parse::<u64>().is_ok());
+        // The entity's name; in a listing or after "by", its identifier ("by policy").
+        let name_dim = entity_column(layer, m, listing || prev == "by");
+        let grouping = listing
+            || matches!(
+                prev,
+                "by" | "per" | "each" | "every" | "across" | "which" | "top" | "bottom"
+            )
+            || (pos >= 2
+                && matches!(st.word(pos - 2), "top" | "bottom" | "which")
+                && prev.parse::<u64>().is_ok());
         // "each claim by claim number": a group-by on the entity's own table names it.
         let own_dim = dim_hits.iter().find(|(_, _, d)| {
             metric_models(layer, m)
@@ -1476,6 +1633,10 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
         }
     }
     dim_hits.sort();
+    // End of the last grouped phrase: a list "by claim number, policy number" continues it
+    // (commas are not words).
+    let mut list_end: Option<usize> = None;
+    let mut group_pos: Vec<usize> = Vec::new();
     for (i, n, d) in dim_hits {
         let prev = if i > 0 {
             st.word(i - 1).to_string()
@@ -1483,12 +1644,28 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
             String::new()
         };
         let prev = prev.as_str();
+        // The word before, past connectors ("and the corresponding policy number").
+        let mut p = i;
+        while p > 0 && LIST_CONNECTORS.contains(&st.word(p - 1)) {
+            p -= 1;
+        }
+        let prev_sig = if p > 0 { st.word(p - 1) } else { "" };
         let next = st.word(i + n).to_string();
-        // "by X", "per X", "which X", "top 5 X", "X breakdown", or "and X" after one.
+        let identifies = layer
+            .all_dimensions()
+            .any(|(_, x)| x.name == d && (x.identifier || x.entity_name));
+        // "by X", "per X", "which X", "top 5 X", "X breakdown", "and X" or "X, Y" after
+        // one, "that a policy holder has paid" (per holder), or any column of a listing.
         let grouped = matches!(
             prev,
             "by" | "per" | "each" | "every" | "across" | "which" | "among"
-        ) || (desc.is_some() && group_by.is_empty())
+        ) || listing
+            || (list_end == Some(p) && !group_by.is_empty())
+            || (matches!(prev_sig, "and" | "by") && !group_by.is_empty())
+            || (identifies
+                && matches!(prev, "a" | "an" | "each" | "every")
+                && matches!(next.as_str(), "has" | "have" | "had"))
+            || (desc.is_some() && group_by.is_empty())
             || (i >= 2
                 && matches!(st.word(i - 2), "top" | "bottom" | "which")
                 && prev.parse::<u64>().is_ok())
@@ -1498,6 +1675,8 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
             || (prev == "and" && !group_by.is_empty());
         if grouped && !group_by.contains(&d) {
             group_by.push(d.clone());
+            group_pos.push(i);
+            list_end = Some(i + n);
             st.mark(i, n);
             record(&mut readings, i, n, Role::Dimension, d.clone());
             // Plural after "which" ("which verticals") asks for the ranked list.
@@ -1695,22 +1874,6 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
             );
         }
     }
-    // "Return all the policies ...", "all the premiums": a list of rows, not a number.
-    let listing = matches!(st.word(0), "return" | "list" | "enumerate")
-        || (0..st.lower.len().saturating_sub(1)).any(|i| {
-            st.word(i) == "all"
-                && matches!(st.word(i + 1), "the" | "our")
-                && metrics
-                    .iter()
-                    .chain(
-                        subjects
-                            .iter()
-                            .map(|(m, p, n)| (*m, *p, *n, true))
-                            .collect::<Vec<_>>()
-                            .iter(),
-                    )
-                    .any(|(_, pos, _, _)| *pos == i + 2)
-        });
     // A list of entities by their columns ("return all the policies and their agents by
     // policy number and agent id"): when every metric named is only the count of a listed
     // entity, the answer is the distinct rows of the group-bys, with no number.
@@ -1738,8 +1901,45 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
         && desc.is_none()
         && !why
     {
+        // The counted entity is a column too ("return all the policies and their policy
+        // holder": policy number and policy holder id).
+        for (m, pos, n, _) in &metrics {
+            if let Some(col) = entity_column(layer, *m, true) {
+                if !group_by.contains(&col) {
+                    let at = group_pos.iter().filter(|p| **p < *pos).count();
+                    group_by.insert(at, col.clone());
+                    group_pos.insert(at, *pos);
+                }
+                record(
+                    &mut readings,
+                    *pos,
+                    *n,
+                    Role::Dimension,
+                    format!("{col} (each one)"),
+                );
+            }
+        }
+        // "by id": the identifiers just listed.
+        for i in 0..st.lower.len() {
+            if !st.used[i]
+                && matches!(st.word(i), "id" | "ids" | "identifier" | "identifiers")
+                && i > 0
+                && matches!(st.word(i - 1), "by" | "their" | "with" | "and")
+            {
+                st.used[i] = true;
+                record(&mut readings, i, 1, Role::Dimension, "their identifiers");
+            }
+        }
         if let Some(plan) = unexplained(layer, vocab, &st, &metric_ids) {
             return plan;
+        }
+        let mut notes =
+            vec!["A list of rows: each distinct combination of the columns asked for.".to_string()];
+        for col in linking_identifiers(layer, &group_by) {
+            notes.push(format!(
+                "{col} is added: it links the entities listed, so each row says how they relate."
+            ));
+            group_by.push(col);
         }
         if group_by.iter().all(|g| reachable(layer, &metric_ids, g)) {
             let understood = understood_list(&st, &readings);
@@ -1754,15 +1954,15 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
                     limit: None,
                 },
                 period: None,
-                notes: vec![
-                    "A list of rows: each distinct combination of the columns asked for.".into(),
-                ],
+                notes,
                 understood,
                 shape: Shape::Single,
             };
         }
     }
-    if listing {
+    // A listing of a governed amount by columns is that amount per group ("return the
+    // policies and their loss payment amount by policy number and claim number").
+    if listing && (counts_only || group_by.is_empty()) {
         return Plan::Clarify {
             question: "That asks for a list of rows, and I answer with governed numbers: a count or a total per group. Ask e.g. for a metric \"by\" the columns you want."
                 .into(),
@@ -1979,6 +2179,45 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
             }
         }
     }
+    if let Some((label, parts_from)) = &defined {
+        // "The average loss ... where loss is the sum of A, B and C": the governed average
+        // of that sum, when exactly one metric is the sum divided by a count.
+        let averaged = st
+            .lower
+            .iter()
+            .any(|w| matches!(w.as_str(), "average" | "avg" | "mean"));
+        if averaged {
+            let parts_from = *parts_from;
+            let mut parts: Vec<usize> = metrics
+                .iter()
+                .filter(|x| x.1 >= parts_from)
+                .map(|x| x.0)
+                .collect();
+            parts.sort();
+            let averages: Vec<usize> = (0..layer.metrics.len())
+                .filter(|&g| {
+                    quotient(layer, g).is_some_and(|(n, c)| {
+                        sum_leaves(layer, n).as_ref() == Some(&parts)
+                            && layer.metrics[c].unit == crate::semantic::Unit::Count
+                    })
+                })
+                .collect();
+            if let ([g], true) = (averages.as_slice(), parts.len() >= 2) {
+                let mut ids = vec![*g];
+                ids.extend(metrics.iter().filter(|x| x.1 < parts_from).map(|x| x.0));
+                if let Some((n, c)) = quotient(layer, *g) {
+                    notes.push(format!(
+                        "The average {label} is {}: {} divided by {}.",
+                        layer.metrics[*g].label.to_lowercase(),
+                        layer.metrics[n].label.to_lowercase(),
+                        layer.metrics[c].label.to_lowercase()
+                    ));
+                }
+                metric_ids = ids;
+                defined = None;
+            }
+        }
+    }
     if let Some((label, parts_from)) = defined {
         let units: Vec<crate::semantic::Unit> =
             metric_ids.iter().map(|m| layer.metrics[*m].unit).collect();
@@ -2024,6 +2263,20 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
             return plan;
         }
     }
+    // "Claims by open date": a metric's own time axis is a daily series, not a column.
+    if grain.is_none() && shape == Shape::Single {
+        if let Some(at) = group_by.iter().position(|g| {
+            metric_ids
+                .iter()
+                .any(|m| own_time(layer, *m).as_deref() == Some(g.as_str()))
+        }) {
+            let g = group_by.remove(at);
+            grain = Some(Grain::Day);
+            notes.push(format!(
+                "{g} is the time axis of the metric: a daily series."
+            ));
+        }
+    }
     let understood = understood_list(&st, &readings);
     Plan::Query {
         query: MetricQuery {
@@ -2044,6 +2297,147 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
         shape,
     }
 }
+
+/// The column that names a metric's entity: its `entity_name` dimension, else (when
+/// `identifier` allows) its one identifier dimension ("policy number" for policies).
+fn entity_column(layer: &SemanticLayer, m: usize, identifier: bool) -> Option<String> {
+    let models = metric_models(layer, m);
+    models
+        .iter()
+        .find_map(|&model| {
+            layer.models[model]
+                .dimensions
+                .iter()
+                .find(|d| d.entity_name)
+                .map(|d| d.name.clone())
+        })
+        .or_else(|| {
+            if !identifier {
+                return None;
+            }
+            let ids: Vec<&str> = models
+                .iter()
+                .flat_map(|&model| layer.models[model].dimensions.iter())
+                .filter(|d| d.identifier)
+                .map(|d| d.name.as_str())
+                .collect();
+            match ids.as_slice() {
+                [one] => Some(one.to_string()),
+                _ => None,
+            }
+        })
+}
+
+/// Identifiers of the entities a listing's columns are joined through but which no column
+/// names ("policy holders and their claims" go through the policy: its policy number), read
+/// from the table the listing is compiled from (the first column's table that reaches all).
+fn linking_identifiers(layer: &SemanticLayer, group_by: &[String]) -> Vec<String> {
+    let model_of = |name: &str| {
+        layer
+            .models
+            .iter()
+            .position(|m| m.dimensions.iter().any(|d| d.name == name))
+    };
+    let Some(base) = group_by.iter().filter_map(|g| model_of(g)).find(|&b| {
+        group_by
+            .iter()
+            .all(|g| layer.resolve_dimension(b, g).is_some())
+    }) else {
+        return Vec::new();
+    };
+    let mut out: Vec<String> = Vec::new();
+    for g in group_by {
+        let Some((_, _, Some(path))) = layer.resolve_dimension(base, g) else {
+            continue;
+        };
+        for step in &path.steps {
+            // The entity's own table: primary on it and not a filtered role of another.
+            let ids: Vec<&str> = layer
+                .models
+                .iter()
+                .filter(|m| {
+                    m.filter.is_none()
+                        && m.entities.iter().any(|e| {
+                            e.name == step.entity
+                                && e.kind == crate::semantic::raw::EntityKind::Primary
+                        })
+                })
+                .flat_map(|m| m.dimensions.iter().filter(|d| d.identifier))
+                .map(|d| d.name.as_str())
+                .collect();
+            if let [id] = ids.as_slice() {
+                if !group_by.iter().any(|x| x == id) && !out.iter().any(|x| x == id) {
+                    out.push(id.to_string());
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The simple metrics a metric adds up (itself when simple; the leaves of a derived sum such
+/// as `a + b + c`), sorted; `None` for anything else.
+fn sum_leaves(layer: &SemanticLayer, m: usize) -> Option<Vec<usize>> {
+    use crate::semantic::model::ExprToken;
+    match &layer.metrics[m].kind {
+        MetricKind::Simple(_) => Some(vec![m]),
+        MetricKind::Derived { expr, .. } => {
+            let mut out = Vec::new();
+            for (i, t) in expr.iter().enumerate() {
+                match (i % 2, t) {
+                    (0, ExprToken::Metric(name)) => {
+                        let d = layer.metrics.iter().position(|x| &x.name == name)?;
+                        out.extend(sum_leaves(layer, d)?);
+                    }
+                    (1, ExprToken::Op('+')) => {}
+                    _ => return None,
+                }
+            }
+            out.sort();
+            Some(out)
+        }
+        _ => None,
+    }
+}
+
+/// A derived metric of the form `a / b`: (a, b).
+fn quotient(layer: &SemanticLayer, m: usize) -> Option<(usize, usize)> {
+    use crate::semantic::model::ExprToken;
+    let MetricKind::Derived { expr, .. } = &layer.metrics[m].kind else {
+        return None;
+    };
+    match expr.as_slice() {
+        [ExprToken::Metric(a), ExprToken::Op('/'), ExprToken::Metric(b)] => Some((
+            layer.metrics.iter().position(|x| &x.name == a)?,
+            layer.metrics.iter().position(|x| &x.name == b)?,
+        )),
+        _ => None,
+    }
+}
+
+/// The name of the time dimension a metric is bucketed by.
+fn own_time(layer: &SemanticLayer, m: usize) -> Option<String> {
+    let input = match &layer.metrics[m].kind {
+        MetricKind::Simple(i) | MetricKind::Cumulative(i) => i,
+        MetricKind::Ratio { numerator, .. } => numerator,
+        MetricKind::Derived { deps, .. } => return own_time(layer, *deps.first()?),
+    };
+    input
+        .time_dimension
+        .map(|t| layer.models[input.model].dimensions[t].name.clone())
+}
+
+/// Words between the items of a list of group-bys ("and the corresponding policy number").
+const LIST_CONNECTORS: &[&str] = &[
+    "the",
+    "corresponding",
+    "correspoinding",
+    "their",
+    "its",
+    "respective",
+    "associated",
+    "related",
+];
 
 /// Words that ask for an aggregate (a total, a count, an average) rather than the rows.
 const AGGREGATE_CUES: &[&str] = &[
