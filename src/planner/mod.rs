@@ -1618,6 +1618,25 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
                     choices: reachable_dimension_names(layer, &metric_ids).into_iter().take(5).collect(),
                 };
             }
+            // "How many tickets has a merchant had": per merchant, or in total?
+            // (An average is already per one: "average time to settle a claim".)
+            _ if matches!(prev, "a" | "an" | "one" | "single")
+                && metric_ids.iter().all(|&x| additive(layer, x)) =>
+            {
+                let entity = layer.metrics[m].label.to_lowercase();
+                let by = entity_column(layer, m, true).filter(|d| reachable(layer, &metric_ids, d));
+                return Plan::Clarify {
+                    question: match &by {
+                        Some(d) => format!(
+                            "For each of the {entity} (by {d}), or in total across them?"
+                        ),
+                        None => format!(
+                            "Per one of the {entity}, or in total across them? I can answer the total; metrics.yaml has no column to list the {entity} one by one."
+                        ),
+                    },
+                    choices: by.into_iter().chain(["in total".to_string()]).collect(),
+                };
+            }
             _ => {
                 record(
                     &mut readings,
@@ -2850,6 +2869,118 @@ mod grain_tests {
             q,
             NaiveDate::from_ymd_opt(2020, 12, 31).expect("date"),
         )
+    }
+
+    fn query_of(layer: &SemanticLayer, q: &str) -> MetricQuery {
+        match planned(layer, q) {
+            Plan::Query { query, .. } => query,
+            other => panic!("{q}: expected a query, got {other:?}"),
+        }
+    }
+
+    fn clarified(layer: &SemanticLayer, q: &str) -> String {
+        match planned(layer, q) {
+            Plan::Clarify { question, .. } => question,
+            other => panic!("{q}: expected a clarification, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_list_of_group_bys_continues_past_commas_and_connectors() {
+        let layer = acme();
+        let q = query_of(
+            &layer,
+            "loss payments by claim number, catastrophe and the corresponding policy number",
+        );
+        assert_eq!(
+            q.group_by,
+            ["claim_number", "catastrophe_name", "policy_number"]
+        );
+        // A dimension named without "by" or a list before it is not a group-by.
+        let q = clarified(&layer, "loss payments with catastrophe");
+        assert!(q.contains("catastrophe"), "{q}");
+    }
+
+    #[test]
+    fn a_date_column_is_a_group_by_and_may_drop_the_entity_word() {
+        let layer = acme();
+        let q = query_of(
+            &layer,
+            "Return all the claims by claim number and open date",
+        );
+        assert!(q.metrics.is_empty());
+        assert_eq!(q.group_by, ["claim_number", "claim_open_date"]);
+        // "effective date" belongs to the entity the question names.
+        let q = query_of(
+            &layer,
+            "list all the policies by policy number and effective date",
+        );
+        assert_eq!(q.group_by, ["policy_number", "policy_effective_date"]);
+        // A metric's own time axis is a daily series, not a column.
+        let q = query_of(&layer, "claims in 2019 by claim open date");
+        assert_eq!((q.grain, q.group_by.len()), (Some(Grain::Day), 0));
+    }
+
+    #[test]
+    fn an_entity_with_has_reads_per_entity_and_a_bare_one_is_asked_about() {
+        let layer = acme();
+        let q = query_of(&layer, "total premium that a policy holder has paid");
+        assert_eq!(q.group_by, ["policy_holder_id"]);
+        let q = clarified(&layer, "How many claims has a policy had?");
+        assert!(q.contains("in total"), "{q}");
+    }
+
+    #[test]
+    fn a_definition_by_division_must_match_the_governed_one() {
+        let layer = acme();
+        let q = query_of(
+            &layer,
+            "average policy size, which is total premium divided by the number of policies",
+        );
+        assert_eq!(q.metrics, ["average_policy_size"]);
+        // The question's own ratio differs from the governed one: asked, never answered.
+        let q = clarified(
+            &layer,
+            "average policy size, which is total premium divided by the number of claims",
+        );
+        assert!(q.contains("not how metrics.yaml defines it"), "{q}");
+    }
+
+    #[test]
+    fn the_average_of_a_defined_sum_is_the_governed_average_and_asked_counts_stay() {
+        let layer = acme();
+        let q = query_of(
+            &layer,
+            "average loss and number of claims by policy number where loss is the sum of loss payment, loss reserve, expense payment and expense reserve",
+        );
+        assert_eq!(q.metrics, ["average_incurred_per_claim", "claims"]);
+        // A sum with no governed average over a count is asked about.
+        let q = clarified(
+            &layer,
+            "average loss by policy number where loss is the sum of loss payment and loss reserve",
+        );
+        assert!(q.contains("averaged over what"), "{q}");
+    }
+
+    #[test]
+    fn a_listing_of_related_entities_shows_the_identifier_that_links_them() {
+        let layer = acme();
+        let q = query_of(
+            &layer,
+            "Return policy holders and the claims they have made and the catastrophe",
+        );
+        let mut by = q.group_by.clone();
+        by.sort();
+        assert_eq!(
+            by,
+            [
+                "catastrophe_name",
+                "claim_number",
+                "policy_holder_id",
+                "policy_number"
+            ]
+        );
+        assert!(q.metrics.is_empty());
     }
 
     #[test]
