@@ -105,6 +105,51 @@ pub fn run(opts: &BenchOptions, out: &mut dyn std::io::Write) -> Result<()> {
     Ok(())
 }
 
+/// Plans each question `runs` times with the vocabulary the server uses (entity names
+/// loaded); prints the median, p95 and slowest per-question planning time. Returns true
+/// when the slowest question's median is over the 5 ms budget.
+pub fn bench_planning(
+    engine: &Engine,
+    questions: &[String],
+    today: NaiveDate,
+    runs: usize,
+    out: &mut dyn std::io::Write,
+) -> Result<bool> {
+    use crate::planner::{plan, Vocabulary};
+    let start = Instant::now();
+    let mut vocab = Vocabulary::new(&engine.layer);
+    vocab.load_entity_names(engine);
+    writeln!(
+        out,
+        "vocabulary: built in {} ms (entity names loaded)",
+        ms(start.elapsed())
+    )?;
+    let mut per_question: Vec<(Duration, &str)> = Vec::new();
+    for q in questions {
+        let mut times = Vec::with_capacity(runs);
+        for _ in 0..runs {
+            let t = Instant::now();
+            std::hint::black_box(plan(&engine.layer, &vocab, q, today));
+            times.push(t.elapsed());
+        }
+        per_question.push((median(times), q));
+    }
+    per_question.sort();
+    let Some(&(slowest, slowest_q)) = per_question.last() else {
+        anyhow::bail!("the question set is empty");
+    };
+    let at = |p: f64| per_question[((per_question.len() - 1) as f64 * p).round() as usize].0;
+    writeln!(
+        out,
+        "planning {} questions x {runs}: median {} ms, p95 {} ms, slowest {} ms (budget 5 ms): {slowest_q}",
+        per_question.len(),
+        ms(at(0.5)),
+        ms(at(0.95)),
+        ms(slowest)
+    )?;
+    Ok(slowest > Duration::from_millis(5))
+}
+
 /// Questions measured end to end: plan, compile, governed query, render.
 pub const QUESTIONS: [&str; 11] = [
     "What's our ARR by segment?",

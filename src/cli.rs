@@ -147,6 +147,18 @@ pub enum BenchMode {
     /// Drive a running `cortex serve` through its web ask endpoint (POST with CSRF) and
     /// report p50/p95/max latency, errors and lost records.
     Load(LoadBenchArgs),
+    /// Plan every question of a question set (YAML or gold JSON lines) and report planning
+    /// time per question: median, p95 and slowest, against the 5 ms budget.
+    Plan(PlanBenchArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PlanBenchArgs {
+    /// The question set: a YAML set (tests/eval/questions.yaml) or a gold JSON-lines file.
+    pub file: PathBuf,
+    /// Plans per question (the median is kept).
+    #[arg(long, default_value_t = 20)]
+    pub runs: usize,
 }
 
 #[derive(Debug, Args)]
@@ -308,6 +320,39 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 println!("{:<20} {}", s.name, s.description);
             }
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench(BenchArgs {
+            mode: Some(BenchMode::Plan(p)),
+            ..
+        }) => {
+            let questions: Vec<String> = if p
+                .file
+                .extension()
+                .is_some_and(|e| e == "jsonl" || e == "json")
+            {
+                crate::eval::load_gold(&p.file)?
+                    .into_iter()
+                    .map(|c| c.question)
+                    .collect()
+            } else {
+                crate::eval::load(&p.file)?
+                    .into_iter()
+                    .map(|c| c.question)
+                    .collect()
+            };
+            let engine = Engine::open(config)?;
+            let over = crate::bench::bench_planning(
+                &engine,
+                &questions,
+                today,
+                p.runs.max(1),
+                &mut std::io::stdout().lock(),
+            )?;
+            Ok(if over {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            })
         }
         Command::Bench(BenchArgs {
             mode: Some(BenchMode::Load(l)),

@@ -23,6 +23,9 @@ pub struct SemanticLayer {
     pub metrics: Vec<Metric>,
     /// Project words the planner treats as filler (top-level `ignore:` in metrics.yaml).
     pub ignore: Vec<String>,
+    /// `reach` of every model, computed once the layer is built (the planner asks for it
+    /// many times a question).
+    reach_cache: std::sync::OnceLock<Vec<Vec<Reach>>>,
 }
 
 #[derive(Debug, Clone)]
@@ -262,6 +265,13 @@ impl SemanticLayer {
     /// the shortest join path (or the path `model` declares under `joins:`). A model that
     /// two different shortest paths reach, with no declared path, is marked ambiguous.
     pub fn reach(&self, model: usize) -> Vec<Reach> {
+        match self.reach_cache.get() {
+            Some(all) => all[model].clone(),
+            None => self.reach_uncached(model),
+        }
+    }
+
+    fn reach_uncached(&self, model: usize) -> Vec<Reach> {
         let n = self.models.len();
         let mut dist: Vec<Option<usize>> = vec![None; n];
         let mut count = vec![0usize; n];
@@ -631,6 +641,7 @@ impl<'r, 'a> Builder<'r, 'a> {
             models,
             metrics: Vec::new(),
             ignore: raw.ignore.clone(),
+            reach_cache: std::sync::OnceLock::new(),
         };
         self.check_entities(&layer);
         self.declared_joins(&mut layer, raw_joins);
@@ -649,6 +660,10 @@ impl<'r, 'a> Builder<'r, 'a> {
             }
         }
         self.resolve_derived(&mut layer);
+        let all: Vec<Vec<Reach>> = (0..layer.models.len())
+            .map(|m| layer.reach_uncached(m))
+            .collect();
+        let _ = layer.reach_cache.set(all);
         layer
     }
 
