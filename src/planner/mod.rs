@@ -1720,15 +1720,17 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
             {
                 continue;
             }
-            st.mark(i, n);
-            record(
+            if let Err(plan) = add_value(
+                layer,
+                &mut st,
                 &mut readings,
-                i,
-                n,
-                Role::Value,
-                format!("{dimension} = {value}"),
-            );
-            filters.push(literal_condition(layer, dimension, value));
+                &mut filters,
+                (i, n),
+                dimension,
+                value,
+            ) {
+                return plan;
+            }
             break;
         }
     }
@@ -1742,23 +1744,16 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
         let mut start = 0;
         while let Some(i) = st.find(e, start) {
             start = i + e.words.len();
-            st.mark(i, e.words.len());
-            record(
+            if let Err(plan) = add_value(
+                layer,
+                &mut st,
                 &mut readings,
-                i,
-                e.words.len(),
-                Role::Value,
-                format!("{dimension} = {value}"),
-            );
-            match filters.iter_mut().find(|c| &c.dimension == dimension) {
-                Some(c) => {
-                    let lit = Literal::Str(value.clone());
-                    if !c.values.contains(&lit) {
-                        c.values.push(lit);
-                        c.op = Op::In;
-                    }
-                }
-                None => filters.push(literal_condition(layer, dimension, value)),
+                &mut filters,
+                (i, e.words.len()),
+                dimension,
+                value,
+            ) {
+                return plan;
             }
         }
     }
@@ -1831,6 +1826,172 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
         }
         st.used[i] = true;
         record(&mut readings, i, 1, Role::Metric, "the ratio metric");
+    }
+
+    // Two metrics must be a list ("tickets and CSAT"), a sum ("new ARR plus expansion
+    // ARR") or a comparison; anything else between them is a qualifier of the first
+    // ("ARR from customers who signed up in 2025") that no governed name carries.
+    for pair in metrics.windows(2) {
+        let (a, b) = (pair[0], pair[1]);
+        if defined.as_ref().is_some_and(|(_, from)| b.1 >= *from) {
+            continue;
+        }
+        let gap: Vec<usize> = (a.1 + a.2..b.1).collect();
+        let words: Vec<&str> = gap.iter().map(|&k| st.word(k)).collect();
+        let content: Vec<&str> = words
+            .iter()
+            .copied()
+            .filter(|w| !matches!(*w, "the" | "our" | "total"))
+            .collect();
+        if content == ["plus"] && defined.is_none() {
+            let k = gap.iter().copied().find(|&k| st.word(k) == "plus");
+            if let Some(k) = k {
+                st.used[k] = true;
+                record(&mut readings, k, 1, Role::Metric, "sum of the parts");
+            }
+            defined = Some((
+                format!(
+                    "{} plus {}",
+                    layer.metrics[a.0].label.to_lowercase(),
+                    layer.metrics[b.0].label.to_lowercase()
+                ),
+                a.1,
+            ));
+            continue;
+        }
+        let fine = gap.iter().all(|&k| {
+            GAP_OK.contains(&st.word(k))
+                || readings.iter().any(|(j, n, role, as_)| {
+                    *j <= k
+                        && k < j + n
+                        && (matches!(
+                            role,
+                            Role::Time | Role::Grain | Role::Comparison | Role::Ranking
+                        ) || (*role == Role::Dimension && group_by.contains(as_)))
+                })
+        });
+        if !fine {
+            return Plan::Clarify {
+                question: format!(
+                    "I read two metrics, {} and {}, joined by \"{}\". Do you want both figures, or {} for a subset? A subset needs a governed value (for example a segment or a status) or a date.",
+                    layer.metrics[a.0].label,
+                    layer.metrics[b.0].label,
+                    words.join(" "),
+                    layer.metrics[a.0].label
+                ),
+                choices: vec![
+                    format!(
+                        "{} and {}",
+                        layer.metrics[a.0].label,
+                        layer.metrics[b.0].label
+                    ),
+                    layer.metrics[a.0].label.clone(),
+                ],
+            };
+        }
+    }
+    // "average", "median", "how much", "how many", "value": the statistic and the unit the
+    // question asks for must be the metric's own.
+    if defined.is_none() {
+        let units: Vec<crate::semantic::Unit> =
+            metric_ids.iter().map(|m| layer.metrics[*m].unit).collect();
+        let counts = units.iter().all(|u| *u == crate::semantic::Unit::Count);
+        let mut refuse: Option<String> = None;
+        if let Some((k, w)) = said(&st, &["average", "avg", "mean", "typical", "typically"]) {
+            match metric_ids.iter().find(|&&m| !is_average(layer, m)) {
+                Some(&m) => {
+                    refuse = Some(format!(
+                        "You asked for the {w} of {}, but {} is {}; metrics.yaml has no {w} of it, and I won't compute one on the fly.",
+                        layer.metrics[m].label.to_lowercase(),
+                        layer.metrics[m].label,
+                        statistic(layer, m)
+                    ))
+                }
+                None => {
+                    st.used[k] = true;
+                    record(&mut readings, k, 1, Role::Metric, "the metric's own average");
+                }
+            }
+        }
+        if let Some((k, w)) = said(&st, &["median"]) {
+            match metric_ids.iter().find(|&&m| !is_median(layer, m)) {
+                Some(&m) => {
+                    refuse = refuse.or(Some(format!(
+                        "You asked for the {w} of {}, but {} is {}; metrics.yaml has no {w} of it.",
+                        layer.metrics[m].label.to_lowercase(),
+                        layer.metrics[m].label,
+                        statistic(layer, m)
+                    )))
+                }
+                None => {
+                    st.used[k] = true;
+                    record(&mut readings, k, 1, Role::Metric, "the metric's own median");
+                }
+            }
+        }
+        let how = |w: &str| (1..st.lower.len()).any(|k| st.word(k - 1) == "how" && st.word(k) == w);
+        if how("much") && counts {
+            refuse = refuse.or(Some(format!(
+                "\"How much\" asks for an amount, but {} is a count. Which amount do you mean?",
+                layer.metrics[metric_ids[0]].label
+            )));
+        }
+        // "how many deals", "number of policies": the noun counted must be a count metric
+        // of the answer, not a subject of an amount.
+        for k in 1..st.lower.len() {
+            let counted = (st.word(k - 1) == "how" && st.word(k) == "many")
+                || (matches!(st.word(k - 1), "number" | "count") && st.word(k) == "of");
+            if !counted {
+                continue;
+            }
+            let mut t = k + 1;
+            while matches!(st.word(t), "the" | "our" | "all") {
+                t += 1;
+            }
+            let covers =
+                |&(m, pos, n): &(usize, usize, usize)| (pos <= t && t < pos + n).then_some(m);
+            let in_answer = metrics
+                .iter()
+                .map(|x| (x.0, x.1, x.2))
+                .find_map(|x| covers(&x));
+            let subject = subjects.iter().find_map(covers);
+            let wrong_unit = match (in_answer, subject) {
+                (Some(m), _) => {
+                    metric_ids.contains(&m) && layer.metrics[m].unit != crate::semantic::Unit::Count
+                }
+                (None, Some(_)) => !counts,
+                _ => false,
+            };
+            if wrong_unit {
+                refuse = refuse.or(Some(format!(
+                    "\"{} {}\" asks for a count, but {} is measured in {:?}. Which count do you mean?",
+                    st.word(k - 1),
+                    st.word(k),
+                    layer.metrics[metric_ids[0]].label,
+                    units[0]
+                )));
+            }
+        }
+        if counts
+            && said(
+                &st,
+                &[
+                    "value", "amount", "worth", "revenue", "spend", "spent", "dollars", "$",
+                ],
+            )
+            .is_some()
+        {
+            refuse = refuse.or(Some(format!(
+                "You asked for an amount, but {} is a count. Which amount do you mean?",
+                layer.metrics[metric_ids[0]].label
+            )));
+        }
+        if let Some(question) = refuse {
+            return Plan::Clarify {
+                question,
+                choices: Vec::new(),
+            };
+        }
     }
 
     // 7. Words nobody recognised that look like names: refuse rather than ignore a filter.
@@ -2444,6 +2605,196 @@ fn own_time(layer: &SemanticLayer, m: usize) -> Option<String> {
     input
         .time_dimension
         .map(|t| layer.models[input.model].dimensions[t].name.clone())
+}
+
+/// Words that negate the value after them ("not in the US", "excluding chat").
+const NEGATIONS: &[&str] = &[
+    "not",
+    "no",
+    "non",
+    "excluding",
+    "exclude",
+    "except",
+    "without",
+    "outside",
+    "isnt",
+    "arent",
+    "wasnt",
+    "werent",
+    "dont",
+    "doesnt",
+    "didnt",
+    "other",
+];
+
+/// Adds the value at tokens `at` (start, length) as a filter: `=`, or `!=` when a negation
+/// comes just before it ("not handled by the AI agent"); several values of one dimension
+/// are an IN list. Refuses a value right after "by" (a grouping by one value is a
+/// different question) and a value both wanted and excluded.
+fn add_value(
+    layer: &SemanticLayer,
+    st: &mut State,
+    readings: &mut Readings,
+    filters: &mut Vec<Condition>,
+    at: (usize, usize),
+    dimension: &str,
+    value: &str,
+) -> Result<(), Plan> {
+    let (i, n) = at;
+    let own: Vec<String> = layer
+        .all_dimensions()
+        .filter(|(_, d)| d.name == dimension)
+        .flat_map(|(_, d)| phrase(&d.name).into_iter().chain(phrase(&d.label)))
+        .collect();
+    // ("handled by humans": the "by" is the dimension's own word.)
+    if i > 0
+        && matches!(st.word(i - 1), "by" | "per")
+        && !st.used[i - 1]
+        && !(i >= 2 && own.contains(&st.stems[i - 2]))
+    {
+        return Err(Plan::Clarify {
+            question: format!(
+                "\"{value}\" is one value of {dimension}. Do you want the figures by {dimension}, or only for {value}?"
+            ),
+            choices: vec![format!("by {dimension}"), format!("only {value}")],
+        });
+    }
+    // The negation: up to four words back, past filler and the dimension's own words.
+    let mut negation = None;
+    let mut j = i;
+    while j > 0 && i - j < 4 {
+        let w = st.word(j - 1);
+        if NEGATIONS.contains(&w) && !st.used[j - 1] {
+            // "other than X" negates; "other" alone does not.
+            if w != "other" || st.word(j) == "than" {
+                negation = Some(j - 1);
+            }
+            break;
+        }
+        if st.used[j - 1] || !(is_filler(w, &layer.ignore) || own.contains(&st.stems[j - 1])) {
+            break;
+        }
+        j -= 1;
+    }
+    st.mark(i, n);
+    let negated = negation.is_some();
+    if let Some(k) = negation {
+        let len = if st.word(k) == "other" && st.word(k + 1) == "than" {
+            2
+        } else {
+            1
+        };
+        st.mark(k, len);
+        record(readings, k, len, Role::Value, "not");
+    }
+    record(
+        readings,
+        i,
+        n,
+        Role::Value,
+        format!("{dimension} {} {value}", if negated { "!=" } else { "=" }),
+    );
+    let mut cond = literal_condition(layer, dimension, value);
+    if negated {
+        cond.op = Op::Ne;
+    }
+    match filters.iter_mut().find(|c| c.dimension == dimension) {
+        Some(c) => {
+            let was_negated = matches!(c.op, Op::Ne | Op::NotIn);
+            if was_negated != negated {
+                return Err(Plan::Clarify {
+                    question: format!(
+                        "The question both asks for and excludes values of {dimension}. Which {dimension} values do you want?"
+                    ),
+                    choices: Vec::new(),
+                });
+            }
+            for lit in cond.values {
+                if !c.values.contains(&lit) {
+                    c.values.push(lit);
+                }
+            }
+            if c.values.len() > 1 {
+                c.op = if negated { Op::NotIn } else { Op::In };
+            }
+        }
+        None => filters.push(cond),
+    }
+    Ok(())
+}
+
+/// The first of `ws` that the question uses and no reading has taken: (token, word).
+fn said(st: &State, ws: &[&'static str]) -> Option<(usize, &'static str)> {
+    ws.iter().find_map(|w| {
+        (0..st.lower.len())
+            .find(|&k| st.word(k) == *w && !st.used[k])
+            .map(|k| (k, *w))
+    })
+}
+
+/// Words that may stand between two metrics of a list ("tickets and the CSAT").
+const GAP_OK: &[&str] = &[
+    "and", "or", "also", "as", "well", "both", "the", "our", "its", "their", "total", "number",
+    "count", "of", "vs", "versus", "compared", "to", "against", "how", "many", "much", "what",
+    "whats", "is", "are", "was", "were", "by", "along", "with", "together", "plus",
+];
+
+/// True for a metric that is an average of something: an `avg` measure, a ratio, a
+/// quotient of two metrics, or one whose names say average / mean / per / rate.
+fn is_average(layer: &SemanticLayer, m: usize) -> bool {
+    let metric = &layer.metrics[m];
+    let named = std::iter::once(&metric.name)
+        .chain(std::iter::once(&metric.label))
+        .chain(&metric.synonyms)
+        .any(|t| {
+            words(&t.replace('_', " "))
+                .iter()
+                .any(|w| matches!(w.as_str(), "average" | "avg" | "mean" | "per" | "rate"))
+        });
+    named
+        || quotient(layer, m).is_some()
+        || match &metric.kind {
+            MetricKind::Simple(i) | MetricKind::Cumulative(i) => {
+                layer.models[i.model].measures[i.measure].agg == crate::semantic::raw::Agg::Avg
+            }
+            MetricKind::Ratio { .. } => true,
+            MetricKind::Derived { .. } => false,
+        }
+}
+
+/// True for a median metric.
+fn is_median(layer: &SemanticLayer, m: usize) -> bool {
+    let metric = &layer.metrics[m];
+    metric.label.to_lowercase().contains("median")
+        || match &metric.kind {
+            MetricKind::Simple(i) | MetricKind::Cumulative(i) => {
+                let measure = &layer.models[i.model].measures[i.measure];
+                measure.agg == crate::semantic::raw::Agg::Median
+                    || (measure.agg == crate::semantic::raw::Agg::Percentile
+                        && measure.percentile == Some(0.5))
+            }
+            _ => false,
+        }
+}
+
+/// How a metric aggregates, in words ("a median", "a total").
+fn statistic(layer: &SemanticLayer, m: usize) -> &'static str {
+    use crate::semantic::raw::Agg;
+    match &layer.metrics[m].kind {
+        MetricKind::Simple(i) | MetricKind::Cumulative(i) => {
+            match layer.models[i.model].measures[i.measure].agg {
+                Agg::Sum => "a total",
+                Agg::Count | Agg::CountDistinct => "a count",
+                Agg::Avg => "an average",
+                Agg::Min => "a minimum",
+                Agg::Max => "a maximum",
+                Agg::Median => "a median",
+                Agg::Percentile => "a percentile",
+            }
+        }
+        MetricKind::Ratio { .. } => "a ratio",
+        MetricKind::Derived { .. } => "computed from other metrics",
+    }
 }
 
 /// Words between the items of a list of group-bys ("and the corresponding policy number").

@@ -269,8 +269,6 @@ pub const FILLER: &[&str] = &[
     "here",
     "then",
     "if",
-    "not",
-    "no",
     "yes",
     "one",
     "ones",

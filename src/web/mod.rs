@@ -449,19 +449,34 @@ fn message_page(status: StatusCode, title: &str, msg: &str) -> Response {
 
 async fn metrics_page(State(w): State<Web>, Extension(v): Extension<Visitor>) -> Response {
     let layer = &w.svc.rt.engine.layer;
+    // The catalog shows what this visitor may ask about: no restricted metric or dimension,
+    // and no sample values of a dimension their rows are filtered on.
+    let access = w.svc.rt.engine.governance.access(&v.identity.requester());
+    if access.denied {
+        let body = "<h1>Metric catalog</h1><p class=\"question\">Your identity is not known to Cortex, so the catalog is not shown.</p>";
+        return w.page("Metrics", "metrics", body, &v);
+    }
+    let visible: Vec<usize> = (0..layer.metrics.len())
+        .filter(|&i| !access.denied_metrics.contains(&layer.metrics[i].name))
+        .collect();
     let mut body = format!(
         "<h1>Metric catalog</h1><p class=\"question\">{} governed metrics from metrics.yaml. Every answer computes its numbers from these definitions.</p>",
-        layer.metrics.len()
+        visible.len()
     );
-    for (i, m) in layer.metrics.iter().enumerate() {
+    for i in visible {
+        let m = &layer.metrics[i];
         let mut dims: Vec<String> = Vec::new();
         let mut samples: Vec<String> = Vec::new();
         for model in crate::planner::metric_models(layer, i) {
             for (r, _) in layer.reachable_models(model) {
                 for d in &layer.models[r].dimensions {
+                    if access.denied_dimensions.contains(&d.name) {
+                        continue;
+                    }
                     if !dims.contains(&d.name) {
                         dims.push(d.name.clone());
-                        if !d.sample_values.is_empty() {
+                        let row_scoped = access.rows.iter().any(|(x, _)| x == &d.name);
+                        if !d.sample_values.is_empty() && !row_scoped {
                             samples.push(format!(
                                 "<b>{}</b>: {}",
                                 escape(&d.name),

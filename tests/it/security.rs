@@ -361,4 +361,31 @@ async fn the_web_site_enforces_the_policy_per_visitor() {
     // The CSM's own question is answered from her book only.
     let page = site.ask(&csm, "How many merchants do we have?").await;
     assert!(!page.contains("know who you are"), "{page}");
+
+    // The metric catalog shows each visitor only what they may ask about.
+    let (_, _, body) = site
+        .get("/metrics", &as_user("noor.haddad@example.com"))
+        .await;
+    assert!(body.contains("id=\"win_rate\""), "{body}");
+    assert!(
+        body.contains("<b>csm_owner</b>"),
+        "admins see the sample CSM names"
+    );
+    let (_, _, body) = site
+        .get("/metrics", &as_user("riya.kapoor@example.com"))
+        .await;
+    assert!(body.contains("id=\"tickets\""), "{body}");
+    assert!(
+        !body.contains("id=\"win_rate\"") && !body.contains("id=\"pipeline_arr\""),
+        "restricted metrics are not in support's catalog"
+    );
+    let (_, _, body) = site
+        .get("/metrics", &as_user("ava.thompson@example.com"))
+        .await;
+    assert!(
+        !body.contains("<b>csm_owner</b>"),
+        "a CSM's rows are filtered on csm_owner: no sample names of other books"
+    );
+    let (_, _, body) = site.get("/metrics", &[]).await;
+    assert!(!body.contains("id=\"tickets\""), "{body}");
 }
