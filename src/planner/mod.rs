@@ -407,6 +407,54 @@ impl Vocabulary {
         }
     }
 
+    /// The governed values a question names, longest first and without overlaps:
+    /// (the words as written, dimension, value). Entity names count too.
+    pub fn values_in(&self, question: &str) -> Vec<(String, String, String)> {
+        let lower = words(question);
+        let stems: Vec<String> = lower.iter().map(|w| stem(w)).collect();
+        let mut st = State {
+            used: vec![false; stems.len()],
+            stems,
+            lower,
+        };
+        let mut out = Vec::new();
+        for i in 0..st.stems.len() {
+            for e in self.names.get(&st.stems[i]).into_iter().flatten() {
+                let n = e.words.len();
+                if i + n <= st.stems.len()
+                    && (0..n).all(|k| !st.used[i + k] && st.stems[i + k] == e.words[k])
+                {
+                    if let Target::Value { dimension, value } = &e.target {
+                        out.push((
+                            st.lower[i..i + n].join(" "),
+                            dimension.clone(),
+                            value.clone(),
+                        ));
+                    }
+                    st.mark(i, n);
+                    break;
+                }
+            }
+        }
+        for e in &self.entries {
+            let Target::Value { dimension, value } = &e.target else {
+                continue;
+            };
+            let mut start = 0;
+            while let Some(i) = st.find(e, start) {
+                let n = e.words.len();
+                out.push((
+                    st.lower[i..i + n].join(" "),
+                    dimension.clone(),
+                    value.clone(),
+                ));
+                st.mark(i, n);
+                start = i + n;
+            }
+        }
+        out
+    }
+
     /// Adds the stored values of a dimension marked `entity_name` ("Blue Fox Goods"), so a
     /// name in a question filters on it. Names of one word, or only of common words, are
     /// skipped: they would match ordinary English.
@@ -1090,7 +1138,14 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
             while let Some(i) = st.find(e, start) {
                 // A longer dimension or value phrase over these words wins ("deal stage",
                 // "arr movement", "policy number" are not the metrics "deals", "arr", "policies").
-                if longer_non_metric(vocab, &st, i, e.words.len()) {
+                // After "by", a dimension of the same words wins ("bookings by instant booking").
+                let after_by = i > 0 && matches!(st.word(i - 1), "by" | "per");
+                if longer_non_metric(vocab, &st, i, e.words.len())
+                    || (after_by
+                        && vocab.entries.iter().any(|d| {
+                            matches!(d.target, Target::Dimension(_)) && d.words == e.words
+                        }))
+                {
                     start = i + 1;
                     continue;
                 }
@@ -1103,6 +1158,17 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
         }
     }
     metrics.sort_by_key(|(_, pos, _, _)| *pos);
+    // "new ARR plus expansion ARR": the "plus" is arithmetic (read as a sum below), never
+    // a value such as "Shopify Plus".
+    for pair in metrics.windows(2) {
+        let (a, b) = (pair[0], pair[1]);
+        let gap: Vec<usize> = (a.1 + a.2..b.1).filter(|&k| st.word(k) != "the").collect();
+        if let [k] = gap.as_slice() {
+            if matches!(st.word(*k), "plus" | "minus") {
+                st.used[*k] = true;
+            }
+        }
+    }
     if let Some(k) = divided_at {
         // "D [which] is A divided by B".
         let is_at = (0..k)
@@ -1286,11 +1352,12 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
     // Share of X that are Y, Y the words of a filtered version of X ("AI-influenced").
     if let (Some((b, after)), None) = (share_base, share_numerator) {
         if let Some((_, bm, _)) = simple_parts(layer, b) {
-            let base_words: Vec<String> = vocab
-                .entries
+            // The words the question used for X ("orders"): a version's other words must all
+            // be in the question ("AI-only orders" needs "ai" and "only").
+            let base_words: Vec<String> = metrics
                 .iter()
-                .filter(|e| e.target == Target::Metric(b))
-                .flat_map(|e| e.words.clone())
+                .filter(|x| x.0 == b && x.1 + x.2 == after)
+                .flat_map(|x| st.stems[x.1..x.1 + x.2].to_vec())
                 .collect();
             let left: Vec<usize> = (after..st.stems.len()).filter(|&i| !st.used[i]).collect();
             // The filtered version whose words cover the most of what is left.
@@ -1305,7 +1372,10 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
                 let need: Vec<&String> = e
                     .words
                     .iter()
-                    .filter(|w| !base_words.contains(*w) && !is_filler(w, &layer.ignore))
+                    .filter(|w| {
+                        !base_words.contains(*w)
+                            && !matches!(w.as_str(), "the" | "of" | "a" | "an" | "and" | "by")
+                    })
                     .collect();
                 if need.is_empty() {
                     continue;
@@ -1319,7 +1389,7 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
                     .iter()
                     .copied()
                     .filter(|&i| {
-                        !is_filler(st.word(i), &layer.ignore)
+                        !matches!(st.word(i), "the" | "of" | "a" | "an" | "and" | "by")
                             && e.words.iter().any(|w| word_matches(&st.stems[i], w))
                     })
                     .collect();
@@ -1359,7 +1429,19 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
             })
             .collect()
     };
-    if !metrics.is_empty() && metrics.iter().all(|(_, _, _, bare)| *bare) {
+    // (Never the noun counted: "how many orders did the AI agent close" counts orders.)
+    let counted_noun = metrics.iter().any(|&(_, pos, _, _)| {
+        let mut p = pos;
+        while p > 0 && matches!(st.word(p - 1), "the" | "our" | "all") {
+            p -= 1;
+        }
+        p == 0
+            || (p >= 2
+                && ((st.word(p - 2) == "how" && st.word(p - 1) == "many")
+                    || (matches!(st.word(p - 2), "number" | "count") && st.word(p - 1) == "of")))
+            || matches!(st.word(p - 1), "list" | "show" | "which")
+    });
+    if !metrics.is_empty() && metrics.iter().all(|(_, _, _, bare)| *bare) && !counted_noun {
         let hits = value_hits(&st);
         let base = hits.iter().find_map(|(words, dim)| {
             let explained = hits
@@ -1675,16 +1757,19 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
             .any(|(_, x)| x.name == d && (x.identifier || x.entity_name));
         // "by X", "per X", "which X", "top 5 X", "X breakdown", "and X" or "X, Y" after
         // one, "that a policy holder has paid" (per holder), or any column of a listing.
+        let numeric = layer
+            .all_dimensions()
+            .any(|(_, x)| x.name == d && x.data_type == crate::semantic::raw::DataType::Number);
         let grouped = matches!(
             prev,
             "by" | "per" | "each" | "every" | "across" | "which" | "among"
-        ) || listing
+        ) || (listing && !value_next_to(vocab, &st, i, n, &d))
             || (list_end == Some(p) && !group_by.is_empty())
             || (matches!(prev_sig, "and" | "by") && !group_by.is_empty())
             || (identifies
                 && matches!(prev, "a" | "an" | "each" | "every")
                 && matches!(next.as_str(), "has" | "have" | "had"))
-            || (desc.is_some() && group_by.is_empty())
+            || (desc.is_some() && group_by.is_empty() && !numeric)
             || (i >= 2
                 && matches!(st.word(i - 2), "top" | "bottom" | "which")
                 && prev.parse::<u64>().is_ok())
@@ -1843,6 +1928,16 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
             .copied()
             .filter(|w| !matches!(*w, "the" | "our" | "total"))
             .collect();
+        if content == ["minus"] {
+            return Plan::Clarify {
+                question: format!(
+                    "I can add governed metrics in a question, but not subtract them. Do you want {} and {} side by side?",
+                    layer.metrics[a.0].label,
+                    layer.metrics[b.0].label
+                ),
+                choices: Vec::new(),
+            };
+        }
         if content == ["plus"] && defined.is_none() {
             let k = gap.iter().copied().find(|&k| st.word(k) == "plus");
             if let Some(k) = k {
@@ -2034,7 +2129,11 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
     // A word from a found metric's own names ("revenue" for ARR, whose synonyms include
     // "annual recurring revenue") refers to that metric.
     for i in 0..st.stems.len() {
-        if st.used[i] || is_filler(st.word(i), &layer.ignore) {
+        // ("intent signals by signal": a word after "by" names a grouping, not the metric.)
+        if st.used[i]
+            || is_filler(st.word(i), &layer.ignore)
+            || (i > 0 && matches!(st.word(i - 1), "by" | "per"))
+        {
             continue;
         }
         let owner = vocab.entries.iter().find_map(|e| match e.target {
@@ -2149,6 +2248,25 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
             choices: Vec::new(),
         };
     }
+    // "tickets per merchant", "views per listing": a rate per entity is not a governed
+    // metric unless one is named; "per" that no reading took is asked about.
+    let grouping_after = |k: usize| {
+        readings.iter().any(|(j, n, role, as_)| {
+            *j <= k + 1
+                && k + 1 < j + n
+                && (*role == Role::Grain || (*role == Role::Dimension && group_by.contains(as_)))
+        })
+    };
+    if let Some((k, _)) = said(&st, &["per"]).filter(|(k, _)| !grouping_after(*k)) {
+        let what = st.lower[k + 1..(k + 3).min(st.lower.len())].join(" ");
+        return Plan::Clarify {
+            question: format!(
+                "\"per {what}\": do you want {} broken down by it, or an average per one? There is no governed metric for the average; ask for a breakdown \"by\" it.",
+                layer.metrics[metric_ids[0]].label
+            ),
+            choices: Vec::new(),
+        };
+    }
     // 8. Every word accounted for: a content phrase left over is asked about, never dropped.
     if let Some(plan) = unexplained(layer, vocab, &st, &metric_ids) {
         return plan;
@@ -2187,6 +2305,60 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
         }
     }
 
+    // "which merchants churned last month": the entities, one row each.
+    if desc.is_none() && group_by.is_empty() && filters.iter().all(|c| c.op != Op::In) {
+        if let Some(&(m, pos, n, _)) = metrics.first() {
+            let after_which = which_at.is_some_and(|w| w + 1 == pos);
+            let plural = st.lower[pos] != st.stems[pos];
+            if after_which && plural && layer.metrics[m].unit == crate::semantic::Unit::Count {
+                if let Some(col) = entity_column(layer, m, true) {
+                    record(
+                        &mut readings,
+                        pos,
+                        n,
+                        Role::Dimension,
+                        format!("{col} (each one)"),
+                    );
+                    notes.push(format!("One row per {col}."));
+                    group_by.push(col);
+                }
+            }
+        }
+    }
+    // A ranking with nothing to rank ("the ARR of our biggest customer"): by the entity
+    // named, else asked about.
+    if (desc.is_some() || limit.is_some()) && group_by.is_empty() && compare.is_none() && !why {
+        let entity = subjects.iter().find_map(|&(m, pos, n)| {
+            let col = entity_column(layer, m, true)?;
+            reachable(layer, &metric_ids, &col).then_some((col, pos, n))
+        });
+        match entity {
+            Some((col, pos, n)) => {
+                let singular = st.lower[pos + n - 1] == st.stems[pos + n - 1];
+                if singular && limit.is_none() {
+                    limit = Some(1);
+                }
+                record(&mut readings, pos, n, Role::Dimension, col.clone());
+                group_by.push(col);
+            }
+            None => {
+                return Plan::Clarify {
+                    question: format!(
+                        "Highest or lowest among what? Name a breakdown, e.g. \"{} by {}\".",
+                        layer.metrics[metric_ids[0]].label,
+                        reachable_dimension_names(layer, &metric_ids)
+                            .first()
+                            .cloned()
+                            .unwrap_or_else(|| "segment".into())
+                    ),
+                    choices: reachable_dimension_names(layer, &metric_ids)
+                        .into_iter()
+                        .take(5)
+                        .collect(),
+                };
+            }
+        }
+    }
     let mut order = Vec::new();
     if let (Some(d), false) = (desc, group_by.is_empty()) {
         order.push(OrderBy {
@@ -2443,6 +2615,16 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
             return plan;
         }
     }
+    for c in filters
+        .iter()
+        .filter(|c| matches!(c.op, Op::Ne | Op::NotIn))
+    {
+        notes.push(format!(
+            "Excluding {}: rows with no {} are left out too.",
+            c.to_string().replace(&format!("{} ", c.dimension), ""),
+            c.dimension
+        ));
+    }
     // "Claims by open date": a metric's own time axis is a daily series, not a column.
     if grain.is_none() && shape == Shape::Single {
         if let Some(at) = group_by.iter().position(|g| {
@@ -2647,9 +2829,31 @@ fn add_value(
         .flat_map(|(_, d)| phrase(&d.name).into_iter().chain(phrase(&d.label)))
         .collect();
     // ("handled by humans": the "by" is the dimension's own word.)
+    let participle = i >= 2 && {
+        let w = st.word(i - 2);
+        w.ends_with("ed")
+            || matches!(
+                w,
+                "sold"
+                    | "paid"
+                    | "made"
+                    | "run"
+                    | "won"
+                    | "lost"
+                    | "brought"
+                    | "taken"
+                    | "done"
+                    | "held"
+                    | "kept"
+                    | "bought"
+                    | "led"
+                    | "written"
+            )
+    };
     if i > 0
         && matches!(st.word(i - 1), "by" | "per")
         && !st.used[i - 1]
+        && !participle
         && !(i >= 2 && own.contains(&st.stems[i - 2]))
     {
         return Err(Plan::Clarify {
@@ -2729,6 +2933,22 @@ fn said(st: &State, ws: &[&'static str]) -> Option<(usize, &'static str)> {
         (0..st.lower.len())
             .find(|&k| st.word(k) == *w && !st.used[k])
             .map(|k| (k, *w))
+    })
+}
+
+/// True when a value of `dimension` sits right before or after tokens `i..i + n` ("the pro
+/// plan", "plan pro"): the dimension is named with its value, not listed as a column.
+fn value_next_to(vocab: &Vocabulary, st: &State, i: usize, n: usize, dimension: &str) -> bool {
+    vocab.entries.iter().any(|e| {
+        let Target::Value { dimension: d, .. } = &e.target else {
+            return false;
+        };
+        let len = e.words.len();
+        let at = |s: usize| {
+            s + len <= st.stems.len()
+                && (0..len).all(|k| word_matches(&st.stems[s + k], &e.words[k]))
+        };
+        d == dimension && ((i >= len && at(i - len)) || at(i + n))
     })
 }
 

@@ -125,7 +125,7 @@ pub fn route<'a>(
             return fallback(rt);
         }
     }
-    let generic = match planned {
+    let generic = match &planned {
         crate::planner::Plan::Query { .. } => 2.5,
         crate::planner::Plan::Clarify { .. } => 1.0,
         crate::planner::Plan::Unanswerable { .. } => 0.0,
@@ -151,7 +151,80 @@ pub fn route<'a>(
         }
     }
     let (_, skill, resolved) = scored.remove(0);
+    // A skill answers only what its parameters carry: a governed value it would drop
+    // ("benchmark resolution time for Enterprise merchants in the US") sends the question
+    // to the generic metric question, which uses or asks about every phrase.
+    let dropped = dropped_values(rt, skill, &resolved, question);
+    if !dropped.is_empty() {
+        // The planner read every phrase: unless it ignored the skill's own keywords ("on
+        // track"), its answer is the whole question. Otherwise ask which is wanted.
+        if let crate::planner::Plan::Query { understood, .. } = &planned {
+            let ignored = skill.keywords.iter().any(|k| {
+                let kw = stems(k);
+                !kw.is_empty()
+                    && q_seq.windows(kw.len()).any(|w| w == kw.as_slice())
+                    && understood
+                        .iter()
+                        .filter(|u| stems(&u.phrase).iter().any(|w| kw.contains(w)))
+                        .all(|u| u.role == crate::planner::Role::Filler)
+            });
+            if !ignored {
+                return fallback(rt);
+            }
+        }
+        return Route::Clarify {
+            question: format!(
+                "{} can't take {} into account. Do you want it without that, or the governed figures for exactly what you asked?",
+                skill.description.trim_end_matches('.'),
+                dropped.join(" and ")
+            ),
+            choices: vec![skill.name.clone(), FALLBACK.to_string()],
+        };
+    }
     finish(rt, skill, resolved)
+}
+
+/// Governed values the question names that `skill` would not use: neither bound to one of
+/// its parameters nor words of its own keywords, description or examples.
+pub fn dropped_values(
+    rt: &Runtime,
+    skill: &Skill,
+    resolved: &Resolved,
+    question: &str,
+) -> Vec<String> {
+    let mut own = String::new();
+    for t in skill
+        .keywords
+        .iter()
+        .chain(&skill.examples)
+        .chain(std::iter::once(&skill.description))
+    {
+        own.push(' ');
+        own.push_str(&t.to_lowercase());
+    }
+    let own_words = stems(&own);
+    let bound: Vec<String> = resolved
+        .display
+        .values()
+        .map(|v| v.to_lowercase())
+        .chain(
+            resolved
+                .values
+                .values()
+                .map(|v| v.to_string().to_lowercase()),
+        )
+        .collect();
+    rt.vocab
+        .values_in(question)
+        .into_iter()
+        .filter(|(phrase, _, value)| {
+            let v = value.to_lowercase();
+            let p = phrase.to_lowercase();
+            let in_own = stems(&p).iter().all(|w| own_words.contains(w));
+            !in_own && !bound.iter().any(|b| b.contains(&v) || b.contains(&p))
+        })
+        .map(|(phrase, dimension, value)| format!("{phrase} ({dimension} = {value})"))
+        .collect()
 }
 
 /// Routes straight to the named skill (a clarifying choice the asker picked).
