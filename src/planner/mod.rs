@@ -2863,6 +2863,31 @@ fn add_value(
             choices: vec![format!("by {dimension}"), format!("only {value}")],
         });
     }
+    // "basic question: ...": a word describing the question, not a filter.
+    if matches!(st.word(i + n), "question" | "questions") {
+        return Ok(());
+    }
+    // "did Amber Moon Outfitters open": a one-word value right after an entity's name is
+    // likely a verb; ask rather than filter on it.
+    let after_name = i > 0
+        && st.used[i - 1]
+        && readings.iter().any(|(j, m, role, as_)| {
+            *role == Role::Value
+                && *j <= i - 1
+                && i - 1 < j + m
+                && layer
+                    .all_dimensions()
+                    .any(|(_, d)| d.entity_name && as_.starts_with(&format!("{} ", d.name)))
+        });
+    if n == 1 && after_name {
+        return Err(Plan::Clarify {
+            question: format!(
+                "Does \"{}\" mean {dimension} = {value} here, or is it a verb? Ask e.g. \"{value} tickets\" for the filter.",
+                st.word(i)
+            ),
+            choices: Vec::new(),
+        });
+    }
     // The negation: up to four words back, past filler and the dimension's own words.
     let mut negation = None;
     let mut j = i;

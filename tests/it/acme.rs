@@ -222,6 +222,16 @@ fn the_planner_on_the_acme_questions_is_scored_correct_wrong_and_refused() {
 }
 
 #[test]
+fn the_acme_question_set_beyond_the_benchmark_has_no_miss() {
+    let Some(data) = dataset() else { return };
+    let (_dir, config) = acme(&data);
+    let rt = cortex::skills::run::Runtime::open(config).expect("runtime");
+    let cases = cortex::eval::load(&acme_project().join("questions.yaml")).expect("cases");
+    let report = cortex::eval::run(&rt, &cases, &mut |_| {});
+    crate::helpers::assert_no_misses(&report);
+}
+
+#[test]
 fn cortex_eval_with_a_gold_file_fails_on_a_wrong_answer_and_ids_print_plainly() {
     let Some(data) = dataset() else { return };
     let (dir, config) = acme(&data);

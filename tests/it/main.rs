@@ -8,6 +8,7 @@ mod compiler;
 mod demo;
 mod helpers;
 mod llm;
+mod mf;
 mod outputs;
 mod render;
 mod security;
