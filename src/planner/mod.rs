@@ -1814,7 +1814,7 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
                 dimension,
                 value,
             ) {
-                return plan;
+                return *plan;
             }
             break;
         }
@@ -1838,7 +1838,7 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
                 dimension,
                 value,
             ) {
-                return plan;
+                return *plan;
             }
         }
     }
@@ -2821,7 +2821,7 @@ fn add_value(
     at: (usize, usize),
     dimension: &str,
     value: &str,
-) -> Result<(), Plan> {
+) -> Result<(), Box<Plan>> {
     let (i, n) = at;
     let own: Vec<String> = layer
         .all_dimensions()
@@ -2856,12 +2856,12 @@ fn add_value(
         && !participle
         && !(i >= 2 && own.contains(&st.stems[i - 2]))
     {
-        return Err(Plan::Clarify {
+        return Err(Box::new(Plan::Clarify {
             question: format!(
                 "\"{value}\" is one value of {dimension}. Do you want the figures by {dimension}, or only for {value}?"
             ),
             choices: vec![format!("by {dimension}"), format!("only {value}")],
-        });
+        }));
     }
     // "basic question: ...": a word describing the question, not a filter.
     if matches!(st.word(i + n), "question" | "questions") {
@@ -2873,20 +2873,20 @@ fn add_value(
         && st.used[i - 1]
         && readings.iter().any(|(j, m, role, as_)| {
             *role == Role::Value
-                && *j <= i - 1
+                && *j < i
                 && i - 1 < j + m
                 && layer
                     .all_dimensions()
                     .any(|(_, d)| d.entity_name && as_.starts_with(&format!("{} ", d.name)))
         });
     if n == 1 && after_name {
-        return Err(Plan::Clarify {
+        return Err(Box::new(Plan::Clarify {
             question: format!(
                 "Does \"{}\" mean {dimension} = {value} here, or is it a verb? Ask e.g. \"{value} tickets\" for the filter.",
                 st.word(i)
             ),
             choices: Vec::new(),
-        });
+        }));
     }
     // The negation: up to four words back, past filler and the dimension's own words.
     let mut negation = None;
@@ -2931,12 +2931,12 @@ fn add_value(
         Some(c) => {
             let was_negated = matches!(c.op, Op::Ne | Op::NotIn);
             if was_negated != negated {
-                return Err(Plan::Clarify {
+                return Err(Box::new(Plan::Clarify {
                     question: format!(
                         "The question both asks for and excludes values of {dimension}. Which {dimension} values do you want?"
                     ),
                     choices: Vec::new(),
-                });
+                }));
             }
             for lit in cond.values {
                 if !c.values.contains(&lit) {
