@@ -54,6 +54,25 @@ const BLOCKED_FUNCTION_PREFIXES: [&str; 23] = [
     "which_secret",
 ];
 
+/// The longest list a scalar `range()` / `generate_series()` may build.
+const MAX_SCALAR_LIST: f64 = 100_000.0;
+
+/// Elements of `range(args)` (`generate_series` has one more; close enough for a cap) when
+/// every argument is a number literal.
+fn list_length(args: &[String]) -> Option<f64> {
+    let n: Vec<f64> = args
+        .iter()
+        .map(|a| a.trim().parse::<f64>().ok().filter(|v| v.is_finite()))
+        .collect::<Option<Vec<f64>>>()?;
+    let (start, end, step) = match n.as_slice() {
+        [end] => (0.0, *end, 1.0),
+        [start, end] => (*start, *end, 1.0),
+        [start, end, step] if *step != 0.0 => (*start, *end, *step),
+        _ => return None,
+    };
+    Some(((end - start) / step).max(0.0) + 1.0)
+}
+
 /// Name prefixes of DuckDB's system catalog; no CTE, alias or table may use them.
 const SYSTEM_PREFIXES: [&str; 6] = [
     "duckdb_",
@@ -316,6 +335,22 @@ impl Visitor for Checker<'_> {
     fn pre_visit_expr(&mut self, e: &Expr) -> ControlFlow<GuardError> {
         if let Expr::Function(f) = e {
             let name = last_part(&f.name);
+            // As scalars, range() and generate_series() build one list in a single call:
+            // only a short one from literal bounds.
+            if matches!(name.as_str(), "range" | "generate_series") {
+                let args: Vec<String> = match &f.args {
+                    sqlparser::ast::FunctionArguments::List(l) => {
+                        l.args.iter().map(|a| a.to_string()).collect()
+                    }
+                    _ => Vec::new(),
+                };
+                if list_length(&args).is_none_or(|n| n > MAX_SCALAR_LIST) {
+                    return ControlFlow::Break(GuardError(format!(
+                        "{}() as a value is allowed only with literal bounds and at most {MAX_SCALAR_LIST} elements",
+                        f.name
+                    )));
+                }
+            }
             if BLOCKED_FUNCTION_PREFIXES
                 .iter()
                 .any(|p| name.starts_with(p))
@@ -343,6 +378,26 @@ mod tests {
 
     fn refused(sql: &str) -> String {
         check(sql, &tables()).expect_err(sql).0
+    }
+
+    #[test]
+    fn a_scalar_range_builds_only_a_short_list_from_literals() {
+        for sql in [
+            "SELECT len(range(300000000))",
+            "SELECT range(3e8)",
+            "SELECT generate_series(1, 1000000000, 1)",
+            "SELECT list_sum(range(count(*))) FROM tickets",
+            "SELECT range(0, 10, 0)",
+        ] {
+            assert!(refused(sql).contains("at most 100000 elements"), "{sql}");
+        }
+        for sql in [
+            "SELECT range(10)",
+            "SELECT generate_series(1, 100, 2)",
+            "SELECT * FROM range(300000000) r(x)",
+        ] {
+            assert_eq!(check(sql, &tables()), Ok(()), "{sql}");
+        }
     }
 
     #[test]
