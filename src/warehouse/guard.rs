@@ -129,11 +129,44 @@ pub fn check(sql: &str, tables: &BTreeSet<String>) -> Result<(), GuardError> {
 /// building the whole result first.
 pub fn admit(sql: &str, tables: &BTreeSet<String>, max_rows: usize) -> Result<String, GuardError> {
     check(sql, tables)?;
-    let body = sql.trim().trim_end_matches(';');
+    let body = without_trailing_semicolon(sql);
     Ok(format!(
         "SELECT * FROM (\n{body}\n) AS cortex_capped LIMIT {}",
         max_rows.saturating_add(1)
     ))
+}
+
+/// The query without a final `;` and whatever comments follow it ("SELECT 1; -- note"), cut
+/// from the original text at the semicolon's position (the text itself is never re-rendered).
+fn without_trailing_semicolon(sql: &str) -> &str {
+    let Ok(tokens) = Tokenizer::new(&DuckDbDialect {}, sql).tokenize_with_location() else {
+        return sql.trim();
+    };
+    let mut cut = None;
+    for t in tokens.iter().rev() {
+        match &t.token {
+            Token::Whitespace(_) => {}
+            Token::SemiColon => cut = Some(t.span.start),
+            _ => break,
+        }
+    }
+    let Some(at) = cut else {
+        return sql.trim();
+    };
+    // Line and column (1-based, in characters) to a byte offset.
+    let mut offset = 0;
+    for (i, line) in sql.split_inclusive('\n').enumerate() {
+        if i + 1 == at.line as usize {
+            let col: usize = line
+                .chars()
+                .take(at.column.saturating_sub(1) as usize)
+                .map(char::len_utf8)
+                .sum();
+            return sql[..offset + col].trim();
+        }
+        offset += line.len();
+    }
+    sql.trim()
 }
 
 /// Refuses the token forms that sqlparser and DuckDB read differently, so the query the guard
@@ -378,6 +411,33 @@ mod tests {
 
     fn refused(sql: &str) -> String {
         check(sql, &tables()).expect_err(sql).0
+    }
+
+    #[test]
+    fn a_final_semicolon_and_trailing_comments_do_not_break_the_row_cap() {
+        for (sql, body) in [
+            (
+                "SELECT count(*) FROM tickets; -- note",
+                "SELECT count(*) FROM tickets",
+            ),
+            ("SELECT 1 AS a;\n-- one\n/* two */\n", "SELECT 1 AS a"),
+            ("SELECT ';' AS s -- trailing", "SELECT ';' AS s -- trailing"),
+            ("SELECT 'é' AS e;", "SELECT 'é' AS e"),
+        ] {
+            let admitted = admit(sql, &tables(), 10).expect(sql);
+            assert!(admitted.contains(&format!("(\n{body}\n)")), "{admitted}");
+        }
+        // Each admitted form runs in DuckDB.
+        let conn = duckdb::Connection::open_in_memory().expect("duckdb");
+        conn.execute_batch("CREATE TABLE tickets (id INTEGER)")
+            .expect("table");
+        for sql in [
+            "SELECT count(*) FROM tickets; -- note",
+            "SELECT 1 AS a;\n-- one\n",
+        ] {
+            let admitted = admit(sql, &tables(), 10).expect(sql);
+            conn.prepare(&admitted).expect(&admitted);
+        }
     }
 
     #[test]
