@@ -461,7 +461,14 @@ impl Vocabulary {
     pub fn add_entity_names(&mut self, dimension: &str, values: impl IntoIterator<Item = String>) {
         for v in values {
             let words = phrase(&v);
-            if words.len() < 2
+            // One word is an identifier only when it can't be an ordinary number or word:
+            // letters and digits ("l3141592"), or six digits or more.
+            let id_like = words.len() == 1 && {
+                let w = &words[0];
+                let digits = w.chars().filter(char::is_ascii_digit).count();
+                (digits > 0 && digits < w.len() && w.len() >= 4) || (digits == w.len() && digits >= 6)
+            };
+            if (words.len() < 2 && !id_like)
                 || words
                     .iter()
                     .all(|w| understood::FILLER.contains(&w.as_str()))
@@ -492,7 +499,12 @@ impl Vocabulary {
         const MAX: usize = 50_000;
         let page = engine.warehouse.limits().max_rows.max(1);
         for model in &engine.layer.models {
-            for d in model.dimensions.iter().filter(|d| d.entity_name) {
+            // Names, and identifiers ("policy 31003000336", "listing l3141592").
+            for d in model
+                .dimensions
+                .iter()
+                .filter(|d| d.entity_name || d.identifier)
+            {
                 let ctx = crate::warehouse::AuditContext {
                     requester: "cortex".into(),
                     question: format!("entity names of {}", d.name),
@@ -1665,7 +1677,11 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
     for &(m, pos, n) in &subjects {
         let prev = if pos > 0 { st.word(pos - 1) } else { "" };
         // The entity's name; in a listing or after "by", its identifier ("by policy").
-        let name_dim = entity_column(layer, m, listing || prev == "by");
+        let ranked_by_id = matches!(prev, "by" | "which" | "top" | "bottom")
+            || (pos >= 2
+                && matches!(st.word(pos - 2), "top" | "bottom" | "which")
+                && prev.parse::<u64>().is_ok());
+        let name_dim = entity_column(layer, m, listing || ranked_by_id);
         let grouping = listing
             || matches!(
                 prev,
@@ -3324,12 +3340,16 @@ fn base_count_metric(layer: &SemanticLayer, dimension: &str) -> Option<usize> {
 }
 
 fn literal_condition(layer: &SemanticLayer, dimension: &str, value: &str) -> Condition {
-    let boolean = layer.all_dimensions().any(|(_, d)| {
-        d.name == dimension && d.data_type == crate::semantic::raw::DataType::Boolean
-    });
-    let lit = match (boolean, value) {
-        (true, "true") => Literal::Bool(true),
-        (true, "false") => Literal::Bool(false),
+    let data_type = layer
+        .all_dimensions()
+        .find(|(_, d)| d.name == dimension)
+        .map(|(_, d)| d.data_type);
+    let lit = match (data_type, value) {
+        (Some(crate::semantic::raw::DataType::Boolean), "true") => Literal::Bool(true),
+        (Some(crate::semantic::raw::DataType::Boolean), "false") => Literal::Bool(false),
+        (Some(crate::semantic::raw::DataType::Number), v) if v.parse::<f64>().is_ok() => {
+            Literal::Num(v.parse::<f64>().unwrap_or_default())
+        }
         _ => Literal::Str(value.to_string()),
     };
     Condition {
