@@ -455,6 +455,34 @@ impl Vocabulary {
         out
     }
 
+    /// The dimension phrases a question names ("by channel"): (the words, dimension).
+    pub fn dimensions_in(&self, question: &str) -> Vec<(String, String)> {
+        let lower = words(question);
+        let stems: Vec<String> = lower.iter().map(|w| stem(w)).collect();
+        let mut st = State {
+            used: vec![false; stems.len()],
+            stems,
+            lower,
+        };
+        let mut out = Vec::new();
+        for e in &self.entries {
+            let Target::Dimension(d) = &e.target else {
+                continue;
+            };
+            let mut start = 0;
+            while let Some(i) = st.find(e, start) {
+                let n = e.words.len();
+                // Only a grouping ("by channel"), not a word that happens to name one.
+                if i > 0 && matches!(st.word(i - 1), "by" | "per" | "each" | "across") {
+                    out.push((st.lower[i..i + n].join(" "), d.clone()));
+                }
+                st.mark(i, n);
+                start = i + n;
+            }
+        }
+        out
+    }
+
     /// Adds the stored values of a dimension marked `entity_name` ("Blue Fox Goods"), so a
     /// name in a question filters on it. Names of one word, or only of common words, are
     /// skipped: they would match ordinary English.
@@ -466,7 +494,8 @@ impl Vocabulary {
             let id_like = words.len() == 1 && {
                 let w = &words[0];
                 let digits = w.chars().filter(char::is_ascii_digit).count();
-                (digits > 0 && digits < w.len() && w.len() >= 4) || (digits == w.len() && digits >= 6)
+                (digits > 0 && digits < w.len() && w.len() >= 4)
+                    || (digits == w.len() && digits >= 6)
             };
             if (words.len() < 2 && !id_like)
                 || words
@@ -1634,6 +1663,13 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
 
     // "Return all the policies ...", "all the premiums": a list of rows, not a number.
     let listing = matches!(st.word(0), "return" | "list" | "enumerate")
+        // "show me every merchant", "the list of merchants", "show all claims"
+        || (0..st.lower.len()).any(|i| {
+            (st.word(i) == "list" && st.word(i + 1) == "of")
+                || (matches!(st.word(i), "every" | "all")
+                    && i > 0
+                    && matches!(st.word(i - 1), "show" | "me" | "give" | "see" | "display"))
+        })
         || (0..st.lower.len().saturating_sub(1)).any(|i| {
             st.word(i) == "all"
                 && matches!(st.word(i + 1), "the" | "our")
@@ -1970,17 +2006,36 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
             ));
             continue;
         }
-        let fine = gap.iter().all(|&k| {
-            GAP_OK.contains(&st.word(k))
-                || readings.iter().any(|(j, n, role, as_)| {
-                    *j <= k
-                        && k < j + n
-                        && (matches!(
-                            role,
-                            Role::Time | Role::Grain | Role::Comparison | Role::Ranking
-                        ) || (*role == Role::Dimension && group_by.contains(as_)))
-                })
-        });
+        // A list needs a connector ("and", "vs") or a comma; "volume of orders" is one thing.
+        let connected = gap.is_empty()
+            || gap.iter().any(|&k| {
+                matches!(
+                    st.word(k),
+                    "and"
+                        | "or"
+                        | "vs"
+                        | "versus"
+                        | "compared"
+                        | "against"
+                        | "plus"
+                        | "along"
+                        | "together"
+                        | "both"
+                        | "also"
+                )
+            });
+        let fine = connected
+            && gap.iter().all(|&k| {
+                GAP_OK.contains(&st.word(k))
+                    || readings.iter().any(|(j, n, role, as_)| {
+                        *j <= k
+                            && k < j + n
+                            && (matches!(
+                                role,
+                                Role::Time | Role::Grain | Role::Comparison | Role::Ranking
+                            ) || (*role == Role::Dimension && group_by.contains(as_)))
+                    })
+            });
         if !fine {
             return Plan::Clarify {
                 question: format!(
@@ -2255,14 +2310,100 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
             };
         }
     }
+    // "show me every merchant in the Pets vertical": one row per entity, with its count.
+    let mut entity_rows = false;
+    if listing && counts_only && group_by.is_empty() {
+        if let Some(&(m, pos, n, _)) = metrics.first() {
+            if let Some(col) = entity_column(layer, m, true) {
+                record(
+                    &mut readings,
+                    pos,
+                    n,
+                    Role::Dimension,
+                    format!("{col} (each one)"),
+                );
+                notes.push(format!("One row per {col}."));
+                group_by.push(col);
+                entity_rows = true;
+            }
+        }
+    }
     // A listing of a governed amount by columns is that amount per group ("return the
-    // policies and their loss payment amount by policy number and claim number").
-    if listing && (counts_only || group_by.is_empty()) {
+    // policies and their loss payment amount by policy number and claim number"); a list
+    // of counted rows by columns ("list all the tickets by channel") is not answered.
+    if listing && !entity_rows && (counts_only || group_by.is_empty()) {
         return Plan::Clarify {
             question: "That asks for a list of rows, and I answer with governed numbers: a count or a total per group. Ask e.g. for a metric \"by\" the columns you want."
                 .into(),
             choices: Vec::new(),
         };
+    }
+    // "more tickets than Pets": a comparison against one value is not a breakdown.
+    if let Some((k, _)) = said(&st, &["than"]) {
+        return Plan::Clarify {
+            question: format!(
+                "\"{}\": I can't compare against one value yet. Ask for {} by the dimension and compare the rows.",
+                st.lower[k.saturating_sub(2)..(k + 3).min(st.lower.len())].join(" "),
+                layer.metrics[metric_ids[0]].label
+            ),
+            choices: Vec::new(),
+        };
+    }
+    // "this time last year": not the whole of last year.
+    if (1..st.lower.len()).any(|k| st.word(k - 1) == "this" && st.word(k) == "time" && !st.used[k])
+    {
+        return Plan::Clarify {
+            question: "\"This time last year\": the same day, week or month last year? Name the period, e.g. \"November 2025\".".into(),
+            choices: Vec::new(),
+        };
+    }
+    // "booking value paid in May": a period read on another date column of the metric
+    // ("paid" is the payment date's word) is asked about.
+    if period.is_some() || grain.is_some() {
+        let own: Vec<String> = metric_ids
+            .iter()
+            .filter_map(|m| own_time(layer, *m))
+            .collect();
+        for &m in &metric_ids {
+            for model in metric_models(layer, m) {
+                for d in layer.models[model]
+                    .dimensions
+                    .iter()
+                    .filter(|d| d.is_time())
+                {
+                    if own.contains(&d.name) {
+                        continue;
+                    }
+                    let names: Vec<String> = std::iter::once(&d.name)
+                        .chain(std::iter::once(&d.label))
+                        .chain(&d.synonyms)
+                        .flat_map(|t| phrase(t))
+                        .filter(|w| {
+                            !matches!(
+                                w.as_str(),
+                                "date" | "day" | "at" | "on" | "time" | "of" | "the"
+                            )
+                        })
+                        .collect();
+                    if let Some(k) =
+                        (0..st.stems.len()).find(|&k| !st.used[k] && names.contains(&st.stems[k]))
+                    {
+                        return Plan::Clarify {
+                            question: format!(
+                                "\"{}\": the period counts {} by {}. Do you want it by {} instead? Ask for \"{} by {}\".",
+                                st.word(k),
+                                layer.metrics[m].label,
+                                own.first().cloned().unwrap_or_default(),
+                                d.name,
+                                layer.metrics[m].label,
+                                d.name
+                            ),
+                            choices: Vec::new(),
+                        };
+                    }
+                }
+            }
+        }
     }
     // "tickets per merchant", "views per listing": a rate per entity is not a governed
     // metric unless one is named; "per" that no reading took is asked about.
@@ -2452,6 +2593,19 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
                     })
                     .cloned()
                     .collect();
+                let mut cond_dims: Vec<&str> = cond.iter().map(|c| c.dimension.as_str()).collect();
+                cond_dims.dedup();
+                if cond_dims.len() > 1 {
+                    return Plan::Clarify {
+                        question: format!(
+                            "A share of which {}? \"{}\" could be the share of all of them, or the share within one of {}.",
+                            layer.metrics[b].label.to_lowercase(),
+                            cond.iter().map(|c| c.to_string()).collect::<Vec<_>>().join(" and "),
+                            cond_dims.join(" or ")
+                        ),
+                        choices: Vec::new(),
+                    };
+                }
                 if cond.is_empty() {
                     return Plan::Clarify {
                         question: format!(
@@ -2629,6 +2783,57 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
     if !asks_aggregate {
         if let Some(plan) = hidden_grain(layer, &metric_ids, &group_by) {
             return plan;
+        }
+    }
+    // "AI-only orders versus human orders": a filter on the dimension a metric is itself
+    // defined by contradicts it.
+    for &m in &metric_ids {
+        if let Some((_, _, own)) = simple_parts(layer, m) {
+            // (Narrowing is fine: "pipeline excluding negotiation" within open deals.)
+            let contradicts = |c: &Condition| {
+                own.iter().filter(|o| o.dimension == c.dimension).any(|o| {
+                    let asked = matches!(c.op, Op::Eq | Op::In);
+                    match o.op {
+                        Op::Eq | Op::In => asked && c.values.iter().any(|v| !o.values.contains(v)),
+                        Op::Ne | Op::NotIn => {
+                            asked && c.values.iter().any(|v| o.values.contains(v))
+                        }
+                        _ => false,
+                    }
+                })
+            };
+            if let Some(c) = filters.iter().find(|c| contradicts(c)) {
+                return Plan::Clarify {
+                    question: format!(
+                        "{} already means {}; the question also asks for {}. Do you want them side by side (\"{} by {}\")?",
+                        layer.metrics[m].label,
+                        own.iter().map(|o| o.to_string()).collect::<Vec<_>>().join(" and "),
+                        c,
+                        layer.metrics[base_count_metric(layer, &c.dimension).unwrap_or(m)].label,
+                        c.dimension
+                    ),
+                    choices: Vec::new(),
+                };
+            }
+        }
+    }
+    // A derived metric over a period whose parts count by different dates says so.
+    if time_range.is_some() {
+        for &m in &metric_ids {
+            if let MetricKind::Derived { deps, .. } = &layer.metrics[m].kind {
+                let dates: Vec<String> = deps.iter().filter_map(|d| own_time(layer, *d)).collect();
+                if dates.windows(2).any(|w| w[0] != w[1]) {
+                    notes.push(format!(
+                        "{}'s parts are counted by their own dates ({}).",
+                        layer.metrics[m].label,
+                        deps.iter()
+                            .zip(&dates)
+                            .map(|(d, t)| format!("{} by {t}", layer.metrics[*d].name))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ));
+                }
+            }
         }
     }
     for c in filters

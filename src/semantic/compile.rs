@@ -838,7 +838,7 @@ fn leaf_cte(
             let _ = write!(
                 sql,
                 "(SELECT CAST(b AS DATE) AS bucket, LEAST(CAST(b + {iv} - INTERVAL 1 DAY AS DATE), DATE '{cap}') AS bucket_end \
-                 FROM (SELECT UNNEST(generate_series(CAST(date_trunc('{g}', {start}) AS TIMESTAMP), CAST(DATE '{cap}' AS TIMESTAMP), {iv})) AS b)) AS s\n  JOIN {t0} ON CAST(t0.__time AS DATE) <= s.bucket_end",
+                 FROM generate_series(CAST(date_trunc('{g}', {start}) AS TIMESTAMP), CAST(DATE '{cap}' AS TIMESTAMP), {iv}) AS spine(b)) AS s\n  JOIN {t0} ON CAST(t0.__time AS DATE) <= s.bucket_end",
                 iv = g.interval(),
                 cap = today_cap,
                 g = g.as_str(),

@@ -154,7 +154,7 @@ pub fn route<'a>(
     // A skill answers only what its parameters carry: a governed value it would drop
     // ("benchmark resolution time for Enterprise merchants in the US") sends the question
     // to the generic metric question, which uses or asks about every phrase.
-    let dropped = dropped_values(rt, skill, &resolved, question);
+    let dropped = dropped_values(rt, skill, &resolved, question, today);
     if !dropped.is_empty() {
         // The planner read every phrase: unless it ignored the skill's own keywords ("on
         // track"), its answer is the whole question. Otherwise ask which is wanted.
@@ -191,6 +191,7 @@ pub fn dropped_values(
     skill: &Skill,
     resolved: &Resolved,
     question: &str,
+    today: NaiveDate,
 ) -> Vec<String> {
     let mut own = String::new();
     for t in skill
@@ -214,7 +215,8 @@ pub fn dropped_values(
                 .map(|v| v.to_string().to_lowercase()),
         )
         .collect();
-    rt.vocab
+    let mut out: Vec<String> = rt
+        .vocab
         .values_in(question)
         .into_iter()
         .filter(|(phrase, _, value)| {
@@ -224,7 +226,40 @@ pub fn dropped_values(
             !in_own && !bound.iter().any(|b| b.contains(&v) || b.contains(&p))
         })
         .map(|(phrase, dimension, value)| format!("{phrase} ({dimension} = {value})"))
-        .collect()
+        .collect();
+    // A breakdown the skill doesn't take ("first response time by channel").
+    for (phrase, dimension) in rt.vocab.dimensions_in(question) {
+        let in_own = stems(&phrase).iter().all(|w| own_words.contains(w));
+        if !in_own && !bound.iter().any(|b| b.contains(&dimension)) {
+            out.push(format!("by {phrase}"));
+        }
+    }
+    // A second period ("last month compared to the same month last year") when the skill
+    // takes at most one.
+    let periods = skill
+        .params
+        .iter()
+        .filter(|p| p.kind == super::ParamKind::Period)
+        .count();
+    let toks = crate::planner::words(question);
+    if let Some(first) = crate::planner::time::find_period(&toks, today) {
+        let masked: Vec<String> = toks
+            .iter()
+            .enumerate()
+            .map(|(i, w)| {
+                if first.used.contains(&i) {
+                    String::new()
+                } else {
+                    w.clone()
+                }
+            })
+            .collect();
+        let second = crate::planner::time::find_period(&masked, today);
+        if second.is_some() && periods < 2 {
+            out.push("a second period".into());
+        }
+    }
+    out
 }
 
 /// Routes straight to the named skill (a clarifying choice the asker picked).
