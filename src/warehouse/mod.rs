@@ -15,6 +15,7 @@
 //!    and an audit record for every execution.
 
 pub mod audit;
+pub mod cache;
 pub mod guard;
 pub mod pool;
 pub mod value;
@@ -55,6 +56,8 @@ pub struct Limits {
     pub memory_limit_mb: u64,
     /// Cap on DuckDB's spill files in MiB.
     pub temp_limit_mb: u64,
+    /// Results kept in the result cache (0: no cache).
+    pub cache_entries: usize,
 }
 
 impl Default for Limits {
@@ -67,6 +70,7 @@ impl Default for Limits {
             threads: 0,
             memory_limit_mb: 4096,
             temp_limit_mb: 8192,
+            cache_entries: 512,
         }
     }
 }
@@ -82,6 +86,9 @@ pub struct QueryResult {
     pub elapsed: Duration,
     /// Hex SHA-256 of the columns and rows, as recorded in the audit log.
     pub result_hash: String,
+    /// True when the result came from the result cache (`cache.rs`).
+    #[serde(skip)]
+    pub cached: bool,
 }
 
 /// What one access scope may see of the warehouse: tables it may not read at all, and row
@@ -133,6 +140,8 @@ pub struct Warehouse {
     /// The access policy's answer to "what may this requester see?"; `None` for a
     /// requester who reads every declared table in full.
     scopes_for: Option<ScopeResolver>,
+    /// Results of earlier queries (below the guard and the scopes: keyed by scope).
+    cache: cache::ResultCache,
 }
 
 /// Maps a requester (the identity in [`AuditContext::requester`]) to its access scope.
@@ -291,6 +300,7 @@ impl Warehouse {
             scopes: schemas,
             scopes_for: None,
             work_dir,
+            cache: cache::ResultCache::new(limits.cache_entries),
         })
     }
 
@@ -319,10 +329,27 @@ impl Warehouse {
         self.pool.in_use()
     }
 
-    /// Guards, runs and audits one query.
+    /// Guards, runs and audits one query (answered from the result cache when an identical
+    /// query already ran in the same scope on the same warehouse version).
     #[instrument(skip_all, fields(requester = %ctx.requester))]
     pub fn query(&self, sql: &str, ctx: &AuditContext) -> Result<QueryResult, WarehouseError> {
         self.query_with_params(sql, &[], ctx)
+    }
+
+    /// Like [`Warehouse::query`], but always runs on DuckDB (the health check: a cached
+    /// answer would not prove the warehouse still answers).
+    #[instrument(skip_all, fields(requester = %ctx.requester))]
+    pub fn query_fresh(
+        &self,
+        sql: &str,
+        ctx: &AuditContext,
+    ) -> Result<QueryResult, WarehouseError> {
+        self.run_audited(sql, &[], ctx, false)
+    }
+
+    /// The result cache's counters.
+    pub fn cache_stats(&self) -> cache::CacheStats {
+        self.cache.stats()
     }
 
     /// Like [`Warehouse::query`], with `$name` placeholders bound to values (never spliced
@@ -334,7 +361,18 @@ impl Warehouse {
         params: &[(String, serde_json::Value)],
         ctx: &AuditContext,
     ) -> Result<QueryResult, WarehouseError> {
+        self.run_audited(sql, params, ctx, true)
+    }
+
+    fn run_audited(
+        &self,
+        sql: &str,
+        params: &[(String, serde_json::Value)],
+        ctx: &AuditContext,
+        use_cache: bool,
+    ) -> Result<QueryResult, WarehouseError> {
         let started = Instant::now();
+        let mut lookup = cache::Lookup::Bypass;
         let outcome = guard::admit(sql, &self.tables, self.limits.max_rows)
             .map_err(WarehouseError::from)
             .and_then(|capped| {
@@ -343,7 +381,22 @@ impl Warehouse {
                     Some(s) => self.scope_schema(s)?,
                     None => ALL_SCHEMA.to_string(),
                 };
-                self.execute_bound(&capped, params, &schema, &ctx.requester)
+                // Keyed by the scope's key (never the asker): the same views, the same rows.
+                let key = use_cache
+                    .then(|| {
+                        cache::Key::new(
+                            &capped,
+                            params,
+                            scope.as_ref().map(|s| s.key.as_str()),
+                            &self.path,
+                        )
+                    })
+                    .flatten();
+                let (r, l) = self.cache.get_or_run(key, self.limits.timeout, || {
+                    self.execute_bound(&capped, params, &schema, &ctx.requester)
+                });
+                lookup = l;
+                r
             });
         let duration = started.elapsed();
         let (status, rows, hash, error) = match &outcome {
@@ -355,6 +408,7 @@ impl Warehouse {
         info!(
             status,
             rows,
+            cache = ?lookup,
             ms = duration.as_millis() as u64,
             "warehouse query"
         );
@@ -440,6 +494,7 @@ impl Warehouse {
                     truncated,
                     elapsed,
                     result_hash,
+                    cached: false,
                 })
             }
             Err(_) if fired.load(Ordering::SeqCst) => {
