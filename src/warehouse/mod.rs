@@ -38,6 +38,10 @@ pub use value::Value;
 
 use pool::{Pool, PoolError};
 
+/// A query still running after this long counts as heavy: it moves to the pool's heavy
+/// budget so its asker's cheap questions are not held up by it.
+const HEAVY_AFTER: Duration = Duration::from_millis(150);
+
 /// The schema of unfiltered views over every declared table (the operator's scope).
 pub const ALL_SCHEMA: &str = "cortex_all";
 
@@ -461,29 +465,44 @@ impl Warehouse {
         schema: &str,
         requester: &str,
     ) -> Result<QueryResult, WarehouseError> {
-        let conn = self.lease(requester)?;
+        let mut conn = self.lease(requester)?;
         // A pooled connection is shared by everyone: never hand one over mid-transaction.
         // (`is_autocommit` does not see a transaction that a failed statement aborted.)
         let _ = conn.execute_batch("ROLLBACK");
         conn.execute_batch(&format!("USE {schema}"))
             .map_err(|e| WarehouseError::Query(self.clean(&e)))?;
         let started = Instant::now();
-        let fired = Arc::new(AtomicBool::new(false));
+        let fired = AtomicBool::new(false);
+        let demoted = AtomicBool::new(false);
         let (done_tx, done_rx) = mpsc::channel::<()>();
         let handle = conn.interrupt_handle();
-        let watchdog = {
-            let fired = fired.clone();
-            let timeout = self.limits.timeout;
-            std::thread::spawn(move || {
-                if let Err(mpsc::RecvTimeoutError::Timeout) = done_rx.recv_timeout(timeout) {
-                    fired.store(true, Ordering::SeqCst);
-                    handle.interrupt();
+        let timeout = self.limits.timeout;
+        let result = std::thread::scope(|s| {
+            // The watchdog: demotes a query still running after HEAVY_AFTER to the pool's
+            // heavy budget (its asker's next cheap question need not wait for it), and
+            // interrupts it at the timeout.
+            let (fired, demoted, pool) = (&fired, &demoted, &self.pool);
+            s.spawn(move || {
+                let heavy_after = HEAVY_AFTER.min(timeout);
+                if let Err(mpsc::RecvTimeoutError::Timeout) = done_rx.recv_timeout(heavy_after) {
+                    if pool.demote(requester) {
+                        demoted.store(true, Ordering::SeqCst);
+                    }
+                    if let Err(mpsc::RecvTimeoutError::Timeout) =
+                        done_rx.recv_timeout(timeout - heavy_after)
+                    {
+                        fired.store(true, Ordering::SeqCst);
+                        handle.interrupt();
+                    }
                 }
-            })
-        };
-        let result = read_all(&conn, sql, params, self.limits.max_rows);
-        drop(done_tx);
-        let _ = watchdog.join();
+            });
+            let result = read_all(&conn, sql, params, self.limits.max_rows);
+            drop(done_tx);
+            result
+        });
+        if demoted.load(Ordering::SeqCst) {
+            conn.mark_demoted();
+        }
         let elapsed = started.elapsed();
         match result {
             Ok((columns, rows, truncated)) => {
