@@ -23,7 +23,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
-use super::QueryResult;
+use super::{QueryResult, WarehouseError};
 
 /// Cells (rows × columns) kept in all, and the largest result kept.
 const MAX_CELLS: usize = 2_000_000;
@@ -197,28 +197,38 @@ enum Slot {
     Running(Arc<Flight>),
 }
 
+/// How a query in flight ended, for those waiting on it.
+#[derive(Clone)]
+enum Outcome {
+    Done(Arc<QueryResult>),
+    /// It ran out of time: an identical query would too.
+    TimedOut,
+    /// Any other failure (e.g. the pool was busy): waiters run the query themselves.
+    Failed,
+}
+
 /// A query in flight that others wait for.
 #[derive(Default)]
 struct Flight {
-    outcome: Mutex<Option<Option<Arc<QueryResult>>>>,
+    outcome: Mutex<Option<Outcome>>,
     done: Condvar,
 }
 
 impl Flight {
-    fn finish(&self, result: Option<Arc<QueryResult>>) {
+    fn finish(&self, result: Outcome) {
         if let Ok(mut o) = self.outcome.lock() {
             *o = Some(result);
         }
         self.done.notify_all();
     }
 
-    /// Waits for the running query; `None` when it failed or took longer than `wait`.
-    fn wait(&self, wait: Duration) -> Option<Arc<QueryResult>> {
+    /// Waits for the running query; `None` when it takes longer than `wait`.
+    fn wait(&self, wait: Duration) -> Option<Outcome> {
         let deadline = Instant::now() + wait;
         let mut o = self.outcome.lock().ok()?;
         loop {
             if let Some(r) = o.as_ref() {
-                return r.clone();
+                return Some(r.clone());
             }
             let now = Instant::now();
             if now >= deadline {
@@ -234,22 +244,23 @@ struct Running<'c> {
     cache: &'c ResultCache,
     key: Key,
     flight: Arc<Flight>,
-    result: Option<Arc<QueryResult>>,
+    /// `Failed` until the query has ended otherwise (so a panic counts as a failure).
+    outcome: Outcome,
 }
 
 impl Drop for Running<'_> {
     fn drop(&mut self) {
-        let result = self.result.take();
+        let outcome = std::mem::replace(&mut self.outcome, Outcome::Failed);
         if let Ok(mut inner) = self.cache.inner.lock() {
             let ours = matches!(inner.map.get(&self.key), Some(Slot::Running(f)) if Arc::ptr_eq(f, &self.flight));
             if ours {
                 inner.map.remove(&self.key);
-                if let Some(r) = &result {
+                if let Outcome::Done(r) = &outcome {
                     inner.insert(self.key.clone(), Arc::clone(r), self.cache.capacity);
                 }
             }
         }
-        self.flight.finish(result);
+        self.flight.finish(outcome);
     }
 }
 
@@ -339,12 +350,12 @@ impl ResultCache {
     /// The cached result for `key`, or `run`'s (kept when it succeeds). An identical query
     /// already running is waited for (at most `wait`) rather than run twice. `key: None`
     /// always runs and keeps nothing.
-    pub fn get_or_run<E>(
+    pub fn get_or_run(
         &self,
         key: Option<Key>,
         wait: Duration,
-        run: impl FnOnce() -> Result<QueryResult, E>,
-    ) -> (Result<QueryResult, E>, Lookup) {
+        run: impl FnOnce() -> Result<QueryResult, WarehouseError>,
+    ) -> (Result<QueryResult, WarehouseError>, Lookup) {
         let key = match key {
             Some(k) if self.capacity > 0 => k,
             _ => {
@@ -378,10 +389,18 @@ impl ResultCache {
             }
         };
         if let Some(f) = flight {
-            if let Some(r) = f.wait(wait) {
-                self.hits.fetch_add(1, Ordering::Relaxed);
-                self.coalesced.fetch_add(1, Ordering::Relaxed);
-                return (Ok(hit(&r, started)), Lookup::Hit);
+            match f.wait(wait) {
+                Some(Outcome::Done(r)) => {
+                    self.hits.fetch_add(1, Ordering::Relaxed);
+                    self.coalesced.fetch_add(1, Ordering::Relaxed);
+                    return (Ok(hit(&r, started)), Lookup::Hit);
+                }
+                // Running it again would only time out again.
+                Some(Outcome::TimedOut) => {
+                    self.misses.fetch_add(1, Ordering::Relaxed);
+                    return (Err(WarehouseError::Timeout(wait)), Lookup::Miss);
+                }
+                Some(Outcome::Failed) | None => {}
             }
         }
         // The query we waited for failed or is still running: run it ourselves.
@@ -389,23 +408,25 @@ impl ResultCache {
         (run(), Lookup::Miss)
     }
 
-    fn run_as_leader<E>(
+    fn run_as_leader(
         &self,
         key: Key,
         flight: Arc<Flight>,
-        run: impl FnOnce() -> Result<QueryResult, E>,
-    ) -> (Result<QueryResult, E>, Lookup) {
+        run: impl FnOnce() -> Result<QueryResult, WarehouseError>,
+    ) -> (Result<QueryResult, WarehouseError>, Lookup) {
         self.misses.fetch_add(1, Ordering::Relaxed);
         let mut running = Running {
             cache: self,
             key,
             flight,
-            result: None,
+            outcome: Outcome::Failed,
         };
         let out = run();
-        if let Ok(r) = &out {
-            running.result = Some(Arc::new(r.clone()));
-        }
+        running.outcome = match &out {
+            Ok(r) => Outcome::Done(Arc::new(r.clone())),
+            Err(WarehouseError::Timeout(_)) => Outcome::TimedOut,
+            Err(_) => Outcome::Failed,
+        };
         drop(running);
         (out, Lookup::Miss)
     }
@@ -462,7 +483,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tmp");
         std::fs::write(dir.path().join("w.duckdb"), b"x").expect("file");
         let c = ResultCache::new(2);
-        let run = |n| move || Ok::<_, ()>(result(n));
+        let run = |n| move || Ok::<_, WarehouseError>(result(n));
         let w = Duration::from_secs(1);
         assert_eq!(
             c.get_or_run(key(dir.path(), "a", None), w, run(1)).1,
@@ -491,7 +512,7 @@ mod tests {
         );
         // Errors are not kept.
         let e = c.get_or_run(key(dir.path(), "e", None), w, || {
-            Err::<QueryResult, _>("no")
+            Err(WarehouseError::Query("no".into()))
         });
         assert_eq!(e.1, Lookup::Miss);
         assert_eq!(
@@ -517,7 +538,7 @@ mod tests {
                     runs.fetch_add(1, Ordering::SeqCst);
                     started_tx.send(()).expect("send");
                     release_rx.recv().expect("release");
-                    Ok::<_, ()>(result(7))
+                    Ok::<_, WarehouseError>(result(7))
                 })
             })
         };
@@ -527,7 +548,7 @@ mod tests {
             std::thread::spawn(move || {
                 c.get_or_run(k, Duration::from_secs(5), || {
                     runs.fetch_add(1, Ordering::SeqCst);
-                    Ok::<_, ()>(result(8))
+                    Ok::<_, WarehouseError>(result(8))
                 })
             })
         };
@@ -537,5 +558,57 @@ mod tests {
         assert_eq!(l.0.expect("l").rows, vec![vec![Value::Int(7)]]);
         assert_eq!(f.0.expect("f").rows, vec![vec![Value::Int(7)]]);
         assert_eq!(runs.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn a_query_that_timed_out_is_not_run_again_by_its_waiters() {
+        let dir = tempfile::tempdir().expect("tmp");
+        std::fs::write(dir.path().join("w.duckdb"), b"x").expect("file");
+        let c = Arc::new(ResultCache::new(8));
+        let runs = Arc::new(AtomicU64::new(0));
+        let (started_tx, started_rx) = std::sync::mpsc::channel();
+        let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+        let leader = {
+            let (c, runs, k) = (c.clone(), runs.clone(), key(dir.path(), "slow", None));
+            std::thread::spawn(move || {
+                c.get_or_run(k, Duration::from_secs(30), || {
+                    runs.fetch_add(1, Ordering::SeqCst);
+                    started_tx.send(()).expect("send");
+                    release_rx.recv().expect("release");
+                    Err(WarehouseError::Timeout(Duration::from_secs(1)))
+                })
+            })
+        };
+        started_rx.recv().expect("leader running");
+        // The leader's slot is Running now: a follower waits on it.
+        let follower = {
+            let (c, runs, k) = (c.clone(), runs.clone(), key(dir.path(), "slow", None));
+            std::thread::spawn(move || {
+                c.get_or_run(k, Duration::from_secs(30), || {
+                    runs.fetch_add(1, Ordering::SeqCst);
+                    Ok(result(1))
+                })
+            })
+        };
+        release_tx.send(()).expect("release");
+        assert!(matches!(
+            leader.join().expect("leader").0,
+            Err(WarehouseError::Timeout(_))
+        ));
+        let f = follower.join().expect("follower").0;
+        // Either it waited (and got the timeout without running) or it came after the
+        // leader was gone (and ran: nothing was cached). Never a cached timeout.
+        match f {
+            Err(WarehouseError::Timeout(_)) => assert_eq!(runs.load(Ordering::SeqCst), 1),
+            Ok(r) => {
+                assert_eq!(r.rows, vec![vec![Value::Int(1)]]);
+                assert_eq!(runs.load(Ordering::SeqCst), 2);
+            }
+            Err(e) => panic!("{e}"),
+        }
+        assert_eq!(
+            c.stats().entries,
+            u64::from(runs.load(Ordering::SeqCst) == 2)
+        );
     }
 }

@@ -23,7 +23,6 @@ pub mod value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::hash::{BuildHasher, Hasher};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
@@ -465,44 +464,65 @@ impl Warehouse {
         schema: &str,
         requester: &str,
     ) -> Result<QueryResult, WarehouseError> {
-        let mut conn = self.lease(requester)?;
+        let conn = self.lease(requester)?;
         // A pooled connection is shared by everyone: never hand one over mid-transaction.
         // (`is_autocommit` does not see a transaction that a failed statement aborted.)
         let _ = conn.execute_batch("ROLLBACK");
         conn.execute_batch(&format!("USE {schema}"))
             .map_err(|e| WarehouseError::Query(self.clean(&e)))?;
         let started = Instant::now();
-        let fired = AtomicBool::new(false);
-        let demoted = AtomicBool::new(false);
-        let (done_tx, done_rx) = mpsc::channel::<()>();
+        let mut fired = false;
         let handle = conn.interrupt_handle();
         let timeout = self.limits.timeout;
-        let result = std::thread::scope(|s| {
-            // The watchdog: demotes a query still running after HEAVY_AFTER to the pool's
-            // heavy budget (its asker's next cheap question need not wait for it), and
-            // interrupts it at the timeout.
-            let (fired, demoted, pool) = (&fired, &demoted, &self.pool);
-            s.spawn(move || {
-                let heavy_after = HEAVY_AFTER.min(timeout);
-                if let Err(mpsc::RecvTimeoutError::Timeout) = done_rx.recv_timeout(heavy_after) {
-                    if pool.demote(requester) {
-                        demoted.store(true, Ordering::SeqCst);
-                    }
-                    if let Err(mpsc::RecvTimeoutError::Timeout) =
-                        done_rx.recv_timeout(timeout - heavy_after)
-                    {
-                        fired.store(true, Ordering::SeqCst);
-                        handle.interrupt();
+        let max_rows = self.limits.max_rows;
+        let (done_tx, done_rx) = mpsc::channel::<()>();
+        let (tid_tx, tid_rx) = mpsc::channel::<i64>();
+        // The query thread marks itself finished under this lock, so the watchdog never
+        // lowers the priority of a thread that has moved on (or whose id was reused).
+        let running = std::sync::Mutex::new(true);
+        let joined = std::thread::scope(|s| {
+            // The query runs on a thread of its own, so lowering its priority when it turns
+            // out heavy never touches a shared (tokio or DuckDB) thread.
+            let running = &running;
+            let query = s.spawn(move || {
+                let _ = tid_tx.send(thread_id());
+                let r = read_all(&conn, sql, params, max_rows);
+                if let Ok(mut g) = running.lock() {
+                    *g = false;
+                }
+                drop(done_tx);
+                (r, conn)
+            });
+            // The watchdog: a query still running after HEAVY_AFTER moves to the pool's
+            // heavy budget (its asker's next cheap question need not wait for it) and to a
+            // lower CPU priority (cheap questions go first); at the timeout it is interrupted.
+            let heavy_after = HEAVY_AFTER.min(timeout);
+            let mut demoted = false;
+            if let Err(mpsc::RecvTimeoutError::Timeout) = done_rx.recv_timeout(heavy_after) {
+                demoted = self.pool.demote(requester);
+                if let (Ok(tid), Ok(g)) = (tid_rx.try_recv(), running.lock()) {
+                    if *g {
+                        lower_priority(tid);
                     }
                 }
-            });
-            let result = read_all(&conn, sql, params, self.limits.max_rows);
-            drop(done_tx);
-            result
+                if let Err(mpsc::RecvTimeoutError::Timeout) =
+                    done_rx.recv_timeout(timeout - heavy_after)
+                {
+                    fired = true;
+                    handle.interrupt();
+                }
+            }
+            query.join().map(|(r, mut conn)| {
+                if demoted {
+                    conn.mark_demoted();
+                }
+                r
+            })
         });
-        if demoted.load(Ordering::SeqCst) {
-            conn.mark_demoted();
-        }
+        let result = match joined {
+            Ok(r) => r,
+            Err(_) => return Err(WarehouseError::Query("the query thread panicked".into())),
+        };
         let elapsed = started.elapsed();
         match result {
             Ok((columns, rows, truncated)) => {
@@ -516,9 +536,7 @@ impl Warehouse {
                     cached: false,
                 })
             }
-            Err(_) if fired.load(Ordering::SeqCst) => {
-                Err(WarehouseError::Timeout(self.limits.timeout))
-            }
+            Err(_) if fired => Err(WarehouseError::Timeout(self.limits.timeout)),
             Err(e) => Err(WarehouseError::Query(self.clean(&e))),
         }
     }
@@ -579,6 +597,32 @@ fn scope_ddl(schema: &str, scope: &RowScope, present: &BTreeSet<String>) -> Stri
         ));
     }
     ddl
+}
+
+/// The calling thread's kernel id (0 where there is none to lower).
+fn thread_id() -> i64 {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: gettid has no preconditions and cannot fail.
+        i64::from(unsafe { libc::gettid() })
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        0
+    }
+}
+
+/// Lowers a query thread's CPU priority (nice 10): heavy queries yield the cores to cheap
+/// questions. Best effort; the thread ends with its query, so nothing else inherits it.
+fn lower_priority(tid: i64) {
+    #[cfg(target_os = "linux")]
+    if tid > 0 {
+        // SAFETY: setpriority only reads its arguments; a thread id that no longer exists
+        // makes it fail with ESRCH, which is ignored.
+        let _ = unsafe { libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, 10) };
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = tid;
 }
 
 /// Replaces the attached warehouse's internal name in DuckDB's messages.
