@@ -217,3 +217,58 @@ fn the_cache_can_be_turned_off() {
     }
     assert_eq!(wh.cache_stats().hits, 0);
 }
+
+/// A person's own slow questions don't hold up their next cheap one: a query still running
+/// after a moment moves to a separate heavy budget, freeing the asker's cheap budget (before,
+/// two heavy queries used up `per_requester = 2` and the cheap one waited for them).
+#[test]
+fn an_askers_cheap_query_does_not_wait_for_their_own_heavy_ones() {
+    let f = fixture();
+    let wh = Arc::new(
+        Warehouse::open(
+            &f.warehouse,
+            tables(),
+            Limits {
+                timeout: Duration::from_secs(5),
+                max_rows: 100,
+                pool_size: 4,
+                per_requester: 2,
+                ..Limits::default()
+            },
+            None,
+        )
+        .expect("open"),
+    );
+    let heavy: Vec<_> = (0..2)
+        .map(|i| {
+            let wh = wh.clone();
+            std::thread::spawn(move || {
+                wh.query(
+                    &format!("SELECT sum(x % {}) FROM range(100000000000) t(x)", 5 + i),
+                    &as_user("alice"),
+                )
+            })
+        })
+        .collect();
+    while wh.in_flight() < 2 {
+        std::thread::yield_now();
+    }
+    let r = wh
+        .query("SELECT count(*) AS n FROM merchants", &as_user("alice"))
+        .expect("the cheap query runs");
+    assert!(!r.cached);
+    assert_eq!(rows(&r), json!([[3]]));
+    assert!(
+        heavy.iter().all(|h| !h.is_finished()),
+        "the cheap query waited for the asker's heavy ones"
+    );
+    for h in heavy {
+        let out = h.join().expect("thread");
+        assert!(
+            matches!(out, Err(cortex::warehouse::WarehouseError::Timeout(_))),
+            "{out:?}"
+        );
+    }
+    // Every connection came back to the pool, whichever budget it was counted in.
+    assert_eq!(wh.in_flight(), 0);
+}
