@@ -175,10 +175,11 @@ pub struct LoadBenchArgs {
     /// Slow questions kept running while the others are measured.
     #[arg(long, default_value_t = 0)]
     pub heavy: usize,
-    /// The slow question (e.g. a governed query at day grain over many groups).
+    /// The slow question (e.g. a governed query at day grain over many groups); `{since}`
+    /// becomes a different early date on every ask, so the server's cache cannot answer it.
     #[arg(
         long,
-        default_value = "What is the median first response time by channel and intent per day?"
+        default_value = "What is the median first response time by channel and intent per day since {since}?"
     )]
     pub heavy_question: String,
     /// A file of questions, one per line (default: a built-in set).

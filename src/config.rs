@@ -31,6 +31,8 @@ struct RawConfig {
     memory_limit_mb: Option<u64>,
     /// Cap on DuckDB's spill files in MiB (default 8192).
     temp_limit_mb: Option<u64>,
+    /// Query results kept in the result cache (default 512; 0 turns it off).
+    result_cache_entries: Option<usize>,
     /// Longest question accepted on every path (web, Slack, CLI), in characters (default 500).
     max_question_chars: Option<usize>,
     /// One deadline per answer covering the LLM, queries and rendering, in seconds (default 60).
@@ -362,6 +364,7 @@ impl Config {
                         .or(raw.memory_limit_mb)
                         .unwrap_or(d.memory_limit_mb),
                     temp_limit_mb: raw.temp_limit_mb.unwrap_or(d.temp_limit_mb),
+                    cache_entries: raw.result_cache_entries.unwrap_or(d.cache_entries),
                 }
             },
         })

@@ -13,6 +13,8 @@ use crate::policy::Governance;
 use crate::semantic::{compile, CompileOptions, CompiledQuery, MetricQuery, SemanticLayer};
 use crate::warehouse::{AuditContext, AuditLog, QueryResult, Warehouse};
 
+type FreshnessKey = (usize, NaiveDate, Option<crate::warehouse::cache::Version>);
+
 /// A compiled query and its result.
 #[derive(Debug, Clone)]
 pub struct QueryOutcome {
@@ -38,8 +40,8 @@ pub struct Engine {
     /// The access policy (context/policy.yaml): enforced in [`Engine::query`] and, through
     /// per-scope views, in every warehouse query.
     pub governance: Arc<Governance>,
-    /// Latest date per semantic model, looked up once per process.
-    freshness: Mutex<HashMap<(usize, NaiveDate), Option<NaiveDate>>>,
+    /// Latest date per semantic model, looked up once per warehouse version.
+    freshness: Mutex<HashMap<FreshnessKey, Option<NaiveDate>>>,
 }
 
 impl Engine {
@@ -115,12 +117,14 @@ impl Engine {
             .flat_map(|i| crate::planner::metric_models(&self.layer, i))
             .collect();
         let mut dates = Vec::new();
+        let version = crate::warehouse::cache::Version::of(self.warehouse.path());
         for model in models {
+            let key = (model, today, version.clone());
             let cached = self
                 .freshness
                 .lock()
                 .ok()
-                .and_then(|c| c.get(&(model, today)).copied());
+                .and_then(|c| c.get(&key).copied());
             let date = match cached {
                 Some(d) => d,
                 None => {
@@ -140,7 +144,7 @@ impl Engine {
                         r.rows.first()?.first()?.as_date()
                     });
                     if let Ok(mut c) = self.freshness.lock() {
-                        c.insert((model, today), d);
+                        c.insert(key, d);
                     }
                     d
                 }

@@ -5,6 +5,11 @@
 //!
 //! With `--heavy K`, K slow questions are started first and kept running, and the cheap
 //! questions are measured while they run (a slow question must not hold up the others).
+//! `{since}` in the heavy question becomes a different early date on every ask, so each is
+//! a new query that really runs (the server's result cache would answer a repeat at once).
+//!
+//! The server's result-cache counters (`/healthz/cache`) are read before and after, and the
+//! hits and misses of the run are reported.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -12,6 +17,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 
 use crate::state::State;
+use crate::warehouse::cache::CacheStats;
 use crate::warehouse::AuditLog;
 
 /// What to run.
@@ -62,6 +68,26 @@ pub struct LoadReport {
     pub lost: Option<usize>,
     /// Heavy questions that finished while measuring, and their longest time.
     pub heavy_done: usize,
+    /// The server's result cache during the run (`None`: the server does not report it).
+    pub cache: Option<CacheStats>,
+}
+
+/// The heavy question for the `n`-th ask: `{since}` becomes 1901-01-01 plus `n` days (modulo
+/// about a century), a date before any data, so every ask reads the same rows through a
+/// different query.
+pub fn heavy_variant(question: &str, n: usize) -> String {
+    let base = chrono::NaiveDate::from_ymd_opt(1901, 1, 1).unwrap_or_default();
+    let day = base + chrono::Duration::days((n % 36_500) as i64);
+    question.replace("{since}", &day.to_string())
+}
+
+/// The server's result-cache counters, if it reports them.
+async fn cache_stats(http: &reqwest::Client, url: &str) -> Option<CacheStats> {
+    let r = http.get(format!("{url}/healthz/cache")).send().await.ok()?;
+    if !r.status().is_success() {
+        return None;
+    }
+    serde_json::from_slice(&r.bytes().await.ok()?).ok()
 }
 
 /// A browser-like session: the cookie and the CSRF token of the ask page.
@@ -158,15 +184,24 @@ pub async fn run(opts: &LoadOptions) -> Result<LoadReport> {
     // Heavy questions first, each in its own session, kept running while we measure.
     let stop_heavy = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let heavy_done = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    // Each run starts at its own point, so no run repeats an earlier run's heavy questions.
+    let first = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos() as usize ^ d.as_secs() as usize)
+        .unwrap_or(0);
+    let heavy_asked = Arc::new(std::sync::atomic::AtomicUsize::new(first));
+    let cache_before = cache_stats(&http, &url).await;
     let mut heavy = Vec::new();
     for _ in 0..opts.heavy {
         let s = Session::open(&http, &url).await?;
         let q = opts.heavy_question.clone();
         let stop = Arc::clone(&stop_heavy);
         let done = Arc::clone(&heavy_done);
+        let asked = Arc::clone(&heavy_asked);
         heavy.push(tokio::spawn(async move {
             while !stop.load(std::sync::atomic::Ordering::SeqCst) {
-                let _ = s.ask(&q).await;
+                let n = asked.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let _ = s.ask(&heavy_variant(&q, n)).await;
                 done.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             }
         }));
@@ -204,6 +239,7 @@ pub async fn run(opts: &LoadOptions) -> Result<LoadReport> {
         w.await.context("a load worker panicked")?;
     }
     let wall = started.elapsed();
+    let cache_after = cache_stats(&http, &url).await;
     stop_heavy.store(true, std::sync::atomic::Ordering::SeqCst);
     for h in heavy {
         h.abort();
@@ -245,6 +281,16 @@ pub async fn run(opts: &LoadOptions) -> Result<LoadReport> {
         wall,
         lost,
         heavy_done: heavy_done.load(std::sync::atomic::Ordering::SeqCst),
+        cache: match (cache_before, cache_after) {
+            (Some(b), Some(a)) => Some(CacheStats {
+                hits: a.hits.saturating_sub(b.hits),
+                misses: a.misses.saturating_sub(b.misses),
+                coalesced: a.coalesced.saturating_sub(b.coalesced),
+                bypassed: a.bypassed.saturating_sub(b.bypassed),
+                entries: a.entries,
+            }),
+            _ => None,
+        },
     })
 }
 
@@ -279,6 +325,14 @@ pub fn print(opts: &LoadOptions, r: &LoadReport, out: &mut dyn std::io::Write) -
             .map_or("not checked (no state database)".to_string(), |l| l
                 .to_string())
     )?;
+    match &r.cache {
+        Some(c) => writeln!(
+            out,
+            "result cache: {} hits ({} waited for an identical query), {} misses, {} not cacheable; {} entries",
+            c.hits, c.coalesced, c.misses, c.bypassed, c.entries
+        )?,
+        None => writeln!(out, "result cache: not reported by the server")?,
+    }
     if opts.heavy > 0 {
         writeln!(out, "heavy questions finished meanwhile: {}", r.heavy_done)?;
     }
@@ -298,5 +352,15 @@ mod tests {
         let t: Vec<Duration> = (1..=100).map(Duration::from_millis).collect();
         assert_eq!(percentile(&t, 0.95), Duration::from_millis(95));
         assert_eq!(percentile(&t, 0.5), Duration::from_millis(51));
+    }
+
+    #[test]
+    fn every_heavy_ask_is_a_different_question() {
+        let q = "median FRT per day since {since}?";
+        assert_eq!(heavy_variant(q, 0), "median FRT per day since 1901-01-01?");
+        assert_eq!(heavy_variant(q, 40), "median FRT per day since 1901-02-10?");
+        assert_eq!(heavy_variant(q, 36_500), heavy_variant(q, 0));
+        assert_ne!(heavy_variant(q, 1), heavy_variant(q, 2));
+        assert_eq!(heavy_variant("no placeholder", 3), "no placeholder");
     }
 }

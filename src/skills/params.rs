@@ -1,7 +1,7 @@
 //! Resolving a skill's typed parameters from the question and the asker.
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use chrono::NaiveDate;
 use serde_json::{json, Value};
@@ -13,83 +13,140 @@ use crate::fuzzy::levenshtein;
 use crate::planner::{self, time::find_period, words, Plan, Vocabulary};
 use crate::warehouse::AuditContext;
 
-/// (merchant id, name words) for every merchant.
-type NameList = Vec<(String, Vec<String>)>;
+/// Every merchant's name, indexed by its first word for the typo-tolerant lookup.
+#[derive(Debug, Default)]
+struct NameList {
+    /// (merchant id, name words, the words joined by spaces), in merchant id order.
+    names: Vec<(String, Vec<String>, String)>,
+    /// Distinct first words -> indexes into `names`, in order.
+    by_first: Vec<(String, Vec<usize>)>,
+}
+
+impl NameList {
+    fn new(rows: Vec<(String, Vec<String>)>) -> NameList {
+        let mut first: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+        let mut names = Vec::with_capacity(rows.len());
+        for (i, (id, words)) in rows.into_iter().enumerate() {
+            if let Some(w) = words.first() {
+                first.entry(w.clone()).or_default().push(i);
+            }
+            let joined = words.join(" ");
+            names.push((id, words, joined));
+        }
+        NameList {
+            names,
+            by_first: first.into_iter().collect(),
+        }
+    }
+}
 
 /// Merchant names, loaded once through the governed warehouse.
 #[derive(Default)]
 pub struct MerchantIndex {
-    names: Mutex<Option<NameList>>,
+    names: Mutex<Option<Arc<NameList>>>,
 }
 
 impl MerchantIndex {
-    fn load(&self, engine: &Engine) -> NameList {
+    fn load(&self, engine: &Engine) -> Arc<NameList> {
         let mut guard = match self.names.lock() {
             Ok(g) => g,
             Err(p) => p.into_inner(),
         };
-        if guard.is_none() {
-            let ctx = AuditContext {
-                requester: "cortex".into(),
-                question: "merchant name index".into(),
-                query_json: None,
-            };
-            // Page through: the warehouse caps every result at `max_rows`.
-            let page = engine.warehouse.limits().max_rows.max(1);
-            let mut rows = Vec::new();
-            loop {
-                let sql = format!(
-                    "SELECT merchant_id, name FROM merchants ORDER BY merchant_id LIMIT {page} OFFSET {}",
-                    rows.len()
-                );
-                let batch = engine
-                    .warehouse
-                    .query(&sql, &ctx)
-                    .map(|r| r.rows)
-                    .unwrap_or_default();
-                let done = batch.len() < page;
-                rows.extend(batch);
-                if done {
-                    break;
-                }
-            }
-            *guard = Some(
-                rows.into_iter()
-                    .filter_map(|r| {
-                        Some((r.first()?.as_str()?.to_string(), words(r.get(1)?.as_str()?)))
-                    })
-                    .collect(),
-            );
+        if let Some(names) = guard.as_ref() {
+            return Arc::clone(names);
         }
-        guard.clone().unwrap_or_default()
+        let ctx = AuditContext {
+            requester: "cortex".into(),
+            question: "merchant name index".into(),
+            query_json: None,
+        };
+        // Page through: the warehouse caps every result at `max_rows`.
+        let page = engine.warehouse.limits().max_rows.max(1);
+        let mut rows = Vec::new();
+        loop {
+            let sql = format!(
+                "SELECT merchant_id, name FROM merchants ORDER BY merchant_id LIMIT {page} OFFSET {}",
+                rows.len()
+            );
+            let batch = engine
+                .warehouse
+                .query(&sql, &ctx)
+                .map(|r| r.rows)
+                .unwrap_or_default();
+            let done = batch.len() < page;
+            rows.extend(batch);
+            if done {
+                break;
+            }
+        }
+        let names = Arc::new(NameList::new(
+            rows.into_iter()
+                .filter_map(|r| {
+                    Some((r.first()?.as_str()?.to_string(), words(r.get(1)?.as_str()?)))
+                })
+                .collect(),
+        ));
+        *guard = Some(Arc::clone(&names));
+        names
     }
 
     /// The merchant whose name best matches a run of words in the question (allowing
-    /// small typos), with a similarity of at least 0.85.
+    /// small typos), with a similarity of at least 0.85. Ties go to the lowest merchant id,
+    /// then the earliest position in the question.
     pub fn find(&self, engine: &Engine, question: &str) -> Option<String> {
         let q = words(question);
-        let names = self.load(engine);
-        let mut best: Option<(f64, &String)> = None;
-        for (id, name) in &names {
-            let k = name.len();
-            if k == 0 || k > q.len() {
-                continue;
-            }
-            let first = &name[0];
-            for start in 0..=(q.len() - k) {
-                if levenshtein(&q[start], first) > 1 {
+        let list = self.load(engine);
+        // (similarity, name index, start): the best, first in (name, start) order on ties.
+        let mut best: Option<(f64, usize, usize)> = None;
+        for (start, qw) in q.iter().enumerate() {
+            for (first, idxs) in &list.by_first {
+                if !within_one_edit(qw, first) {
                     continue;
                 }
-                let window = q[start..start + k].join(" ");
-                let target = name.join(" ");
-                let d = levenshtein(&window, &target) as f64;
-                let sim = 1.0 - d / window.len().max(target.len()) as f64;
-                if sim >= 0.85 && best.is_none_or(|(b, _)| sim > b) {
-                    best = Some((sim, id));
+                for &i in idxs {
+                    let (_, name, target) = &list.names[i];
+                    let k = name.len();
+                    if k == 0 || start + k > q.len() {
+                        continue;
+                    }
+                    let window = q[start..start + k].join(" ");
+                    let d = levenshtein(&window, target) as f64;
+                    let sim = 1.0 - d / window.len().max(target.len()) as f64;
+                    let better = match best {
+                        None => true,
+                        Some((b, bi, bs)) => sim > b || (sim == b && (i, start) < (bi, bs)),
+                    };
+                    if sim >= 0.85 && better {
+                        best = Some((sim, i, start));
+                    }
                 }
             }
         }
-        best.map(|(_, id)| id.clone())
+        best.map(|(_, i, _)| list.names[i].0.clone())
+    }
+}
+
+/// `levenshtein(a, b) <= 1` (over characters), without allocating.
+fn within_one_edit(a: &str, b: &str) -> bool {
+    let (la, lb) = (a.chars().count(), b.chars().count());
+    if la.abs_diff(lb) > 1 {
+        return false;
+    }
+    // After the common prefix, one edit must make the rests equal.
+    let p: usize = a
+        .chars()
+        .zip(b.chars())
+        .take_while(|(x, y)| x == y)
+        .map(|(x, _)| x.len_utf8())
+        .sum();
+    let (ra, rb) = (&a[p..], &b[p..]);
+    fn skip(s: &str) -> &str {
+        s.chars().next().map_or(s, |c| &s[c.len_utf8()..])
+    }
+    match la.cmp(&lb) {
+        std::cmp::Ordering::Equal => skip(ra) == skip(rb),
+        std::cmp::Ordering::Greater => skip(ra) == rb,
+        std::cmp::Ordering::Less => ra == skip(rb),
     }
 }
 
@@ -290,4 +347,50 @@ pub fn merchant_row_as(engine: &Engine, id: &str, requester: &str) -> Option<Val
             .map(|(c, v)| (c.clone(), serde_json::to_value(v).unwrap_or_default()))
             .collect(),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The allocation-free check agrees with the Levenshtein distance on every pair of a
+    /// small alphabet's strings up to four letters (and on some non-ASCII ones).
+    #[test]
+    fn within_one_edit_agrees_with_levenshtein() {
+        let mut all = vec![String::new()];
+        let mut layer = vec![String::new()];
+        for _ in 0..4 {
+            layer = layer
+                .iter()
+                .flat_map(|s| ["a", "b", "é"].map(|c| format!("{s}{c}")))
+                .collect();
+            all.extend(layer.iter().cloned());
+        }
+        for a in &all {
+            for b in &all {
+                assert_eq!(
+                    within_one_edit(a, b),
+                    levenshtein(a, b) <= 1,
+                    "{a:?} vs {b:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_name_list_indexes_first_words_in_order() {
+        let l = NameList::new(vec![
+            ("M1".into(), vec!["alpha".into(), "goods".into()]),
+            ("M2".into(), vec!["beta".into()]),
+            ("M3".into(), vec!["alpha".into(), "shop".into()]),
+        ]);
+        assert_eq!(
+            l.by_first,
+            vec![
+                ("alpha".to_string(), vec![0, 2]),
+                ("beta".to_string(), vec![1])
+            ]
+        );
+        assert_eq!(l.names[2].2, "alpha shop");
+    }
 }

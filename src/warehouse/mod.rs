@@ -15,6 +15,7 @@
 //!    and an audit record for every execution.
 
 pub mod audit;
+pub mod cache;
 pub mod guard;
 pub mod pool;
 pub mod value;
@@ -22,7 +23,6 @@ pub mod value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::hash::{BuildHasher, Hasher};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
@@ -36,6 +36,10 @@ pub use guard::GuardError;
 pub use value::Value;
 
 use pool::{Pool, PoolError};
+
+/// A query still running after this long counts as heavy: it moves to the pool's heavy
+/// budget so its asker's cheap questions are not held up by it.
+const HEAVY_AFTER: Duration = Duration::from_millis(150);
 
 /// The schema of unfiltered views over every declared table (the operator's scope).
 pub const ALL_SCHEMA: &str = "cortex_all";
@@ -55,6 +59,8 @@ pub struct Limits {
     pub memory_limit_mb: u64,
     /// Cap on DuckDB's spill files in MiB.
     pub temp_limit_mb: u64,
+    /// Results kept in the result cache (0: no cache).
+    pub cache_entries: usize,
 }
 
 impl Default for Limits {
@@ -67,6 +73,7 @@ impl Default for Limits {
             threads: 0,
             memory_limit_mb: 4096,
             temp_limit_mb: 8192,
+            cache_entries: 512,
         }
     }
 }
@@ -82,6 +89,9 @@ pub struct QueryResult {
     pub elapsed: Duration,
     /// Hex SHA-256 of the columns and rows, as recorded in the audit log.
     pub result_hash: String,
+    /// True when the result came from the result cache (`cache.rs`).
+    #[serde(skip)]
+    pub cached: bool,
 }
 
 /// What one access scope may see of the warehouse: tables it may not read at all, and row
@@ -133,6 +143,8 @@ pub struct Warehouse {
     /// The access policy's answer to "what may this requester see?"; `None` for a
     /// requester who reads every declared table in full.
     scopes_for: Option<ScopeResolver>,
+    /// Results of earlier queries (below the guard and the scopes: keyed by scope).
+    cache: cache::ResultCache,
 }
 
 /// Maps a requester (the identity in [`AuditContext::requester`]) to its access scope.
@@ -291,6 +303,7 @@ impl Warehouse {
             scopes: schemas,
             scopes_for: None,
             work_dir,
+            cache: cache::ResultCache::new(limits.cache_entries),
         })
     }
 
@@ -319,10 +332,27 @@ impl Warehouse {
         self.pool.in_use()
     }
 
-    /// Guards, runs and audits one query.
+    /// Guards, runs and audits one query (answered from the result cache when an identical
+    /// query already ran in the same scope on the same warehouse version).
     #[instrument(skip_all, fields(requester = %ctx.requester))]
     pub fn query(&self, sql: &str, ctx: &AuditContext) -> Result<QueryResult, WarehouseError> {
         self.query_with_params(sql, &[], ctx)
+    }
+
+    /// Like [`Warehouse::query`], but always runs on DuckDB (the health check: a cached
+    /// answer would not prove the warehouse still answers).
+    #[instrument(skip_all, fields(requester = %ctx.requester))]
+    pub fn query_fresh(
+        &self,
+        sql: &str,
+        ctx: &AuditContext,
+    ) -> Result<QueryResult, WarehouseError> {
+        self.run_audited(sql, &[], ctx, false)
+    }
+
+    /// The result cache's counters.
+    pub fn cache_stats(&self) -> cache::CacheStats {
+        self.cache.stats()
     }
 
     /// Like [`Warehouse::query`], with `$name` placeholders bound to values (never spliced
@@ -334,7 +364,18 @@ impl Warehouse {
         params: &[(String, serde_json::Value)],
         ctx: &AuditContext,
     ) -> Result<QueryResult, WarehouseError> {
+        self.run_audited(sql, params, ctx, true)
+    }
+
+    fn run_audited(
+        &self,
+        sql: &str,
+        params: &[(String, serde_json::Value)],
+        ctx: &AuditContext,
+        use_cache: bool,
+    ) -> Result<QueryResult, WarehouseError> {
         let started = Instant::now();
+        let mut lookup = cache::Lookup::Bypass;
         let outcome = guard::admit(sql, &self.tables, self.limits.max_rows)
             .map_err(WarehouseError::from)
             .and_then(|capped| {
@@ -343,7 +384,22 @@ impl Warehouse {
                     Some(s) => self.scope_schema(s)?,
                     None => ALL_SCHEMA.to_string(),
                 };
-                self.execute_bound(&capped, params, &schema, &ctx.requester)
+                // Keyed by the scope's key (never the asker): the same views, the same rows.
+                let key = use_cache
+                    .then(|| {
+                        cache::Key::new(
+                            &capped,
+                            params,
+                            scope.as_ref().map(|s| s.key.as_str()),
+                            &self.path,
+                        )
+                    })
+                    .flatten();
+                let (r, l) = self.cache.get_or_run(key, self.limits.timeout, || {
+                    self.execute_bound(&capped, params, &schema, &ctx.requester)
+                });
+                lookup = l;
+                r
             });
         let duration = started.elapsed();
         let (status, rows, hash, error) = match &outcome {
@@ -355,6 +411,7 @@ impl Warehouse {
         info!(
             status,
             rows,
+            cache = ?lookup,
             ms = duration.as_millis() as u64,
             "warehouse query"
         );
@@ -414,22 +471,58 @@ impl Warehouse {
         conn.execute_batch(&format!("USE {schema}"))
             .map_err(|e| WarehouseError::Query(self.clean(&e)))?;
         let started = Instant::now();
-        let fired = Arc::new(AtomicBool::new(false));
-        let (done_tx, done_rx) = mpsc::channel::<()>();
+        let mut fired = false;
         let handle = conn.interrupt_handle();
-        let watchdog = {
-            let fired = fired.clone();
-            let timeout = self.limits.timeout;
-            std::thread::spawn(move || {
-                if let Err(mpsc::RecvTimeoutError::Timeout) = done_rx.recv_timeout(timeout) {
-                    fired.store(true, Ordering::SeqCst);
+        let timeout = self.limits.timeout;
+        let max_rows = self.limits.max_rows;
+        let (done_tx, done_rx) = mpsc::channel::<()>();
+        let (tid_tx, tid_rx) = mpsc::channel::<i64>();
+        // The query thread marks itself finished under this lock, so the watchdog never
+        // lowers the priority of a thread that has moved on (or whose id was reused).
+        let running = std::sync::Mutex::new(true);
+        let joined = std::thread::scope(|s| {
+            // The query runs on a thread of its own, so lowering its priority when it turns
+            // out heavy never touches a shared (tokio or DuckDB) thread.
+            let running = &running;
+            let query = s.spawn(move || {
+                let _ = tid_tx.send(thread_id());
+                let r = read_all(&conn, sql, params, max_rows);
+                if let Ok(mut g) = running.lock() {
+                    *g = false;
+                }
+                drop(done_tx);
+                (r, conn)
+            });
+            // The watchdog: a query still running after HEAVY_AFTER moves to the pool's
+            // heavy budget (its asker's next cheap question need not wait for it) and to a
+            // lower CPU priority (cheap questions go first); at the timeout it is interrupted.
+            let heavy_after = HEAVY_AFTER.min(timeout);
+            let mut demoted = false;
+            if let Err(mpsc::RecvTimeoutError::Timeout) = done_rx.recv_timeout(heavy_after) {
+                demoted = self.pool.demote(requester);
+                if let (Ok(tid), Ok(g)) = (tid_rx.try_recv(), running.lock()) {
+                    if *g {
+                        lower_priority(tid);
+                    }
+                }
+                if let Err(mpsc::RecvTimeoutError::Timeout) =
+                    done_rx.recv_timeout(timeout - heavy_after)
+                {
+                    fired = true;
                     handle.interrupt();
                 }
+            }
+            query.join().map(|(r, mut conn)| {
+                if demoted {
+                    conn.mark_demoted();
+                }
+                r
             })
+        });
+        let result = match joined {
+            Ok(r) => r,
+            Err(_) => return Err(WarehouseError::Query("the query thread panicked".into())),
         };
-        let result = read_all(&conn, sql, params, self.limits.max_rows);
-        drop(done_tx);
-        let _ = watchdog.join();
         let elapsed = started.elapsed();
         match result {
             Ok((columns, rows, truncated)) => {
@@ -440,11 +533,10 @@ impl Warehouse {
                     truncated,
                     elapsed,
                     result_hash,
+                    cached: false,
                 })
             }
-            Err(_) if fired.load(Ordering::SeqCst) => {
-                Err(WarehouseError::Timeout(self.limits.timeout))
-            }
+            Err(_) if fired => Err(WarehouseError::Timeout(self.limits.timeout)),
             Err(e) => Err(WarehouseError::Query(self.clean(&e))),
         }
     }
@@ -505,6 +597,32 @@ fn scope_ddl(schema: &str, scope: &RowScope, present: &BTreeSet<String>) -> Stri
         ));
     }
     ddl
+}
+
+/// The calling thread's kernel id (0 where there is none to lower).
+fn thread_id() -> i64 {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: gettid has no preconditions and cannot fail.
+        i64::from(unsafe { libc::gettid() })
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        0
+    }
+}
+
+/// Lowers a query thread's CPU priority (nice 10): heavy queries yield the cores to cheap
+/// questions. Best effort; the thread ends with its query, so nothing else inherits it.
+fn lower_priority(tid: i64) {
+    #[cfg(target_os = "linux")]
+    if tid > 0 {
+        // SAFETY: setpriority only reads its arguments; a thread id that no longer exists
+        // makes it fail with ESRCH, which is ignored.
+        let _ = unsafe { libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, 10) };
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = tid;
 }
 
 /// Replaces the attached warehouse's internal name in DuckDB's messages.

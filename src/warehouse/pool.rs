@@ -5,6 +5,10 @@
 //! served first come, first served, except that nobody holds more than `per_requester`
 //! connections at once: a person who fired off several heavy questions queues behind
 //! everybody else's cheap ones instead of taking the whole pool.
+//!
+//! A query still running after a short while is *demoted* to a separate heavy budget (again
+//! at most `per_requester` per person): it stops counting against its requester's cheap
+//! budget, so that person's next cheap question does not wait for their slow one.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Condvar, Mutex, MutexGuard};
@@ -24,8 +28,10 @@ struct PoolState {
     /// Waiting askers in arrival order: (ticket, requester).
     queue: VecDeque<(u64, String)>,
     next_ticket: u64,
-    /// Connections held, per requester.
+    /// Connections held by cheap (not demoted) queries, per requester.
     held: BTreeMap<String, usize>,
+    /// Connections held by demoted (long-running) queries, per requester.
+    heavy: BTreeMap<String, usize>,
 }
 
 /// Why no connection was handed out.
@@ -46,6 +52,7 @@ impl Pool {
                 queue: VecDeque::new(),
                 next_ticket: 0,
                 held: BTreeMap::new(),
+                heavy: BTreeMap::new(),
             }),
             freed: Condvar::new(),
             per_requester: per_requester.max(1),
@@ -75,6 +82,7 @@ impl Pool {
                         pool: self,
                         requester: requester.to_string(),
                         conn: Some(conn),
+                        demoted: false,
                     }),
                     None => Err(PoolError::Busy),
                 };
@@ -97,8 +105,28 @@ impl Pool {
     pub fn in_use(&self) -> usize {
         self.state
             .lock()
-            .map(|st| st.held.values().sum())
+            .map(|st| st.held.values().sum::<usize>() + st.heavy.values().sum::<usize>())
             .unwrap_or(0)
+    }
+
+    /// Moves one of `requester`'s connections from the cheap budget to the heavy one, if
+    /// the heavy budget has room; true when it did. The lease must then be marked with
+    /// [`Lease::mark_demoted`] before it is dropped.
+    pub fn demote(&self, requester: &str) -> bool {
+        let Ok(mut st) = self.lock() else {
+            return false;
+        };
+        let heavy = st.heavy.get(requester).copied().unwrap_or(0);
+        let cheap = st.held.get(requester).copied().unwrap_or(0);
+        if heavy >= self.per_requester || cheap == 0 {
+            return false;
+        }
+        decrement(&mut st.held, requester);
+        *st.heavy.entry(requester.to_string()).or_default() += 1;
+        drop(st);
+        // The requester may now be eligible for a waiting cheap question.
+        self.freed.notify_all();
+        true
     }
 
     /// The first waiter, in arrival order, still under its per-requester limit.
@@ -109,17 +137,25 @@ impl Pool {
             .map(|(t, _)| *t)
     }
 
-    fn give_back(&self, requester: &str, conn: Connection) {
+    fn give_back(&self, requester: &str, conn: Connection, demoted: bool) {
         if let Ok(mut st) = self.state.lock() {
             st.idle.push(conn);
-            if let Some(n) = st.held.get_mut(requester) {
-                *n -= 1;
-                if *n == 0 {
-                    st.held.remove(requester);
-                }
+            if demoted {
+                decrement(&mut st.heavy, requester);
+            } else {
+                decrement(&mut st.held, requester);
             }
         }
         self.freed.notify_all();
+    }
+}
+
+fn decrement(counts: &mut BTreeMap<String, usize>, requester: &str) {
+    if let Some(n) = counts.get_mut(requester) {
+        *n = n.saturating_sub(1);
+        if *n == 0 {
+            counts.remove(requester);
+        }
     }
 }
 
@@ -128,6 +164,15 @@ pub struct Lease<'p> {
     pool: &'p Pool,
     requester: String,
     conn: Option<Connection>,
+    /// Counted in the heavy budget (see [`Pool::demote`]).
+    demoted: bool,
+}
+
+impl Lease<'_> {
+    /// Records that [`Pool::demote`] moved this lease to the heavy budget.
+    pub fn mark_demoted(&mut self) {
+        self.demoted = true;
+    }
 }
 
 impl std::ops::Deref for Lease<'_> {
@@ -143,7 +188,7 @@ impl std::ops::Deref for Lease<'_> {
 impl Drop for Lease<'_> {
     fn drop(&mut self) {
         if let Some(c) = self.conn.take() {
-            self.pool.give_back(&self.requester, c);
+            self.pool.give_back(&self.requester, c, self.demoted);
         }
     }
 }
@@ -179,6 +224,32 @@ mod tests {
             .expect("b is served");
         drop(a1);
         assert!(p.lease("a", Duration::from_millis(50)).is_ok());
+    }
+
+    #[test]
+    fn a_demoted_query_frees_its_requesters_cheap_budget() {
+        let p = pool(4, 1);
+        let mut slow = p.lease("a", Duration::from_secs(1)).expect("slow");
+        // "a" is at its limit...
+        assert_eq!(
+            p.lease("a", Duration::from_millis(20)).err(),
+            Some(PoolError::Busy)
+        );
+        // ...until the slow query is demoted: then a cheap one is served at once.
+        assert!(p.demote("a"));
+        slow.mark_demoted();
+        let mut cheap = p.lease("a", Duration::from_millis(20)).expect("cheap");
+        // The heavy budget is per requester too: a second demotion has no room.
+        assert!(!p.demote("a"));
+        assert_eq!(p.in_use(), 2);
+        drop(slow);
+        assert_eq!(p.in_use(), 1);
+        // The heavy budget is free again.
+        assert!(p.demote("a"));
+        cheap.mark_demoted();
+        drop(cheap);
+        assert_eq!(p.in_use(), 0);
+        assert!(p.lease("a", Duration::from_millis(20)).is_ok());
     }
 
     #[test]

@@ -61,6 +61,7 @@ pub fn routes(svc: Arc<Service>) -> anyhow::Result<Router> {
         .route("/skills", get(skills_page))
         .route("/audit", get(audit_page))
         .route("/healthz", get(healthz))
+        .route("/healthz/cache", get(cache_stats))
         .fallback(|| async { not_found("There is no page at this address.") })
         .layer(middleware::from_fn_with_state(web.clone(), visitor))
         .with_state(web))
@@ -394,7 +395,7 @@ async fn healthz(State(w): State<Web>) -> Response {
             Some(t) => format!("SELECT 1 AS ok FROM {t} LIMIT 1"),
             None => "SELECT 1 AS ok".to_string(),
         };
-        svc.rt.engine.warehouse.query(&sql, &ctx)
+        svc.rt.engine.warehouse.query_fresh(&sql, &ctx)
     });
     let check = match tokio::time::timeout(HEALTH_TIMEOUT, check).await {
         Ok(c) => c,
@@ -415,6 +416,12 @@ async fn healthz(State(w): State<Web>) -> Response {
             (StatusCode::SERVICE_UNAVAILABLE, "warehouse unavailable").into_response()
         }
     }
+}
+
+/// The result cache's counters as JSON (hits, misses, coalesced, bypassed, entries): numbers
+/// only, no query or result.
+async fn cache_stats(State(w): State<Web>) -> Response {
+    axum::Json(w.svc.rt.engine.warehouse.cache_stats()).into_response()
 }
 
 /// An error page with a status: the message only, never server details.

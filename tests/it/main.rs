@@ -2,6 +2,7 @@
 
 mod acme;
 mod ask;
+mod cache;
 mod check;
 mod cli;
 mod compiler;

@@ -145,8 +145,10 @@ fn a_cheap_query_does_not_wait_behind_heavy_ones() {
         .map(|i| {
             let wh = wh.clone();
             std::thread::spawn(move || {
+                // Three different queries: identical ones would run once (the result cache
+                // makes the others wait for the first instead of taking connections).
                 wh.query(
-                    "SELECT sum(x % 7) FROM range(100000000000) t(x)",
+                    &format!("SELECT sum(x % {}) FROM range(100000000000) t(x)", 7 + i),
                     &as_who(&format!("cli:heavy{i}")),
                 )
             })

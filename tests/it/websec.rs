@@ -654,6 +654,10 @@ async fn cli_asks_and_a_loaded_server_share_the_state_database() {
     assert_eq!(report.asked, 40);
     assert_eq!(report.errors, 0, "{serve_log}");
     assert_eq!(report.lost, Some(0));
+    // The server reports its result cache: each question is asked 5 times, so the queries
+    // its answers run repeat.
+    let cache = report.cache.expect("the server reports its cache");
+    assert!(cache.hits > 0, "{cache:?}");
     let log = cortex::warehouse::AuditLog::open(&state_db).expect("open");
     for i in 0..20 {
         assert!(
