@@ -1171,6 +1171,31 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
         };
     }
 
+    // A period still running is compared like for like: up to today against the same
+    // number of days of the other period ("this month vs last month" on the 20th is
+    // November 1-20 against October 1-20), never a partial month against a whole one.
+    if let Some((earlier, later)) = &mut compare {
+        if later.range.from <= today && later.range.to > today {
+            let days = (today - later.range.from).num_days();
+            later.range.to = today;
+            later.label = format!("{} to date", later.label);
+            let cut = earlier.range.from + chrono::Duration::days(days);
+            if cut < earlier.range.to {
+                earlier.range.to = cut;
+                earlier.label = format!("{} (first {} days)", earlier.label, days + 1);
+            }
+            notes.push(format!(
+                "Like for like: {} ({} to {}) against {} ({} to {}).",
+                later.label,
+                later.range.from,
+                later.range.to,
+                earlier.label,
+                earlier.range.from,
+                earlier.range.to
+            ));
+        }
+    }
+
     // 2. Metrics: longest phrases first.
     let mut metrics: Vec<(usize, usize, usize, bool)> = Vec::new(); // (metric, position, len, bare noun)
     for e in &vocab.entries {
