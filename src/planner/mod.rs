@@ -1631,12 +1631,46 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
                     );
                 }
             }
-            "most" | "highest" | "largest" | "biggest" | "best" | "more" => {
+            // "best" / "worst" follow the metric's good direction (`better:`; durations
+            // are better lower); unknown, they are asked about.
+            "best" | "worst" => {
+                let m = metric_ids.first().copied();
+                let better = m.and_then(|m| {
+                    layer.metrics[m].better.or(matches!(
+                        layer.metrics[m].unit,
+                        crate::semantic::Unit::Seconds
+                            | crate::semantic::Unit::Minutes
+                            | crate::semantic::Unit::Hours
+                            | crate::semantic::Unit::Days
+                    )
+                    .then_some(crate::semantic::raw::Better::Lower))
+                });
+                let Some(better) = better else {
+                    return Plan::Clarify {
+                        question: format!(
+                            "Is a higher {} better or worse? Ask for the highest or the lowest.",
+                            m.map(|m| layer.metrics[m].label.to_lowercase()).unwrap_or_default()
+                        ),
+                        choices: vec!["highest".into(), "lowest".into()],
+                    };
+                };
+                let high = (st.word(i) == "best") == (better == crate::semantic::raw::Better::Higher);
+                desc = desc.or(Some(high));
+                st.used[i] = true;
+                record(
+                    &mut readings,
+                    i,
+                    1,
+                    Role::Ranking,
+                    if high { "highest first" } else { "lowest first" },
+                );
+            }
+            "most" | "highest" | "largest" | "biggest" | "more" => {
                 desc = desc.or(Some(true));
                 st.used[i] = true;
                 record(&mut readings, i, 1, Role::Ranking, "highest first");
             }
-            "least" | "lowest" | "smallest" | "fewest" | "worst" => {
+            "least" | "lowest" | "smallest" | "fewest" => {
                 desc = desc.or(Some(false));
                 st.used[i] = true;
                 record(&mut readings, i, 1, Role::Ranking, "lowest first");

@@ -130,6 +130,8 @@ pub struct Metric {
     pub unit: Unit,
     pub synonyms: Vec<String>,
     pub kind: MetricKind,
+    /// Which way is good (`better:` in metrics.yaml); durations default to lower.
+    pub better: Option<crate::semantic::raw::Better>,
 }
 
 /// A measure with the conditions and time dimension a metric applies to it.
@@ -1215,6 +1217,7 @@ impl<'r, 'a> Builder<'r, 'a> {
             unit: unit?,
             synonyms: rm.synonyms.clone(),
             kind,
+            better: rm.better,
         })
     }
 

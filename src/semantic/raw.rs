@@ -197,6 +197,17 @@ pub struct RawMetric {
     /// Time dimension to use instead of the model's default.
     #[serde(default)]
     pub time_dimension: Option<String>,
+    /// Which way is good: `higher` or `lower` ("best"/"worst" rank by it).
+    #[serde(default)]
+    pub better: Option<Better>,
+}
+
+/// Which direction of a metric is good news.
+#[derive(Debug, Deserialize, serde::Serialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Better {
+    Higher,
+    Lower,
 }
 
 #[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
