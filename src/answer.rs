@@ -225,11 +225,47 @@ pub fn run_query(
         notes,
         truncated: false,
     };
-    match engine.query(&query, today, &ctx) {
-        Ok(out) => {
+    // A ranking cut at N must not cut through a tie: the query reads some rows past N and
+    // keeps every row tied with the Nth, saying so.
+    const TIE_LOOKAHEAD: u64 = 50;
+    let mut run = query.clone();
+    if let (Some(n), Some(_)) = (query.limit, query.order.first()) {
+        run.limit = Some(n + TIE_LOOKAHEAD);
+    }
+    match engine.query(&run, today, &ctx) {
+        Ok(mut out) => {
+            let mut tie_note = None;
+            if let (Some(n), Some(o)) = (query.limit, query.order.first()) {
+                let n = n as usize;
+                let col = out.result.columns.iter().position(|c| c == &o.field);
+                if let (Some(col), true) = (col, out.result.rows.len() > n && n > 0) {
+                    let edge = out.result.rows[n - 1][col].clone();
+                    let keep = n + out.result.rows[n..]
+                        .iter()
+                        .take_while(|r| r[col] == edge)
+                        .count();
+                    if keep > n {
+                        let more = keep == out.result.rows.len()
+                            && out.result.rows.len() as u64 == n as u64 + TIE_LOOKAHEAD;
+                        let tied = out.result.rows[..keep]
+                            .iter()
+                            .filter(|r| r[col] == edge)
+                            .count();
+                        tie_note = Some(format!(
+                            "{tied} rows tie at {} for place {n}; all of them are shown{}.",
+                            crate::render::text::format_value(&edge, None),
+                            if more { ", and more are tied beyond these" } else { "" }
+                        ));
+                    }
+                    out.result.rows.truncate(keep);
+                } else {
+                    out.result.rows.truncate(n);
+                }
+            }
             let mut a = Answer::new(question, Status::Answered, String::new());
             a.provenance = provenance;
             a.provenance.truncated = out.result.truncated;
+            a.provenance.notes.extend(tie_note);
             a.sql = Some(out.compiled.sql);
             a.columns = out.result.columns;
             a.rows = out.result.rows;
