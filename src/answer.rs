@@ -254,7 +254,11 @@ pub fn run_query(
                         tie_note = Some(format!(
                             "{tied} rows tie at {} for place {n}; all of them are shown{}.",
                             crate::render::text::format_value(&edge, None),
-                            if more { ", and more are tied beyond these" } else { "" }
+                            if more {
+                                ", and more are tied beyond these"
+                            } else {
+                                ""
+                            }
                         ));
                     }
                     out.result.rows.truncate(keep);

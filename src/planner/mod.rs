@@ -1224,6 +1224,39 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
         }
     }
     metrics.sort_by_key(|(_, pos, _, _)| *pos);
+    // "merchants with the AI Agent enabled": words that are both a metric's synonym and a
+    // yes/no dimension are the dimension when a count noun names what is counted.
+    let share_words = st.lower.iter().any(|w| {
+        matches!(
+            w.as_str(),
+            "share" | "percent" | "percentage" | "proportion" | "fraction" | "%" | "pct" | "rate"
+        )
+    });
+    if !share_words
+        && metrics
+            .iter()
+            .any(|x| layer.metrics[x.0].unit == crate::semantic::Unit::Count)
+    {
+        let flags: Vec<(usize, usize)> = metrics
+            .iter()
+            .filter(|&&(m, pos, n, bare)| {
+                !bare
+                    && layer.metrics[m].unit != crate::semantic::Unit::Count
+                    && vocab.entries.iter().any(|e| {
+                        matches!(&e.target, Target::Dimension(d) if layer.all_dimensions().any(|(_, x)| {
+                            &x.name == d && x.data_type == crate::semantic::raw::DataType::Boolean
+                        })) && e.words.as_slice() == &st.stems[pos..pos + n]
+                    })
+            })
+            .map(|x| (x.1, x.2))
+            .collect();
+        for (pos, n) in flags {
+            metrics.retain(|x| x.1 != pos);
+            for k in pos..pos + n {
+                st.used[k] = false;
+            }
+        }
+    }
     // "new ARR plus expansion ARR": the "plus" is arithmetic (read as a sum below), never
     // a value such as "Shopify Plus".
     for pair in metrics.windows(2) {
@@ -1558,6 +1591,38 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
             "by" | "per" | "each" | "every" => time::grain_word(&stem(st.word(i + 1))),
             _ => None,
         };
+        // "monthly recurring revenue" is not ARR by month when ARR is "annual recurring revenue".
+        if g.is_some() && !matches!(w.as_str(), "by" | "per" | "each" | "every") {
+            if let Some(&(m, pos, n, _)) = metrics.iter().find(|x| x.1 == i + 1) {
+                let matched = &st.stems[pos..pos + n];
+                let other = vocab.entries.iter().any(|e| {
+                    e.target == Target::Metric(m)
+                        && e.words.len() == n + 1
+                        && &e.words[1..] == matched
+                        && e.words[0] != st.stems[i]
+                        && time::grain_word(&e.words[0]).is_some()
+                            | matches!(
+                                e.words[0].as_str(),
+                                "annual" | "monthly" | "weekly" | "daily" | "quarterly" | "yearly"
+                            )
+                });
+                if other {
+                    return Plan::Unanswerable {
+                        reason: format!(
+                            "There is no governed \"{} {}\": {} is {}.",
+                            w,
+                            st.lower[pos..pos + n].join(" "),
+                            layer.metrics[m].label,
+                            layer.metrics[m]
+                                .description
+                                .trim_end_matches('.')
+                                .to_lowercase()
+                        ),
+                        suggestions: vec![layer.metrics[m].name.clone()],
+                    };
+                }
+            }
+        }
         if let Some(g) = g {
             grain = Some(g);
             st.used[i] = true;
@@ -1649,12 +1714,14 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
                     return Plan::Clarify {
                         question: format!(
                             "Is a higher {} better or worse? Ask for the highest or the lowest.",
-                            m.map(|m| layer.metrics[m].label.to_lowercase()).unwrap_or_default()
+                            m.map(|m| layer.metrics[m].label.to_lowercase())
+                                .unwrap_or_default()
                         ),
                         choices: vec!["highest".into(), "lowest".into()],
                     };
                 };
-                let high = (st.word(i) == "best") == (better == crate::semantic::raw::Better::Higher);
+                let high =
+                    (st.word(i) == "best") == (better == crate::semantic::raw::Better::Higher);
                 desc = desc.or(Some(high));
                 st.used[i] = true;
                 record(
@@ -1662,7 +1729,11 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
                     i,
                     1,
                     Role::Ranking,
-                    if high { "highest first" } else { "lowest first" },
+                    if high {
+                        "highest first"
+                    } else {
+                        "lowest first"
+                    },
                 );
             }
             "most" | "highest" | "largest" | "biggest" | "more" => {
@@ -1900,6 +1971,10 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
             }
         }
     }
+    let subject_models: Vec<usize> = subjects
+        .iter()
+        .flat_map(|&(m, _, _)| metric_models(layer, m))
+        .collect();
     // 6. Filter values on what is left: entity names (exact), then declared values.
     for i in 0..st.stems.len() {
         let Some(list) = vocab.names.get(&st.stems[i]) else {
@@ -1924,6 +1999,7 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
                 (i, n),
                 dimension,
                 value,
+                &subject_models,
             ) {
                 return *plan;
             }
@@ -1948,6 +2024,7 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
                 (i, e.words.len()),
                 dimension,
                 value,
+                &subject_models,
             ) {
                 return *plan;
             }
@@ -2502,7 +2579,8 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
             };
         }
         if let Some(r) = time_range {
-            if r.to < today {
+            // Only a short period around today reads as "now"; "this year" does not.
+            if r.to < today || r.from < today - chrono::Duration::days(31) {
                 return Plan::Unanswerable {
                     reason: format!(
                         "{} is a current snapshot; the warehouse has no history of it for {}.",
@@ -3101,8 +3179,50 @@ fn add_value(
     at: (usize, usize),
     dimension: &str,
     value: &str,
+    subject_models: &[usize],
 ) -> Result<(), Box<Plan>> {
     let (i, n) = at;
+    // "merchants without the AI agent": the words of a value ("ai agent", a ticket's
+    // handler) inside a yes/no attribute of the entity named ("AI Agent enabled") are asked
+    // about unless the value's own dimension is named ("handled by").
+    let value_words = &st.stems[i..i + n];
+    for &model in subject_models {
+        for d in layer.models[model].dimensions.iter().filter(|d| {
+            d.data_type == crate::semantic::raw::DataType::Boolean && d.name != dimension
+        }) {
+            let words = phrase(&d.label);
+            // The attribute itself is named here ("AI Agent enabled"): not this value.
+            let len = words.len();
+            let named = (i + n).saturating_sub(len)..=i;
+            if named
+                .into_iter()
+                .any(|s| s + len <= st.stems.len() && st.stems[s..s + len] == words[..])
+            {
+                return Ok(());
+            }
+            let inside = value_words
+                .iter()
+                .filter(|w| !understood::is_common(w))
+                .all(|w| words.contains(w));
+            let own_named = layer
+                .all_dimensions()
+                .filter(|(_, x)| x.name == dimension)
+                .flat_map(|(_, x)| phrase(&x.name).into_iter().chain(phrase(&x.label)))
+                .filter(|w| !understood::is_common(w))
+                .any(|w| (0..st.stems.len()).any(|k| (k < i || k >= i + n) && st.stems[k] == w));
+            if inside && !own_named {
+                return Err(Box::new(Plan::Clarify {
+                    question: format!(
+                        "\"{}\": do you mean {dimension} = {value}, or {} ({})?",
+                        st.lower[i..i + n].join(" "),
+                        d.label,
+                        d.name
+                    ),
+                    choices: vec![format!("{dimension} = {value}"), d.name.clone()],
+                }));
+            }
+        }
+    }
     let own: Vec<String> = layer
         .all_dimensions()
         .filter(|(_, d)| d.name == dimension)
@@ -3274,7 +3394,7 @@ fn is_average(layer: &SemanticLayer, m: usize) -> bool {
         .any(|t| {
             words(&t.replace('_', " "))
                 .iter()
-                .any(|w| matches!(w.as_str(), "average" | "avg" | "mean" | "per" | "rate"))
+                .any(|w| matches!(w.as_str(), "average" | "avg" | "mean"))
         });
     named
         || quotient(layer, m).is_some()
