@@ -1171,29 +1171,8 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
         };
     }
 
-    // A period still running is compared like for like: up to today against the same
-    // number of days of the other period ("this month vs last month" on the 20th is
-    // November 1-20 against October 1-20), never a partial month against a whole one.
-    if let Some((earlier, later)) = &mut compare {
-        if later.range.from <= today && later.range.to > today {
-            let days = (today - later.range.from).num_days();
-            later.range.to = today;
-            later.label = format!("{} to date", later.label);
-            let cut = earlier.range.from + chrono::Duration::days(days);
-            if cut < earlier.range.to {
-                earlier.range.to = cut;
-                earlier.label = format!("{} (first {} days)", earlier.label, days + 1);
-            }
-            notes.push(format!(
-                "Like for like: {} ({} to {}) against {} ({} to {}).",
-                later.label,
-                later.range.from,
-                later.range.to,
-                earlier.label,
-                earlier.range.from,
-                earlier.range.to
-            ));
-        }
+    if let Some(c) = &mut compare {
+        like_for_like(c, today, &mut notes);
     }
 
     // 2. Metrics: longest phrases first.
@@ -2067,6 +2046,59 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
             group_by.push(c.dimension.clone());
         }
     }
+    let values_compared = filters.iter().any(|c| c.values.len() > 1);
+    // (Only when the period is what follows "compared to"/"vs", for one metric:
+    // "compare CSAT by channel last month" compares channels.)
+    let period_compared = period.as_ref().is_some_and(|p| {
+        let first = p.used.iter().min().copied().unwrap_or(0);
+        readings.iter().any(|(j, n, role, as_)| {
+            *role == Role::Comparison
+                && as_ == "compare"
+                && (j + n == first || (j + n + 1 == first && st.word(j + n) == "the"))
+        })
+    });
+    if let (true, Some(p), None, false, 1) = (
+        compare_word && period_compared,
+        &period,
+        &compare,
+        values_compared,
+        metric_ids.len(),
+    ) {
+        // "FRT by channel compared to last quarter": the current period of the same kind
+        // against the one named.
+        let kind = [Grain::Year, Grain::Quarter, Grain::Month, Grain::Week]
+            .into_iter()
+            .find(|&g| {
+                time::period_start(p.range.from, g) == p.range.from
+                    && time::whole(p.range.from, g).to == p.range.to
+            });
+        match kind {
+            Some(g) if p.range.to < today => {
+                let r = time::whole(time::period_start(today, g), g);
+                let mut c = (
+                    Span {
+                        range: p.range,
+                        label: short_label(&p.label),
+                    },
+                    Span {
+                        range: r,
+                        label: format!("this {g}"),
+                    },
+                );
+                like_for_like(&mut c, today, &mut notes);
+                compare = Some(c);
+            }
+            _ => {
+                return Plan::Clarify {
+                    question: format!(
+                        "Compared with what? Name both periods, e.g. \"{} vs the one before\".",
+                        short_label(&p.label)
+                    ),
+                    choices: Vec::new(),
+                };
+            }
+        }
+    }
 
     // A rate asked of a metric that is not one ("churn rate" -> churned ARR) is not answered
     // with an amount.
@@ -2448,7 +2480,15 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
     }
     // "show me every merchant in the Pets vertical": one row per entity, with its count.
     let mut entity_rows = false;
-    if listing && counts_only && group_by.is_empty() {
+    let simple_count = !metric_ids.is_empty()
+        && metric_ids.iter().all(|&m| match &layer.metrics[m].kind {
+            MetricKind::Simple(i) => matches!(
+                layer.models[i.model].measures[i.measure].agg,
+                crate::semantic::raw::Agg::Count
+            ),
+            _ => false,
+        });
+    if listing && simple_count && group_by.is_empty() {
         if let Some(&(m, pos, n, _)) = metrics.first() {
             if let Some(col) = entity_column(layer, m, true) {
                 record(
@@ -2473,6 +2513,22 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
                 .into(),
             choices: Vec::new(),
         };
+    }
+    // "only" restricts a value next to it ("chat only", "only Enterprise"); anywhere else
+    // it may carry a meaning no reading took ("influenced by AI only").
+    if let Some((k, _)) = said(&st, &["only"]) {
+        let next_to_value = readings
+            .iter()
+            .any(|(j, n, role, _)| *role == Role::Value && (j + n == k || *j == k + 1));
+        if !next_to_value {
+            return Plan::Clarify {
+                question: format!(
+                    "\"{}\": only which? Name the value, e.g. a channel or a segment.",
+                    st.lower[k.saturating_sub(2)..(k + 2).min(st.lower.len())].join(" ")
+                ),
+                choices: Vec::new(),
+            };
+        }
     }
     // "more tickets than Pets": a comparison against one value is not a breakdown.
     if let Some((k, _)) = said(&st, &["than"]) {
@@ -2983,6 +3039,12 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
             c.dimension
         ));
     }
+    if let Some(r) = time_range.filter(|r| r.from > today) {
+        notes.push(format!(
+            "That period starts after today ({today}): only rows already dated in it count (planned or forecast dates), from {} to {}.",
+            r.from, r.to
+        ));
+    }
     // "Claims by open date": a metric's own time axis is a daily series, not a column.
     if grain.is_none() && shape == Shape::Single {
         if let Some(at) = group_by.iter().position(|g| {
@@ -3439,6 +3501,32 @@ fn statistic(layer: &SemanticLayer, m: usize) -> &'static str {
         }
         MetricKind::Ratio { .. } => "a ratio",
         MetricKind::Derived { .. } => "computed from other metrics",
+    }
+}
+
+/// A period still running is compared like for like: up to today against the same number
+/// of days of the other period ("this month vs last month" on the 20th is November 1-20
+/// against October 1-20), never a partial month against a whole one.
+fn like_for_like(c: &mut (Span, Span), today: NaiveDate, notes: &mut Vec<String>) {
+    let (earlier, later) = c;
+    if later.range.from <= today && later.range.to > today {
+        let days = (today - later.range.from).num_days();
+        later.range.to = today;
+        later.label = format!("{} to date", later.label);
+        let cut = earlier.range.from + chrono::Duration::days(days);
+        if cut < earlier.range.to {
+            earlier.range.to = cut;
+            earlier.label = format!("{} (first {} days)", earlier.label, days + 1);
+        }
+        notes.push(format!(
+            "Like for like: {} ({} to {}) against {} ({} to {}).",
+            later.label,
+            later.range.from,
+            later.range.to,
+            earlier.label,
+            earlier.range.from,
+            earlier.range.to
+        ));
     }
 }
 
