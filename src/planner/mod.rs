@@ -1976,8 +1976,7 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
                 &mut readings,
                 &mut filters,
                 (i, n),
-                dimension,
-                value,
+                (dimension, value),
                 &subject_models,
             ) {
                 return *plan;
@@ -2001,8 +2000,7 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
                 &mut readings,
                 &mut filters,
                 (i, e.words.len()),
-                dimension,
-                value,
+                (dimension, value),
                 &subject_models,
             ) {
                 return *plan;
@@ -3239,8 +3237,7 @@ fn add_value(
     readings: &mut Readings,
     filters: &mut Vec<Condition>,
     at: (usize, usize),
-    dimension: &str,
-    value: &str,
+    (dimension, value): (&str, &str),
     subject_models: &[usize],
 ) -> Result<(), Box<Plan>> {
     let (i, n) = at;
