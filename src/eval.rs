@@ -99,6 +99,15 @@ pub fn load(path: &Path) -> Result<Vec<Case>> {
 
 fn normalise(q: &MetricQuery) -> MetricQuery {
     let mut q = q.clone();
+    // An IN list is a set: its order is the question's, not a meaning.
+    for c in &mut q.filters {
+        if matches!(
+            c.op,
+            crate::semantic::query::Op::In | crate::semantic::query::Op::NotIn
+        ) {
+            c.values.sort_by_key(|v| v.to_string());
+        }
+    }
     q.filters.sort_by_key(|c| c.to_string());
     q
 }

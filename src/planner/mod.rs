@@ -1984,6 +1984,10 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
             break;
         }
     }
+    // Declared values: found longest first, then read in question order, so a list after
+    // a negation ("except voice and sms") reads left to right.
+    let saved = st.used.clone();
+    let mut hits: Vec<(usize, usize, &str, &str)> = Vec::new();
     for e in &vocab.entries {
         let Target::Value { dimension, value } = &e.target else {
             continue;
@@ -1994,17 +1998,23 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
         let mut start = 0;
         while let Some(i) = st.find(e, start) {
             start = i + e.words.len();
-            if let Err(plan) = add_value(
-                layer,
-                &mut st,
-                &mut readings,
-                &mut filters,
-                (i, e.words.len()),
-                (dimension, value),
-                &subject_models,
-            ) {
-                return *plan;
-            }
+            hits.push((i, e.words.len(), dimension.as_str(), value.as_str()));
+            st.mark(i, e.words.len());
+        }
+    }
+    st.used = saved;
+    hits.sort_by_key(|h| h.0);
+    for (i, n, dimension, value) in hits {
+        if let Err(plan) = add_value(
+            layer,
+            &mut st,
+            &mut readings,
+            &mut filters,
+            (i, n),
+            (dimension, value),
+            &subject_models,
+        ) {
+            return *plan;
         }
     }
     // A dimension named next to its own value ("handled by humans", "channel chat").
@@ -3364,8 +3374,19 @@ fn add_value(
         }
         j -= 1;
     }
+    // "except voice and sms": a value listed right after an excluded one of its dimension
+    // is excluded too.
+    let mut k = i;
+    if k > 0 && matches!(st.word(k - 1), "and" | "or" | "nor") {
+        k -= 1;
+    }
+    let continues_exclusion = negation.is_none()
+        && k > 0
+        && readings.iter().any(|(j, m, role, as_)| {
+            *role == Role::Value && j + m == k && as_.starts_with(&format!("{dimension} != "))
+        });
     st.mark(i, n);
-    let negated = negation.is_some();
+    let negated = negation.is_some() || continues_exclusion;
     if let Some(k) = negation {
         let len = if st.word(k) == "other" && st.word(k + 1) == "than" {
             2
