@@ -237,6 +237,18 @@ pub fn run_query(
             let mut tie_note = None;
             if let (Some(n), Some(o)) = (query.limit, query.order.first()) {
                 let n = n as usize;
+                // The top N ranks members: the group of rows with no value ("–") is not one.
+                let groups = query.group_by.len().min(out.result.columns.len());
+                let before = out.result.rows.len();
+                out.result
+                    .rows
+                    .retain(|r| r[..groups].iter().all(|v| *v != Value::Null));
+                if out.result.rows.len() < before {
+                    tie_note = Some(format!(
+                        "Rows with no {} are left out of the ranking.",
+                        query.group_by.join(" or ")
+                    ));
+                }
                 let col = out.result.columns.iter().position(|c| c == &o.field);
                 if let (Some(col), true) = (col, out.result.rows.len() > n && n > 0) {
                     let edge = out.result.rows[n - 1][col].clone();
@@ -251,8 +263,9 @@ pub fn run_query(
                             .iter()
                             .filter(|r| r[col] == edge)
                             .count();
+                        let earlier = tie_note.take().map(|t| format!("{t} ")).unwrap_or_default();
                         tie_note = Some(format!(
-                            "{tied} rows tie at {} for place {n}; all of them are shown{}.",
+                            "{earlier}{tied} rows tie at {} for place {n}; all of them are shown{}.",
                             crate::render::text::format_value(&edge, None),
                             if more {
                                 ", and more are tied beyond these"

@@ -1333,8 +1333,16 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
         let asked = (pos >= 2
             && matches!(st.word(pos - 2), "number" | "count")
             && st.word(pos - 1) == "of")
-            || (pos >= 1 && st.word(pos - 1) == "and" && ends.contains(&(pos - 1)))
-            || (st.word(pos + n) == "and" && starts.contains(&(pos + n + 1)));
+            || (pos >= 1
+                && matches!(st.word(pos - 1), "and" | "vs" | "versus")
+                && ends.contains(&(pos - 1)))
+            || (pos >= 2
+                && matches!(st.word(pos - 2), "compared" | "against")
+                && matches!(st.word(pos - 1), "with" | "to"))
+            || (matches!(st.word(pos + n), "and" | "vs" | "versus")
+                && starts.contains(&(pos + n + 1)))
+            || (matches!(st.word(pos + n), "compared" | "against")
+                && (starts.contains(&(pos + n + 1)) || starts.contains(&(pos + n + 2))));
         let subject = !asked
             && bare
             && found.iter().filter(|s| **s != m).any(|s| {
@@ -1836,10 +1844,15 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
                 && matches!(st.word(pos - 2), "top" | "bottom" | "which")
                 && prev.parse::<u64>().is_ok());
         // "each claim by claim number": a group-by on the entity's own table names it.
+        // (Only a column that names the entity: "top 5 merchants on the pro plan" ranks
+        // merchants, not plans.)
         let own_dim = dim_hits.iter().find(|(_, _, d)| {
-            metric_models(layer, m)
-                .iter()
-                .any(|&model| layer.models[model].dimensions.iter().any(|x| &x.name == d))
+            metric_models(layer, m).iter().any(|&model| {
+                layer.models[model]
+                    .dimensions
+                    .iter()
+                    .any(|x| &x.name == d && (x.identifier || x.entity_name))
+            })
         });
         if let (Some((_, _, d)), true) = (own_dim, grouping) {
             record(&mut readings, pos, n, Role::Dimension, d.clone());
@@ -1997,9 +2010,42 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
         }
         let mut start = 0;
         while let Some(i) = st.find(e, start) {
-            start = i + e.words.len();
-            hits.push((i, e.words.len(), dimension.as_str(), value.as_str()));
-            st.mark(i, e.words.len());
+            let n = e.words.len();
+            start = i + n;
+            // "enterprise plan": the same words are a value of several dimensions; the one
+            // named next to it wins ("plan", not "segment").
+            let named = |d: &str| {
+                vocab.entries.iter().any(|x| {
+                    let len = x.words.len();
+                    matches!(&x.target, Target::Dimension(y) if y == d)
+                        && ((i + n + len <= st.stems.len()
+                            && st.stems[i + n..i + n + len] == x.words[..])
+                            || (i >= len && st.stems[i - len..i] == x.words[..]))
+                })
+            };
+            let chosen = if named(dimension) {
+                (dimension.as_str(), value.as_str())
+            } else {
+                vocab
+                    .entries
+                    .iter()
+                    .find_map(|x| match &x.target {
+                        Target::Value {
+                            dimension: d,
+                            value: v,
+                        } if x.words == e.words
+                            && d != dimension
+                            && named(d)
+                            && reachable(layer, &metric_ids, d) =>
+                        {
+                            Some((d.as_str(), v.as_str()))
+                        }
+                        _ => None,
+                    })
+                    .unwrap_or((dimension.as_str(), value.as_str()))
+            };
+            hits.push((i, n, chosen.0, chosen.1));
+            st.mark(i, n);
         }
     }
     st.used = saved;
@@ -2496,7 +2542,7 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
             ),
             _ => false,
         });
-    if listing && simple_count && group_by.is_empty() {
+    if listing && simple_count && (group_by.is_empty() || !counts_only) {
         if let Some(&(m, pos, n, _)) = metrics.first() {
             if let Some(col) = entity_column(layer, m, true) {
                 record(
@@ -2507,7 +2553,9 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
                     format!("{col} (each one)"),
                 );
                 notes.push(format!("One row per {col}."));
-                group_by.push(col);
+                if !group_by.contains(&col) {
+                    group_by.insert(0, col);
+                }
                 entity_rows = true;
             }
         }
@@ -2682,6 +2730,14 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
                 }
             }
         }
+    }
+    // "top deals owned by Priya Shah": a group-by pinned to one value ranks nothing.
+    if desc.is_some() || limit.is_some() {
+        group_by.retain(|g| {
+            !filters
+                .iter()
+                .any(|c| &c.dimension == g && c.op == Op::Eq && c.values.len() == 1)
+        });
     }
     // A ranking with nothing to rank ("the ARR of our biggest customer"): by the entity
     // named, else asked about.
@@ -3332,6 +3388,15 @@ fn add_value(
             choices: vec![format!("by {dimension}"), format!("only {value}")],
         }));
     }
+    // "return the CSAT for each channel": the command, not the value "return".
+    if i == 0
+        && matches!(
+            st.word(0),
+            "return" | "list" | "show" | "give" | "find" | "get"
+        )
+    {
+        return Ok(());
+    }
     // "basic question: ...": a word describing the question, not a filter.
     if matches!(st.word(i + n), "question" | "questions") {
         return Ok(());
@@ -3717,6 +3782,15 @@ fn unexplained(
     // A filler word that is itself a governed dimension or value ("type", "status") is
     // not filler here: the metric just can't reach it.
     let governed = |i: usize| {
+        // ("return the CSAT ...": the command, not the value.)
+        if i == 0
+            && matches!(
+                st.word(0),
+                "return" | "list" | "show" | "give" | "find" | "get"
+            )
+        {
+            return false;
+        }
         vocab.entries.iter().any(|e| {
             e.words.len() == 1
                 && e.words[0] == st.stems[i]
