@@ -258,6 +258,51 @@ pub fn dropped_values(
         if second.is_some() && periods < 2 {
             out.push("a second period".into());
         }
+        // "how many tickets did Blue Fox Goods raise last month": a skill with no period
+        // would answer for its own.
+        if periods == 0 {
+            out.push(format!("the period \"{}\"", first.label));
+        }
+    }
+    // Metrics the skill neither takes as a parameter nor is about ("forecast tickets" is not
+    // the pipeline), or more of them than it takes ("tickets compared with automation rate").
+    let metric_params = skill
+        .params
+        .iter()
+        .filter(|p| p.kind == super::ParamKind::Metric)
+        .count();
+    let named = crate::planner::metrics_named(&rt.engine.layer, &rt.vocab, question);
+    if metric_params > 0 && named.len() > metric_params {
+        out.push(format!("{} metrics", named.len()));
+    }
+    if metric_params == 0 {
+        for m in &named {
+            let Some(metric) = rt.engine.layer.metric(m) else {
+                continue;
+            };
+            let words = stems(&metric.label.to_lowercase());
+            if !words.iter().any(|w| own_words.contains(w)) {
+                out.push(format!("the metric {}", metric.label));
+            }
+        }
+    }
+    // A ranking or a series the skill doesn't do ("the worst first response time", "by month").
+    for (i, w) in toks.iter().enumerate() {
+        let ranking = matches!(
+            w.as_str(),
+            "best" | "worst" | "top" | "bottom" | "highest" | "lowest" | "most" | "least"
+                | "fastest" | "slowest"
+        );
+        let grain = matches!(
+            w.as_str(),
+            "daily" | "weekly" | "monthly" | "quarterly" | "yearly"
+        ) || (matches!(w.as_str(), "by" | "per" | "each")
+            && toks
+                .get(i + 1)
+                .is_some_and(|n| crate::planner::time::grain_word(&crate::planner::stem(n)).is_some()));
+        if (ranking || grain) && !own_words.contains(&crate::planner::stem(w)) {
+            out.push(format!("\"{w}\""));
+        }
     }
     out
 }
