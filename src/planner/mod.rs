@@ -225,45 +225,62 @@ pub fn stem(w: &str) -> String {
 
 /// Splits text into lowercase words; ISO dates stay whole, other punctuation separates.
 pub fn words(text: &str) -> Vec<String> {
+    words_with_commas(text).0
+}
+
+/// `words`, plus for each word whether a comma (or semicolon) follows it ("tickets, CSAT").
+pub fn words_with_commas(text: &str) -> (Vec<String>, Vec<bool>) {
     let mut out = Vec::new();
+    let mut commas: Vec<bool> = Vec::new();
     // "%" is a word of its own ("what % of orders").
     let text = text.replace('%', " % ");
-    for raw in text.split_whitespace() {
-        if raw == "%" {
-            out.push(raw.to_string());
-            continue;
-        }
-        let raw = raw.trim_matches(|c: char| ",.?!;:()\"“”".contains(c));
-        if time::is_iso_date(raw) {
-            out.push(raw.to_string());
-            continue;
-        }
-        let cleaned: String = raw
-            .to_lowercase()
-            .chars()
-            .map(|c| {
-                if c.is_alphanumeric() || "$<+".contains(c) {
-                    c
-                } else if c == '\'' || c == '’' {
-                    '\0'
+    for token in text.split_whitespace() {
+        'token: {
+            let raw = token;
+            if raw == "%" {
+                out.push(raw.to_string());
+                break 'token;
+            }
+            let raw = raw.trim_matches(|c: char| ",.?!;:()\"“”".contains(c));
+            if time::is_iso_date(raw) {
+                out.push(raw.to_string());
+                break 'token;
+            }
+            let cleaned: String = raw
+                .to_lowercase()
+                .chars()
+                .map(|c| {
+                    if c.is_alphanumeric() || "$<+".contains(c) {
+                        c
+                    } else if c == '\'' || c == '’' {
+                        '\0'
+                    } else {
+                        ' '
+                    }
+                })
+                .filter(|c| *c != '\0')
+                .collect();
+            for w in cleaned.split_whitespace() {
+                out.push(if w == "&" {
+                    "and".into()
                 } else {
-                    ' '
-                }
-            })
-            .filter(|c| *c != '\0')
-            .collect();
-        for w in cleaned.split_whitespace() {
-            out.push(if w == "&" {
-                "and".into()
-            } else {
-                w.to_string()
-            });
+                    w.to_string()
+                });
+            }
+            if raw.contains('&') && !raw.chars().any(char::is_alphanumeric) {
+                out.push("and".into());
+            }
         }
-        if raw.contains('&') && !raw.chars().any(char::is_alphanumeric) {
-            out.push("and".into());
+        commas.resize(out.len(), false);
+        let end = token.trim_end_matches(|c: char| ".?!)\"”".contains(c));
+        if end.ends_with([',', ';']) {
+            if let Some(last) = commas.last_mut() {
+                *last = true;
+            }
         }
     }
-    out
+    commas.resize(out.len(), false);
+    (out, commas)
 }
 
 /// The stemmed content words of a text (no stopwords), for retrieval and routing.
@@ -842,7 +859,7 @@ fn same_conditions(a: &[Condition], b: &[Condition]) -> bool {
 
 /// Plans a question against the semantic layer.
 pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: NaiveDate) -> Plan {
-    let lower = words(question);
+    let (lower, commas) = words_with_commas(question);
     let stems: Vec<String> = lower.iter().map(|w| stem(w)).collect();
     let mut st = State {
         used: vec![false; stems.len()],
@@ -1342,7 +1359,13 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
             || (matches!(st.word(pos + n), "and" | "vs" | "versus")
                 && starts.contains(&(pos + n + 1)))
             || (matches!(st.word(pos + n), "compared" | "against")
-                && (starts.contains(&(pos + n + 1)) || starts.contains(&(pos + n + 2))));
+                && (starts.contains(&(pos + n + 1)) || starts.contains(&(pos + n + 2))))
+            // "tickets, CSAT and automation rate"
+            || (commas.get(pos + n - 1).copied().unwrap_or(false)
+                && starts.contains(&(pos + n)))
+            || (pos >= 1
+                && commas.get(pos - 1).copied().unwrap_or(false)
+                && ends.contains(&pos));
         let subject = !asked
             && bare
             && found.iter().filter(|s| **s != m).any(|s| {
@@ -2229,7 +2252,8 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
             continue;
         }
         // A list needs a connector ("and", "vs") or a comma; "volume of orders" is one thing.
-        let connected = gap.is_empty()
+        // (Two metrics side by side need a comma: "order volume" is one thing.)
+        let connected = (gap.is_empty() && commas.get(a.1 + a.2 - 1).copied().unwrap_or(false))
             || gap.iter().any(|&k| {
                 matches!(
                     st.word(k),
@@ -2261,10 +2285,14 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
         if !fine {
             return Plan::Clarify {
                 question: format!(
-                    "I read two metrics, {} and {}, joined by \"{}\". Do you want both figures, or {} for a subset? A subset needs a governed value (for example a segment or a status) or a date.",
+                    "I read two metrics, {} and {}, {}. Do you want both figures, or {} for a subset? A subset needs a governed value (for example a segment or a status) or a date.",
                     layer.metrics[a.0].label,
                     layer.metrics[b.0].label,
-                    words.join(" "),
+                    if words.is_empty() {
+                        "side by side with no \"and\"".to_string()
+                    } else {
+                        format!("joined by \"{}\"", words.join(" "))
+                    },
                     layer.metrics[a.0].label
                 ),
                 choices: vec![

@@ -290,16 +290,24 @@ pub fn dropped_values(
     for (i, w) in toks.iter().enumerate() {
         let ranking = matches!(
             w.as_str(),
-            "best" | "worst" | "top" | "bottom" | "highest" | "lowest" | "most" | "least"
-                | "fastest" | "slowest"
+            "best"
+                | "worst"
+                | "top"
+                | "bottom"
+                | "highest"
+                | "lowest"
+                | "most"
+                | "least"
+                | "fastest"
+                | "slowest"
         );
         let grain = matches!(
             w.as_str(),
             "daily" | "weekly" | "monthly" | "quarterly" | "yearly"
         ) || (matches!(w.as_str(), "by" | "per" | "each")
-            && toks
-                .get(i + 1)
-                .is_some_and(|n| crate::planner::time::grain_word(&crate::planner::stem(n)).is_some()));
+            && toks.get(i + 1).is_some_and(|n| {
+                crate::planner::time::grain_word(&crate::planner::stem(n)).is_some()
+            }));
         if (ranking || grain) && !own_words.contains(&crate::planner::stem(w)) {
             out.push(format!("\"{w}\""));
         }
