@@ -3137,6 +3137,38 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
             r.from, r.to
         ));
     }
+    // Event dates end today: a period still running is counted up to today ("tickets this
+    // month" on the 20th is the 1st to the 20th), and one that hasn't started has nothing.
+    // Dates marked `future: true` (a deal's close date) keep the whole period.
+    if let Some(r) = time_range {
+        let future = metric_ids
+            .iter()
+            .any(|&m| own_time_dimension(layer, m).is_some_and(|d| d.future));
+        if !future && r.from > today {
+            return Plan::Unanswerable {
+                reason: format!(
+                    "That period ({} to {}) starts after today ({today}): {} has no data for it yet.",
+                    r.from,
+                    r.to,
+                    layer.metrics[metric_ids[0]].label
+                ),
+                suggestions: Vec::new(),
+            };
+        }
+        if !future && r.to > today && shape == Shape::Single {
+            time_range = Some(TimeRange {
+                from: r.from,
+                to: today,
+            });
+            if let Some(l) = &period_label {
+                period_label = Some(format!(
+                    "{} to date ({} to {today})",
+                    short_label(l),
+                    r.from
+                ));
+            }
+        }
+    }
     // "Claims by open date": a metric's own time axis is a daily series, not a column.
     if grain.is_none() && shape == Shape::Single {
         if let Some(at) = group_by.iter().position(|g| {
@@ -3287,6 +3319,21 @@ fn quotient(layer: &SemanticLayer, m: usize) -> Option<(usize, usize)> {
         )),
         _ => None,
     }
+}
+
+/// The time dimension a metric is bucketed by.
+fn own_time_dimension(
+    layer: &SemanticLayer,
+    m: usize,
+) -> Option<&crate::semantic::model::Dimension> {
+    let input = match &layer.metrics[m].kind {
+        MetricKind::Simple(i) | MetricKind::Cumulative(i) => i,
+        MetricKind::Ratio { numerator, .. } => numerator,
+        MetricKind::Derived { deps, .. } => return own_time_dimension(layer, *deps.first()?),
+    };
+    input
+        .time_dimension
+        .map(|t| &layer.models[input.model].dimensions[t])
 }
 
 /// The name of the time dimension a metric is bucketed by.

@@ -67,6 +67,8 @@ pub struct Dimension {
     pub entity_name: bool,
     /// Printed as stored, without thousands separators.
     pub identifier: bool,
+    /// A date that may lie after today (`future: true`): periods on it aren't cut at today.
+    pub future: bool,
 }
 
 impl Dimension {
@@ -879,6 +881,7 @@ impl<'r, 'a> Builder<'r, 'a> {
                 data_type: d.data_type.unwrap_or(DataType::String),
                 entity_name: d.entity_name,
                 identifier: d.identifier,
+                future: d.future,
             });
         }
         out

@@ -111,6 +111,10 @@ pub struct RawDimension {
     /// thousands separators.
     #[serde(default)]
     pub identifier: bool,
+    /// A date that may lie after today (a deal's expected close, a planned date): periods
+    /// on it are not cut at today.
+    #[serde(default)]
+    pub future: bool,
 }
 
 #[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
