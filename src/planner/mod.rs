@@ -3161,11 +3161,7 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
                 to: today,
             });
             if let Some(l) = &period_label {
-                period_label = Some(format!(
-                    "{} to date ({} to {today})",
-                    short_label(l),
-                    r.from
-                ));
+                period_label = Some(format!("{} to date", short_label(l)));
             }
         }
     }

@@ -272,8 +272,18 @@ pub fn dropped_values(
         .filter(|p| p.kind == super::ParamKind::Metric)
         .count();
     let named = crate::planner::metrics_named(&rt.engine.layer, &rt.vocab, question);
-    if metric_params > 0 && named.len() > metric_params {
-        out.push(format!("{} metrics", named.len()));
+    // (A count may only name whose figures: "CSAT for Jewelry merchants".)
+    let counted = named
+        .iter()
+        .filter(|m| {
+            rt.engine
+                .layer
+                .metric(m)
+                .is_some_and(|x| x.unit != crate::semantic::Unit::Count)
+        })
+        .count();
+    if metric_params > 0 && counted > metric_params {
+        out.push(format!("{counted} metrics"));
     }
     if metric_params == 0 {
         for m in &named {
