@@ -206,6 +206,48 @@ pub fn find_period(toks: &[String], today: NaiveDate) -> Option<FoundPeriod> {
             }
             _ => {}
         }
+        // Halves: "H1", "h2 2025", "first half of 2026", "the second half".
+        let half = match (w, t(i + 1)) {
+            ("h1", _) => Some((1, 1)),
+            ("h2", _) => Some((2, 1)),
+            ("first", "half") => Some((1, 2)),
+            ("second", "half") => Some((2, 2)),
+            _ => None,
+        };
+        if let Some((h, n)) = half {
+            let mut used: Vec<usize> = (i..i + n).collect();
+            let mut next = i + n;
+            if t(next) == "of" && year_of(t(next + 1)).is_some() {
+                used.push(next);
+                next += 1;
+            }
+            let year = match year_of(t(next)) {
+                Some(y) => {
+                    used.push(next);
+                    y
+                }
+                // The latest half of that name that has started.
+                None if h == 1 || today.month() >= 7 => today.year(),
+                None => today.year() - 1,
+            };
+            let (from, to) = if h == 1 {
+                (
+                    NaiveDate::from_ymd_opt(year, 1, 1)?,
+                    NaiveDate::from_ymd_opt(year, 6, 30)?,
+                )
+            } else {
+                (
+                    NaiveDate::from_ymd_opt(year, 7, 1)?,
+                    NaiveDate::from_ymd_opt(year, 12, 31)?,
+                )
+            };
+            let range = TimeRange { from, to };
+            return Some(FoundPeriod {
+                label: format!("H{h} {year} ({})", range_label(range)),
+                range,
+                used,
+            });
+        }
         // BFCM: Thanksgiving (fourth Thursday of November) to Cyber Monday.
         let bfcm = match (w, t(i + 1)) {
             ("bfcm", _) | ("cyber", "week") => Some(1),
@@ -457,6 +499,25 @@ mod tests {
         assert_eq!(find("past 30 days"), r("2026-10-23", "2026-11-21"));
         assert_eq!(find("ytd"), r("2026-01-01", "2026-11-21"));
         assert_eq!(find("year to date"), r("2026-01-01", "2026-11-21"));
+    }
+
+    #[test]
+    fn halves_of_a_year() {
+        let today = NaiveDate::from_ymd_opt(2026, 11, 20).expect("date");
+        for (q, from, to) in [
+            ("tickets in h1", "2026-01-01", "2026-06-30"),
+            ("arr for the first half of 2025", "2025-01-01", "2025-06-30"),
+            ("second half 2025", "2025-07-01", "2025-12-31"),
+            ("h2", "2026-07-01", "2026-12-31"),
+        ] {
+            let toks = crate::planner::words(q);
+            let p = find_period(&toks, today).expect(q);
+            assert_eq!(
+                (p.range.from.to_string(), p.range.to.to_string()),
+                (from.to_string(), to.to_string()),
+                "{q}"
+            );
+        }
     }
 
     #[test]
