@@ -1042,6 +1042,7 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
     // 1. Time: up to two periods ("this quarter compared with Q2").
     let period = time::find_period(&st.lower, today);
     let mut second = None;
+    let mut implied_compare = false;
     if let Some(p) = &period {
         for &i in &p.used {
             st.used[i] = true;
@@ -1060,6 +1061,45 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
             })
             .collect();
         second = time::find_period(&masked, today);
+        // "last month compared to the month before", "vs the previous quarter": the period
+        // just before the one found.
+        if second.is_none() {
+            let n = st.lower.len();
+            let found = (0..n).find_map(|k| {
+                if st.used[k] {
+                    return None;
+                }
+                let g = time::grain_word(&stem(st.word(k)))?;
+                if st.word(k + 1) == "before" {
+                    let from = if k > 0 && st.word(k - 1) == "the" {
+                        k - 1
+                    } else {
+                        k
+                    };
+                    Some((g, from, k + 2))
+                } else if k > 0 && matches!(st.word(k - 1), "previous" | "prior" | "preceding") {
+                    let from = if k > 1 && st.word(k - 2) == "the" {
+                        k - 2
+                    } else {
+                        k - 1
+                    };
+                    Some((g, from, k + 1))
+                } else {
+                    None
+                }
+            });
+            if let Some((g, from, to)) = found {
+                let (range, kind) = previous(p.range);
+                if kind == g {
+                    implied_compare = true;
+                    second = Some(time::FoundPeriod {
+                        range,
+                        label: format!("the {g} before"),
+                        used: (from..to).collect(),
+                    });
+                }
+            }
+        }
         if let Some(q) = &second {
             for &i in &q.used {
                 st.used[i] = true;
@@ -1102,7 +1142,7 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
         }
         if matches!(
             w.as_str(),
-            "vs" | "versus" | "compared" | "compare" | "against"
+            "vs" | "versus" | "compared" | "compare" | "compares" | "comparing" | "against"
         ) {
             compare_word = true;
             st.used[i] = true;
@@ -1118,7 +1158,7 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
         }
     }
     let mut compare: Option<(Span, Span)> = None;
-    if let (Some(a), Some(b), true) = (&period, &second, compare_word) {
+    if let (Some(a), Some(b), true) = (&period, &second, compare_word || implied_compare) {
         let (e, l) = if a.range.from <= b.range.from {
             (a, b)
         } else {
@@ -2101,14 +2141,35 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
             }
             if let Some(i) = st.find(e, 0) {
                 st.mark(i, e.words.len());
+                // "merchants that don't have the AI agent enabled": false.
+                let mut j = i;
+                let mut negation = None;
+                while j > 0 && i - j < 4 {
+                    let w = st.word(j - 1);
+                    if NEGATIONS.contains(&w) && !st.used[j - 1] {
+                        negation = Some(j - 1);
+                        break;
+                    }
+                    if st.used[j - 1] || !is_filler(w, &layer.ignore) {
+                        break;
+                    }
+                    j -= 1;
+                }
+                let value = if let Some(k) = negation {
+                    st.used[k] = true;
+                    record(&mut readings, k, 1, Role::Value, "not");
+                    "false"
+                } else {
+                    "true"
+                };
                 record(
                     &mut readings,
                     i,
                     e.words.len(),
                     Role::Value,
-                    format!("{d} = true"),
+                    format!("{d} = {value}"),
                 );
-                filters.push(literal_condition(layer, d, "true"));
+                filters.push(literal_condition(layer, d, value));
             }
             continue;
         }
@@ -2117,9 +2178,10 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
             record(&mut readings, i, e.words.len(), Role::Dimension, d.clone());
         }
     }
-    // "A vs B" on one dimension: compare them side by side.
+    // "A vs B", "split between A and B", "A and B each": several values of one dimension
+    // are shown one row each (their sum is still the total of the rows).
     for c in &filters {
-        if c.values.len() > 1 && compare_word && !group_by.contains(&c.dimension) {
+        if c.values.len() > 1 && c.op == Op::In && !group_by.contains(&c.dimension) {
             group_by.push(c.dimension.clone());
         }
     }
@@ -2766,6 +2828,22 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
                 .iter()
                 .any(|c| &c.dimension == g && c.op == Op::Eq && c.values.len() == 1)
         });
+    }
+    // "top 2 merchants in each vertical": a ranking within groups is not supported; one
+    // over combinations is rarely meant. Ask.
+    if limit.is_some() && group_by.len() > 1 {
+        return Plan::Clarify {
+            question: format!(
+                "A top {} over {} together, or within each {}? I can rank one breakdown at a time: ask for the top {} {} for one {}.",
+                limit.unwrap_or(5),
+                group_by.join(" and "),
+                group_by[1],
+                limit.unwrap_or(5),
+                group_by[0],
+                group_by[1]
+            ),
+            choices: Vec::new(),
+        };
     }
     // A ranking with nothing to rank ("the ARR of our biggest customer"): by the entity
     // named, else asked about.

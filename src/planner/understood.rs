@@ -316,8 +316,6 @@ pub const FILLER: &[&str] = &[
     "todays",
     "s",
     "t",
-    "don't",
-    "dont",
     "it's",
     "we've",
     "weve",
