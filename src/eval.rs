@@ -103,7 +103,9 @@ fn normalise(q: &MetricQuery) -> MetricQuery {
     for c in &mut q.filters {
         if matches!(
             c.op,
-            crate::semantic::query::Op::In | crate::semantic::query::Op::NotIn
+            crate::semantic::query::Op::In
+                | crate::semantic::query::Op::NotIn
+                | crate::semantic::query::Op::Excluding
         ) {
             c.values.sort_by_key(|v| v.to_string());
         }

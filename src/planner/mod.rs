@@ -3158,7 +3158,7 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
                     let asked = matches!(c.op, Op::Eq | Op::In);
                     match o.op {
                         Op::Eq | Op::In => asked && c.values.iter().any(|v| !o.values.contains(v)),
-                        Op::Ne | Op::NotIn => {
+                        Op::Ne | Op::NotIn | Op::Excluding => {
                             asked && c.values.iter().any(|v| o.values.contains(v))
                         }
                         _ => false,
@@ -3199,14 +3199,10 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
             }
         }
     }
-    for c in filters
-        .iter()
-        .filter(|c| matches!(c.op, Op::Ne | Op::NotIn))
-    {
+    for c in filters.iter().filter(|c| c.op == Op::Excluding) {
         notes.push(format!(
-            "Excluding {}: rows with no {} are left out too.",
-            c.to_string().replace(&format!("{} ", c.dimension), ""),
-            c.dimension
+            "{}: rows with no {} are counted too (everything except those values).",
+            c, c.dimension
         ));
     }
     if let Some(r) = time_range.filter(|r| r.from > today) {
@@ -3619,11 +3615,11 @@ fn add_value(
     );
     let mut cond = literal_condition(layer, dimension, value);
     if negated {
-        cond.op = Op::Ne;
+        cond.op = Op::Excluding;
     }
     match filters.iter_mut().find(|c| c.dimension == dimension) {
         Some(c) => {
-            let was_negated = matches!(c.op, Op::Ne | Op::NotIn);
+            let was_negated = matches!(c.op, Op::Ne | Op::NotIn | Op::Excluding);
             if was_negated != negated {
                 return Err(Box::new(Plan::Clarify {
                     question: format!(
@@ -3638,7 +3634,7 @@ fn add_value(
                 }
             }
             if c.values.len() > 1 {
-                c.op = if negated { Op::NotIn } else { Op::In };
+                c.op = if negated { Op::Excluding } else { Op::In };
             }
         }
         None => filters.push(cond),

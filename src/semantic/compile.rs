@@ -278,7 +278,7 @@ pub fn compile(
 fn check_arity(c: &Condition) -> Result<(), CompileError> {
     let n = c.values.len();
     let ok = match c.op {
-        Op::In | Op::NotIn => n >= 1,
+        Op::In | Op::NotIn | Op::Excluding => n >= 1,
         Op::Between => n == 2,
         Op::IsNull | Op::IsNotNull => n == 0,
         _ => n == 1,
@@ -292,7 +292,7 @@ fn check_arity(c: &Condition) -> Result<(), CompileError> {
             c.op.as_str(),
             match c.op {
                 Op::Between => "two values",
-                Op::In | Op::NotIn => "one or more values",
+                Op::In | Op::NotIn | Op::Excluding => "one or more values",
                 Op::IsNull | Op::IsNotNull => "no value",
                 _ => "one value",
             }
@@ -739,6 +739,7 @@ fn condition_sql(col: &str, d: &DimRef, c: &Condition) -> String {
     match c.op {
         Op::In => format!("{col} IN ({})", vals.join(", ")),
         Op::NotIn => format!("{col} NOT IN ({})", vals.join(", ")),
+        Op::Excluding => format!("({col} IS NULL OR {col} NOT IN ({}))", vals.join(", ")),
         Op::Between => format!("{col} BETWEEN {} AND {}", vals[0], vals[1]),
         Op::IsNull => format!("{col} IS NULL"),
         Op::IsNotNull => format!("{col} IS NOT NULL"),

@@ -157,6 +157,10 @@ pub enum Op {
     IsNull,
     #[serde(rename = "is not null")]
     IsNotNull,
+    /// Every row except these values, rows with no value included ("tickets excluding
+    /// email"): `col IS NULL OR col NOT IN (...)`.
+    #[serde(rename = "excluding")]
+    Excluding,
 }
 
 impl Op {
@@ -173,6 +177,7 @@ impl Op {
             Op::Between => "between",
             Op::IsNull => "is null",
             Op::IsNotNull => "is not null",
+            Op::Excluding => "excluding",
         }
     }
 }
@@ -210,7 +215,7 @@ impl fmt::Display for Condition {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let vals: Vec<String> = self.values.iter().map(|v| v.to_string()).collect();
         match self.op {
-            Op::In | Op::NotIn => write!(
+            Op::In | Op::NotIn | Op::Excluding => write!(
                 f,
                 "{} {} ({})",
                 self.dimension,

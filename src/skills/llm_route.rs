@@ -65,7 +65,7 @@ fn schema(rt: &Runtime, skill: &Skill) -> Value {
                 "grain": {"type": "string", "enum": ["day", "week", "month", "quarter", "year"]},
                 "filters": {"type": "array", "items": {"type": "object", "properties": {
                     "dimension": {"type": "string", "enum": dims},
-                    "op": {"type": "string", "enum": ["=", "!=", "in", "not in", "<", "<=", ">", ">=", "between"]},
+                    "op": {"type": "string", "enum": ["=", "!=", "in", "not in", "excluding", "<", "<=", ">", ">=", "between", "is null", "is not null"]},
                     "values": {"type": "array", "items": {"type": ["string", "number", "boolean"]}}},
                     "required": ["dimension", "op", "values"]}},
                 "time_range": {"type": "object", "properties": {
