@@ -235,6 +235,20 @@ pub fn run_query(
     match engine.query(&run, today, &ctx) {
         Ok(mut out) => {
             let mut tie_note = None;
+            // A full ranking ranks members too: the empty group goes.
+            if query.limit.is_none() && !query.order.is_empty() {
+                let groups = query.group_by.len().min(out.result.columns.len());
+                let before = out.result.rows.len();
+                out.result
+                    .rows
+                    .retain(|r| r[..groups].iter().all(|v| *v != Value::Null));
+                if out.result.rows.len() < before {
+                    tie_note = Some(format!(
+                        "Rows with no {} are left out of the ranking.",
+                        query.group_by.join(" or ")
+                    ));
+                }
+            }
             if let (Some(n), Some(o)) = (query.limit, query.order.first()) {
                 let n = n as usize;
                 // The top N ranks members: the group of rows with no value ("–") is not one.

@@ -1100,6 +1100,24 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
                 }
             }
         }
+        // "October vs the previous month": previous to October, not to today.
+        if let Some(q) = &mut second {
+            let first_tok = q.used.iter().min().copied().unwrap_or(0);
+            let relative = matches!(st.word(first_tok), "previous" | "prior" | "preceding")
+                || (st.word(first_tok) == "the"
+                    && matches!(st.word(first_tok + 1), "previous" | "prior" | "preceding"));
+            let (before, kind) = previous(p.range);
+            let same_kind = [Grain::Year, Grain::Quarter, Grain::Month, Grain::Week]
+                .into_iter()
+                .find(|&g| {
+                    time::period_start(q.range.from, g) == q.range.from
+                        && time::whole(q.range.from, g).to == q.range.to
+                });
+            if relative && same_kind == Some(kind) && q.range.from >= p.range.from {
+                q.range = before;
+                q.label = format!("the {kind} before");
+            }
+        }
         if let Some(q) = &second {
             for &i in &q.used {
                 st.used[i] = true;
@@ -2155,21 +2173,21 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
                     }
                     j -= 1;
                 }
-                let value = if let Some(k) = negation {
+                let mut cond = literal_condition(layer, d, "true");
+                if let Some(k) = negation {
                     st.used[k] = true;
                     record(&mut readings, k, 1, Role::Value, "not");
-                    "false"
-                } else {
-                    "true"
-                };
+                    // Everything but true: false and unknown.
+                    cond.op = Op::Excluding;
+                }
                 record(
                     &mut readings,
                     i,
                     e.words.len(),
                     Role::Value,
-                    format!("{d} = {value}"),
+                    cond.to_string(),
                 );
-                filters.push(literal_condition(layer, d, value));
+                filters.push(cond);
             }
             continue;
         }
@@ -2180,8 +2198,33 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
     }
     // "A vs B", "split between A and B", "A and B each": several values of one dimension
     // are shown one row each (their sum is still the total of the rows).
+    // ("... in total across email, chat and voice" asks for the sum, unless a split is
+    // asked too: "total ARR split between Shopify and BigCommerce".)
+    let split_asked = st.lower.iter().any(|w| {
+        matches!(
+            w.as_str(),
+            "split"
+                | "broken"
+                | "breakdown"
+                | "each"
+                | "respectively"
+                | "vs"
+                | "versus"
+                | "compare"
+                | "compared"
+                | "comparing"
+        )
+    });
+    let total_asked = (1..st.lower.len()).any(|k| {
+        (st.word(k - 1) == "in" && st.word(k) == "total")
+            || matches!(st.word(k), "combined" | "altogether" | "together")
+    });
     for c in &filters {
-        if c.values.len() > 1 && c.op == Op::In && !group_by.contains(&c.dimension) {
+        if c.values.len() > 1
+            && c.op == Op::In
+            && !group_by.contains(&c.dimension)
+            && (split_asked || !total_asked)
+        {
             group_by.push(c.dimension.clone());
         }
     }
@@ -2516,6 +2559,12 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
         if st.used[i]
             || is_filler(st.word(i), &layer.ignore)
             || (i > 0 && matches!(st.word(i - 1), "by" | "per"))
+            // ("net new ARR growth": a change asked for, not the metric's own word.)
+            || matches!(
+                st.word(i),
+                "growth" | "grow" | "growing" | "change" | "changes" | "increase" | "decrease"
+                    | "delta" | "difference"
+            )
         {
             continue;
         }
@@ -2892,6 +2941,46 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
         limit = None;
     }
 
+    // Event dates end today: a period still running is counted up to today ("tickets this
+    // month" on the 20th is the 1st to the 20th), and one that hasn't started has nothing.
+    // Dates marked `future: true` (a deal's close date) keep the whole period.
+    if let Some(r) = time_range {
+        // ("won ARR in 2026 so far": to date even on a future-capable date.)
+        let so_far = (1..st.lower.len()).any(|k| {
+            matches!(
+                (st.word(k - 1), st.word(k)),
+                ("so", "far")
+                    | ("to", "date")
+                    | ("until", "now")
+                    | ("until", "today")
+                    | ("till", "now")
+            )
+        });
+        let future = !so_far
+            && metric_ids
+                .iter()
+                .any(|&m| own_time_dimension(layer, m).is_some_and(|d| d.future));
+        if !future && r.from > today {
+            return Plan::Unanswerable {
+                reason: format!(
+                    "That period ({} to {}) starts after today ({today}): {} has no data for it yet.",
+                    r.from,
+                    r.to,
+                    layer.metrics[metric_ids[0]].label
+                ),
+                suggestions: Vec::new(),
+            };
+        }
+        if !future && r.to > today && compare.is_none() && !why {
+            time_range = Some(TimeRange {
+                from: r.from,
+                to: today,
+            });
+            if let Some(l) = &period_label {
+                period_label = Some(format!("{} to date", short_label(l)));
+            }
+        }
+    }
     // Shape: comparisons, why, shares and definitions need more than one query.
     let mut shape = Shape::Single;
     if let Some((earlier, later)) = compare {
@@ -3210,34 +3299,6 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
             "That period starts after today ({today}): only rows already dated in it count (planned or forecast dates), from {} to {}.",
             r.from, r.to
         ));
-    }
-    // Event dates end today: a period still running is counted up to today ("tickets this
-    // month" on the 20th is the 1st to the 20th), and one that hasn't started has nothing.
-    // Dates marked `future: true` (a deal's close date) keep the whole period.
-    if let Some(r) = time_range {
-        let future = metric_ids
-            .iter()
-            .any(|&m| own_time_dimension(layer, m).is_some_and(|d| d.future));
-        if !future && r.from > today {
-            return Plan::Unanswerable {
-                reason: format!(
-                    "That period ({} to {}) starts after today ({today}): {} has no data for it yet.",
-                    r.from,
-                    r.to,
-                    layer.metrics[metric_ids[0]].label
-                ),
-                suggestions: Vec::new(),
-            };
-        }
-        if !future && r.to > today && shape == Shape::Single {
-            time_range = Some(TimeRange {
-                from: r.from,
-                to: today,
-            });
-            if let Some(l) = &period_label {
-                period_label = Some(format!("{} to date", short_label(l)));
-            }
-        }
     }
     // "Claims by open date": a metric's own time axis is a daily series, not a column.
     if grain.is_none() && shape == Shape::Single {
