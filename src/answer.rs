@@ -293,10 +293,34 @@ pub fn run_query(
                     out.result.rows.truncate(n);
                 }
             }
+            // "US vs Canada": a value asked for with no rows is said, not silently missing.
+            let mut missing_note = Vec::new();
+            for c in query
+                .filters
+                .iter()
+                .filter(|c| c.op == crate::semantic::query::Op::In)
+            {
+                let Some(col) = query.group_by.iter().position(|g| g == &c.dimension) else {
+                    continue;
+                };
+                for v in &c.values {
+                    let want = v.to_string().trim_matches('\'').to_lowercase();
+                    let present = out.result.rows.iter().any(|r| {
+                        r.get(col).is_some_and(|x| {
+                            crate::render::text::format_value(x, None).to_lowercase() == want
+                                || x.as_str().is_some_and(|t| t.to_lowercase() == want)
+                        })
+                    });
+                    if !present {
+                        missing_note.push(format!("No rows for {} = {want}.", c.dimension));
+                    }
+                }
+            }
             let mut a = Answer::new(question, Status::Answered, String::new());
             a.provenance = provenance;
             a.provenance.truncated = out.result.truncated;
             a.provenance.notes.extend(tie_note);
+            a.provenance.notes.extend(missing_note);
             a.sql = Some(out.compiled.sql);
             a.columns = out.result.columns;
             a.rows = out.result.rows;

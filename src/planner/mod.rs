@@ -2725,6 +2725,59 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
             };
         }
     }
+    // "how many tickets did Enterprise merchants open in October", "tickets closed
+    // yesterday": an event verb dated by a period needs a date for that event; the metric
+    // counts by its own date. Unless the metric has a date of that name, ask.
+    if period.is_some() {
+        let dates: Vec<String> = metric_ids
+            .iter()
+            .flat_map(|&m| metric_models(layer, m))
+            .flat_map(|model| {
+                layer.models[model]
+                    .dimensions
+                    .iter()
+                    .filter(|d| d.is_time())
+            })
+            .flat_map(|d| phrase(&d.name).into_iter().chain(phrase(&d.label)))
+            .collect();
+        let aux = (0..st.lower.len()).find(|&k| {
+            matches!(
+                st.word(k),
+                "did" | "do" | "does" | "were" | "was" | "got" | "get"
+            )
+        });
+        for k in 0..st.lower.len() {
+            let w = st.word(k);
+            let root = match w {
+                "open" | "opened" | "opens" => "open",
+                "close" | "closed" | "closes" => "close",
+                "resolve" | "resolved" | "resolves" => "resolv",
+                "cancel" | "cancelled" | "canceled" => "cancel",
+                "lose" | "lost" | "loses" => "los",
+                "finish" | "finished" => "finish",
+                _ => continue,
+            };
+            let then_period = period.as_ref().is_some_and(|p| p.used.contains(&(k + 1)))
+                || (matches!(st.word(k + 1), "in" | "on" | "during")
+                    && period.as_ref().is_some_and(|p| p.used.contains(&(k + 2))));
+            let verb = then_period && (aux.is_some_and(|a| a < k) || k > 0);
+            let dated = dates.iter().any(|d| d.starts_with(root));
+            let as_value = readings
+                .iter()
+                .any(|(j, n, role, _)| *role == Role::Value && *j <= k && k < j + n);
+            if verb && !dated && (as_value || !st.used[k]) {
+                return Plan::Clarify {
+                    question: format!(
+                        "\"{w}\" in that period: I count {} by {}, and there is no date for when they were {w}. Ask for them by {} (\"created in October\"), or by their current status without a period.",
+                        layer.metrics[metric_ids[0]].label.to_lowercase(),
+                        own_time(layer, metric_ids[0]).unwrap_or_else(|| "their date".into()),
+                        own_time(layer, metric_ids[0]).unwrap_or_else(|| "their date".into())
+                    ),
+                    choices: Vec::new(),
+                };
+            }
+        }
+    }
     // "more tickets than Pets": a comparison against one value is not a breakdown.
     if let Some((k, _)) = said(&st, &["than"]) {
         return Plan::Clarify {
@@ -3240,7 +3293,36 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
     // "AI-only orders versus human orders": a filter on the dimension a metric is itself
     // defined by contradicts it.
     for &m in &metric_ids {
-        if let Some((_, _, own)) = simple_parts(layer, m) {
+        // "AI automation rate": any filter on what a ratio's numerator is defined by makes
+        // it 0 or 1.
+        if let MetricKind::Ratio { numerator, .. } = &layer.metrics[m].kind {
+            if let Some(c) = filters
+                .iter()
+                .find(|c| numerator.filter.iter().any(|o| o.dimension == c.dimension))
+            {
+                return Plan::Clarify {
+                    question: format!(
+                        "{} is the share of {}; filtering on {} as well would make it 0 or 1. Do you want {} by {} instead?",
+                        layer.metrics[m].label,
+                        numerator
+                            .filter
+                            .iter()
+                            .map(|o| o.to_string())
+                            .collect::<Vec<_>>()
+                            .join(" and "),
+                        c,
+                        layer.metrics[m].label,
+                        c.dimension
+                    ),
+                    choices: Vec::new(),
+                };
+            }
+        }
+        let own = match &layer.metrics[m].kind {
+            MetricKind::Simple(i) => Some(i.filter.clone()),
+            _ => None,
+        };
+        if let Some(own) = own {
             // (Narrowing is fine: "pipeline excluding negotiation" within open deals.)
             let contradicts = |c: &Condition| {
                 own.iter().filter(|o| o.dimension == c.dimension).any(|o| {
@@ -3798,10 +3880,12 @@ fn statistic(layer: &SemanticLayer, m: usize) -> &'static str {
 /// against October 1-20), never a partial month against a whole one.
 fn like_for_like(c: &mut (Span, Span), today: NaiveDate, notes: &mut Vec<String>) {
     let (earlier, later) = c;
-    if later.range.from <= today && later.range.to > today {
+    if later.range.from <= today && later.range.to >= today {
         let days = (today - later.range.from).num_days();
         later.range.to = today;
-        later.label = format!("{} to date", later.label);
+        if !later.label.contains("to date") {
+            later.label = format!("{} to date", later.label);
+        }
         let cut = earlier.range.from + chrono::Duration::days(days);
         if cut < earlier.range.to {
             earlier.range.to = cut;
