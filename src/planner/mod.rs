@@ -1071,12 +1071,20 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
                 }
                 let g = time::grain_word(&stem(st.word(k)))?;
                 if st.word(k + 1) == "before" {
-                    let from = if k > 0 && st.word(k - 1) == "the" {
-                        k - 1
+                    // "the month before", "the 7 days before (that)"
+                    let mut from = k;
+                    if from > 0 && st.word(from - 1).parse::<u32>().is_ok() {
+                        from -= 1;
+                    }
+                    if from > 0 && st.word(from - 1) == "the" {
+                        from -= 1;
+                    }
+                    let to = if st.word(k + 2) == "that" {
+                        k + 3
                     } else {
-                        k
+                        k + 2
                     };
-                    Some((g, from, k + 2))
+                    Some((g, from, to))
                 } else if k > 0 && matches!(st.word(k - 1), "previous" | "prior" | "preceding") {
                     let from = if k > 1 && st.word(k - 2) == "the" {
                         k - 2
@@ -1092,9 +1100,14 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
                 let (range, kind) = previous(p.range);
                 if kind == g {
                     implied_compare = true;
+                    let days = (range.to - range.from).num_days() + 1;
                     second = Some(time::FoundPeriod {
                         range,
-                        label: format!("the {g} before"),
+                        label: if g == Grain::Day && days > 1 {
+                            format!("the {days} days before")
+                        } else {
+                            format!("the {g} before")
+                        },
                         used: (from..to).collect(),
                     });
                 }
@@ -1113,9 +1126,15 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
                     time::period_start(q.range.from, g) == q.range.from
                         && time::whole(q.range.from, g).to == q.range.to
                 });
-            if relative && same_kind == Some(kind) && q.range.from >= p.range.from {
+            let numbered = (first_tok..first_tok + 3).any(|k| st.word(k).parse::<u32>().is_ok());
+            if relative && (same_kind == Some(kind) || numbered) && q.range.from >= p.range.from {
+                let days = (before.to - before.from).num_days() + 1;
+                q.label = if kind == Grain::Day && days > 1 {
+                    format!("the {days} days before")
+                } else {
+                    format!("the {kind} before")
+                };
                 q.range = before;
-                q.label = format!("the {kind} before");
             }
         }
         if let Some(q) = &second {
@@ -2933,6 +2952,28 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
     }
     // "top 2 merchants in each vertical": a ranking within groups is not supported; one
     // over combinations is rarely meant. Ask.
+    // ("highest ARR merchant per country", "top channel by tickets each month": a ranking
+    // within each group or period.)
+    let within_each = readings.iter().any(|(j, _, role, as_)| {
+        *role == Role::Dimension
+            && group_by.contains(as_)
+            && *j > 0
+            && matches!(st.word(j - 1), "each" | "per" | "every")
+    }) || (grain.is_some() && !group_by.is_empty());
+    if (desc.is_some() || limit.is_some()) && within_each && !group_by.is_empty() {
+        let within = match grain {
+            Some(g) => g.to_string(),
+            None => group_by.last().cloned().unwrap_or_default(),
+        };
+        return Plan::Clarify {
+            question: format!(
+                "The highest or lowest within each {within}? I can rank one breakdown at a time: ask for {} by {} for one {within}.",
+                layer.metrics[metric_ids[0]].label,
+                group_by[0]
+            ),
+            choices: Vec::new(),
+        };
+    }
     if limit.is_some() && group_by.len() > 1 {
         return Plan::Clarify {
             question: format!(
@@ -3882,8 +3923,9 @@ fn like_for_like(c: &mut (Span, Span), today: NaiveDate, notes: &mut Vec<String>
     let (earlier, later) = c;
     if later.range.from <= today && later.range.to >= today {
         let days = (today - later.range.from).num_days();
+        let running = later.range.to > today;
         later.range.to = today;
-        if !later.label.contains("to date") {
+        if running && !later.label.contains("to date") {
             later.label = format!("{} to date", later.label);
         }
         let cut = earlier.range.from + chrono::Duration::days(days);
