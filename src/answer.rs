@@ -198,6 +198,18 @@ pub fn ask(
     answer
 }
 
+/// Removes the rows whose group-by values are empty; says so when any were.
+fn drop_empty_groups(rows: &mut Vec<Vec<Value>>, group_by: &[String]) -> Option<String> {
+    let before = rows.len();
+    rows.retain(|r| r.iter().take(group_by.len()).all(|v| *v != Value::Null));
+    (rows.len() < before).then(|| {
+        format!(
+            "Rows with no {} are left out of the ranking.",
+            group_by.join(" or ")
+        )
+    })
+}
+
 /// Runs a structured query and builds its answer (the planner's and the LLM's shared path).
 pub fn run_query(
     engine: &Engine,
@@ -234,35 +246,14 @@ pub fn run_query(
     }
     match engine.query(&run, today, &ctx) {
         Ok(mut out) => {
-            let mut tie_note = None;
-            // A full ranking ranks members too: the empty group goes.
-            if query.limit.is_none() && !query.order.is_empty() {
-                let groups = query.group_by.len().min(out.result.columns.len());
-                let before = out.result.rows.len();
-                out.result
-                    .rows
-                    .retain(|r| r[..groups].iter().all(|v| *v != Value::Null));
-                if out.result.rows.len() < before {
-                    tie_note = Some(format!(
-                        "Rows with no {} are left out of the ranking.",
-                        query.group_by.join(" or ")
-                    ));
-                }
-            }
+            // A ranking ranks members: the group of rows with no value ("–") is not one.
+            let mut tie_note = if query.order.is_empty() {
+                None
+            } else {
+                drop_empty_groups(&mut out.result.rows, &query.group_by)
+            };
             if let (Some(n), Some(o)) = (query.limit, query.order.first()) {
                 let n = n as usize;
-                // The top N ranks members: the group of rows with no value ("–") is not one.
-                let groups = query.group_by.len().min(out.result.columns.len());
-                let before = out.result.rows.len();
-                out.result
-                    .rows
-                    .retain(|r| r[..groups].iter().all(|v| *v != Value::Null));
-                if out.result.rows.len() < before {
-                    tie_note = Some(format!(
-                        "Rows with no {} are left out of the ranking.",
-                        query.group_by.join(" or ")
-                    ));
-                }
                 let col = out.result.columns.iter().position(|c| c == &o.field);
                 if let (Some(col), true) = (col, out.result.rows.len() > n && n > 0) {
                     let edge = out.result.rows[n - 1][col].clone();
