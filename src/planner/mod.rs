@@ -2823,7 +2823,8 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
             .iter()
             .filter_map(|m| own_time(layer, *m))
             .collect();
-        for &m in &metric_ids {
+        // (A metric with no date of its own is refused for periods further on.)
+        for &m in metric_ids.iter().filter(|_| !own.is_empty()) {
             for model in metric_models(layer, m) {
                 for d in layer.models[model]
                     .dimensions
@@ -4203,6 +4204,12 @@ fn unexplained(
         format!(
             "I don't know \"{phrase}\", and I won't answer without it. {label} can be split by {}.",
             join_or(&reach.iter().take(8).cloned().collect::<Vec<_>>())
+        )
+    } else if close.len() == 1 && close[0].replace('_', " ") == phrase {
+        // The word is a column, but the question doesn't say how to use it.
+        format!(
+            "\"{phrase}\": by {} (one row each), or only some values of it? Ask e.g. \"{label} by {}\".",
+            close[0], close[0]
         )
     } else {
         format!(
