@@ -198,6 +198,105 @@ pub fn ask(
     answer
 }
 
+/// The audit context and the provenance every answer of `query` starts from.
+fn context(
+    engine: &Engine,
+    question: &str,
+    query: &MetricQuery,
+    period: Option<String>,
+    notes: Vec<String>,
+    today: NaiveDate,
+    requester: &str,
+) -> (AuditContext, Provenance) {
+    let ctx = AuditContext {
+        requester: requester.to_string(),
+        question: question.to_string(),
+        query_json: serde_json::to_string(query).ok(),
+    };
+    let provenance = Provenance {
+        metrics: MetricInfo::of(&engine.layer, &query.metrics),
+        filters: query.filters.iter().map(|c| c.to_string()).collect(),
+        time_range: query.time_range,
+        period,
+        grain: query.grain,
+        data_freshness: engine.data_freshness(&query.metrics, today),
+        today: Some(today),
+        notes,
+        truncated: false,
+    };
+    (ctx, provenance)
+}
+
+/// Rows read past a ranking's limit (to see ties beyond the Nth).
+const TIE_LOOKAHEAD: u64 = 50;
+
+/// Settles a ranked result read with `TIE_LOOKAHEAD` extra rows: the empty group goes (it
+/// is not a member), and the cut at N keeps every row tied with the Nth. Returns the notes.
+fn settle_ranking(
+    query: &MetricQuery,
+    rows: &mut Vec<Vec<Value>>,
+    columns: &[String],
+) -> Vec<String> {
+    let mut notes = Vec::new();
+    let Some(o) = query.order.first() else {
+        return notes;
+    };
+    notes.extend(drop_empty_groups(rows, &query.group_by));
+    let Some(n) = query.limit.map(|n| n as usize) else {
+        return notes;
+    };
+    let col = columns.iter().position(|c| c == &o.field);
+    let (Some(col), true) = (col, rows.len() > n && n > 0) else {
+        rows.truncate(n);
+        return notes;
+    };
+    let edge = rows[n - 1][col].clone();
+    let keep = n + rows[n..].iter().take_while(|r| r[col] == edge).count();
+    if keep > n {
+        let more = keep == rows.len() && rows.len() as u64 == n as u64 + TIE_LOOKAHEAD;
+        let tied = rows[..keep].iter().filter(|r| r[col] == edge).count();
+        notes.push(format!(
+            "{tied} rows tie at {} for place {n}; all of them are shown{}.",
+            crate::render::text::format_value(&edge, None),
+            if more {
+                ", and more are tied beyond these"
+            } else {
+                ""
+            }
+        ));
+    }
+    rows.truncate(keep);
+    notes
+}
+
+/// "US vs Canada": a value asked for (an IN list on a group-by) with no rows is said, not
+/// silently missing.
+fn missing_values(query: &MetricQuery, rows: &[Vec<Value>]) -> Vec<String> {
+    let mut notes = Vec::new();
+    for c in query
+        .filters
+        .iter()
+        .filter(|c| c.op == crate::semantic::query::Op::In)
+    {
+        let Some(col) = query.group_by.iter().position(|g| g == &c.dimension) else {
+            continue;
+        };
+        for v in &c.values {
+            let want = v.to_string().trim_matches('\'').to_lowercase();
+            let present = rows.iter().any(|r| {
+                r.get(col).is_some_and(|x| {
+                    crate::render::text::format_value(x, None).to_lowercase() == want
+                        || x.as_str().is_some_and(|t| t.to_lowercase() == want)
+                })
+            });
+            if !present {
+                notes.push(format!("No rows for {} = {want}.", c.dimension));
+            }
+        }
+    }
+    notes
+}
+
 /// Removes the rows whose group-by values are empty; says so when any were.
 fn drop_empty_groups(rows: &mut Vec<Vec<Value>>, group_by: &[String]) -> Option<String> {
     let before = rows.len();
@@ -220,98 +319,21 @@ pub fn run_query(
     today: NaiveDate,
     requester: &str,
 ) -> Answer {
-    let ctx = AuditContext {
-        requester: requester.to_string(),
-        question: question.to_string(),
-        query_json: serde_json::to_string(&query).ok(),
-    };
-    let metrics = MetricInfo::of(&engine.layer, &query.metrics);
-    let provenance = Provenance {
-        metrics,
-        filters: query.filters.iter().map(|c| c.to_string()).collect(),
-        time_range: query.time_range,
-        period,
-        grain: query.grain,
-        data_freshness: engine.data_freshness(&query.metrics, today),
-        today: Some(today),
-        notes,
-        truncated: false,
-    };
-    // A ranking cut at N must not cut through a tie: the query reads some rows past N and
-    // keeps every row tied with the Nth, saying so.
-    const TIE_LOOKAHEAD: u64 = 50;
+    let (ctx, provenance) = context(engine, question, &query, period, notes, today, requester);
+    // A ranking cut at N must not cut through a tie: read some rows past N (see
+    // `settle_ranking`).
     let mut run = query.clone();
     if let (Some(n), Some(_)) = (query.limit, query.order.first()) {
         run.limit = Some(n + TIE_LOOKAHEAD);
     }
     match engine.query(&run, today, &ctx) {
         Ok(mut out) => {
-            // A ranking ranks members: the group of rows with no value ("–") is not one.
-            let mut tie_note = if query.order.is_empty() {
-                None
-            } else {
-                drop_empty_groups(&mut out.result.rows, &query.group_by)
-            };
-            if let (Some(n), Some(o)) = (query.limit, query.order.first()) {
-                let n = n as usize;
-                let col = out.result.columns.iter().position(|c| c == &o.field);
-                if let (Some(col), true) = (col, out.result.rows.len() > n && n > 0) {
-                    let edge = out.result.rows[n - 1][col].clone();
-                    let keep = n + out.result.rows[n..]
-                        .iter()
-                        .take_while(|r| r[col] == edge)
-                        .count();
-                    if keep > n {
-                        let more = keep == out.result.rows.len()
-                            && out.result.rows.len() as u64 == n as u64 + TIE_LOOKAHEAD;
-                        let tied = out.result.rows[..keep]
-                            .iter()
-                            .filter(|r| r[col] == edge)
-                            .count();
-                        let earlier = tie_note.take().map(|t| format!("{t} ")).unwrap_or_default();
-                        tie_note = Some(format!(
-                            "{earlier}{tied} rows tie at {} for place {n}; all of them are shown{}.",
-                            crate::render::text::format_value(&edge, None),
-                            if more {
-                                ", and more are tied beyond these"
-                            } else {
-                                ""
-                            }
-                        ));
-                    }
-                    out.result.rows.truncate(keep);
-                } else {
-                    out.result.rows.truncate(n);
-                }
-            }
-            // "US vs Canada": a value asked for with no rows is said, not silently missing.
-            let mut missing_note = Vec::new();
-            for c in query
-                .filters
-                .iter()
-                .filter(|c| c.op == crate::semantic::query::Op::In)
-            {
-                let Some(col) = query.group_by.iter().position(|g| g == &c.dimension) else {
-                    continue;
-                };
-                for v in &c.values {
-                    let want = v.to_string().trim_matches('\'').to_lowercase();
-                    let present = out.result.rows.iter().any(|r| {
-                        r.get(col).is_some_and(|x| {
-                            crate::render::text::format_value(x, None).to_lowercase() == want
-                                || x.as_str().is_some_and(|t| t.to_lowercase() == want)
-                        })
-                    });
-                    if !present {
-                        missing_note.push(format!("No rows for {} = {want}.", c.dimension));
-                    }
-                }
-            }
+            let mut settled = settle_ranking(&query, &mut out.result.rows, &out.result.columns);
+            settled.extend(missing_values(&query, &out.result.rows));
             let mut a = Answer::new(question, Status::Answered, String::new());
             a.provenance = provenance;
             a.provenance.truncated = out.result.truncated;
-            a.provenance.notes.extend(tie_note);
-            a.provenance.notes.extend(missing_note);
+            a.provenance.notes.extend(settled);
             a.sql = Some(out.compiled.sql);
             a.columns = out.result.columns;
             a.rows = out.result.rows;
@@ -434,23 +456,9 @@ fn run_shape(
     today: NaiveDate,
     requester: &str,
 ) -> Answer {
-    let ctx = AuditContext {
-        requester: requester.to_string(),
-        question: question.to_string(),
-        query_json: serde_json::to_string(&query).ok(),
-    };
+    let (ctx, provenance) = context(engine, question, &query, period, notes, today, requester);
     let mut base = Answer::new(question, Status::Answered, String::new());
-    base.provenance = Provenance {
-        metrics: MetricInfo::of(&engine.layer, &query.metrics),
-        filters: query.filters.iter().map(|c| c.to_string()).collect(),
-        time_range: query.time_range,
-        period,
-        grain: query.grain,
-        data_freshness: engine.data_freshness(&query.metrics, today),
-        today: Some(today),
-        notes,
-        truncated: false,
-    };
+    base.provenance = provenance;
     base.query = Some(query.clone());
     let run = |q: &MetricQuery| engine.query(q, today, &ctx);
     let result = (|| -> Result<(), QueryError> {

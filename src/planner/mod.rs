@@ -2179,19 +2179,7 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
             if let Some(i) = st.find(e, 0) {
                 st.mark(i, e.words.len());
                 // "merchants that don't have the AI agent enabled": false.
-                let mut j = i;
-                let mut negation = None;
-                while j > 0 && i - j < 4 {
-                    let w = st.word(j - 1);
-                    if NEGATIONS.contains(&w) && !st.used[j - 1] {
-                        negation = Some(j - 1);
-                        break;
-                    }
-                    if st.used[j - 1] || !is_filler(w, &layer.ignore) {
-                        break;
-                    }
-                    j -= 1;
-                }
+                let negation = negation_before(layer, &st, i, &[]);
                 let mut cond = literal_condition(layer, d, "true");
                 if let Some(k) = negation {
                     st.used[k] = true;
@@ -3593,14 +3581,24 @@ fn own_time_dimension(
 
 /// The name of the time dimension a metric is bucketed by.
 fn own_time(layer: &SemanticLayer, m: usize) -> Option<String> {
-    let input = match &layer.metrics[m].kind {
-        MetricKind::Simple(i) | MetricKind::Cumulative(i) => i,
-        MetricKind::Ratio { numerator, .. } => numerator,
-        MetricKind::Derived { deps, .. } => return own_time(layer, *deps.first()?),
-    };
-    input
-        .time_dimension
-        .map(|t| layer.models[input.model].dimensions[t].name.clone())
+    own_time_dimension(layer, m).map(|d| d.name.clone())
+}
+
+/// The unused negation word up to four words before token `i`, past filler and `own`
+/// words (the dimension's own: "not handled by the AI agent"); "other" only as "other than".
+fn negation_before(layer: &SemanticLayer, st: &State, i: usize, own: &[String]) -> Option<usize> {
+    let mut j = i;
+    while j > 0 && i - j < 4 {
+        let w = st.word(j - 1);
+        if NEGATIONS.contains(&w) && !st.used[j - 1] {
+            return (w != "other" || st.word(j) == "than").then_some(j - 1);
+        }
+        if st.used[j - 1] || !(is_filler(w, &layer.ignore) || own.contains(&st.stems[j - 1])) {
+            return None;
+        }
+        j -= 1;
+    }
+    None
 }
 
 /// Words that negate the value after them ("not in the US", "excluding chat").
@@ -3752,23 +3750,7 @@ fn add_value(
             choices: Vec::new(),
         }));
     }
-    // The negation: up to four words back, past filler and the dimension's own words.
-    let mut negation = None;
-    let mut j = i;
-    while j > 0 && i - j < 4 {
-        let w = st.word(j - 1);
-        if NEGATIONS.contains(&w) && !st.used[j - 1] {
-            // "other than X" negates; "other" alone does not.
-            if w != "other" || st.word(j) == "than" {
-                negation = Some(j - 1);
-            }
-            break;
-        }
-        if st.used[j - 1] || !(is_filler(w, &layer.ignore) || own.contains(&st.stems[j - 1])) {
-            break;
-        }
-        j -= 1;
-    }
+    let negation = negation_before(layer, st, i, &own);
     // "except voice and sms": a value listed right after an excluded one of its dimension
     // is excluded too.
     let mut k = i;
