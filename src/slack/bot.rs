@@ -577,7 +577,7 @@ impl Bot {
             warn!(error = %e, "chat.update failed; posting the answer as a new message");
             self.post(channel, Some(thread), &fallback).await;
         }
-        if let Some(chart) = crate::render::chart::from_answer(a) {
+        if let Some(chart) = a.charts().first().map(|c| (*c).clone()) {
             match crate::render::chart::svg(&chart, 900, 480)
                 .and_then(|s| crate::render::chart::png(&s, 2.0))
             {
@@ -603,7 +603,7 @@ impl Bot {
     }
 
     async fn send_pdf(&self, channel: &str, thread: &str, user: &str, answer_id: &str) {
-        let pdf = match self.svc.pdf(answer_id).await {
+        let (name, pdf) = match self.svc.pdf(answer_id).await {
             Ok(p) => p,
             Err(e) => {
                 warn!(error = %e, "PDF rendering failed");
@@ -619,7 +619,7 @@ impl Bot {
         self.upload(
             channel,
             thread,
-            "cortex-report.pdf",
+            &name,
             "Report (PDF)",
             "application/pdf",
             pdf,
