@@ -219,7 +219,7 @@ pub fn section_view(s: &Section, max_rows: usize) -> Json {
                     "status": match s.on_track { Some(true) => "on pace", Some(false) => "behind", None => "no target" },
                     "behind": s.on_track == Some(false),
                 })).collect::<Vec<_>>(),
-                "chart": o.chart.as_ref().map(chart_view),
+                "trend": o.chart.as_ref().map(chart_view),
             })
         }
         Section::Notes {
@@ -270,7 +270,7 @@ pub fn view(a: &Answer, opts: &PageOptions) -> Json {
         if let Section::Kpis { tiles } = s {
             for k in tiles {
                 if let Some(id) = &k.id {
-                    kpis.insert(id.clone(), json!({"value": k.value, "text": k.value.map(|v| format::figure(v, k.unit))}));
+                    kpis.insert(id.clone(), json!({"label": k.label, "value": k.value, "text": k.value.map(|v| format::figure(v, k.unit))}));
                 }
             }
         }

@@ -169,7 +169,7 @@ pub fn blocks_linked(a: &Answer, answer_id: &str, links: &Links) -> Vec<Value> {
     match a.status {
         Status::Clarify => {
             out.push(section(&format!(":thinking_face: {}", escape(&a.headline))));
-            let mut buttons: Vec<Value> = a
+            let buttons: Vec<Value> = a
                 .choices
                 .iter()
                 .take(5)
@@ -182,8 +182,10 @@ pub fn blocks_linked(a: &Answer, answer_id: &str, links: &Links) -> Vec<Value> {
                     )
                 })
                 .collect();
-            buttons.extend(feedback);
-            out.push(json!({"type": "actions", "elements": buttons}));
+            // No feedback here: the asker answers the question by choosing.
+            if !buttons.is_empty() {
+                out.push(json!({"type": "actions", "elements": buttons}));
+            }
             return out;
         }
         Status::Unanswerable | Status::Error => {

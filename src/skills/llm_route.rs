@@ -335,11 +335,11 @@ pub async fn answer(
         }
         Err(()) => super::answer_question(rt, question, asker, today, requester),
     };
+    // Completed (text, next questions) before narration: the narrator reads the text.
+    super::complete(rt, &mut a, asker, today);
     if a.status == Status::Answered {
-        if a.text.is_empty() {
-
-        }
         narrate(llm, &mut a).await;
+        a.text = crate::render::text::answer(&a);
     }
     a
 }

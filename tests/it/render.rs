@@ -82,6 +82,8 @@ fn long_tables_are_cut_with_a_note_and_the_csv_has_every_row() {
     while a.rows.len() <= MAX_TABLE_ROWS {
         a.rows.extend(rows.iter().cloned());
     }
+    a.sections.clear();
+    cortex::answer::metric_sections(&mut a);
     assert!(table_is_cut(&a));
     let b = blocks(&a, "x");
     let note = b

@@ -428,7 +428,7 @@ async fn a_direct_message_is_answered_and_the_asker_is_known() {
     let updates = fake.calls("chat.update");
     assert_eq!(updates.len(), 1, "{:?}", fake.all());
     let b = blocks_text(&updates[0]);
-    assert!(b.contains("OKR") && b.contains("What you can do"), "{b}");
+    assert!(b.contains("OKR") && b.contains("What Revenue can do"), "{b}");
     // Dana is on the Revenue team: the recommendations are Revenue's levers.
     assert!(
         b.contains("Enterprise deals") || b.contains("upsell") || b.contains("self-serve"),
@@ -937,7 +937,7 @@ async fn the_html_and_pdf_buttons_link_the_page_and_upload_the_report() {
         .map(|c| c.body["filename"].as_str().unwrap_or("").to_string())
         .collect();
     assert!(
-        names.contains(&"cortex-report.pdf".to_string()),
+        names.contains(&"merchant-brief-blue-fox-goods-2026-11-20.pdf".to_string()),
         "{names:?}"
     );
     let pdf = fake
