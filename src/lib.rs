@@ -28,6 +28,7 @@
 //! - [`diagnostics`]: load-time errors with file, line and key.
 //! - [`eval`]: `cortex eval`, question sets with expected queries and hand-SQL rows.
 //! - [`fuzzy`]: string distance for "did you mean" hints.
+//! - [`text`]: tokenizer, stems, calendar and the parsed `Question`: shared, depends on nothing.
 
 pub mod answer;
 pub mod bench;
@@ -50,5 +51,6 @@ pub mod service;
 pub mod skills;
 pub mod slack;
 pub mod state;
+pub mod text;
 pub mod warehouse;
 pub mod web;

@@ -309,11 +309,11 @@ impl Context {
 
     /// The passages that share the most words with the question, best first.
     pub fn relevant(&self, question: &str, limit: usize) -> Vec<Passage> {
-        let q: BTreeSet<String> = crate::planner::content_words(question);
+        let q: BTreeSet<String> = crate::text::content_words(question);
         let mut scored: Vec<(usize, Passage)> = Vec::new();
         let mut add = |source: &str, title: &str, text: &str| {
-            let words = crate::planner::content_words(&format!("{title} {text}"));
-            let title_words = crate::planner::content_words(title);
+            let words = crate::text::content_words(&format!("{title} {text}"));
+            let title_words = crate::text::content_words(title);
             let score = q.intersection(&words).count() + 2 * q.intersection(&title_words).count();
             if score > 0 {
                 scored.push((

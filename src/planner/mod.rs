@@ -7,8 +7,12 @@
 //! equally gets one clarifying question.
 
 pub mod followup;
-pub mod time;
 pub mod understood;
+
+/// The calendar, under its old path for callers outside the planner (skills, answers).
+pub use crate::text::calendar as time;
+/// The tokenizer, under its old path for callers outside the planner.
+pub use crate::text::words::{content_words, stem, words, words_with_commas};
 
 use understood::is_filler;
 pub use understood::{Role, Understood};
@@ -18,6 +22,8 @@ use chrono::NaiveDate;
 use crate::fuzzy::{levenshtein, typo_budget};
 use crate::semantic::model::{MetricKind, SemanticLayer};
 use crate::semantic::query::{Condition, Grain, Literal, MetricQuery, Op, OrderBy, TimeRange};
+use crate::text::words::{phrase, STOPWORDS};
+use crate::text::Question;
 
 /// The planner's decision (made once per question, so its size doesn't matter).
 #[derive(Debug, Clone, PartialEq)]
@@ -43,260 +49,6 @@ pub enum Plan {
         reason: String,
         suggestions: Vec<String>,
     },
-}
-
-/// Words that carry no meaning for planning.
-const STOPWORDS: &[&str] = &[
-    "a",
-    "an",
-    "the",
-    "what",
-    "whats",
-    "what's",
-    "is",
-    "are",
-    "was",
-    "were",
-    "our",
-    "we",
-    "us",
-    "my",
-    "me",
-    "i",
-    "how",
-    "many",
-    "much",
-    "did",
-    "do",
-    "does",
-    "have",
-    "has",
-    "had",
-    "get",
-    "got",
-    "give",
-    "show",
-    "tell",
-    "list",
-    "of",
-    "for",
-    "in",
-    "on",
-    "at",
-    "to",
-    "and",
-    "or",
-    "with",
-    "from",
-    "by",
-    "per",
-    "each",
-    "every",
-    "across",
-    "vs",
-    "versus",
-    "compared",
-    "compare",
-    "comparison",
-    "between",
-    "please",
-    "can",
-    "you",
-    "could",
-    "would",
-    "be",
-    "it",
-    "its",
-    "this",
-    "that",
-    "these",
-    "those",
-    "there",
-    "their",
-    "all",
-    "total",
-    "overall",
-    "current",
-    "currently",
-    "now",
-    "so",
-    "far",
-    "which",
-    "who",
-    "where",
-    "when",
-    "why",
-    "top",
-    "bottom",
-    "most",
-    "least",
-    "highest",
-    "lowest",
-    "largest",
-    "smallest",
-    "biggest",
-    "best",
-    "worst",
-    "more",
-    "less",
-    "than",
-    "as",
-    "into",
-    "up",
-    "down",
-    "broken",
-    "split",
-    "breakdown",
-    "number",
-    "count",
-    "amount",
-    "value",
-    "level",
-    "levels",
-    "rate",
-    "trend",
-    "trends",
-    "over",
-    "time",
-    "during",
-    "since",
-    "about",
-    "look",
-    "like",
-    "looking",
-    "doing",
-    "performing",
-    "see",
-    "report",
-    "summary",
-    "during",
-    "past",
-    "last",
-    "end",
-    "date",
-    "closing",
-    "close",
-    "due",
-    "expected",
-    "currently",
-    "right",
-    "any",
-    "some",
-    "been",
-    "being",
-    "will",
-    "going",
-    "out",
-    "merchant",
-    "customer",
-    "company",
-    "business",
-    "data",
-    "average",
-    "avg",
-    "mean",
-    "median",
-    "share",
-    "percent",
-    "percentage",
-    "proportion",
-    "fraction",
-    "ratio",
-    "enabled",
-    "has",
-];
-
-/// A normalised word: lowercase, `&` as "and", plural folded.
-pub fn stem(w: &str) -> String {
-    let w = w.to_lowercase();
-    if w.len() > 4 && w.ends_with("ies") {
-        return format!("{}y", &w[..w.len() - 3]);
-    }
-    if w.len() > 3
-        && w.ends_with('s')
-        && !w.ends_with("ss")
-        && !w.ends_with("us")
-        && !w.ends_with("is")
-    {
-        return w[..w.len() - 1].to_string();
-    }
-    w
-}
-
-/// Splits text into lowercase words; ISO dates stay whole, other punctuation separates.
-pub fn words(text: &str) -> Vec<String> {
-    words_with_commas(text).0
-}
-
-/// `words`, plus for each word whether a comma (or semicolon) follows it ("tickets, CSAT").
-pub fn words_with_commas(text: &str) -> (Vec<String>, Vec<bool>) {
-    let mut out = Vec::new();
-    let mut commas: Vec<bool> = Vec::new();
-    // "%" is a word of its own ("what % of orders").
-    let text = text.replace('%', " % ");
-    for token in text.split_whitespace() {
-        'token: {
-            let raw = token;
-            if raw == "%" {
-                out.push(raw.to_string());
-                break 'token;
-            }
-            let raw = raw.trim_matches(|c: char| ",.?!;:()\"“”".contains(c));
-            if time::is_iso_date(raw) {
-                out.push(raw.to_string());
-                break 'token;
-            }
-            let cleaned: String = raw
-                .to_lowercase()
-                .chars()
-                .map(|c| {
-                    if c.is_alphanumeric() || "$<+".contains(c) {
-                        c
-                    } else if c == '\'' || c == '’' {
-                        '\0'
-                    } else {
-                        ' '
-                    }
-                })
-                .filter(|c| *c != '\0')
-                .collect();
-            for w in cleaned.split_whitespace() {
-                out.push(if w == "&" {
-                    "and".into()
-                } else {
-                    w.to_string()
-                });
-            }
-            if raw.contains('&') && !raw.chars().any(char::is_alphanumeric) {
-                out.push("and".into());
-            }
-        }
-        commas.resize(out.len(), false);
-        let end = token.trim_end_matches(|c: char| ".?!)\"”".contains(c));
-        if end.ends_with([',', ';']) {
-            if let Some(last) = commas.last_mut() {
-                *last = true;
-            }
-        }
-    }
-    commas.resize(out.len(), false);
-    (out, commas)
-}
-
-/// The stemmed content words of a text (no stopwords), for retrieval and routing.
-pub fn content_words(text: &str) -> std::collections::BTreeSet<String> {
-    words(text)
-        .iter()
-        .filter(|w| !STOPWORDS.contains(&w.as_str()) && w.len() > 1)
-        .map(|w| stem(w))
-        .collect()
-}
-
-fn phrase(text: &str) -> Vec<String> {
-    words(&text.replace('_', " "))
-        .iter()
-        .map(|w| stem(w))
-        .collect()
 }
 
 /// What a phrase in the vocabulary points at.
@@ -427,13 +179,15 @@ impl Vocabulary {
     /// The governed values a question names, longest first and without overlaps:
     /// (the words as written, dimension, value). Entity names count too.
     pub fn values_in(&self, question: &str) -> Vec<(String, String, String)> {
-        let lower = words(question);
-        let stems: Vec<String> = lower.iter().map(|w| stem(w)).collect();
-        let mut st = State {
-            used: vec![false; stems.len()],
-            stems,
-            lower,
-        };
+        self.values_read(State::of_text(question))
+    }
+
+    /// [`Vocabulary::values_in`] of a question already read.
+    pub fn values_in_question(&self, q: &Question) -> Vec<(String, String, String)> {
+        self.values_read(State::new(q))
+    }
+
+    fn values_read(&self, mut st: State) -> Vec<(String, String, String)> {
         let mut out = Vec::new();
         for i in 0..st.stems.len() {
             for e in self.names.get(&st.stems[i]).into_iter().flatten() {
@@ -474,13 +228,15 @@ impl Vocabulary {
 
     /// The dimension phrases a question names ("by channel"): (the words, dimension).
     pub fn dimensions_in(&self, question: &str) -> Vec<(String, String)> {
-        let lower = words(question);
-        let stems: Vec<String> = lower.iter().map(|w| stem(w)).collect();
-        let mut st = State {
-            used: vec![false; stems.len()],
-            stems,
-            lower,
-        };
+        self.dimensions_read(State::of_text(question))
+    }
+
+    /// [`Vocabulary::dimensions_in`] of a question already read.
+    pub fn dimensions_in_question(&self, q: &Question) -> Vec<(String, String)> {
+        self.dimensions_read(State::new(q))
+    }
+
+    fn dimensions_read(&self, mut st: State) -> Vec<(String, String)> {
         let mut out = Vec::new();
         for e in &self.entries {
             let Target::Dimension(d) = &e.target else {
@@ -608,6 +364,25 @@ struct State {
 }
 
 impl State {
+    /// Every token of the question unused.
+    fn new(q: &Question) -> State {
+        State {
+            stems: q.stems.clone(),
+            lower: q.tokens.clone(),
+            used: vec![false; q.tokens.len()],
+        }
+    }
+
+    /// Every word of `text` unused (for entry points given text, not a read question).
+    fn of_text(text: &str) -> State {
+        let lower = words(text);
+        State {
+            stems: lower.iter().map(|w| stem(w)).collect(),
+            used: vec![false; lower.len()],
+            lower,
+        }
+    }
+
     /// Finds `entry` in unused tokens from `start`; returns the first index.
     fn find(&self, entry: &Entry, start: usize) -> Option<usize> {
         let n = entry.words.len();
@@ -664,13 +439,15 @@ fn has_time(layer: &SemanticLayer, m: usize) -> bool {
 /// The metrics a question names, in question order (longest phrases first, as the
 /// planner reads them), whether or not the rest of the question is understood.
 pub fn metrics_named(layer: &SemanticLayer, vocab: &Vocabulary, question: &str) -> Vec<String> {
-    let lower = words(question);
-    let stems: Vec<String> = lower.iter().map(|w| stem(w)).collect();
-    let mut st = State {
-        used: vec![false; stems.len()],
-        stems,
-        lower,
-    };
+    metrics_named_read(layer, vocab, State::of_text(question))
+}
+
+/// [`metrics_named`] of a question already read.
+pub fn metrics_named_in(layer: &SemanticLayer, vocab: &Vocabulary, q: &Question) -> Vec<String> {
+    metrics_named_read(layer, vocab, State::new(q))
+}
+
+fn metrics_named_read(layer: &SemanticLayer, vocab: &Vocabulary, mut st: State) -> Vec<String> {
     let mut found: Vec<(usize, usize)> = Vec::new();
     for e in &vocab.entries {
         if let Target::Metric(m) = e.target {
@@ -859,13 +636,15 @@ fn same_conditions(a: &[Condition], b: &[Condition]) -> bool {
 
 /// Plans a question against the semantic layer.
 pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: NaiveDate) -> Plan {
-    let (lower, commas) = words_with_commas(question);
-    let stems: Vec<String> = lower.iter().map(|w| stem(w)).collect();
-    let mut st = State {
-        used: vec![false; stems.len()],
-        stems,
-        lower,
-    };
+    plan_question(layer, vocab, &Question::new(question, today))
+}
+
+/// Plans a question already read, as of its `today`.
+pub fn plan_question(layer: &SemanticLayer, vocab: &Vocabulary, q: &Question) -> Plan {
+    let question = q.raw.as_str();
+    let today = q.today;
+    let commas = &q.commas;
+    let mut st = State::new(q);
     let mut notes = Vec::new();
     let mut readings: Readings = Vec::new();
 
@@ -1040,7 +819,7 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
     }
 
     // 1. Time: up to two periods ("this quarter compared with Q2").
-    let period = time::find_period(&st.lower, today);
+    let period = q.period.clone();
     let mut second = None;
     let mut implied_compare = false;
     if let Some(p) = &period {
@@ -4314,35 +4093,6 @@ fn join_or(items: &[String]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn words_normalise_punctuation_and_keep_dates() {
-        assert_eq!(
-            words("What's ARR for Health & Beauty, 2026-01-01?"),
-            [
-                "whats",
-                "arr",
-                "for",
-                "health",
-                "and",
-                "beauty",
-                "2026-01-01"
-            ]
-        );
-        assert_eq!(
-            words("AI-influenced orders"),
-            ["ai", "influenced", "orders"]
-        );
-        assert_eq!(words("<$1M tier"), ["<$1m", "tier"]);
-    }
-
-    #[test]
-    fn stems_fold_plurals() {
-        assert_eq!(stem("tickets"), "ticket");
-        assert_eq!(stem("countries"), "country");
-        assert_eq!(stem("status"), "status");
-        assert_eq!(stem("sms"), "sms");
-    }
 
     #[test]
     fn typos_match_long_words_only() {

@@ -183,14 +183,14 @@ fn covers(
     }
     let covered: Vec<String> = understood
         .iter()
-        .flat_map(|u| crate::planner::words(&u.phrase))
-        .map(|w| crate::planner::stem(&w))
+        .flat_map(|u| crate::text::words(&u.phrase))
+        .map(|w| crate::text::stem(&w))
         .collect();
-    let missing: Vec<String> = crate::planner::words(question)
+    let missing: Vec<String> = crate::text::words(question)
         .into_iter()
         .filter(|w| {
             !crate::planner::understood::is_filler(w, &layer.ignore)
-                && !covered.contains(&crate::planner::stem(w))
+                && !covered.contains(&crate::text::stem(w))
                 && w.chars().any(char::is_alphanumeric)
         })
         .collect();

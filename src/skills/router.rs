@@ -10,7 +10,7 @@ use super::params::{resolve, Resolved};
 use super::run::Runtime;
 use super::{ParamKind, Skill};
 use crate::context::Person;
-use crate::planner::content_words;
+use crate::text::content_words;
 
 /// The router's decision.
 #[derive(Debug)]
@@ -62,9 +62,9 @@ pub fn score(skill: &Skill, q: &BTreeSet<String>, q_seq: &[String]) -> f64 {
 }
 
 fn stems(text: &str) -> Vec<String> {
-    crate::planner::words(text)
+    crate::text::words(text)
         .iter()
-        .map(|w| crate::planner::stem(w))
+        .map(|w| crate::text::stem(w))
         .collect()
 }
 
@@ -241,8 +241,8 @@ pub fn dropped_values(
         .iter()
         .filter(|p| p.kind == super::ParamKind::Period)
         .count();
-    let toks = crate::planner::words(question);
-    if let Some(first) = crate::planner::time::find_period(&toks, today) {
+    let toks = crate::text::words(question);
+    if let Some(first) = crate::text::calendar::find_period(&toks, today) {
         let masked: Vec<String> = toks
             .iter()
             .enumerate()
@@ -254,7 +254,7 @@ pub fn dropped_values(
                 }
             })
             .collect();
-        let second = crate::planner::time::find_period(&masked, today);
+        let second = crate::text::calendar::find_period(&masked, today);
         if second.is_some() && periods < 2 {
             out.push("a second period".into());
         }
@@ -316,9 +316,9 @@ pub fn dropped_values(
             "daily" | "weekly" | "monthly" | "quarterly" | "yearly"
         ) || (matches!(w.as_str(), "by" | "per" | "each")
             && toks.get(i + 1).is_some_and(|n| {
-                crate::planner::time::grain_word(&crate::planner::stem(n)).is_some()
+                crate::text::calendar::grain_word(&crate::text::stem(n)).is_some()
             }));
-        if (ranking || grain) && !own_words.contains(&crate::planner::stem(w)) {
+        if (ranking || grain) && !own_words.contains(&crate::text::stem(w)) {
             out.push(format!("\"{w}\""));
         }
     }

@@ -3,9 +3,79 @@
 //! Calendar periods cover the whole period; weeks start on Monday; relative dates resolve
 //! against the injected `today`.
 
-use chrono::{Datelike, Duration, Months, NaiveDate};
+use std::fmt;
 
-use crate::semantic::{Grain, TimeRange};
+use chrono::{Datelike, Duration, Months, NaiveDate};
+use serde::{Deserialize, Serialize};
+
+/// Time grain of a bucketed query. Weeks start on Monday.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Hash)]
+#[serde(rename_all = "lowercase")]
+pub enum Grain {
+    Day,
+    Week,
+    Month,
+    Quarter,
+    Year,
+}
+
+impl Grain {
+    pub const ALL: [Grain; 5] = [
+        Grain::Day,
+        Grain::Week,
+        Grain::Month,
+        Grain::Quarter,
+        Grain::Year,
+    ];
+
+    /// The DuckDB `date_trunc` part and column name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Grain::Day => "day",
+            Grain::Week => "week",
+            Grain::Month => "month",
+            Grain::Quarter => "quarter",
+            Grain::Year => "year",
+        }
+    }
+
+    /// The DuckDB interval of one bucket.
+    pub fn interval(self) -> &'static str {
+        match self {
+            Grain::Day => "INTERVAL 1 DAY",
+            Grain::Week => "INTERVAL 7 DAY",
+            Grain::Month => "INTERVAL 1 MONTH",
+            Grain::Quarter => "INTERVAL 3 MONTH",
+            Grain::Year => "INTERVAL 1 YEAR",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Grain> {
+        Grain::ALL
+            .into_iter()
+            .find(|g| g.as_str().eq_ignore_ascii_case(s.trim()))
+    }
+}
+
+impl fmt::Display for Grain {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An inclusive range of dates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TimeRange {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+}
+
+impl fmt::Display for TimeRange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} to {}", self.from, self.to)
+    }
+}
 
 /// A period found in a question, with the tokens it used.
 #[derive(Debug, Clone, PartialEq)]
@@ -56,16 +126,6 @@ fn quarter_of(tok: &str) -> Option<u32> {
         "q4" => Some(4),
         _ => None,
     }
-}
-
-fn number_of(tok: &str) -> Option<u32> {
-    let words = [
-        "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
-        "twelve",
-    ];
-    tok.parse()
-        .ok()
-        .or_else(|| words.iter().position(|w| *w == tok).map(|i| i as u32 + 1))
 }
 
 fn date_of(tok: &str) -> Option<NaiveDate> {
@@ -127,7 +187,7 @@ pub fn grain_word(tok: &str) -> Option<Grain> {
 fn month_label(d: NaiveDate) -> String {
     format!(
         "{} {}",
-        crate::render::text::capitalize(MONTHS[d.month0() as usize]),
+        super::capitalize(MONTHS[d.month0() as usize]),
         d.year()
     )
 }
@@ -297,7 +357,7 @@ pub fn find_period(toks: &[String], today: NaiveDate) -> Option<FoundPeriod> {
             w,
             "this" | "current" | "last" | "previous" | "past" | "prior" | "next"
         ) {
-            let (n, gi) = match number_of(t(i + 1)) {
+            let (n, gi) = match super::words::number(t(i + 1)) {
                 Some(n) if grain_word(t(i + 2)).is_some() => (Some(n), i + 2),
                 _ => (None, i + 1),
             };
@@ -510,7 +570,7 @@ mod tests {
             ("second half 2025", "2025-07-01", "2025-12-31"),
             ("h2", "2026-07-01", "2026-12-31"),
         ] {
-            let toks = crate::planner::words(q);
+            let toks = crate::text::words(q);
             let p = find_period(&toks, today).expect(q);
             assert_eq!(
                 (p.range.from.to_string(), p.range.to.to_string()),
