@@ -309,7 +309,15 @@ impl Context {
 
     /// The passages that share the most words with the question, best first.
     pub fn relevant(&self, question: &str, limit: usize) -> Vec<Passage> {
-        let q: BTreeSet<String> = crate::text::content_words(question);
+        self.relevant_to_words(&crate::text::content_words(question), limit)
+    }
+
+    /// [`Context::relevant`] for a question already read.
+    pub fn relevant_to(&self, q: &crate::text::Question, limit: usize) -> Vec<Passage> {
+        self.relevant_to_words(&q.content, limit)
+    }
+
+    fn relevant_to_words(&self, q: &BTreeSet<String>, limit: usize) -> Vec<Passage> {
         let mut scored: Vec<(usize, Passage)> = Vec::new();
         let mut add = |source: &str, title: &str, text: &str| {
             let words = crate::text::content_words(&format!("{title} {text}"));
