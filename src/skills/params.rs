@@ -261,31 +261,7 @@ pub fn resolve_question(
             ParamKind::Okr => find_okr(lower, inp.context)
                 .or_else(|| p.default.clone())
                 .and_then(|id| inp.context.okr(&id))
-                .map(|o| {
-                    let m = inp.engine.layer.metric(&o.metric);
-                    let mut v = serde_json::to_value(o).unwrap_or_default();
-                    if let Some(obj) = v.as_object_mut() {
-                        if let Some(m) = m {
-                            obj.insert("metric_label".into(), json!(m.label));
-                            obj.insert("unit".into(), json!(m.unit));
-                        }
-                        obj.insert(
-                            "days_left".into(),
-                            json!((o.due - inp.today).num_days().max(0)),
-                        );
-                        obj.insert(
-                            "days_elapsed".into(),
-                            json!((inp.today - o.start).num_days().max(0)),
-                        );
-                        let strategies: Vec<_> = o
-                            .strategies
-                            .iter()
-                            .filter_map(|s| inp.context.strategy(s))
-                            .collect();
-                        obj.insert("strategy_details".into(), json!(strategies));
-                    }
-                    (v, o.id.clone())
-                }),
+                .map(|o| (okr_value(o, inp), o.id.clone())),
             ParamKind::Team => {
                 let named = inp
                     .context
@@ -320,6 +296,34 @@ pub fn resolve_question(
         }
     }
     out
+}
+
+/// An OKR as data for steps and templates: the OKR, its metric's label and unit, the days
+/// left and elapsed as of `inp.today`, and its strategies in full.
+fn okr_value(o: &crate::context::Okr, inp: &ResolveInput) -> Value {
+    let m = inp.engine.layer.metric(&o.metric);
+    let mut v = serde_json::to_value(o).unwrap_or_default();
+    if let Some(obj) = v.as_object_mut() {
+        if let Some(m) = m {
+            obj.insert("metric_label".into(), json!(m.label));
+            obj.insert("unit".into(), json!(m.unit));
+        }
+        obj.insert(
+            "days_left".into(),
+            json!((o.due - inp.today).num_days().max(0)),
+        );
+        obj.insert(
+            "days_elapsed".into(),
+            json!((inp.today - o.start).num_days().max(0)),
+        );
+        let strategies: Vec<_> = o
+            .strategies
+            .iter()
+            .filter_map(|s| inp.context.strategy(s))
+            .collect();
+        obj.insert("strategy_details".into(), json!(strategies));
+    }
+    v
 }
 
 fn contains_words(hay: &[String], needle: &[String]) -> bool {

@@ -317,7 +317,14 @@ pub fn dropped_values_in(
             }
         }
     }
-    // A ranking or a series the skill doesn't do ("the worst first response time", "by month").
+    out.extend(rankings_and_series(toks, &own_words));
+    out
+}
+
+/// A ranking or a series the skill doesn't do ("the worst first response time", "by
+/// month"): the words, quoted, unless they are the skill's `own_words`.
+fn rankings_and_series(toks: &[String], own_words: &[String]) -> Vec<String> {
+    let mut out = Vec::new();
     for (i, w) in toks.iter().enumerate() {
         let ranking = matches!(
             w.as_str(),

@@ -194,154 +194,107 @@ fn month_label(d: NaiveDate) -> String {
 
 /// Finds the first time expression in `toks` (lowercased words).
 pub fn find_period(toks: &[String], today: NaiveDate) -> Option<FoundPeriod> {
-    let t = |i: usize| toks.get(i).map(String::as_str).unwrap_or("");
-    let range_label = |r: TimeRange| format!("{} to {}", r.from, r.to);
-    for i in 0..toks.len() {
-        let w = t(i);
-        // between D and D / from D to D
-        if (w == "between" || w == "from") && date_of(t(i + 1)).is_some() {
-            if let (Some(a), Some(b)) = (date_of(t(i + 1)), date_of(t(i + 3))) {
-                if matches!(t(i + 2), "and" | "to" | "until" | "through") {
-                    let range = TimeRange { from: a, to: b };
-                    return Some(FoundPeriod {
-                        label: range_label(range),
-                        range,
-                        used: vec![i, i + 1, i + 2, i + 3],
-                    });
-                }
-            }
-        }
-        if let Some(d) = date_of(w) {
-            let (from, used, label) = if matches!(t(i.wrapping_sub(1)), "since" | "after") {
-                (d, vec![i - 1, i], format!("since {d}"))
-            } else {
-                let range = TimeRange { from: d, to: d };
+    (0..toks.len()).find_map(|i| period_at(toks, i, today))
+}
+
+/// The time expression that starts at token `i`, if any: each kind in turn.
+fn period_at(toks: &[String], i: usize, today: NaiveDate) -> Option<FoundPeriod> {
+    between_dates(toks, i)
+        .or_else(|| on_date(toks, i, today))
+        .or_else(|| named_day(toks, i, today))
+        .or_else(|| half_year(toks, i, today))
+        .or_else(|| bfcm(toks, i, today))
+        .or_else(|| to_date(toks, i, today))
+        .or_else(|| relative(toks, i, today))
+        .or_else(|| quarter(toks, i, today))
+        .or_else(|| month(toks, i, today))
+        .or_else(|| year(toks, i, today))
+}
+
+/// Token `k`, or "" past either end.
+fn tok(toks: &[String], k: usize) -> &str {
+    toks.get(k).map(String::as_str).unwrap_or("")
+}
+
+/// "2026-01-01 to 2026-03-31".
+fn range_label(r: TimeRange) -> String {
+    format!("{} to {}", r.from, r.to)
+}
+
+/// "between D and D", "from D to D".
+fn between_dates(toks: &[String], i: usize) -> Option<FoundPeriod> {
+    let t = |k: usize| tok(toks, k);
+    let w = t(i);
+    // between D and D / from D to D
+    if (w == "between" || w == "from") && date_of(t(i + 1)).is_some() {
+        if let (Some(a), Some(b)) = (date_of(t(i + 1)), date_of(t(i + 3))) {
+            if matches!(t(i + 2), "and" | "to" | "until" | "through") {
+                let range = TimeRange { from: a, to: b };
                 return Some(FoundPeriod {
-                    label: format!("on {d}"),
+                    label: range_label(range),
                     range,
-                    used: vec![i],
+                    used: vec![i, i + 1, i + 2, i + 3],
                 });
-            };
-            return Some(FoundPeriod {
-                range: TimeRange { from, to: today },
-                label,
-                used,
-            });
+            }
         }
-        match w {
-            "today" => {
-                return Some(FoundPeriod {
-                    range: TimeRange {
-                        from: today,
-                        to: today,
-                    },
-                    label: format!("today ({today})"),
-                    used: vec![i],
-                })
-            }
-            "yesterday" => {
-                let d = today - Duration::days(1);
-                return Some(FoundPeriod {
-                    range: TimeRange { from: d, to: d },
-                    label: format!("yesterday ({d})"),
-                    used: vec![i],
-                });
-            }
-            "ytd" | "mtd" | "qtd" | "wtd" => {
-                let g = match w {
-                    "ytd" => Grain::Year,
-                    "mtd" => Grain::Month,
-                    "qtd" => Grain::Quarter,
-                    _ => Grain::Week,
-                };
-                let range = TimeRange {
-                    from: period_start(today, g),
+    }
+    None
+}
+
+/// A date: "on 2026-01-05", "since 2026-01-05".
+fn on_date(toks: &[String], i: usize, today: NaiveDate) -> Option<FoundPeriod> {
+    let t = |k: usize| tok(toks, k);
+    let w = t(i);
+    if let Some(d) = date_of(w) {
+        let (from, used, label) = if matches!(t(i.wrapping_sub(1)), "since" | "after") {
+            (d, vec![i - 1, i], format!("since {d}"))
+        } else {
+            let range = TimeRange { from: d, to: d };
+            return Some(FoundPeriod {
+                label: format!("on {d}"),
+                range,
+                used: vec![i],
+            });
+        };
+        return Some(FoundPeriod {
+            range: TimeRange { from, to: today },
+            label,
+            used,
+        });
+    }
+    None
+}
+
+/// "today", "yesterday", "ytd", "mtd", "qtd", "wtd".
+fn named_day(toks: &[String], i: usize, today: NaiveDate) -> Option<FoundPeriod> {
+    let t = |k: usize| tok(toks, k);
+    let w = t(i);
+    match w {
+        "today" => {
+            return Some(FoundPeriod {
+                range: TimeRange {
+                    from: today,
                     to: today,
-                };
-                return Some(FoundPeriod {
-                    label: format!("{g} to date ({})", range_label(range)),
-                    range,
-                    used: vec![i],
-                });
-            }
-            _ => {}
+                },
+                label: format!("today ({today})"),
+                used: vec![i],
+            })
         }
-        // Halves: "H1", "h2 2025", "first half of 2026", "the second half".
-        let half = match (w, t(i + 1)) {
-            ("h1", _) => Some((1, 1)),
-            ("h2", _) => Some((2, 1)),
-            ("first", "half") => Some((1, 2)),
-            ("second", "half") => Some((2, 2)),
-            _ => None,
-        };
-        if let Some((h, n)) = half {
-            let mut used: Vec<usize> = (i..i + n).collect();
-            let mut next = i + n;
-            if t(next) == "of" && year_of(t(next + 1)).is_some() {
-                used.push(next);
-                next += 1;
-            }
-            let year = match year_of(t(next)) {
-                Some(y) => {
-                    used.push(next);
-                    y
-                }
-                // The latest half of that name that has started.
-                None if h == 1 || today.month() >= 7 => today.year(),
-                None => today.year() - 1,
-            };
-            let (from, to) = if h == 1 {
-                (
-                    NaiveDate::from_ymd_opt(year, 1, 1)?,
-                    NaiveDate::from_ymd_opt(year, 6, 30)?,
-                )
-            } else {
-                (
-                    NaiveDate::from_ymd_opt(year, 7, 1)?,
-                    NaiveDate::from_ymd_opt(year, 12, 31)?,
-                )
-            };
-            let range = TimeRange { from, to };
+        "yesterday" => {
+            let d = today - Duration::days(1);
             return Some(FoundPeriod {
-                label: format!("H{h} {year} ({})", range_label(range)),
-                range,
-                used,
+                range: TimeRange { from: d, to: d },
+                label: format!("yesterday ({d})"),
+                used: vec![i],
             });
         }
-        // BFCM: Thanksgiving (fourth Thursday of November) to Cyber Monday.
-        let bfcm = match (w, t(i + 1)) {
-            ("bfcm", _) | ("cyber", "week") => Some(1),
-            ("black", "friday") | ("cyber", "monday") => Some(2),
-            _ => None,
-        };
-        if let Some(n) = bfcm {
-            let thanksgiving = |y: i32| {
-                let nov1 = NaiveDate::from_ymd_opt(y, 11, 1)?;
-                let first_thu = (4 + 7 - nov1.weekday().num_days_from_sunday()) % 7;
-                nov1.checked_add_signed(Duration::days(i64::from(first_thu) + 21))
+        "ytd" | "mtd" | "qtd" | "wtd" => {
+            let g = match w {
+                "ytd" => Grain::Year,
+                "mtd" => Grain::Month,
+                "qtd" => Grain::Quarter,
+                _ => Grain::Week,
             };
-            let mut used: Vec<usize> = (i..i + n).collect();
-            let year = match year_of(t(i + n)) {
-                Some(y) => {
-                    used.push(i + n);
-                    y
-                }
-                None if thanksgiving(today.year()).is_some_and(|d| d <= today) => today.year(),
-                None => today.year() - 1,
-            };
-            let start = thanksgiving(year)?;
-            let range = TimeRange {
-                from: start,
-                to: start + Duration::days(4),
-            };
-            return Some(FoundPeriod {
-                label: format!("BFCM {year} ({})", range_label(range)),
-                range,
-                used,
-            });
-        }
-        // "year to date"
-        if let (Some(g), "to", "date") = (grain_word(w), t(i + 1), t(i + 2)) {
             let range = TimeRange {
                 from: period_start(today, g),
                 to: today,
@@ -349,169 +302,302 @@ pub fn find_period(toks: &[String], today: NaiveDate) -> Option<FoundPeriod> {
             return Some(FoundPeriod {
                 label: format!("{g} to date ({})", range_label(range)),
                 range,
-                used: vec![i, i + 1, i + 2],
-            });
-        }
-        // this/current/last/previous/past/next + [N] + grain
-        if matches!(
-            w,
-            "this" | "current" | "last" | "previous" | "past" | "prior" | "next"
-        ) {
-            let (n, gi) = match super::words::number(t(i + 1)) {
-                Some(n) if grain_word(t(i + 2)).is_some() => (Some(n), i + 2),
-                _ => (None, i + 1),
-            };
-            if let Some(g) = grain_word(t(gi)) {
-                let cur = period_start(today, g);
-                let mut used: Vec<usize> = (i..=gi).collect();
-                if i > 0 && matches!(t(i - 1), "over" | "in" | "during" | "for") {
-                    used.insert(0, i - 1);
-                }
-                if i > 1
-                    && t(i - 1) == "the"
-                    && matches!(t(i - 2), "over" | "in" | "during" | "for")
-                {
-                    used.splice(0..0, [i - 2, i - 1]);
-                }
-                let (range, label) = match (w, n) {
-                    ("this" | "current", _) => {
-                        let r = whole(cur, g);
-                        (r, format!("this {g} ({})", range_label(r)))
-                    }
-                    ("next", None) => {
-                        let r = whole(shift(cur, g, 1), g);
-                        (r, format!("next {g} ({})", range_label(r)))
-                    }
-                    ("next", Some(n)) => {
-                        let r = TimeRange {
-                            from: today,
-                            to: shift(today, g, n as i32),
-                        };
-                        (r, format!("the next {n} {g}s ({})", range_label(r)))
-                    }
-                    (_, None) => {
-                        let r = whole(shift(cur, g, -1), g);
-                        (r, format!("last {g} ({})", range_label(r)))
-                    }
-                    (_, Some(n)) => {
-                        // The current period and the n-1 before it.
-                        let r = TimeRange {
-                            from: if g == Grain::Day {
-                                today - Duration::days(i64::from(n) - 1)
-                            } else {
-                                shift(cur, g, -(n as i32 - 1))
-                            },
-                            to: today,
-                        };
-                        (r, format!("the last {n} {g}s ({})", range_label(r)))
-                    }
-                };
-                return Some(FoundPeriod { range, label, used });
-            }
-        }
-        // Q3 [2025] / 2025 Q3
-        if let Some(q) = quarter_of(w) {
-            let (year, mut used) = match (year_of(t(i + 1)), year_of(t(i.wrapping_sub(1)))) {
-                (Some(y), _) => (y, vec![i, i + 1]),
-                (None, Some(y)) if i > 0 => (y, vec![i - 1, i]),
-                _ => {
-                    let y = if q > (today.month() - 1) / 3 + 1 {
-                        today.year() - 1
-                    } else {
-                        today.year()
-                    };
-                    (y, vec![i])
-                }
-            };
-            let start = NaiveDate::from_ymd_opt(year, (q - 1) * 3 + 1, 1)?;
-            let since = i > 0 && t(i - 1) == "since";
-            if since {
-                used.insert(0, i - 1);
-            }
-            let r = if since {
-                TimeRange {
-                    from: start,
-                    to: today,
-                }
-            } else {
-                whole(start, Grain::Quarter)
-            };
-            return Some(FoundPeriod {
-                label: if since {
-                    format!("since Q{q} {year}")
-                } else {
-                    format!("Q{q} {year}")
-                },
-                range: r,
-                used,
-            });
-        }
-        // [end of|in|since] month [year]
-        if let Some(m) = month_of(w) {
-            // "may" is also a verb: only take it with a year or a preposition.
-            let prep = t(i.wrapping_sub(1));
-            let explicit_year = year_of(t(i + 1));
-            if w == "may"
-                && explicit_year.is_none()
-                && !matches!(prep, "in" | "of" | "since" | "during")
-            {
-                continue;
-            }
-            let year = explicit_year.unwrap_or(if m > today.month() {
-                today.year() - 1
-            } else {
-                today.year()
-            });
-            let start = NaiveDate::from_ymd_opt(year, m, 1)?;
-            let mut used = vec![i];
-            if explicit_year.is_some() {
-                used.push(i + 1);
-            }
-            if prep == "since" {
-                used.insert(0, i - 1);
-                return Some(FoundPeriod {
-                    range: TimeRange {
-                        from: start,
-                        to: today,
-                    },
-                    label: format!("since {}", month_label(start)),
-                    used,
-                });
-            }
-            let r = whole(start, Grain::Month);
-            let end_of = i >= 2 && t(i - 1) == "of" && t(i - 2) == "end";
-            if end_of {
-                used.splice(0..0, [i - 2, i - 1]);
-            }
-            return Some(FoundPeriod {
-                label: if end_of {
-                    format!("at the end of {} ({})", month_label(start), r.to)
-                } else {
-                    month_label(start)
-                },
-                range: r,
-                used,
-            });
-        }
-        // [in|since] 2025
-        if let Some(y) = year_of(w) {
-            let start = NaiveDate::from_ymd_opt(y, 1, 1)?;
-            if i > 0 && t(i - 1) == "since" {
-                return Some(FoundPeriod {
-                    range: TimeRange {
-                        from: start,
-                        to: today,
-                    },
-                    label: format!("since {y}"),
-                    used: vec![i - 1, i],
-                });
-            }
-            return Some(FoundPeriod {
-                range: whole(start, Grain::Year),
-                label: y.to_string(),
                 used: vec![i],
             });
         }
+        _ => {}
+    }
+    None
+}
+
+/// Halves: "H1", "h2 2025", "first half of 2026", "the second half".
+fn half_year(toks: &[String], i: usize, today: NaiveDate) -> Option<FoundPeriod> {
+    let t = |k: usize| tok(toks, k);
+    let w = t(i);
+    // Halves: "H1", "h2 2025", "first half of 2026", "the second half".
+    let half = match (w, t(i + 1)) {
+        ("h1", _) => Some((1, 1)),
+        ("h2", _) => Some((2, 1)),
+        ("first", "half") => Some((1, 2)),
+        ("second", "half") => Some((2, 2)),
+        _ => None,
+    };
+    if let Some((h, n)) = half {
+        let mut used: Vec<usize> = (i..i + n).collect();
+        let mut next = i + n;
+        if t(next) == "of" && year_of(t(next + 1)).is_some() {
+            used.push(next);
+            next += 1;
+        }
+        let year = match year_of(t(next)) {
+            Some(y) => {
+                used.push(next);
+                y
+            }
+            // The latest half of that name that has started.
+            None if h == 1 || today.month() >= 7 => today.year(),
+            None => today.year() - 1,
+        };
+        let (from, to) = if h == 1 {
+            (
+                NaiveDate::from_ymd_opt(year, 1, 1)?,
+                NaiveDate::from_ymd_opt(year, 6, 30)?,
+            )
+        } else {
+            (
+                NaiveDate::from_ymd_opt(year, 7, 1)?,
+                NaiveDate::from_ymd_opt(year, 12, 31)?,
+            )
+        };
+        let range = TimeRange { from, to };
+        return Some(FoundPeriod {
+            label: format!("H{h} {year} ({})", range_label(range)),
+            range,
+            used,
+        });
+    }
+    None
+}
+
+/// BFCM: Thanksgiving (fourth Thursday of November) to Cyber Monday.
+fn bfcm(toks: &[String], i: usize, today: NaiveDate) -> Option<FoundPeriod> {
+    let t = |k: usize| tok(toks, k);
+    let w = t(i);
+    // BFCM: Thanksgiving (fourth Thursday of November) to Cyber Monday.
+    let bfcm = match (w, t(i + 1)) {
+        ("bfcm", _) | ("cyber", "week") => Some(1),
+        ("black", "friday") | ("cyber", "monday") => Some(2),
+        _ => None,
+    };
+    if let Some(n) = bfcm {
+        let thanksgiving = |y: i32| {
+            let nov1 = NaiveDate::from_ymd_opt(y, 11, 1)?;
+            let first_thu = (4 + 7 - nov1.weekday().num_days_from_sunday()) % 7;
+            nov1.checked_add_signed(Duration::days(i64::from(first_thu) + 21))
+        };
+        let mut used: Vec<usize> = (i..i + n).collect();
+        let year = match year_of(t(i + n)) {
+            Some(y) => {
+                used.push(i + n);
+                y
+            }
+            None if thanksgiving(today.year()).is_some_and(|d| d <= today) => today.year(),
+            None => today.year() - 1,
+        };
+        let start = thanksgiving(year)?;
+        let range = TimeRange {
+            from: start,
+            to: start + Duration::days(4),
+        };
+        return Some(FoundPeriod {
+            label: format!("BFCM {year} ({})", range_label(range)),
+            range,
+            used,
+        });
+    }
+    None
+}
+
+/// "year to date".
+fn to_date(toks: &[String], i: usize, today: NaiveDate) -> Option<FoundPeriod> {
+    let t = |k: usize| tok(toks, k);
+    let w = t(i);
+    // "year to date"
+    if let (Some(g), "to", "date") = (grain_word(w), t(i + 1), t(i + 2)) {
+        let range = TimeRange {
+            from: period_start(today, g),
+            to: today,
+        };
+        return Some(FoundPeriod {
+            label: format!("{g} to date ({})", range_label(range)),
+            range,
+            used: vec![i, i + 1, i + 2],
+        });
+    }
+    None
+}
+
+/// this / current / last / previous / past / next + [N] + grain.
+fn relative(toks: &[String], i: usize, today: NaiveDate) -> Option<FoundPeriod> {
+    let t = |k: usize| tok(toks, k);
+    let w = t(i);
+    // this/current/last/previous/past/next + [N] + grain
+    if matches!(
+        w,
+        "this" | "current" | "last" | "previous" | "past" | "prior" | "next"
+    ) {
+        let (n, gi) = match super::words::number(t(i + 1)) {
+            Some(n) if grain_word(t(i + 2)).is_some() => (Some(n), i + 2),
+            _ => (None, i + 1),
+        };
+        if let Some(g) = grain_word(t(gi)) {
+            let cur = period_start(today, g);
+            let mut used: Vec<usize> = (i..=gi).collect();
+            if i > 0 && matches!(t(i - 1), "over" | "in" | "during" | "for") {
+                used.insert(0, i - 1);
+            }
+            if i > 1 && t(i - 1) == "the" && matches!(t(i - 2), "over" | "in" | "during" | "for") {
+                used.splice(0..0, [i - 2, i - 1]);
+            }
+            let (range, label) = match (w, n) {
+                ("this" | "current", _) => {
+                    let r = whole(cur, g);
+                    (r, format!("this {g} ({})", range_label(r)))
+                }
+                ("next", None) => {
+                    let r = whole(shift(cur, g, 1), g);
+                    (r, format!("next {g} ({})", range_label(r)))
+                }
+                ("next", Some(n)) => {
+                    let r = TimeRange {
+                        from: today,
+                        to: shift(today, g, n as i32),
+                    };
+                    (r, format!("the next {n} {g}s ({})", range_label(r)))
+                }
+                (_, None) => {
+                    let r = whole(shift(cur, g, -1), g);
+                    (r, format!("last {g} ({})", range_label(r)))
+                }
+                (_, Some(n)) => {
+                    // The current period and the n-1 before it.
+                    let r = TimeRange {
+                        from: if g == Grain::Day {
+                            today - Duration::days(i64::from(n) - 1)
+                        } else {
+                            shift(cur, g, -(n as i32 - 1))
+                        },
+                        to: today,
+                    };
+                    (r, format!("the last {n} {g}s ({})", range_label(r)))
+                }
+            };
+            return Some(FoundPeriod { range, label, used });
+        }
+    }
+    None
+}
+
+/// "Q3 [2025]", "2025 Q3", "since Q3".
+fn quarter(toks: &[String], i: usize, today: NaiveDate) -> Option<FoundPeriod> {
+    let t = |k: usize| tok(toks, k);
+    let w = t(i);
+    // Q3 [2025] / 2025 Q3
+    if let Some(q) = quarter_of(w) {
+        let (year, mut used) = match (year_of(t(i + 1)), year_of(t(i.wrapping_sub(1)))) {
+            (Some(y), _) => (y, vec![i, i + 1]),
+            (None, Some(y)) if i > 0 => (y, vec![i - 1, i]),
+            _ => {
+                let y = if q > (today.month() - 1) / 3 + 1 {
+                    today.year() - 1
+                } else {
+                    today.year()
+                };
+                (y, vec![i])
+            }
+        };
+        let start = NaiveDate::from_ymd_opt(year, (q - 1) * 3 + 1, 1)?;
+        let since = i > 0 && t(i - 1) == "since";
+        if since {
+            used.insert(0, i - 1);
+        }
+        let r = if since {
+            TimeRange {
+                from: start,
+                to: today,
+            }
+        } else {
+            whole(start, Grain::Quarter)
+        };
+        return Some(FoundPeriod {
+            label: if since {
+                format!("since Q{q} {year}")
+            } else {
+                format!("Q{q} {year}")
+            },
+            range: r,
+            used,
+        });
+    }
+    None
+}
+
+/// "[end of | in | since] month [year]" ("may" only with a year or a preposition).
+fn month(toks: &[String], i: usize, today: NaiveDate) -> Option<FoundPeriod> {
+    let t = |k: usize| tok(toks, k);
+    let w = t(i);
+    // [end of|in|since] month [year]
+    if let Some(m) = month_of(w) {
+        // "may" is also a verb: only take it with a year or a preposition.
+        let prep = t(i.wrapping_sub(1));
+        let explicit_year = year_of(t(i + 1));
+        if w == "may"
+            && explicit_year.is_none()
+            && !matches!(prep, "in" | "of" | "since" | "during")
+        {
+            return None;
+        }
+        let year = explicit_year.unwrap_or(if m > today.month() {
+            today.year() - 1
+        } else {
+            today.year()
+        });
+        let start = NaiveDate::from_ymd_opt(year, m, 1)?;
+        let mut used = vec![i];
+        if explicit_year.is_some() {
+            used.push(i + 1);
+        }
+        if prep == "since" {
+            used.insert(0, i - 1);
+            return Some(FoundPeriod {
+                range: TimeRange {
+                    from: start,
+                    to: today,
+                },
+                label: format!("since {}", month_label(start)),
+                used,
+            });
+        }
+        let r = whole(start, Grain::Month);
+        let end_of = i >= 2 && t(i - 1) == "of" && t(i - 2) == "end";
+        if end_of {
+            used.splice(0..0, [i - 2, i - 1]);
+        }
+        return Some(FoundPeriod {
+            label: if end_of {
+                format!("at the end of {} ({})", month_label(start), r.to)
+            } else {
+                month_label(start)
+            },
+            range: r,
+            used,
+        });
+    }
+    None
+}
+
+/// "[in | since] 2025".
+fn year(toks: &[String], i: usize, today: NaiveDate) -> Option<FoundPeriod> {
+    let t = |k: usize| tok(toks, k);
+    let w = t(i);
+    // [in|since] 2025
+    if let Some(y) = year_of(w) {
+        let start = NaiveDate::from_ymd_opt(y, 1, 1)?;
+        if i > 0 && t(i - 1) == "since" {
+            return Some(FoundPeriod {
+                range: TimeRange {
+                    from: start,
+                    to: today,
+                },
+                label: format!("since {y}"),
+                used: vec![i - 1, i],
+            });
+        }
+        return Some(FoundPeriod {
+            range: whole(start, Grain::Year),
+            label: y.to_string(),
+            used: vec![i],
+        });
     }
     None
 }
