@@ -3301,7 +3301,7 @@ impl<'a> Draft<'a> {
     /// A share's numerator: (metric, the share's condition), the filtered version of the base
     /// metric `b` or the values named after it; a condition on several dimensions, or none,
     /// is asked about.
-    fn share_condition(&self, b: usize) -> Result<(usize, Vec<Condition>), Plan> {
+    fn share_condition(&self, b: usize) -> Result<(usize, Vec<Condition>), Box<Plan>> {
         match self.share_numerator {
             Some(m) => Ok((m, Vec::new())),
             None => {
@@ -3321,7 +3321,7 @@ impl<'a> Draft<'a> {
                 let mut cond_dims: Vec<&str> = cond.iter().map(|c| c.dimension.as_str()).collect();
                 cond_dims.dedup();
                 if cond_dims.len() > 1 {
-                    return Err(Plan::Clarify {
+                    return Err(Box::new(Plan::Clarify {
                             question: format!(
                                 "A share of which {}? \"{}\" could be the share of all of them, or the share within one of {}.",
                                 self.layer.metrics[b].label.to_lowercase(),
@@ -3329,10 +3329,10 @@ impl<'a> Draft<'a> {
                                 cond_dims.join(" or ")
                             ),
                             choices: Vec::new(),
-                        });
+                        }));
                 }
                 if cond.is_empty() {
-                    return Err(Plan::Clarify {
+                    return Err(Box::new(Plan::Clarify {
                             question: format!(
                                 "A share of {} that are what? Name a value, e.g. \"share of {} by {}\".",
                                 self.layer.metrics[b].label.to_lowercase(),
@@ -3340,7 +3340,7 @@ impl<'a> Draft<'a> {
                                 join_or(&reachable_dimension_names(self.layer, &[b]).into_iter().take(3).collect::<Vec<_>>())
                             ),
                             choices: Vec::new(),
-                        });
+                        }));
                 }
                 Ok((b, cond))
             }
@@ -3354,7 +3354,7 @@ impl<'a> Draft<'a> {
             // The share's condition: the filtered version of X, or the values after X.
             let (num_metric, cond) = match self.share_condition(b) {
                 Ok(found) => found,
-                Err(ask) => return Some(ask),
+                Err(ask) => return Some(*ask),
             };
             let rest: Vec<Condition> = base_filters
                 .iter()

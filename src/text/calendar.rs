@@ -20,6 +20,7 @@ pub enum Grain {
 }
 
 impl Grain {
+    /// Every grain, finest first.
     pub const ALL: [Grain; 5] = [
         Grain::Day,
         Grain::Week,
@@ -50,6 +51,7 @@ impl Grain {
         }
     }
 
+    /// "month", "Month " -> `Grain::Month`.
     pub fn parse(s: &str) -> Option<Grain> {
         Grain::ALL
             .into_iter()
@@ -67,7 +69,9 @@ impl fmt::Display for Grain {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TimeRange {
+    /// The first day.
     pub from: NaiveDate,
+    /// The last day (included).
     pub to: NaiveDate,
 }
 
