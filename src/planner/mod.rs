@@ -9,10 +9,12 @@
 pub mod followup;
 pub mod understood;
 
-/// The calendar, under its old path for callers outside the planner (skills, answers).
+/// The calendar under its old path, for `skills/mod.rs` and `skills/run.rs` (owned
+/// elsewhere); new code uses `crate::text::calendar`.
 pub use crate::text::calendar as time;
-/// The tokenizer, under its old path for callers outside the planner.
-pub use crate::text::words::{content_words, stem, words, words_with_commas};
+use crate::text::words::stem;
+/// The tokenizer under its old path, for `skills/mod.rs`; new code uses `crate::text`.
+pub use crate::text::words::words;
 
 use understood::is_filler;
 pub use understood::{Role, Understood};
@@ -20,8 +22,8 @@ pub use understood::{Role, Understood};
 use chrono::NaiveDate;
 
 use crate::fuzzy::{levenshtein, typo_budget};
-/// Semantic models a metric reads from (moved to `semantic::graph`; kept here for callers
-/// outside the planner).
+/// Semantic models a metric reads from, under its old path for `engine`, `policy` and
+/// `web` (owned elsewhere); new code uses `crate::semantic::graph`.
 pub use crate::semantic::graph::metric_models;
 use crate::semantic::graph::{
     additive, base_count_metric, entity_column, has_time, is_average, is_median,
