@@ -9,7 +9,7 @@
 pub mod followup;
 pub mod understood;
 
-/// The calendar under its old path, for `skills/mod.rs` and `skills/run.rs` (owned
+/// The calendar under its old path, for `skills/mod.rs`, `skills/run.rs` and `answer` (owned
 /// elsewhere); new code uses `crate::text::calendar`.
 pub use crate::text::calendar as time;
 use crate::text::words::stem;
