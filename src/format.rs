@@ -361,7 +361,10 @@ mod tests {
         assert_eq!(humanize("first_response_time"), "First response time");
         assert_eq!(humanize("merchant_id"), "Merchant ID");
         assert_eq!(humanize("okr_progress"), "OKR progress");
-        assert_eq!(slug("Merchant brief: Blue Fox Goods!", 60), "merchant-brief-blue-fox-goods");
+        assert_eq!(
+            slug("Merchant brief: Blue Fox Goods!", 60),
+            "merchant-brief-blue-fox-goods"
+        );
         assert_eq!(slug("Café — 2026", 60), "caf-2026");
     }
 }

@@ -176,9 +176,7 @@ const PAGE_ROWS: usize = 500;
 
 /// The view of one section for templates: a flag naming its type plus display strings.
 pub fn section_view(s: &Section, max_rows: usize) -> Json {
-    let kpi = |label: &str, v: Option<f64>, unit: Unit, detail: Option<&str>| {
-        json!({"label": label, "value": v.map_or("–".into(), |v| format::figure(v, unit)), "raw": v, "detail": detail})
-    };
+    let kpi = |label: &str, v: Option<f64>, unit: Unit, detail: Option<&str>| json!({"label": label, "value": v.map_or("–".into(), |v| format::figure(v, unit)), "raw": v, "detail": detail});
     match s {
         Section::Kpis { tiles } => json!({
             "kpis": true,
@@ -196,7 +194,8 @@ pub fn section_view(s: &Section, max_rows: usize) -> Json {
             v
         }
         Section::Okr(o) => {
-            let pct = |x: Option<f64>| x.map_or("–".to_string(), |x| format::figure(x, Unit::Ratio));
+            let pct =
+                |x: Option<f64>| x.map_or("–".to_string(), |x| format::figure(x, Unit::Ratio));
             let f = |x: Option<f64>| x.map_or("–".to_string(), |x| format::figure(x, o.unit));
             let due = o.due.map(format::date);
             json!({
@@ -256,7 +255,11 @@ pub fn view(a: &Answer, opts: &PageOptions) -> Json {
         .enumerate()
         .map(|(i, c)| json!({"label": a.choice_label(i), "question": a.question, "value": c}))
         .collect();
-    let sections: Vec<Json> = a.sections.iter().map(|s| section_view(s, PAGE_ROWS)).collect();
+    let sections: Vec<Json> = a
+        .sections
+        .iter()
+        .map(|s| section_view(s, PAGE_ROWS))
+        .collect();
     let mut tables = serde_json::Map::new();
     for s in &a.sections {
         if let Section::Table(t) = s {

@@ -387,7 +387,10 @@ fn section_blocks(s: &Section) -> Vec<Value> {
                     None => return Vec::new(),
                 }
             } else {
-                items.iter().map(|i| format!("{mark} {}", escape(i))).collect()
+                items
+                    .iter()
+                    .map(|i| format!("{mark} {}", escape(i)))
+                    .collect()
             };
             vec![section(&format!("{}\n{}", bold(title), body.join("\n")))]
         }
@@ -498,12 +501,12 @@ mod tests {
         a.columns = vec!["segment".into(), "arr".into()];
         a.rows = vec![
             vec![
-                crate::warehouse::Value::Text(INJECTION.into()),
-                crate::warehouse::Value::Int(1),
+                crate::answer::model::Value::Text(INJECTION.into()),
+                crate::answer::model::Value::Int(1),
             ],
             vec![
-                crate::warehouse::Value::Text("SMB".into()),
-                crate::warehouse::Value::Int(2),
+                crate::answer::model::Value::Text("SMB".into()),
+                crate::answer::model::Value::Int(2),
             ],
         ];
         a.provenance.notes = vec![INJECTION.into()];

@@ -456,8 +456,8 @@ fn compile(
         }
         if p.kind == ParamKind::Period {
             if let Some(d) = &p.default {
-                let toks = crate::planner::words(d);
-                if crate::planner::time::find_period(
+                let toks = crate::text::words(d);
+                if crate::text::calendar::find_period(
                     &toks,
                     chrono::NaiveDate::from_ymd_opt(2026, 1, 15).unwrap_or_default(),
                 )

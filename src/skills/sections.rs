@@ -562,7 +562,9 @@ fn okr(o: &OkrSpec, scope: &dyn Scope) -> Result<OkrProgress, String> {
         let rows = scope.eval(&format!("steps.{seg}.rows"))?;
         for r in rows.as_array().into_iter().flatten() {
             segments.push(SegmentProgress {
-                name: r["key"].as_str().map_or_else(|| r["key"].to_string(), str::to_string),
+                name: r["key"]
+                    .as_str()
+                    .map_or_else(|| r["key"].to_string(), str::to_string),
                 current: r["value"].as_f64(),
                 projected: r["projected"].as_f64(),
                 target: r["target"].as_f64(),
@@ -578,9 +580,10 @@ fn okr(o: &OkrSpec, scope: &dyn Scope) -> Result<OkrProgress, String> {
                 crate::answer::model::ColumnRole::Time { grain } => Some(grain),
                 _ => None,
             });
-            let value_col = st.meta.iter().position(|c| {
-                matches!(c.role, crate::answer::model::ColumnRole::Metric { .. })
-            });
+            let value_col = st
+                .meta
+                .iter()
+                .position(|c| matches!(c.role, crate::answer::model::ColumnRole::Metric { .. }));
             let points: Vec<(chrono::NaiveDate, f64)> = st
                 .rows
                 .iter()

@@ -74,7 +74,11 @@ pub fn next_questions(
             .collect();
         dims.dedup();
         for d in dims.into_iter().take(6) {
-            candidates.push(format!("{} by {} this quarter", m.label, d.replace('_', " ")));
+            candidates.push(format!(
+                "{} by {} this quarter",
+                m.label,
+                d.replace('_', " ")
+            ));
         }
     }
     candidates.extend(other_skills);

@@ -579,13 +579,20 @@ fn kpi(a: &cortex::answer::Answer, id: &str) -> f64 {
 /// Every check of Slack's documented Block Kit limits on one message.
 fn assert_within_slack_limits(blocks: &[Value], what: &str) {
     use cortex::render::slack::limits;
-    assert!(blocks.len() <= limits::BLOCKS, "{what}: {} blocks", blocks.len());
+    assert!(
+        blocks.len() <= limits::BLOCKS,
+        "{what}: {} blocks",
+        blocks.len()
+    );
     for b in blocks {
         let text_len = b["text"]["text"].as_str().map_or(0, |t| t.chars().count());
         match b["type"].as_str() {
             Some("header") => assert!(text_len <= limits::HEADER_TEXT, "{what}: header {b}"),
             Some("section") => {
-                assert!(text_len <= limits::SECTION_TEXT, "{what}: section {text_len}");
+                assert!(
+                    text_len <= limits::SECTION_TEXT,
+                    "{what}: section {text_len}"
+                );
                 if let Some(f) = b["fields"].as_array() {
                     assert!(f.len() <= limits::FIELDS, "{what}: {} fields", f.len());
                     for x in f {
@@ -641,19 +648,24 @@ fn flagship_answers_show_the_same_sections_in_slack_on_the_web_and_in_the_pdf() 
     let (_s, rt) = demo_runtime(&project_dir());
     let rev = rt.context.person("U01REV0001").cloned();
     let cases = [
-        ("Give me the full picture of Blue Fox Goods", "merchant_brief"),
+        (
+            "Give me the full picture of Blue Fox Goods",
+            "merchant_brief",
+        ),
         (
             "How are we performing against OKR #1, and what can my team do to help accelerate it?",
             "okr_progress",
         ),
-        ("Build me a dashboard for this quarter's pipeline", "pipeline_overview"),
+        (
+            "Build me a dashboard for this quarter's pipeline",
+            "pipeline_overview",
+        ),
         ("Benchmark CSAT for Jewelry merchants", "support_benchmark"),
         ("What's our ARR by segment?", "metric_question"),
         ("Tickets by month and channel this year", "metric_question"),
     ];
     for (q, skill) in cases {
-        let mut a =
-            cortex::skills::answer_question(&rt, q, rev.as_ref(), demo_today(), "cli:test");
+        let mut a = cortex::skills::answer_question(&rt, q, rev.as_ref(), demo_today(), "cli:test");
         cortex::answer::metric_sections(&mut a);
         assert_eq!(a.status, Status::Answered, "{q}: {}", a.headline);
         assert_eq!(a.skill, skill, "{q}");
@@ -735,7 +747,10 @@ fn a_competitor_mention_is_a_risk_on_every_surface_not_buried_in_a_table() {
             a.risks
         );
         let slack = serde_json::to_string(&cortex::render::slack::blocks(&a, "x")).expect("json");
-        assert!(slack.contains(":warning: Competitor mentioned"), "{m}: {slack}");
+        assert!(
+            slack.contains(":warning: Competitor mentioned"),
+            "{m}: {slack}"
+        );
         let text = cortex::render::text::answer(&a);
         assert!(!text.contains("Nothing stands out"), "{m}: {text}");
     }

@@ -157,7 +157,9 @@ fn merchant_brief_matches_hand_sql() {
         .as_f64()
         .expect("median");
     let support = table(&a, "Support this quarter");
-    let shown = support.rows[1][2].as_f64().expect("the vertical's first response");
+    let shown = support.rows[1][2]
+        .as_f64()
+        .expect("the vertical's first response");
     assert!(
         (shown - vertical_median).abs() < 1e-6,
         "{shown} vs {vertical_median}"
@@ -225,15 +227,20 @@ fn pipeline_overview_matches_hand_sql() {
         .iter()
         .position(|c| c.name == "amount_usd")
         .expect("amount column");
-    assert_eq!(deals.rows[0][amount].as_f64(), Some(top), "the largest deal first");
+    assert_eq!(
+        deals.rows[0][amount].as_f64(),
+        Some(top),
+        "the largest deal first"
+    );
 }
 
 /// A KPI tile's value by its label.
 fn kpi(a: &cortex::answer::Answer, label: &str) -> Option<f64> {
     a.sections.iter().find_map(|s| match s {
-        cortex::answer::Section::Kpis { tiles } => {
-            tiles.iter().find(|t| t.label == label).and_then(|t| t.value)
-        }
+        cortex::answer::Section::Kpis { tiles } => tiles
+            .iter()
+            .find(|t| t.label == label)
+            .and_then(|t| t.value),
         _ => None,
     })
 }
@@ -353,9 +360,10 @@ fn check_reports_every_broken_skill_and_context_problem() {
         );
     std::fs::write(&skill, text).expect("write");
     let pipeline = p.join("skills/pipeline_overview/skill.yaml");
-    let text = std::fs::read_to_string(&pipeline)
-        .expect("read")
-        .replace("    Pipeline, {{period.label}}:", "    {{steps.no_such_step.value}} Pipeline:");
+    let text = std::fs::read_to_string(&pipeline).expect("read").replace(
+        "    Pipeline, {{period.label}}:",
+        "    {{steps.no_such_step.value}} Pipeline:",
+    );
     std::fs::write(&pipeline, text).expect("write");
     let bench = p.join("skills/support_benchmark/skill.yaml");
     let text = std::fs::read_to_string(&bench).expect("read").replace(

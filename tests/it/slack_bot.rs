@@ -428,7 +428,10 @@ async fn a_direct_message_is_answered_and_the_asker_is_known() {
     let updates = fake.calls("chat.update");
     assert_eq!(updates.len(), 1, "{:?}", fake.all());
     let b = blocks_text(&updates[0]);
-    assert!(b.contains("OKR") && b.contains("What Revenue can do"), "{b}");
+    assert!(
+        b.contains("OKR") && b.contains("What Revenue can do"),
+        "{b}"
+    );
     // Dana is on the Revenue team: the recommendations are Revenue's levers.
     assert!(
         b.contains("Enterprise deals") || b.contains("upsell") || b.contains("self-serve"),
