@@ -1,6 +1,8 @@
 //! `cortex bench`: measures, per demo scale, how long compiling a governed query takes, how
 //! long the governed execution takes (guard + read-only DuckDB + audit), and how long DuckDB
 //! alone takes on the same SQL. Also reports peak memory. A benchmark, not a test.
+//! Prints its report: part of the command line.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};

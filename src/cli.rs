@@ -1,4 +1,6 @@
 //! The `cortex` command line. Each command parses its flags and calls the library.
+//! The one place that prints (with `bench`): its output is the user interface.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::io::Write;
 use std::path::PathBuf;
