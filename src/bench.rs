@@ -19,6 +19,8 @@ use crate::warehouse::AuditContext;
 pub mod load;
 
 /// The structured queries measured at every scale.
+// Invariant: the queries are literals in this file, checked by its tests.
+#[allow(clippy::expect_used)]
 pub fn queries() -> Vec<(&'static str, MetricQuery)> {
     let q = |json: &str| serde_json::from_str::<MetricQuery>(json).expect("bench query is valid");
     vec![

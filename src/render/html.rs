@@ -32,6 +32,8 @@ pub struct PageOptions {
     pub nonce: Option<String>,
 }
 
+// Invariant: the built-in templates are compiled into the binary and tested.
+#[allow(clippy::expect_used)]
 fn registry() -> &'static Handlebars<'static> {
     static HB: OnceLock<Handlebars<'static>> = OnceLock::new();
     HB.get_or_init(|| {

@@ -363,6 +363,8 @@ fn collect_leaves(
     Ok(())
 }
 
+// Invariant: every metric's leaves were collected before rendering.
+#[allow(clippy::expect_used)]
 fn leaf_index(leaves: &[Leaf], input: &MeasureInput, cumulative: bool) -> usize {
     leaves
         .iter()
