@@ -465,7 +465,9 @@ fn draw_stacked(c: &Chart, root: &Area, narrow: bool) -> DrawResult<()> {
         .disable_x_mesh()
         .x_labels(n)
         .x_label_formatter(&|v| match v {
-            SegmentValue::CenterOf(i) if i.is_multiple_of(step) => cats.get(*i).cloned().unwrap_or_default(),
+            SegmentValue::CenterOf(i) if i.is_multiple_of(step) => {
+                cats.get(*i).cloned().unwrap_or_default()
+            }
             _ => String::new(),
         })
         .y_labels(if narrow { 4 } else { 6 })
