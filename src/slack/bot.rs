@@ -4,7 +4,15 @@
 //!
 //! Every question is acknowledged at once and answered in a spawned task: a placeholder in
 //! the thread, then the same message updated with the answer, then the chart and (for long
-//! tables) the CSV as files in the thread. Failures reach the thread as a friendly message.
+//! tables) the CSV as files in the thread (in a DM: in the conversation, beside the answer).
+//! Failures reach the thread as a friendly message.
+//!
+//! - Replies in a thread the bot answered in are follow-ups, with or without a mention; a
+//!   mention arrives twice (`app_mention` and `message`) and is answered once.
+//! - `/cortex` in a channel the bot is not in answers the asker alone through the command's
+//!   `response_url`, with a hint to invite the bot.
+//! - Used buttons (a clarifying choice, feedback) are replaced by a line saying what was done;
+//!   a choice is acted on once per answer. Link buttons are acknowledged and nothing else.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -14,6 +22,10 @@ use slack_morphism::errors::SlackClientError;
 use slack_morphism::prelude::*;
 use tracing::{debug, info, warn};
 
+use serde_json::{json, Value};
+
+use super::buttons;
+use super::names;
 use crate::answer::Answer;
 use crate::render::slack as blocks;
 use crate::render::slack::actions;
@@ -60,21 +72,46 @@ pub enum Incoming {
         /// True in a direct message with the bot.
         direct: bool,
     },
+    /// A reply in a channel thread that does not mention the bot: a follow-up when the bot
+    /// has answered in that thread, ignored otherwise.
+    ThreadReply {
+        user: String,
+        channel: String,
+        thread_ts: String,
+        text: String,
+    },
     /// `/cortex <text>`.
     Command {
         user: String,
         channel: String,
         text: String,
+        /// Where to answer the asker alone when the bot cannot post in the channel.
+        response_url: Option<SlackResponseUrl>,
     },
     /// A button under an answer.
-    Action {
-        user: String,
-        channel: String,
-        message_ts: String,
-        thread_ts: Option<String>,
-        action_id: String,
-        value: String,
-    },
+    Action(Box<Click>),
+}
+
+/// A button click, with what the bot needs to act on it and to edit the message it sits on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Click {
+    pub user: String,
+    pub channel: String,
+    pub message_ts: String,
+    pub thread_ts: Option<String>,
+    pub action_id: String,
+    pub value: String,
+    /// The button's label, as the person saw it.
+    pub label: Option<String>,
+    /// A link button (`url` set): Slack opens the link; the bot only acknowledges.
+    pub link: bool,
+    /// True when the message is ephemeral (only the asker sees it): it is edited and
+    /// answered through `response_url`.
+    pub ephemeral: bool,
+    pub response_url: Option<SlackResponseUrl>,
+    /// The message's blocks and text as Slack sent them, to edit used buttons away.
+    pub message_blocks: Option<Vec<Value>>,
+    pub message_text: Option<String>,
 }
 
 /// Removes `<@U123>` mentions and tidies whitespace.
@@ -95,9 +132,20 @@ pub fn strip_mentions(text: &str) -> String {
     out.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-/// The question in an Events API callback, if it is one the bot answers: mentions, and
-/// direct messages from people. Bot messages, edits, deletions and the bot's own messages
-/// are ignored.
+/// True when `text` mentions the bot. Without the bot's id any mention counts: a message
+/// that may be for the bot is left to its `app_mention` event.
+fn mentions_bot(text: &str, bot_user: Option<&str>) -> bool {
+    match bot_user {
+        Some(b) => text.contains(&format!("<@{b}>")) || text.contains(&format!("<@{b}|")),
+        None => text.contains("<@"),
+    }
+}
+
+/// The question in an Events API callback, if it is one the bot answers: mentions, direct
+/// messages from people, and replies in channel threads (answered only when the bot has
+/// answered in the thread, see [`Incoming::ThreadReply`]). Bot messages, edits, deletions
+/// and the bot's own messages are ignored; a thread reply that mentions the bot is left to
+/// its `app_mention` event, so it is answered once.
 pub fn incoming_from_event(
     ev: &SlackEventCallbackBody,
     bot_user: Option<&str>,
@@ -120,41 +168,94 @@ pub fn incoming_from_event(
             let direct =
                 matches!(m.origin.channel_type, Some(SlackChannelType(ref t)) if t == "im");
             let user = m.sender.user.as_ref()?;
-            if !direct
-                || m.subtype.is_some()
+            // A reply also sent to the channel is still a reply; every other subtype
+            // (edits, deletions, joins, bot messages) is not a question.
+            let plain = match &m.subtype {
+                None => true,
+                Some(SlackMessageEventType::ThreadBroadcast) => !direct,
+                Some(_) => false,
+            };
+            if !plain
                 || m.hidden == Some(true)
                 || m.sender.bot_id.is_some()
                 || Some(user.0.as_str()) == bot_user
             {
                 return None;
             }
-            let text = strip_mentions(m.content.as_ref()?.text.as_deref().unwrap_or_default());
-            Some(Incoming::Message {
+            let raw = m.content.as_ref()?.text.as_deref().unwrap_or_default();
+            let channel = m.origin.channel.as_ref()?.0.clone();
+            let thread_ts = m.origin.thread_ts.as_ref().map(|t| t.0.clone());
+            if direct {
+                return Some(Incoming::Message {
+                    user: user.0.clone(),
+                    channel,
+                    ts: m.origin.ts.0.clone(),
+                    thread_ts,
+                    text: strip_mentions(raw),
+                    direct: true,
+                });
+            }
+            // In channels: only replies in a thread (not the thread's first message).
+            let thread_ts = thread_ts.filter(|t| *t != m.origin.ts.0)?;
+            if mentions_bot(raw, bot_user) {
+                return None;
+            }
+            Some(Incoming::ThreadReply {
                 user: user.0.clone(),
-                channel: m.origin.channel.as_ref()?.0.clone(),
-                ts: m.origin.ts.0.clone(),
-                thread_ts: m.origin.thread_ts.as_ref().map(|t| t.0.clone()),
-                text,
-                direct: true,
+                channel,
+                thread_ts,
+                text: strip_mentions(raw),
             })
         }
         _ => None,
     }
 }
 
+/// True when `v` holds a button with this action id and a `url` (a link button).
+fn is_link_button(v: &Value, action_id: &str) -> bool {
+    match v {
+        Value::Object(o) => {
+            (o.get("action_id").and_then(Value::as_str) == Some(action_id)
+                && o.get("url").is_some_and(|u| !u.is_null()))
+                || o.values().any(|x| is_link_button(x, action_id))
+        }
+        Value::Array(a) => a.iter().any(|x| is_link_button(x, action_id)),
+        _ => false,
+    }
+}
+
 /// The button click in a block_actions payload.
 pub fn incoming_from_actions(ev: &SlackInteractionBlockActionsEvent) -> Option<Incoming> {
     let action = ev.actions.as_ref()?.first()?;
-    let (channel, message_ts) = match &ev.container {
+    let (channel, message_ts, ephemeral) = match &ev.container {
         SlackInteractionActionContainer::Message(c) => (
             c.channel_id
                 .clone()
                 .or_else(|| ev.channel.as_ref().map(|c| c.id.clone()))?,
             c.message_ts.clone(),
+            c.is_ephemeral.unwrap_or(false),
         ),
         _ => return None,
     };
-    Some(Incoming::Action {
+    let message_blocks = ev
+        .message
+        .as_ref()
+        .and_then(|m| m.content.blocks.as_ref())
+        .and_then(|b| serde_json::to_value(b).ok())
+        .and_then(|v| match v {
+            Value::Array(a) => Some(a),
+            _ => None,
+        });
+    let action_id = action.action_id.0.clone();
+    let link = message_blocks
+        .as_ref()
+        .is_some_and(|b| b.iter().any(|x| is_link_button(x, &action_id)));
+    let label = action.text.as_ref().and_then(|t| {
+        serde_json::to_value(t)
+            .ok()
+            .and_then(|v| v["text"].as_str().map(str::to_string))
+    });
+    Some(Incoming::Action(Box::new(Click {
         user: ev.user.as_ref()?.id.0.clone(),
         channel: channel.0,
         thread_ts: ev
@@ -163,9 +264,15 @@ pub fn incoming_from_actions(ev: &SlackInteractionBlockActionsEvent) -> Option<I
             .and_then(|m| m.origin.thread_ts.as_ref())
             .map(|t| t.0.clone()),
         message_ts: message_ts.0,
-        action_id: action.action_id.0.clone(),
+        action_id,
         value: action.value.clone().unwrap_or_default(),
-    })
+        label,
+        link,
+        ephemeral,
+        response_url: ev.response_url.clone(),
+        message_blocks,
+        message_text: ev.message.as_ref().and_then(|m| m.content.text.clone()),
+    })))
 }
 
 /// Text for `/cortex help`, `/cortex skills`, `/cortex metrics`; `None` for a question.
@@ -174,11 +281,11 @@ fn command_reply(svc: &Service, text: &str) -> Option<String> {
     match t.to_ascii_lowercase().as_str() {
         "" | "help" => Some(format!(
             "*Ask me about the business in plain language.*\n\
-             • Mention me in a channel: `@Cortex What's our ARR by segment?`\n\
-             • DM me, or use `/cortex <question>`.\n\
-             • Reply in my thread to follow up: _and by channel?_, _same for last quarter_.\n\
+             • Mention me in a channel I'm in: `@Cortex What's our ARR by segment?`\n\
+             • DM me, or use `/cortex <question>` (in a channel I'm not in, only you see the answer).\n\
+             • Reply in the thread of one of my answers to follow up, no mention needed: _and by channel?_, _same for last quarter_.\n\
              • `/cortex skills` lists what I can do; `/cortex metrics` lists the governed metrics.\n\
-             Every number comes from a governed metric definition; when I'm not sure, I ask.\n\
+             Numbers come from the governed metric definitions and the skills' reviewed queries; when a question is ambiguous, I ask.\n\
              Skills installed: {}.",
             svc.rt.skills.skills.len()
         )),
@@ -327,7 +434,8 @@ impl Bot {
     }
 
     /// A slash command from either transport: returns the immediate (ephemeral) reply; a
-    /// question is answered in the channel in the background.
+    /// question is answered in the background, in the channel (or, when the bot is not in
+    /// it, to the asker alone through the command's `response_url`).
     pub fn on_command(self: &Arc<Self>, cmd: &SlackCommandEvent) -> String {
         let text = cmd.text.clone().unwrap_or_default();
         if let Err(msg) = self.svc.rt.engine.config.ask.check(&text) {
@@ -344,8 +452,9 @@ impl Bot {
             user: cmd.user_id.0.clone(),
             channel: cmd.channel_id.0.clone(),
             text,
+            response_url: Some(cmd.response_url.clone()),
         });
-        "Looking into it; the answer will appear in this channel.".to_string()
+        "Looking into it...".to_string()
     }
 
     /// An interaction from either transport: button clicks are handled in the background.
@@ -384,8 +493,37 @@ impl Bot {
         }
     }
 
+    /// True when the bot has answered in this channel thread before.
+    fn knows_thread(&self, channel: &str, thread_ts: &str) -> bool {
+        match self.svc.state.thread(channel, thread_ts) {
+            Ok(known) => known.is_some(),
+            Err(e) => {
+                warn!(error = %e, "could not read the thread; ignoring the reply");
+                false
+            }
+        }
+    }
+
     /// Handles one input to the end: the answer is in Slack when this returns.
     pub async fn handle(&self, inc: Incoming) {
+        // A reply in someone else's thread is none of the bot's business: not even a
+        // refusal is posted there.
+        if let Incoming::ThreadReply {
+            channel, thread_ts, ..
+        } = &inc
+        {
+            if !self.knows_thread(channel, thread_ts) {
+                debug!(channel, thread_ts, "a reply in a thread the bot has not answered in");
+                return;
+            }
+        }
+        if let Incoming::Action(c) = &inc {
+            if c.link {
+                // Slack opens the link; the click only needs its acknowledgement.
+                debug!(action = %c.action_id, "link button clicked");
+                return;
+            }
+        }
         // The length limit holds before anything is posted, echoed or planned.
         let limits = self.svc.rt.engine.config.ask;
         let (text, user, channel, thread) = match &inc {
@@ -402,17 +540,19 @@ impl Bot {
                 channel,
                 thread_ts.clone().or_else(|| (!*direct).then(|| ts.clone())),
             ),
+            Incoming::ThreadReply {
+                text,
+                user,
+                channel,
+                thread_ts,
+            } => (text, user, channel, Some(thread_ts.clone())),
             Incoming::Command {
                 text,
                 user,
                 channel,
-            } => (text, user, channel, None),
-            Incoming::Action {
-                value,
-                user,
-                channel,
                 ..
-            } => (value, user, channel, None),
+            } => (text, user, channel, None),
+            Incoming::Action(c) => (&c.value, &c.user, &c.channel, None),
         };
         if let Err(msg) = limits.check(text) {
             warn!(
@@ -421,7 +561,7 @@ impl Bot {
                 "refused a Slack question over the length limit"
             );
             match (&inc, thread) {
-                (Incoming::Message { .. }, t) => {
+                (Incoming::Message { .. } | Incoming::ThreadReply { .. }, t) => {
                     self.post(channel, t.as_deref(), &msg).await;
                 }
                 _ => self.ephemeral(channel, user, &msg).await,
@@ -446,50 +586,83 @@ impl Bot {
                 let req = request(&user, &channel, text, reply_in.as_deref(), &key, None);
                 self.answer_in(&channel, reply_in.as_deref(), req).await;
             }
+            Incoming::ThreadReply {
+                user,
+                channel,
+                thread_ts,
+                text,
+            } => {
+                let req = request(&user, &channel, text, Some(&thread_ts), &thread_ts, None);
+                self.answer_in(&channel, Some(&thread_ts), req).await;
+            }
             Incoming::Command {
                 user,
                 channel,
                 text,
+                response_url,
             } => {
                 let intro = format!("<@{user}> asked: _{}_", escape(text.trim()));
-                let Some(root) = self.post(&channel, None, &intro).await else {
-                    return;
+                let root = match self.try_post(&channel, None, &intro).await {
+                    Ok(ts) => ts,
+                    Err(e) => {
+                        match response_url {
+                            Some(url) if cannot_post_in(&e) => {
+                                info!(channel, "not in the channel; answering the asker alone");
+                                let req = private_request(&user, &channel, text, None);
+                                self.answer_privately(&url, req, false).await;
+                            }
+                            _ => warn!(error = %e, channel, "chat.postMessage failed"),
+                        }
+                        return;
+                    }
                 };
                 let req = request(&user, &channel, text, Some(&root), &root, None);
                 self.answer_in(&channel, Some(&root), req).await;
             }
-            Incoming::Action {
-                user,
-                channel,
-                message_ts,
-                thread_ts,
-                action_id,
-                value,
-            } => {
-                let thread = thread_ts.unwrap_or(message_ts);
-                self.action(&user, &channel, &thread, &action_id, &value)
-                    .await;
-            }
+            Incoming::Action(click) => self.action(&click).await,
         }
     }
 
-    async fn action(&self, user: &str, channel: &str, thread: &str, action_id: &str, value: &str) {
-        match action_id {
-            actions::HELPFUL | actions::NOT_HELPFUL => {
-                let helpful = action_id == actions::HELPFUL;
-                let msg =
-                    match self
-                        .svc
-                        .state
-                        .record_feedback(value, &format!("slack:{user}"), helpful)
+    /// Where a button's follow-up goes: the answer's thread in channels, the conversation
+    /// itself in a DM (unless the person used a thread there).
+    fn reply_place(c: &Click) -> (Option<String>, String) {
+        match (&c.thread_ts, is_dm(&c.channel)) {
+            (Some(t), _) => (Some(t.clone()), t.clone()),
+            (None, true) => (None, "dm".to_string()),
+            (None, false) => (Some(c.message_ts.clone()), c.message_ts.clone()),
+        }
+    }
+
+    async fn action(&self, c: &Click) {
+        let (user, channel, value) = (c.user.as_str(), c.channel.as_str(), c.value.as_str());
+        let (reply_in, key) = Self::reply_place(c);
+        match c.action_id.as_str() {
+            id if buttons::is_feedback(id) => {
+                let helpful = id == actions::HELPFUL;
+                // One vote per person and answer, however often the button is clicked.
+                let first = self
+                    .svc
+                    .state
+                    .first_delivery(&format!("feedback:{value}:{user}"))
+                    .unwrap_or(true);
+                if first {
+                    if let Err(e) =
+                        self.svc
+                            .state
+                            .record_feedback(value, &format!("slack:{user}"), helpful)
                     {
-                        Ok(()) => "Thanks, your feedback is recorded with this answer.",
-                        Err(e) => {
-                            warn!(error = %e, "could not record feedback");
-                            "Sorry, I couldn't record your feedback just now."
-                        }
-                    };
-                self.ephemeral(channel, user, msg).await;
+                        warn!(error = %e, "could not record feedback");
+                        self.ephemeral(
+                            channel,
+                            user,
+                            "Sorry, I couldn't record your feedback just now.",
+                        )
+                        .await;
+                        return;
+                    }
+                }
+                self.replace_used(c, value, buttons::is_feedback, buttons::FEEDBACK_LINE)
+                    .await;
             }
             actions::OPEN_HTML => {
                 // Answer ids are hex: nothing else reaches the link.
@@ -506,7 +679,10 @@ impl Bot {
                 )
                 .await;
             }
-            actions::OPEN_PDF => self.send_pdf(channel, thread, user, value).await,
+            actions::OPEN_PDF => {
+                self.send_pdf(channel, reply_in.as_deref(), user, value)
+                    .await
+            }
             actions::FILE_LINEAR => {
                 self.ephemeral(
                     channel,
@@ -515,10 +691,24 @@ impl Bot {
                 )
                 .await;
             }
-            id if id.starts_with(actions::CHOOSE) => {
+            id if buttons::is_choice(id) => {
                 let Some((answer_id, choice)) = value.split_once('|') else {
                     return;
                 };
+                // A clarifying question is settled once: a second click (another person,
+                // a stale client) asks nothing again.
+                match self
+                    .svc
+                    .state
+                    .first_delivery(&format!("choice:{answer_id}"))
+                {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        info!(answer_id, "a clarifying question already answered; ignoring the click");
+                        return;
+                    }
+                    Err(e) => warn!(error = %e, "could not check the choice; acting on it"),
+                }
                 let earlier = match self.svc.state.answer(answer_id) {
                     Ok(a) => a.map(|a| a.question),
                     Err(e) => {
@@ -529,18 +719,142 @@ impl Bot {
                 let Some(original) = earlier else {
                     self.post(
                         channel,
-                        Some(thread),
+                        reply_in.as_deref(),
                         "That question has expired; please ask it again.",
                     )
                     .await;
                     return;
                 };
+                let label = c.label.clone().unwrap_or_else(|| self.choice_label(choice));
                 let choice = Some(choice.to_string());
-                let req = request(user, channel, original, Some(thread), thread, choice);
-                self.answer_in(channel, Some(thread), req).await;
+                if c.ephemeral {
+                    // Only the asker sees the question (the bot is not in the channel): the
+                    // answer replaces it, for the asker alone.
+                    if let Some(url) = &c.response_url {
+                        let req = private_request(user, channel, original, choice);
+                        self.answer_privately(url, req, true).await;
+                    }
+                    return;
+                }
+                self.replace_used(c, answer_id, buttons::is_choice, &buttons::chose_line(&label))
+                    .await;
+                let req = request(user, channel, original, reply_in.as_deref(), &key, choice);
+                self.answer_in(channel, reply_in.as_deref(), req).await;
             }
             other => info!(action = other, "ignoring an unknown Slack action"),
         }
+    }
+
+    /// A choice's label when Slack did not send the button's text: the metric's label.
+    fn choice_label(&self, choice: &str) -> String {
+        self.svc
+            .rt
+            .engine
+            .layer
+            .metric(choice)
+            .map_or_else(|| choice.replace('_', " "), |m| m.label.clone())
+    }
+
+    /// Edits the message the click came from so the used buttons give way to `line`: its
+    /// blocks as Slack sent them, or the answer rendered again when Slack sent none.
+    async fn replace_used(
+        &self,
+        c: &Click,
+        answer_id: &str,
+        used: fn(&str) -> bool,
+        line: &str,
+    ) {
+        let stored = || {
+            self.svc
+                .recent(answer_id)
+                .or_else(|| self.svc.state.load_answer(answer_id).ok().flatten().map(Arc::new))
+        };
+        let (current, text) = match &c.message_blocks {
+            Some(b) => (b.clone(), c.message_text.clone()),
+            None => match stored() {
+                Some(a) => (blocks::blocks(&a, answer_id), Some(fallback_text(&a))),
+                None => {
+                    debug!(answer_id, "no blocks to edit after a click");
+                    return;
+                }
+            },
+        };
+        let Some(edited) = buttons::replace_used(&current, used, line) else {
+            return;
+        };
+        let text = text.unwrap_or_else(|| "Cortex answer".to_string());
+        match (&c.response_url, c.ephemeral) {
+            (Some(url), true) => {
+                let body = json!({"replace_original": true, "response_type": "ephemeral",
+                                  "text": text, "blocks": edited});
+                self.respond(url, &body).await;
+            }
+            _ => {
+                self.update(&c.channel, &c.message_ts, &text, edited).await;
+            }
+        }
+    }
+
+    /// Replaces a message's text and blocks (`chat.update`).
+    async fn update(&self, channel: &str, ts: &str, text: &str, raw: Vec<Value>) -> bool {
+        let parsed: Option<Vec<SlackBlock>> = match serde_json::from_value(Value::Array(raw)) {
+            Ok(b) => Some(b),
+            Err(e) => {
+                warn!(error = %e, "blocks Slack's client can't carry; updating the text only");
+                None
+            }
+        };
+        let session = self.client.open_session(&self.token);
+        let req = SlackApiChatUpdateRequest::new(
+            SlackChannelId(channel.to_string()),
+            SlackMessageContent::new()
+                .with_text(text.to_string())
+                .opt_blocks(parsed),
+            SlackTs(ts.to_string()),
+        );
+        match with_retry("chat.update", || session.chat_update(&req)).await {
+            Ok(_) => true,
+            Err(e) => {
+                warn!(error = %e, "chat.update failed");
+                false
+            }
+        }
+    }
+
+    /// Posts JSON to an interaction's or command's `response_url`.
+    async fn respond(&self, url: &SlackResponseUrl, body: &Value) {
+        let span = tracing::debug_span!("slack response_url");
+        let connector = &self.client.http_api.connector;
+        let sent = with_retry("response_url", || {
+            let context = slack_morphism::SlackClientApiCallContext {
+                rate_control_params: None,
+                token: None,
+                tracing_span: &span,
+                // The URL is a credential for the conversation: never logged.
+                is_sensitive_url: true,
+            };
+            connector.http_post_uri::<Value, Value>(url.0.clone(), body, context)
+        })
+        .await;
+        if let Err(e) = sent {
+            warn!(error = %e, "posting to response_url failed");
+        }
+    }
+
+    /// Answers the asker alone through `response_url` (the bot can't post in the channel):
+    /// the answer's blocks, ephemeral, with the hint to invite the bot. `replace` replaces
+    /// the message the response_url belongs to (an ephemeral clarifying question).
+    async fn answer_privately(&self, url: &SlackResponseUrl, req: Request, replace: bool) {
+        let asked = self.svc.ask(req).await;
+        let mut out = blocks::blocks(&asked.answer, &asked.id);
+        out.push(buttons::context_line(INVITE_HINT));
+        let body = json!({
+            "response_type": "ephemeral",
+            "replace_original": replace,
+            "text": fallback_text(&asked.answer),
+            "blocks": out,
+        });
+        self.respond(url, &body).await;
     }
 
     /// Placeholder, answer, files.
@@ -549,40 +863,30 @@ impl Bot {
             return;
         };
         let asked = self.svc.ask(req).await;
-        self.deliver(
-            channel,
-            thread.unwrap_or(&placeholder),
-            &placeholder,
-            &asked,
-        )
-        .await;
+        self.deliver(channel, thread, &placeholder, &asked).await;
     }
 
-    /// Replaces the placeholder with the answer, then attaches chart and CSV.
-    async fn deliver(&self, channel: &str, thread: &str, placeholder: &str, asked: &Asked) {
+    /// Replaces the placeholder with the answer, then attaches chart and CSV: in the thread,
+    /// or (a DM outside threads) in the conversation, next to the answer.
+    async fn deliver(&self, channel: &str, thread: Option<&str>, placeholder: &str, asked: &Asked) {
         let a: &Answer = &asked.answer;
-        let raw = blocks::blocks(a, &asked.id);
-        let parsed: Option<Vec<SlackBlock>> =
-            serde_json::from_value(serde_json::Value::Array(raw)).ok();
         let fallback = fallback_text(a);
-        let session = self.client.open_session(&self.token);
-        let req = SlackApiChatUpdateRequest::new(
-            SlackChannelId(channel.to_string()),
-            SlackMessageContent::new()
-                .with_text(fallback.clone())
-                .opt_blocks(parsed),
-            SlackTs(placeholder.to_string()),
-        );
-        if let Err(e) = with_retry("chat.update", || session.chat_update(&req)).await {
-            warn!(error = %e, "chat.update failed; posting the answer as a new message");
-            self.post(channel, Some(thread), &fallback).await;
+        if !self
+            .update(channel, placeholder, &fallback, blocks::blocks(a, &asked.id))
+            .await
+        {
+            warn!("posting the answer as a new message");
+            self.post(channel, thread, &fallback).await;
         }
-        if let Some(chart) = crate::render::chart::from_answer(a) {
-            match crate::render::chart::svg(&chart, 900, 480)
+        let date = self.answer_date(a);
+        let chart = crate::render::chart::from_answer(a);
+        if let Some(chart) = &chart {
+            match crate::render::chart::svg(chart, 900, 480)
                 .and_then(|s| crate::render::chart::png(&s, 2.0))
             {
                 Ok(png) => {
-                    self.upload(channel, thread, "chart.png", &chart.title, "image/png", png)
+                    let name = names::file_name(&chart.title, date, "png");
+                    self.upload(channel, thread, &name, &chart.title, "image/png", png)
                         .await
                 }
                 Err(e) => warn!(error = %e, "chart rendering failed"),
@@ -590,19 +894,19 @@ impl Bot {
         }
         if blocks::table_is_cut(a) {
             let csv = blocks::csv(a).into_bytes();
-            self.upload(
-                channel,
-                thread,
-                "result.csv",
-                "Full result (CSV)",
-                "text/csv",
-                csv,
-            )
-            .await;
+            let title = file_title(a, chart.as_ref().map(|c| c.title.as_str()));
+            let name = names::file_name(&title, date, "csv");
+            self.upload(channel, thread, &name, "Full result (CSV)", "text/csv", csv)
+                .await;
         }
     }
 
-    async fn send_pdf(&self, channel: &str, thread: &str, user: &str, answer_id: &str) {
+    /// The day the answer was given for (the injected clock in tests and demos).
+    fn answer_date(&self, a: &Answer) -> chrono::NaiveDate {
+        a.provenance.today.unwrap_or_else(|| self.svc.today())
+    }
+
+    async fn send_pdf(&self, channel: &str, thread: Option<&str>, user: &str, answer_id: &str) {
         let pdf = match self.svc.pdf(answer_id).await {
             Ok(p) => p,
             Err(e) => {
@@ -616,32 +920,53 @@ impl Bot {
                 return;
             }
         };
-        self.upload(
-            channel,
-            thread,
-            "cortex-report.pdf",
-            "Report (PDF)",
-            "application/pdf",
-            pdf,
-        )
-        .await;
+        let answer = self.svc.recent(answer_id).or_else(|| {
+            self.svc
+                .state
+                .load_answer(answer_id)
+                .ok()
+                .flatten()
+                .map(Arc::new)
+        });
+        let name = match &answer {
+            Some(a) => {
+                let chart = crate::render::chart::from_answer(a);
+                let title = file_title(a, chart.as_ref().map(|c| c.title.as_str()));
+                names::file_name(&title, self.answer_date(a), "pdf")
+            }
+            None => names::file_name("", self.svc.today(), "pdf"),
+        };
+        self.upload(channel, thread, &name, "Report (PDF)", "application/pdf", pdf)
+            .await;
     }
 
     /// Posts a message; returns its ts. Failures are logged (there is nowhere else to say them).
     pub async fn post(&self, channel: &str, thread: Option<&str>, text: &str) -> Option<String> {
+        match self.try_post(channel, thread, text).await {
+            Ok(ts) => Some(ts),
+            Err(e) => {
+                warn!(error = %e, channel, "chat.postMessage failed");
+                None
+            }
+        }
+    }
+
+    /// Posts a message; returns its ts, or Slack's error.
+    async fn try_post(
+        &self,
+        channel: &str,
+        thread: Option<&str>,
+        text: &str,
+    ) -> ClientResult<String> {
         let session = self.client.open_session(&self.token);
         let req = SlackApiChatPostMessageRequest::new(
             SlackChannelId(channel.to_string()),
             SlackMessageContent::new().with_text(text.to_string()),
         )
         .opt_thread_ts(thread.map(|t| SlackTs(t.to_string())));
-        match with_retry("chat.postMessage", || session.chat_post_message(&req)).await {
-            Ok(r) => Some(r.ts.0),
-            Err(e) => {
-                warn!(error = %e, channel, "chat.postMessage failed");
-                None
-            }
-        }
+        with_retry("chat.postMessage", || session.chat_post_message(&req))
+            .await
+            .map(|r| r.ts.0)
     }
 
     async fn ephemeral(&self, channel: &str, user: &str, text: &str) {
@@ -657,12 +982,12 @@ impl Bot {
         }
     }
 
-    /// Uploads a file into the thread (files.getUploadURLExternal, upload,
-    /// files.completeUploadExternal).
+    /// Uploads a file into the thread, or into the conversation when `thread` is `None`
+    /// (files.getUploadURLExternal, upload, files.completeUploadExternal).
     async fn upload(
         &self,
         channel: &str,
-        thread: &str,
+        thread: Option<&str>,
         filename: &str,
         title: &str,
         content_type: &str,
@@ -697,7 +1022,7 @@ impl Bot {
             )
             .with_title(title.to_string())])
             .with_channel_id(SlackChannelId(channel.to_string()))
-            .with_thread_ts(SlackTs(thread.to_string()));
+            .opt_thread_ts(thread.map(|t| SlackTs(t.to_string())));
         if let Err(e) = with_retry("files.completeUploadExternal", || {
             session.files_complete_upload_external(&done)
         })
@@ -705,6 +1030,32 @@ impl Bot {
         {
             warn!(error = %e, filename, "files.completeUploadExternal failed");
         }
+    }
+}
+
+/// The hint under an answer given to the asker alone because the bot is not in the channel.
+pub const INVITE_HINT: &str =
+    "Invite me with `/invite @Cortex` to get answers in the channel and follow-ups in threads.";
+
+/// True when Slack refused a post because the bot can't see or isn't in the channel.
+fn cannot_post_in(e: &SlackClientError) -> bool {
+    matches!(e, SlackClientError::ApiError(a)
+        if matches!(a.code.as_str(), "not_in_channel" | "channel_not_found"))
+}
+
+/// True for a direct-message channel id (Slack's `D…` ids).
+fn is_dm(channel: &str) -> bool {
+    channel.starts_with('D')
+}
+
+/// What an uploaded file is named after: a skill's title ("Merchant Brief: Blue Fox
+/// Goods"), or for a plain metric question the chart's title ("ARR by segment"), or the
+/// question.
+fn file_title(a: &Answer, chart_title: Option<&str>) -> String {
+    if a.skill == "metric_question" || a.skill.is_empty() {
+        chart_title.map_or_else(|| a.question.clone(), str::to_string)
+    } else {
+        crate::render::html::title_of(a)
     }
 }
 
@@ -729,6 +1080,22 @@ fn request(
         place: Place {
             channel: Some(channel.to_string()),
             thread_ts: thread.map(str::to_string),
+        },
+    }
+}
+
+/// A question answered to the asker alone (the bot is not in the channel): no thread to
+/// follow up in.
+fn private_request(user: &str, channel: &str, question: String, choice: Option<String>) -> Request {
+    Request {
+        question,
+        asker: Some(user.to_string()),
+        requester: format!("slack:{user}"),
+        conversation: None,
+        choice,
+        place: Place {
+            channel: Some(channel.to_string()),
+            thread_ts: None,
         },
     }
 }

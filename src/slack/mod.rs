@@ -3,6 +3,8 @@
 //! Socket Mode. Block Kit itself is rendered by `render::slack`.
 
 pub mod bot;
+pub mod buttons;
 pub mod http;
+pub mod names;
 pub mod signature;
 pub mod socket;
