@@ -725,7 +725,7 @@ impl Bot {
                     .await;
                     return;
                 };
-                let label = c.label.clone().unwrap_or_else(|| self.choice_label(choice));
+                let label = self.choice_label(choice, c.label.as_deref());
                 let choice = Some(choice.to_string());
                 if c.ephemeral {
                     // Only the asker sees the question (the bot is not in the channel): the
@@ -745,14 +745,13 @@ impl Bot {
         }
     }
 
-    /// A choice's label when Slack did not send the button's text: the metric's label.
-    fn choice_label(&self, choice: &str) -> String {
-        self.svc
-            .rt
-            .engine
-            .layer
-            .metric(choice)
-            .map_or_else(|| choice.replace('_', " "), |m| m.label.clone())
+    /// What a choice reads as: the metric's label, else the button's text as the person
+    /// saw it, else the choice itself.
+    fn choice_label(&self, choice: &str, button: Option<&str>) -> String {
+        match self.svc.rt.engine.layer.metric(choice) {
+            Some(m) => m.label.clone(),
+            None => button.map_or_else(|| choice.replace('_', " "), str::to_string),
+        }
     }
 
     /// Edits the message the click came from so the used buttons give way to `line`: its
