@@ -513,7 +513,10 @@ impl Bot {
         } = &inc
         {
             if !self.knows_thread(channel, thread_ts) {
-                debug!(channel, thread_ts, "a reply in a thread the bot has not answered in");
+                debug!(
+                    channel,
+                    thread_ts, "a reply in a thread the bot has not answered in"
+                );
                 return;
             }
         }
@@ -704,7 +707,10 @@ impl Bot {
                 {
                     Ok(true) => {}
                     Ok(false) => {
-                        info!(answer_id, "a clarifying question already answered; ignoring the click");
+                        info!(
+                            answer_id,
+                            "a clarifying question already answered; ignoring the click"
+                        );
                         return;
                     }
                     Err(e) => warn!(error = %e, "could not check the choice; acting on it"),
@@ -736,8 +742,13 @@ impl Bot {
                     }
                     return;
                 }
-                self.replace_used(c, answer_id, buttons::is_choice, &buttons::chose_line(&label))
-                    .await;
+                self.replace_used(
+                    c,
+                    answer_id,
+                    buttons::is_choice,
+                    &buttons::chose_line(&label),
+                )
+                .await;
                 let req = request(user, channel, original, reply_in.as_deref(), &key, choice);
                 self.answer_in(channel, reply_in.as_deref(), req).await;
             }
@@ -756,17 +767,16 @@ impl Bot {
 
     /// Edits the message the click came from so the used buttons give way to `line`: its
     /// blocks as Slack sent them, or the answer rendered again when Slack sent none.
-    async fn replace_used(
-        &self,
-        c: &Click,
-        answer_id: &str,
-        used: fn(&str) -> bool,
-        line: &str,
-    ) {
+    async fn replace_used(&self, c: &Click, answer_id: &str, used: fn(&str) -> bool, line: &str) {
         let stored = || {
-            self.svc
-                .recent(answer_id)
-                .or_else(|| self.svc.state.load_answer(answer_id).ok().flatten().map(Arc::new))
+            self.svc.recent(answer_id).or_else(|| {
+                self.svc
+                    .state
+                    .load_answer(answer_id)
+                    .ok()
+                    .flatten()
+                    .map(Arc::new)
+            })
         };
         let (current, text) = match &c.message_blocks {
             Some(b) => (b.clone(), c.message_text.clone()),
@@ -871,7 +881,12 @@ impl Bot {
         let a: &Answer = &asked.answer;
         let fallback = fallback_text(a);
         if !self
-            .update(channel, placeholder, &fallback, blocks::blocks(a, &asked.id))
+            .update(
+                channel,
+                placeholder,
+                &fallback,
+                blocks::blocks(a, &asked.id),
+            )
             .await
         {
             warn!("posting the answer as a new message");
@@ -935,8 +950,15 @@ impl Bot {
             }
             None => names::file_name("", self.svc.today(), "pdf"),
         };
-        self.upload(channel, thread, &name, "Report (PDF)", "application/pdf", pdf)
-            .await;
+        self.upload(
+            channel,
+            thread,
+            &name,
+            "Report (PDF)",
+            "application/pdf",
+            pdf,
+        )
+        .await;
     }
 
     /// Posts a message; returns its ts. Failures are logged (there is nowhere else to say them).
@@ -1126,5 +1148,60 @@ mod tests {
         );
         assert_eq!(strip_mentions("no mention"), "no mention");
         assert_eq!(strip_mentions("broken <@U1"), "broken <@U1");
+    }
+
+    fn message(
+        text: &str,
+        ts: &str,
+        thread_ts: Option<&str>,
+        channel_type: &str,
+    ) -> SlackEventCallbackBody {
+        let mut ev = serde_json::json!({"type": "message", "user": "U1", "text": text,
+            "ts": ts, "channel": "C1", "channel_type": channel_type});
+        if let Some(t) = thread_ts {
+            ev["thread_ts"] = serde_json::json!(t);
+        }
+        serde_json::from_value(ev).expect("a message event")
+    }
+
+    #[test]
+    fn channel_messages_are_thread_replies_only_without_a_mention() {
+        let reply = message("and by plan?", "2.0", Some("1.0"), "channel");
+        assert_eq!(
+            incoming_from_event(&reply, Some("UBOT")),
+            Some(Incoming::ThreadReply {
+                user: "U1".into(),
+                channel: "C1".into(),
+                thread_ts: "1.0".into(),
+                text: "and by plan?".into(),
+            })
+        );
+        // Private channels too.
+        let group = message("and by plan?", "2.0", Some("1.0"), "group");
+        assert!(matches!(
+            incoming_from_event(&group, Some("UBOT")),
+            Some(Incoming::ThreadReply { .. })
+        ));
+        // A mention of the bot is its app_mention event's business.
+        for text in ["<@UBOT> and by plan?", "and by <@UBOT|cortex> plan"] {
+            let m = message(text, "2.0", Some("1.0"), "channel");
+            assert_eq!(incoming_from_event(&m, Some("UBOT")), None, "{text}");
+        }
+        // A mention of someone else is a reply like any other.
+        let other = message("ask <@U9> about plans", "2.0", Some("1.0"), "channel");
+        assert!(incoming_from_event(&other, Some("UBOT")).is_some());
+        // Without the bot's id, any mention is left to app_mention.
+        assert_eq!(incoming_from_event(&other, None), None);
+        // Top-level messages and a thread's first message are not replies.
+        let top = message("and by plan?", "2.0", None, "channel");
+        assert_eq!(incoming_from_event(&top, Some("UBOT")), None);
+        let root = message("and by plan?", "1.0", Some("1.0"), "channel");
+        assert_eq!(incoming_from_event(&root, Some("UBOT")), None);
+        // In a DM every message is a question.
+        let dm = message("ARR?", "2.0", None, "im");
+        assert!(matches!(
+            incoming_from_event(&dm, Some("UBOT")),
+            Some(Incoming::Message { direct: true, .. })
+        ));
     }
 }

@@ -32,7 +32,11 @@ pub const FEEDBACK_LINE: &str = "Thanks, feedback recorded.";
 /// `blocks` with every button whose action id `used` accepts taken out: an actions block
 /// left empty becomes the context `line`, one with other buttons keeps them and gets the
 /// line after it. `None` when no such button is there (nothing to edit).
-pub fn replace_used(blocks: &[Value], used: impl Fn(&str) -> bool, line: &str) -> Option<Vec<Value>> {
+pub fn replace_used(
+    blocks: &[Value],
+    used: impl Fn(&str) -> bool,
+    line: &str,
+) -> Option<Vec<Value>> {
     let mut out = Vec::with_capacity(blocks.len() + 1);
     let mut replaced = false;
     for b in blocks {
@@ -111,13 +115,18 @@ mod tests {
         assert_eq!(ids, vec![actions::OPEN_HTML, actions::OPEN_PDF]);
         assert_eq!(out[1]["elements"][0]["text"], FEEDBACK_LINE);
         // Feedback buttons in a block of their own: the block becomes the line.
-        let own = vec![json!({"type": "actions", "elements": [button(actions::HELPFUL), button(actions::NOT_HELPFUL)]})];
+        let own = vec![
+            json!({"type": "actions", "elements": [button(actions::HELPFUL), button(actions::NOT_HELPFUL)]}),
+        ];
         let out = replace_used(&own, is_feedback, FEEDBACK_LINE).expect("edited");
         assert_eq!(out, vec![context_line(FEEDBACK_LINE)]);
     }
 
     #[test]
     fn the_chosen_label_is_escaped() {
-        assert_eq!(chose_line(" <!channel> & co "), "You chose *&lt;!channel&gt; &amp; co*");
+        assert_eq!(
+            chose_line(" <!channel> & co "),
+            "You chose *&lt;!channel&gt; &amp; co*"
+        );
     }
 }

@@ -109,8 +109,14 @@ mod tests {
 
     #[test]
     fn punctuation_separates_and_apostrophes_join() {
-        assert_eq!(slug("What's our ARR by segment?"), "whats-our-arr-by-segment");
-        assert_eq!(slug("  Tickets -- per   day (Q3/2026)!! "), "tickets-per-day-q3-2026");
+        assert_eq!(
+            slug("What's our ARR by segment?"),
+            "whats-our-arr-by-segment"
+        );
+        assert_eq!(
+            slug("  Tickets -- per   day (Q3/2026)!! "),
+            "tickets-per-day-q3-2026"
+        );
         assert_eq!(slug("Sales & Marketing"), "sales-and-marketing");
         assert_eq!(slug("net_revenue.by-plan"), "net-revenue-by-plan");
     }
@@ -121,7 +127,10 @@ mod tests {
         assert_eq!(slug("ÉCOLE Ørsted Łódź"), "ecole-orsted-lodz");
         assert_eq!(slug("收入 by 地区 📈"), "by");
         assert!(slug("收入 📈").is_empty());
-        assert_eq!(file_name("收入 📈", day(), "png"), "cortex-answer-2026-11-20.png");
+        assert_eq!(
+            file_name("收入 📈", day(), "png"),
+            "cortex-answer-2026-11-20.png"
+        );
         let s = slug("Ünïcödé – “quoted” — dash");
         assert!(s.is_ascii(), "{s}");
         assert_eq!(s, "unicode-quoted-dash");
@@ -133,10 +142,7 @@ mod tests {
                      European region over the last eight quarters compared with the plan";
         let s = slug(title);
         assert!(s.len() <= MAX_SLUG, "{} chars: {s}", s.len());
-        assert_eq!(
-            s,
-            "how-did-net-revenue-retention-develop-for-enterprise"
-        );
+        assert_eq!(s, "how-did-net-revenue-retention-develop-for-enterprise");
         assert!(!s.ends_with('-'));
         // One enormous word is cut inside the word.
         let word = "a".repeat(200);

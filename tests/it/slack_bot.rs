@@ -501,7 +501,10 @@ async fn a_direct_message_is_answered_and_the_asker_is_known() {
     v["event"]["user"] = json!("U01REV0001");
     v["event_id"] = json!("EvDM1");
     // A message in the DM itself, not in a thread there.
-    v["event"].as_object_mut().expect("event").remove("thread_ts");
+    v["event"]
+        .as_object_mut()
+        .expect("event")
+        .remove("thread_ts");
     let (status, _) = bot.event(&v).await;
     assert_eq!(status, 200);
     bot.idle().await;
@@ -509,7 +512,11 @@ async fn a_direct_message_is_answered_and_the_asker_is_known() {
     let posts = fake.calls("chat.postMessage");
     assert_eq!(posts.len(), 1, "{posts:?}");
     assert_eq!(posts[0].body["channel"], "D111");
-    assert!(posts[0].body.get("thread_ts").is_none(), "{:?}", posts[0].body);
+    assert!(
+        posts[0].body.get("thread_ts").is_none(),
+        "{:?}",
+        posts[0].body
+    );
     let updates = fake.calls("chat.update");
     assert_eq!(updates.len(), 1, "{:?}", fake.all());
     let b = blocks_text(&updates[0]);
@@ -526,7 +533,11 @@ async fn a_direct_message_is_answered_and_the_asker_is_known() {
     assert_eq!(files[0].body["files"][0]["title"], "ARR by segment");
     // The chart goes with the answer in the conversation, not into a thread under it.
     assert_eq!(files[0].body["channel_id"], "D111");
-    assert!(files[0].body.get("thread_ts").is_none(), "{:?}", files[0].body);
+    assert!(
+        files[0].body.get("thread_ts").is_none(),
+        "{:?}",
+        files[0].body
+    );
     // The audit log knows who asked.
     let log = bot
         .server
@@ -897,7 +908,10 @@ async fn clarifying_buttons_lead_to_an_answer_once_and_used_buttons_are_replaced
         .iter()
         .filter_map(|e| e["action_id"].as_str().map(str::to_string))
         .collect();
-    assert!(!ids.iter().any(|i| i.starts_with("cortex_feedback")), "{ids:?}");
+    assert!(
+        !ids.iter().any(|i| i.starts_with("cortex_feedback")),
+        "{ids:?}"
+    );
     assert!(ids.contains(&"cortex_open_pdf".to_string()), "{ids:?}");
     assert!(blocks_text(thanked).contains("Thanks, feedback recorded."));
     assert!(fake.calls("chat.postEphemeral").is_empty());
@@ -905,14 +919,21 @@ async fn clarifying_buttons_lead_to_an_answer_once_and_used_buttons_are_replaced
     bot.click_on(answer, "cortex_feedback_not_helpful", Some(thread))
         .await;
     bot.idle().await;
-    assert_eq!(bot.server.svc.state.feedback(&id).expect("feedback").len(), 1);
+    assert_eq!(
+        bot.server.svc.state.feedback(&id).expect("feedback").len(),
+        1
+    );
 
     // Feedback works on any answer: here, on the clarifying question itself.
     bot.click("cortex_feedback_not_helpful", &clarify_id, thread)
         .await;
     bot.idle().await;
     assert_eq!(
-        bot.server.svc.state.feedback(&clarify_id).expect("feedback"),
+        bot.server
+            .svc
+            .state
+            .feedback(&clarify_id)
+            .expect("feedback"),
         vec![("slack:U01REV0002".to_string(), false)]
     );
 }
@@ -945,7 +966,14 @@ async fn long_tables_are_cut_and_attached_as_csv_and_429_is_waited_out() {
         .iter()
         .map(|c| c.body["filename"].as_str().unwrap_or("").to_string())
         .collect();
-    assert_eq!(names, vec!["chart.png", "result.csv"]);
+    // Named from the answer and its date, not chart.png / result.csv.
+    assert_eq!(
+        names,
+        vec![
+            "tickets-over-time-2026-11-20.png",
+            "tickets-over-time-2026-11-20.csv"
+        ]
+    );
     let csv = fake
         .all()
         .into_iter()
@@ -1345,7 +1373,10 @@ async fn slash_command_in_a_channel_without_the_bot_answers_through_response_url
     let r = &replies[0].body;
     assert_eq!(r["response_type"], "ephemeral");
     assert!(
-        r["text"].as_str().unwrap_or("").starts_with("ARR by segment"),
+        r["text"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("ARR by segment"),
         "{r}"
     );
     let b = r["blocks"].to_string();
@@ -1482,8 +1513,13 @@ async fn channel_messages_outside_the_bots_threads_and_bot_messages_are_ignored(
     ))
     .await;
     // A top-level channel message: nothing.
-    bot.event(&channel_message("and by channel?", "EvI4", "1600000011.000400", None))
-        .await;
+    bot.event(&channel_message(
+        "and by channel?",
+        "EvI4",
+        "1600000011.000400",
+        None,
+    ))
+    .await;
     // In the bot's own thread: another bot's reply, the bot's own, and an edit: nothing.
     let mut other_bot = channel_message("and by channel?", "EvI5", "1600000011.000500", Some(root));
     other_bot["event"]["bot_id"] = json!("B999");
@@ -1544,9 +1580,16 @@ async fn link_button_clicks_are_acknowledged_and_nothing_else() {
     bot.idle().await;
     assert!(fake.activity().is_empty(), "{:?}", fake.activity());
     // The old buttons (no url) still work: the HTML link comes as an ephemeral message.
-    assert_eq!(bot.click("cortex_open_html", "abc123", "1600000012.000100").await, 200);
+    assert_eq!(
+        bot.click("cortex_open_html", "abc123", "1600000012.000100")
+            .await,
+        200
+    );
     bot.idle().await;
     let eph = fake.calls("chat.postEphemeral");
     assert_eq!(eph.len(), 1);
-    assert!(eph[0].body["text"].as_str().unwrap_or("").contains("/a/abc123"));
+    assert!(eph[0].body["text"]
+        .as_str()
+        .unwrap_or("")
+        .contains("/a/abc123"));
 }
