@@ -567,6 +567,7 @@ impl Bot {
                 (Incoming::Message { .. } | Incoming::ThreadReply { .. }, t) => {
                     self.post(channel, t.as_deref(), &msg).await;
                 }
+                (Incoming::Action(c), _) => self.tell(c, &msg).await,
                 _ => self.ephemeral(channel, user, &msg).await,
             }
             return;
@@ -608,13 +609,15 @@ impl Bot {
                 let root = match self.try_post(&channel, None, &intro).await {
                     Ok(ts) => ts,
                     Err(e) => {
+                        // Whatever stops the post, the asker still gets the answer.
+                        let not_in = cannot_post_in(&e);
                         match response_url {
-                            Some(url) if cannot_post_in(&e) => {
-                                info!(channel, "not in the channel; answering the asker alone");
+                            Some(url) => {
+                                info!(channel, error = %e, not_in, "can't post in the channel; answering the asker alone");
                                 let req = private_request(&user, &channel, text, None);
-                                self.answer_privately(&url, req, false).await;
+                                self.answer_privately(&url, req, false, not_in).await;
                             }
-                            _ => warn!(error = %e, channel, "chat.postMessage failed"),
+                            None => warn!(error = %e, channel, "chat.postMessage failed"),
                         }
                         return;
                     }
@@ -655,12 +658,8 @@ impl Bot {
                             .record_feedback(value, &format!("slack:{user}"), helpful)
                     {
                         warn!(error = %e, "could not record feedback");
-                        self.ephemeral(
-                            channel,
-                            user,
-                            "Sorry, I couldn't record your feedback just now.",
-                        )
-                        .await;
+                        self.tell(c, "Sorry, I couldn't record your feedback just now.")
+                            .await;
                         return;
                     }
                 }
@@ -675,21 +674,30 @@ impl Bot {
                     .take(64)
                     .collect();
                 let link = format!("{}/a/{id}", self.public_url);
-                self.ephemeral(
-                    channel,
-                    user,
-                    &format!("Open this answer as a web page: <{link}>"),
+                self.tell(c, &format!("Open this answer as a web page: <{link}>"))
+                    .await;
+            }
+            actions::OPEN_PDF if c.ephemeral => {
+                // An answer only the asker sees: the bot is not in the channel, so no file
+                // can go there.
+                let id: String = value
+                    .chars()
+                    .filter(char::is_ascii_alphanumeric)
+                    .take(64)
+                    .collect();
+                let link = format!("{}/a/{id}", self.public_url);
+                self.tell(
+                    c,
+                    &format!(
+                        "I can't attach files in a channel I'm not in. The answer is at <{link}>; {INVITE_HINT}"
+                    ),
                 )
                 .await;
             }
-            actions::OPEN_PDF => {
-                self.send_pdf(channel, reply_in.as_deref(), user, value)
-                    .await
-            }
+            actions::OPEN_PDF => self.send_pdf(c, reply_in.as_deref()).await,
             actions::FILE_LINEAR => {
-                self.ephemeral(
-                    channel,
-                    user,
+                self.tell(
+                    c,
                     "Filing Linear tasks isn't set up on this Cortex yet; ask the data team to connect Linear.",
                 )
                 .await;
@@ -738,7 +746,7 @@ impl Bot {
                     // answer replaces it, for the asker alone.
                     if let Some(url) = &c.response_url {
                         let req = private_request(user, channel, original, choice);
-                        self.answer_privately(url, req, true).await;
+                        self.answer_privately(url, req, true, true).await;
                     }
                     return;
                 }
@@ -781,7 +789,14 @@ impl Bot {
         let (current, text) = match &c.message_blocks {
             Some(b) => (b.clone(), c.message_text.clone()),
             None => match stored() {
-                Some(a) => (blocks::blocks(&a, answer_id), Some(fallback_text(&a))),
+                Some(a) => {
+                    let mut b = blocks::blocks(&a, answer_id);
+                    if c.ephemeral {
+                        // The answer was given to the asker alone, with the hint under it.
+                        b.push(buttons::context_line(INVITE_HINT));
+                    }
+                    (b, Some(fallback_text(&a)))
+                }
                 None => {
                     debug!(answer_id, "no blocks to edit after a click");
                     return;
@@ -851,12 +866,21 @@ impl Bot {
     }
 
     /// Answers the asker alone through `response_url` (the bot can't post in the channel):
-    /// the answer's blocks, ephemeral, with the hint to invite the bot. `replace` replaces
-    /// the message the response_url belongs to (an ephemeral clarifying question).
-    async fn answer_privately(&self, url: &SlackResponseUrl, req: Request, replace: bool) {
+    /// the answer's blocks, ephemeral, with the hint to invite the bot when `hint`.
+    /// `replace` replaces the message the response_url belongs to (an ephemeral clarifying
+    /// question).
+    async fn answer_privately(
+        &self,
+        url: &SlackResponseUrl,
+        req: Request,
+        replace: bool,
+        hint: bool,
+    ) {
         let asked = self.svc.ask(req).await;
         let mut out = blocks::blocks(&asked.answer, &asked.id);
-        out.push(buttons::context_line(INVITE_HINT));
+        if hint {
+            out.push(buttons::context_line(INVITE_HINT));
+        }
         let body = json!({
             "response_type": "ephemeral",
             "replace_original": replace,
@@ -920,14 +944,15 @@ impl Bot {
         a.provenance.today.unwrap_or_else(|| self.svc.today())
     }
 
-    async fn send_pdf(&self, channel: &str, thread: Option<&str>, user: &str, answer_id: &str) {
+    /// The answer's PDF, uploaded where the click was (its thread, or the DM).
+    async fn send_pdf(&self, c: &Click, thread: Option<&str>) {
+        let (channel, answer_id) = (c.channel.as_str(), c.value.as_str());
         let pdf = match self.svc.pdf(answer_id).await {
             Ok(p) => p,
             Err(e) => {
                 warn!(error = %e, "PDF rendering failed");
-                self.ephemeral(
-                    channel,
-                    user,
+                self.tell(
+                    c,
                     &format!("Sorry, I couldn't make the PDF: {}", escape(&e)),
                 )
                 .await;
@@ -988,6 +1013,20 @@ impl Bot {
         with_retry("chat.postMessage", || session.chat_post_message(&req))
             .await
             .map(|r| r.ts.0)
+    }
+
+    /// A note to the person who clicked, only they see it: through the click's
+    /// `response_url` when the message itself is ephemeral (the bot may not be in the
+    /// channel), else `chat.postEphemeral`.
+    async fn tell(&self, c: &Click, text: &str) {
+        match (&c.response_url, c.ephemeral) {
+            (Some(url), true) => {
+                let body =
+                    json!({"response_type": "ephemeral", "replace_original": false, "text": text});
+                self.respond(url, &body).await;
+            }
+            _ => self.ephemeral(&c.channel, &c.user, text).await,
+        }
     }
 
     async fn ephemeral(&self, channel: &str, user: &str, text: &str) {

@@ -1417,9 +1417,59 @@ async fn slash_command_in_a_channel_without_the_bot_answers_through_response_url
         "{:?}",
         answered[0].body
     );
+
+    // Buttons under the private answer: feedback replaces them in place, the PDF (which
+    // can't be attached in the channel) is a private note with the link and the hint.
+    let id = button_value(&answered[0], "cortex_feedback_helpful");
+    let private_click = |action: &str, url: &str| {
+        let mut v = click_payload(action, &id);
+        v["container"]["is_ephemeral"] = json!(true);
+        v["response_url"] = json!(url);
+        v.as_object_mut().expect("payload").remove("message");
+        v
+    };
+    bot.click_with(&private_click(
+        "cortex_feedback_helpful",
+        &fake.response_url("act2"),
+    ))
+    .await;
+    bot.click_with(&private_click(
+        "cortex_open_pdf",
+        &fake.response_url("act3"),
+    ))
+    .await;
+    bot.idle().await;
+    assert_eq!(
+        bot.server.svc.state.feedback(&id).expect("feedback"),
+        vec![("slack:U01REV0002".to_string(), true)]
+    );
+    let thanked = fake.calls("respond:act2");
+    assert_eq!(thanked.len(), 1, "{:?}", fake.activity());
+    assert_eq!(thanked[0].body["replace_original"], true);
+    let b = blocks_text(&thanked[0]);
+    assert!(
+        b.contains("Thanks, feedback recorded.") && b.contains("/invite @Cortex"),
+        "{b}"
+    );
+    assert!(!b.contains("cortex_feedback"), "{b}");
+    assert!(
+        b.contains("Enterprise") || b.contains("ARR"),
+        "the answer stays: {b}"
+    );
+    let note = fake.calls("respond:act3");
+    assert_eq!(note.len(), 1);
+    assert_eq!(note[0].body["replace_original"], false);
+    let text = note[0].body["text"].as_str().unwrap_or("");
+    assert!(
+        text.contains(&format!("/a/{id}")) && text.contains("/invite @Cortex"),
+        "{text}"
+    );
+
     // Still nothing in the channel but the two refused intros.
     assert_eq!(fake.calls("chat.postMessage").len(), 2);
     assert!(fake.calls("chat.update").is_empty());
+    assert!(fake.calls("chat.postEphemeral").is_empty());
+    assert!(fake.calls("files.getUploadURLExternal").is_empty());
 }
 
 /// A `message` event in the channel sample's shape (what message.channels delivers).
