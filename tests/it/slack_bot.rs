@@ -1643,3 +1643,53 @@ async fn link_button_clicks_are_acknowledged_and_nothing_else() {
         .unwrap_or("")
         .contains("/a/abc123"));
 }
+
+/// In a DM the conversation is the thread: a clarifying choice is answered in the DM (not
+/// in a thread under the question), and the PDF lands there too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_a_dm_choices_and_files_stay_in_the_conversation() {
+    let fake = start_fake().await;
+    let bot = start_bot(&fake, None, None).await;
+    let mut v = json_payload("bolt-python/event_callback.message.im.json");
+    v["event"]["text"] = json!("How is revenue doing?");
+    v["event_id"] = json!("EvDM2");
+    v["event"]
+        .as_object_mut()
+        .expect("event")
+        .remove("thread_ts");
+    bot.event(&v).await;
+    bot.idle().await;
+    let question = fake.calls("chat.update")[0].clone();
+    assert_eq!(question.body["channel"], "D111");
+    let action = buttons(&question)
+        .into_iter()
+        .find(|b| b["value"].as_str().is_some_and(|v| v.ends_with("|arr")))
+        .and_then(|b| b["action_id"].as_str().map(str::to_string))
+        .expect("an ARR choice");
+    bot.click_on(&question, &action, None).await;
+    bot.idle().await;
+    let updates = fake.calls("chat.update");
+    assert_eq!(updates.len(), 3, "{updates:?}");
+    assert!(blocks_text(&updates[1]).contains("You chose *ARR*"));
+    let answer = updates[2].clone();
+    assert!(answer.body["text"]
+        .as_str()
+        .unwrap_or("")
+        .starts_with("ARR $"));
+    for p in fake.calls("chat.postMessage") {
+        assert_eq!(p.body["channel"], "D111");
+        assert!(p.body.get("thread_ts").is_none(), "{:?}", p.body);
+    }
+    bot.click_on(&answer, "cortex_open_pdf", None).await;
+    bot.idle().await;
+    let done = fake.calls("files.completeUploadExternal");
+    let pdf = done.last().expect("the PDF");
+    assert_eq!(pdf.body["channel_id"], "D111");
+    assert!(pdf.body.get("thread_ts").is_none(), "{:?}", pdf.body);
+    assert!(fake
+        .calls("files.getUploadURLExternal")
+        .iter()
+        .any(|c| c.body["filename"]
+            .as_str()
+            .is_some_and(|n| n.ends_with("-2026-11-20.pdf"))));
+}
