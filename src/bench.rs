@@ -374,7 +374,7 @@ fn bench_skills(
                 .map_err(|e| anyhow::anyhow!("{q}: {e}"))?;
             pdf_t.push(t.elapsed());
             let t = Instant::now();
-            if let Some(c) = crate::render::chart::from_answer(&a) {
+            if let Some(c) = a.charts().first().map(|c| (*c).clone()) {
                 crate::render::chart::svg(&c, 900, 480)
                     .and_then(|svg| crate::render::chart::png(&svg, 2.0))
                     .map_err(|e| anyhow::anyhow!("{q}: {e}"))?;

@@ -24,10 +24,11 @@
 //! - [`llm`]: the optional LLM (async-openai): tool-calling router and narrator, with fallbacks.
 //! - [`policy`]: who may see what (`context/policy.yaml`), enforced in the engine and the warehouse.
 //! - [`planner`]: plain-language question -> `MetricQuery`, offline and deterministic.
-//! - [`render`]: pure renderers from results to text.
+//! - [`render`]: pure renderers from an `Answer` to Slack Block Kit, HTML, PDF, text and charts.
 //! - [`diagnostics`]: load-time errors with file, line and key.
 //! - [`eval`]: `cortex eval`, question sets with expected queries and hand-SQL rows.
 //! - [`fuzzy`]: string distance for "did you mean" hints.
+//! - [`format`]: how numbers, dates and names read to people, on every surface.
 
 pub mod answer;
 pub mod bench;
@@ -38,6 +39,7 @@ pub mod demo;
 pub mod diagnostics;
 pub mod engine;
 pub mod eval;
+pub mod format;
 pub mod fuzzy;
 pub mod llm;
 pub mod load;

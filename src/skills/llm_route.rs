@@ -331,15 +331,13 @@ pub async fn answer(
             a
         }
         Ok(Choice::Clarify(q)) => {
-            let mut a = Answer::new(question, Status::Clarify, q);
-            a.text = crate::render::text::answer(&a);
-            a
+            Answer::new(question, Status::Clarify, q)
         }
         Err(()) => super::answer_question(rt, question, asker, today, requester),
     };
     if a.status == Status::Answered {
         if a.text.is_empty() {
-            a.text = crate::render::text::answer(&a);
+
         }
         narrate(llm, &mut a).await;
     }

@@ -523,7 +523,7 @@ impl Bot {
             Some(b) => (b.clone(), c.message_text.clone()),
             None => match stored() {
                 Some(a) => {
-                    let mut b = blocks::blocks(&a, answer_id);
+                    let mut b = self.render(&a, answer_id);
                     if c.ephemeral {
                         // The answer was given to the asker alone, with the hint under it.
                         b.push(buttons::context_line(INVITE_HINT));
@@ -610,7 +610,7 @@ impl Bot {
         hint: bool,
     ) {
         let asked = self.svc.ask(req).await;
-        let mut out = blocks::blocks(&asked.answer, &asked.id);
+        let mut out = self.render(&asked.answer, &asked.id);
         if hint {
             out.push(buttons::context_line(INVITE_HINT));
         }
@@ -638,20 +638,14 @@ impl Bot {
         let a: &Answer = &asked.answer;
         let fallback = fallback_text(a);
         if !self
-            .update(
-                channel,
-                placeholder,
-                &fallback,
-                blocks::blocks(a, &asked.id),
-            )
+            .update(channel, placeholder, &fallback, self.render(a, &asked.id))
             .await
         {
             warn!("posting the answer as a new message");
             self.post(channel, thread, &fallback).await;
         }
         let date = self.answer_date(a);
-        let chart = crate::render::chart::from_answer(a);
-        if let Some(chart) = &chart {
+        if let Some(chart) = a.charts().first() {
             match crate::render::chart::svg(chart, 900, 480)
                 .and_then(|s| crate::render::chart::png(&s, 2.0))
             {
@@ -665,11 +659,19 @@ impl Bot {
         }
         if blocks::table_is_cut(a) {
             let csv = blocks::csv(a).into_bytes();
-            let title = file_title(a, chart.as_ref().map(|c| c.title.as_str()));
-            let name = names::file_name(&title, date, "csv");
+            let name = names::answer_file_name(a, "csv");
             self.upload(channel, thread, &name, "Full result (CSV)", "text/csv", csv)
                 .await;
         }
+    }
+
+    /// The answer's Block Kit: "Open as HTML" and "PDF" are link buttons when the site's
+    /// public URL is configured (`[server] public_url`).
+    fn render(&self, a: &Answer, answer_id: &str) -> Vec<Value> {
+        let links = blocks::Links {
+            base_url: self.svc.rt.engine.config.server.public_url.clone(),
+        };
+        blocks::blocks_linked(a, answer_id, &links)
     }
 
     /// The day the answer was given for (the injected clock in tests and demos).
@@ -680,7 +682,7 @@ impl Bot {
     /// The answer's PDF, uploaded where the click was (its thread, or the DM).
     async fn send_pdf(&self, c: &Click, thread: Option<&str>) {
         let (channel, answer_id) = (c.channel.as_str(), c.value.as_str());
-        let pdf = match self.svc.pdf(answer_id).await {
+        let (name, pdf) = match self.svc.pdf(answer_id).await {
             Ok(p) => p,
             Err(e) => {
                 warn!(error = %e, "PDF rendering failed");
@@ -691,22 +693,6 @@ impl Bot {
                 .await;
                 return;
             }
-        };
-        let answer = self.svc.recent(answer_id).or_else(|| {
-            self.svc
-                .state
-                .load_answer(answer_id)
-                .ok()
-                .flatten()
-                .map(Arc::new)
-        });
-        let name = match &answer {
-            Some(a) => {
-                let chart = crate::render::chart::from_answer(a);
-                let title = file_title(a, chart.as_ref().map(|c| c.title.as_str()));
-                names::file_name(&title, self.answer_date(a), "pdf")
-            }
-            None => names::file_name("", self.svc.today(), "pdf"),
         };
         self.upload(
             channel,
@@ -839,17 +825,6 @@ fn cannot_post_in(e: &SlackClientError) -> bool {
 /// True for a direct-message channel id (Slack's `D…` ids).
 fn is_dm(channel: &str) -> bool {
     channel.starts_with('D')
-}
-
-/// What an uploaded file is named after: a skill's title ("Merchant Brief: Blue Fox
-/// Goods"), or for a plain metric question the chart's title ("ARR by segment"), or the
-/// question.
-fn file_title(a: &Answer, chart_title: Option<&str>) -> String {
-    if a.skill == "metric_question" || a.skill.is_empty() {
-        chart_title.map_or_else(|| a.question.clone(), str::to_string)
-    } else {
-        crate::render::html::title_of(a)
-    }
 }
 
 /// A question asked in Slack: the conversation is the thread (or the DM), keyed by `key`.

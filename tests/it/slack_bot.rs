@@ -209,6 +209,16 @@ struct Bot {
 }
 
 async fn start_bot(fake: &FakeSlack, project: Option<PathBuf>, timeout: Option<Duration>) -> Bot {
+    start_bot_with(fake, project, timeout, |_| {}).await
+}
+
+/// [`start_bot`], with a last change to the configuration.
+async fn start_bot_with(
+    fake: &FakeSlack,
+    project: Option<PathBuf>,
+    timeout: Option<Duration>,
+    edit: impl FnOnce(&mut cortex::config::Config),
+) -> Bot {
     let state = tempfile::tempdir().expect("tmp");
     let project = project.unwrap_or_else(project_dir);
     let mut config =
@@ -224,6 +234,7 @@ async fn start_bot(fake: &FakeSlack, project: Option<PathBuf>, timeout: Option<D
     if let Some(t) = timeout {
         config.limits.timeout = t;
     }
+    edit(&mut config);
     let server = cortex::server::build(config, Some(demo_today()))
         .await
         .expect("server builds");
@@ -1614,7 +1625,47 @@ async fn channel_messages_outside_the_bots_threads_and_bot_messages_are_ignored(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn link_button_clicks_are_acknowledged_and_nothing_else() {
     let fake = start_fake().await;
-    let bot = start_bot(&fake, None, None).await;
+    let site = "https://cortex.example.com";
+    let bot = start_bot_with(&fake, None, None, |c| {
+        c.server.public_url = Some(site.into());
+    })
+    .await;
+
+    // With a public URL the answer's HTML and PDF buttons are links; clicking them (the
+    // payload carrying the message's blocks, as Slack sends it) does nothing more.
+    let thread = "1600000012.000050";
+    bot.event(&mention("What's our ARR by segment?", "EvK1", thread, None))
+        .await;
+    bot.idle().await;
+    let answer = fake.calls("chat.update")[0].clone();
+    let links: Vec<Value> = buttons(&answer)
+        .into_iter()
+        .filter(|b| b["url"].is_string())
+        .collect();
+    assert_eq!(links.len(), 2, "{:?}", answer.body);
+    assert!(links
+        .iter()
+        .all(|b| b["url"].as_str().is_some_and(|u| u.starts_with(site))));
+    let before = fake.activity().len();
+    for id in ["cortex_open_html", "cortex_open_pdf"] {
+        let mut v = click_payload(id, "");
+        v["container"]["message_ts"] = answer.body["ts"].clone();
+        v["message"] = json!({"ts": answer.body["ts"], "text": answer.body["text"],
+            "type": "message", "thread_ts": thread, "blocks": answer.body["blocks"]});
+        v["actions"][0]
+            .as_object_mut()
+            .expect("action")
+            .remove("value");
+        assert_eq!(bot.click_with(&v).await, 200);
+    }
+    bot.idle().await;
+    assert_eq!(
+        fake.activity().len(),
+        before,
+        "{:?}",
+        &fake.activity()[before..]
+    );
+
     let link = "https://cortex.example.com/a/abc123";
     let mut v = click_payload("cortex_open_html", "abc123");
     v["actions"][0]["url"] = json!(link);
@@ -1628,7 +1679,12 @@ async fn link_button_clicks_are_acknowledged_and_nothing_else() {
              "text": {"type": "plain_text", "text": "PDF"}}]}]});
     assert_eq!(bot.click_with(&w).await, 200);
     bot.idle().await;
-    assert!(fake.activity().is_empty(), "{:?}", fake.activity());
+    assert_eq!(
+        fake.activity().len(),
+        before,
+        "{:?}",
+        &fake.activity()[before..]
+    );
     // The old buttons (no url) still work: the HTML link comes as an ephemeral message.
     assert_eq!(
         bot.click("cortex_open_html", "abc123", "1600000012.000100")
