@@ -362,6 +362,16 @@ impl Bot {
         }
     }
 
+    /// The answer's page on the web site. Answer ids are hex: nothing else reaches the link.
+    fn answer_link(&self, answer_id: &str) -> String {
+        let id: String = answer_id
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .take(64)
+            .collect();
+        format!("{}/a/{id}", self.public_url)
+    }
+
     /// Where a button's follow-up goes: the answer's thread in channels, the conversation
     /// itself in a DM (unless the person used a thread there).
     fn reply_place(c: &Click) -> (Option<String>, String) {
@@ -400,25 +410,14 @@ impl Bot {
                     .await;
             }
             actions::OPEN_HTML => {
-                // Answer ids are hex: nothing else reaches the link.
-                let id: String = value
-                    .chars()
-                    .filter(char::is_ascii_alphanumeric)
-                    .take(64)
-                    .collect();
-                let link = format!("{}/a/{id}", self.public_url);
+                let link = self.answer_link(value);
                 self.tell(c, &format!("Open this answer as a web page: <{link}>"))
                     .await;
             }
             actions::OPEN_PDF if c.ephemeral => {
                 // An answer only the asker sees: the bot is not in the channel, so no file
                 // can go there.
-                let id: String = value
-                    .chars()
-                    .filter(char::is_ascii_alphanumeric)
-                    .take(64)
-                    .collect();
-                let link = format!("{}/a/{id}", self.public_url);
+                let link = self.answer_link(value);
                 self.tell(
                     c,
                     &format!(
@@ -506,22 +505,25 @@ impl Bot {
         }
     }
 
+    /// An answer by id: a recent one from memory, an older one from the state database.
+    fn stored_answer(&self, answer_id: &str) -> Option<Arc<Answer>> {
+        self.svc
+            .recent(answer_id)
+            .or_else(|| match self.svc.state.load_answer(answer_id) {
+                Ok(a) => a.map(Arc::new),
+                Err(e) => {
+                    warn!(error = %e, answer_id, "could not read an answer back");
+                    None
+                }
+            })
+    }
+
     /// Edits the message the click came from so the used buttons give way to `line`: its
     /// blocks as Slack sent them, or the answer rendered again when Slack sent none.
     async fn replace_used(&self, c: &Click, answer_id: &str, used: fn(&str) -> bool, line: &str) {
-        let stored = || {
-            self.svc.recent(answer_id).or_else(|| {
-                self.svc
-                    .state
-                    .load_answer(answer_id)
-                    .ok()
-                    .flatten()
-                    .map(Arc::new)
-            })
-        };
         let (current, text) = match &c.message_blocks {
             Some(b) => (b.clone(), c.message_text.clone()),
-            None => match stored() {
+            None => match self.stored_answer(answer_id) {
                 Some(a) => {
                     let mut b = self.render(&a, answer_id);
                     if c.ephemeral {

@@ -1073,8 +1073,17 @@ fn slack_payload_samples_deserialise() {
         "java-slack-sdk-schema-samples/BlockActionPayload.json",
     ] {
         let text = payload(name);
-        let _ = serde_json::from_str::<SlackPushEvent>(&text);
-        let _ = serde_json::from_str::<SlackInteractionEvent>(&text);
+        // Whatever parses is routed without a panic, blank fields and all.
+        if let Ok(SlackPushEvent::EventCallback(cb)) = serde_json::from_str::<SlackPushEvent>(&text)
+        {
+            let _ = cortex::slack::incoming::incoming_from_event(&cb.event, Some("UBOT"));
+            let _ = cortex::slack::incoming::incoming_from_event(&cb.event, None);
+        }
+        if let Ok(SlackInteractionEvent::BlockActions(a)) =
+            serde_json::from_str::<SlackInteractionEvent>(&text)
+        {
+            let _ = cortex::slack::incoming::incoming_from_actions(&a);
+        }
     }
     let cmd: Result<SlackCommandEvent, _> =
         serde_urlencoded::from_str(&payload("bolt-python/slash_command.form-urlencoded.txt"));
