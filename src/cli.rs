@@ -99,6 +99,8 @@ pub enum AskFormat {
     Html,
     /// A PDF report (the skill's report.typ, or the default report).
     Pdf,
+    /// The Slack message (Block Kit JSON) the bot would post.
+    Slack,
 }
 
 #[derive(Debug, Args)]
@@ -658,6 +660,13 @@ fn cmd_ask(config: Config, a: AskArgs, today: NaiveDate) -> Result<ExitCode> {
     let bytes: Vec<u8> = match a.format {
         AskFormat::Json => format!("{}\n", serde_json::to_string_pretty(answer)?).into_bytes(),
         AskFormat::Text => format!("{}\n", answer.text).into_bytes(),
+        AskFormat::Slack => {
+            let links = crate::render::slack::Links {
+                base_url: Some(rt.engine.config.server.base_url()),
+            };
+            let blocks = crate::render::slack::blocks_linked(answer, &asked.id, &links);
+            format!("{}\n", serde_json::to_string_pretty(&blocks)?).into_bytes()
+        }
         AskFormat::Html => crate::render::html::page(
             answer,
             &crate::render::html::PageOptions {

@@ -353,10 +353,14 @@ handlebars_helper!(hb_date: |v: Json| match v.as_str().and_then(|s| NaiveDate::p
     Some(d) => date(d),
     None => v.as_str().unwrap_or("–").to_string(),
 });
+handlebars_helper!(hb_plural: |n: Json, word: str| {
+    let n = n.as_f64().unwrap_or(0.0);
+    format!("{} {word}{}", plain(n), if n == 1.0 { "" } else { "s" })
+});
 handlebars_helper!(hb_humanize: |v: Json| humanize(v.as_str().unwrap_or_default()));
 
 /// The formatting helpers every template can use: `money`, `pct`, `num`, `fmt` (a value and
-/// a unit), `signed`, `date`, `humanize`.
+/// a unit), `signed`, `date`, `humanize`, `plural` (`{{plural n 'deal'}}`: "1 deal", "3 deals").
 pub fn register_helpers(hb: &mut Handlebars<'_>) {
     hb.register_helper("money", Box::new(hb_money));
     hb.register_helper("pct", Box::new(hb_pct));
@@ -365,6 +369,7 @@ pub fn register_helpers(hb: &mut Handlebars<'_>) {
     hb.register_helper("signed", Box::new(hb_signed));
     hb.register_helper("date", Box::new(hb_date));
     hb.register_helper("humanize", Box::new(hb_humanize));
+    hb.register_helper("plural", Box::new(hb_plural));
 }
 
 #[cfg(test)]
@@ -414,7 +419,10 @@ mod tests {
         assert_eq!(humanize("first_response_time"), "First response time");
         assert_eq!(humanize("merchant_id"), "Merchant ID");
         assert_eq!(humanize("okr_progress"), "OKR progress");
-        assert_eq!(slug("Merchant brief: Blue Fox Goods!", 60), "merchant-brief-blue-fox-goods");
+        assert_eq!(
+            slug("Merchant brief: Blue Fox Goods!", 60),
+            "merchant-brief-blue-fox-goods"
+        );
         assert_eq!(slug("Café — 2026", 60), "cafe-2026");
     }
 }

@@ -29,6 +29,7 @@
 //! - [`eval`]: `cortex eval`, question sets with expected queries and hand-SQL rows.
 //! - [`fuzzy`]: string distance for "did you mean" hints.
 //! - [`format`]: how numbers, dates and names read to people, on every surface.
+//! - [`text`]: tokenizer, stems, calendar and the parsed `Question`: shared, depends on nothing.
 
 pub mod answer;
 pub mod bench;
@@ -52,5 +53,6 @@ pub mod service;
 pub mod skills;
 pub mod slack;
 pub mod state;
+pub mod text;
 pub mod warehouse;
 pub mod web;

@@ -158,35 +158,9 @@ impl Service {
         }
     }
 
-    /// Finishes an answer for people, in one place for every front end: the date, the
-    /// title and "read as", words for clarifying choices, checked next questions, and the
-    /// text rendering.
+    /// Finishes an answer for people (see [`crate::skills::complete`]).
     pub fn complete(&self, a: &mut Answer, asker: Option<&crate::context::Person>) {
-        let today = self.today();
-        if a.provenance.today.is_none() {
-            a.provenance.today = Some(today);
-        }
-        crate::answer::metric_sections(a);
-        if a.title.is_empty() {
-            a.title = html::title_of(a);
-        }
-        let layer = &self.rt.engine.layer;
-        a.choice_labels = a
-            .choices
-            .iter()
-            .map(|c| match (layer.metric(c), self.rt.skills.get(c)) {
-                (Some(m), _) => m.label.clone(),
-                (None, Some(s)) => crate::format::humanize(&s.name),
-                (None, None) => crate::format::humanize(c),
-            })
-            .collect();
-        if a.status != Status::Clarify && a.suggestions.is_empty() {
-            a.suggestions = crate::skills::suggest::next_questions(&self.rt, a, asker, today);
-        }
-        if a.asker.is_none() {
-            a.asker = asker.map(|p| p.name.clone());
-        }
-        a.text = crate::render::text::answer(a);
+        crate::skills::complete(&self.rt, a, asker, self.today());
     }
 
     /// An answer that is not stored (refusals, panics).

@@ -193,8 +193,7 @@ impl State {
                 a.headline = x["headline"].as_str().unwrap_or_default().to_string();
             }
             if a.column_meta.is_empty() {
-                a.column_meta =
-                    serde_json::from_value(x["column_meta"].take()).unwrap_or_default();
+                a.column_meta = serde_json::from_value(x["column_meta"].take()).unwrap_or_default();
             }
         }
         Ok(Some(a))

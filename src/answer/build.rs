@@ -360,7 +360,7 @@ pub fn okr_chart(
         let mut future = Vec::new();
         let mut d = last_date;
         while future.len() < 60 {
-            d = crate::planner::time::shift(d, grain, 1);
+            d = crate::text::calendar::shift(d, grain, 1);
             if d > due {
                 break;
             }

@@ -521,11 +521,7 @@ fn compare_headline(a: &Answer, earlier: &Span, later: &Span) -> String {
         .first()
         .map_or(String::new(), |m| m.label.clone());
     let unit = a.provenance.metrics.first().map_or(Unit::Count, |m| m.unit);
-    let fmt = |v: Option<f64>| {
-        v.map_or("–".to_string(), |x| {
-            crate::format::figure(x, unit)
-        })
-    };
+    let fmt = |v: Option<f64>| v.map_or("–".to_string(), |x| crate::format::figure(x, unit));
     if a.rows.len() == 1
         && a.column_meta
             .iter()
@@ -643,11 +639,7 @@ fn why(
         .metrics
         .first()
         .map_or(String::new(), |m| m.label.clone());
-    let fmt = |v: Option<f64>| {
-        v.map_or("–".to_string(), |v| {
-            crate::format::figure(v, unit)
-        })
-    };
+    let fmt = |v: Option<f64>| v.map_or("–".to_string(), |v| crate::format::figure(v, unit));
     let pct = p.map_or(String::new(), |p| format!(" ({:+.1}%)", p * 100.0));
     let tops: Vec<String> = best
         .iter()

@@ -176,9 +176,7 @@ const PAGE_ROWS: usize = 500;
 
 /// The view of one section for templates: a flag naming its type plus display strings.
 pub fn section_view(s: &Section, max_rows: usize) -> Json {
-    let kpi = |label: &str, v: Option<f64>, unit: Unit, detail: Option<&str>| {
-        json!({"label": label, "value": v.map_or("–".into(), |v| format::figure(v, unit)), "raw": v, "detail": detail})
-    };
+    let kpi = |label: &str, v: Option<f64>, unit: Unit, detail: Option<&str>| json!({"label": label, "value": v.map_or("–".into(), |v| format::figure(v, unit)), "raw": v, "detail": detail});
     match s {
         Section::Kpis { tiles } => json!({
             "kpis": true,
@@ -196,7 +194,8 @@ pub fn section_view(s: &Section, max_rows: usize) -> Json {
             v
         }
         Section::Okr(o) => {
-            let pct = |x: Option<f64>| x.map_or("–".to_string(), |x| format::figure(x, Unit::Ratio));
+            let pct =
+                |x: Option<f64>| x.map_or("–".to_string(), |x| format::figure(x, Unit::Ratio));
             let f = |x: Option<f64>| x.map_or("–".to_string(), |x| format::figure(x, o.unit));
             let due = o.due.map(format::date);
             json!({
@@ -219,7 +218,7 @@ pub fn section_view(s: &Section, max_rows: usize) -> Json {
                     "status": match s.on_track { Some(true) => "on pace", Some(false) => "behind", None => "no target" },
                     "behind": s.on_track == Some(false),
                 })).collect::<Vec<_>>(),
-                "chart": o.chart.as_ref().map(chart_view),
+                "trend": o.chart.as_ref().map(chart_view),
             })
         }
         Section::Notes {
@@ -256,7 +255,11 @@ pub fn view(a: &Answer, opts: &PageOptions) -> Json {
         .enumerate()
         .map(|(i, c)| json!({"label": a.choice_label(i), "question": a.question, "value": c}))
         .collect();
-    let sections: Vec<Json> = a.sections.iter().map(|s| section_view(s, PAGE_ROWS)).collect();
+    let sections: Vec<Json> = a
+        .sections
+        .iter()
+        .map(|s| section_view(s, PAGE_ROWS))
+        .collect();
     let mut tables = serde_json::Map::new();
     for s in &a.sections {
         if let Section::Table(t) = s {
@@ -270,7 +273,7 @@ pub fn view(a: &Answer, opts: &PageOptions) -> Json {
         if let Section::Kpis { tiles } = s {
             for k in tiles {
                 if let Some(id) = &k.id {
-                    kpis.insert(id.clone(), json!({"value": k.value, "text": k.value.map(|v| format::figure(v, k.unit))}));
+                    kpis.insert(id.clone(), json!({"label": k.label, "value": k.value, "text": k.value.map(|v| format::figure(v, k.unit))}));
                 }
             }
         }

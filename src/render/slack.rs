@@ -169,7 +169,7 @@ pub fn blocks_linked(a: &Answer, answer_id: &str, links: &Links) -> Vec<Value> {
     match a.status {
         Status::Clarify => {
             out.push(section(&format!(":thinking_face: {}", escape(&a.headline))));
-            let mut buttons: Vec<Value> = a
+            let buttons: Vec<Value> = a
                 .choices
                 .iter()
                 .take(5)
@@ -182,8 +182,10 @@ pub fn blocks_linked(a: &Answer, answer_id: &str, links: &Links) -> Vec<Value> {
                     )
                 })
                 .collect();
-            buttons.extend(feedback);
-            out.push(json!({"type": "actions", "elements": buttons}));
+            // No feedback here: the asker answers the question by choosing.
+            if !buttons.is_empty() {
+                out.push(json!({"type": "actions", "elements": buttons}));
+            }
             return out;
         }
         Status::Unanswerable | Status::Error => {
@@ -385,7 +387,10 @@ fn section_blocks(s: &Section) -> Vec<Value> {
                     None => return Vec::new(),
                 }
             } else {
-                items.iter().map(|i| format!("{mark} {}", escape(i))).collect()
+                items
+                    .iter()
+                    .map(|i| format!("{mark} {}", escape(i)))
+                    .collect()
             };
             vec![section(&format!("{}\n{}", bold(title), body.join("\n")))]
         }
@@ -496,12 +501,12 @@ mod tests {
         a.columns = vec!["segment".into(), "arr".into()];
         a.rows = vec![
             vec![
-                crate::warehouse::Value::Text(INJECTION.into()),
-                crate::warehouse::Value::Int(1),
+                crate::answer::model::Value::Text(INJECTION.into()),
+                crate::answer::model::Value::Int(1),
             ],
             vec![
-                crate::warehouse::Value::Text("SMB".into()),
-                crate::warehouse::Value::Int(2),
+                crate::answer::model::Value::Text("SMB".into()),
+                crate::answer::model::Value::Int(2),
             ],
         ];
         a.provenance.notes = vec![INJECTION.into()];

@@ -50,7 +50,11 @@ pub fn table(t: &Table) -> String {
         vals.iter()
             .enumerate()
             .map(|(i, v)| {
-                let pad = widths.get(i).copied().unwrap_or(0).saturating_sub(v.chars().count());
+                let pad = widths
+                    .get(i)
+                    .copied()
+                    .unwrap_or(0)
+                    .saturating_sub(v.chars().count());
                 if numeric.get(i).copied().unwrap_or(false) {
                     format!("{}{v}", " ".repeat(pad))
                 } else {
@@ -112,7 +116,11 @@ pub fn section(s: &Section) -> Option<String> {
         Section::Chart(_) => return None,
         Section::Okr(o) => {
             let f = |v: Option<f64>| v.map_or("–".into(), |v| format::figure(v, o.unit));
-            let pct = |v: Option<f64>| v.map_or("–".into(), |v| format::figure(v, crate::answer::model::Unit::Ratio));
+            let pct = |v: Option<f64>| {
+                v.map_or("–".into(), |v| {
+                    format::figure(v, crate::answer::model::Unit::Ratio)
+                })
+            };
             let mut lines = vec![
                 o.title.clone(),
                 format!(
@@ -123,7 +131,8 @@ pub fn section(s: &Section) -> Option<String> {
                 ),
                 format!(
                     "- Projected{}: {} ({})",
-                    o.due.map_or(String::new(), |d| format!(" by {}", format::date(d))),
+                    o.due
+                        .map_or(String::new(), |d| format!(" by {}", format::date(d))),
                     f(o.projected),
                     pct(o.projected_attainment)
                 ),

@@ -456,8 +456,8 @@ fn compile(
         }
         if p.kind == ParamKind::Period {
             if let Some(d) = &p.default {
-                let toks = crate::planner::words(d);
-                if crate::planner::time::find_period(
+                let toks = crate::text::words(d);
+                if crate::text::calendar::find_period(
                     &toks,
                     chrono::NaiveDate::from_ymd_opt(2026, 1, 15).unwrap_or_default(),
                 )
@@ -704,6 +704,42 @@ fn compile(
     })
 }
 
+/// Finishes an answer for people, in one place for every path (the CLI, Slack, the web
+/// site, skill tests): the date, the title and "read as" line, sections for a metric answer,
+/// words for clarifying choices, checked next questions, and the text rendering.
+pub fn complete(
+    rt: &run::Runtime,
+    a: &mut crate::answer::Answer,
+    asker: Option<&crate::context::Person>,
+    today: chrono::NaiveDate,
+) {
+    use crate::answer::Status;
+    if a.provenance.today.is_none() {
+        a.provenance.today = Some(today);
+    }
+    crate::answer::metric_sections(a);
+    if a.title.is_empty() {
+        a.title = crate::render::html::title_of(a);
+    }
+    let layer = &rt.engine.layer;
+    a.choice_labels = a
+        .choices
+        .iter()
+        .map(|c| match (layer.metric(c), rt.skills.get(c)) {
+            (Some(m), _) => m.label.clone(),
+            (None, Some(s)) => crate::format::humanize(&s.name),
+            (None, None) => crate::format::humanize(c),
+        })
+        .collect();
+    if a.status != Status::Clarify && a.suggestions.is_empty() {
+        a.suggestions = suggest::next_questions(rt, a, asker, today);
+    }
+    if a.asker.is_none() {
+        a.asker = asker.map(|p| p.name.clone());
+    }
+    a.text = crate::render::text::answer(a);
+}
+
 /// Routes a question to a skill and runs it: the one entry point every front end uses.
 pub fn answer_question(
     rt: &run::Runtime,
@@ -745,7 +781,7 @@ fn follow_route(
     requester: &str,
 ) -> crate::answer::Answer {
     use crate::answer::{Answer, Status};
-    match route {
+    let mut a = match route {
         router::Route::Planner => {
             crate::answer::ask(&rt.engine, &rt.vocab, question, today, requester)
         }
@@ -770,5 +806,7 @@ fn follow_route(
             a.choices = choices;
             a
         }
-    }
+    };
+    complete(rt, &mut a, asker, today);
+    a
 }

@@ -253,7 +253,9 @@ pub fn run(
         if let Step::Findings { id, .. } = step {
             let out = &data["steps"][id];
             answer.findings.extend(strings(&out["findings"]));
-            answer.recommendations.extend(strings(&out["recommendations"]));
+            answer
+                .recommendations
+                .extend(strings(&out["recommendations"]));
             answer.risks.extend(strings(&out["risks"]));
         }
     }
@@ -264,20 +266,21 @@ pub fn run(
         tables: &tables,
         answer: &answer,
     };
-    let built = (|| -> Result<(String, String, Option<String>, Vec<crate::answer::Section>), String> {
-        let headline = rt.render(&skill.headline_template, &data)?;
-        let title = match &skill.title_template {
-            Some(t) => rt.render(t, &data)?,
-            None => crate::format::humanize(&skill.name),
-        };
-        let subtitle = skill
-            .subtitle_template
-            .as_ref()
-            .map(|t| rt.render(t, &data))
-            .transpose()?;
-        let sections = super::sections::build(&skill.sections, &scope)?;
-        Ok((headline, title, subtitle, sections))
-    })();
+    let built =
+        (|| -> Result<(String, String, Option<String>, Vec<crate::answer::Section>), String> {
+            let headline = rt.render(&skill.headline_template, &data)?;
+            let title = match &skill.title_template {
+                Some(t) => rt.render(t, &data)?,
+                None => crate::format::humanize(&skill.name),
+            };
+            let subtitle = skill
+                .subtitle_template
+                .as_ref()
+                .map(|t| rt.render(t, &data))
+                .transpose()?;
+            let sections = super::sections::build(&skill.sections, &scope)?;
+            Ok((headline, title, subtitle, sections))
+        })();
     match built {
         Ok((headline, title, subtitle, sections)) => {
             answer.headline = headline.split_whitespace().collect::<Vec<_>>().join(" ");
@@ -327,8 +330,8 @@ impl super::sections::Scope for RunScope<'_> {
 
 /// Period ends around today, for projections ("by the end of the month").
 fn calendar(today: NaiveDate) -> Value {
-    use crate::planner::time::{period_start, shift};
     use crate::semantic::Grain;
+    use crate::text::calendar::{period_start, shift};
     let end = |g: Grain| shift(period_start(today, g), g, 1) - chrono::Duration::days(1);
     json!({
         "month_end": end(Grain::Month),

@@ -34,9 +34,10 @@ use crate::answer::model::{
 };
 use crate::diagnostics::Reporter;
 
-/// One section as written in skill.yaml.
+/// One section as written in skill.yaml: a map with one key naming the kind
+/// (`- kpis: [...]`, `- table: {...}`).
 #[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "snake_case", deny_unknown_fields)]
+#[serde(try_from = "BTreeMap<String, serde_yaml::Value>")]
 pub enum SectionSpec {
     Kpis(Vec<KpiSpec>),
     Facts(FactsSpec),
@@ -46,6 +47,54 @@ pub enum SectionSpec {
     Findings(NotesSpec),
     Recommendations(NotesSpec),
     Risks(NotesSpec),
+}
+
+impl TryFrom<BTreeMap<String, serde_yaml::Value>> for SectionSpec {
+    type Error = String;
+
+    fn try_from(m: BTreeMap<String, serde_yaml::Value>) -> Result<Self, String> {
+        let mut it = m.into_iter();
+        let (Some((kind, body)), None) = (it.next(), it.next()) else {
+            return Err("a section is one of kpis, facts, table, chart, okr, findings, recommendations, risks, with its settings under it".into());
+        };
+        let body = if body.is_null() {
+            serde_yaml::Value::Mapping(Default::default())
+        } else {
+            body
+        };
+        let e = |e: serde_yaml::Error| format!("{kind}: {e}");
+        Ok(match kind.as_str() {
+            "kpis" => SectionSpec::Kpis(serde_yaml::from_value(body).map_err(e)?),
+            "facts" => SectionSpec::Facts(serde_yaml::from_value(body).map_err(e)?),
+            "table" => SectionSpec::Table(serde_yaml::from_value(body).map_err(e)?),
+            "chart" => SectionSpec::Chart(serde_yaml::from_value(body).map_err(e)?),
+            "okr" => SectionSpec::Okr(serde_yaml::from_value(body).map_err(e)?),
+            "findings" => SectionSpec::Findings(serde_yaml::from_value(body).map_err(e)?),
+            "recommendations" => {
+                SectionSpec::Recommendations(serde_yaml::from_value(body).map_err(e)?)
+            }
+            "risks" => SectionSpec::Risks(serde_yaml::from_value(body).map_err(e)?),
+            other => {
+                return Err(format!(
+                    "unknown section {other:?}{}",
+                    crate::fuzzy::did_you_mean(
+                        other,
+                        [
+                            "kpis",
+                            "facts",
+                            "table",
+                            "chart",
+                            "okr",
+                            "findings",
+                            "recommendations",
+                            "risks"
+                        ]
+                        .into_iter()
+                    )
+                ))
+            }
+        })
+    }
 }
 
 /// A KPI tile: `value` is an expression, `label`, `unit` and `detail` templates.
@@ -513,7 +562,9 @@ fn okr(o: &OkrSpec, scope: &dyn Scope) -> Result<OkrProgress, String> {
         let rows = scope.eval(&format!("steps.{seg}.rows"))?;
         for r in rows.as_array().into_iter().flatten() {
             segments.push(SegmentProgress {
-                name: r["key"].as_str().map_or_else(|| r["key"].to_string(), str::to_string),
+                name: r["key"]
+                    .as_str()
+                    .map_or_else(|| r["key"].to_string(), str::to_string),
                 current: r["value"].as_f64(),
                 projected: r["projected"].as_f64(),
                 target: r["target"].as_f64(),
@@ -529,9 +580,10 @@ fn okr(o: &OkrSpec, scope: &dyn Scope) -> Result<OkrProgress, String> {
                 crate::answer::model::ColumnRole::Time { grain } => Some(grain),
                 _ => None,
             });
-            let value_col = st.meta.iter().position(|c| {
-                matches!(c.role, crate::answer::model::ColumnRole::Metric { .. })
-            });
+            let value_col = st
+                .meta
+                .iter()
+                .position(|c| matches!(c.role, crate::answer::model::ColumnRole::Metric { .. }));
             let points: Vec<(chrono::NaiveDate, f64)> = st
                 .rows
                 .iter()

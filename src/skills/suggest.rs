@@ -38,6 +38,17 @@ pub fn next_questions(
     today: NaiveDate,
 ) -> Vec<String> {
     let mut candidates: Vec<String> = Vec::new();
+    // A skill's answer leads to another skill; a metric answer to more of the same metric.
+    let other_skills: Vec<String> = rt
+        .skills
+        .skills
+        .iter()
+        .filter(|s| s.name != a.skill && s.name != router::FALLBACK)
+        .filter_map(|s| s.examples.first().cloned())
+        .collect();
+    if a.skill != router::FALLBACK {
+        candidates.extend(other_skills.iter().take(1).cloned());
+    }
     let grouped: Vec<String> = a
         .query
         .as_ref()
@@ -53,18 +64,24 @@ pub fn next_questions(
             .layer
             .all_dimensions()
             .map(|(_, d)| d.name.as_str())
-            .filter(|d| !d.ends_with("_id") && !grouped.iter().any(|g| g == d))
+            // Breakdowns people read: not identifiers or names (thousands of rows).
+            .filter(|d| {
+                !d.ends_with("_id")
+                    && !d.ends_with("name")
+                    && !d.ends_with("_date")
+                    && !grouped.iter().any(|g| g == d)
+            })
             .collect();
         dims.dedup();
         for d in dims.into_iter().take(6) {
-            candidates.push(format!("{} by {} this quarter", m.label, d.replace('_', " ")));
+            candidates.push(format!(
+                "{} by {} this quarter",
+                m.label,
+                d.replace('_', " ")
+            ));
         }
     }
-    for s in &rt.skills.skills {
-        if s.name != a.skill && s.name != router::FALLBACK {
-            candidates.extend(s.examples.first().cloned());
-        }
-    }
+    candidates.extend(other_skills);
     let asked = a.question.trim().to_lowercase();
     let mut out: Vec<String> = Vec::new();
     for c in candidates {

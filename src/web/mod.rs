@@ -357,7 +357,6 @@ async fn permalink(
     }
 }
 
-
 /// How long the health check waits for the warehouse.
 const HEALTH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 

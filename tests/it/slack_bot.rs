@@ -531,17 +531,21 @@ async fn a_direct_message_is_answered_and_the_asker_is_known() {
     let updates = fake.calls("chat.update");
     assert_eq!(updates.len(), 1, "{:?}", fake.all());
     let b = blocks_text(&updates[0]);
-    assert!(b.contains("OKR") && b.contains("What you can do"), "{b}");
+    assert!(
+        b.contains("OKR") && b.contains("What Revenue can do"),
+        "{b}"
+    );
     // Dana is on the Revenue team: the recommendations are Revenue's levers.
     assert!(
         b.contains("Enterprise deals") || b.contains("upsell") || b.contains("self-serve"),
         "{b}"
     );
     assert_eq!(updates[0].body["channel"], v["event"]["channel"]);
-    // A skill's table with roles (segments x ARR) gets its chart too.
+    // The answer's (first) chart goes with it: the OKR's ARR trend.
     let files = fake.calls("files.completeUploadExternal");
     assert_eq!(files.len(), 1, "{files:?}");
-    assert_eq!(files[0].body["files"][0]["title"], "ARR by segment");
+    let title = files[0].body["files"][0]["title"].as_str().unwrap_or("");
+    assert!(title.starts_with("ARR"), "{title}");
     // The chart goes with the answer in the conversation, not into a thread under it.
     assert_eq!(files[0].body["channel_id"], "D111");
     assert!(
@@ -977,12 +981,13 @@ async fn long_tables_are_cut_and_attached_as_csv_and_429_is_waited_out() {
         .iter()
         .map(|c| c.body["filename"].as_str().unwrap_or("").to_string())
         .collect();
-    // Named from the answer and its date, not chart.png / result.csv.
+    // Named from the answer and its date, not chart.png / result.csv: the chart by its
+    // title, the CSV like the answer's PDF (by the question).
     assert_eq!(
         names,
         vec![
             "tickets-over-time-2026-11-20.png",
-            "tickets-over-time-2026-11-20.csv"
+            "daily-tickets-last-month-2026-11-20.csv"
         ]
     );
     let csv = fake
