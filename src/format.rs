@@ -264,19 +264,77 @@ pub fn group_thousands(s: &str) -> String {
 }
 
 /// A URL- and file-name-safe slug: `Merchant brief: Blue Fox Goods` -> `merchant-brief-blue-fox-goods`.
+/// Lower-case ASCII letters and digits joined by single hyphens, at most `max` characters,
+/// cut at a word boundary when it can be. Accented Latin letters lose their accents (`é` ->
+/// `e`, `ß` -> `ss`); apostrophes join (`what's` -> `whats`); `&` reads `and`; anything else
+/// separates words. Empty when nothing is left.
 pub fn slug(s: &str, max: usize) -> String {
-    let mut out = String::new();
-    for c in s.chars() {
-        if c.is_ascii_alphanumeric() {
-            out.push(c.to_ascii_lowercase());
-        } else if !out.ends_with('-') && !out.is_empty() {
-            out.push('-');
-        }
-        if out.len() >= max {
-            break;
+    fn flush(word: &mut String, words: &mut Vec<String>) {
+        if !word.is_empty() {
+            words.push(std::mem::take(word));
         }
     }
-    out.trim_matches('-').to_string()
+    let mut words: Vec<String> = Vec::new();
+    let mut word = String::new();
+    for c in s.chars() {
+        if c.is_ascii_alphanumeric() {
+            word.push(c.to_ascii_lowercase());
+        } else if matches!(c, '\'' | '\u{2019}' | '\u{2018}') {
+            // Part of the word: "what's" is one word.
+        } else if c == '&' {
+            flush(&mut word, &mut words);
+            words.push("and".to_string());
+        } else if let Some(ascii) = fold_latin(c) {
+            word.push_str(ascii);
+        } else {
+            flush(&mut word, &mut words);
+        }
+    }
+    flush(&mut word, &mut words);
+    let mut out = String::new();
+    for w in words {
+        let extra = usize::from(!out.is_empty()) + w.len();
+        if out.len() + extra > max {
+            if out.is_empty() {
+                // One word longer than the limit: cut the word itself (ASCII, so any index
+                // is a char boundary).
+                out = w[..max.min(w.len())].to_string();
+            }
+            break;
+        }
+        if !out.is_empty() {
+            out.push('-');
+        }
+        out.push_str(&w);
+    }
+    out
+}
+
+/// ASCII for a common accented Latin letter, if it is one.
+fn fold_latin(c: char) -> Option<&'static str> {
+    let lower = c.to_lowercase().next().unwrap_or(c);
+    Some(match lower {
+        'à' | 'á' | 'â' | 'ã' | 'ä' | 'å' | 'ā' | 'ă' | 'ą' => "a",
+        'æ' => "ae",
+        'ç' | 'ć' | 'č' => "c",
+        'ď' | 'đ' | 'ð' => "d",
+        'è' | 'é' | 'ê' | 'ë' | 'ē' | 'ė' | 'ę' | 'ě' => "e",
+        'ğ' => "g",
+        'ì' | 'í' | 'î' | 'ï' | 'ī' | 'į' | 'ı' => "i",
+        'ł' | 'ľ' => "l",
+        'ñ' | 'ń' | 'ň' => "n",
+        'ò' | 'ó' | 'ô' | 'õ' | 'ö' | 'ø' | 'ō' | 'ő' => "o",
+        'œ' => "oe",
+        'ř' => "r",
+        'ś' | 'š' | 'ş' | 'ș' => "s",
+        'ß' => "ss",
+        'ť' | 'ț' | 'ţ' => "t",
+        'þ' => "th",
+        'ù' | 'ú' | 'û' | 'ü' | 'ū' | 'ů' | 'ű' | 'ų' => "u",
+        'ý' | 'ÿ' => "y",
+        'ź' | 'ż' | 'ž' => "z",
+        _ => return None,
+    })
 }
 
 handlebars_helper!(hb_money: |v: Json| v.as_f64().map_or("–".to_string(), |f| figure(f, Unit::Usd)));
@@ -365,6 +423,6 @@ mod tests {
             slug("Merchant brief: Blue Fox Goods!", 60),
             "merchant-brief-blue-fox-goods"
         );
-        assert_eq!(slug("Café — 2026", 60), "caf-2026");
+        assert_eq!(slug("Café — 2026", 60), "cafe-2026");
     }
 }

@@ -444,7 +444,7 @@ async fn pdfs_of_older_answers_load_from_the_state_database_after_a_restart() {
     );
     let (name, pdf) = second.svc.pdf(&asked.id).await.expect("the PDF renders");
     assert!(pdf.starts_with(b"%PDF"));
-    assert_eq!(name, "what-s-our-arr-by-segment-2026-11-20.pdf");
+    assert_eq!(name, "whats-our-arr-by-segment-2026-11-20.pdf");
     assert!(second.svc.pdf("nope").await.is_err());
 }
 
