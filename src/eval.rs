@@ -93,7 +93,7 @@ impl Report {
 pub fn load(path: &Path) -> Result<Vec<Case>> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    serde_yaml::from_str(&text)
+    serde_norway::from_str(&text)
         .with_context(|| format!("{} is not a valid question set", path.display()))
 }
 

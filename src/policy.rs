@@ -384,7 +384,7 @@ impl Governance {
             });
         };
         let mut rep = Reporter::new(&path, &src);
-        let policy = match serde_yaml::from_str::<Policy>(&src) {
+        let policy = match serde_norway::from_str::<Policy>(&src) {
             Ok(p) => p,
             Err(e) => {
                 rep.push(e.location().map(|l| l.line()), String::new(), e.to_string());

@@ -132,13 +132,13 @@ impl Context {
         let okrs = read("okrs.yaml");
         let people = read("people.yaml");
         if let Some((path, src)) = &okrs {
-            match serde_yaml::from_str::<RawOkrs>(src) {
+            match serde_norway::from_str::<RawOkrs>(src) {
                 Ok(raw) => ctx.okrs = raw.okrs,
                 Err(e) => all.push(yaml_error(path, &e)),
             }
         }
         if let Some((path, src)) = &people {
-            match serde_yaml::from_str::<RawPeople>(src) {
+            match serde_norway::from_str::<RawPeople>(src) {
                 Ok(raw) => {
                     ctx.teams = raw.teams;
                     ctx.people = raw.people;
@@ -368,7 +368,7 @@ fn source(file: &Option<(PathBuf, String)>) -> &str {
     file.as_ref().map_or("", |(_, s)| s.as_str())
 }
 
-fn yaml_error(path: &Path, e: &serde_yaml::Error) -> Diagnostic {
+fn yaml_error(path: &Path, e: &serde_norway::Error) -> Diagnostic {
     Diagnostic {
         file: path.to_path_buf(),
         line: e.location().map(|l| l.line()),

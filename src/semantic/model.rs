@@ -198,7 +198,7 @@ impl SemanticLayer {
     /// Loads from text; `path` is only used in messages.
     pub fn from_source(path: &Path, source: &str) -> Result<SemanticLayer, Diagnostics> {
         let mut rep = Reporter::new(path, source);
-        let value: serde_yaml::Value = match serde_yaml::from_str(source) {
+        let value: serde_norway::Value = match serde_norway::from_str(source) {
             Ok(v) => v,
             Err(e) => {
                 let line = e.location().map(|l| l.line());
@@ -476,7 +476,7 @@ struct RawSections {
 }
 
 /// Deserialises each item on its own so that one bad item does not hide the others.
-fn split_sections(value: &serde_yaml::Value, rep: &mut Reporter) -> RawSections {
+fn split_sections(value: &serde_norway::Value, rep: &mut Reporter) -> RawSections {
     let mut out = RawSections {
         models: Vec::new(),
         metrics: Vec::new(),
@@ -515,7 +515,7 @@ fn split_sections(value: &serde_yaml::Value, rep: &mut Reporter) -> RawSections 
 
 fn items<T: serde::de::DeserializeOwned>(
     section: &str,
-    v: &serde_yaml::Value,
+    v: &serde_norway::Value,
     rep: &mut Reporter,
 ) -> Vec<T> {
     let Some(seq) = v.as_sequence() else {
@@ -529,7 +529,7 @@ fn items<T: serde::de::DeserializeOwned>(
             .and_then(|n| n.as_str())
             .map(str::to_string)
             .unwrap_or_else(|| format!("#{}", i + 1));
-        match serde_yaml::from_value::<T>(item.clone()) {
+        match serde_norway::from_value::<T>(item.clone()) {
             Ok(t) => out.push(t),
             Err(e) => {
                 let msg = e.to_string();
@@ -543,9 +543,9 @@ fn items<T: serde::de::DeserializeOwned>(
     out
 }
 
-/// Key path inside an item for a serde error: the `a[0].b:` prefix serde_yaml gives (with
+/// Key path inside an item for a serde error: the `a[0].b:` prefix serde_norway gives (with
 /// list indices turned into item names), or the field named in an unknown-field error.
-fn error_path(item: &serde_yaml::Value, msg: &str) -> Vec<String> {
+fn error_path(item: &serde_norway::Value, msg: &str) -> Vec<String> {
     let mut out = Vec::new();
     if let Some((prefix, _)) = msg.split_once(": ") {
         if !prefix.contains(' ') {
@@ -584,15 +584,15 @@ fn error_path(item: &serde_yaml::Value, msg: &str) -> Vec<String> {
 }
 
 /// The key path (list items by name) to the first scalar equal to `value`.
-fn path_to_value(v: &serde_yaml::Value, value: &str) -> Option<Vec<String>> {
+fn path_to_value(v: &serde_norway::Value, value: &str) -> Option<Vec<String>> {
     match v {
-        serde_yaml::Value::String(s) if s == value => Some(Vec::new()),
-        serde_yaml::Value::Mapping(m) => m.iter().find_map(|(k, child)| {
+        serde_norway::Value::String(s) if s == value => Some(Vec::new()),
+        serde_norway::Value::Mapping(m) => m.iter().find_map(|(k, child)| {
             let mut p = path_to_value(child, value)?;
             p.insert(0, k.as_str().unwrap_or_default().to_string());
             Some(p)
         }),
-        serde_yaml::Value::Sequence(items) => items.iter().find_map(|child| {
+        serde_norway::Value::Sequence(items) => items.iter().find_map(|child| {
             let mut p = path_to_value(child, value)?;
             if let Some(n) = child.get("name").and_then(|n| n.as_str()) {
                 p.insert(0, n.to_string());

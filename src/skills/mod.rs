@@ -96,7 +96,7 @@ pub enum Step {
     /// With `optional: true` a failure leaves the step empty instead of failing the skill.
     Metric {
         id: String,
-        query: serde_yaml::Value,
+        query: serde_norway::Value,
         #[serde(default)]
         optional: bool,
     },
@@ -274,7 +274,7 @@ impl Skills {
         {
             let file = folder.join("skill.yaml");
             let src = std::fs::read_to_string(&file).unwrap_or_default();
-            let raw: RawSkill = match serde_yaml::from_str(&src) {
+            let raw: RawSkill = match serde_norway::from_str(&src) {
                 Ok(r) => r,
                 Err(e) => {
                     all.push(Diagnostic {
@@ -481,7 +481,7 @@ fn compile(
         match step {
             Step::Metric { query, .. } => {
                 // The query's static parts must name real metrics and dimensions.
-                let text = serde_yaml::to_string(query).unwrap_or_default();
+                let text = serde_norway::to_string(query).unwrap_or_default();
                 check_paths(template_paths(&text), &names, &before, rep, &at);
                 // Check the names that are written out (not filled in from parameters).
                 let strs = |key: &str| -> Vec<String> {

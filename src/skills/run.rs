@@ -94,20 +94,20 @@ impl Runtime {
 /// Renders every string in a YAML value as a template.
 fn render_value(
     rt: &Runtime,
-    v: &serde_yaml::Value,
+    v: &serde_norway::Value,
     data: &Value,
-) -> Result<serde_yaml::Value, String> {
+) -> Result<serde_norway::Value, String> {
     Ok(match v {
-        serde_yaml::Value::String(s) if s.contains("{{") => {
-            serde_yaml::Value::String(rt.render(s, data)?)
+        serde_norway::Value::String(s) if s.contains("{{") => {
+            serde_norway::Value::String(rt.render(s, data)?)
         }
-        serde_yaml::Value::Sequence(items) => serde_yaml::Value::Sequence(
+        serde_norway::Value::Sequence(items) => serde_norway::Value::Sequence(
             items
                 .iter()
                 .map(|i| render_value(rt, i, data))
                 .collect::<Result<_, _>>()?,
         ),
-        serde_yaml::Value::Mapping(m) => serde_yaml::Value::Mapping(
+        serde_norway::Value::Mapping(m) => serde_norway::Value::Mapping(
             m.iter()
                 .map(|(k, v)| Ok((k.clone(), render_value(rt, v, data)?)))
                 .collect::<Result<_, String>>()?,
@@ -449,7 +449,7 @@ fn run_step(
         } => {
             let run = || -> Result<StepTable, StepError> {
                 let rendered = render_value(rt, query, data).map_err(err)?;
-                let mut q: MetricQuery = serde_yaml::from_value(rendered).map_err(|e| {
+                let mut q: MetricQuery = serde_norway::from_value(rendered).map_err(|e| {
                     err(format!(
                         "the metric query is not valid after filling in parameters ({e})"
                     ))

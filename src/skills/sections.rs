@@ -37,7 +37,7 @@ use crate::diagnostics::Reporter;
 /// One section as written in skill.yaml: a map with one key naming the kind
 /// (`- kpis: [...]`, `- table: {...}`).
 #[derive(Debug, Clone, Deserialize)]
-#[serde(try_from = "BTreeMap<String, serde_yaml::Value>")]
+#[serde(try_from = "BTreeMap<String, serde_norway::Value>")]
 pub enum SectionSpec {
     Kpis(Vec<KpiSpec>),
     Facts(FactsSpec),
@@ -49,31 +49,31 @@ pub enum SectionSpec {
     Risks(NotesSpec),
 }
 
-impl TryFrom<BTreeMap<String, serde_yaml::Value>> for SectionSpec {
+impl TryFrom<BTreeMap<String, serde_norway::Value>> for SectionSpec {
     type Error = String;
 
-    fn try_from(m: BTreeMap<String, serde_yaml::Value>) -> Result<Self, String> {
+    fn try_from(m: BTreeMap<String, serde_norway::Value>) -> Result<Self, String> {
         let mut it = m.into_iter();
         let (Some((kind, body)), None) = (it.next(), it.next()) else {
             return Err("a section is one of kpis, facts, table, chart, okr, findings, recommendations, risks, with its settings under it".into());
         };
         let body = if body.is_null() {
-            serde_yaml::Value::Mapping(Default::default())
+            serde_norway::Value::Mapping(Default::default())
         } else {
             body
         };
-        let e = |e: serde_yaml::Error| format!("{kind}: {e}");
+        let e = |e: serde_norway::Error| format!("{kind}: {e}");
         Ok(match kind.as_str() {
-            "kpis" => SectionSpec::Kpis(serde_yaml::from_value(body).map_err(e)?),
-            "facts" => SectionSpec::Facts(serde_yaml::from_value(body).map_err(e)?),
-            "table" => SectionSpec::Table(serde_yaml::from_value(body).map_err(e)?),
-            "chart" => SectionSpec::Chart(serde_yaml::from_value(body).map_err(e)?),
-            "okr" => SectionSpec::Okr(serde_yaml::from_value(body).map_err(e)?),
-            "findings" => SectionSpec::Findings(serde_yaml::from_value(body).map_err(e)?),
+            "kpis" => SectionSpec::Kpis(serde_norway::from_value(body).map_err(e)?),
+            "facts" => SectionSpec::Facts(serde_norway::from_value(body).map_err(e)?),
+            "table" => SectionSpec::Table(serde_norway::from_value(body).map_err(e)?),
+            "chart" => SectionSpec::Chart(serde_norway::from_value(body).map_err(e)?),
+            "okr" => SectionSpec::Okr(serde_norway::from_value(body).map_err(e)?),
+            "findings" => SectionSpec::Findings(serde_norway::from_value(body).map_err(e)?),
             "recommendations" => {
-                SectionSpec::Recommendations(serde_yaml::from_value(body).map_err(e)?)
+                SectionSpec::Recommendations(serde_norway::from_value(body).map_err(e)?)
             }
-            "risks" => SectionSpec::Risks(serde_yaml::from_value(body).map_err(e)?),
+            "risks" => SectionSpec::Risks(serde_norway::from_value(body).map_err(e)?),
             other => {
                 return Err(format!(
                     "unknown section {other:?}{}",
