@@ -755,3 +755,34 @@ fn a_competitor_mention_is_a_risk_on_every_surface_not_buried_in_a_table() {
         assert!(!text.contains("Nothing stands out"), "{m}: {text}");
     }
 }
+
+/// Every suggested next question under an answer is answered when asked: none ends in a
+/// clarifying question or a refusal.
+#[test]
+fn suggested_next_questions_are_answerable() {
+    let (_s, rt) = demo_runtime(&project_dir());
+    let rev = rt.context.person("U01REV0001").cloned();
+    let mut seen = 0;
+    for q in [
+        "What's our ARR by segment?",
+        "Give me the full picture of Blue Fox Goods",
+        "How are we performing against OKR #1?",
+        "Build me a dashboard for this quarter's pipeline",
+        "Benchmark CSAT for Jewelry merchants",
+    ] {
+        let a = cortex::skills::answer_question(&rt, q, rev.as_ref(), demo_today(), "cli:test");
+        assert!(
+            (2..=3).contains(&a.suggestions.len()),
+            "{q}: {:?}",
+            a.suggestions
+        );
+        for s in &a.suggestions {
+            assert_ne!(s.to_lowercase(), q.to_lowercase(), "{q}: suggests itself");
+            let b =
+                cortex::skills::answer_question(&rt, s, rev.as_ref(), demo_today(), "cli:test");
+            assert_eq!(b.status, Status::Answered, "{q} -> {s}: {}", b.headline);
+            seen += 1;
+        }
+    }
+    assert!(seen >= 10);
+}
