@@ -11,6 +11,7 @@ pub mod params;
 pub mod router;
 pub mod run;
 pub mod sections;
+pub mod steps;
 pub mod suggest;
 pub mod testing;
 

@@ -6,7 +6,7 @@ use chrono::NaiveDate;
 use handlebars::Handlebars;
 use serde_json::{json, Map, Value};
 
-use super::expr::{truthy, Expr};
+use super::expr::Expr;
 use super::params::{MerchantIndex, Resolved};
 use super::{Skill, Skills, Step};
 use crate::answer::{Answer, MetricInfo, NoteKind, Provenance, Statement, Status};
@@ -91,34 +91,6 @@ impl Runtime {
     }
 }
 
-/// Renders every string in a YAML value as a template.
-fn render_value(
-    rt: &Runtime,
-    v: &serde_norway::Value,
-    data: &Value,
-) -> Result<serde_norway::Value, String> {
-    Ok(match v {
-        serde_norway::Value::String(s) if s.contains("{{") => {
-            serde_norway::Value::String(rt.render(s, data)?)
-        }
-        serde_norway::Value::Sequence(items) => serde_norway::Value::Sequence(
-            items
-                .iter()
-                .map(|i| render_value(rt, i, data))
-                .collect::<Result<_, _>>()?,
-        ),
-        serde_norway::Value::Mapping(m) => serde_norway::Value::Mapping(
-            m.iter()
-                .map(|(k, v)| Ok((k.clone(), render_value(rt, v, data)?)))
-                .collect::<Result<_, String>>()?,
-        ),
-        other => other.clone(),
-    })
-}
-
-/// Why a step failed, in one sentence.
-struct StepError(String);
-
 /// Runs a skill for a question with resolved parameters.
 pub fn run(
     rt: &Runtime,
@@ -185,24 +157,25 @@ pub fn run(
     let mut tables: BTreeMap<String, StepTable> = BTreeMap::new();
     let mut truncated = false;
     for step in &skill.steps {
-        let result = run_step(rt, step, &data, question, today, &ctx, &mut metrics_used);
+        let result =
+            super::steps::run_step(rt, step, &data, question, today, &ctx, &mut metrics_used);
         match result {
-            Ok(StepOutput::Value(v)) => {
+            Ok(super::steps::StepOutput::Value(v)) => {
                 data["steps"][step.id()] = v;
             }
-            Ok(StepOutput::Table(t)) => {
+            Ok(super::steps::StepOutput::Table(t)) => {
                 // A step cut at the row cap makes every total over it partial: say so.
                 truncated |= t.truncated;
                 data["steps"][step.id()] = result_value(&t);
                 tables.insert(step.id().to_string(), *t);
             }
-            Ok(StepOutput::Answer(a)) => {
+            Ok(super::steps::StepOutput::Answer(a)) => {
                 let mut a = *a;
                 a.skill = skill.name.clone();
                 a.params = resolved.display.clone();
                 return a;
             }
-            Err(StepError(msg)) => {
+            Err(super::steps::StepError(msg)) => {
                 let mut a = Answer::new(
                     question,
                     Status::Error,
@@ -353,12 +326,6 @@ fn strings(v: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
-enum StepOutput {
-    Value(Value),
-    Table(Box<StepTable>),
-    Answer(Box<Answer>),
-}
-
 /// The JSON form of a step's table for templates and expressions: `rows` (objects by
 /// column), `by_key` (rows by their first column), `value` (the first row's metric),
 /// `total` and `total_<column>` (sums of numeric columns), `count` and `truncated`. An
@@ -427,278 +394,4 @@ fn result_value(t: &StepTable) -> Value {
         o.extend(totals);
     }
     out
-}
-
-fn run_step(
-    rt: &Runtime,
-    step: &Step,
-    data: &Value,
-    question: &str,
-    today: NaiveDate,
-    ctx: &AuditContext,
-    metrics_used: &mut Vec<String>,
-) -> Result<StepOutput, StepError> {
-    let err = |m: String| StepError(m);
-    match step {
-        Step::Plan { .. } => {
-            let a = crate::answer::ask(&rt.engine, &rt.vocab, question, today, &ctx.requester);
-            Ok(StepOutput::Answer(Box::new(a)))
-        }
-        Step::Metric {
-            query, optional, ..
-        } => {
-            let run = || -> Result<StepTable, StepError> {
-                let rendered = render_value(rt, query, data).map_err(err)?;
-                let mut q: MetricQuery = serde_norway::from_value(rendered).map_err(|e| {
-                    err(format!(
-                        "the metric query is not valid after filling in parameters ({e})"
-                    ))
-                })?;
-                let out = match rt.engine.query(&q, today, ctx) {
-                    // A snapshot metric has no history: a period-to-date question is "now".
-                    Err(crate::engine::QueryError::Compile(
-                        crate::semantic::CompileError::NoTimeDimension { .. },
-                    )) if q.grain.is_none() && q.time_range.is_some() => {
-                        q.time_range = None;
-                        rt.engine.query(&q, today, ctx)
-                    }
-                    other => other,
-                }
-                .map_err(|e| err(e.to_string()))?;
-                Ok(StepTable {
-                    columns: out.result.columns,
-                    meta: out.compiled.columns,
-                    rows: out.result.rows,
-                    sql: out.compiled.sql,
-                    query: Some(q),
-                    truncated: out.result.truncated,
-                })
-            };
-            match run() {
-                Ok(t) => {
-                    if let Some(q) = &t.query {
-                        metrics_used.extend(q.metrics.iter().cloned());
-                    }
-                    Ok(StepOutput::Table(Box::new(t)))
-                }
-                // An optional step that failed is an empty table: same keys, no rows.
-                Err(_) if *optional => Ok(StepOutput::Table(Box::default())),
-                Err(e) => Err(e),
-            }
-        }
-        Step::Sql { sql, bind, .. } => {
-            let mut params = Vec::new();
-            for (k, t) in bind {
-                let v = rt.render(t, data).map_err(err)?;
-                let v = v.parse::<f64>().map_or(json!(v), |n| json!(n));
-                params.push((k.clone(), v));
-            }
-            let r = rt
-                .engine
-                .warehouse
-                .query_with_params(sql, &params, ctx)
-                .map_err(|e| err(e.to_string()))?;
-            Ok(StepOutput::Table(Box::new(StepTable {
-                columns: r.columns,
-                meta: Vec::new(),
-                rows: r.rows,
-                sql: sql.clone(),
-                query: None,
-                truncated: r.truncated,
-            })))
-        }
-        Step::Projection {
-            series,
-            at,
-            value_column,
-            ..
-        } => {
-            let s = &data["steps"][series];
-            let at = rt.render(at, data).map_err(err)?;
-            let at = NaiveDate::parse_from_str(at.trim(), "%Y-%m-%d")
-                .map_err(|_| err(format!("projection date {at:?} is not YYYY-MM-DD")))?;
-            Ok(StepOutput::Value(project(s, at, value_column.as_deref())))
-        }
-        Step::Compare {
-            rows,
-            key,
-            value,
-            targets,
-            projected,
-            ..
-        } => {
-            let value = &rt.render(value, data).map_err(err)?;
-            let targets = Expr::parse(targets).map_err(err)?.eval(data);
-            let projected = match projected {
-                Some(p) => Expr::parse(p).map_err(err)?.eval(data),
-                None => Value::Null,
-            };
-            let mut out_rows = Vec::new();
-            let mut by_key = Map::new();
-            for r in data["steps"][rows]["rows"].as_array().into_iter().flatten() {
-                let k = r[key]
-                    .as_str()
-                    .map(str::to_string)
-                    .unwrap_or_else(|| r[key].to_string());
-                let v = r[value].as_f64();
-                let t = targets[&k].as_f64();
-                let p = projected[&k].as_f64();
-                let ratio = |a: Option<f64>, b: Option<f64>| match (a, b) {
-                    (Some(a), Some(b)) if b != 0.0 => json!(a / b),
-                    _ => Value::Null,
-                };
-                let row = json!({
-                    "key": k, "value": v, "target": t,
-                    "gap": match (t, v) { (Some(t), Some(v)) => json!(t - v), _ => Value::Null },
-                    "attainment": ratio(v, t),
-                    "projected": p,
-                    "projected_attainment": ratio(p, t),
-                    "on_track": match (p.or(v), t) { (Some(x), Some(t)) => json!(x >= t), _ => Value::Null },
-                });
-                by_key.insert(k, row.clone());
-                out_rows.push(row);
-            }
-            Ok(StepOutput::Value(
-                json!({"rows": out_rows, "by_key": by_key}),
-            ))
-        }
-        Step::Compute { values, .. } => {
-            let mut local = data.clone();
-            let mut out = Map::new();
-            for (name, e) in values {
-                let v = Expr::parse(e).map_err(err)?.eval(&local);
-                out.insert(name.clone(), v.clone());
-                local["steps"][step.id()][name] = v;
-            }
-            Ok(StepOutput::Value(Value::Object(out)))
-        }
-        Step::Findings { rules, .. } => {
-            let mut findings = Vec::new();
-            let mut recs = Vec::new();
-            let mut risks = Vec::new();
-            for rule in rules {
-                let when = Expr::parse(&rule.when).map_err(err)?;
-                let items: Vec<Value> = match &rule.each {
-                    Some(e) => Expr::parse(e)
-                        .map_err(err)?
-                        .eval(data)
-                        .as_array()
-                        .cloned()
-                        .unwrap_or_default(),
-                    None => vec![Value::Null],
-                };
-                let with: Vec<(String, Expr)> = rule
-                    .with
-                    .iter()
-                    .map(|(k, e)| Ok((k.clone(), Expr::parse(e).map_err(err)?)))
-                    .collect::<Result<_, StepError>>()?;
-                for item in items {
-                    let mut scope = data.clone();
-                    scope["row"] = item;
-                    for (k, e) in &with {
-                        scope[k.as_str()] = e.eval(&scope);
-                    }
-                    if truthy(&when.eval(&scope)) {
-                        let text = rt.render(&rule.say, &scope).map_err(err)?;
-                        let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
-                        match rule.kind {
-                            super::RuleKind::Finding => findings.push(text),
-                            super::RuleKind::Recommendation => recs.push(text),
-                            super::RuleKind::Risk => risks.push(text),
-                        }
-                    }
-                }
-            }
-            Ok(StepOutput::Value(
-                json!({"findings": findings, "recommendations": recs, "risks": risks}),
-            ))
-        }
-    }
-}
-
-/// Least-squares line through (day, value) points, evaluated at `at`; per group when the
-/// series has a text column besides the date and value.
-fn project(series: &Value, at: NaiveDate, value_column: Option<&str>) -> Value {
-    let cols: Vec<String> = serde_json::from_value(series["columns"].clone()).unwrap_or_default();
-    let rows = series["rows"].as_array().cloned().unwrap_or_default();
-    let Some(first) = rows.first() else {
-        return json!({"value": null, "by_key": {}});
-    };
-    let is_date = |v: &Value| {
-        v.as_str()
-            .is_some_and(|s| NaiveDate::parse_from_str(s, "%Y-%m-%d").is_ok())
-    };
-    let date_col = cols.iter().find(|c| is_date(&first[c.as_str()])).cloned();
-    let value_col = value_column
-        .map(str::to_string)
-        .or_else(|| cols.last().cloned());
-    let group_col = cols
-        .iter()
-        .find(|c| {
-            Some(*c) != date_col.as_ref()
-                && Some(*c) != value_col.as_ref()
-                && first[c.as_str()].is_string()
-        })
-        .cloned();
-    let (Some(dc), Some(vc)) = (date_col, value_col) else {
-        return json!({"value": null, "by_key": {}});
-    };
-    let mut groups: BTreeMap<String, Vec<(f64, f64)>> = BTreeMap::new();
-    let epoch = NaiveDate::from_ymd_opt(2000, 1, 1).unwrap_or(at);
-    for r in &rows {
-        let (Some(d), Some(v)) = (
-            r[&dc]
-                .as_str()
-                .and_then(|s| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()),
-            r[&vc].as_f64(),
-        ) else {
-            continue;
-        };
-        let g = group_col.as_ref().map_or(String::new(), |g| {
-            r[g].as_str().unwrap_or_default().to_string()
-        });
-        groups
-            .entry(g)
-            .or_default()
-            .push(((d - epoch).num_days() as f64, v));
-    }
-    let x_at = (at - epoch).num_days() as f64;
-    // The slope of the recent trend (least squares over the last 13 points), carried
-    // forward from the latest actual value.
-    let fit = |pts: &[(f64, f64)]| -> Option<(f64, f64)> {
-        let pts = &pts[pts.len().saturating_sub(13)..];
-        let &(last_x, last_y) = pts.last()?;
-        if pts.len() < 2 {
-            return None;
-        }
-        let n = pts.len() as f64;
-        let mx = pts.iter().map(|p| p.0).sum::<f64>() / n;
-        let my = pts.iter().map(|p| p.1).sum::<f64>() / n;
-        let sxx: f64 = pts.iter().map(|p| (p.0 - mx).powi(2)).sum();
-        if sxx == 0.0 {
-            return None;
-        }
-        let slope = pts.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum::<f64>() / sxx;
-        Some((last_y + slope * (x_at - last_x).max(0.0), slope))
-    };
-    let mut by_key = Map::new();
-    let mut total = 0.0;
-    let mut slope_total = 0.0;
-    let mut ok = !groups.is_empty();
-    for (k, pts) in &groups {
-        match fit(pts) {
-            Some((v, s)) => {
-                total += v;
-                slope_total += s;
-                by_key.insert(k.clone(), json!(v));
-            }
-            None => ok = false,
-        }
-    }
-    json!({
-        "value": if ok { json!(total) } else { Value::Null },
-        "slope_per_day": if ok { json!(slope_total) } else { Value::Null },
-        "at": at,
-        "by_key": by_key,
-    })
 }

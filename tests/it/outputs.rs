@@ -778,8 +778,7 @@ fn suggested_next_questions_are_answerable() {
         );
         for s in &a.suggestions {
             assert_ne!(s.to_lowercase(), q.to_lowercase(), "{q}: suggests itself");
-            let b =
-                cortex::skills::answer_question(&rt, s, rev.as_ref(), demo_today(), "cli:test");
+            let b = cortex::skills::answer_question(&rt, s, rev.as_ref(), demo_today(), "cli:test");
             assert_eq!(b.status, Status::Answered, "{q} -> {s}: {}", b.headline);
             seen += 1;
         }
