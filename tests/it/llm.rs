@@ -244,6 +244,10 @@ fn routing_and_narration(fake: &Fake) -> (Vec<Value>, Vec<Value>) {
 
 const LLM_NOTE: &str = "Interpreted with the LLM";
 
+/// A failure case: name, the fake's script, the client's timeout and retries, and two
+/// pieces of text the log must show.
+type FallbackCase = (&'static str, Vec<Reply>, Duration, u32, [&'static str; 2]);
+
 /// Malformed arguments, a hallucinated metric, an unknown tool, a slow server and a 500:
 /// each time the model was really asked (the fake saw the routing request with the
 /// question), its answer was rejected or never came (the log says why), and the offline
@@ -259,7 +263,7 @@ async fn every_llm_failure_falls_back_to_the_offline_router() {
     assert!(offline.sql.is_some());
     const REJECTED: &str = "LLM tool call rejected; using the offline router";
     const UNAVAILABLE: &str = "LLM unavailable; using the offline router";
-    let cases: Vec<(&str, Vec<Reply>, Duration, u32, [&str; 2])> = vec![
+    let cases: Vec<FallbackCase> = vec![
         (
             "malformed JSON",
             vec![
