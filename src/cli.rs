@@ -1,4 +1,6 @@
 //! The `cortex` command line. Each command parses its flags and calls the library.
+//! The one place that prints (with `bench`): its output is the user interface.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -82,6 +84,13 @@ pub struct AskArgs {
     /// Write the answer to this file (required for pdf; html and text default to stdout).
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+    /// A conversation to continue: asks with the same key are follow-ups of each other
+    /// ("and for Enterprise?"), as in a Slack thread.
+    #[arg(long, value_name = "KEY")]
+    pub thread: Option<String>,
+    /// The option picked from a clarifying question (a metric or skill name).
+    #[arg(long, value_name = "NAME")]
+    pub choice: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -92,6 +101,8 @@ pub enum AskFormat {
     Html,
     /// A PDF report (the skill's report.typ, or the default report).
     Pdf,
+    /// The Slack message (Block Kit JSON) the bot would post.
+    Slack,
 }
 
 #[derive(Debug, Args)]
@@ -586,16 +597,16 @@ fn cmd_query(config: Config, a: QueryArgs, today: NaiveDate) -> Result<ExitCode>
             writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
         }
         Format::Table => {
-            let roles: Vec<_> = outcome
-                .compiled
-                .columns
-                .iter()
-                .map(|c| Some(c.role.clone()))
-                .collect();
             writeln!(
                 out,
                 "{}",
-                text::table(&outcome.result.columns, &roles, &outcome.result.rows)
+                text::table(&crate::answer::build::table(
+                    None,
+                    &outcome.result.columns,
+                    &outcome.compiled.columns,
+                    &outcome.result.rows,
+                    &crate::answer::MetricInfo::of(&engine.layer, &query.metrics)
+                ))
             )?;
             if outcome.result.truncated {
                 writeln!(
@@ -618,33 +629,48 @@ fn cmd_ask(config: Config, a: AskArgs, today: NaiveDate) -> Result<ExitCode> {
     // Refused before anything is opened or planned.
     config.ask.check(&question).map_err(anyhow::Error::msg)?;
     let rt = crate::skills::run::Runtime::open(config)?;
-    let asker = match &a.asker {
-        Some(id) => Some(
-            rt.context
-                .person(id)
-                .with_context(|| format!("{id} is not in context/people.yaml"))?,
-        ),
+    if let Some(id) = &a.asker {
+        rt.context
+            .person(id)
+            .with_context(|| format!("{id} is not in context/people.yaml"))?;
+    }
+    let who = a.asker.clone().unwrap_or_else(requester);
+    let llm = match &rt.engine.config.llm {
+        Some(cfg) => Some(crate::llm::Llm::new(cfg)?),
         None => None,
     };
-    let who = a.asker.clone().unwrap_or_else(requester);
-    let answer = match &rt.engine.config.llm {
-        Some(cfg) => {
-            let llm = crate::llm::Llm::new(cfg)?;
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()?;
-            runtime.block_on(crate::skills::llm_route::answer(
-                &rt, &llm, &question, asker, today, &who,
-            ))
-        }
-        None => crate::skills::answer_question(&rt, &question, asker, today, &who),
-    };
+    // The same ask pipeline as Slack and the web site: follow-ups, clarifying choices,
+    // LLM or offline routing, one deadline, and the answer recorded.
+    let svc = std::sync::Arc::new(crate::service::Service::new(rt, llm, Some(today))?);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let asked = runtime.block_on(svc.ask(crate::service::Request {
+        question: question.clone(),
+        asker: a.asker.clone(),
+        requester: who,
+        conversation: a.thread.clone().map(|key| crate::service::Conversation {
+            channel: "cli".into(),
+            key,
+        }),
+        choice: a.choice.clone(),
+        place: crate::state::Place::default(),
+    }));
+    let answer = &*asked.answer;
+    let rt = &svc.rt;
     let skill = rt.skills.get(&answer.skill);
     let bytes: Vec<u8> = match a.format {
-        AskFormat::Json => format!("{}\n", serde_json::to_string_pretty(&answer)?).into_bytes(),
+        AskFormat::Json => format!("{}\n", serde_json::to_string_pretty(answer)?).into_bytes(),
         AskFormat::Text => format!("{}\n", answer.text).into_bytes(),
+        AskFormat::Slack => {
+            let links = crate::render::slack::Links {
+                base_url: Some(rt.engine.config.server.base_url()),
+            };
+            let blocks = crate::render::slack::blocks_linked(answer, &asked.id, &links);
+            format!("{}\n", serde_json::to_string_pretty(&blocks)?).into_bytes()
+        }
         AskFormat::Html => crate::render::html::page(
-            &answer,
+            answer,
             &crate::render::html::PageOptions {
                 generated: Some(crate::service::generated_now()),
                 ..Default::default()
@@ -658,7 +684,7 @@ fn cmd_ask(config: Config, a: AskArgs, today: NaiveDate) -> Result<ExitCode> {
                 anyhow::bail!("--format pdf needs --out FILE (a PDF is not for a terminal)");
             }
             crate::render::pdf::render(
-                &answer,
+                answer,
                 skill.and_then(|s| s.pdf_template.as_deref()),
                 &crate::service::generated_now(),
             )

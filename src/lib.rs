@@ -24,10 +24,12 @@
 //! - [`llm`]: the optional LLM (async-openai): tool-calling router and narrator, with fallbacks.
 //! - [`policy`]: who may see what (`context/policy.yaml`), enforced in the engine and the warehouse.
 //! - [`planner`]: plain-language question -> `MetricQuery`, offline and deterministic.
-//! - [`render`]: pure renderers from results to text.
+//! - [`render`]: pure renderers from an `Answer` to Slack Block Kit, HTML, PDF, text and charts.
 //! - [`diagnostics`]: load-time errors with file, line and key.
 //! - [`eval`]: `cortex eval`, question sets with expected queries and hand-SQL rows.
 //! - [`fuzzy`]: string distance for "did you mean" hints.
+//! - [`format`]: how numbers, dates and names read to people, on every surface.
+//! - [`text`]: tokenizer, stems, calendar and the parsed `Question`: shared, depends on nothing.
 
 pub mod answer;
 pub mod bench;
@@ -38,6 +40,7 @@ pub mod demo;
 pub mod diagnostics;
 pub mod engine;
 pub mod eval;
+pub mod format;
 pub mod fuzzy;
 pub mod llm;
 pub mod load;
@@ -50,5 +53,6 @@ pub mod service;
 pub mod skills;
 pub mod slack;
 pub mod state;
+pub mod text;
 pub mod warehouse;
 pub mod web;

@@ -147,7 +147,11 @@ pub async fn serve(config: Config, today: Option<chrono::NaiveDate>) -> anyhow::
     } else {
         public.clone()
     };
-    eprintln!("Cortex is serving on {shown} (Ctrl-C to stop)");
+    // The start line is for the person who ran `cortex serve` (the log may be elsewhere).
+    #[allow(clippy::print_stderr)]
+    {
+        eprintln!("Cortex is serving on {shown} (Ctrl-C to stop)");
+    }
     let bot = server.bot.clone();
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {

@@ -158,11 +158,14 @@ impl Service {
         }
     }
 
+    /// Finishes an answer for people (see [`crate::skills::complete`]).
+    pub fn complete(&self, a: &mut Answer, asker: Option<&crate::context::Person>) {
+        crate::skills::complete(&self.rt, a, asker, self.today());
+    }
+
     /// An answer that is not stored (refusals, panics).
     fn unrecorded(&self, mut a: Answer) -> Asked {
-        if a.text.is_empty() {
-            a.text = crate::render::text::answer(&a);
-        }
+        self.complete(&mut a, None);
         let id = crate::state::new_id(&a.question);
         let nonce = crate::web::security::random_token();
         let body_html = self.body(
@@ -248,19 +251,14 @@ impl Service {
         if let Some(n) = &a.narrative {
             if let Some(why) = crate::render::slack::unsafe_narrative(n) {
                 warn!(why, "LLM narrative refused; answering with the plain text");
-                if let Some(rest) = a.text.strip_prefix(n.as_str()) {
-                    a.text = rest.trim_start().to_string();
-                }
                 a.narrative = None;
             }
         }
         if a.status == Status::Error {
             a.headline = redact_paths(&a.headline);
-            a.text = redact_paths(&a.text);
         }
-        if a.text.is_empty() {
-            a.text = crate::render::text::answer(&a);
-        }
+        let asker = r.asker.as_deref().and_then(|id| self.rt.context.person(id));
+        self.complete(&mut a, asker);
         let id = crate::state::new_id(&r.question);
         let nonce = crate::web::security::random_token();
         let opts = PageOptions {
@@ -337,7 +335,7 @@ impl Service {
 
     /// The answer as a PDF report: from memory, or read back from the state database
     /// (answers from before a restart, or from another process).
-    pub async fn pdf(&self, id: &str) -> Result<Vec<u8>, String> {
+    pub async fn pdf(&self, id: &str) -> Result<(String, Vec<u8>), String> {
         let a = match self.recent(id) {
             Some(a) => a,
             None => match self.state.load_answer(id) {
@@ -352,6 +350,7 @@ impl Service {
         let template = self.templates(&a.skill).1.map(str::to_string);
         tokio::task::spawn_blocking(move || {
             crate::render::pdf::render(&a, template.as_deref(), &generated_now())
+                .map(|pdf| (crate::render::pdf::file_name(&a), pdf))
         })
         .await
         .map_err(|e| {

@@ -137,11 +137,8 @@ impl State {
         nonce: Option<&str>,
     ) -> anyhow::Result<()> {
         let json = serde_json::to_string(a)?;
-        let extra = serde_json::to_string(&serde_json::json!({
-            "headline": a.headline,
-            "column_meta": a.column_meta,
-            "data": a.data,
-        }))?;
+        // The answer is stored whole; `extra_json` stays for answers from older versions.
+        let extra = "{}".to_string();
         let status = serde_json::to_value(a.status)?
             .as_str()
             .unwrap_or_default()
@@ -189,11 +186,15 @@ impl State {
                 |r| r.get(0),
             )?)
         })?;
+        // Answers stored before the answer was stored whole kept these two beside it.
         if let Some(extra) = extra {
             let mut x: serde_json::Value = serde_json::from_str(&extra)?;
-            a.headline = x["headline"].as_str().unwrap_or_default().to_string();
-            a.column_meta = serde_json::from_value(x["column_meta"].take()).unwrap_or_default();
-            a.data = x["data"].take();
+            if a.headline.is_empty() {
+                a.headline = x["headline"].as_str().unwrap_or_default().to_string();
+            }
+            if a.column_meta.is_empty() {
+                a.column_meta = serde_json::from_value(x["column_meta"].take()).unwrap_or_default();
+            }
         }
         Ok(Some(a))
     }

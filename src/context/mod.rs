@@ -309,11 +309,19 @@ impl Context {
 
     /// The passages that share the most words with the question, best first.
     pub fn relevant(&self, question: &str, limit: usize) -> Vec<Passage> {
-        let q: BTreeSet<String> = crate::planner::content_words(question);
+        self.relevant_to_words(&crate::text::content_words(question), limit)
+    }
+
+    /// [`Context::relevant`] for a question already read.
+    pub fn relevant_to(&self, q: &crate::text::Question, limit: usize) -> Vec<Passage> {
+        self.relevant_to_words(&q.content, limit)
+    }
+
+    fn relevant_to_words(&self, q: &BTreeSet<String>, limit: usize) -> Vec<Passage> {
         let mut scored: Vec<(usize, Passage)> = Vec::new();
         let mut add = |source: &str, title: &str, text: &str| {
-            let words = crate::planner::content_words(&format!("{title} {text}"));
-            let title_words = crate::planner::content_words(title);
+            let words = crate::text::content_words(&format!("{title} {text}"));
+            let title_words = crate::text::content_words(title);
             let score = q.intersection(&words).count() + 2 * q.intersection(&title_words).count();
             if score > 0 {
                 scored.push((

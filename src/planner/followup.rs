@@ -5,9 +5,10 @@
 
 use chrono::NaiveDate;
 
-use super::time::find_period;
-use super::{plan, words, Plan, Vocabulary};
+use super::{plan, Plan, Vocabulary};
 use crate::semantic::SemanticLayer;
+use crate::text::calendar::find_period;
+use crate::text::words;
 
 /// Words that open an elliptical follow-up; they are dropped from the combined question.
 const CUES: &[&[&str]] = &[

@@ -10,8 +10,14 @@ pub mod followup;
 #[cfg(test)]
 #[path = "tests.rs"]
 mod plan_tests;
-pub mod time;
 pub mod understood;
+
+/// The calendar under its old path, for `skills/mod.rs`, `skills/run.rs` and `answer` (owned
+/// elsewhere); new code uses `crate::text::calendar`.
+pub use crate::text::calendar as time;
+use crate::text::words::stem;
+/// The tokenizer under its old path, for `skills/mod.rs`; new code uses `crate::text`.
+pub use crate::text::words::words;
 
 use understood::is_filler;
 pub use understood::{Role, Understood};
@@ -19,8 +25,18 @@ pub use understood::{Role, Understood};
 use chrono::NaiveDate;
 
 use crate::fuzzy::{levenshtein, typo_budget};
+/// Semantic models a metric reads from, under its old path for `engine`, `policy` and
+/// `web` (owned elsewhere); new code uses `crate::semantic::graph`.
+pub use crate::semantic::graph::metric_models;
+use crate::semantic::graph::{
+    additive, base_count_metric, entity_column, has_time, is_average, is_median,
+    linking_identifiers, own_time, own_time_dimension, quotient, reachable,
+    reachable_dimension_names, simple_parts, split_dimensions, statistic, sum_leaves,
+};
 use crate::semantic::model::{MetricKind, SemanticLayer};
 use crate::semantic::query::{Condition, Grain, Literal, MetricQuery, Op, OrderBy, TimeRange};
+use crate::text::words::{phrase, STOPWORDS};
+use crate::text::Question;
 
 /// The planner's decision (made once per question, so its size doesn't matter).
 #[derive(Debug, Clone, PartialEq)]
@@ -46,260 +62,6 @@ pub enum Plan {
         reason: String,
         suggestions: Vec<String>,
     },
-}
-
-/// Words that carry no meaning for planning.
-const STOPWORDS: &[&str] = &[
-    "a",
-    "an",
-    "the",
-    "what",
-    "whats",
-    "what's",
-    "is",
-    "are",
-    "was",
-    "were",
-    "our",
-    "we",
-    "us",
-    "my",
-    "me",
-    "i",
-    "how",
-    "many",
-    "much",
-    "did",
-    "do",
-    "does",
-    "have",
-    "has",
-    "had",
-    "get",
-    "got",
-    "give",
-    "show",
-    "tell",
-    "list",
-    "of",
-    "for",
-    "in",
-    "on",
-    "at",
-    "to",
-    "and",
-    "or",
-    "with",
-    "from",
-    "by",
-    "per",
-    "each",
-    "every",
-    "across",
-    "vs",
-    "versus",
-    "compared",
-    "compare",
-    "comparison",
-    "between",
-    "please",
-    "can",
-    "you",
-    "could",
-    "would",
-    "be",
-    "it",
-    "its",
-    "this",
-    "that",
-    "these",
-    "those",
-    "there",
-    "their",
-    "all",
-    "total",
-    "overall",
-    "current",
-    "currently",
-    "now",
-    "so",
-    "far",
-    "which",
-    "who",
-    "where",
-    "when",
-    "why",
-    "top",
-    "bottom",
-    "most",
-    "least",
-    "highest",
-    "lowest",
-    "largest",
-    "smallest",
-    "biggest",
-    "best",
-    "worst",
-    "more",
-    "less",
-    "than",
-    "as",
-    "into",
-    "up",
-    "down",
-    "broken",
-    "split",
-    "breakdown",
-    "number",
-    "count",
-    "amount",
-    "value",
-    "level",
-    "levels",
-    "rate",
-    "trend",
-    "trends",
-    "over",
-    "time",
-    "during",
-    "since",
-    "about",
-    "look",
-    "like",
-    "looking",
-    "doing",
-    "performing",
-    "see",
-    "report",
-    "summary",
-    "during",
-    "past",
-    "last",
-    "end",
-    "date",
-    "closing",
-    "close",
-    "due",
-    "expected",
-    "currently",
-    "right",
-    "any",
-    "some",
-    "been",
-    "being",
-    "will",
-    "going",
-    "out",
-    "merchant",
-    "customer",
-    "company",
-    "business",
-    "data",
-    "average",
-    "avg",
-    "mean",
-    "median",
-    "share",
-    "percent",
-    "percentage",
-    "proportion",
-    "fraction",
-    "ratio",
-    "enabled",
-    "has",
-];
-
-/// A normalised word: lowercase, `&` as "and", plural folded.
-pub fn stem(w: &str) -> String {
-    let w = w.to_lowercase();
-    if w.len() > 4 && w.ends_with("ies") {
-        return format!("{}y", &w[..w.len() - 3]);
-    }
-    if w.len() > 3
-        && w.ends_with('s')
-        && !w.ends_with("ss")
-        && !w.ends_with("us")
-        && !w.ends_with("is")
-    {
-        return w[..w.len() - 1].to_string();
-    }
-    w
-}
-
-/// Splits text into lowercase words; ISO dates stay whole, other punctuation separates.
-pub fn words(text: &str) -> Vec<String> {
-    words_with_commas(text).0
-}
-
-/// `words`, plus for each word whether a comma (or semicolon) follows it ("tickets, CSAT").
-pub fn words_with_commas(text: &str) -> (Vec<String>, Vec<bool>) {
-    let mut out = Vec::new();
-    let mut commas: Vec<bool> = Vec::new();
-    // "%" is a word of its own ("what % of orders").
-    let text = text.replace('%', " % ");
-    for token in text.split_whitespace() {
-        'token: {
-            let raw = token;
-            if raw == "%" {
-                out.push(raw.to_string());
-                break 'token;
-            }
-            let raw = raw.trim_matches(|c: char| ",.?!;:()\"“”".contains(c));
-            if time::is_iso_date(raw) {
-                out.push(raw.to_string());
-                break 'token;
-            }
-            let cleaned: String = raw
-                .to_lowercase()
-                .chars()
-                .map(|c| {
-                    if c.is_alphanumeric() || "$<+".contains(c) {
-                        c
-                    } else if c == '\'' || c == '’' {
-                        '\0'
-                    } else {
-                        ' '
-                    }
-                })
-                .filter(|c| *c != '\0')
-                .collect();
-            for w in cleaned.split_whitespace() {
-                out.push(if w == "&" {
-                    "and".into()
-                } else {
-                    w.to_string()
-                });
-            }
-            if raw.contains('&') && !raw.chars().any(char::is_alphanumeric) {
-                out.push("and".into());
-            }
-        }
-        commas.resize(out.len(), false);
-        let end = token.trim_end_matches(|c: char| ".?!)\"”".contains(c));
-        if end.ends_with([',', ';']) {
-            if let Some(last) = commas.last_mut() {
-                *last = true;
-            }
-        }
-    }
-    commas.resize(out.len(), false);
-    (out, commas)
-}
-
-/// The stemmed content words of a text (no stopwords), for retrieval and routing.
-pub fn content_words(text: &str) -> std::collections::BTreeSet<String> {
-    words(text)
-        .iter()
-        .filter(|w| !STOPWORDS.contains(&w.as_str()) && w.len() > 1)
-        .map(|w| stem(w))
-        .collect()
-}
-
-fn phrase(text: &str) -> Vec<String> {
-    words(&text.replace('_', " "))
-        .iter()
-        .map(|w| stem(w))
-        .collect()
 }
 
 /// What a phrase in the vocabulary points at.
@@ -430,13 +192,15 @@ impl Vocabulary {
     /// The governed values a question names, longest first and without overlaps:
     /// (the words as written, dimension, value). Entity names count too.
     pub fn values_in(&self, question: &str) -> Vec<(String, String, String)> {
-        let lower = words(question);
-        let stems: Vec<String> = lower.iter().map(|w| stem(w)).collect();
-        let mut st = State {
-            used: vec![false; stems.len()],
-            stems,
-            lower,
-        };
+        self.values_read(State::of_text(question))
+    }
+
+    /// [`Vocabulary::values_in`] of a question already read.
+    pub fn values_in_question(&self, q: &Question) -> Vec<(String, String, String)> {
+        self.values_read(State::new(q))
+    }
+
+    fn values_read(&self, mut st: State) -> Vec<(String, String, String)> {
         let mut out = Vec::new();
         for i in 0..st.stems.len() {
             for e in self.names.get(&st.stems[i]).into_iter().flatten() {
@@ -477,13 +241,15 @@ impl Vocabulary {
 
     /// The dimension phrases a question names ("by channel"): (the words, dimension).
     pub fn dimensions_in(&self, question: &str) -> Vec<(String, String)> {
-        let lower = words(question);
-        let stems: Vec<String> = lower.iter().map(|w| stem(w)).collect();
-        let mut st = State {
-            used: vec![false; stems.len()],
-            stems,
-            lower,
-        };
+        self.dimensions_read(State::of_text(question))
+    }
+
+    /// [`Vocabulary::dimensions_in`] of a question already read.
+    pub fn dimensions_in_question(&self, q: &Question) -> Vec<(String, String)> {
+        self.dimensions_read(State::new(q))
+    }
+
+    fn dimensions_read(&self, mut st: State) -> Vec<(String, String)> {
         let mut out = Vec::new();
         for e in &self.entries {
             let Target::Dimension(d) = &e.target else {
@@ -611,6 +377,25 @@ struct State {
 }
 
 impl State {
+    /// Every token of the question unused.
+    fn new(q: &Question) -> State {
+        State {
+            stems: q.stems.clone(),
+            lower: q.tokens.clone(),
+            used: vec![false; q.tokens.len()],
+        }
+    }
+
+    /// Every word of `text` unused (for entry points given text, not a read question).
+    fn of_text(text: &str) -> State {
+        let lower = words(text);
+        State {
+            stems: lower.iter().map(|w| stem(w)).collect(),
+            used: vec![false; lower.len()],
+            lower,
+        }
+    }
+
     /// Finds `entry` in unused tokens from `start`; returns the first index.
     fn find(&self, entry: &Entry, start: usize) -> Option<usize> {
         let n = entry.words.len();
@@ -637,43 +422,18 @@ impl State {
     }
 }
 
-/// Semantic models a metric reads from.
-pub fn metric_models(layer: &SemanticLayer, m: usize) -> Vec<usize> {
-    match &layer.metrics[m].kind {
-        MetricKind::Simple(i) | MetricKind::Cumulative(i) => vec![i.model],
-        MetricKind::Ratio { numerator, .. } => vec![numerator.model],
-        MetricKind::Derived { deps, .. } => {
-            deps.iter().flat_map(|d| metric_models(layer, *d)).collect()
-        }
-    }
-}
-
-fn reachable(layer: &SemanticLayer, metrics: &[usize], dim: &str) -> bool {
-    metrics.iter().all(|&m| {
-        metric_models(layer, m)
-            .iter()
-            .all(|&model| layer.resolve_dimension(model, dim).is_some())
-    })
-}
-
-fn has_time(layer: &SemanticLayer, m: usize) -> bool {
-    match &layer.metrics[m].kind {
-        MetricKind::Simple(i) | MetricKind::Cumulative(i) => i.time_dimension.is_some(),
-        MetricKind::Ratio { numerator, .. } => numerator.time_dimension.is_some(),
-        MetricKind::Derived { deps, .. } => deps.iter().all(|d| has_time(layer, *d)),
-    }
-}
-
 /// The metrics a question names, in question order (longest phrases first, as the
 /// planner reads them), whether or not the rest of the question is understood.
 pub fn metrics_named(layer: &SemanticLayer, vocab: &Vocabulary, question: &str) -> Vec<String> {
-    let lower = words(question);
-    let stems: Vec<String> = lower.iter().map(|w| stem(w)).collect();
-    let mut st = State {
-        used: vec![false; stems.len()],
-        stems,
-        lower,
-    };
+    metrics_named_read(layer, vocab, State::of_text(question))
+}
+
+/// [`metrics_named`] of a question already read.
+pub fn metrics_named_in(layer: &SemanticLayer, vocab: &Vocabulary, q: &Question) -> Vec<String> {
+    metrics_named_read(layer, vocab, State::new(q))
+}
+
+fn metrics_named_read(layer: &SemanticLayer, vocab: &Vocabulary, mut st: State) -> Vec<String> {
     let mut found: Vec<(usize, usize)> = Vec::new();
     for e in &vocab.entries {
         if let Target::Metric(m) = e.target {
@@ -800,57 +560,6 @@ fn trend_grain(range: Option<TimeRange>) -> Grain {
     }
 }
 
-fn additive(layer: &SemanticLayer, m: usize) -> bool {
-    match &layer.metrics[m].kind {
-        MetricKind::Simple(i) | MetricKind::Cumulative(i) => matches!(
-            layer.models[i.model].measures[i.measure].agg,
-            crate::semantic::raw::Agg::Sum | crate::semantic::raw::Agg::Count
-        ),
-        _ => false,
-    }
-}
-
-/// Categorical dimensions a metric can be split by, for "why" (no names or ids).
-fn split_dimensions(layer: &SemanticLayer, m: usize) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    for model in metric_models(layer, m) {
-        for (r, _) in layer.reachable_models(model) {
-            for d in &layer.models[r].dimensions {
-                if d.is_time()
-                    || d.entity_name
-                    || d.data_type == crate::semantic::raw::DataType::Number
-                    || d.name.ends_with("_id")
-                    || out.contains(&d.name)
-                    || !reachable(layer, &[m], &d.name)
-                {
-                    continue;
-                }
-                out.push(d.name.clone());
-            }
-        }
-    }
-    out
-}
-
-/// Names a metric can be broken down by, for a clarifying question.
-fn reachable_dimension_names(layer: &SemanticLayer, metrics: &[usize]) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    for (_, d) in layer.all_dimensions() {
-        if !d.is_time() && !out.contains(&d.name) && reachable(layer, metrics, &d.name) {
-            out.push(d.name.clone());
-        }
-    }
-    out
-}
-
-/// A simple metric's (model, measure, filters), to compare shares structurally.
-fn simple_parts(layer: &SemanticLayer, m: usize) -> Option<(usize, usize, Vec<Condition>)> {
-    match &layer.metrics[m].kind {
-        MetricKind::Simple(i) => Some((i.model, i.measure, i.filter.clone())),
-        _ => None,
-    }
-}
-
 fn same_conditions(a: &[Condition], b: &[Condition]) -> bool {
     let key = |c: &[Condition]| {
         let mut v: Vec<String> = c.iter().map(|x| x.to_string()).collect();
@@ -862,2268 +571,2751 @@ fn same_conditions(a: &[Condition], b: &[Condition]) -> bool {
 
 /// Plans a question against the semantic layer.
 pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: NaiveDate) -> Plan {
-    let (lower, commas) = words_with_commas(question);
-    let stems: Vec<String> = lower.iter().map(|w| stem(w)).collect();
-    let mut st = State {
-        used: vec![false; stems.len()],
-        stems,
-        lower,
-    };
-    let mut notes = Vec::new();
-    let mut readings: Readings = Vec::new();
+    plan_question(layer, vocab, &Question::new(question, today))
+}
 
-    // Questions, not commands: text that reads as SQL is refused outright.
-    const SQL_WORDS: [&str; 12] = [
-        "select", "drop", "delete", "insert", "update", "truncate", "alter", "create", "attach",
-        "pragma", "copy", "union",
+/// Plans a question already read, as of its `today`.
+pub fn plan_question<'a>(layer: &'a SemanticLayer, vocab: &'a Vocabulary, q: &'a Question) -> Plan {
+    let mut draft = Draft::new(layer, vocab, q);
+    // The phases, in reading order: each reads part of the question into the draft, or
+    // settles it (a refusal or a clarifying question).
+    let phases: [fn(&mut Draft<'a>) -> Option<Plan>; 38] = [
+        Draft::refuse_sql,
+        Draft::why_words,
+        Draft::definitions,
+        Draft::periods,
+        Draft::comparison_words,
+        Draft::compared_periods,
+        Draft::metrics,
+        Draft::divided_by,
+        Draft::subjects,
+        Draft::shares,
+        Draft::share_of_filtered,
+        Draft::counted_table,
+        Draft::grain,
+        Draft::ranking,
+        Draft::which_and_listing,
+        Draft::group_phrases,
+        Draft::entity_groups,
+        Draft::group_order,
+        Draft::filter_values,
+        Draft::dimension_with_value,
+        Draft::values_compared,
+        Draft::rate_asked,
+        Draft::metric_pairs,
+        Draft::statistic_asked,
+        Draft::unknown_names,
+        Draft::listing_columns,
+        Draft::entity_listing,
+        Draft::only_and_event_dates,
+        Draft::than_and_other_dates,
+        Draft::per_and_unexplained,
+        Draft::snapshot_and_entities,
+        Draft::ranking_checks,
+        Draft::order_and_range,
+        Draft::compare_shape,
+        Draft::share_shape,
+        Draft::definition_shape,
+        Draft::contradictions,
+        Draft::final_notes,
     ];
-    let sql_like = st
-        .lower
-        .iter()
-        .filter(|w| SQL_WORDS.contains(&w.as_str()))
-        .count();
-    let looks_like_sql = sql_like > 0
-        && (question.contains(';')
-            || question.contains("--")
-            || (sql_like >= 2 && st.lower.iter().any(|w| w == "table" || w == "from")));
-    if looks_like_sql {
-        return Plan::Unanswerable {
-            reason: "That looks like SQL. I answer questions about governed metrics in plain language, and never run SQL from a question.".into(),
-            suggestions: Vec::new(),
-        };
+    for phase in phases {
+        if let Some(settled) = phase(&mut draft) {
+            return settled;
+        }
+    }
+    draft.finish()
+}
+
+/// A plan being read: the question, and what the phases have found so far.
+struct Draft<'a> {
+    layer: &'a SemanticLayer,
+    vocab: &'a Vocabulary,
+    /// The question as asked.
+    question: &'a str,
+    today: NaiveDate,
+    /// For each token, whether a comma follows it.
+    commas: &'a [bool],
+    st: State,
+    notes: Vec<String>,
+    readings: Readings,
+    /// "why did X change": a change between two periods and its contributors.
+    why: bool,
+    /// An inline definition: (label, first token of its parts).
+    defined: Option<(String, usize)>,
+    /// Where "divided by" is said.
+    divided_at: Option<usize>,
+    period: Option<time::FoundPeriod>,
+    second: Option<time::FoundPeriod>,
+    implied_compare: bool,
+    shift_by: Option<Grain>,
+    compare_word: bool,
+    /// (earlier, later) when two periods are compared.
+    compare: Option<(Span, Span)>,
+    /// (metric, position, length, bare count noun), in question order.
+    metrics: Vec<(usize, usize, usize, bool)>,
+    /// Count nouns that name the subject: (metric, position, length).
+    subjects: Vec<(usize, usize, usize)>,
+    /// A share's base: (metric, position after it).
+    share_base: Option<(usize, usize)>,
+    /// A scoping metric's filter, which becomes the question's.
+    scoped: Vec<Condition>,
+    share_numerator: Option<usize>,
+    metric_ids: Vec<usize>,
+    grain: Option<Grain>,
+    limit: Option<u64>,
+    desc: Option<bool>,
+    which_at: Option<usize>,
+    which: bool,
+    /// "return / list ...": rows, not a number.
+    listing: bool,
+    group_by: Vec<String>,
+    ranked_list: bool,
+    filters: Vec<Condition>,
+    /// Dimension phrases found: (position, length, dimension).
+    dim_hits: Vec<(usize, usize, String)>,
+    /// Positions of the group-by phrases.
+    group_pos: Vec<usize>,
+    subject_models: Vec<usize>,
+    counts_only: bool,
+    time_range: Option<TimeRange>,
+    period_label: Option<String>,
+    order: Vec<OrderBy>,
+    shape: Shape,
+}
+
+impl<'a> Draft<'a> {
+    fn new(layer: &'a SemanticLayer, vocab: &'a Vocabulary, q: &'a Question) -> Draft<'a> {
+        Draft {
+            layer,
+            vocab,
+            question: q.raw.as_str(),
+            today: q.today,
+            commas: &q.commas,
+            st: State::new(q),
+            notes: Vec::new(),
+            readings: Vec::new(),
+            why: false,
+            defined: None,
+            divided_at: None,
+            period: q.period.clone(),
+            second: None,
+            implied_compare: false,
+            shift_by: None,
+            compare_word: false,
+            compare: None,
+            metrics: Vec::new(),
+            subjects: Vec::new(),
+            share_base: None,
+            scoped: Vec::new(),
+            share_numerator: None,
+            metric_ids: Vec::new(),
+            grain: None,
+            limit: None,
+            desc: None,
+            which_at: None,
+            which: false,
+            listing: false,
+            group_by: Vec::new(),
+            ranked_list: false,
+            filters: Vec::new(),
+            dim_hits: Vec::new(),
+            group_pos: Vec::new(),
+            subject_models: Vec::new(),
+            counts_only: false,
+            time_range: None,
+            period_label: None,
+            order: Vec::new(),
+            shape: Shape::Single,
+        }
     }
 
-    // 0. "Why did X change", comparisons and inline definitions are read first: their
-    // words are structure, not metrics.
-    let why = st.lower.iter().take(3).any(|w| w == "why");
-    if why {
-        for i in 0..st.lower.len() {
-            if matches!(
-                st.word(i),
-                "why"
-                    | "drop"
-                    | "dropped"
-                    | "drops"
-                    | "fall"
-                    | "fell"
-                    | "falls"
-                    | "rise"
-                    | "rose"
-                    | "increase"
-                    | "increased"
-                    | "decrease"
-                    | "decreased"
-                    | "change"
-                    | "changed"
-                    | "spike"
-                    | "spiked"
-                    | "dip"
-                    | "dipped"
-                    | "decline"
-                    | "declined"
-                    | "grow"
-                    | "grew"
-                    | "jump"
-                    | "jumped"
-                    | "go"
-                    | "went"
-                    | "up"
-                    | "down"
-                    | "so"
-                    | "low"
-                    | "high"
-            ) {
-                st.used[i] = true;
+    /// Text that reads as SQL is refused outright.
+    fn refuse_sql(&mut self) -> Option<Plan> {
+        // Questions, not commands: text that reads as SQL is refused outright.
+        const SQL_WORDS: [&str; 12] = [
+            "select", "drop", "delete", "insert", "update", "truncate", "alter", "create",
+            "attach", "pragma", "copy", "union",
+        ];
+        let sql_like = self
+            .st
+            .lower
+            .iter()
+            .filter(|w| SQL_WORDS.contains(&w.as_str()))
+            .count();
+        let looks_like_sql = sql_like > 0
+            && (self.question.contains(';')
+                || self.question.contains("--")
+                || (sql_like >= 2 && self.st.lower.iter().any(|w| w == "table" || w == "from")));
+        if looks_like_sql {
+            return Some(Plan::Unanswerable {
+                reason: "That looks like SQL. I answer questions about governed metrics in plain language, and never run SQL from a question.".into(),
+                suggestions: Vec::new(),
+            });
+        }
+
+        None
+    }
+
+    /// "Why did X change": the change words are structure, not metrics.
+    fn why_words(&mut self) -> Option<Plan> {
+        // 0. "Why did X change", comparisons and inline definitions are read first: their
+        // words are structure, not metrics.
+        self.why = self.st.lower.iter().take(3).any(|w| w == "why");
+        if self.why {
+            for i in 0..self.st.lower.len() {
+                if matches!(
+                    self.st.word(i),
+                    "why"
+                        | "drop"
+                        | "dropped"
+                        | "drops"
+                        | "fall"
+                        | "fell"
+                        | "falls"
+                        | "rise"
+                        | "rose"
+                        | "increase"
+                        | "increased"
+                        | "decrease"
+                        | "decreased"
+                        | "change"
+                        | "changed"
+                        | "spike"
+                        | "spiked"
+                        | "dip"
+                        | "dipped"
+                        | "decline"
+                        | "declined"
+                        | "grow"
+                        | "grew"
+                        | "jump"
+                        | "jumped"
+                        | "go"
+                        | "went"
+                        | "up"
+                        | "down"
+                        | "so"
+                        | "low"
+                        | "high"
+                ) {
+                    self.st.used[i] = true;
+                    record(
+                        &mut self.readings,
+                        i,
+                        1,
+                        Role::Comparison,
+                        "change between two periods",
+                    );
+                }
+            }
+        }
+        None
+    }
+
+    /// Inline definitions: "where total loss is the sum of A, B and C", "X which is A divided by B".
+    fn definitions(&mut self) -> Option<Plan> {
+        // Inline definition: "..., where total loss is the sum of A, B and C".
+        self.defined = None; // (label, first token of the parts)
+        if let Some(w) = (0..self.st.lower.len()).find(|&i| self.st.word(i) == "where") {
+            if let Some(k) = (w + 1..self.st.lower.len()).find(|&k| {
+                matches!(self.st.word(k), "is" | "are" | "means" | "equals")
+                    && matches!(self.st.word(k + 1), "the" | "sum" | "total")
+            }) {
+                let mut j = k + 1;
+                if self.st.word(j) == "the" {
+                    j += 1;
+                }
+                if matches!(self.st.word(j), "sum" | "total")
+                    && self.st.word(j + 1) == "of"
+                    && k > w + 1
+                {
+                    let name: Vec<String> = self.st.lower[w + 1..k].to_vec();
+                    let label = name.join(" ");
+                    for i in w..j + 2 {
+                        self.st.used[i] = true;
+                    }
+                    record(&mut self.readings, w, 1, Role::Filler, "");
+                    record(
+                        &mut self.readings,
+                        w + 1,
+                        k - w - 1,
+                        Role::Metric,
+                        "defined in the question",
+                    );
+                    record(
+                        &mut self.readings,
+                        k,
+                        j + 2 - k,
+                        Role::Metric,
+                        "sum of the parts",
+                    );
+                    // Earlier mentions of the defined name.
+                    let n = name.len();
+                    for i in 0..w.saturating_sub(n - 1) {
+                        if self.st.lower[i..i + n] == name[..]
+                            && !self.st.used[i..i + n].iter().any(|u| *u)
+                        {
+                            self.st.mark(i, n);
+                            record(
+                                &mut self.readings,
+                                i,
+                                n,
+                                Role::Metric,
+                                format!("{label} (defined below)"),
+                            );
+                        }
+                    }
+                    self.defined = Some((label, j + 2));
+                }
+            }
+        }
+        // The same, named first: "the total loss, which is the sum of A, B and C".
+        if self.defined.is_none() {
+            if let Some(w) = (1..self.st.lower.len()).find(|&i| {
+                matches!(self.st.word(i), "which" | "that")
+                    && matches!(self.st.word(i + 1), "is" | "are" | "means" | "equals")
+            }) {
+                let k = w + 1;
+                let mut j = k + 1;
+                if self.st.word(j) == "the" {
+                    j += 1;
+                }
+                let start = (0..w)
+                    .rev()
+                    .find(|&i| {
+                        matches!(
+                            self.st.word(i),
+                            "the" | "is" | "are" | "what" | "was" | "were"
+                        )
+                    })
+                    .map_or(0, |i| i + 1);
+                if matches!(self.st.word(j), "sum" | "total")
+                    && self.st.word(j + 1) == "of"
+                    && start < w
+                {
+                    let label = self.st.lower[start..w].join(" ");
+                    self.st.mark(start, w - start);
+                    for i in w..j + 2 {
+                        self.st.used[i] = true;
+                    }
+                    record(
+                        &mut self.readings,
+                        start,
+                        w - start,
+                        Role::Metric,
+                        "defined in the question",
+                    );
+                    record(
+                        &mut self.readings,
+                        w,
+                        j + 2 - w,
+                        Role::Metric,
+                        "sum of the parts",
+                    );
+                    self.defined = Some((label, j + 2));
+                }
+            }
+        }
+
+        // "X which is A divided by B": a definition, checked against the governed one below.
+        self.divided_at = (0..self.st.lower.len().saturating_sub(1)).find(|&i| {
+            !self.st.used[i] && self.st.word(i) == "divided" && self.st.word(i + 1) == "by"
+        });
+        if let Some(k) = self.divided_at {
+            self.st.mark(k, 2);
+            record(&mut self.readings, k, 2, Role::Metric, "divided by");
+        }
+
+        None
+    }
+
+    /// Time: up to two periods ("this quarter compared with Q2").
+    fn periods(&mut self) -> Option<Plan> {
+        // 1. Time: up to two periods ("this quarter compared with Q2").
+        self.second = None;
+        self.implied_compare = false;
+        if let Some(p) = &self.period {
+            for &i in &p.used {
+                self.st.used[i] = true;
+            }
+            record_span(&mut self.readings, &p.used, Role::Time, &period_as(p));
+            let masked: Vec<String> = self
+                .st
+                .lower
+                .iter()
+                .enumerate()
+                .map(|(i, w)| {
+                    if p.used.contains(&i) {
+                        String::new()
+                    } else {
+                        w.clone()
+                    }
+                })
+                .collect();
+            self.second = time::find_period(&masked, self.today);
+            // "last month compared to the month before", "vs the previous quarter": the period
+            // just before the one found.
+            if self.second.is_none() {
+                let n = self.st.lower.len();
+                let found = (0..n).find_map(|k| {
+                    if self.st.used[k] {
+                        return None;
+                    }
+                    let g = time::grain_word(&stem(self.st.word(k)))?;
+                    if self.st.word(k + 1) == "before" {
+                        // "the month before", "the 7 days before (that)"
+                        let mut from = k;
+                        if from > 0 && self.st.word(from - 1).parse::<u32>().is_ok() {
+                            from -= 1;
+                        }
+                        if from > 0 && self.st.word(from - 1) == "the" {
+                            from -= 1;
+                        }
+                        let to = if self.st.word(k + 2) == "that" {
+                            k + 3
+                        } else {
+                            k + 2
+                        };
+                        Some((g, from, to))
+                    } else if k > 0
+                        && matches!(self.st.word(k - 1), "previous" | "prior" | "preceding")
+                    {
+                        let from = if k > 1 && self.st.word(k - 2) == "the" {
+                            k - 2
+                        } else {
+                            k - 1
+                        };
+                        Some((g, from, k + 1))
+                    } else {
+                        None
+                    }
+                });
+                if let Some((g, from, to)) = found {
+                    let (range, kind) = previous(p.range);
+                    if kind == g {
+                        self.implied_compare = true;
+                        let days = (range.to - range.from).num_days() + 1;
+                        self.second = Some(time::FoundPeriod {
+                            range,
+                            label: if g == Grain::Day && days > 1 {
+                                format!("the {days} days before")
+                            } else {
+                                format!("the {g} before")
+                            },
+                            used: (from..to).collect(),
+                        });
+                    }
+                }
+            }
+            // "October vs the previous month": previous to October, not to today.
+            if let Some(q) = &mut self.second {
+                let first_tok = q.used.iter().min().copied().unwrap_or(0);
+                let relative =
+                    matches!(self.st.word(first_tok), "previous" | "prior" | "preceding")
+                        || (self.st.word(first_tok) == "the"
+                            && matches!(
+                                self.st.word(first_tok + 1),
+                                "previous" | "prior" | "preceding"
+                            ));
+                let (before, kind) = previous(p.range);
+                let same_kind = [Grain::Year, Grain::Quarter, Grain::Month, Grain::Week]
+                    .into_iter()
+                    .find(|&g| {
+                        time::period_start(q.range.from, g) == q.range.from
+                            && time::whole(q.range.from, g).to == q.range.to
+                    });
+                let numbered =
+                    (first_tok..first_tok + 3).any(|k| self.st.word(k).parse::<u32>().is_ok());
+                if relative && (same_kind == Some(kind) || numbered) && q.range.from >= p.range.from
+                {
+                    let days = (before.to - before.from).num_days() + 1;
+                    q.label = if kind == Grain::Day && days > 1 {
+                        format!("the {days} days before")
+                    } else {
+                        format!("the {kind} before")
+                    };
+                    q.range = before;
+                }
+            }
+            if let Some(q) = &self.second {
+                for &i in &q.used {
+                    self.st.used[i] = true;
+                }
+                record_span(&mut self.readings, &q.used, Role::Time, &period_as(q));
+            }
+        }
+        None
+    }
+
+    /// Comparison words: "vs", "compared with", "MoM", "YoY".
+    fn comparison_words(&mut self) -> Option<Plan> {
+        // Comparison words: "vs", "compared with", "MoM", "YoY", "year over year".
+        self.shift_by = None;
+        self.compare_word = false;
+        for i in 0..self.st.lower.len() {
+            if self.st.used[i] {
+                continue;
+            }
+            let w = self.st.word(i).to_string();
+            let g = match w.as_str() {
+                "yoy" => Some(Grain::Year),
+                "mom" => Some(Grain::Month),
+                "qoq" => Some(Grain::Quarter),
+                "wow" => Some(Grain::Week),
+                _ => None,
+            };
+            if let Some(g) = g {
+                self.shift_by = Some(g);
+                self.st.used[i] = true;
                 record(
-                    &mut readings,
+                    &mut self.readings,
                     i,
                     1,
                     Role::Comparison,
-                    "change between two periods",
+                    format!("{g} over {g}"),
                 );
+                continue;
+            }
+            if w == "year" && self.st.word(i + 1) == "over" && self.st.word(i + 2) == "year" {
+                self.shift_by = Some(Grain::Year);
+                self.st.mark(i, 3);
+                record(&mut self.readings, i, 3, Role::Comparison, "year over year");
+                continue;
+            }
+            if matches!(
+                w.as_str(),
+                "vs" | "versus" | "compared" | "compare" | "compares" | "comparing" | "against"
+            ) {
+                self.compare_word = true;
+                self.st.used[i] = true;
+                let n = if matches!(self.st.word(i + 1), "with" | "to") {
+                    2
+                } else {
+                    1
+                };
+                if n == 2 {
+                    self.st.used[i + 1] = true;
+                }
+                record(&mut self.readings, i, n, Role::Comparison, "compare");
             }
         }
-    }
-    // Inline definition: "..., where total loss is the sum of A, B and C".
-    let mut defined: Option<(String, usize)> = None; // (label, first token of the parts)
-    if let Some(w) = (0..st.lower.len()).find(|&i| st.word(i) == "where") {
-        if let Some(k) = (w + 1..st.lower.len()).find(|&k| {
-            matches!(st.word(k), "is" | "are" | "means" | "equals")
-                && matches!(st.word(k + 1), "the" | "sum" | "total")
-        }) {
-            let mut j = k + 1;
-            if st.word(j) == "the" {
-                j += 1;
-            }
-            if matches!(st.word(j), "sum" | "total") && st.word(j + 1) == "of" && k > w + 1 {
-                let name: Vec<String> = st.lower[w + 1..k].to_vec();
-                let label = name.join(" ");
-                for i in w..j + 2 {
-                    st.used[i] = true;
-                }
-                record(&mut readings, w, 1, Role::Filler, "");
-                record(
-                    &mut readings,
-                    w + 1,
-                    k - w - 1,
-                    Role::Metric,
-                    "defined in the question",
-                );
-                record(
-                    &mut readings,
-                    k,
-                    j + 2 - k,
-                    Role::Metric,
-                    "sum of the parts",
-                );
-                // Earlier mentions of the defined name.
-                let n = name.len();
-                for i in 0..w.saturating_sub(n - 1) {
-                    if st.lower[i..i + n] == name[..] && !st.used[i..i + n].iter().any(|u| *u) {
-                        st.mark(i, n);
-                        record(
-                            &mut readings,
-                            i,
-                            n,
-                            Role::Metric,
-                            format!("{label} (defined below)"),
-                        );
-                    }
-                }
-                defined = Some((label, j + 2));
-            }
-        }
-    }
-    // The same, named first: "the total loss, which is the sum of A, B and C".
-    if defined.is_none() {
-        if let Some(w) = (1..st.lower.len()).find(|&i| {
-            matches!(st.word(i), "which" | "that")
-                && matches!(st.word(i + 1), "is" | "are" | "means" | "equals")
-        }) {
-            let k = w + 1;
-            let mut j = k + 1;
-            if st.word(j) == "the" {
-                j += 1;
-            }
-            let start = (0..w)
-                .rev()
-                .find(|&i| matches!(st.word(i), "the" | "is" | "are" | "what" | "was" | "were"))
-                .map_or(0, |i| i + 1);
-            if matches!(st.word(j), "sum" | "total") && st.word(j + 1) == "of" && start < w {
-                let label = st.lower[start..w].join(" ");
-                st.mark(start, w - start);
-                for i in w..j + 2 {
-                    st.used[i] = true;
-                }
-                record(
-                    &mut readings,
-                    start,
-                    w - start,
-                    Role::Metric,
-                    "defined in the question",
-                );
-                record(
-                    &mut readings,
-                    w,
-                    j + 2 - w,
-                    Role::Metric,
-                    "sum of the parts",
-                );
-                defined = Some((label, j + 2));
-            }
-        }
+        None
     }
 
-    // "X which is A divided by B": a definition, checked against the governed one below.
-    let divided_at = (0..st.lower.len().saturating_sub(1))
-        .find(|&i| !st.used[i] && st.word(i) == "divided" && st.word(i + 1) == "by");
-    if let Some(k) = divided_at {
-        st.mark(k, 2);
-        record(&mut readings, k, 2, Role::Metric, "divided by");
-    }
-
-    // 1. Time: up to two periods ("this quarter compared with Q2").
-    let period = time::find_period(&st.lower, today);
-    let mut second = None;
-    let mut implied_compare = false;
-    if let Some(p) = &period {
-        for &i in &p.used {
-            st.used[i] = true;
-        }
-        record_span(&mut readings, &p.used, Role::Time, &period_as(p));
-        let masked: Vec<String> = st
-            .lower
-            .iter()
-            .enumerate()
-            .map(|(i, w)| {
-                if p.used.contains(&i) {
-                    String::new()
-                } else {
-                    w.clone()
-                }
-            })
-            .collect();
-        second = time::find_period(&masked, today);
-        // "last month compared to the month before", "vs the previous quarter": the period
-        // just before the one found.
-        if second.is_none() {
-            let n = st.lower.len();
-            let found = (0..n).find_map(|k| {
-                if st.used[k] {
-                    return None;
-                }
-                let g = time::grain_word(&stem(st.word(k)))?;
-                if st.word(k + 1) == "before" {
-                    // "the month before", "the 7 days before (that)"
-                    let mut from = k;
-                    if from > 0 && st.word(from - 1).parse::<u32>().is_ok() {
-                        from -= 1;
+    /// The two periods compared (like for like while one is still running).
+    fn compared_periods(&mut self) -> Option<Plan> {
+        self.compare = None;
+        if let (Some(a), Some(b), true) = (
+            &self.period,
+            &self.second,
+            self.compare_word || self.implied_compare,
+        ) {
+            let (e, l) = if a.range.from <= b.range.from {
+                (a, b)
+            } else {
+                (b, a)
+            };
+            self.compare = Some((
+                Span {
+                    range: e.range,
+                    label: short_label(&e.label),
+                },
+                Span {
+                    range: l.range,
+                    label: short_label(&l.label),
+                },
+            ));
+        } else if let Some(g) = self.shift_by {
+            let later = match &self.period {
+                Some(p) => Span {
+                    range: p.range,
+                    label: short_label(&p.label),
+                },
+                None => {
+                    let r = time::whole(time::period_start(self.today, g), g);
+                    Span {
+                        range: r,
+                        label: format!("this {g}"),
                     }
-                    if from > 0 && st.word(from - 1) == "the" {
-                        from -= 1;
-                    }
-                    let to = if st.word(k + 2) == "that" {
-                        k + 3
-                    } else {
-                        k + 2
-                    };
-                    Some((g, from, to))
-                } else if k > 0 && matches!(st.word(k - 1), "previous" | "prior" | "preceding") {
-                    let from = if k > 1 && st.word(k - 2) == "the" {
-                        k - 2
-                    } else {
-                        k - 1
-                    };
-                    Some((g, from, k + 1))
-                } else {
-                    None
                 }
+            };
+            let r = back(later.range, g);
+            self.compare = Some((
+                Span {
+                    range: r,
+                    label: format!("{} to {}", r.from, r.to),
+                },
+                later,
+            ));
+        } else if self.why {
+            let later = match &self.period {
+                Some(p) => Span {
+                    range: p.range,
+                    label: short_label(&p.label),
+                },
+                None => {
+                    let r = time::whole(
+                        time::shift(
+                            time::period_start(self.today, Grain::Month),
+                            Grain::Month,
+                            -1,
+                        ),
+                        Grain::Month,
+                    );
+                    Span {
+                        range: r,
+                        label: "last month".into(),
+                    }
+                }
+            };
+            let (r, _) = previous(later.range);
+            self.compare = Some((
+                Span {
+                    range: r,
+                    label: format!("{} to {}", r.from, r.to),
+                },
+                later,
+            ));
+        } else if self.second.is_some() {
+            return Some(Plan::Clarify {
+                question: "I found two periods in your question. Do you want them compared (\"A vs B\") or one of them?".into(),
+                choices: Vec::new(),
             });
-            if let Some((g, from, to)) = found {
-                let (range, kind) = previous(p.range);
-                if kind == g {
-                    implied_compare = true;
-                    let days = (range.to - range.from).num_days() + 1;
-                    second = Some(time::FoundPeriod {
-                        range,
-                        label: if g == Grain::Day && days > 1 {
-                            format!("the {days} days before")
-                        } else {
-                            format!("the {g} before")
-                        },
-                        used: (from..to).collect(),
+        }
+
+        if let Some(c) = &mut self.compare {
+            like_for_like(c, self.today, &mut self.notes);
+        }
+
+        None
+    }
+
+    /// Metrics: longest phrases first; a yes/no dimension's words and arithmetic "plus" are not.
+    fn metrics(&mut self) -> Option<Plan> {
+        // 2. Metrics: longest phrases first.
+        self.metrics = Vec::new(); // (metric, position, len, bare noun)
+        for e in &self.vocab.entries {
+            if let Target::Metric(m) = e.target {
+                let mut start = 0;
+                while let Some(i) = self.st.find(e, start) {
+                    // A longer dimension or value phrase over these words wins ("deal stage",
+                    // "arr movement", "policy number" are not the metrics "deals", "arr", "policies").
+                    // After "by", a dimension of the same words wins ("bookings by instant booking").
+                    let after_by = i > 0 && matches!(self.st.word(i - 1), "by" | "per");
+                    if longer_non_metric(self.vocab, &self.st, i, e.words.len())
+                        || (after_by
+                            && self.vocab.entries.iter().any(|d| {
+                                matches!(d.target, Target::Dimension(_)) && d.words == e.words
+                            }))
+                    {
+                        start = i + 1;
+                        continue;
+                    }
+                    self.st.mark(i, e.words.len());
+                    let bare = e.words.len() == 1
+                        && self.layer.metrics[m].unit == crate::semantic::Unit::Count;
+                    self.metrics.push((m, i, e.words.len(), bare));
+                    start = i + e.words.len();
+                }
+            }
+        }
+        self.metrics.sort_by_key(|(_, pos, _, _)| *pos);
+        // "merchants with the AI Agent enabled": words that are both a metric's synonym and a
+        // yes/no dimension are the dimension when a count noun names what is counted.
+        let share_words = self.st.lower.iter().any(|w| {
+            matches!(
+                w.as_str(),
+                "share"
+                    | "percent"
+                    | "percentage"
+                    | "proportion"
+                    | "fraction"
+                    | "%"
+                    | "pct"
+                    | "rate"
+            )
+        });
+        if !share_words
+            && self
+                .metrics
+                .iter()
+                .any(|x| self.layer.metrics[x.0].unit == crate::semantic::Unit::Count)
+        {
+            let flags: Vec<(usize, usize)> = self.metrics
+                .iter()
+                .filter(|&&(m, pos, n, bare)| {
+                    !bare
+                        && self.layer.metrics[m].unit != crate::semantic::Unit::Count
+                        && self.vocab.entries.iter().any(|e| {
+                            matches!(&e.target, Target::Dimension(d) if self.layer.all_dimensions().any(|(_, x)| {
+                                &x.name == d && x.data_type == crate::semantic::raw::DataType::Boolean
+                            })) && e.words.as_slice() == &self.st.stems[pos..pos + n]
+                        })
+                })
+                .map(|x| (x.1, x.2))
+                .collect();
+            for (pos, n) in flags {
+                self.metrics.retain(|x| x.1 != pos);
+                for k in pos..pos + n {
+                    self.st.used[k] = false;
+                }
+            }
+        }
+        // "new ARR plus expansion ARR": the "plus" is arithmetic (read as a sum below), never
+        // a value such as "Shopify Plus".
+        for pair in self.metrics.windows(2) {
+            let (a, b) = (pair[0], pair[1]);
+            let gap: Vec<usize> = (a.1 + a.2..b.1)
+                .filter(|&k| self.st.word(k) != "the")
+                .collect();
+            if let [k] = gap.as_slice() {
+                if matches!(self.st.word(*k), "plus" | "minus") {
+                    self.st.used[*k] = true;
+                }
+            }
+        }
+        None
+    }
+
+    /// "X which is A divided by B": used only when it is the governed definition.
+    fn divided_by(&mut self) -> Option<Plan> {
+        if let Some(k) = self.divided_at {
+            // "D [which] is A divided by B".
+            let is_at = (0..k)
+                .rev()
+                .find(|&i| matches!(self.st.word(i), "is" | "are" | "means" | "equals"))
+                .unwrap_or(0);
+            let defined_metric = self
+                .metrics
+                .iter()
+                .find(|x| {
+                    let end = x.1 + x.2;
+                    end == is_at
+                        || (end + 1 == is_at && matches!(self.st.word(end), "which" | "that"))
+                })
+                .or_else(|| self.metrics.first().filter(|x| x.1 < is_at))
+                .map(|x| x.0);
+            let a = self
+                .metrics
+                .iter()
+                .rev()
+                .find(|x| x.1 < k && x.1 > is_at)
+                .copied();
+            let b = self.metrics.iter().find(|x| x.1 > k + 1).copied();
+            let (Some(d), Some(a), Some(b)) = (defined_metric, a, b) else {
+                return Some(Plan::Clarify {
+                    question: "The question divides one figure by another. I use such a definition only when both sides are governed metrics and the result is the governed metric it names. Which governed metric do you mean?".into(),
+                    choices: Vec::new(),
+                });
+            };
+            let same = |x: usize, y: usize| {
+                x == y
+                    || sum_leaves(self.layer, x)
+                        .is_some_and(|l| Some(l) == sum_leaves(self.layer, y))
+            };
+            match quotient(self.layer, d) {
+                Some((n, q)) if same(n, a.0) && same(q, b.0) => {
+                    self.metrics.retain(|x| x.1 != a.1 && x.1 != b.1);
+                    record(
+                        &mut self.readings,
+                        a.1,
+                        a.2,
+                        Role::Metric,
+                        format!(
+                            "{} (as in the governed definition)",
+                            self.layer.metrics[a.0].name
+                        ),
+                    );
+                    record(
+                        &mut self.readings,
+                        b.1,
+                        b.2,
+                        Role::Metric,
+                        format!(
+                            "{} (as in the governed definition)",
+                            self.layer.metrics[b.0].name
+                        ),
+                    );
+                    self.notes.push(format!(
+                        "{} is {} divided by {}, as the question defines it.",
+                        self.layer.metrics[d].label,
+                        self.layer.metrics[a.0].label,
+                        self.layer.metrics[b.0].label
+                    ));
+                }
+                _ => {
+                    return Some(Plan::Clarify {
+                        question: format!(
+                            "The question defines {} as {} divided by {}, which is not how metrics.yaml defines it ({}). Ask for the governed {}, or for {} and {} separately.",
+                            self.layer.metrics[d].label.to_lowercase(),
+                            self.layer.metrics[a.0].label.to_lowercase(),
+                            self.layer.metrics[b.0].label.to_lowercase(),
+                            self.layer.metrics[d].description,
+                            self.layer.metrics[d].label.to_lowercase(),
+                            self.layer.metrics[a.0].label.to_lowercase(),
+                            self.layer.metrics[b.0].label.to_lowercase()
+                        ),
+                        choices: Vec::new(),
                     });
                 }
             }
         }
-        // "October vs the previous month": previous to October, not to today.
-        if let Some(q) = &mut second {
-            let first_tok = q.used.iter().min().copied().unwrap_or(0);
-            let relative = matches!(st.word(first_tok), "previous" | "prior" | "preceding")
-                || (st.word(first_tok) == "the"
-                    && matches!(st.word(first_tok + 1), "previous" | "prior" | "preceding"));
-            let (before, kind) = previous(p.range);
-            let same_kind = [Grain::Year, Grain::Quarter, Grain::Month, Grain::Week]
-                .into_iter()
-                .find(|&g| {
-                    time::period_start(q.range.from, g) == q.range.from
-                        && time::whole(q.range.from, g).to == q.range.to
+        None
+    }
+
+    /// Bare count nouns that name the subject, not a second metric; a metric named twice counts once.
+    fn subjects(&mut self) -> Option<Plan> {
+        // A bare count noun ("merchants", "deals") next to another metric whose table joins to
+        // its table names the subject ("tickets from UK merchants", "top 5 merchants by
+        // pipeline"), not a second metric.
+        let found: Vec<usize> = self.metrics.iter().map(|(m, _, _, _)| *m).collect();
+        self.subjects = Vec::new(); // (metric, position, len)
+        let starts: Vec<usize> = self.metrics.iter().map(|x| x.1).collect();
+        let ends: Vec<usize> = self.metrics.iter().map(|x| x.1 + x.2).collect();
+        self.metrics.retain(|&(m, pos, n, bare)| {
+            // "number of claims", "policies and claims": asked for, not a subject.
+            let asked = (pos >= 2
+                && matches!(self.st.word(pos - 2), "number" | "count")
+                && self.st.word(pos - 1) == "of")
+                || (pos >= 1
+                    && matches!(self.st.word(pos - 1), "and" | "vs" | "versus")
+                    && ends.contains(&(pos - 1)))
+                || (pos >= 2
+                    && matches!(self.st.word(pos - 2), "compared" | "against")
+                    && matches!(self.st.word(pos - 1), "with" | "to"))
+                || (matches!(self.st.word(pos + n), "and" | "vs" | "versus")
+                    && starts.contains(&(pos + n + 1)))
+                || (matches!(self.st.word(pos + n), "compared" | "against")
+                    && (starts.contains(&(pos + n + 1)) || starts.contains(&(pos + n + 2))))
+                // "tickets, CSAT and automation rate"
+                || (self.commas.get(pos + n - 1).copied().unwrap_or(false)
+                    && starts.contains(&(pos + n)))
+                || (pos >= 1
+                    && self.commas.get(pos - 1).copied().unwrap_or(false)
+                    && ends.contains(&pos));
+            let subject = !asked
+                && bare
+                && found.iter().filter(|s| **s != m).any(|s| {
+                    metric_models(self.layer, *s).iter().any(|model| {
+                        self.layer
+                            .reachable_models(*model)
+                            .iter()
+                            .any(|(r, _)| metric_models(self.layer, m).contains(r))
+                    })
                 });
-            let numbered = (first_tok..first_tok + 3).any(|k| st.word(k).parse::<u32>().is_ok());
-            if relative && (same_kind == Some(kind) || numbered) && q.range.from >= p.range.from {
-                let days = (before.to - before.from).num_days() + 1;
-                q.label = if kind == Grain::Day && days > 1 {
-                    format!("the {days} days before")
-                } else {
-                    format!("the {kind} before")
-                };
-                q.range = before;
+            if subject {
+                self.subjects.push((m, pos, n));
             }
-        }
-        if let Some(q) = &second {
-            for &i in &q.used {
-                st.used[i] = true;
-            }
-            record_span(&mut readings, &q.used, Role::Time, &period_as(q));
-        }
-    }
-    // Comparison words: "vs", "compared with", "MoM", "YoY", "year over year".
-    let mut shift_by: Option<Grain> = None;
-    let mut compare_word = false;
-    for i in 0..st.lower.len() {
-        if st.used[i] {
-            continue;
-        }
-        let w = st.word(i).to_string();
-        let g = match w.as_str() {
-            "yoy" => Some(Grain::Year),
-            "mom" => Some(Grain::Month),
-            "qoq" => Some(Grain::Quarter),
-            "wow" => Some(Grain::Week),
-            _ => None,
-        };
-        if let Some(g) = g {
-            shift_by = Some(g);
-            st.used[i] = true;
+            !subject
+        });
+        // The same metric named twice counts once.
+        let mut seen_metrics: Vec<usize> = Vec::new();
+        self.metrics.retain(|(m, pos, n, _)| {
             record(
-                &mut readings,
-                i,
-                1,
-                Role::Comparison,
-                format!("{g} over {g}"),
+                &mut self.readings,
+                *pos,
+                *n,
+                Role::Metric,
+                self.layer.metrics[*m].name.clone(),
             );
-            continue;
-        }
-        if w == "year" && st.word(i + 1) == "over" && st.word(i + 2) == "year" {
-            shift_by = Some(Grain::Year);
-            st.mark(i, 3);
-            record(&mut readings, i, 3, Role::Comparison, "year over year");
-            continue;
-        }
-        if matches!(
-            w.as_str(),
-            "vs" | "versus" | "compared" | "compare" | "compares" | "comparing" | "against"
-        ) {
-            compare_word = true;
-            st.used[i] = true;
-            let n = if matches!(st.word(i + 1), "with" | "to") {
-                2
-            } else {
-                1
-            };
-            if n == 2 {
-                st.used[i + 1] = true;
+            if seen_metrics.contains(m) {
+                return false;
             }
-            record(&mut readings, i, n, Role::Comparison, "compare");
-        }
-    }
-    let mut compare: Option<(Span, Span)> = None;
-    if let (Some(a), Some(b), true) = (&period, &second, compare_word || implied_compare) {
-        let (e, l) = if a.range.from <= b.range.from {
-            (a, b)
-        } else {
-            (b, a)
-        };
-        compare = Some((
-            Span {
-                range: e.range,
-                label: short_label(&e.label),
-            },
-            Span {
-                range: l.range,
-                label: short_label(&l.label),
-            },
-        ));
-    } else if let Some(g) = shift_by {
-        let later = match &period {
-            Some(p) => Span {
-                range: p.range,
-                label: short_label(&p.label),
-            },
-            None => {
-                let r = time::whole(time::period_start(today, g), g);
-                Span {
-                    range: r,
-                    label: format!("this {g}"),
-                }
-            }
-        };
-        let r = back(later.range, g);
-        compare = Some((
-            Span {
-                range: r,
-                label: format!("{} to {}", r.from, r.to),
-            },
-            later,
-        ));
-    } else if why {
-        let later = match &period {
-            Some(p) => Span {
-                range: p.range,
-                label: short_label(&p.label),
-            },
-            None => {
-                let r = time::whole(
-                    time::shift(time::period_start(today, Grain::Month), Grain::Month, -1),
-                    Grain::Month,
-                );
-                Span {
-                    range: r,
-                    label: "last month".into(),
-                }
-            }
-        };
-        let (r, _) = previous(later.range);
-        compare = Some((
-            Span {
-                range: r,
-                label: format!("{} to {}", r.from, r.to),
-            },
-            later,
-        ));
-    } else if second.is_some() {
-        return Plan::Clarify {
-            question: "I found two periods in your question. Do you want them compared (\"A vs B\") or one of them?".into(),
-            choices: Vec::new(),
-        };
+            seen_metrics.push(*m);
+            true
+        });
+        None
     }
 
-    if let Some(c) = &mut compare {
-        like_for_like(c, today, &mut notes);
-    }
-
-    // 2. Metrics: longest phrases first.
-    let mut metrics: Vec<(usize, usize, usize, bool)> = Vec::new(); // (metric, position, len, bare noun)
-    for e in &vocab.entries {
-        if let Target::Metric(m) = e.target {
-            let mut start = 0;
-            while let Some(i) = st.find(e, start) {
-                // A longer dimension or value phrase over these words wins ("deal stage",
-                // "arr movement", "policy number" are not the metrics "deals", "arr", "policies").
-                // After "by", a dimension of the same words wins ("bookings by instant booking").
-                let after_by = i > 0 && matches!(st.word(i - 1), "by" | "per");
-                if longer_non_metric(vocab, &st, i, e.words.len())
-                    || (after_by
-                        && vocab.entries.iter().any(|d| {
-                            matches!(d.target, Target::Dimension(_)) && d.words == e.words
-                        }))
+    /// Shares ("share of X") and a metric scoped by another on its table ("revenue from AI-only orders").
+    fn shares(&mut self) -> Option<Plan> {
+        // Shares: "share / % / percent / proportion of X [that are] Y".
+        let share_at = (0..self.st.lower.len()).find(|&i| {
+            matches!(
+                self.st.word(i),
+                "share" | "percent" | "percentage" | "proportion" | "fraction" | "%" | "pct"
+            ) && !self.st.used[i]
+        });
+        self.share_base = None; // (metric, position after it)
+        if let Some(s) = share_at {
+            let all_ratio = !self.metrics.is_empty()
+                && self.metrics.iter().all(|(m, _, _, _)| {
+                    matches!(
+                        self.layer.metrics[*m].unit,
+                        crate::semantic::Unit::Ratio | crate::semantic::Unit::Percent
+                    )
+                });
+            if !all_ratio {
+                if let Some(&(b, pos, n, _)) = self.metrics.iter().find(|(_, pos, _, _)| *pos > s) {
+                    self.st.used[s] = true;
+                    record(&mut self.readings, s, 1, Role::Comparison, "share");
+                    self.share_base = Some((b, pos + n));
+                }
+            }
+        }
+        // "revenue from AI-only orders": a filtered count metric after from/of/for another
+        // metric on the same table scopes it, so its filter becomes the question's filter.
+        self.scoped = Vec::new();
+        self.share_numerator = None;
+        if self.metrics.len() > 1 {
+            let first = self.share_base.map(|(b, _)| b).unwrap_or(self.metrics[0].0);
+            self.metrics.retain(|&(m, pos, _, _)| {
+                let same_table = match &self.layer.metrics[m].kind {
+                    MetricKind::Simple(i) => {
+                        !i.filter.is_empty() && metric_models(self.layer, first).contains(&i.model)
+                    }
+                    _ => false,
+                };
+                // Share of X that are Y, Y a filtered version of X.
+                if m != first
+                    && same_table
+                    && self.share_base.is_some()
+                    && self.share_numerator.is_none()
                 {
-                    start = i + 1;
+                    if let (Some((_, nm, _)), Some((_, bm, _))) =
+                        (simple_parts(self.layer, m), simple_parts(self.layer, first))
+                    {
+                        if nm == bm {
+                            self.share_numerator = Some(m);
+                            return false;
+                        }
+                    }
+                }
+                let scope = m != first
+                    && pos > 0
+                    && matches!(
+                        self.st.word(pos - 1),
+                        "from" | "of" | "for" | "among" | "on"
+                    )
+                    && same_table
+                    && self.layer.metrics[m].unit == crate::semantic::Unit::Count;
+                if scope {
+                    if let MetricKind::Simple(i) = &self.layer.metrics[m].kind {
+                        self.scoped.extend(i.filter.iter().cloned());
+                    }
+                }
+                !scope
+            });
+        }
+        None
+    }
+
+    /// Share of X that are Y, Y the words of a filtered version of X ("AI-influenced").
+    fn share_of_filtered(&mut self) -> Option<Plan> {
+        // Share of X that are Y, Y the words of a filtered version of X ("AI-influenced").
+        if let (Some((b, after)), None) = (self.share_base, self.share_numerator) {
+            if let Some((_, bm, _)) = simple_parts(self.layer, b) {
+                // The words the question used for X ("orders"): a version's other words must all
+                // be in the question ("AI-only orders" needs "ai" and "only").
+                let base_words: Vec<String> = self
+                    .metrics
+                    .iter()
+                    .filter(|x| x.0 == b && x.1 + x.2 == after)
+                    .flat_map(|x| self.st.stems[x.1..x.1 + x.2].to_vec())
+                    .collect();
+                let left: Vec<usize> = (after..self.st.stems.len())
+                    .filter(|&i| !self.st.used[i])
+                    .collect();
+                // The filtered version whose words cover the most of what is left.
+                let mut best: Option<(usize, Vec<usize>)> = None;
+                'metric: for e in &self.vocab.entries {
+                    let Target::Metric(m) = e.target else {
+                        continue;
+                    };
+                    if m == b || simple_parts(self.layer, m).map(|p| p.1) != Some(bm) {
+                        continue;
+                    }
+                    let need: Vec<&String> = e
+                        .words
+                        .iter()
+                        .filter(|w| {
+                            !base_words.contains(*w)
+                                && !matches!(w.as_str(), "the" | "of" | "a" | "an" | "and" | "by")
+                        })
+                        .collect();
+                    if need.is_empty() {
+                        continue;
+                    }
+                    for w in need {
+                        if !left.iter().any(|&i| word_matches(&self.st.stems[i], w)) {
+                            continue 'metric;
+                        }
+                    }
+                    let hits: Vec<usize> = left
+                        .iter()
+                        .copied()
+                        .filter(|&i| {
+                            !matches!(self.st.word(i), "the" | "of" | "a" | "an" | "and" | "by")
+                                && e.words.iter().any(|w| word_matches(&self.st.stems[i], w))
+                        })
+                        .collect();
+                    if best.as_ref().is_none_or(|(_, h)| hits.len() > h.len()) {
+                        best = Some((m, hits));
+                    }
+                }
+                if let Some((m, hits)) = best {
+                    for &i in &hits {
+                        self.st.used[i] = true;
+                        record(
+                            &mut self.readings,
+                            i,
+                            1,
+                            Role::Value,
+                            self.layer.metrics[m].name.clone(),
+                        );
+                    }
+                    self.share_numerator = Some(m);
+                }
+            }
+        }
+        None
+    }
+
+    /// The metrics read; a bare count noun with another table's values counts that table.
+    fn counted_table(&mut self) -> Option<Plan> {
+        self.metric_ids = self.metrics.iter().map(|(m, _, _, _)| *m).collect();
+
+        // "How many return requests did Shopify Plus merchants get": when the only metric is a
+        // bare count noun and a value belongs to another table, count that table instead.
+        // Only a phrase of two or more words that no reachable dimension explains counts.
+        let value_hits = |state: &State| -> Vec<(Vec<String>, String)> {
+            self.vocab
+                .entries
+                .iter()
+                .filter_map(|e| match &e.target {
+                    Target::Value { dimension, .. } if state.find(e, 0).is_some() => {
+                        Some((e.words.clone(), dimension.clone()))
+                    }
+                    _ => None,
+                })
+                .collect()
+        };
+        // (Never the noun counted: "how many orders did the AI agent close" counts orders.)
+        let counted_noun = self.metrics.iter().any(|&(_, pos, _, _)| {
+            let mut p = pos;
+            while p > 0 && matches!(self.st.word(p - 1), "the" | "our" | "all") {
+                p -= 1;
+            }
+            p == 0
+                || (p >= 2
+                    && ((self.st.word(p - 2) == "how" && self.st.word(p - 1) == "many")
+                        || (matches!(self.st.word(p - 2), "number" | "count")
+                            && self.st.word(p - 1) == "of")))
+                || matches!(self.st.word(p - 1), "list" | "show" | "which")
+        });
+        if !self.metrics.is_empty()
+            && self.metrics.iter().all(|(_, _, _, bare)| *bare)
+            && !counted_noun
+        {
+            let hits = value_hits(&self.st);
+            let base = hits.iter().find_map(|(words, dim)| {
+                let explained = hits
+                    .iter()
+                    .any(|(w, d)| w == words && reachable(self.layer, &self.metric_ids, d));
+                (words.len() >= 2 && !explained && !reachable(self.layer, &self.metric_ids, dim))
+                    .then(|| base_count_metric(self.layer, dim))
+                    .flatten()
+            });
+            if let Some(base) = base {
+                for (m, pos, n, _) in &self.metrics {
+                    self.subjects.push((*m, *pos, *n));
+                }
+                self.metric_ids = vec![base];
+            }
+        }
+        // "How many chats did we get yesterday": no metric, but the values all belong to one
+        // table with a plain count: count that table.
+        if self.metric_ids.is_empty() {
+            let mut bases: Vec<usize> = value_hits(&self.st)
+                .iter()
+                .filter_map(|(_, d)| base_count_metric(self.layer, d))
+                .collect();
+            bases.dedup();
+            if let [only] = bases.as_slice() {
+                self.metric_ids = vec![*only];
+            }
+        }
+
+        if self.metric_ids.is_empty() {
+            return Some(no_metric(self.layer, self.vocab, &self.st));
+        }
+
+        None
+    }
+
+    /// Grain: "by month", "daily", a trend.
+    fn grain(&mut self) -> Option<Plan> {
+        // 3. Grain.
+        self.grain = None;
+        let mut trend = false;
+        for i in 0..self.st.stems.len() {
+            if self.st.used[i] {
+                continue;
+            }
+            let w = self.st.word(i).to_string();
+            let g = match w.as_str() {
+                "daily" => Some(Grain::Day),
+                "weekly" => Some(Grain::Week),
+                "monthly" => Some(Grain::Month),
+                "quarterly" => Some(Grain::Quarter),
+                "yearly" | "annually" | "annual" => Some(Grain::Year),
+                "by" | "per" | "each" | "every" => time::grain_word(&stem(self.st.word(i + 1))),
+                _ => None,
+            };
+            // "monthly recurring revenue" is not ARR by month when ARR is "annual recurring revenue".
+            if g.is_some() && !matches!(w.as_str(), "by" | "per" | "each" | "every") {
+                if let Some(&(m, pos, n, _)) = self.metrics.iter().find(|x| x.1 == i + 1) {
+                    let matched = &self.st.stems[pos..pos + n];
+                    let other = self.vocab.entries.iter().any(|e| {
+                        e.target == Target::Metric(m)
+                            && e.words.len() == n + 1
+                            && &e.words[1..] == matched
+                            && e.words[0] != self.st.stems[i]
+                            && time::grain_word(&e.words[0]).is_some()
+                                | matches!(
+                                    e.words[0].as_str(),
+                                    "annual"
+                                        | "monthly"
+                                        | "weekly"
+                                        | "daily"
+                                        | "quarterly"
+                                        | "yearly"
+                                )
+                    });
+                    if other {
+                        return Some(Plan::Unanswerable {
+                            reason: format!(
+                                "There is no governed \"{} {}\": {} is {}.",
+                                w,
+                                self.st.lower[pos..pos + n].join(" "),
+                                self.layer.metrics[m].label,
+                                self.layer.metrics[m]
+                                    .description
+                                    .trim_end_matches('.')
+                                    .to_lowercase()
+                            ),
+                            suggestions: vec![self.layer.metrics[m].name.clone()],
+                        });
+                    }
+                }
+            }
+            if let Some(g) = g {
+                self.grain = Some(g);
+                self.st.used[i] = true;
+                let n = if matches!(w.as_str(), "by" | "per" | "each" | "every") {
+                    self.st.used[i + 1] = true;
+                    2
+                } else {
+                    1
+                };
+                record(&mut self.readings, i, n, Role::Grain, g.to_string());
+                continue;
+            }
+            // "month over month" (a series), "over time".
+            if let (Some(g), "over", Some(h)) = (
+                time::grain_word(&w),
+                self.st.word(i + 1),
+                time::grain_word(self.st.word(i + 2)),
+            ) {
+                if g == h && !self.st.used[i + 2] {
+                    self.grain = Some(g);
+                    self.st.mark(i, 3);
+                    record(&mut self.readings, i, 3, Role::Grain, g.to_string());
                     continue;
                 }
-                st.mark(i, e.words.len());
-                let bare =
-                    e.words.len() == 1 && layer.metrics[m].unit == crate::semantic::Unit::Count;
-                metrics.push((m, i, e.words.len(), bare));
-                start = i + e.words.len();
+            }
+            if w == "over" && self.st.word(i + 1) == "time" && !self.st.used[i + 1] {
+                trend = true;
+                self.st.mark(i, 2);
+                record(&mut self.readings, i, 2, Role::Grain, "a series");
+                continue;
+            }
+            if matches!(w.as_str(), "trend" | "trends" | "trending" | "trended") {
+                trend = true;
+                self.st.used[i] = true;
+                record(&mut self.readings, i, 1, Role::Grain, "a series");
             }
         }
+        if trend && self.grain.is_none() {
+            self.grain = Some(trend_grain(self.period.as_ref().map(|p| p.range)));
+        }
+
+        None
     }
-    metrics.sort_by_key(|(_, pos, _, _)| *pos);
-    // "merchants with the AI Agent enabled": words that are both a metric's synonym and a
-    // yes/no dimension are the dimension when a count noun names what is counted.
-    let share_words = st.lower.iter().any(|w| {
-        matches!(
-            w.as_str(),
-            "share" | "percent" | "percentage" | "proportion" | "fraction" | "%" | "pct" | "rate"
-        )
-    });
-    if !share_words
-        && metrics
+
+    /// Ranking words: "top 5", "highest", "worst".
+    fn ranking(&mut self) -> Option<Plan> {
+        // 4. Ranking words.
+        self.limit = None;
+        self.desc = None;
+        for i in 0..self.st.lower.len() {
+            if self.st.used[i] {
+                continue;
+            }
+            match self.st.word(i) {
+                "top" | "bottom" => {
+                    self.desc = Some(self.st.word(i) == "top");
+                    self.st.used[i] = true;
+                    if let Ok(n) = self.st.word(i + 1).parse::<u64>() {
+                        self.limit = Some(n);
+                        self.st.used[i + 1] = true;
+                        record(
+                            &mut self.readings,
+                            i,
+                            2,
+                            Role::Ranking,
+                            format!("{} {n}", self.st.word(i)),
+                        );
+                    } else {
+                        self.limit = Some(5);
+                        record(
+                            &mut self.readings,
+                            i,
+                            1,
+                            Role::Ranking,
+                            format!("{} 5", self.st.word(i)),
+                        );
+                    }
+                }
+                // "best" / "worst" follow the metric's good direction (`better:`; durations
+                // are better lower); unknown, they are asked about.
+                "best" | "worst" => {
+                    let m = self.metric_ids.first().copied();
+                    let better = m.and_then(|m| {
+                        self.layer.metrics[m].better.or(matches!(
+                            self.layer.metrics[m].unit,
+                            crate::semantic::Unit::Seconds
+                                | crate::semantic::Unit::Minutes
+                                | crate::semantic::Unit::Hours
+                                | crate::semantic::Unit::Days
+                        )
+                        .then_some(crate::semantic::raw::Better::Lower))
+                    });
+                    let Some(better) = better else {
+                        return Some(Plan::Clarify {
+                            question: format!(
+                                "Is a higher {} better or worse? Ask for the highest or the lowest.",
+                                m.map(|m| self.layer.metrics[m].label.to_lowercase())
+                                    .unwrap_or_default()
+                            ),
+                            choices: vec!["highest".into(), "lowest".into()],
+                        });
+                    };
+                    let high = (self.st.word(i) == "best")
+                        == (better == crate::semantic::raw::Better::Higher);
+                    self.desc = self.desc.or(Some(high));
+                    self.st.used[i] = true;
+                    record(
+                        &mut self.readings,
+                        i,
+                        1,
+                        Role::Ranking,
+                        if high {
+                            "highest first"
+                        } else {
+                            "lowest first"
+                        },
+                    );
+                }
+                "most" | "highest" | "largest" | "biggest" | "more" => {
+                    self.desc = self.desc.or(Some(true));
+                    self.st.used[i] = true;
+                    record(&mut self.readings, i, 1, Role::Ranking, "highest first");
+                }
+                "least" | "lowest" | "smallest" | "fewest" => {
+                    self.desc = self.desc.or(Some(false));
+                    self.st.used[i] = true;
+                    record(&mut self.readings, i, 1, Role::Ranking, "lowest first");
+                }
+                // For durations the slowest is the largest value.
+                "fastest" | "quickest" | "slowest" => {
+                    let duration = self.metric_ids.first().is_some_and(|m| {
+                        matches!(
+                            self.layer.metrics[*m].unit,
+                            crate::semantic::Unit::Seconds
+                                | crate::semantic::Unit::Minutes
+                                | crate::semantic::Unit::Hours
+                                | crate::semantic::Unit::Days
+                        )
+                    });
+                    let slow = self.st.word(i) == "slowest";
+                    self.desc = self.desc.or(Some(slow == duration));
+                    self.st.used[i] = true;
+                    record(
+                        &mut self.readings,
+                        i,
+                        1,
+                        Role::Ranking,
+                        if slow == duration {
+                            "highest first"
+                        } else {
+                            "lowest first"
+                        },
+                    );
+                }
+                _ => {}
+            }
+        }
+        None
+    }
+
+    /// "which 5 merchants", and listings ("return all the policies").
+    fn which_and_listing(&mut self) -> Option<Plan> {
+        self.which_at = self
+            .st
+            .lower
             .iter()
-            .any(|x| layer.metrics[x.0].unit == crate::semantic::Unit::Count)
-    {
-        let flags: Vec<(usize, usize)> = metrics
-            .iter()
-            .filter(|&&(m, pos, n, bare)| {
-                !bare
-                    && layer.metrics[m].unit != crate::semantic::Unit::Count
-                    && vocab.entries.iter().any(|e| {
-                        matches!(&e.target, Target::Dimension(d) if layer.all_dimensions().any(|(_, x)| {
-                            &x.name == d && x.data_type == crate::semantic::raw::DataType::Boolean
-                        })) && e.words.as_slice() == &st.stems[pos..pos + n]
-                    })
+            .position(|w| matches!(w.as_str(), "which" | "what" | "whats" | "who"));
+        self.which = self.which_at.is_some() && self.desc.is_some();
+        // "which 5 merchants"
+        if let Some(w) = self.which_at {
+            if let Ok(n) = self.st.word(w + 1).parse::<u64>() {
+                if self.desc.is_some() && self.limit.is_none() {
+                    self.limit = Some(n);
+                    self.st.used[w + 1] = true;
+                    record(&mut self.readings, w, 2, Role::Ranking, format!("top {n}"));
+                }
+            }
+        }
+
+        // "Return all the policies ...", "all the premiums": a list of rows, not a number.
+        self.listing = matches!(self.st.word(0), "return" | "list" | "enumerate")
+            // "show me every merchant", "the list of merchants", "show all claims"
+            || (0..self.st.lower.len()).any(|i| {
+                (self.st.word(i) == "list" && self.st.word(i + 1) == "of")
+                    || (matches!(self.st.word(i), "every" | "all")
+                        && i > 0
+                        && matches!(self.st.word(i - 1), "show" | "me" | "give" | "see" | "display"))
             })
-            .map(|x| (x.1, x.2))
-            .collect();
-        for (pos, n) in flags {
-            metrics.retain(|x| x.1 != pos);
-            for k in pos..pos + n {
-                st.used[k] = false;
-            }
-        }
-    }
-    // "new ARR plus expansion ARR": the "plus" is arithmetic (read as a sum below), never
-    // a value such as "Shopify Plus".
-    for pair in metrics.windows(2) {
-        let (a, b) = (pair[0], pair[1]);
-        let gap: Vec<usize> = (a.1 + a.2..b.1).filter(|&k| st.word(k) != "the").collect();
-        if let [k] = gap.as_slice() {
-            if matches!(st.word(*k), "plus" | "minus") {
-                st.used[*k] = true;
-            }
-        }
-    }
-    if let Some(k) = divided_at {
-        // "D [which] is A divided by B".
-        let is_at = (0..k)
-            .rev()
-            .find(|&i| matches!(st.word(i), "is" | "are" | "means" | "equals"))
-            .unwrap_or(0);
-        let defined_metric = metrics
-            .iter()
-            .find(|x| {
-                let end = x.1 + x.2;
-                end == is_at || (end + 1 == is_at && matches!(st.word(end), "which" | "that"))
-            })
-            .or_else(|| metrics.first().filter(|x| x.1 < is_at))
-            .map(|x| x.0);
-        let a = metrics
-            .iter()
-            .rev()
-            .find(|x| x.1 < k && x.1 > is_at)
-            .copied();
-        let b = metrics.iter().find(|x| x.1 > k + 1).copied();
-        let (Some(d), Some(a), Some(b)) = (defined_metric, a, b) else {
-            return Plan::Clarify {
-                question: "The question divides one figure by another. I use such a definition only when both sides are governed metrics and the result is the governed metric it names. Which governed metric do you mean?".into(),
-                choices: Vec::new(),
-            };
-        };
-        let same = |x: usize, y: usize| {
-            x == y || sum_leaves(layer, x).is_some_and(|l| Some(l) == sum_leaves(layer, y))
-        };
-        match quotient(layer, d) {
-            Some((n, q)) if same(n, a.0) && same(q, b.0) => {
-                metrics.retain(|x| x.1 != a.1 && x.1 != b.1);
-                record(
-                    &mut readings,
-                    a.1,
-                    a.2,
-                    Role::Metric,
-                    format!(
-                        "{} (as in the governed definition)",
-                        layer.metrics[a.0].name
-                    ),
-                );
-                record(
-                    &mut readings,
-                    b.1,
-                    b.2,
-                    Role::Metric,
-                    format!(
-                        "{} (as in the governed definition)",
-                        layer.metrics[b.0].name
-                    ),
-                );
-                notes.push(format!(
-                    "{} is {} divided by {}, as the question defines it.",
-                    layer.metrics[d].label, layer.metrics[a.0].label, layer.metrics[b.0].label
-                ));
-            }
-            _ => {
-                return Plan::Clarify {
-                    question: format!(
-                        "The question defines {} as {} divided by {}, which is not how metrics.yaml defines it ({}). Ask for the governed {}, or for {} and {} separately.",
-                        layer.metrics[d].label.to_lowercase(),
-                        layer.metrics[a.0].label.to_lowercase(),
-                        layer.metrics[b.0].label.to_lowercase(),
-                        layer.metrics[d].description,
-                        layer.metrics[d].label.to_lowercase(),
-                        layer.metrics[a.0].label.to_lowercase(),
-                        layer.metrics[b.0].label.to_lowercase()
-                    ),
-                    choices: Vec::new(),
-                };
-            }
-        }
-    }
-    // A bare count noun ("merchants", "deals") next to another metric whose table joins to
-    // its table names the subject ("tickets from UK merchants", "top 5 merchants by
-    // pipeline"), not a second metric.
-    let found: Vec<usize> = metrics.iter().map(|(m, _, _, _)| *m).collect();
-    let mut subjects: Vec<(usize, usize, usize)> = Vec::new(); // (metric, position, len)
-    let starts: Vec<usize> = metrics.iter().map(|x| x.1).collect();
-    let ends: Vec<usize> = metrics.iter().map(|x| x.1 + x.2).collect();
-    metrics.retain(|&(m, pos, n, bare)| {
-        // "number of claims", "policies and claims": asked for, not a subject.
-        let asked = (pos >= 2
-            && matches!(st.word(pos - 2), "number" | "count")
-            && st.word(pos - 1) == "of")
-            || (pos >= 1
-                && matches!(st.word(pos - 1), "and" | "vs" | "versus")
-                && ends.contains(&(pos - 1)))
-            || (pos >= 2
-                && matches!(st.word(pos - 2), "compared" | "against")
-                && matches!(st.word(pos - 1), "with" | "to"))
-            || (matches!(st.word(pos + n), "and" | "vs" | "versus")
-                && starts.contains(&(pos + n + 1)))
-            || (matches!(st.word(pos + n), "compared" | "against")
-                && (starts.contains(&(pos + n + 1)) || starts.contains(&(pos + n + 2))))
-            // "tickets, CSAT and automation rate"
-            || (commas.get(pos + n - 1).copied().unwrap_or(false)
-                && starts.contains(&(pos + n)))
-            || (pos >= 1
-                && commas.get(pos - 1).copied().unwrap_or(false)
-                && ends.contains(&pos));
-        let subject = !asked
-            && bare
-            && found.iter().filter(|s| **s != m).any(|s| {
-                metric_models(layer, *s).iter().any(|model| {
-                    layer
-                        .reachable_models(*model)
+            || (0..self.st.lower.len().saturating_sub(1)).any(|i| {
+                self.st.word(i) == "all"
+                    && matches!(self.st.word(i + 1), "the" | "our")
+                    && self.metrics
                         .iter()
-                        .any(|(r, _)| metric_models(layer, m).contains(r))
+                        .chain(
+                            self.subjects
+                                .iter()
+                                .map(|(m, p, n)| (*m, *p, *n, true))
+                                .collect::<Vec<_>>()
+                                .iter(),
+                        )
+                        .any(|(_, pos, _, _)| *pos == i + 2)
+            });
+        None
+    }
+
+    /// Group-bys: dimension phrases, longest first.
+    fn group_phrases(&mut self) -> Option<Plan> {
+        // 5. Group-bys: dimension phrases, longest first, then read left to right so that
+        // "by segment and vertical" groups by both.
+        self.group_by = Vec::new();
+        self.ranked_list = false;
+        self.filters = std::mem::take(&mut self.scoped);
+        self.dim_hits = Vec::new();
+        let mut taken = vec![false; self.st.stems.len()];
+        for e in &self.vocab.entries {
+            let Target::Dimension(d) = &e.target else {
+                continue;
+            };
+            if !reachable(self.layer, &self.metric_ids, d) {
+                continue;
+            }
+            let mut start = 0;
+            while let Some(i) = self.st.find(e, start) {
+                start = i + e.words.len();
+                if (i..i + e.words.len()).any(|k| taken[k]) {
+                    continue;
+                }
+                taken[i..i + e.words.len()].fill(true);
+                self.dim_hits.push((i, e.words.len(), d.clone()));
+            }
+        }
+        None
+    }
+
+    /// An entity noun in a grouping position ("top 5 merchants", "per merchant") groups by its name.
+    fn entity_groups(&mut self) -> Option<Plan> {
+        // An entity noun in a grouping position ("top 5 merchants", "per merchant") groups by
+        // the entity's name dimension.
+        for &(m, pos, n) in &self.subjects {
+            let prev = if pos > 0 { self.st.word(pos - 1) } else { "" };
+            // The entity's name; in a listing or after "by", its identifier ("by policy").
+            let ranked_by_id = matches!(prev, "by" | "which" | "top" | "bottom")
+                || (pos >= 2
+                    && matches!(self.st.word(pos - 2), "top" | "bottom" | "which")
+                    && prev.parse::<u64>().is_ok());
+            let name_dim = entity_column(self.layer, m, self.listing || ranked_by_id);
+            let grouping = self.listing
+                || matches!(
+                    prev,
+                    "by" | "per" | "each" | "every" | "across" | "which" | "top" | "bottom"
+                )
+                || (pos >= 2
+                    && matches!(self.st.word(pos - 2), "top" | "bottom" | "which")
+                    && prev.parse::<u64>().is_ok());
+            // "each claim by claim number": a group-by on the entity's own table names it.
+            // (Only a column that names the entity: "top 5 merchants on the pro plan" ranks
+            // merchants, not plans.)
+            let own_dim = self.dim_hits.iter().find(|(_, _, d)| {
+                metric_models(self.layer, m).iter().any(|&model| {
+                    self.layer.models[model]
+                        .dimensions
+                        .iter()
+                        .any(|x| &x.name == d && (x.identifier || x.entity_name))
                 })
             });
-        if subject {
-            subjects.push((m, pos, n));
-        }
-        !subject
-    });
-    // The same metric named twice counts once.
-    let mut seen_metrics: Vec<usize> = Vec::new();
-    metrics.retain(|(m, pos, n, _)| {
-        record(
-            &mut readings,
-            *pos,
-            *n,
-            Role::Metric,
-            layer.metrics[*m].name.clone(),
-        );
-        if seen_metrics.contains(m) {
-            return false;
-        }
-        seen_metrics.push(*m);
-        true
-    });
-    // Shares: "share / % / percent / proportion of X [that are] Y".
-    let share_at = (0..st.lower.len()).find(|&i| {
-        matches!(
-            st.word(i),
-            "share" | "percent" | "percentage" | "proportion" | "fraction" | "%" | "pct"
-        ) && !st.used[i]
-    });
-    let mut share_base: Option<(usize, usize)> = None; // (metric, position after it)
-    if let Some(s) = share_at {
-        let all_ratio = !metrics.is_empty()
-            && metrics.iter().all(|(m, _, _, _)| {
-                matches!(
-                    layer.metrics[*m].unit,
-                    crate::semantic::Unit::Ratio | crate::semantic::Unit::Percent
-                )
-            });
-        if !all_ratio {
-            if let Some(&(b, pos, n, _)) = metrics.iter().find(|(_, pos, _, _)| *pos > s) {
-                st.used[s] = true;
-                record(&mut readings, s, 1, Role::Comparison, "share");
-                share_base = Some((b, pos + n));
-            }
-        }
-    }
-    // "revenue from AI-only orders": a filtered count metric after from/of/for another
-    // metric on the same table scopes it, so its filter becomes the question's filter.
-    let mut scoped: Vec<Condition> = Vec::new();
-    let mut share_numerator: Option<usize> = None;
-    if metrics.len() > 1 {
-        let first = share_base.map(|(b, _)| b).unwrap_or(metrics[0].0);
-        metrics.retain(|&(m, pos, _, _)| {
-            let same_table = match &layer.metrics[m].kind {
-                MetricKind::Simple(i) => {
-                    !i.filter.is_empty() && metric_models(layer, first).contains(&i.model)
-                }
-                _ => false,
-            };
-            // Share of X that are Y, Y a filtered version of X.
-            if m != first && same_table && share_base.is_some() && share_numerator.is_none() {
-                if let (Some((_, nm, _)), Some((_, bm, _))) =
-                    (simple_parts(layer, m), simple_parts(layer, first))
-                {
-                    if nm == bm {
-                        share_numerator = Some(m);
-                        return false;
-                    }
-                }
-            }
-            let scope = m != first
-                && pos > 0
-                && matches!(st.word(pos - 1), "from" | "of" | "for" | "among" | "on")
-                && same_table
-                && layer.metrics[m].unit == crate::semantic::Unit::Count;
-            if scope {
-                if let MetricKind::Simple(i) = &layer.metrics[m].kind {
-                    scoped.extend(i.filter.iter().cloned());
-                }
-            }
-            !scope
-        });
-    }
-    // Share of X that are Y, Y the words of a filtered version of X ("AI-influenced").
-    if let (Some((b, after)), None) = (share_base, share_numerator) {
-        if let Some((_, bm, _)) = simple_parts(layer, b) {
-            // The words the question used for X ("orders"): a version's other words must all
-            // be in the question ("AI-only orders" needs "ai" and "only").
-            let base_words: Vec<String> = metrics
-                .iter()
-                .filter(|x| x.0 == b && x.1 + x.2 == after)
-                .flat_map(|x| st.stems[x.1..x.1 + x.2].to_vec())
-                .collect();
-            let left: Vec<usize> = (after..st.stems.len()).filter(|&i| !st.used[i]).collect();
-            // The filtered version whose words cover the most of what is left.
-            let mut best: Option<(usize, Vec<usize>)> = None;
-            'metric: for e in &vocab.entries {
-                let Target::Metric(m) = e.target else {
-                    continue;
-                };
-                if m == b || simple_parts(layer, m).map(|p| p.1) != Some(bm) {
-                    continue;
-                }
-                let need: Vec<&String> = e
-                    .words
-                    .iter()
-                    .filter(|w| {
-                        !base_words.contains(*w)
-                            && !matches!(w.as_str(), "the" | "of" | "a" | "an" | "and" | "by")
-                    })
-                    .collect();
-                if need.is_empty() {
-                    continue;
-                }
-                for w in need {
-                    if !left.iter().any(|&i| word_matches(&st.stems[i], w)) {
-                        continue 'metric;
-                    }
-                }
-                let hits: Vec<usize> = left
-                    .iter()
-                    .copied()
-                    .filter(|&i| {
-                        !matches!(st.word(i), "the" | "of" | "a" | "an" | "and" | "by")
-                            && e.words.iter().any(|w| word_matches(&st.stems[i], w))
-                    })
-                    .collect();
-                if best.as_ref().is_none_or(|(_, h)| hits.len() > h.len()) {
-                    best = Some((m, hits));
-                }
-            }
-            if let Some((m, hits)) = best {
-                for &i in &hits {
-                    st.used[i] = true;
-                    record(
-                        &mut readings,
-                        i,
-                        1,
-                        Role::Value,
-                        layer.metrics[m].name.clone(),
-                    );
-                }
-                share_numerator = Some(m);
-            }
-        }
-    }
-    let mut metric_ids: Vec<usize> = metrics.iter().map(|(m, _, _, _)| *m).collect();
-
-    // "How many return requests did Shopify Plus merchants get": when the only metric is a
-    // bare count noun and a value belongs to another table, count that table instead.
-    // Only a phrase of two or more words that no reachable dimension explains counts.
-    let value_hits = |st: &State| -> Vec<(Vec<String>, String)> {
-        vocab
-            .entries
-            .iter()
-            .filter_map(|e| match &e.target {
-                Target::Value { dimension, .. } if st.find(e, 0).is_some() => {
-                    Some((e.words.clone(), dimension.clone()))
-                }
-                _ => None,
-            })
-            .collect()
-    };
-    // (Never the noun counted: "how many orders did the AI agent close" counts orders.)
-    let counted_noun = metrics.iter().any(|&(_, pos, _, _)| {
-        let mut p = pos;
-        while p > 0 && matches!(st.word(p - 1), "the" | "our" | "all") {
-            p -= 1;
-        }
-        p == 0
-            || (p >= 2
-                && ((st.word(p - 2) == "how" && st.word(p - 1) == "many")
-                    || (matches!(st.word(p - 2), "number" | "count") && st.word(p - 1) == "of")))
-            || matches!(st.word(p - 1), "list" | "show" | "which")
-    });
-    if !metrics.is_empty() && metrics.iter().all(|(_, _, _, bare)| *bare) && !counted_noun {
-        let hits = value_hits(&st);
-        let base = hits.iter().find_map(|(words, dim)| {
-            let explained = hits
-                .iter()
-                .any(|(w, d)| w == words && reachable(layer, &metric_ids, d));
-            (words.len() >= 2 && !explained && !reachable(layer, &metric_ids, dim))
-                .then(|| base_count_metric(layer, dim))
-                .flatten()
-        });
-        if let Some(base) = base {
-            for (m, pos, n, _) in &metrics {
-                subjects.push((*m, *pos, *n));
-            }
-            metric_ids = vec![base];
-        }
-    }
-    // "How many chats did we get yesterday": no metric, but the values all belong to one
-    // table with a plain count: count that table.
-    if metric_ids.is_empty() {
-        let mut bases: Vec<usize> = value_hits(&st)
-            .iter()
-            .filter_map(|(_, d)| base_count_metric(layer, d))
-            .collect();
-        bases.dedup();
-        if let [only] = bases.as_slice() {
-            metric_ids = vec![*only];
-        }
-    }
-
-    if metric_ids.is_empty() {
-        return no_metric(layer, vocab, &st);
-    }
-
-    // 3. Grain.
-    let mut grain = None;
-    let mut trend = false;
-    for i in 0..st.stems.len() {
-        if st.used[i] {
-            continue;
-        }
-        let w = st.word(i).to_string();
-        let g = match w.as_str() {
-            "daily" => Some(Grain::Day),
-            "weekly" => Some(Grain::Week),
-            "monthly" => Some(Grain::Month),
-            "quarterly" => Some(Grain::Quarter),
-            "yearly" | "annually" | "annual" => Some(Grain::Year),
-            "by" | "per" | "each" | "every" => time::grain_word(&stem(st.word(i + 1))),
-            _ => None,
-        };
-        // "monthly recurring revenue" is not ARR by month when ARR is "annual recurring revenue".
-        if g.is_some() && !matches!(w.as_str(), "by" | "per" | "each" | "every") {
-            if let Some(&(m, pos, n, _)) = metrics.iter().find(|x| x.1 == i + 1) {
-                let matched = &st.stems[pos..pos + n];
-                let other = vocab.entries.iter().any(|e| {
-                    e.target == Target::Metric(m)
-                        && e.words.len() == n + 1
-                        && &e.words[1..] == matched
-                        && e.words[0] != st.stems[i]
-                        && time::grain_word(&e.words[0]).is_some()
-                            | matches!(
-                                e.words[0].as_str(),
-                                "annual" | "monthly" | "weekly" | "daily" | "quarterly" | "yearly"
-                            )
-                });
-                if other {
-                    return Plan::Unanswerable {
-                        reason: format!(
-                            "There is no governed \"{} {}\": {} is {}.",
-                            w,
-                            st.lower[pos..pos + n].join(" "),
-                            layer.metrics[m].label,
-                            layer.metrics[m]
-                                .description
-                                .trim_end_matches('.')
-                                .to_lowercase()
-                        ),
-                        suggestions: vec![layer.metrics[m].name.clone()],
-                    };
-                }
-            }
-        }
-        if let Some(g) = g {
-            grain = Some(g);
-            st.used[i] = true;
-            let n = if matches!(w.as_str(), "by" | "per" | "each" | "every") {
-                st.used[i + 1] = true;
-                2
-            } else {
-                1
-            };
-            record(&mut readings, i, n, Role::Grain, g.to_string());
-            continue;
-        }
-        // "month over month" (a series), "over time".
-        if let (Some(g), "over", Some(h)) = (
-            time::grain_word(&w),
-            st.word(i + 1),
-            time::grain_word(st.word(i + 2)),
-        ) {
-            if g == h && !st.used[i + 2] {
-                grain = Some(g);
-                st.mark(i, 3);
-                record(&mut readings, i, 3, Role::Grain, g.to_string());
+            if let (Some((_, _, d)), true) = (own_dim, grouping) {
+                record(&mut self.readings, pos, n, Role::Dimension, d.clone());
                 continue;
             }
-        }
-        if w == "over" && st.word(i + 1) == "time" && !st.used[i + 1] {
-            trend = true;
-            st.mark(i, 2);
-            record(&mut readings, i, 2, Role::Grain, "a series");
-            continue;
-        }
-        if matches!(w.as_str(), "trend" | "trends" | "trending" | "trended") {
-            trend = true;
-            st.used[i] = true;
-            record(&mut readings, i, 1, Role::Grain, "a series");
-        }
-    }
-    if trend && grain.is_none() {
-        grain = Some(trend_grain(period.as_ref().map(|p| p.range)));
-    }
-
-    // 4. Ranking words.
-    let mut limit = None;
-    let mut desc = None;
-    for i in 0..st.lower.len() {
-        if st.used[i] {
-            continue;
-        }
-        match st.word(i) {
-            "top" | "bottom" => {
-                desc = Some(st.word(i) == "top");
-                st.used[i] = true;
-                if let Ok(n) = st.word(i + 1).parse::<u64>() {
-                    limit = Some(n);
-                    st.used[i + 1] = true;
-                    record(
-                        &mut readings,
-                        i,
-                        2,
-                        Role::Ranking,
-                        format!("{} {n}", st.word(i)),
-                    );
-                } else {
-                    limit = Some(5);
-                    record(
-                        &mut readings,
-                        i,
-                        1,
-                        Role::Ranking,
-                        format!("{} 5", st.word(i)),
-                    );
+            match name_dim {
+                Some(d) if grouping && reachable(self.layer, &self.metric_ids, &d) => {
+                    self.dim_hits.push((pos, n, d));
                 }
-            }
-            // "best" / "worst" follow the metric's good direction (`better:`; durations
-            // are better lower); unknown, they are asked about.
-            "best" | "worst" => {
-                let m = metric_ids.first().copied();
-                let better = m.and_then(|m| {
-                    layer.metrics[m].better.or(matches!(
-                        layer.metrics[m].unit,
-                        crate::semantic::Unit::Seconds
-                            | crate::semantic::Unit::Minutes
-                            | crate::semantic::Unit::Hours
-                            | crate::semantic::Unit::Days
-                    )
-                    .then_some(crate::semantic::raw::Better::Lower))
-                });
-                let Some(better) = better else {
-                    return Plan::Clarify {
+                _ if grouping => {
+                    let label = self.layer.metrics[m].label.to_lowercase();
+                    return Some(Plan::Clarify {
                         question: format!(
-                            "Is a higher {} better or worse? Ask for the highest or the lowest.",
-                            m.map(|m| layer.metrics[m].label.to_lowercase())
-                                .unwrap_or_default()
+                            "I can't list {} one by one: metrics.yaml marks no name for them. {} can be broken down by {}.",
+                            label,
+                            self.layer.metrics[self.metric_ids[0]].label,
+                            join_or(&reachable_dimension_names(self.layer, &self.metric_ids))
                         ),
-                        choices: vec!["highest".into(), "lowest".into()],
-                    };
-                };
-                let high =
-                    (st.word(i) == "best") == (better == crate::semantic::raw::Better::Higher);
-                desc = desc.or(Some(high));
-                st.used[i] = true;
-                record(
-                    &mut readings,
-                    i,
-                    1,
-                    Role::Ranking,
-                    if high {
-                        "highest first"
-                    } else {
-                        "lowest first"
-                    },
-                );
-            }
-            "most" | "highest" | "largest" | "biggest" | "more" => {
-                desc = desc.or(Some(true));
-                st.used[i] = true;
-                record(&mut readings, i, 1, Role::Ranking, "highest first");
-            }
-            "least" | "lowest" | "smallest" | "fewest" => {
-                desc = desc.or(Some(false));
-                st.used[i] = true;
-                record(&mut readings, i, 1, Role::Ranking, "lowest first");
-            }
-            // For durations the slowest is the largest value.
-            "fastest" | "quickest" | "slowest" => {
-                let duration = metric_ids.first().is_some_and(|m| {
-                    matches!(
-                        layer.metrics[*m].unit,
-                        crate::semantic::Unit::Seconds
-                            | crate::semantic::Unit::Minutes
-                            | crate::semantic::Unit::Hours
-                            | crate::semantic::Unit::Days
-                    )
-                });
-                let slow = st.word(i) == "slowest";
-                desc = desc.or(Some(slow == duration));
-                st.used[i] = true;
-                record(
-                    &mut readings,
-                    i,
-                    1,
-                    Role::Ranking,
-                    if slow == duration {
-                        "highest first"
-                    } else {
-                        "lowest first"
-                    },
-                );
-            }
-            _ => {}
-        }
-    }
-    let which_at = st
-        .lower
-        .iter()
-        .position(|w| matches!(w.as_str(), "which" | "what" | "whats" | "who"));
-    let which = which_at.is_some() && desc.is_some();
-    // "which 5 merchants"
-    if let Some(w) = which_at {
-        if let Ok(n) = st.word(w + 1).parse::<u64>() {
-            if desc.is_some() && limit.is_none() {
-                limit = Some(n);
-                st.used[w + 1] = true;
-                record(&mut readings, w, 2, Role::Ranking, format!("top {n}"));
+                        choices: reachable_dimension_names(self.layer, &self.metric_ids).into_iter().take(5).collect(),
+                    });
+                }
+                // "How many tickets has a merchant had": per merchant, or in total?
+                // (An average is already per one: "average time to settle a claim".)
+                _ if matches!(prev, "a" | "an" | "one" | "single")
+                    && self.metric_ids.iter().all(|&x| additive(self.layer, x)) =>
+                {
+                    let entity = self.layer.metrics[m].label.to_lowercase();
+                    let by = entity_column(self.layer, m, true)
+                        .filter(|d| reachable(self.layer, &self.metric_ids, d));
+                    return Some(Plan::Clarify {
+                        question: match &by {
+                            Some(d) => format!(
+                                "For each of the {entity} (by {d}), or in total across them?"
+                            ),
+                            None => format!(
+                                "Per one of the {entity}, or in total across them? I can answer the total; metrics.yaml has no column to list the {entity} one by one."
+                            ),
+                        },
+                        choices: by.into_iter().chain(["in total".to_string()]).collect(),
+                    });
+                }
+                _ => {
+                    record(
+                        &mut self.readings,
+                        pos,
+                        n,
+                        Role::Dimension,
+                        format!(
+                            "{} (whose attributes filter)",
+                            self.layer.metrics[m].label.to_lowercase()
+                        ),
+                    );
+                }
             }
         }
+        None
     }
 
-    // "Return all the policies ...", "all the premiums": a list of rows, not a number.
-    let listing = matches!(st.word(0), "return" | "list" | "enumerate")
-        // "show me every merchant", "the list of merchants", "show all claims"
-        || (0..st.lower.len()).any(|i| {
-            (st.word(i) == "list" && st.word(i + 1) == "of")
-                || (matches!(st.word(i), "every" | "all")
-                    && i > 0
-                    && matches!(st.word(i - 1), "show" | "me" | "give" | "see" | "display"))
-        })
-        || (0..st.lower.len().saturating_sub(1)).any(|i| {
-            st.word(i) == "all"
-                && matches!(st.word(i + 1), "the" | "our")
-                && metrics
-                    .iter()
-                    .chain(
-                        subjects
-                            .iter()
-                            .map(|(m, p, n)| (*m, *p, *n, true))
-                            .collect::<Vec<_>>()
-                            .iter(),
-                    )
-                    .any(|(_, pos, _, _)| *pos == i + 2)
-        });
-    // 5. Group-bys: dimension phrases, longest first, then read left to right so that
-    // "by segment and vertical" groups by both.
-    let mut group_by: Vec<String> = Vec::new();
-    let mut ranked_list = false;
-    let mut filters: Vec<Condition> = scoped;
-    let mut dim_hits: Vec<(usize, usize, String)> = Vec::new();
-    let mut taken = vec![false; st.stems.len()];
-    for e in &vocab.entries {
-        let Target::Dimension(d) = &e.target else {
-            continue;
-        };
-        if !reachable(layer, &metric_ids, d) {
-            continue;
-        }
-        let mut start = 0;
-        while let Some(i) = st.find(e, start) {
-            start = i + e.words.len();
-            if (i..i + e.words.len()).any(|k| taken[k]) {
-                continue;
+    /// Group-bys read left to right; a list continues past commas and connectors.
+    fn group_order(&mut self) -> Option<Plan> {
+        self.dim_hits.sort();
+        // End of the last grouped phrase: a list "by claim number, policy number" continues it
+        // (commas are not words).
+        let mut list_end: Option<usize> = None;
+        self.group_pos = Vec::new();
+        for (i, n, d) in std::mem::take(&mut self.dim_hits) {
+            let prev = if i > 0 {
+                self.st.word(i - 1).to_string()
+            } else {
+                String::new()
+            };
+            let prev = prev.as_str();
+            // The word before, past connectors ("and the corresponding policy number").
+            let mut p = i;
+            while p > 0 && LIST_CONNECTORS.contains(&self.st.word(p - 1)) {
+                p -= 1;
             }
-            taken[i..i + e.words.len()].fill(true);
-            dim_hits.push((i, e.words.len(), d.clone()));
-        }
-    }
-    // An entity noun in a grouping position ("top 5 merchants", "per merchant") groups by
-    // the entity's name dimension.
-    for &(m, pos, n) in &subjects {
-        let prev = if pos > 0 { st.word(pos - 1) } else { "" };
-        // The entity's name; in a listing or after "by", its identifier ("by policy").
-        let ranked_by_id = matches!(prev, "by" | "which" | "top" | "bottom")
-            || (pos >= 2
-                && matches!(st.word(pos - 2), "top" | "bottom" | "which")
-                && prev.parse::<u64>().is_ok());
-        let name_dim = entity_column(layer, m, listing || ranked_by_id);
-        let grouping = listing
-            || matches!(
+            let prev_sig = if p > 0 { self.st.word(p - 1) } else { "" };
+            let next = self.st.word(i + n).to_string();
+            let identifies = self
+                .layer
+                .all_dimensions()
+                .any(|(_, x)| x.name == d && (x.identifier || x.entity_name));
+            // "by X", "per X", "which X", "top 5 X", "X breakdown", "and X" or "X, Y" after
+            // one, "that a policy holder has paid" (per holder), or any column of a listing.
+            let numeric = self
+                .layer
+                .all_dimensions()
+                .any(|(_, x)| x.name == d && x.data_type == crate::semantic::raw::DataType::Number);
+            let grouped = matches!(
                 prev,
-                "by" | "per" | "each" | "every" | "across" | "which" | "top" | "bottom"
-            )
-            || (pos >= 2
-                && matches!(st.word(pos - 2), "top" | "bottom" | "which")
-                && prev.parse::<u64>().is_ok());
-        // "each claim by claim number": a group-by on the entity's own table names it.
-        // (Only a column that names the entity: "top 5 merchants on the pro plan" ranks
-        // merchants, not plans.)
-        let own_dim = dim_hits.iter().find(|(_, _, d)| {
-            metric_models(layer, m).iter().any(|&model| {
-                layer.models[model]
-                    .dimensions
-                    .iter()
-                    .any(|x| &x.name == d && (x.identifier || x.entity_name))
-            })
-        });
-        if let (Some((_, _, d)), true) = (own_dim, grouping) {
-            record(&mut readings, pos, n, Role::Dimension, d.clone());
-            continue;
-        }
-        match name_dim {
-            Some(d) if grouping && reachable(layer, &metric_ids, &d) => {
-                dim_hits.push((pos, n, d));
-            }
-            _ if grouping => {
-                let label = layer.metrics[m].label.to_lowercase();
-                return Plan::Clarify {
-                    question: format!(
-                        "I can't list {} one by one: metrics.yaml marks no name for them. {} can be broken down by {}.",
-                        label,
-                        layer.metrics[metric_ids[0]].label,
-                        join_or(&reachable_dimension_names(layer, &metric_ids))
-                    ),
-                    choices: reachable_dimension_names(layer, &metric_ids).into_iter().take(5).collect(),
-                };
-            }
-            // "How many tickets has a merchant had": per merchant, or in total?
-            // (An average is already per one: "average time to settle a claim".)
-            _ if matches!(prev, "a" | "an" | "one" | "single")
-                && metric_ids.iter().all(|&x| additive(layer, x)) =>
-            {
-                let entity = layer.metrics[m].label.to_lowercase();
-                let by = entity_column(layer, m, true).filter(|d| reachable(layer, &metric_ids, d));
-                return Plan::Clarify {
-                    question: match &by {
-                        Some(d) => format!(
-                            "For each of the {entity} (by {d}), or in total across them?"
-                        ),
-                        None => format!(
-                            "Per one of the {entity}, or in total across them? I can answer the total; metrics.yaml has no column to list the {entity} one by one."
-                        ),
-                    },
-                    choices: by.into_iter().chain(["in total".to_string()]).collect(),
-                };
-            }
-            _ => {
-                record(
-                    &mut readings,
-                    pos,
-                    n,
-                    Role::Dimension,
-                    format!(
-                        "{} (whose attributes filter)",
-                        layer.metrics[m].label.to_lowercase()
-                    ),
-                );
+                "by" | "per" | "each" | "every" | "across" | "which" | "among"
+            ) || (self.listing && !value_next_to(self.vocab, &self.st, i, n, &d))
+                || (list_end == Some(p) && !self.group_by.is_empty())
+                || (matches!(prev_sig, "and" | "by") && !self.group_by.is_empty())
+                || (identifies
+                    && matches!(prev, "a" | "an" | "each" | "every")
+                    && matches!(next.as_str(), "has" | "have" | "had"))
+                || (self.desc.is_some() && self.group_by.is_empty() && !numeric)
+                || (i >= 2
+                    && matches!(self.st.word(i - 2), "top" | "bottom" | "which")
+                    && prev.parse::<u64>().is_ok())
+                || prev == "top"
+                || prev == "bottom"
+                || matches!(next.as_str(), "breakdown" | "split")
+                || (prev == "and" && !self.group_by.is_empty());
+            if grouped && !self.group_by.contains(&d) {
+                self.group_by.push(d.clone());
+                self.group_pos.push(i);
+                list_end = Some(i + n);
+                self.st.mark(i, n);
+                record(&mut self.readings, i, n, Role::Dimension, d.clone());
+                // Plural after "which" ("which verticals") asks for the ranked list.
+                if self.which
+                    && prev == "which"
+                    && self.st.lower[i + n - 1] != self.st.stems[i + n - 1]
+                {
+                    self.ranked_list = true;
+                }
             }
         }
+        self.subject_models = self
+            .subjects
+            .iter()
+            .flat_map(|&(m, _, _)| metric_models(self.layer, m))
+            .collect();
+        None
     }
-    dim_hits.sort();
-    // End of the last grouped phrase: a list "by claim number, policy number" continues it
-    // (commas are not words).
-    let mut list_end: Option<usize> = None;
-    let mut group_pos: Vec<usize> = Vec::new();
-    for (i, n, d) in dim_hits {
-        let prev = if i > 0 {
-            st.word(i - 1).to_string()
-        } else {
-            String::new()
-        };
-        let prev = prev.as_str();
-        // The word before, past connectors ("and the corresponding policy number").
-        let mut p = i;
-        while p > 0 && LIST_CONNECTORS.contains(&st.word(p - 1)) {
-            p -= 1;
-        }
-        let prev_sig = if p > 0 { st.word(p - 1) } else { "" };
-        let next = st.word(i + n).to_string();
-        let identifies = layer
-            .all_dimensions()
-            .any(|(_, x)| x.name == d && (x.identifier || x.entity_name));
-        // "by X", "per X", "which X", "top 5 X", "X breakdown", "and X" or "X, Y" after
-        // one, "that a policy holder has paid" (per holder), or any column of a listing.
-        let numeric = layer
-            .all_dimensions()
-            .any(|(_, x)| x.name == d && x.data_type == crate::semantic::raw::DataType::Number);
-        let grouped = matches!(
-            prev,
-            "by" | "per" | "each" | "every" | "across" | "which" | "among"
-        ) || (listing && !value_next_to(vocab, &st, i, n, &d))
-            || (list_end == Some(p) && !group_by.is_empty())
-            || (matches!(prev_sig, "and" | "by") && !group_by.is_empty())
-            || (identifies
-                && matches!(prev, "a" | "an" | "each" | "every")
-                && matches!(next.as_str(), "has" | "have" | "had"))
-            || (desc.is_some() && group_by.is_empty() && !numeric)
-            || (i >= 2
-                && matches!(st.word(i - 2), "top" | "bottom" | "which")
-                && prev.parse::<u64>().is_ok())
-            || prev == "top"
-            || prev == "bottom"
-            || matches!(next.as_str(), "breakdown" | "split")
-            || (prev == "and" && !group_by.is_empty());
-        if grouped && !group_by.contains(&d) {
-            group_by.push(d.clone());
-            group_pos.push(i);
-            list_end = Some(i + n);
-            st.mark(i, n);
-            record(&mut readings, i, n, Role::Dimension, d.clone());
-            // Plural after "which" ("which verticals") asks for the ranked list.
-            if which && prev == "which" && st.lower[i + n - 1] != st.stems[i + n - 1] {
-                ranked_list = true;
+
+    /// Filter values on what is left: entity names (exact), then declared values.
+    fn filter_values(&mut self) -> Option<Plan> {
+        // 6. Filter values on what is left: entity names (exact), then declared values.
+        for i in 0..self.st.stems.len() {
+            let Some(list) = self.vocab.names.get(&self.st.stems[i]) else {
+                continue;
+            };
+            for e in list {
+                let Target::Value { dimension, value } = &e.target else {
+                    continue;
+                };
+                let n = e.words.len();
+                if i + n > self.st.stems.len()
+                    || (0..n).any(|k| self.st.used[i + k] || self.st.stems[i + k] != e.words[k])
+                    || !reachable(self.layer, &self.metric_ids, dimension)
+                {
+                    continue;
+                }
+                if let Err(plan) = add_value(
+                    self.layer,
+                    &mut self.st,
+                    &mut self.readings,
+                    &mut self.filters,
+                    (i, n),
+                    (dimension, value),
+                    &self.subject_models,
+                ) {
+                    return Some(*plan);
+                }
+                break;
             }
         }
-    }
-    let subject_models: Vec<usize> = subjects
-        .iter()
-        .flat_map(|&(m, _, _)| metric_models(layer, m))
-        .collect();
-    // 6. Filter values on what is left: entity names (exact), then declared values.
-    for i in 0..st.stems.len() {
-        let Some(list) = vocab.names.get(&st.stems[i]) else {
-            continue;
-        };
-        for e in list {
+        // Declared values: found longest first, then read in question order, so a list after
+        // a negation ("except voice and sms") reads left to right.
+        let saved = self.st.used.clone();
+        let mut hits: Vec<(usize, usize, &str, &str)> = Vec::new();
+        for e in &self.vocab.entries {
             let Target::Value { dimension, value } = &e.target else {
                 continue;
             };
-            let n = e.words.len();
-            if i + n > st.stems.len()
-                || (0..n).any(|k| st.used[i + k] || st.stems[i + k] != e.words[k])
-                || !reachable(layer, &metric_ids, dimension)
-            {
+            if !reachable(self.layer, &self.metric_ids, dimension) {
                 continue;
             }
+            let mut start = 0;
+            while let Some(i) = self.st.find(e, start) {
+                let n = e.words.len();
+                start = i + n;
+                // "enterprise plan": the same words are a value of several dimensions; the one
+                // named next to it wins ("plan", not "segment").
+                let named = |d: &str| {
+                    self.vocab.entries.iter().any(|x| {
+                        let len = x.words.len();
+                        matches!(&x.target, Target::Dimension(y) if y == d)
+                            && ((i + n + len <= self.st.stems.len()
+                                && self.st.stems[i + n..i + n + len] == x.words[..])
+                                || (i >= len && self.st.stems[i - len..i] == x.words[..]))
+                    })
+                };
+                let chosen = if named(dimension) {
+                    (dimension.as_str(), value.as_str())
+                } else {
+                    self.vocab
+                        .entries
+                        .iter()
+                        .find_map(|x| match &x.target {
+                            Target::Value {
+                                dimension: d,
+                                value: v,
+                            } if x.words == e.words
+                                && d != dimension
+                                && named(d)
+                                && reachable(self.layer, &self.metric_ids, d) =>
+                            {
+                                Some((d.as_str(), v.as_str()))
+                            }
+                            _ => None,
+                        })
+                        .unwrap_or((dimension.as_str(), value.as_str()))
+                };
+                hits.push((i, n, chosen.0, chosen.1));
+                self.st.mark(i, n);
+            }
+        }
+        self.st.used = saved;
+        hits.sort_by_key(|h| h.0);
+        for (i, n, dimension, value) in hits {
             if let Err(plan) = add_value(
-                layer,
-                &mut st,
-                &mut readings,
-                &mut filters,
+                self.layer,
+                &mut self.st,
+                &mut self.readings,
+                &mut self.filters,
                 (i, n),
                 (dimension, value),
-                &subject_models,
+                &self.subject_models,
             ) {
-                return *plan;
+                return Some(*plan);
             }
-            break;
         }
+        None
     }
-    // Declared values: found longest first, then read in question order, so a list after
-    // a negation ("except voice and sms") reads left to right.
-    let saved = st.used.clone();
-    let mut hits: Vec<(usize, usize, &str, &str)> = Vec::new();
-    for e in &vocab.entries {
-        let Target::Value { dimension, value } = &e.target else {
-            continue;
-        };
-        if !reachable(layer, &metric_ids, dimension) {
-            continue;
-        }
-        let mut start = 0;
-        while let Some(i) = st.find(e, start) {
-            let n = e.words.len();
-            start = i + n;
-            // "enterprise plan": the same words are a value of several dimensions; the one
-            // named next to it wins ("plan", not "segment").
-            let named = |d: &str| {
-                vocab.entries.iter().any(|x| {
-                    let len = x.words.len();
-                    matches!(&x.target, Target::Dimension(y) if y == d)
-                        && ((i + n + len <= st.stems.len()
-                            && st.stems[i + n..i + n + len] == x.words[..])
-                            || (i >= len && st.stems[i - len..i] == x.words[..]))
-                })
+
+    /// A dimension named next to its own value ("handled by humans", "channel chat").
+    fn dimension_with_value(&mut self) -> Option<Plan> {
+        // A dimension named next to its own value ("handled by humans", "channel chat").
+        for e in &self.vocab.entries {
+            let Target::Dimension(d) = &e.target else {
+                continue;
             };
-            let chosen = if named(dimension) {
-                (dimension.as_str(), value.as_str())
-            } else {
-                vocab
-                    .entries
-                    .iter()
-                    .find_map(|x| match &x.target {
-                        Target::Value {
-                            dimension: d,
-                            value: v,
-                        } if x.words == e.words
-                            && d != dimension
-                            && named(d)
-                            && reachable(layer, &metric_ids, d) =>
-                        {
-                            Some((d.as_str(), v.as_str()))
-                        }
-                        _ => None,
-                    })
-                    .unwrap_or((dimension.as_str(), value.as_str()))
-            };
-            hits.push((i, n, chosen.0, chosen.1));
-            st.mark(i, n);
-        }
-    }
-    st.used = saved;
-    hits.sort_by_key(|h| h.0);
-    for (i, n, dimension, value) in hits {
-        if let Err(plan) = add_value(
-            layer,
-            &mut st,
-            &mut readings,
-            &mut filters,
-            (i, n),
-            (dimension, value),
-            &subject_models,
-        ) {
-            return *plan;
-        }
-    }
-    // A dimension named next to its own value ("handled by humans", "channel chat").
-    for e in &vocab.entries {
-        let Target::Dimension(d) = &e.target else {
-            continue;
-        };
-        if !filters.iter().any(|c| &c.dimension == d) && !group_by.contains(d) {
-            // A boolean dimension named alone is its true value ("AI Agent enabled").
-            let boolean = layer.all_dimensions().any(|(_, x)| {
-                &x.name == d && x.data_type == crate::semantic::raw::DataType::Boolean
-            });
-            if !(boolean && reachable(layer, &metric_ids, d)) {
+            if !self.filters.iter().any(|c| &c.dimension == d) && !self.group_by.contains(d) {
+                // A boolean dimension named alone is its true value ("AI Agent enabled").
+                let boolean = self.layer.all_dimensions().any(|(_, x)| {
+                    &x.name == d && x.data_type == crate::semantic::raw::DataType::Boolean
+                });
+                if !(boolean && reachable(self.layer, &self.metric_ids, d)) {
+                    continue;
+                }
+                if let Some(i) = self.st.find(e, 0) {
+                    self.st.mark(i, e.words.len());
+                    // "merchants that don't have the AI agent enabled": false.
+                    let negation = negation_before(self.layer, &self.st, i, &[]);
+                    let mut cond = literal_condition(self.layer, d, "true");
+                    if let Some(k) = negation {
+                        self.st.used[k] = true;
+                        record(&mut self.readings, k, 1, Role::Value, "not");
+                        // Everything but true: false and unknown.
+                        cond.op = Op::Excluding;
+                    }
+                    record(
+                        &mut self.readings,
+                        i,
+                        e.words.len(),
+                        Role::Value,
+                        cond.to_string(),
+                    );
+                    self.filters.push(cond);
+                }
                 continue;
             }
-            if let Some(i) = st.find(e, 0) {
-                st.mark(i, e.words.len());
-                // "merchants that don't have the AI agent enabled": false.
-                let negation = negation_before(layer, &st, i, &[]);
-                let mut cond = literal_condition(layer, d, "true");
-                if let Some(k) = negation {
-                    st.used[k] = true;
-                    record(&mut readings, k, 1, Role::Value, "not");
-                    // Everything but true: false and unknown.
-                    cond.op = Op::Excluding;
-                }
+            while let Some(i) = self.st.find(e, 0) {
+                self.st.mark(i, e.words.len());
                 record(
-                    &mut readings,
+                    &mut self.readings,
                     i,
                     e.words.len(),
-                    Role::Value,
-                    cond.to_string(),
+                    Role::Dimension,
+                    d.clone(),
                 );
-                filters.push(cond);
-            }
-            continue;
-        }
-        while let Some(i) = st.find(e, 0) {
-            st.mark(i, e.words.len());
-            record(&mut readings, i, e.words.len(), Role::Dimension, d.clone());
-        }
-    }
-    // "A vs B", "split between A and B", "A and B each": several values of one dimension
-    // are shown one row each (their sum is still the total of the rows).
-    // ("... in total across email, chat and voice" asks for the sum, unless a split is
-    // asked too: "total ARR split between Shopify and BigCommerce".)
-    let split_asked = st.lower.iter().any(|w| {
-        matches!(
-            w.as_str(),
-            "split"
-                | "broken"
-                | "breakdown"
-                | "each"
-                | "respectively"
-                | "vs"
-                | "versus"
-                | "compare"
-                | "compared"
-                | "comparing"
-        )
-    });
-    let total_asked = (1..st.lower.len()).any(|k| {
-        (st.word(k - 1) == "in" && st.word(k) == "total")
-            || matches!(st.word(k), "combined" | "altogether" | "together")
-    });
-    for c in &filters {
-        if c.values.len() > 1
-            && c.op == Op::In
-            && !group_by.contains(&c.dimension)
-            && (split_asked || !total_asked)
-        {
-            group_by.push(c.dimension.clone());
-        }
-    }
-    let values_compared = filters.iter().any(|c| c.values.len() > 1);
-    // (Only when the period is what follows "compared to"/"vs", for one metric:
-    // "compare CSAT by channel last month" compares channels.)
-    let period_compared = period.as_ref().is_some_and(|p| {
-        let first = p.used.iter().min().copied().unwrap_or(0);
-        readings.iter().any(|(j, n, role, as_)| {
-            *role == Role::Comparison
-                && as_ == "compare"
-                && (j + n == first || (j + n + 1 == first && st.word(j + n) == "the"))
-        })
-    });
-    if let (true, Some(p), None, false, 1) = (
-        compare_word && period_compared,
-        &period,
-        &compare,
-        values_compared,
-        metric_ids.len(),
-    ) {
-        // "FRT by channel compared to last quarter": the current period of the same kind
-        // against the one named.
-        let kind = [Grain::Year, Grain::Quarter, Grain::Month, Grain::Week]
-            .into_iter()
-            .find(|&g| {
-                time::period_start(p.range.from, g) == p.range.from
-                    && time::whole(p.range.from, g).to == p.range.to
-            });
-        match kind {
-            Some(g) if p.range.to < today => {
-                let r = time::whole(time::period_start(today, g), g);
-                let mut c = (
-                    Span {
-                        range: p.range,
-                        label: short_label(&p.label),
-                    },
-                    Span {
-                        range: r,
-                        label: format!("this {g}"),
-                    },
-                );
-                like_for_like(&mut c, today, &mut notes);
-                compare = Some(c);
-            }
-            _ => {
-                return Plan::Clarify {
-                    question: format!(
-                        "Compared with what? Name both periods, e.g. \"{} vs the one before\".",
-                        short_label(&p.label)
-                    ),
-                    choices: Vec::new(),
-                };
             }
         }
+        None
     }
 
-    // A rate asked of a metric that is not one ("churn rate" -> churned ARR) is not answered
-    // with an amount.
-    let rate_word = (0..st.lower.len()).find(|&i| {
-        !st.used[i]
-            && matches!(
-                st.word(i),
-                "rate" | "percentage" | "percent" | "ratio" | "%" | "share" | "proportion"
-            )
-    });
-    if let Some(i) = rate_word {
-        let is_ratio = metric_ids.iter().all(|m| {
+    /// Several values of one dimension: one row each, their sum, or a comparison of them.
+    fn values_compared(&mut self) -> Option<Plan> {
+        // "A vs B", "split between A and B", "A and B each": several values of one dimension
+        // are shown one row each (their sum is still the total of the rows).
+        // ("... in total across email, chat and voice" asks for the sum, unless a split is
+        // asked too: "total ARR split between Shopify and BigCommerce".)
+        let split_asked = self.st.lower.iter().any(|w| {
             matches!(
-                layer.metrics[*m].unit,
-                crate::semantic::Unit::Ratio | crate::semantic::Unit::Percent
+                w.as_str(),
+                "split"
+                    | "broken"
+                    | "breakdown"
+                    | "each"
+                    | "respectively"
+                    | "vs"
+                    | "versus"
+                    | "compare"
+                    | "compared"
+                    | "comparing"
             )
         });
-        if !is_ratio {
-            let names: Vec<String> = metric_ids
-                .iter()
-                .map(|m| layer.metrics[*m].name.clone())
-                .collect();
-            return Plan::Unanswerable {
-                reason: format!(
-                    "There is no governed metric for that {}; I won't compute one on the fly.",
-                    st.word(i)
-                ),
-                suggestions: names,
-            };
+        let total_asked = (1..self.st.lower.len()).any(|k| {
+            (self.st.word(k - 1) == "in" && self.st.word(k) == "total")
+                || matches!(self.st.word(k), "combined" | "altogether" | "together")
+        });
+        for c in &self.filters {
+            if c.values.len() > 1
+                && c.op == Op::In
+                && !self.group_by.contains(&c.dimension)
+                && (split_asked || !total_asked)
+            {
+                self.group_by.push(c.dimension.clone());
+            }
         }
-        st.used[i] = true;
-        record(&mut readings, i, 1, Role::Metric, "the ratio metric");
+        let values_compared = self.filters.iter().any(|c| c.values.len() > 1);
+        // (Only when the period is what follows "compared to"/"vs", for one metric:
+        // "compare CSAT by channel last month" compares channels.)
+        let period_compared = self.period.as_ref().is_some_and(|p| {
+            let first = p.used.iter().min().copied().unwrap_or(0);
+            self.readings.iter().any(|(j, n, role, as_)| {
+                *role == Role::Comparison
+                    && as_ == "compare"
+                    && (j + n == first || (j + n + 1 == first && self.st.word(j + n) == "the"))
+            })
+        });
+        if let (true, Some(p), None, false, 1) = (
+            self.compare_word && period_compared,
+            &self.period,
+            &self.compare,
+            values_compared,
+            self.metric_ids.len(),
+        ) {
+            // "FRT by channel compared to last quarter": the current period of the same kind
+            // against the one named.
+            let kind = [Grain::Year, Grain::Quarter, Grain::Month, Grain::Week]
+                .into_iter()
+                .find(|&g| {
+                    time::period_start(p.range.from, g) == p.range.from
+                        && time::whole(p.range.from, g).to == p.range.to
+                });
+            match kind {
+                Some(g) if p.range.to < self.today => {
+                    let r = time::whole(time::period_start(self.today, g), g);
+                    let mut c = (
+                        Span {
+                            range: p.range,
+                            label: short_label(&p.label),
+                        },
+                        Span {
+                            range: r,
+                            label: format!("this {g}"),
+                        },
+                    );
+                    like_for_like(&mut c, self.today, &mut self.notes);
+                    self.compare = Some(c);
+                }
+                _ => {
+                    return Some(Plan::Clarify {
+                        question: format!(
+                            "Compared with what? Name both periods, e.g. \"{} vs the one before\".",
+                            short_label(&p.label)
+                        ),
+                        choices: Vec::new(),
+                    });
+                }
+            }
+        }
+
+        None
     }
 
-    // Two metrics must be a list ("tickets and CSAT"), a sum ("new ARR plus expansion
-    // ARR") or a comparison; anything else between them is a qualifier of the first
-    // ("ARR from customers who signed up in 2025") that no governed name carries.
-    for pair in metrics.windows(2) {
-        let (a, b) = (pair[0], pair[1]);
-        if defined.as_ref().is_some_and(|(_, from)| b.1 >= *from) {
-            continue;
-        }
-        let gap: Vec<usize> = (a.1 + a.2..b.1).collect();
-        let words: Vec<&str> = gap.iter().map(|&k| st.word(k)).collect();
-        let content: Vec<&str> = words
-            .iter()
-            .copied()
-            .filter(|w| !matches!(*w, "the" | "our" | "total"))
-            .collect();
-        if content == ["minus"] {
-            return Plan::Clarify {
-                question: format!(
-                    "I can add governed metrics in a question, but not subtract them. Do you want {} and {} side by side?",
-                    layer.metrics[a.0].label,
-                    layer.metrics[b.0].label
-                ),
-                choices: Vec::new(),
-            };
-        }
-        if content == ["plus"] && defined.is_none() {
-            let k = gap.iter().copied().find(|&k| st.word(k) == "plus");
-            if let Some(k) = k {
-                st.used[k] = true;
-                record(&mut readings, k, 1, Role::Metric, "sum of the parts");
-            }
-            defined = Some((
-                format!(
-                    "{} plus {}",
-                    layer.metrics[a.0].label.to_lowercase(),
-                    layer.metrics[b.0].label.to_lowercase()
-                ),
-                a.1,
-            ));
-            continue;
-        }
-        // A list needs a connector ("and", "vs") or a comma; "volume of orders" is one thing.
-        // (Two metrics side by side need a comma: "order volume" is one thing.)
-        let connected = (gap.is_empty() && commas.get(a.1 + a.2 - 1).copied().unwrap_or(false))
-            || gap.iter().any(|&k| {
+    /// A rate asked of a metric that is not one ("churn rate") is asked about.
+    fn rate_asked(&mut self) -> Option<Plan> {
+        // A rate asked of a metric that is not one ("churn rate" -> churned ARR) is not answered
+        // with an amount.
+        let rate_word = (0..self.st.lower.len()).find(|&i| {
+            !self.st.used[i]
+                && matches!(
+                    self.st.word(i),
+                    "rate" | "percentage" | "percent" | "ratio" | "%" | "share" | "proportion"
+                )
+        });
+        if let Some(i) = rate_word {
+            let is_ratio = self.metric_ids.iter().all(|m| {
                 matches!(
-                    st.word(k),
-                    "and"
-                        | "or"
-                        | "vs"
-                        | "versus"
-                        | "compared"
-                        | "against"
-                        | "plus"
-                        | "along"
-                        | "together"
-                        | "both"
-                        | "also"
+                    self.layer.metrics[*m].unit,
+                    crate::semantic::Unit::Ratio | crate::semantic::Unit::Percent
                 )
             });
-        let fine = connected
-            && gap.iter().all(|&k| {
-                GAP_OK.contains(&st.word(k))
-                    || readings.iter().any(|(j, n, role, as_)| {
-                        *j <= k
-                            && k < j + n
-                            && (matches!(
-                                role,
-                                Role::Time | Role::Grain | Role::Comparison | Role::Ranking
-                            ) || (*role == Role::Dimension && group_by.contains(as_)))
-                    })
-            });
-        if !fine {
-            return Plan::Clarify {
-                question: format!(
-                    "I read two metrics, {} and {}, {}. Do you want both figures, or {} for a subset? A subset needs a governed value (for example a segment or a status) or a date.",
-                    layer.metrics[a.0].label,
-                    layer.metrics[b.0].label,
-                    if words.is_empty() {
-                        "side by side with no \"and\"".to_string()
-                    } else {
-                        format!("joined by \"{}\"", words.join(" "))
-                    },
-                    layer.metrics[a.0].label
-                ),
-                choices: vec![
-                    format!(
-                        "{} and {}",
-                        layer.metrics[a.0].label,
-                        layer.metrics[b.0].label
+            if !is_ratio {
+                let names: Vec<String> = self
+                    .metric_ids
+                    .iter()
+                    .map(|m| self.layer.metrics[*m].name.clone())
+                    .collect();
+                return Some(Plan::Unanswerable {
+                    reason: format!(
+                        "There is no governed metric for that {}; I won't compute one on the fly.",
+                        self.st.word(i)
                     ),
-                    layer.metrics[a.0].label.clone(),
-                ],
-            };
+                    suggestions: names,
+                });
+            }
+            self.st.used[i] = true;
+            record(&mut self.readings, i, 1, Role::Metric, "the ratio metric");
         }
+
+        None
     }
-    // "average", "median", "how much", "how many", "value": the statistic and the unit the
-    // question asks for must be the metric's own.
-    if defined.is_none() {
-        let units: Vec<crate::semantic::Unit> =
-            metric_ids.iter().map(|m| layer.metrics[*m].unit).collect();
-        let counts = units.iter().all(|u| *u == crate::semantic::Unit::Count);
-        let mut refuse: Option<String> = None;
-        if let Some((k, w)) = said(&st, &["average", "avg", "mean", "typical", "typically"]) {
-            match metric_ids.iter().find(|&&m| !is_average(layer, m)) {
-                Some(&m) => {
-                    refuse = Some(format!(
-                        "You asked for the {w} of {}, but {} is {}; metrics.yaml has no {w} of it, and I won't compute one on the fly.",
-                        layer.metrics[m].label.to_lowercase(),
-                        layer.metrics[m].label,
-                        statistic(layer, m)
-                    ))
+
+    /// Two metrics must be a list, a sum or a comparison; anything else between them is asked about.
+    fn metric_pairs(&mut self) -> Option<Plan> {
+        // Two metrics must be a list ("tickets and CSAT"), a sum ("new ARR plus expansion
+        // ARR") or a comparison; anything else between them is a qualifier of the first
+        // ("ARR from customers who signed up in 2025") that no governed name carries.
+        for pair in self.metrics.windows(2) {
+            let (a, b) = (pair[0], pair[1]);
+            if self.defined.as_ref().is_some_and(|(_, from)| b.1 >= *from) {
+                continue;
+            }
+            let gap: Vec<usize> = (a.1 + a.2..b.1).collect();
+            let words: Vec<&str> = gap.iter().map(|&k| self.st.word(k)).collect();
+            let content: Vec<&str> = words
+                .iter()
+                .copied()
+                .filter(|w| !matches!(*w, "the" | "our" | "total"))
+                .collect();
+            if content == ["minus"] {
+                return Some(Plan::Clarify {
+                    question: format!(
+                        "I can add governed metrics in a question, but not subtract them. Do you want {} and {} side by side?",
+                        self.layer.metrics[a.0].label,
+                        self.layer.metrics[b.0].label
+                    ),
+                    choices: Vec::new(),
+                });
+            }
+            if content == ["plus"] && self.defined.is_none() {
+                let k = gap.iter().copied().find(|&k| self.st.word(k) == "plus");
+                if let Some(k) = k {
+                    self.st.used[k] = true;
+                    record(&mut self.readings, k, 1, Role::Metric, "sum of the parts");
                 }
-                None => {
-                    st.used[k] = true;
-                    record(&mut readings, k, 1, Role::Metric, "the metric's own average");
-                }
+                self.defined = Some((
+                    format!(
+                        "{} plus {}",
+                        self.layer.metrics[a.0].label.to_lowercase(),
+                        self.layer.metrics[b.0].label.to_lowercase()
+                    ),
+                    a.1,
+                ));
+                continue;
+            }
+            // A list needs a connector ("and", "vs") or a comma; "volume of orders" is one thing.
+            // (Two metrics side by side need a comma: "order volume" is one thing.)
+            let connected = (gap.is_empty()
+                && self.commas.get(a.1 + a.2 - 1).copied().unwrap_or(false))
+                || gap.iter().any(|&k| {
+                    matches!(
+                        self.st.word(k),
+                        "and"
+                            | "or"
+                            | "vs"
+                            | "versus"
+                            | "compared"
+                            | "against"
+                            | "plus"
+                            | "along"
+                            | "together"
+                            | "both"
+                            | "also"
+                    )
+                });
+            let fine = connected
+                && gap.iter().all(|&k| {
+                    GAP_OK.contains(&self.st.word(k))
+                        || self.readings.iter().any(|(j, n, role, as_)| {
+                            *j <= k
+                                && k < j + n
+                                && (matches!(
+                                    role,
+                                    Role::Time | Role::Grain | Role::Comparison | Role::Ranking
+                                ) || (*role == Role::Dimension && self.group_by.contains(as_)))
+                        })
+                });
+            if !fine {
+                return Some(Plan::Clarify {
+                    question: format!(
+                        "I read two metrics, {} and {}, {}. Do you want both figures, or {} for a subset? A subset needs a governed value (for example a segment or a status) or a date.",
+                        self.layer.metrics[a.0].label,
+                        self.layer.metrics[b.0].label,
+                        if words.is_empty() {
+                            "side by side with no \"and\"".to_string()
+                        } else {
+                            format!("joined by \"{}\"", words.join(" "))
+                        },
+                        self.layer.metrics[a.0].label
+                    ),
+                    choices: vec![
+                        format!(
+                            "{} and {}",
+                            self.layer.metrics[a.0].label,
+                            self.layer.metrics[b.0].label
+                        ),
+                        self.layer.metrics[a.0].label.clone(),
+                    ],
+                });
             }
         }
-        if let Some((k, w)) = said(&st, &["median"]) {
-            match metric_ids.iter().find(|&&m| !is_median(layer, m)) {
-                Some(&m) => {
-                    refuse = refuse.or(Some(format!(
+        None
+    }
+
+    /// The statistic and unit asked for ("average", "how many") must be the metric's own.
+    fn statistic_asked(&mut self) -> Option<Plan> {
+        // "average", "median", "how much", "how many", "value": the statistic and the unit the
+        // question asks for must be the metric's own.
+        if self.defined.is_none() {
+            let units: Vec<crate::semantic::Unit> = self
+                .metric_ids
+                .iter()
+                .map(|m| self.layer.metrics[*m].unit)
+                .collect();
+            let counts = units.iter().all(|u| *u == crate::semantic::Unit::Count);
+            let mut refuse: Option<String> = None;
+            if let Some((k, w)) = said(
+                &self.st,
+                &["average", "avg", "mean", "typical", "typically"],
+            ) {
+                match self.metric_ids.iter().find(|&&m| !is_average(self.layer, m)) {
+                    Some(&m) => {
+                        refuse = Some(format!(
+                            "You asked for the {w} of {}, but {} is {}; metrics.yaml has no {w} of it, and I won't compute one on the fly.",
+                            self.layer.metrics[m].label.to_lowercase(),
+                            self.layer.metrics[m].label,
+                            statistic(self.layer, m)
+                        ))
+                    }
+                    None => {
+                        self.st.used[k] = true;
+                        record(&mut self.readings, k, 1, Role::Metric, "the metric's own average");
+                    }
+                }
+            }
+            if let Some((k, w)) = said(&self.st, &["median"]) {
+                match self.metric_ids.iter().find(|&&m| !is_median(self.layer, m)) {
+                    Some(&m) => {
+                        refuse = refuse.or(Some(format!(
                         "You asked for the {w} of {}, but {} is {}; metrics.yaml has no {w} of it.",
-                        layer.metrics[m].label.to_lowercase(),
-                        layer.metrics[m].label,
-                        statistic(layer, m)
+                        self.layer.metrics[m].label.to_lowercase(),
+                        self.layer.metrics[m].label,
+                        statistic(self.layer, m)
                     )))
-                }
-                None => {
-                    st.used[k] = true;
-                    record(&mut readings, k, 1, Role::Metric, "the metric's own median");
+                    }
+                    None => {
+                        self.st.used[k] = true;
+                        record(
+                            &mut self.readings,
+                            k,
+                            1,
+                            Role::Metric,
+                            "the metric's own median",
+                        );
+                    }
                 }
             }
+            let how = |w: &str| {
+                (1..self.st.lower.len())
+                    .any(|k| self.st.word(k - 1) == "how" && self.st.word(k) == w)
+            };
+            if how("much") && counts {
+                refuse = refuse.or(Some(format!(
+                    "\"How much\" asks for an amount, but {} is a count. Which amount do you mean?",
+                    self.layer.metrics[self.metric_ids[0]].label
+                )));
+            }
+            refuse = refuse.or_else(|| self.count_of_an_amount(counts, &units));
+            if counts
+                && said(
+                    &self.st,
+                    &[
+                        "value", "amount", "worth", "revenue", "spend", "spent", "dollars", "$",
+                    ],
+                )
+                .is_some()
+            {
+                refuse = refuse.or(Some(format!(
+                    "You asked for an amount, but {} is a count. Which amount do you mean?",
+                    self.layer.metrics[self.metric_ids[0]].label
+                )));
+            }
+            if let Some(question) = refuse {
+                return Some(Plan::Clarify {
+                    question,
+                    choices: Vec::new(),
+                });
+            }
         }
-        let how = |w: &str| (1..st.lower.len()).any(|k| st.word(k - 1) == "how" && st.word(k) == w);
-        if how("much") && counts {
-            refuse = refuse.or(Some(format!(
-                "\"How much\" asks for an amount, but {} is a count. Which amount do you mean?",
-                layer.metrics[metric_ids[0]].label
-            )));
-        }
+
+        None
+    }
+
+    /// "how many deals", "number of policies": the refusal when the noun counted is not a
+    /// count metric of the answer but the subject of an amount.
+    fn count_of_an_amount(&self, counts: bool, units: &[crate::semantic::Unit]) -> Option<String> {
         // "how many deals", "number of policies": the noun counted must be a count metric
         // of the answer, not a subject of an amount.
-        for k in 1..st.lower.len() {
-            let counted = (st.word(k - 1) == "how" && st.word(k) == "many")
-                || (matches!(st.word(k - 1), "number" | "count") && st.word(k) == "of");
+        for k in 1..self.st.lower.len() {
+            let counted = (self.st.word(k - 1) == "how" && self.st.word(k) == "many")
+                || (matches!(self.st.word(k - 1), "number" | "count") && self.st.word(k) == "of");
             if !counted {
                 continue;
             }
             let mut t = k + 1;
-            while matches!(st.word(t), "the" | "our" | "all") {
+            while matches!(self.st.word(t), "the" | "our" | "all") {
                 t += 1;
             }
             let covers =
                 |&(m, pos, n): &(usize, usize, usize)| (pos <= t && t < pos + n).then_some(m);
-            let in_answer = metrics
+            let in_answer = self
+                .metrics
                 .iter()
                 .map(|x| (x.0, x.1, x.2))
                 .find_map(|x| covers(&x));
-            let subject = subjects.iter().find_map(covers);
+            let subject = self.subjects.iter().find_map(covers);
             let wrong_unit = match (in_answer, subject) {
                 (Some(m), _) => {
-                    metric_ids.contains(&m) && layer.metrics[m].unit != crate::semantic::Unit::Count
+                    self.metric_ids.contains(&m)
+                        && self.layer.metrics[m].unit != crate::semantic::Unit::Count
                 }
                 (None, Some(_)) => !counts,
                 _ => false,
             };
             if wrong_unit {
-                refuse = refuse.or(Some(format!(
+                return Some(format!(
                     "\"{} {}\" asks for a count, but {} is measured in {:?}. Which count do you mean?",
-                    st.word(k - 1),
-                    st.word(k),
-                    layer.metrics[metric_ids[0]].label,
+                    self.st.word(k - 1),
+                    self.st.word(k),
+                    self.layer.metrics[self.metric_ids[0]].label,
                     units[0]
-                )));
+                ));
             }
         }
-        if counts
-            && said(
-                &st,
-                &[
-                    "value", "amount", "worth", "revenue", "spend", "spent", "dollars", "$",
-                ],
-            )
-            .is_some()
-        {
-            refuse = refuse.or(Some(format!(
-                "You asked for an amount, but {} is a count. Which amount do you mean?",
-                layer.metrics[metric_ids[0]].label
-            )));
-        }
-        if let Some(question) = refuse {
-            return Plan::Clarify {
-                question,
-                choices: Vec::new(),
-            };
-        }
+        None
     }
 
-    // 7. Words nobody recognised that look like names: refuse rather than ignore a filter.
-    let unknown: Vec<String> = question
-        .split_whitespace()
-        .enumerate()
-        .skip(1)
-        .filter(|(_, w)| w.chars().next().is_some_and(char::is_uppercase))
-        .map(|(_, w)| w.trim_matches(|c: char| !c.is_alphanumeric()).to_string())
-        .filter(|w| {
-            let parts = words(w);
-            let known = |p: &String| {
-                let s = stem(p);
-                st.stems.iter().zip(&st.used).any(|(t, u)| *u && *t == s)
-                    || STOPWORDS.contains(&p.as_str())
-                    || is_filler(p, &layer.ignore)
-                    || time::find_period(std::slice::from_ref(p), today).is_some()
-            };
-            let looks_like_name = w.chars().any(char::is_lowercase)
-                || (w.chars().filter(|c| c.is_alphabetic()).count() >= 3
-                    && w.chars().all(|c| !c.is_lowercase()));
-            !parts.is_empty() && looks_like_name && !parts.iter().all(known)
-        })
-        .collect();
-    if !unknown.is_empty() {
-        let names: Vec<String> = metric_ids
-            .iter()
-            .map(|m| layer.metrics[*m].label.clone())
-            .collect();
-        return Plan::Unanswerable {
-            reason: format!(
-                "I found {} in your question, but I don't know what \"{}\" refers to, so I won't guess a filter for it.",
-                names.join(" and "),
-                unknown.join(" ")
-            ),
-            suggestions: Vec::new(),
-        };
-    }
-
-    // A word from a found metric's own names ("revenue" for ARR, whose synonyms include
-    // "annual recurring revenue") refers to that metric.
-    for i in 0..st.stems.len() {
-        // ("intent signals by signal": a word after "by" names a grouping, not the metric.)
-        if st.used[i]
-            || is_filler(st.word(i), &layer.ignore)
-            || (i > 0 && matches!(st.word(i - 1), "by" | "per"))
-            // ("net new ARR growth": a change asked for, not the metric's own word.)
-            || matches!(
-                st.word(i),
-                "growth" | "grow" | "growing" | "change" | "changes" | "increase" | "decrease"
-                    | "delta" | "difference"
-            )
-        {
-            continue;
-        }
-        let owner = vocab.entries.iter().find_map(|e| match e.target {
-            Target::Metric(m) if metric_ids.contains(&m) && e.words.contains(&st.stems[i]) => {
-                Some(m)
-            }
-            _ => None,
-        });
-        if let Some(m) = owner {
-            st.used[i] = true;
-            record(
-                &mut readings,
-                i,
-                1,
-                Role::Metric,
-                layer.metrics[m].name.clone(),
-            );
-        }
-    }
-    // A list of entities by their columns ("return all the policies and their agents by
-    // policy number and agent id"): when every metric named is only the count of a listed
-    // entity, the answer is the distinct rows of the group-bys, with no number.
-    let counts_only = !metric_ids.is_empty()
-        && metric_ids.iter().all(|&m| match &layer.metrics[m].kind {
-            MetricKind::Simple(i) => {
-                i.filter.is_empty()
-                    && matches!(
-                        layer.models[i.model].measures[i.measure].agg,
-                        crate::semantic::raw::Agg::Count
-                    )
-            }
-            _ => false,
-        });
-    if listing
-        && counts_only
-        && !group_by.is_empty()
-        && filters.is_empty()
-        && period.is_none()
-        && grain.is_none()
-        && compare.is_none()
-        && share_base.is_none()
-        && defined.is_none()
-        && limit.is_none()
-        && desc.is_none()
-        && !why
-    {
-        // The counted entity is a column too ("return all the policies and their policy
-        // holder": policy number and policy holder id).
-        for (m, pos, n, _) in &metrics {
-            if let Some(col) = entity_column(layer, *m, true) {
-                if !group_by.contains(&col) {
-                    let at = group_pos.iter().filter(|p| **p < *pos).count();
-                    group_by.insert(at, col.clone());
-                    group_pos.insert(at, *pos);
-                }
-                record(
-                    &mut readings,
-                    *pos,
-                    *n,
-                    Role::Dimension,
-                    format!("{col} (each one)"),
-                );
-            }
-        }
-        // "by id": the identifiers just listed.
-        for i in 0..st.lower.len() {
-            if !st.used[i]
-                && matches!(st.word(i), "id" | "ids" | "identifier" | "identifiers")
-                && i > 0
-                && matches!(st.word(i - 1), "by" | "their" | "with" | "and")
-            {
-                st.used[i] = true;
-                record(&mut readings, i, 1, Role::Dimension, "their identifiers");
-            }
-        }
-        if let Some(plan) = unexplained(layer, vocab, &st, &metric_ids) {
-            return plan;
-        }
-        let mut notes =
-            vec!["A list of rows: each distinct combination of the columns asked for.".to_string()];
-        for col in linking_identifiers(layer, &group_by) {
-            notes.push(format!(
-                "{col} is added: it links the entities listed, so each row says how they relate."
-            ));
-            group_by.push(col);
-        }
-        if group_by.iter().all(|g| reachable(layer, &metric_ids, g)) {
-            let understood = understood_list(&st, &readings);
-            return Plan::Query {
-                query: MetricQuery {
-                    metrics: Vec::new(),
-                    group_by,
-                    grain: None,
-                    filters: Vec::new(),
-                    time_range: None,
-                    order: Vec::new(),
-                    limit: None,
-                },
-                period: None,
-                notes,
-                understood,
-                shape: Shape::Single,
-            };
-        }
-    }
-    // "show me every merchant in the Pets vertical": one row per entity, with its count.
-    let mut entity_rows = false;
-    let simple_count = !metric_ids.is_empty()
-        && metric_ids.iter().all(|&m| match &layer.metrics[m].kind {
-            MetricKind::Simple(i) => matches!(
-                layer.models[i.model].measures[i.measure].agg,
-                crate::semantic::raw::Agg::Count
-            ),
-            _ => false,
-        });
-    if listing && simple_count && (group_by.is_empty() || !counts_only) {
-        if let Some(&(m, pos, n, _)) = metrics.first() {
-            if let Some(col) = entity_column(layer, m, true) {
-                record(
-                    &mut readings,
-                    pos,
-                    n,
-                    Role::Dimension,
-                    format!("{col} (each one)"),
-                );
-                notes.push(format!("One row per {col}."));
-                if !group_by.contains(&col) {
-                    group_by.insert(0, col);
-                }
-                entity_rows = true;
-            }
-        }
-    }
-    // A listing of a governed amount by columns is that amount per group ("return the
-    // policies and their loss payment amount by policy number and claim number"); a list
-    // of counted rows by columns ("list all the tickets by channel") is not answered.
-    if listing && !entity_rows && (counts_only || group_by.is_empty()) {
-        return Plan::Clarify {
-            question: "That asks for a list of rows, and I answer with governed numbers: a count or a total per group. Ask e.g. for a metric \"by\" the columns you want."
-                .into(),
-            choices: Vec::new(),
-        };
-    }
-    // "only" restricts a value next to it ("chat only", "only Enterprise"); anywhere else
-    // it may carry a meaning no reading took ("influenced by AI only").
-    if let Some((k, _)) = said(&st, &["only"]) {
-        let next_to_value = readings
-            .iter()
-            .any(|(j, n, role, _)| *role == Role::Value && (j + n == k || *j == k + 1));
-        if !next_to_value {
-            return Plan::Clarify {
-                question: format!(
-                    "\"{}\": only which? Name the value, e.g. a channel or a segment.",
-                    st.lower[k.saturating_sub(2)..(k + 2).min(st.lower.len())].join(" ")
-                ),
-                choices: Vec::new(),
-            };
-        }
-    }
-    // "how many tickets did Enterprise merchants open in October", "tickets closed
-    // yesterday": an event verb dated by a period needs a date for that event; the metric
-    // counts by its own date. Unless the metric has a date of that name, ask.
-    if period.is_some() {
-        let dates: Vec<String> = metric_ids
-            .iter()
-            .flat_map(|&m| metric_models(layer, m))
-            .flat_map(|model| {
-                layer.models[model]
-                    .dimensions
-                    .iter()
-                    .filter(|d| d.is_time())
-            })
-            .flat_map(|d| phrase(&d.name).into_iter().chain(phrase(&d.label)))
-            .collect();
-        let aux = (0..st.lower.len()).find(|&k| {
-            matches!(
-                st.word(k),
-                "did" | "do" | "does" | "were" | "was" | "got" | "get"
-            )
-        });
-        for k in 0..st.lower.len() {
-            let w = st.word(k);
-            let root = match w {
-                "open" | "opened" | "opens" => "open",
-                "close" | "closed" | "closes" => "close",
-                "resolve" | "resolved" | "resolves" => "resolv",
-                "cancel" | "cancelled" | "canceled" => "cancel",
-                "lose" | "lost" | "loses" => "los",
-                "finish" | "finished" => "finish",
-                _ => continue,
-            };
-            let then_period = period.as_ref().is_some_and(|p| p.used.contains(&(k + 1)))
-                || (matches!(st.word(k + 1), "in" | "on" | "during")
-                    && period.as_ref().is_some_and(|p| p.used.contains(&(k + 2))));
-            let verb = then_period && (aux.is_some_and(|a| a < k) || k > 0);
-            let dated = dates.iter().any(|d| d.starts_with(root));
-            let as_value = readings
-                .iter()
-                .any(|(j, n, role, _)| *role == Role::Value && *j <= k && k < j + n);
-            if verb && !dated && (as_value || !st.used[k]) {
-                return Plan::Clarify {
-                    question: format!(
-                        "\"{w}\" in that period: I count {} by {}, and there is no date for when they were {w}. Ask for them by {} (\"created in October\"), or by their current status without a period.",
-                        layer.metrics[metric_ids[0]].label.to_lowercase(),
-                        own_time(layer, metric_ids[0]).unwrap_or_else(|| "their date".into()),
-                        own_time(layer, metric_ids[0]).unwrap_or_else(|| "their date".into())
-                    ),
-                    choices: Vec::new(),
+    /// Words nobody recognised that look like names are refused; a metric's own words are its.
+    fn unknown_names(&mut self) -> Option<Plan> {
+        // 7. Words nobody recognised that look like names: refuse rather than ignore a filter.
+        let unknown: Vec<String> = self
+            .question
+            .split_whitespace()
+            .enumerate()
+            .skip(1)
+            .filter(|(_, w)| w.chars().next().is_some_and(char::is_uppercase))
+            .map(|(_, w)| w.trim_matches(|c: char| !c.is_alphanumeric()).to_string())
+            .filter(|w| {
+                let parts = words(w);
+                let known = |p: &String| {
+                    let s = stem(p);
+                    self.st
+                        .stems
+                        .iter()
+                        .zip(&self.st.used)
+                        .any(|(t, u)| *u && *t == s)
+                        || STOPWORDS.contains(&p.as_str())
+                        || is_filler(p, &self.layer.ignore)
+                        || time::find_period(std::slice::from_ref(p), self.today).is_some()
                 };
-            }
-        }
-    }
-    // "more tickets than Pets": a comparison against one value is not a breakdown.
-    if let Some((k, _)) = said(&st, &["than"]) {
-        return Plan::Clarify {
-            question: format!(
-                "\"{}\": I can't compare against one value yet. Ask for {} by the dimension and compare the rows.",
-                st.lower[k.saturating_sub(2)..(k + 3).min(st.lower.len())].join(" "),
-                layer.metrics[metric_ids[0]].label
-            ),
-            choices: Vec::new(),
-        };
-    }
-    // "this time last year": not the whole of last year.
-    if (1..st.lower.len()).any(|k| st.word(k - 1) == "this" && st.word(k) == "time" && !st.used[k])
-    {
-        return Plan::Clarify {
-            question: "\"This time last year\": the same day, week or month last year? Name the period, e.g. \"November 2025\".".into(),
-            choices: Vec::new(),
-        };
-    }
-    // "booking value paid in May": a period read on another date column of the metric
-    // ("paid" is the payment date's word) is asked about.
-    if period.is_some() || grain.is_some() {
-        let own: Vec<String> = metric_ids
-            .iter()
-            .filter_map(|m| own_time(layer, *m))
+                let looks_like_name = w.chars().any(char::is_lowercase)
+                    || (w.chars().filter(|c| c.is_alphabetic()).count() >= 3
+                        && w.chars().all(|c| !c.is_lowercase()));
+                !parts.is_empty() && looks_like_name && !parts.iter().all(known)
+            })
             .collect();
-        // (A metric with no date of its own is refused for periods further on.)
-        for &m in metric_ids.iter().filter(|_| !own.is_empty()) {
-            for model in metric_models(layer, m) {
-                for d in layer.models[model]
-                    .dimensions
-                    .iter()
-                    .filter(|d| d.is_time())
-                {
-                    if own.contains(&d.name) {
-                        continue;
-                    }
-                    let names: Vec<String> = std::iter::once(&d.name)
-                        .chain(std::iter::once(&d.label))
-                        .chain(&d.synonyms)
-                        .flat_map(|t| phrase(t))
-                        .filter(|w| {
-                            !matches!(
-                                w.as_str(),
-                                "date" | "day" | "at" | "on" | "time" | "of" | "the"
-                            )
-                        })
-                        .collect();
-                    if let Some(k) =
-                        (0..st.stems.len()).find(|&k| !st.used[k] && names.contains(&st.stems[k]))
-                    {
-                        return Plan::Clarify {
-                            question: format!(
-                                "\"{}\": the period counts {} by {}. Do you want it by {} instead? Ask for \"{} by {}\".",
-                                st.word(k),
-                                layer.metrics[m].label,
-                                own.first().cloned().unwrap_or_default(),
-                                d.name,
-                                layer.metrics[m].label,
-                                d.name
-                            ),
-                            choices: Vec::new(),
-                        };
-                    }
-                }
-            }
-        }
-    }
-    // "tickets per merchant", "views per listing": a rate per entity is not a governed
-    // metric unless one is named; "per" that no reading took is asked about.
-    let grouping_after = |k: usize| {
-        readings.iter().any(|(j, n, role, as_)| {
-            *j <= k + 1
-                && k + 1 < j + n
-                && (*role == Role::Grain || (*role == Role::Dimension && group_by.contains(as_)))
-        })
-    };
-    if let Some((k, _)) = said(&st, &["per"]).filter(|(k, _)| !grouping_after(*k)) {
-        let what = st.lower[k + 1..(k + 3).min(st.lower.len())].join(" ");
-        return Plan::Clarify {
-            question: format!(
-                "\"per {what}\": do you want {} broken down by it, or an average per one? There is no governed metric for the average; ask for a breakdown \"by\" it.",
-                layer.metrics[metric_ids[0]].label
-            ),
-            choices: Vec::new(),
-        };
-    }
-    // 8. Every word accounted for: a content phrase left over is asked about, never dropped.
-    if let Some(plan) = unexplained(layer, vocab, &st, &metric_ids) {
-        return plan;
-    }
-
-    // Snapshot metrics (no time axis) answer "now" only.
-    let mut time_range = period.as_ref().map(|p| p.range);
-    let mut period_label = period.as_ref().map(|p| p.label.clone());
-    if let Some(&m) = metric_ids.iter().find(|m| !has_time(layer, **m)) {
-        if grain.is_some() || compare.is_some() {
-            return Plan::Unanswerable {
+        if !unknown.is_empty() {
+            let names: Vec<String> = self
+                .metric_ids
+                .iter()
+                .map(|m| self.layer.metrics[*m].label.clone())
+                .collect();
+            return Some(Plan::Unanswerable {
                 reason: format!(
-                    "{} is a current snapshot with no history in the warehouse, so I can't show it over time.",
-                    layer.metrics[m].label
+                    "I found {} in your question, but I don't know what \"{}\" refers to, so I won't guess a filter for it.",
+                    names.join(" and "),
+                    unknown.join(" ")
                 ),
                 suggestions: Vec::new(),
-            };
+            });
         }
-        if let Some(r) = time_range {
-            // Only a short period around today reads as "now"; "this year" does not.
-            if r.to < today || r.from < today - chrono::Duration::days(31) {
-                return Plan::Unanswerable {
-                    reason: format!(
-                        "{} is a current snapshot; the warehouse has no history of it for {}.",
-                        layer.metrics[m].label,
-                        period_label.unwrap_or_default()
-                    ),
-                    suggestions: Vec::new(),
-                };
+
+        // A word from a found metric's own names ("revenue" for ARR, whose synonyms include
+        // "annual recurring revenue") refers to that metric.
+        for i in 0..self.st.stems.len() {
+            // ("intent signals by signal": a word after "by" names a grouping, not the metric.)
+            if self.st.used[i]
+                || is_filler(self.st.word(i), &self.layer.ignore)
+                || (i > 0 && matches!(self.st.word(i - 1), "by" | "per"))
+                // ("net new ARR growth": a change asked for, not the metric's own word.)
+                || matches!(
+                    self.st.word(i),
+                    "growth" | "grow" | "growing" | "change" | "changes" | "increase" | "decrease"
+                        | "delta" | "difference"
+                )
+            {
+                continue;
             }
-            notes.push(format!(
-                "{} is a current snapshot, as of today.",
-                layer.metrics[m].label
-            ));
-            time_range = None;
-            period_label = None;
+            let owner = self.vocab.entries.iter().find_map(|e| match e.target {
+                Target::Metric(m)
+                    if self.metric_ids.contains(&m) && e.words.contains(&self.st.stems[i]) =>
+                {
+                    Some(m)
+                }
+                _ => None,
+            });
+            if let Some(m) = owner {
+                self.st.used[i] = true;
+                record(
+                    &mut self.readings,
+                    i,
+                    1,
+                    Role::Metric,
+                    self.layer.metrics[m].name.clone(),
+                );
+            }
         }
+        None
     }
 
-    // "which merchants churned last month": the entities, one row each.
-    if desc.is_none() && group_by.is_empty() && filters.iter().all(|c| c.op != Op::In) {
-        if let Some(&(m, pos, n, _)) = metrics.first() {
-            let after_which = which_at.is_some_and(|w| w + 1 == pos);
-            let plural = st.lower[pos] != st.stems[pos];
-            if after_which && plural && layer.metrics[m].unit == crate::semantic::Unit::Count {
-                if let Some(col) = entity_column(layer, m, true) {
+    /// A list of entities by their columns: the distinct rows of the group-bys.
+    fn listing_columns(&mut self) -> Option<Plan> {
+        // A list of entities by their columns ("return all the policies and their agents by
+        // policy number and agent id"): when every metric named is only the count of a listed
+        // entity, the answer is the distinct rows of the group-bys, with no number.
+        self.counts_only = !self.metric_ids.is_empty()
+            && self
+                .metric_ids
+                .iter()
+                .all(|&m| match &self.layer.metrics[m].kind {
+                    MetricKind::Simple(i) => {
+                        i.filter.is_empty()
+                            && matches!(
+                                self.layer.models[i.model].measures[i.measure].agg,
+                                crate::semantic::raw::Agg::Count
+                            )
+                    }
+                    _ => false,
+                });
+        if self.listing
+            && self.counts_only
+            && !self.group_by.is_empty()
+            && self.filters.is_empty()
+            && self.period.is_none()
+            && self.grain.is_none()
+            && self.compare.is_none()
+            && self.share_base.is_none()
+            && self.defined.is_none()
+            && self.limit.is_none()
+            && self.desc.is_none()
+            && !self.why
+        {
+            // The counted entity is a column too ("return all the policies and their policy
+            // holder": policy number and policy holder id).
+            for (m, pos, n, _) in &self.metrics {
+                if let Some(col) = entity_column(self.layer, *m, true) {
+                    if !self.group_by.contains(&col) {
+                        let at = self.group_pos.iter().filter(|p| **p < *pos).count();
+                        self.group_by.insert(at, col.clone());
+                        self.group_pos.insert(at, *pos);
+                    }
                     record(
-                        &mut readings,
+                        &mut self.readings,
+                        *pos,
+                        *n,
+                        Role::Dimension,
+                        format!("{col} (each one)"),
+                    );
+                }
+            }
+            // "by id": the identifiers just listed.
+            for i in 0..self.st.lower.len() {
+                if !self.st.used[i]
+                    && matches!(self.st.word(i), "id" | "ids" | "identifier" | "identifiers")
+                    && i > 0
+                    && matches!(self.st.word(i - 1), "by" | "their" | "with" | "and")
+                {
+                    self.st.used[i] = true;
+                    record(
+                        &mut self.readings,
+                        i,
+                        1,
+                        Role::Dimension,
+                        "their identifiers",
+                    );
+                }
+            }
+            if let Some(plan) = unexplained(self.layer, self.vocab, &self.st, &self.metric_ids) {
+                return Some(plan);
+            }
+            let mut notes = vec![
+                "A list of rows: each distinct combination of the columns asked for.".to_string(),
+            ];
+            for col in linking_identifiers(self.layer, &self.group_by) {
+                notes.push(format!(
+                    "{col} is added: it links the entities listed, so each row says how they relate."
+                ));
+                self.group_by.push(col);
+            }
+            if self
+                .group_by
+                .iter()
+                .all(|g| reachable(self.layer, &self.metric_ids, g))
+            {
+                let understood = understood_list(&self.st, &self.readings);
+                return Some(Plan::Query {
+                    query: MetricQuery {
+                        metrics: Vec::new(),
+                        group_by: std::mem::take(&mut self.group_by),
+                        grain: None,
+                        filters: Vec::new(),
+                        time_range: None,
+                        order: Vec::new(),
+                        limit: None,
+                    },
+                    period: None,
+                    notes,
+                    understood,
+                    shape: Shape::Single,
+                });
+            }
+        }
+        None
+    }
+
+    /// "show me every merchant in the Pets vertical": one row per entity.
+    fn entity_listing(&mut self) -> Option<Plan> {
+        // "show me every merchant in the Pets vertical": one row per entity, with its count.
+        let mut entity_rows = false;
+        let simple_count = !self.metric_ids.is_empty()
+            && self
+                .metric_ids
+                .iter()
+                .all(|&m| match &self.layer.metrics[m].kind {
+                    MetricKind::Simple(i) => matches!(
+                        self.layer.models[i.model].measures[i.measure].agg,
+                        crate::semantic::raw::Agg::Count
+                    ),
+                    _ => false,
+                });
+        if self.listing && simple_count && (self.group_by.is_empty() || !self.counts_only) {
+            if let Some(&(m, pos, n, _)) = self.metrics.first() {
+                if let Some(col) = entity_column(self.layer, m, true) {
+                    record(
+                        &mut self.readings,
                         pos,
                         n,
                         Role::Dimension,
                         format!("{col} (each one)"),
                     );
-                    notes.push(format!("One row per {col}."));
-                    group_by.push(col);
+                    self.notes.push(format!("One row per {col}."));
+                    if !self.group_by.contains(&col) {
+                        self.group_by.insert(0, col);
+                    }
+                    entity_rows = true;
                 }
             }
         }
-    }
-    // "top deals owned by Priya Shah": a group-by pinned to one value ranks nothing.
-    if desc.is_some() || limit.is_some() {
-        group_by.retain(|g| {
-            !filters
-                .iter()
-                .any(|c| &c.dimension == g && c.op == Op::Eq && c.values.len() == 1)
-        });
-    }
-    // "top 2 merchants in each vertical": a ranking within groups is not supported; one
-    // over combinations is rarely meant. Ask.
-    // ("highest ARR merchant per country", "top channel by tickets each month": a ranking
-    // within each group or period.)
-    let within_each = readings.iter().any(|(j, _, role, as_)| {
-        *role == Role::Dimension
-            && group_by.contains(as_)
-            && *j > 0
-            && matches!(st.word(j - 1), "each" | "per" | "every")
-    }) || (grain.is_some() && !group_by.is_empty());
-    if (desc.is_some() || limit.is_some()) && within_each && !group_by.is_empty() {
-        let within = match grain {
-            Some(g) => g.to_string(),
-            None => group_by.last().cloned().unwrap_or_default(),
-        };
-        return Plan::Clarify {
-            question: format!(
-                "The highest or lowest within each {within}? I can rank one breakdown at a time: ask for {} by {} for one {within}.",
-                layer.metrics[metric_ids[0]].label,
-                group_by[0]
-            ),
-            choices: Vec::new(),
-        };
-    }
-    if limit.is_some() && group_by.len() > 1 {
-        return Plan::Clarify {
-            question: format!(
-                "A top {} over {} together, or within each {}? I can rank one breakdown at a time: ask for the top {} {} for one {}.",
-                limit.unwrap_or(5),
-                group_by.join(" and "),
-                group_by[1],
-                limit.unwrap_or(5),
-                group_by[0],
-                group_by[1]
-            ),
-            choices: Vec::new(),
-        };
-    }
-    // A ranking with nothing to rank ("the ARR of our biggest customer"): by the entity
-    // named, else asked about.
-    if (desc.is_some() || limit.is_some()) && group_by.is_empty() && compare.is_none() && !why {
-        let entity = subjects.iter().find_map(|&(m, pos, n)| {
-            let col = entity_column(layer, m, true)?;
-            reachable(layer, &metric_ids, &col).then_some((col, pos, n))
-        });
-        match entity {
-            Some((col, pos, n)) => {
-                let singular = st.lower[pos + n - 1] == st.stems[pos + n - 1];
-                if singular && limit.is_none() {
-                    limit = Some(1);
-                }
-                record(&mut readings, pos, n, Role::Dimension, col.clone());
-                group_by.push(col);
-            }
-            None => {
-                return Plan::Clarify {
-                    question: format!(
-                        "Highest or lowest among what? Name a breakdown, e.g. \"{} by {}\".",
-                        layer.metrics[metric_ids[0]].label,
-                        reachable_dimension_names(layer, &metric_ids)
-                            .first()
-                            .cloned()
-                            .unwrap_or_else(|| "segment".into())
-                    ),
-                    choices: reachable_dimension_names(layer, &metric_ids)
-                        .into_iter()
-                        .take(5)
-                        .collect(),
-                };
-            }
+        // A listing of a governed amount by columns is that amount per group ("return the
+        // policies and their loss payment amount by policy number and claim number"); a list
+        // of counted rows by columns ("list all the tickets by channel") is not answered.
+        if self.listing && !entity_rows && (self.counts_only || self.group_by.is_empty()) {
+            return Some(Plan::Clarify {
+                question: "That asks for a list of rows, and I answer with governed numbers: a count or a total per group. Ask e.g. for a metric \"by\" the columns you want."
+                    .into(),
+                choices: Vec::new(),
+            });
         }
-    }
-    let mut order = Vec::new();
-    if let (Some(d), false) = (desc, group_by.is_empty()) {
-        order.push(OrderBy {
-            field: layer.metrics[metric_ids[0]].name.clone(),
-            desc: d,
-        });
-        if which && limit.is_none() && !ranked_list {
-            limit = Some(1);
-        }
-    } else {
-        limit = None;
+        None
     }
 
-    // Event dates end today: a period still running is counted up to today ("tickets this
-    // month" on the 20th is the 1st to the 20th), and one that hasn't started has nothing.
-    // Dates marked `future: true` (a deal's close date) keep the whole period.
-    if let Some(r) = time_range {
-        // ("won ARR in 2026 so far": to date even on a future-capable date.)
-        let so_far = (1..st.lower.len()).any(|k| {
-            matches!(
-                (st.word(k - 1), st.word(k)),
-                ("so", "far")
-                    | ("to", "date")
-                    | ("until", "now")
-                    | ("until", "today")
-                    | ("till", "now")
-            )
-        });
-        let future = !so_far
-            && metric_ids
+    /// "only" next to a value; an event verb dated by a period needs that event's date.
+    fn only_and_event_dates(&mut self) -> Option<Plan> {
+        // "only" restricts a value next to it ("chat only", "only Enterprise"); anywhere else
+        // it may carry a meaning no reading took ("influenced by AI only").
+        if let Some((k, _)) = said(&self.st, &["only"]) {
+            let next_to_value = self
+                .readings
                 .iter()
-                .any(|&m| own_time_dimension(layer, m).is_some_and(|d| d.future));
-        if !future && r.from > today {
-            return Plan::Unanswerable {
-                reason: format!(
-                    "That period ({} to {}) starts after today ({today}): {} has no data for it yet.",
-                    r.from,
-                    r.to,
-                    layer.metrics[metric_ids[0]].label
-                ),
-                suggestions: Vec::new(),
-            };
-        }
-        if !future && r.to > today && compare.is_none() && !why {
-            time_range = Some(TimeRange {
-                from: r.from,
-                to: today,
-            });
-            if let Some(l) = &period_label {
-                period_label = Some(format!("{} to date", short_label(l)));
-            }
-        }
-    }
-    // Shape: comparisons, why, shares and definitions need more than one query.
-    let mut shape = Shape::Single;
-    if let Some((earlier, later)) = compare {
-        time_range = Some(later.range);
-        period_label = Some(format!("{} vs {}", later.label, earlier.label));
-        if grain.is_some() {
-            return Plan::Clarify {
-                question: "Do you want the two periods compared, or a series over time?".into(),
-                choices: Vec::new(),
-            };
-        }
-        if why {
-            let m = metric_ids[0];
-            if metric_ids.len() > 1 || !additive(layer, m) {
-                return Plan::Clarify {
+                .any(|(j, n, role, _)| *role == Role::Value && (j + n == k || *j == k + 1));
+            if !next_to_value {
+                return Some(Plan::Clarify {
                     question: format!(
-                        "{} is not a sum or a count, so its change doesn't split into contributions. Ask for it by a dimension and two periods instead, e.g. \"{} by {} this month vs last month\".",
-                        layer.metrics[m].label,
-                        layer.metrics[m].label,
-                        split_dimensions(layer, m).first().cloned().unwrap_or_else(|| "segment".into())
+                        "\"{}\": only which? Name the value, e.g. a channel or a segment.",
+                        self.st.lower[k.saturating_sub(2)..(k + 2).min(self.st.lower.len())]
+                            .join(" ")
                     ),
                     choices: Vec::new(),
-                };
+                });
             }
-            let dimensions: Vec<String> = split_dimensions(layer, m)
-                .into_iter()
-                .filter(|d| !group_by.contains(d) && !filters.iter().any(|c| &c.dimension == d))
+        }
+        // "how many tickets did Enterprise merchants open in October", "tickets closed
+        // yesterday": an event verb dated by a period needs a date for that event; the metric
+        // counts by its own date. Unless the metric has a date of that name, ask.
+        if self.period.is_some() {
+            let dates: Vec<String> = self
+                .metric_ids
+                .iter()
+                .flat_map(|&m| metric_models(self.layer, m))
+                .flat_map(|model| {
+                    self.layer.models[model]
+                        .dimensions
+                        .iter()
+                        .filter(|d| d.is_time())
+                })
+                .flat_map(|d| phrase(&d.name).into_iter().chain(phrase(&d.label)))
                 .collect();
-            if dimensions.is_empty() {
-                return Plan::Clarify {
-                    question: format!(
-                        "{} has no dimension to explain its change by, so I can only show the two periods. Ask \"{} {} vs the period before\".",
-                        layer.metrics[m].label, layer.metrics[m].label, later.label
-                    ),
-                    choices: Vec::new(),
+            let aux = (0..self.st.lower.len()).find(|&k| {
+                matches!(
+                    self.st.word(k),
+                    "did" | "do" | "does" | "were" | "was" | "got" | "get"
+                )
+            });
+            for k in 0..self.st.lower.len() {
+                let w = self.st.word(k);
+                let root = match w {
+                    "open" | "opened" | "opens" => "open",
+                    "close" | "closed" | "closes" => "close",
+                    "resolve" | "resolved" | "resolves" => "resolv",
+                    "cancel" | "cancelled" | "canceled" => "cancel",
+                    "lose" | "lost" | "loses" => "los",
+                    "finish" | "finished" => "finish",
+                    _ => continue,
                 };
+                let then_period = self
+                    .period
+                    .as_ref()
+                    .is_some_and(|p| p.used.contains(&(k + 1)))
+                    || (matches!(self.st.word(k + 1), "in" | "on" | "during")
+                        && self
+                            .period
+                            .as_ref()
+                            .is_some_and(|p| p.used.contains(&(k + 2))));
+                let verb = then_period && (aux.is_some_and(|a| a < k) || k > 0);
+                let dated = dates.iter().any(|d| d.starts_with(root));
+                let as_value = self
+                    .readings
+                    .iter()
+                    .any(|(j, n, role, _)| *role == Role::Value && *j <= k && k < j + n);
+                if verb && !dated && (as_value || !self.st.used[k]) {
+                    return Some(Plan::Clarify {
+                        question: format!(
+                            "\"{w}\" in that period: I count {} by {}, and there is no date for when they were {w}. Ask for them by {} (\"created in October\"), or by their current status without a period.",
+                            self.layer.metrics[self.metric_ids[0]].label.to_lowercase(),
+                            own_time(self.layer, self.metric_ids[0]).unwrap_or_else(|| "their date".into()),
+                            own_time(self.layer, self.metric_ids[0]).unwrap_or_else(|| "their date".into())
+                        ),
+                        choices: Vec::new(),
+                    });
+                }
             }
-            shape = Shape::Why {
-                earlier,
-                later,
-                dimensions,
-            };
-        } else {
-            shape = Shape::Compare { earlier, later };
         }
+        None
     }
-    if let Some((b, _)) = share_base {
-        let base_filters = filters.clone();
-        // The share's condition: the filtered version of X, or the values after X.
-        let (num_metric, cond): (usize, Vec<Condition>) = match share_numerator {
-            Some(m) => (m, Vec::new()),
+
+    /// "more than Pets", "this time last year", a period read on another date column.
+    fn than_and_other_dates(&mut self) -> Option<Plan> {
+        // "more tickets than Pets": a comparison against one value is not a breakdown.
+        if let Some((k, _)) = said(&self.st, &["than"]) {
+            return Some(Plan::Clarify {
+                question: format!(
+                    "\"{}\": I can't compare against one value yet. Ask for {} by the dimension and compare the rows.",
+                    self.st.lower[k.saturating_sub(2)..(k + 3).min(self.st.lower.len())].join(" "),
+                    self.layer.metrics[self.metric_ids[0]].label
+                ),
+                choices: Vec::new(),
+            });
+        }
+        // "this time last year": not the whole of last year.
+        if (1..self.st.lower.len())
+            .any(|k| self.st.word(k - 1) == "this" && self.st.word(k) == "time" && !self.st.used[k])
+        {
+            return Some(Plan::Clarify {
+                question: "\"This time last year\": the same day, week or month last year? Name the period, e.g. \"November 2025\".".into(),
+                choices: Vec::new(),
+            });
+        }
+        // "booking value paid in May": a period read on another date column of the metric
+        // ("paid" is the payment date's word) is asked about.
+        if self.period.is_some() || self.grain.is_some() {
+            let own: Vec<String> = self
+                .metric_ids
+                .iter()
+                .filter_map(|m| own_time(self.layer, *m))
+                .collect();
+            // (A metric with no date of its own is refused for periods further on.)
+            for &m in self.metric_ids.iter().filter(|_| !own.is_empty()) {
+                for model in metric_models(self.layer, m) {
+                    for d in self.layer.models[model]
+                        .dimensions
+                        .iter()
+                        .filter(|d| d.is_time())
+                    {
+                        if own.contains(&d.name) {
+                            continue;
+                        }
+                        let names: Vec<String> = std::iter::once(&d.name)
+                            .chain(std::iter::once(&d.label))
+                            .chain(&d.synonyms)
+                            .flat_map(|t| phrase(t))
+                            .filter(|w| {
+                                !matches!(
+                                    w.as_str(),
+                                    "date" | "day" | "at" | "on" | "time" | "of" | "the"
+                                )
+                            })
+                            .collect();
+                        if let Some(k) = (0..self.st.stems.len())
+                            .find(|&k| !self.st.used[k] && names.contains(&self.st.stems[k]))
+                        {
+                            return Some(Plan::Clarify {
+                                question: format!(
+                                    "\"{}\": the period counts {} by {}. Do you want it by {} instead? Ask for \"{} by {}\".",
+                                    self.st.word(k),
+                                    self.layer.metrics[m].label,
+                                    own.first().cloned().unwrap_or_default(),
+                                    d.name,
+                                    self.layer.metrics[m].label,
+                                    d.name
+                                ),
+                                choices: Vec::new(),
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        None
+    }
+
+    /// "per" no reading took, then every word accounted for.
+    fn per_and_unexplained(&mut self) -> Option<Plan> {
+        // "tickets per merchant", "views per listing": a rate per entity is not a governed
+        // metric unless one is named; "per" that no reading took is asked about.
+        let grouping_after = |k: usize| {
+            self.readings.iter().any(|(j, n, role, as_)| {
+                *j <= k + 1
+                    && k + 1 < j + n
+                    && (*role == Role::Grain
+                        || (*role == Role::Dimension && self.group_by.contains(as_)))
+            })
+        };
+        if let Some((k, _)) = said(&self.st, &["per"]).filter(|(k, _)| !grouping_after(*k)) {
+            let what = self.st.lower[k + 1..(k + 3).min(self.st.lower.len())].join(" ");
+            return Some(Plan::Clarify {
+                question: format!(
+                    "\"per {what}\": do you want {} broken down by it, or an average per one? There is no governed metric for the average; ask for a breakdown \"by\" it.",
+                    self.layer.metrics[self.metric_ids[0]].label
+                ),
+                choices: Vec::new(),
+            });
+        }
+        // 8. Every word accounted for: a content phrase left over is asked about, never dropped.
+        if let Some(plan) = unexplained(self.layer, self.vocab, &self.st, &self.metric_ids) {
+            return Some(plan);
+        }
+
+        None
+    }
+
+    /// Snapshot metrics answer "now" only; "which merchants churned" lists the entities.
+    fn snapshot_and_entities(&mut self) -> Option<Plan> {
+        // Snapshot metrics (no time axis) answer "now" only.
+        self.time_range = self.period.as_ref().map(|p| p.range);
+        self.period_label = self.period.as_ref().map(|p| p.label.clone());
+        if let Some(&m) = self.metric_ids.iter().find(|m| !has_time(self.layer, **m)) {
+            if self.grain.is_some() || self.compare.is_some() {
+                return Some(Plan::Unanswerable {
+                    reason: format!(
+                        "{} is a current snapshot with no history in the warehouse, so I can't show it over time.",
+                        self.layer.metrics[m].label
+                    ),
+                    suggestions: Vec::new(),
+                });
+            }
+            if let Some(r) = self.time_range {
+                // Only a short period around today reads as "now"; "this year" does not.
+                if r.to < self.today || r.from < self.today - chrono::Duration::days(31) {
+                    return Some(Plan::Unanswerable {
+                        reason: format!(
+                            "{} is a current snapshot; the warehouse has no history of it for {}.",
+                            self.layer.metrics[m].label,
+                            self.period_label.clone().unwrap_or_default()
+                        ),
+                        suggestions: Vec::new(),
+                    });
+                }
+                self.notes.push(format!(
+                    "{} is a current snapshot, as of today.",
+                    self.layer.metrics[m].label
+                ));
+                self.time_range = None;
+                self.period_label = None;
+            }
+        }
+
+        // "which merchants churned last month": the entities, one row each.
+        if self.desc.is_none()
+            && self.group_by.is_empty()
+            && self.filters.iter().all(|c| c.op != Op::In)
+        {
+            if let Some(&(m, pos, n, _)) = self.metrics.first() {
+                let after_which = self.which_at.is_some_and(|w| w + 1 == pos);
+                let plural = self.st.lower[pos] != self.st.stems[pos];
+                if after_which
+                    && plural
+                    && self.layer.metrics[m].unit == crate::semantic::Unit::Count
+                {
+                    if let Some(col) = entity_column(self.layer, m, true) {
+                        record(
+                            &mut self.readings,
+                            pos,
+                            n,
+                            Role::Dimension,
+                            format!("{col} (each one)"),
+                        );
+                        self.notes.push(format!("One row per {col}."));
+                        self.group_by.push(col);
+                    }
+                }
+            }
+        }
+        // "top deals owned by Priya Shah": a group-by pinned to one value ranks nothing.
+        if self.desc.is_some() || self.limit.is_some() {
+            self.group_by.retain(|g| {
+                !self
+                    .filters
+                    .iter()
+                    .any(|c| &c.dimension == g && c.op == Op::Eq && c.values.len() == 1)
+            });
+        }
+        None
+    }
+
+    /// Rankings within groups, over combinations or with nothing to rank are asked about.
+    fn ranking_checks(&mut self) -> Option<Plan> {
+        // "top 2 merchants in each vertical": a ranking within groups is not supported; one
+        // over combinations is rarely meant. Ask.
+        // ("highest ARR merchant per country", "top channel by tickets each month": a ranking
+        // within each group or period.)
+        let within_each = self.readings.iter().any(|(j, _, role, as_)| {
+            *role == Role::Dimension
+                && self.group_by.contains(as_)
+                && *j > 0
+                && matches!(self.st.word(j - 1), "each" | "per" | "every")
+        }) || (self.grain.is_some() && !self.group_by.is_empty());
+        if (self.desc.is_some() || self.limit.is_some()) && within_each && !self.group_by.is_empty()
+        {
+            let within = match self.grain {
+                Some(g) => g.to_string(),
+                None => self.group_by.last().cloned().unwrap_or_default(),
+            };
+            return Some(Plan::Clarify {
+                question: format!(
+                    "The highest or lowest within each {within}? I can rank one breakdown at a time: ask for {} by {} for one {within}.",
+                    self.layer.metrics[self.metric_ids[0]].label,
+                    self.group_by[0]
+                ),
+                choices: Vec::new(),
+            });
+        }
+        if self.limit.is_some() && self.group_by.len() > 1 {
+            return Some(Plan::Clarify {
+                question: format!(
+                    "A top {} over {} together, or within each {}? I can rank one breakdown at a time: ask for the top {} {} for one {}.",
+                    self.limit.unwrap_or(5),
+                    self.group_by.join(" and "),
+                    self.group_by[1],
+                    self.limit.unwrap_or(5),
+                    self.group_by[0],
+                    self.group_by[1]
+                ),
+                choices: Vec::new(),
+            });
+        }
+        // A ranking with nothing to rank ("the ARR of our biggest customer"): by the entity
+        // named, else asked about.
+        if (self.desc.is_some() || self.limit.is_some())
+            && self.group_by.is_empty()
+            && self.compare.is_none()
+            && !self.why
+        {
+            let entity = self.subjects.iter().find_map(|&(m, pos, n)| {
+                let col = entity_column(self.layer, m, true)?;
+                reachable(self.layer, &self.metric_ids, &col).then_some((col, pos, n))
+            });
+            match entity {
+                Some((col, pos, n)) => {
+                    let singular = self.st.lower[pos + n - 1] == self.st.stems[pos + n - 1];
+                    if singular && self.limit.is_none() {
+                        self.limit = Some(1);
+                    }
+                    record(&mut self.readings, pos, n, Role::Dimension, col.clone());
+                    self.group_by.push(col);
+                }
+                None => {
+                    return Some(Plan::Clarify {
+                        question: format!(
+                            "Highest or lowest among what? Name a breakdown, e.g. \"{} by {}\".",
+                            self.layer.metrics[self.metric_ids[0]].label,
+                            reachable_dimension_names(self.layer, &self.metric_ids)
+                                .first()
+                                .cloned()
+                                .unwrap_or_else(|| "segment".into())
+                        ),
+                        choices: reachable_dimension_names(self.layer, &self.metric_ids)
+                            .into_iter()
+                            .take(5)
+                            .collect(),
+                    });
+                }
+            }
+        }
+        None
+    }
+
+    /// The sort order, and event dates that end today.
+    fn order_and_range(&mut self) -> Option<Plan> {
+        let today = self.today;
+        self.order = Vec::new();
+        if let (Some(d), false) = (self.desc, self.group_by.is_empty()) {
+            self.order.push(OrderBy {
+                field: self.layer.metrics[self.metric_ids[0]].name.clone(),
+                desc: d,
+            });
+            if self.which && self.limit.is_none() && !self.ranked_list {
+                self.limit = Some(1);
+            }
+        } else {
+            self.limit = None;
+        }
+
+        // Event dates end today: a period still running is counted up to today ("tickets this
+        // month" on the 20th is the 1st to the 20th), and one that hasn't started has nothing.
+        // Dates marked `future: true` (a deal's close date) keep the whole period.
+        if let Some(r) = self.time_range {
+            // ("won ARR in 2026 so far": to date even on a future-capable date.)
+            let so_far = (1..self.st.lower.len()).any(|k| {
+                matches!(
+                    (self.st.word(k - 1), self.st.word(k)),
+                    ("so", "far")
+                        | ("to", "date")
+                        | ("until", "now")
+                        | ("until", "today")
+                        | ("till", "now")
+                )
+            });
+            let future = !so_far
+                && self
+                    .metric_ids
+                    .iter()
+                    .any(|&m| own_time_dimension(self.layer, m).is_some_and(|d| d.future));
+            if !future && r.from > self.today {
+                return Some(Plan::Unanswerable {
+                    reason: format!(
+                        "That period ({} to {}) starts after today ({today}): {} has no data for it yet.",
+                        r.from,
+                        r.to,
+                        self.layer.metrics[self.metric_ids[0]].label
+                    ),
+                    suggestions: Vec::new(),
+                });
+            }
+            if !future && r.to > self.today && self.compare.is_none() && !self.why {
+                self.time_range = Some(TimeRange {
+                    from: r.from,
+                    to: self.today,
+                });
+                if let Some(l) = &self.period_label {
+                    self.period_label = Some(format!("{} to date", short_label(l)));
+                }
+            }
+        }
+        None
+    }
+
+    /// Shape: two periods compared, or why a metric changed.
+    fn compare_shape(&mut self) -> Option<Plan> {
+        // Shape: comparisons, why, shares and definitions need more than one query.
+        self.shape = Shape::Single;
+        if let Some((earlier, later)) = self.compare.clone() {
+            self.time_range = Some(later.range);
+            self.period_label = Some(format!("{} vs {}", later.label, earlier.label));
+            if self.grain.is_some() {
+                return Some(Plan::Clarify {
+                    question: "Do you want the two periods compared, or a series over time?".into(),
+                    choices: Vec::new(),
+                });
+            }
+            if self.why {
+                let m = self.metric_ids[0];
+                if self.metric_ids.len() > 1 || !additive(self.layer, m) {
+                    return Some(Plan::Clarify {
+                        question: format!(
+                            "{} is not a sum or a count, so its change doesn't split into contributions. Ask for it by a dimension and two periods instead, e.g. \"{} by {} this month vs last month\".",
+                            self.layer.metrics[m].label,
+                            self.layer.metrics[m].label,
+                            split_dimensions(self.layer, m).first().cloned().unwrap_or_else(|| "segment".into())
+                        ),
+                        choices: Vec::new(),
+                    });
+                }
+                let dimensions: Vec<String> = split_dimensions(self.layer, m)
+                    .into_iter()
+                    .filter(|d| {
+                        !self.group_by.contains(d)
+                            && !self.filters.iter().any(|c| &c.dimension == d)
+                    })
+                    .collect();
+                if dimensions.is_empty() {
+                    return Some(Plan::Clarify {
+                        question: format!(
+                            "{} has no dimension to explain its change by, so I can only show the two periods. Ask \"{} {} vs the period before\".",
+                            self.layer.metrics[m].label, self.layer.metrics[m].label, later.label
+                        ),
+                        choices: Vec::new(),
+                    });
+                }
+                self.shape = Shape::Why {
+                    earlier,
+                    later,
+                    dimensions,
+                };
+            } else {
+                self.shape = Shape::Compare { earlier, later };
+            }
+        }
+        None
+    }
+
+    /// A share's numerator: (metric, the share's condition), the filtered version of the base
+    /// metric `b` or the values named after it; a condition on several dimensions, or none,
+    /// is asked about.
+    fn share_condition(&self, b: usize) -> Result<(usize, Vec<Condition>), Box<Plan>> {
+        match self.share_numerator {
+            Some(m) => Ok((m, Vec::new())),
             None => {
-                let after = share_base.map(|(_, a)| a).unwrap_or(0);
-                let cond: Vec<Condition> = filters
+                let after = self.share_base.map(|(_, a)| a).unwrap_or(0);
+                let cond: Vec<Condition> = self
+                    .filters
                     .iter()
                     .filter(|c| {
-                        readings.iter().any(|(i, _, r, a)| {
+                        self.readings.iter().any(|(i, _, r, a)| {
                             *r == Role::Value
                                 && *i >= after
                                 && a.starts_with(&format!("{} ", c.dimension))
@@ -3134,457 +3326,371 @@ pub fn plan(layer: &SemanticLayer, vocab: &Vocabulary, question: &str, today: Na
                 let mut cond_dims: Vec<&str> = cond.iter().map(|c| c.dimension.as_str()).collect();
                 cond_dims.dedup();
                 if cond_dims.len() > 1 {
-                    return Plan::Clarify {
-                        question: format!(
-                            "A share of which {}? \"{}\" could be the share of all of them, or the share within one of {}.",
-                            layer.metrics[b].label.to_lowercase(),
-                            cond.iter().map(|c| c.to_string()).collect::<Vec<_>>().join(" and "),
-                            cond_dims.join(" or ")
-                        ),
-                        choices: Vec::new(),
-                    };
+                    return Err(Box::new(Plan::Clarify {
+                            question: format!(
+                                "A share of which {}? \"{}\" could be the share of all of them, or the share within one of {}.",
+                                self.layer.metrics[b].label.to_lowercase(),
+                                cond.iter().map(|c| c.to_string()).collect::<Vec<_>>().join(" and "),
+                                cond_dims.join(" or ")
+                            ),
+                            choices: Vec::new(),
+                        }));
                 }
                 if cond.is_empty() {
-                    return Plan::Clarify {
+                    return Err(Box::new(Plan::Clarify {
+                            question: format!(
+                                "A share of {} that are what? Name a value, e.g. \"share of {} by {}\".",
+                                self.layer.metrics[b].label.to_lowercase(),
+                                self.layer.metrics[b].label.to_lowercase(),
+                                join_or(&reachable_dimension_names(self.layer, &[b]).into_iter().take(3).collect::<Vec<_>>())
+                            ),
+                            choices: Vec::new(),
+                        }));
+                }
+                Ok((b, cond))
+            }
+        }
+    }
+
+    /// Shape: a share, its denominator query.
+    fn share_shape(&mut self) -> Option<Plan> {
+        if let Some((b, _)) = self.share_base {
+            let base_filters = self.filters.clone();
+            // The share's condition: the filtered version of X, or the values after X.
+            let (num_metric, cond) = match self.share_condition(b) {
+                Ok(found) => found,
+                Err(ask) => return Some(*ask),
+            };
+            let rest: Vec<Condition> = base_filters
+                .iter()
+                .filter(|c| !cond.contains(c))
+                .cloned()
+                .collect();
+            // A governed ratio whose numerator is X filtered by Y and denominator X: use it.
+            let ratio = simple_parts(self.layer, b).and_then(|(model, measure, bf)| {
+                let mut nf = bf.clone();
+                nf.extend(cond.iter().cloned());
+                if let Some((_, _, f)) = simple_parts(self.layer, num_metric) {
+                    if num_metric != b {
+                        nf = f;
+                    }
+                }
+                self.layer.metrics.iter().position(|r| match &r.kind {
+                    MetricKind::Ratio {
+                        numerator,
+                        denominator,
+                    } => {
+                        numerator.model == model
+                            && numerator.measure == measure
+                            && denominator.model == model
+                            && denominator.measure == measure
+                            && same_conditions(&numerator.filter, &nf)
+                            && same_conditions(&denominator.filter, &bf)
+                    }
+                    _ => false,
+                })
+            });
+            match ratio {
+                Some(r) => {
+                    self.metric_ids = vec![r];
+                    self.filters = rest;
+                    if let Some(o) = self.order.first_mut() {
+                        o.field = self.layer.metrics[r].name.clone();
+                    }
+                }
+                None => {
+                    let mut num_filters = rest.clone();
+                    num_filters.extend(cond.iter().cloned());
+                    let denominator = MetricQuery {
+                        metrics: vec![self.layer.metrics[b].name.clone()],
+                        group_by: self.group_by.clone(),
+                        grain: self.grain,
+                        filters: rest.clone(),
+                        time_range: self.time_range,
+                        order: Vec::new(),
+                        limit: None,
+                    };
+                    let what = if num_metric != b {
+                        self.layer.metrics[num_metric].label.clone()
+                    } else {
+                        cond.iter()
+                            .map(|c| c.to_string())
+                            .collect::<Vec<_>>()
+                            .join(" and ")
+                    };
+                    let label = if num_metric != b {
+                        format!(
+                            "{what} as a share of {}",
+                            self.layer.metrics[b].label.to_lowercase()
+                        )
+                    } else {
+                        format!(
+                            "share of {} where {what}",
+                            self.layer.metrics[b].label.to_lowercase()
+                        )
+                    };
+                    self.notes.push(format!(
+                        "No governed ratio for this share: computed as {} divided by {} over the same scope.",
+                        if num_metric != b { self.layer.metrics[num_metric].label.clone() } else { format!("{} where {what}", self.layer.metrics[b].label) },
+                        self.layer.metrics[b].label
+                    ));
+                    self.metric_ids = vec![num_metric];
+                    self.filters = num_filters;
+                    self.order.clear();
+                    self.limit = None;
+                    self.shape = Shape::Share { denominator, label };
+                }
+            }
+        }
+        None
+    }
+
+    /// Shape: an inline definition, the sum of its parts.
+    fn definition_shape(&mut self) -> Option<Plan> {
+        if let Some((label, parts_from)) = &self.defined {
+            // "The average loss ... where loss is the sum of A, B and C": the governed average
+            // of that sum, when exactly one metric is the sum divided by a count.
+            let averaged = self
+                .st
+                .lower
+                .iter()
+                .any(|w| matches!(w.as_str(), "average" | "avg" | "mean"));
+            if averaged {
+                let parts_from = *parts_from;
+                let mut parts: Vec<usize> = self
+                    .metrics
+                    .iter()
+                    .filter(|x| x.1 >= parts_from)
+                    .map(|x| x.0)
+                    .collect();
+                parts.sort();
+                let averages: Vec<usize> = (0..self.layer.metrics.len())
+                    .filter(|&g| {
+                        quotient(self.layer, g).is_some_and(|(n, c)| {
+                            sum_leaves(self.layer, n).as_ref() == Some(&parts)
+                                && self.layer.metrics[c].unit == crate::semantic::Unit::Count
+                        })
+                    })
+                    .collect();
+                if let ([g], true) = (averages.as_slice(), parts.len() >= 2) {
+                    let mut ids = vec![*g];
+                    ids.extend(
+                        self.metrics
+                            .iter()
+                            .filter(|x| x.1 < parts_from)
+                            .map(|x| x.0),
+                    );
+                    if let Some((n, c)) = quotient(self.layer, *g) {
+                        self.notes.push(format!(
+                            "The average {label} is {}: {} divided by {}.",
+                            self.layer.metrics[*g].label.to_lowercase(),
+                            self.layer.metrics[n].label.to_lowercase(),
+                            self.layer.metrics[c].label.to_lowercase()
+                        ));
+                    }
+                    self.metric_ids = ids;
+                    self.defined = None;
+                }
+            }
+        }
+        if let Some((label, parts_from)) = self.defined.clone() {
+            let units: Vec<crate::semantic::Unit> = self
+                .metric_ids
+                .iter()
+                .map(|m| self.layer.metrics[*m].unit)
+                .collect();
+            let outside = self.metrics.iter().any(|(_, pos, _, _)| *pos < parts_from);
+            if self.metric_ids.len() < 2
+                || outside
+                || units.windows(2).any(|w| w[0] != w[1])
+                || !self.metric_ids.iter().all(|m| additive(self.layer, *m))
+            {
+                return Some(Plan::Clarify {
+                    question: format!(
+                        "I can only use \"{label}\" if it is the sum of two or more governed metrics in the same unit. Which metrics make it up?"
+                    ),
+                    choices: Vec::new(),
+                });
+            }
+            // "The average loss ... where loss is the sum of ...": the sum is defined, but not
+            // what it is averaged over.
+            if self
+                .st
+                .lower
+                .iter()
+                .any(|w| matches!(w.as_str(), "average" | "avg" | "mean" | "median" | "per"))
+            {
+                return Some(Plan::Clarify {
+                    question: format!(
+                        "I can add up \"{label}\" from its parts, but not average it: averaged over what (e.g. per claim or per policy)? Ask for the total {label} by the entity instead."
+                    ),
+                    choices: Vec::new(),
+                });
+            }
+            self.shape = Shape::Sum { label };
+        }
+
+        None
+    }
+
+    /// A sum per id one level finer, and a filter that contradicts a metric's own definition, are asked about.
+    fn contradictions(&mut self) -> Option<Plan> {
+        // "The premium of all policies by policy number": with no word asking for a total, a sum
+        // per id whose facts sit one level finer (a premium per coverage period, several per
+        // policy) could mean the total or each fact's row. Ask rather than pick.
+        let asks_aggregate = self.st.lower.iter().enumerate().any(|(i, w)| {
+            AGGREGATE_CUES.contains(&w.as_str())
+                || (matches!(w.as_str(), "number" | "count") && self.st.word(i + 1) == "of")
+        });
+        if !asks_aggregate {
+            if let Some(plan) = hidden_grain(self.layer, &self.metric_ids, &self.group_by) {
+                return Some(plan);
+            }
+        }
+        // "AI-only orders versus human orders": a filter on the dimension a metric is itself
+        // defined by contradicts it.
+        for &m in &self.metric_ids {
+            // "AI automation rate": any filter on what a ratio's numerator is defined by makes
+            // it 0 or 1.
+            if let MetricKind::Ratio { numerator, .. } = &self.layer.metrics[m].kind {
+                if let Some(c) = self
+                    .filters
+                    .iter()
+                    .find(|c| numerator.filter.iter().any(|o| o.dimension == c.dimension))
+                {
+                    return Some(Plan::Clarify {
                         question: format!(
-                            "A share of {} that are what? Name a value, e.g. \"share of {} by {}\".",
-                            layer.metrics[b].label.to_lowercase(),
-                            layer.metrics[b].label.to_lowercase(),
-                            join_or(&reachable_dimension_names(layer, &[b]).into_iter().take(3).collect::<Vec<_>>())
+                            "{} is the share of {}; filtering on {} as well would make it 0 or 1. Do you want {} by {} instead?",
+                            self.layer.metrics[m].label,
+                            numerator
+                                .filter
+                                .iter()
+                                .map(|o| o.to_string())
+                                .collect::<Vec<_>>()
+                                .join(" and "),
+                            c,
+                            self.layer.metrics[m].label,
+                            c.dimension
                         ),
                         choices: Vec::new(),
-                    };
-                }
-                (b, cond)
-            }
-        };
-        let rest: Vec<Condition> = base_filters
-            .iter()
-            .filter(|c| !cond.contains(c))
-            .cloned()
-            .collect();
-        // A governed ratio whose numerator is X filtered by Y and denominator X: use it.
-        let ratio = simple_parts(layer, b).and_then(|(model, measure, bf)| {
-            let mut nf = bf.clone();
-            nf.extend(cond.iter().cloned());
-            if let Some((_, _, f)) = simple_parts(layer, num_metric) {
-                if num_metric != b {
-                    nf = f;
+                    });
                 }
             }
-            layer.metrics.iter().position(|r| match &r.kind {
-                MetricKind::Ratio {
-                    numerator,
-                    denominator,
-                } => {
-                    numerator.model == model
-                        && numerator.measure == measure
-                        && denominator.model == model
-                        && denominator.measure == measure
-                        && same_conditions(&numerator.filter, &nf)
-                        && same_conditions(&denominator.filter, &bf)
-                }
-                _ => false,
-            })
-        });
-        match ratio {
-            Some(r) => {
-                metric_ids = vec![r];
-                filters = rest;
-                if let Some(o) = order.first_mut() {
-                    o.field = layer.metrics[r].name.clone();
-                }
-            }
-            None => {
-                let mut num_filters = rest.clone();
-                num_filters.extend(cond.iter().cloned());
-                let denominator = MetricQuery {
-                    metrics: vec![layer.metrics[b].name.clone()],
-                    group_by: group_by.clone(),
-                    grain,
-                    filters: rest.clone(),
-                    time_range,
-                    order: Vec::new(),
-                    limit: None,
-                };
-                let what = if num_metric != b {
-                    layer.metrics[num_metric].label.clone()
-                } else {
-                    cond.iter()
-                        .map(|c| c.to_string())
-                        .collect::<Vec<_>>()
-                        .join(" and ")
-                };
-                let label = if num_metric != b {
-                    format!(
-                        "{what} as a share of {}",
-                        layer.metrics[b].label.to_lowercase()
-                    )
-                } else {
-                    format!(
-                        "share of {} where {what}",
-                        layer.metrics[b].label.to_lowercase()
-                    )
-                };
-                notes.push(format!(
-                    "No governed ratio for this share: computed as {} divided by {} over the same scope.",
-                    if num_metric != b { layer.metrics[num_metric].label.clone() } else { format!("{} where {what}", layer.metrics[b].label) },
-                    layer.metrics[b].label
-                ));
-                metric_ids = vec![num_metric];
-                filters = num_filters;
-                order.clear();
-                limit = None;
-                shape = Shape::Share { denominator, label };
-            }
-        }
-    }
-    if let Some((label, parts_from)) = &defined {
-        // "The average loss ... where loss is the sum of A, B and C": the governed average
-        // of that sum, when exactly one metric is the sum divided by a count.
-        let averaged = st
-            .lower
-            .iter()
-            .any(|w| matches!(w.as_str(), "average" | "avg" | "mean"));
-        if averaged {
-            let parts_from = *parts_from;
-            let mut parts: Vec<usize> = metrics
-                .iter()
-                .filter(|x| x.1 >= parts_from)
-                .map(|x| x.0)
-                .collect();
-            parts.sort();
-            let averages: Vec<usize> = (0..layer.metrics.len())
-                .filter(|&g| {
-                    quotient(layer, g).is_some_and(|(n, c)| {
-                        sum_leaves(layer, n).as_ref() == Some(&parts)
-                            && layer.metrics[c].unit == crate::semantic::Unit::Count
+            let own = match &self.layer.metrics[m].kind {
+                MetricKind::Simple(i) => Some(i.filter.clone()),
+                _ => None,
+            };
+            if let Some(own) = own {
+                // (Narrowing is fine: "pipeline excluding negotiation" within open deals.)
+                let contradicts = |c: &Condition| {
+                    own.iter().filter(|o| o.dimension == c.dimension).any(|o| {
+                        let asked = matches!(c.op, Op::Eq | Op::In);
+                        match o.op {
+                            Op::Eq | Op::In => {
+                                asked && c.values.iter().any(|v| !o.values.contains(v))
+                            }
+                            Op::Ne | Op::NotIn | Op::Excluding => {
+                                asked && c.values.iter().any(|v| o.values.contains(v))
+                            }
+                            _ => false,
+                        }
                     })
-                })
-                .collect();
-            if let ([g], true) = (averages.as_slice(), parts.len() >= 2) {
-                let mut ids = vec![*g];
-                ids.extend(metrics.iter().filter(|x| x.1 < parts_from).map(|x| x.0));
-                if let Some((n, c)) = quotient(layer, *g) {
-                    notes.push(format!(
-                        "The average {label} is {}: {} divided by {}.",
-                        layer.metrics[*g].label.to_lowercase(),
-                        layer.metrics[n].label.to_lowercase(),
-                        layer.metrics[c].label.to_lowercase()
-                    ));
+                };
+                if let Some(c) = self.filters.iter().find(|c| contradicts(c)) {
+                    return Some(Plan::Clarify {
+                        question: format!(
+                            "{} already means {}; the question also asks for {}. Do you want them side by side (\"{} by {}\")?",
+                            self.layer.metrics[m].label,
+                            own.iter().map(|o| o.to_string()).collect::<Vec<_>>().join(" and "),
+                            c,
+                            self.layer.metrics[base_count_metric(self.layer, &c.dimension).unwrap_or(m)].label,
+                            c.dimension
+                        ),
+                        choices: Vec::new(),
+                    });
                 }
-                metric_ids = ids;
-                defined = None;
             }
         }
-    }
-    if let Some((label, parts_from)) = defined {
-        let units: Vec<crate::semantic::Unit> =
-            metric_ids.iter().map(|m| layer.metrics[*m].unit).collect();
-        let outside = metrics.iter().any(|(_, pos, _, _)| *pos < parts_from);
-        if metric_ids.len() < 2
-            || outside
-            || units.windows(2).any(|w| w[0] != w[1])
-            || !metric_ids.iter().all(|m| additive(layer, *m))
-        {
-            return Plan::Clarify {
-                question: format!(
-                    "I can only use \"{label}\" if it is the sum of two or more governed metrics in the same unit. Which metrics make it up?"
-                ),
-                choices: Vec::new(),
-            };
-        }
-        // "The average loss ... where loss is the sum of ...": the sum is defined, but not
-        // what it is averaged over.
-        if st
-            .lower
-            .iter()
-            .any(|w| matches!(w.as_str(), "average" | "avg" | "mean" | "median" | "per"))
-        {
-            return Plan::Clarify {
-                question: format!(
-                    "I can add up \"{label}\" from its parts, but not average it: averaged over what (e.g. per claim or per policy)? Ask for the total {label} by the entity instead."
-                ),
-                choices: Vec::new(),
-            };
-        }
-        shape = Shape::Sum { label };
+        None
     }
 
-    // "The premium of all policies by policy number": with no word asking for a total, a sum
-    // per id whose facts sit one level finer (a premium per coverage period, several per
-    // policy) could mean the total or each fact's row. Ask rather than pick.
-    let asks_aggregate = st.lower.iter().enumerate().any(|(i, w)| {
-        AGGREGATE_CUES.contains(&w.as_str())
-            || (matches!(w.as_str(), "number" | "count") && st.word(i + 1) == "of")
-    });
-    if !asks_aggregate {
-        if let Some(plan) = hidden_grain(layer, &metric_ids, &group_by) {
-            return plan;
-        }
-    }
-    // "AI-only orders versus human orders": a filter on the dimension a metric is itself
-    // defined by contradicts it.
-    for &m in &metric_ids {
-        // "AI automation rate": any filter on what a ratio's numerator is defined by makes
-        // it 0 or 1.
-        if let MetricKind::Ratio { numerator, .. } = &layer.metrics[m].kind {
-            if let Some(c) = filters
-                .iter()
-                .find(|c| numerator.filter.iter().any(|o| o.dimension == c.dimension))
-            {
-                return Plan::Clarify {
-                    question: format!(
-                        "{} is the share of {}; filtering on {} as well would make it 0 or 1. Do you want {} by {} instead?",
-                        layer.metrics[m].label,
-                        numerator
-                            .filter
-                            .iter()
-                            .map(|o| o.to_string())
-                            .collect::<Vec<_>>()
-                            .join(" and "),
-                        c,
-                        layer.metrics[m].label,
-                        c.dimension
-                    ),
-                    choices: Vec::new(),
-                };
-            }
-        }
-        let own = match &layer.metrics[m].kind {
-            MetricKind::Simple(i) => Some(i.filter.clone()),
-            _ => None,
-        };
-        if let Some(own) = own {
-            // (Narrowing is fine: "pipeline excluding negotiation" within open deals.)
-            let contradicts = |c: &Condition| {
-                own.iter().filter(|o| o.dimension == c.dimension).any(|o| {
-                    let asked = matches!(c.op, Op::Eq | Op::In);
-                    match o.op {
-                        Op::Eq | Op::In => asked && c.values.iter().any(|v| !o.values.contains(v)),
-                        Op::Ne | Op::NotIn | Op::Excluding => {
-                            asked && c.values.iter().any(|v| o.values.contains(v))
-                        }
-                        _ => false,
+    /// Notes on dates, exclusions and future periods; a metric's own time axis as a daily series.
+    fn final_notes(&mut self) -> Option<Plan> {
+        let today = self.today;
+        // A derived metric over a period whose parts count by different dates says so.
+        if self.time_range.is_some() {
+            for &m in &self.metric_ids {
+                if let MetricKind::Derived { deps, .. } = &self.layer.metrics[m].kind {
+                    let dates: Vec<String> = deps
+                        .iter()
+                        .filter_map(|d| own_time(self.layer, *d))
+                        .collect();
+                    if dates.windows(2).any(|w| w[0] != w[1]) {
+                        self.notes.push(format!(
+                            "{}'s parts are counted by their own dates ({}).",
+                            self.layer.metrics[m].label,
+                            deps.iter()
+                                .zip(&dates)
+                                .map(|(d, t)| format!("{} by {t}", self.layer.metrics[*d].name))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ));
                     }
-                })
-            };
-            if let Some(c) = filters.iter().find(|c| contradicts(c)) {
-                return Plan::Clarify {
-                    question: format!(
-                        "{} already means {}; the question also asks for {}. Do you want them side by side (\"{} by {}\")?",
-                        layer.metrics[m].label,
-                        own.iter().map(|o| o.to_string()).collect::<Vec<_>>().join(" and "),
-                        c,
-                        layer.metrics[base_count_metric(layer, &c.dimension).unwrap_or(m)].label,
-                        c.dimension
-                    ),
-                    choices: Vec::new(),
-                };
-            }
-        }
-    }
-    // A derived metric over a period whose parts count by different dates says so.
-    if time_range.is_some() {
-        for &m in &metric_ids {
-            if let MetricKind::Derived { deps, .. } = &layer.metrics[m].kind {
-                let dates: Vec<String> = deps.iter().filter_map(|d| own_time(layer, *d)).collect();
-                if dates.windows(2).any(|w| w[0] != w[1]) {
-                    notes.push(format!(
-                        "{}'s parts are counted by their own dates ({}).",
-                        layer.metrics[m].label,
-                        deps.iter()
-                            .zip(&dates)
-                            .map(|(d, t)| format!("{} by {t}", layer.metrics[*d].name))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ));
                 }
             }
         }
-    }
-    for c in filters.iter().filter(|c| c.op == Op::Excluding) {
-        notes.push(format!(
-            "{}: rows with no {} are counted too (everything except those values).",
-            c, c.dimension
-        ));
-    }
-    if let Some(r) = time_range.filter(|r| r.from > today) {
-        notes.push(format!(
-            "That period starts after today ({today}): only rows already dated in it count (planned or forecast dates), from {} to {}.",
-            r.from, r.to
-        ));
-    }
-    // "Claims by open date": a metric's own time axis is a daily series, not a column.
-    if grain.is_none() && shape == Shape::Single {
-        if let Some(at) = group_by.iter().position(|g| {
-            metric_ids
-                .iter()
-                .any(|m| own_time(layer, *m).as_deref() == Some(g.as_str()))
-        }) {
-            let g = group_by.remove(at);
-            grain = Some(Grain::Day);
-            notes.push(format!(
-                "{g} is the time axis of the metric: a daily series."
+        for c in self.filters.iter().filter(|c| c.op == Op::Excluding) {
+            self.notes.push(format!(
+                "{}: rows with no {} are counted too (everything except those values).",
+                c, c.dimension
             ));
         }
-    }
-    let understood = understood_list(&st, &readings);
-    Plan::Query {
-        query: MetricQuery {
-            metrics: metric_ids
-                .iter()
-                .map(|m| layer.metrics[*m].name.clone())
-                .collect(),
-            group_by,
-            grain,
-            filters,
-            time_range,
-            order,
-            limit,
-        },
-        period: period_label,
-        notes,
-        understood,
-        shape,
-    }
-}
-
-/// The column that names a metric's entity: its `entity_name` dimension, else (when
-/// `identifier` allows) its one identifier dimension ("policy number" for policies).
-fn entity_column(layer: &SemanticLayer, m: usize, identifier: bool) -> Option<String> {
-    let models = metric_models(layer, m);
-    models
-        .iter()
-        .find_map(|&model| {
-            layer.models[model]
-                .dimensions
-                .iter()
-                .find(|d| d.entity_name)
-                .map(|d| d.name.clone())
-        })
-        .or_else(|| {
-            if !identifier {
-                return None;
-            }
-            let ids: Vec<&str> = models
-                .iter()
-                .flat_map(|&model| layer.models[model].dimensions.iter())
-                .filter(|d| d.identifier)
-                .map(|d| d.name.as_str())
-                .collect();
-            match ids.as_slice() {
-                [one] => Some(one.to_string()),
-                _ => None,
-            }
-        })
-}
-
-/// Identifiers of the entities a listing's columns are joined through but which no column
-/// names ("policy holders and their claims" go through the policy: its policy number), read
-/// from the table the listing is compiled from (the first column's table that reaches all).
-fn linking_identifiers(layer: &SemanticLayer, group_by: &[String]) -> Vec<String> {
-    let model_of = |name: &str| {
-        layer
-            .models
-            .iter()
-            .position(|m| m.dimensions.iter().any(|d| d.name == name))
-    };
-    let Some(base) = group_by.iter().filter_map(|g| model_of(g)).find(|&b| {
-        group_by
-            .iter()
-            .all(|g| layer.resolve_dimension(b, g).is_some())
-    }) else {
-        return Vec::new();
-    };
-    let mut out: Vec<String> = Vec::new();
-    for g in group_by {
-        let Some((_, _, Some(path))) = layer.resolve_dimension(base, g) else {
-            continue;
-        };
-        for step in &path.steps {
-            // The entity's own table: primary on it and not a filtered role of another.
-            let ids: Vec<&str> = layer
-                .models
-                .iter()
-                .filter(|m| {
-                    m.filter.is_none()
-                        && m.entities.iter().any(|e| {
-                            e.name == step.entity
-                                && e.kind == crate::semantic::raw::EntityKind::Primary
-                        })
-                })
-                .flat_map(|m| m.dimensions.iter().filter(|d| d.identifier))
-                .map(|d| d.name.as_str())
-                .collect();
-            if let [id] = ids.as_slice() {
-                if !group_by.iter().any(|x| x == id) && !out.iter().any(|x| x == id) {
-                    out.push(id.to_string());
-                }
+        if let Some(r) = self.time_range.filter(|r| r.from > self.today) {
+            self.notes.push(format!(
+                "That period starts after today ({today}): only rows already dated in it count (planned or forecast dates), from {} to {}.",
+                r.from, r.to
+            ));
+        }
+        // "Claims by open date": a metric's own time axis is a daily series, not a column.
+        if self.grain.is_none() && self.shape == Shape::Single {
+            if let Some(at) = self.group_by.iter().position(|g| {
+                self.metric_ids
+                    .iter()
+                    .any(|m| own_time(self.layer, *m).as_deref() == Some(g.as_str()))
+            }) {
+                let g = self.group_by.remove(at);
+                self.grain = Some(Grain::Day);
+                self.notes.push(format!(
+                    "{g} is the time axis of the metric: a daily series."
+                ));
             }
         }
+        None
     }
-    out
-}
 
-/// The simple metrics a metric adds up (itself when simple; the leaves of a derived sum such
-/// as `a + b + c`), sorted; `None` for anything else.
-fn sum_leaves(layer: &SemanticLayer, m: usize) -> Option<Vec<usize>> {
-    use crate::semantic::model::ExprToken;
-    match &layer.metrics[m].kind {
-        MetricKind::Simple(_) => Some(vec![m]),
-        MetricKind::Derived { expr, .. } => {
-            let mut out = Vec::new();
-            for (i, t) in expr.iter().enumerate() {
-                match (i % 2, t) {
-                    (0, ExprToken::Metric(name)) => {
-                        let d = layer.metrics.iter().position(|x| &x.name == name)?;
-                        out.extend(sum_leaves(layer, d)?);
-                    }
-                    (1, ExprToken::Op('+')) => {}
-                    _ => return None,
-                }
-            }
-            out.sort();
-            Some(out)
+    /// The query, as read.
+    fn finish(self) -> Plan {
+        let understood = understood_list(&self.st, &self.readings);
+        Plan::Query {
+            query: MetricQuery {
+                metrics: self
+                    .metric_ids
+                    .iter()
+                    .map(|m| self.layer.metrics[*m].name.clone())
+                    .collect(),
+                group_by: self.group_by,
+                grain: self.grain,
+                filters: self.filters,
+                time_range: self.time_range,
+                order: self.order,
+                limit: self.limit,
+            },
+            period: self.period_label,
+            notes: self.notes,
+            understood,
+            shape: self.shape,
         }
-        _ => None,
     }
-}
-
-/// A derived metric of the form `a / b`: (a, b).
-fn quotient(layer: &SemanticLayer, m: usize) -> Option<(usize, usize)> {
-    use crate::semantic::model::ExprToken;
-    let MetricKind::Derived { expr, .. } = &layer.metrics[m].kind else {
-        return None;
-    };
-    match expr.as_slice() {
-        [ExprToken::Metric(a), ExprToken::Op('/'), ExprToken::Metric(b)] => Some((
-            layer.metrics.iter().position(|x| &x.name == a)?,
-            layer.metrics.iter().position(|x| &x.name == b)?,
-        )),
-        _ => None,
-    }
-}
-
-/// The time dimension a metric is bucketed by.
-fn own_time_dimension(
-    layer: &SemanticLayer,
-    m: usize,
-) -> Option<&crate::semantic::model::Dimension> {
-    let input = match &layer.metrics[m].kind {
-        MetricKind::Simple(i) | MetricKind::Cumulative(i) => i,
-        MetricKind::Ratio { numerator, .. } => numerator,
-        MetricKind::Derived { deps, .. } => return own_time_dimension(layer, *deps.first()?),
-    };
-    input
-        .time_dimension
-        .map(|t| &layer.models[input.model].dimensions[t])
-}
-
-/// The name of the time dimension a metric is bucketed by.
-fn own_time(layer: &SemanticLayer, m: usize) -> Option<String> {
-    own_time_dimension(layer, m).map(|d| d.name.clone())
 }
 
 /// The unused negation word up to four words before token `i`, past filler and `own`
@@ -3638,6 +3744,64 @@ fn add_value(
     subject_models: &[usize],
 ) -> Result<(), Box<Plan>> {
     let (i, n) = at;
+    if inside_attribute(layer, st, at, (dimension, value), subject_models)? {
+        return Ok(());
+    }
+    let own: Vec<String> = layer
+        .all_dimensions()
+        .filter(|(_, d)| d.name == dimension)
+        .flat_map(|(_, d)| phrase(&d.name).into_iter().chain(phrase(&d.label)))
+        .collect();
+    if not_a_filter_here(layer, st, readings, at, (dimension, value), &own)? {
+        return Ok(());
+    }
+    let negation = negation_before(layer, st, i, &own);
+    // "except voice and sms": a value listed right after an excluded one of its dimension
+    // is excluded too.
+    let mut k = i;
+    if k > 0 && matches!(st.word(k - 1), "and" | "or" | "nor") {
+        k -= 1;
+    }
+    let continues_exclusion = negation.is_none()
+        && k > 0
+        && readings.iter().any(|(j, m, role, as_)| {
+            *role == Role::Value && j + m == k && as_.starts_with(&format!("{dimension} != "))
+        });
+    st.mark(i, n);
+    let negated = negation.is_some() || continues_exclusion;
+    if let Some(k) = negation {
+        let len = if st.word(k) == "other" && st.word(k + 1) == "than" {
+            2
+        } else {
+            1
+        };
+        st.mark(k, len);
+        record(readings, k, len, Role::Value, "not");
+    }
+    record(
+        readings,
+        i,
+        n,
+        Role::Value,
+        format!("{dimension} {} {value}", if negated { "!=" } else { "=" }),
+    );
+    let mut cond = literal_condition(layer, dimension, value);
+    if negated {
+        cond.op = Op::Excluding;
+    }
+    merge_condition(filters, cond, dimension, negated)
+}
+
+/// "merchants without the AI agent": the words of a value inside a yes/no attribute of the
+/// entity named are asked about unless the value's own dimension is named. `Ok(true)`: the
+/// attribute itself is named here, so the words are not this value.
+fn inside_attribute(
+    layer: &SemanticLayer,
+    st: &State,
+    (i, n): (usize, usize),
+    (dimension, value): (&str, &str),
+    subject_models: &[usize],
+) -> Result<bool, Box<Plan>> {
     // "merchants without the AI agent": the words of a value ("ai agent", a ticket's
     // handler) inside a yes/no attribute of the entity named ("AI Agent enabled") are asked
     // about unless the value's own dimension is named ("handled by").
@@ -3654,7 +3818,7 @@ fn add_value(
                 .into_iter()
                 .any(|s| s + len <= st.stems.len() && st.stems[s..s + len] == words[..])
             {
-                return Ok(());
+                return Ok(true);
             }
             let inside = value_words
                 .iter()
@@ -3679,11 +3843,20 @@ fn add_value(
             }
         }
     }
-    let own: Vec<String> = layer
-        .all_dimensions()
-        .filter(|(_, d)| d.name == dimension)
-        .flat_map(|(_, d)| phrase(&d.name).into_iter().chain(phrase(&d.label)))
-        .collect();
+    Ok(false)
+}
+
+/// A value's words that are no filter here: a grouping by one value ("by chat") is asked
+/// about; a command ("return ..."), a word describing the question and a verb after an
+/// entity's name are not values. `Ok(true)`: skip the value.
+fn not_a_filter_here(
+    layer: &SemanticLayer,
+    st: &State,
+    readings: &Readings,
+    (i, n): (usize, usize),
+    (dimension, value): (&str, &str),
+    own: &[String],
+) -> Result<bool, Box<Plan>> {
     // ("handled by humans": the "by" is the dimension's own word.)
     let participle = i >= 2 && {
         let w = st.word(i - 2);
@@ -3726,11 +3899,11 @@ fn add_value(
             "return" | "list" | "show" | "give" | "find" | "get"
         )
     {
-        return Ok(());
+        return Ok(true);
     }
     // "basic question: ...": a word describing the question, not a filter.
     if matches!(st.word(i + n), "question" | "questions") {
-        return Ok(());
+        return Ok(true);
     }
     // "did Amber Moon Outfitters open": a one-word value right after an entity's name is
     // likely a verb; ask rather than filter on it.
@@ -3753,40 +3926,17 @@ fn add_value(
             choices: Vec::new(),
         }));
     }
-    let negation = negation_before(layer, st, i, &own);
-    // "except voice and sms": a value listed right after an excluded one of its dimension
-    // is excluded too.
-    let mut k = i;
-    if k > 0 && matches!(st.word(k - 1), "and" | "or" | "nor") {
-        k -= 1;
-    }
-    let continues_exclusion = negation.is_none()
-        && k > 0
-        && readings.iter().any(|(j, m, role, as_)| {
-            *role == Role::Value && j + m == k && as_.starts_with(&format!("{dimension} != "))
-        });
-    st.mark(i, n);
-    let negated = negation.is_some() || continues_exclusion;
-    if let Some(k) = negation {
-        let len = if st.word(k) == "other" && st.word(k + 1) == "than" {
-            2
-        } else {
-            1
-        };
-        st.mark(k, len);
-        record(readings, k, len, Role::Value, "not");
-    }
-    record(
-        readings,
-        i,
-        n,
-        Role::Value,
-        format!("{dimension} {} {value}", if negated { "!=" } else { "=" }),
-    );
-    let mut cond = literal_condition(layer, dimension, value);
-    if negated {
-        cond.op = Op::Excluding;
-    }
+    Ok(false)
+}
+
+/// Adds `cond` to the filters: a second value of a dimension makes an IN list (or a longer
+/// exclusion); a value both wanted and excluded is asked about.
+fn merge_condition(
+    filters: &mut Vec<Condition>,
+    cond: Condition,
+    dimension: &str,
+    negated: bool,
+) -> Result<(), Box<Plan>> {
     match filters.iter_mut().find(|c| c.dimension == dimension) {
         Some(c) => {
             let was_negated = matches!(c.op, Op::Ne | Op::NotIn | Op::Excluding);
@@ -3843,64 +3993,6 @@ const GAP_OK: &[&str] = &[
     "count", "of", "vs", "versus", "compared", "to", "against", "how", "many", "much", "what",
     "whats", "is", "are", "was", "were", "by", "along", "with", "together", "plus",
 ];
-
-/// True for a metric that is an average of something: an `avg` measure, a ratio, a
-/// quotient of two metrics, or one whose names say average / mean / per / rate.
-fn is_average(layer: &SemanticLayer, m: usize) -> bool {
-    let metric = &layer.metrics[m];
-    let named = std::iter::once(&metric.name)
-        .chain(std::iter::once(&metric.label))
-        .chain(&metric.synonyms)
-        .any(|t| {
-            words(&t.replace('_', " "))
-                .iter()
-                .any(|w| matches!(w.as_str(), "average" | "avg" | "mean"))
-        });
-    named
-        || quotient(layer, m).is_some()
-        || match &metric.kind {
-            MetricKind::Simple(i) | MetricKind::Cumulative(i) => {
-                layer.models[i.model].measures[i.measure].agg == crate::semantic::raw::Agg::Avg
-            }
-            MetricKind::Ratio { .. } => true,
-            MetricKind::Derived { .. } => false,
-        }
-}
-
-/// True for a median metric.
-fn is_median(layer: &SemanticLayer, m: usize) -> bool {
-    let metric = &layer.metrics[m];
-    metric.label.to_lowercase().contains("median")
-        || match &metric.kind {
-            MetricKind::Simple(i) | MetricKind::Cumulative(i) => {
-                let measure = &layer.models[i.model].measures[i.measure];
-                measure.agg == crate::semantic::raw::Agg::Median
-                    || (measure.agg == crate::semantic::raw::Agg::Percentile
-                        && measure.percentile == Some(0.5))
-            }
-            _ => false,
-        }
-}
-
-/// How a metric aggregates, in words ("a median", "a total").
-fn statistic(layer: &SemanticLayer, m: usize) -> &'static str {
-    use crate::semantic::raw::Agg;
-    match &layer.metrics[m].kind {
-        MetricKind::Simple(i) | MetricKind::Cumulative(i) => {
-            match layer.models[i.model].measures[i.measure].agg {
-                Agg::Sum => "a total",
-                Agg::Count | Agg::CountDistinct => "a count",
-                Agg::Avg => "an average",
-                Agg::Min => "a minimum",
-                Agg::Max => "a maximum",
-                Agg::Median => "a median",
-                Agg::Percentile => "a percentile",
-            }
-        }
-        MetricKind::Ratio { .. } => "a ratio",
-        MetricKind::Derived { .. } => "computed from other metrics",
-    }
-}
 
 /// A period still running is compared like for like: up to today against the same number
 /// of days of the other period ("this month vs last month" on the 20th is November 1-20
@@ -4210,23 +4302,6 @@ fn unexplained(
     Some(Plan::Clarify { question, choices })
 }
 
-/// The plain count metric (no filter) of the model that declares `dimension`.
-fn base_count_metric(layer: &SemanticLayer, dimension: &str) -> Option<usize> {
-    let model = layer
-        .models
-        .iter()
-        .position(|m| m.dimensions.iter().any(|d| d.name == dimension))?;
-    layer.metrics.iter().position(|m| match &m.kind {
-        MetricKind::Simple(i) => {
-            i.model == model
-                && i.filter.is_empty()
-                && layer.models[model].measures[i.measure].agg == crate::semantic::raw::Agg::Count
-                && layer.models[model].measures[i.measure].expr.is_none()
-        }
-        _ => false,
-    })
-}
-
 fn literal_condition(layer: &SemanticLayer, dimension: &str, value: &str) -> Condition {
     let data_type = layer
         .all_dimensions()
@@ -4317,35 +4392,6 @@ fn join_or(items: &[String]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn words_normalise_punctuation_and_keep_dates() {
-        assert_eq!(
-            words("What's ARR for Health & Beauty, 2026-01-01?"),
-            [
-                "whats",
-                "arr",
-                "for",
-                "health",
-                "and",
-                "beauty",
-                "2026-01-01"
-            ]
-        );
-        assert_eq!(
-            words("AI-influenced orders"),
-            ["ai", "influenced", "orders"]
-        );
-        assert_eq!(words("<$1M tier"), ["<$1m", "tier"]);
-    }
-
-    #[test]
-    fn stems_fold_plurals() {
-        assert_eq!(stem("tickets"), "ticket");
-        assert_eq!(stem("countries"), "country");
-        assert_eq!(stem("status"), "status");
-        assert_eq!(stem("sms"), "sms");
-    }
 
     #[test]
     fn typos_match_long_words_only() {

@@ -1,56 +1,18 @@
-//! Charts for answers that are a trend or a breakdown: chosen from the answer's columns,
-//! drawn as SVG with plotters (inline in HTML and PDF), rasterised to PNG with resvg for
-//! Slack, which does not show SVG. Text uses the embedded Inter font, never system fonts.
+//! Charts: a [`Chart`] from the answer model drawn as SVG with plotters (inline in HTML and
+//! PDF), rasterised to PNG with resvg for Slack, which does not show SVG. Text uses the
+//! embedded Inter font, never system fonts. What to chart is decided when the answer is
+//! built ([`crate::answer::build`]); this module only draws.
+//!
+//! Legends sit under the plot, never over the data; target lines and projections are
+//! drawn dashed; amounts start at zero while scores, rates and times fit their data.
 
 use std::sync::{Arc, OnceLock};
 
 use plotters::prelude::*;
-use serde::Serialize;
 
-use crate::answer::{Answer, MetricInfo, Status};
+use crate::answer::model::{Chart, ChartKind, Series};
+use crate::format;
 use crate::render::fonts;
-use crate::render::text::format_number;
-use crate::semantic::{Column, ColumnRole, Grain, Unit};
-use crate::warehouse::Value;
-
-/// What kind of picture fits the data.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ChartKind {
-    /// One value per category (horizontal bars, in the answer's order).
-    Bar,
-    /// A metric over time, one line per series.
-    Line,
-    /// Additive metric over time or categories, split by a second dimension.
-    StackedBar,
-}
-
-/// One named series of values, aligned with the chart's categories.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Series {
-    pub name: String,
-    pub values: Vec<Option<f64>>,
-}
-
-/// Chart data, independent of how it is drawn.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Chart {
-    pub kind: ChartKind,
-    pub title: String,
-    /// Category or time-bucket labels along the axis.
-    pub categories: Vec<String>,
-    pub series: Vec<Series>,
-    pub unit: Unit,
-    /// Axis title for the values ("ARR (USD)").
-    pub value_label: String,
-    /// Axis title for the categories ("Segment", "Month").
-    pub category_label: String,
-}
-
-/// Most series drawn; the rest are summed into "Other" (additive) or left out.
-const MAX_SERIES: usize = 6;
-/// Most bars in a bar chart.
-const MAX_BARS: usize = 15;
 
 const PALETTE: [RGBColor; 10] = [
     RGBColor(0x2F, 0x6B, 0xD8),
@@ -68,6 +30,7 @@ const PALETTE: [RGBColor; 10] = [
 const INK: RGBColor = RGBColor(0x1F, 0x29, 0x37);
 const MUTED: RGBColor = RGBColor(0x6B, 0x72, 0x80);
 const GRID: RGBColor = RGBColor(0xE5, 0xE7, 0xEB);
+const TARGET: RGBColor = RGBColor(0xB9, 0x1C, 0x1C);
 
 /// The colour of series `i`, as CSS hex (the HTML legend uses the same colours).
 pub fn color_hex(i: usize) -> String {
@@ -75,248 +38,32 @@ pub fn color_hex(i: usize) -> String {
     format!("#{:02x}{:02x}{:02x}", c.0, c.1, c.2)
 }
 
-fn unit_suffix(u: Unit) -> &'static str {
-    match u {
-        Unit::Usd => " (USD)",
-        Unit::Ratio | Unit::Percent => " (%)",
-        Unit::Seconds => " (seconds)",
-        Unit::Minutes => " (minutes)",
-        Unit::Hours => " (hours)",
-        Unit::Days => " (days)",
-        Unit::Count | Unit::Score => "",
-    }
+/// Sizes in pixels for a surface: wide for desktop pages and PDFs, narrow for phones and
+/// Slack (drawn at the size it is shown, so text stays about 13 px).
+#[derive(Debug, Clone, Copy)]
+pub struct Size {
+    pub width: u32,
+    pub height: u32,
 }
 
-/// Short numbers for axes: `$1.2M`, `340K`, `23%`.
-pub fn compact(v: f64, unit: Unit) -> String {
-    let scaled = |x: f64| {
-        let a = x.abs();
-        let (d, s) = if a >= 1e9 {
-            (1e9, "B")
-        } else if a >= 1e6 {
-            (1e6, "M")
-        } else if a >= 1e3 {
-            (1e3, "K")
-        } else {
-            (1.0, "")
-        };
-        let n = x / d;
-        if s.is_empty() {
-            if n.fract().abs() < 1e-9 {
-                format!("{n:.0}")
-            } else {
-                format!("{n:.1}")
-            }
-        } else if (n * 10.0).fract().abs() < 1e-9 && n.fract().abs() > 1e-9 {
-            format!("{n:.1}{s}")
-        } else if n.fract().abs() < 1e-9 {
-            format!("{n:.0}{s}")
-        } else {
-            format!("{n:.1}{s}")
-        }
-    };
-    match unit {
-        Unit::Usd => {
-            if v < 0.0 {
-                format!("-${}", scaled(-v))
-            } else {
-                format!("${}", scaled(v))
-            }
-        }
-        Unit::Ratio => format!("{:.0}%", v * 100.0),
-        Unit::Percent => format!("{v:.0}%"),
-        Unit::Count => scaled(v),
-        _ => format_number(v, unit),
-    }
-}
+/// Desktop pages and PDF reports.
+pub const WIDE: Size = Size {
+    width: 760,
+    height: 380,
+};
+/// Phones (a 390 px screen) and Slack previews.
+pub const NARROW: Size = Size {
+    width: 360,
+    height: 300,
+};
 
-fn bucket_label(v: &Value, grain: Grain) -> String {
-    let Value::Date(d) = v else {
-        return crate::render::text::format_value(v, None);
-    };
-    match grain {
-        Grain::Year => d.format("%Y").to_string(),
-        Grain::Quarter => format!(
-            "Q{} {}",
-            (chrono::Datelike::month(d) - 1) / 3 + 1,
-            d.format("%Y")
-        ),
-        Grain::Month => d.format("%b %Y").to_string(),
-        Grain::Week | Grain::Day => d.format("%b %-d").to_string(),
-    }
-}
-
-fn text_of(v: &Value) -> String {
-    match v {
-        Value::Null => "(none)".into(),
-        other => crate::render::text::format_value(other, None),
-    }
-}
-
-/// The chart that fits an answer, if any: a trend (time bucket + metric), a breakdown
-/// (dimension + metric), or either split by a second dimension.
-pub fn from_answer(a: &Answer) -> Option<Chart> {
-    if a.status != Status::Answered {
-        return None;
-    }
-    from_table(&a.column_meta, &a.rows, &a.provenance.metrics)
-}
-
-/// The chart for rows whose columns have these roles; `metrics` supplies labels.
-pub fn from_table(meta: &[Column], rows: &[Vec<Value>], metrics: &[MetricInfo]) -> Option<Chart> {
-    if rows.len() < 2 || meta.is_empty() {
-        return None;
-    }
-    let time = meta
-        .iter()
-        .position(|c| matches!(c.role, ColumnRole::Time { .. }));
-    let dims: Vec<usize> = (0..meta.len())
-        .filter(|&i| matches!(meta[i].role, ColumnRole::Dimension | ColumnRole::Identifier))
-        .collect();
-    let (metric, unit) = meta.iter().enumerate().find_map(|(i, c)| match c.role {
-        ColumnRole::Metric { unit } => Some((i, unit)),
-        _ => None,
-    })?;
-    let metric_name = &meta[metric].name;
-    let metric_label = metrics
-        .iter()
-        .find(|m| &m.name == metric_name)
-        .map(|m| m.label.clone())
-        .unwrap_or_else(|| metric_name.replace('_', " "));
-    let additive = matches!(unit, Unit::Usd | Unit::Count);
-    let value_label = format!("{metric_label}{}", unit_suffix(unit));
-    let (category_col, split_col, grain) = match (time, dims.as_slice()) {
-        (Some(t), []) => (t, None, grain_of(&meta[t].role)),
-        (Some(t), [d, ..]) => (t, Some(*d), grain_of(&meta[t].role)),
-        (None, [d]) => (*d, None, None),
-        (None, [d, e, ..]) if additive => (*d, Some(*e), None),
-        _ => return None,
-    };
-    let label_of = |v: &Value| match grain {
-        Some(g) => bucket_label(v, g),
-        None => text_of(v),
-    };
-    // Categories in first-seen order (the query's order: time ascending, or ranked).
-    let mut categories: Vec<String> = Vec::new();
-    let mut cat_index = std::collections::HashMap::new();
-    for r in rows {
-        let l = label_of(&r[category_col]);
-        if !cat_index.contains_key(&l) {
-            cat_index.insert(l.clone(), categories.len());
-            categories.push(l);
-        }
-    }
-    let category_label = crate::render::text::title_case(&meta[category_col].name);
-    let title = match split_col {
-        Some(s) => format!(
-            "{metric_label} by {}{}",
-            meta[s].name.replace('_', " "),
-            if grain.is_some() { " over time" } else { "" }
-        ),
-        None if grain.is_some() => format!("{metric_label} over time"),
-        None => format!(
-            "{metric_label} by {}",
-            meta[category_col].name.replace('_', " ")
-        ),
-    };
-    let series = match split_col {
-        None => {
-            let mut values = vec![None; categories.len()];
-            for r in rows {
-                values[cat_index[&label_of(&r[category_col])]] = r[metric].as_f64();
-            }
-            vec![Series {
-                name: metric_label.clone(),
-                values,
-            }]
-        }
-        Some(s) => {
-            let mut names: Vec<String> = Vec::new();
-            let mut by_name: std::collections::HashMap<String, Vec<Option<f64>>> =
-                Default::default();
-            for r in rows {
-                let n = text_of(&r[s]);
-                let e = by_name.entry(n.clone()).or_insert_with(|| {
-                    names.push(n.clone());
-                    vec![None; categories.len()]
-                });
-                e[cat_index[&label_of(&r[category_col])]] = r[metric].as_f64();
-            }
-            let total = |v: &Vec<Option<f64>>| v.iter().flatten().map(|x| x.abs()).sum::<f64>();
-            names.sort_by(|x, y| total(&by_name[y]).total_cmp(&total(&by_name[x])));
-            let mut out: Vec<Series> = names
-                .iter()
-                .take(MAX_SERIES)
-                .map(|n| Series {
-                    name: n.clone(),
-                    values: by_name[n].clone(),
-                })
-                .collect();
-            if names.len() > MAX_SERIES && additive {
-                let mut other = vec![None; categories.len()];
-                for n in &names[MAX_SERIES..] {
-                    for (i, v) in by_name[n].iter().enumerate() {
-                        if let Some(v) = v {
-                            other[i] = Some(other[i].unwrap_or(0.0) + v);
-                        }
-                    }
-                }
-                out.push(Series {
-                    name: "Other".into(),
-                    values: other,
-                });
-            }
-            out
-        }
-    };
-    let kind = match (grain.is_some(), split_col.is_some()) {
-        (true, false) => ChartKind::Line,
-        (true, true) if additive && categories.len() <= 24 => ChartKind::StackedBar,
-        (true, true) => ChartKind::Line,
-        (false, false) => ChartKind::Bar,
-        (false, true) => ChartKind::StackedBar,
-    };
-    let mut chart = Chart {
-        kind,
-        title,
-        categories,
-        series,
-        unit,
-        value_label,
-        category_label,
-    };
-    if chart.kind == ChartKind::Bar && chart.categories.len() > MAX_BARS {
-        chart.categories.truncate(MAX_BARS);
-        chart.series[0].values.truncate(MAX_BARS);
-        chart.title.push_str(&format!(" (top {MAX_BARS})"));
-    }
-    Some(chart)
-}
-
-/// The chart for one skill step's result (a metric step: `raw_rows` plus `column_meta`).
-pub fn from_step(step: &serde_json::Value, metrics: &[MetricInfo]) -> Option<Chart> {
-    let meta: Vec<Column> = serde_json::from_value(step.get("column_meta")?.clone()).ok()?;
-    let rows: Vec<Vec<serde_json::Value>> =
-        serde_json::from_value(step.get("raw_rows")?.clone()).ok()?;
-    let rows: Vec<Vec<Value>> = rows
-        .into_iter()
-        .map(|r| {
-            r.into_iter()
-                .map(crate::skills::run::json_to_cell)
-                .collect()
-        })
-        .collect();
-    from_table(&meta, &rows, metrics)
-}
-
-fn grain_of(role: &ColumnRole) -> Option<Grain> {
-    match role {
-        ColumnRole::Time { grain } => Some(*grain),
-        _ => None,
-    }
+fn compact(v: f64, unit: crate::answer::model::Unit) -> String {
+    format::axis(v, unit)
 }
 
 type DrawResult<T> = Result<T, String>;
+
+type Area<'a> = DrawingArea<SVGBackend<'a>, plotters::coord::Shift>;
 
 fn err<E: std::fmt::Display>(e: E) -> String {
     format!("chart drawing failed: {e}")
@@ -328,11 +75,23 @@ pub fn svg(c: &Chart, width: u32, height: u32) -> DrawResult<String> {
     {
         let root = SVGBackend::with_string(&mut out, (width, height)).into_drawing_area();
         root.fill(&WHITE).map_err(err)?;
+        caption(c, &root, width)?;
+        let entries = legend_entries(c);
+        let rows = legend_rows(&entries, width);
+        let legend_h = if rows.is_empty() {
+            0
+        } else {
+            rows.len() as u32 * 20 + 8
+        };
+        let (plot, legend_area) = root.split_vertically(height.saturating_sub(legend_h));
+        let plot = plot.margin(36, 0, 0, 0);
+        let narrow = width < 500;
         match c.kind {
-            ChartKind::Bar => draw_bars(c, &root)?,
-            ChartKind::Line => draw_lines(c, &root)?,
-            ChartKind::StackedBar => draw_stacked(c, &root)?,
+            ChartKind::Bar => draw_bars(c, &plot, narrow)?,
+            ChartKind::Line => draw_lines(c, &plot, narrow)?,
+            ChartKind::StackedBar => draw_stacked(c, &plot, narrow)?,
         }
+        draw_legend(&legend_area, &rows)?;
         root.present().map_err(err)?;
     }
     Ok(out)
@@ -349,46 +108,158 @@ fn muted(size: f64) -> TextStyle<'static> {
     (FAMILY_LIST, size).into_font().color(&MUTED)
 }
 
+/// The value axis: from zero for amounts, fitted with a margin for scores, rates and times;
+/// targets and projections always inside.
 fn value_range(c: &Chart, stacked: bool) -> (f64, f64) {
     let n = c.categories.len();
-    let (mut lo, mut hi) = (0.0f64, 0.0f64);
+    let mut vals: Vec<f64> = Vec::new();
     if stacked {
         for i in 0..n {
             let (mut pos, mut neg) = (0.0, 0.0);
             for s in &c.series {
-                match s.values[i] {
+                match s.values.get(i).copied().flatten() {
                     Some(v) if v >= 0.0 => pos += v,
                     Some(v) => neg += v,
                     None => {}
                 }
             }
-            hi = hi.max(pos);
-            lo = lo.min(neg);
+            vals.push(pos);
+            vals.push(neg);
         }
     } else {
-        for v in c.series.iter().flat_map(|s| s.values.iter().flatten()) {
-            hi = hi.max(*v);
-            lo = lo.min(*v);
-        }
+        vals.extend(c.series.iter().flat_map(|s| s.values.iter().flatten()));
+    }
+    vals.extend(c.references.iter().map(|r| r.value));
+    let mut lo = vals.iter().copied().fold(f64::INFINITY, f64::min);
+    let mut hi = vals.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    if !lo.is_finite() || !hi.is_finite() {
+        return (0.0, 1.0);
+    }
+    if c.from_zero {
+        lo = lo.min(0.0);
+        hi = hi.max(0.0);
     }
     if hi == lo {
-        hi = lo + 1.0;
+        let d = if hi == 0.0 { 1.0 } else { hi.abs() * 0.1 };
+        return (lo - d, hi + d);
     }
-    let pad = (hi - lo) * 0.08;
-    (if lo < 0.0 { lo - pad } else { lo }, hi + pad)
+    let pad = (hi - lo) * 0.1;
+    let lo = if c.from_zero && lo >= 0.0 {
+        0.0
+    } else {
+        lo - pad
+    };
+    (lo, hi + pad)
 }
 
-fn caption(c: &Chart, root: &DrawingArea<SVGBackend, plotters::coord::Shift>) -> DrawResult<()> {
+fn caption(c: &Chart, root: &Area, width: u32) -> DrawResult<()> {
+    let size = if width < 500 { 15.0 } else { 18.0 };
+    let max_chars = (width as f64 / (size * 0.55)) as usize;
+    let mut title = c.title.clone();
+    if title.chars().count() > max_chars {
+        title = title
+            .chars()
+            .take(max_chars.saturating_sub(1))
+            .collect::<String>()
+            + "…";
+    }
     root.draw(&Text::new(
-        c.title.clone(),
-        (16, 12),
-        (FAMILY_LIST, 19.0, FontStyle::Bold).into_font().color(&INK),
+        title,
+        (12, 10),
+        (FAMILY_LIST, size, FontStyle::Bold).into_font().color(&INK),
     ))
     .map_err(err)
 }
 
-fn draw_bars(c: &Chart, root: &DrawingArea<SVGBackend, plotters::coord::Shift>) -> DrawResult<()> {
-    caption(c, root)?;
+/// One legend entry: a name and how it is drawn.
+struct Entry {
+    name: String,
+    color: RGBColor,
+    dashed: bool,
+}
+
+fn legend_entries(c: &Chart) -> Vec<Entry> {
+    let mut out: Vec<Entry> = Vec::new();
+    if c.series.len() > 1 || !c.references.is_empty() {
+        for (i, s) in c.series.iter().enumerate() {
+            out.push(Entry {
+                name: s.name.clone(),
+                color: series_color(c, i),
+                dashed: s.projected,
+            });
+        }
+    }
+    for r in &c.references {
+        out.push(Entry {
+            name: r.label.clone(),
+            color: TARGET,
+            dashed: true,
+        });
+    }
+    out
+}
+
+fn series_color(c: &Chart, i: usize) -> RGBColor {
+    // A projection continues its actual series in the same colour.
+    match c.series.get(i) {
+        Some(Series {
+            projected: true, ..
+        }) if i > 0 => PALETTE[(i - 1) % PALETTE.len()],
+        _ => PALETTE[i % PALETTE.len()],
+    }
+}
+
+/// Legend entries laid out in rows that fit the width (about 7 px a character at 13 px).
+fn legend_rows(entries: &[Entry], width: u32) -> Vec<Vec<(u32, &Entry)>> {
+    let mut rows: Vec<Vec<(u32, &Entry)>> = Vec::new();
+    let mut x = 12u32;
+    for e in entries {
+        let w = 26 + e.name.chars().count().min(28) as u32 * 7 + 14;
+        if rows.is_empty() || x + w > width {
+            rows.push(Vec::new());
+            x = 12;
+        }
+        if let Some(r) = rows.last_mut() {
+            r.push((x, e));
+        }
+        x += w;
+    }
+    rows
+}
+
+fn draw_legend(area: &Area, rows: &[Vec<(u32, &Entry)>]) -> DrawResult<()> {
+    for (ri, row) in rows.iter().enumerate() {
+        let y = 4 + ri as i32 * 20 + 8;
+        for (x, e) in row {
+            let x = *x as i32;
+            if e.dashed {
+                for k in 0..3 {
+                    area.draw(&PathElement::new(
+                        vec![(x + k * 7, y), (x + k * 7 + 4, y)],
+                        e.color.stroke_width(2),
+                    ))
+                    .map_err(err)?;
+                }
+            } else {
+                area.draw(&Rectangle::new(
+                    [(x, y - 5), (x + 16, y + 5)],
+                    e.color.filled(),
+                ))
+                .map_err(err)?;
+            }
+            let name: String = if e.name.chars().count() > 28 {
+                e.name.chars().take(27).collect::<String>() + "…"
+            } else {
+                e.name.clone()
+            };
+            area.draw(&Text::new(name, (x + 22, y - 7), font(13.0)))
+                .map_err(err)?;
+        }
+    }
+    Ok(())
+}
+
+fn draw_bars(c: &Chart, root: &Area, narrow: bool) -> DrawResult<()> {
     let n = c.categories.len();
     let (lo, hi) = value_range(c, false);
     let longest = c
@@ -397,21 +268,35 @@ fn draw_bars(c: &Chart, root: &DrawingArea<SVGBackend, plotters::coord::Shift>) 
         .map(|s| s.chars().count())
         .max()
         .unwrap_or(4);
-    let label_width = (longest as u32 * 8 + 16).clamp(60, 220);
+    let max_label = if narrow { 110 } else { 220 };
+    let label_width = (longest as u32 * 7 + 16).clamp(50, max_label);
+    let max_chars = ((label_width - 16) / 7) as usize;
     let mut chart = ChartBuilder::on(root)
-        .margin_top(44)
-        .margin_right(56)
-        .margin_left(12)
-        .margin_bottom(8)
-        .x_label_area_size(40)
+        .margin_right(if narrow { 40 } else { 56 })
+        .margin_left(8)
+        .margin_bottom(4)
+        .x_label_area_size(36)
         .y_label_area_size(label_width)
-        .build_cartesian_2d(lo..hi, (0..n.max(2) - 1).into_segmented())
+        .build_cartesian_2d(lo..hi * 1.08, (0..n.max(2) - 1).into_segmented())
         .map_err(err)?;
-    let cats = c.categories.clone();
+    let cats: Vec<String> = c
+        .categories
+        .iter()
+        .map(|l| {
+            if l.chars().count() > max_chars {
+                l.chars()
+                    .take(max_chars.saturating_sub(1))
+                    .collect::<String>()
+                    + "…"
+            } else {
+                l.clone()
+            }
+        })
+        .collect();
     let unit = c.unit;
     house_style(&mut chart.configure_mesh())
         .disable_y_mesh()
-        .x_labels(6)
+        .x_labels(if narrow { 3 } else { 6 })
         .x_label_formatter(&|v| compact(*v, unit))
         .y_label_formatter(&|v| match v {
             SegmentValue::CenterOf(i) | SegmentValue::Exact(i) => cats
@@ -425,8 +310,11 @@ fn draw_bars(c: &Chart, root: &DrawingArea<SVGBackend, plotters::coord::Shift>) 
         .draw()
         .map_err(err)?;
     let color = PALETTE[0];
+    let Some(first) = c.series.first() else {
+        return Ok(());
+    };
     // The first category at the top.
-    let bars = c.series[0].values.iter().enumerate().filter_map(|(i, v)| {
+    let bars = first.values.iter().enumerate().filter_map(|(i, v)| {
         let y = n - 1 - i;
         v.map(|v| {
             let mut r = Rectangle::new(
@@ -441,7 +329,7 @@ fn draw_bars(c: &Chart, root: &DrawingArea<SVGBackend, plotters::coord::Shift>) 
         })
     });
     chart.draw_series(bars).map_err(err)?;
-    let labels = c.series[0].values.iter().enumerate().filter_map(|(i, v)| {
+    let labels = first.values.iter().enumerate().filter_map(|(i, v)| {
         let y = n - 1 - i;
         v.map(|v| {
             Text::new(
@@ -458,103 +346,145 @@ fn draw_bars(c: &Chart, root: &DrawingArea<SVGBackend, plotters::coord::Shift>) 
     Ok(())
 }
 
-fn draw_lines(c: &Chart, root: &DrawingArea<SVGBackend, plotters::coord::Shift>) -> DrawResult<()> {
-    caption(c, root)?;
+/// Which category labels to show: every k-th, so at most `max` fit.
+fn every(n: usize, narrow: bool) -> usize {
+    let max = if narrow { 4 } else { 8 };
+    n.div_ceil(max).max(1)
+}
+
+fn draw_lines(c: &Chart, root: &Area, narrow: bool) -> DrawResult<()> {
     let n = c.categories.len();
     let (lo, hi) = value_range(c, false);
     let unit = c.unit;
     let cats = c.categories.clone();
+    let step = every(n, narrow);
     let mut chart = ChartBuilder::on(root)
-        .margin_top(44)
-        .margin_right(24)
-        .margin_left(12)
-        .margin_bottom(8)
-        .x_label_area_size(44)
-        .y_label_area_size(72)
-        .build_cartesian_2d(0f64..(n.max(2) - 1) as f64, lo..hi)
+        .margin_right(if narrow { 14 } else { 24 })
+        .margin_left(8)
+        .margin_bottom(4)
+        .x_label_area_size(36)
+        .y_label_area_size(if narrow { 52 } else { 72 })
+        .build_cartesian_2d(-0.3f64..(n.max(2) - 1) as f64 + 0.3, lo..hi)
         .map_err(err)?;
     house_style(&mut chart.configure_mesh())
         .disable_x_mesh()
-        .x_labels(n.min(8))
+        .x_labels(n.min(60))
         .x_label_formatter(&|x| {
             let i = x.round();
-            if (x - i).abs() > 0.01 || i < 0.0 {
+            if (x - i).abs() > 0.01 || i < 0.0 || !(i as usize).is_multiple_of(step) {
                 return String::new();
             }
             cats.get(i as usize).cloned().unwrap_or_default()
         })
-        .y_labels(6)
+        .y_labels(if narrow { 4 } else { 6 })
         .y_label_formatter(&|v| compact(*v, unit))
-        .y_desc(c.value_label.clone())
+        .y_desc(if narrow {
+            String::new()
+        } else {
+            c.value_label.clone()
+        })
         .draw()
         .map_err(err)?;
+    for r in &c.references {
+        dashed(
+            &mut chart,
+            &[(-0.3, r.value), ((n.max(2) - 1) as f64 + 0.3, r.value)],
+            TARGET,
+        )?;
+    }
     for (si, s) in c.series.iter().enumerate() {
-        let color = PALETTE[si % PALETTE.len()];
+        let color = series_color(c, si);
         let points: Vec<(f64, f64)> = s
             .values
             .iter()
             .enumerate()
             .filter_map(|(i, v)| v.map(|v| (i as f64, v)))
             .collect();
-        let series = chart
+        if s.projected {
+            dashed(&mut chart, &points, color)?;
+            continue;
+        }
+        chart
             .draw_series(LineSeries::new(points.clone(), color.stroke_width(3)))
             .map_err(err)?;
-        if c.series.len() > 1 {
-            series.label(s.name.clone()).legend(move |(x, y)| {
-                Rectangle::new([(x, y - 5), (x + 14, y + 5)], color.filled())
-            });
-        }
         if points.len() <= 24 {
             chart
                 .draw_series(points.iter().map(|p| Circle::new(*p, 3, color.filled())))
                 .map_err(err)?;
         }
     }
-    if c.series.len() > 1 {
-        legend(&mut chart)?;
-    }
     Ok(())
 }
 
-fn draw_stacked(
-    c: &Chart,
-    root: &DrawingArea<SVGBackend, plotters::coord::Shift>,
+/// A dashed polyline through `points` (plotters has no dash style for SVG lines).
+fn dashed<'a>(
+    chart: &mut ChartContext<
+        'a,
+        SVGBackend<'a>,
+        Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
+    >,
+    points: &[(f64, f64)],
+    color: RGBColor,
 ) -> DrawResult<()> {
-    caption(c, root)?;
+    let mut segs = Vec::new();
+    for w in points.windows(2) {
+        let ((x0, y0), (x1, y1)) = (w[0], w[1]);
+        // About one dash per 8 px of a 760 px axis, whatever the segment's length.
+        let parts = if points.len() == 2 { 80 } else { 12 };
+        for k in (0..parts).step_by(2) {
+            let t0 = k as f64 / parts as f64;
+            let t1 = (k + 1) as f64 / parts as f64;
+            segs.push(PathElement::new(
+                vec![
+                    (x0 + (x1 - x0) * t0, y0 + (y1 - y0) * t0),
+                    (x0 + (x1 - x0) * t1, y0 + (y1 - y0) * t1),
+                ],
+                color.stroke_width(2),
+            ));
+        }
+    }
+    chart.draw_series(segs).map_err(err)?;
+    Ok(())
+}
+
+fn draw_stacked(c: &Chart, root: &Area, narrow: bool) -> DrawResult<()> {
     let n = c.categories.len();
     let (lo, hi) = value_range(c, true);
     let unit = c.unit;
     let cats = c.categories.clone();
-    let every = n.div_ceil(8).max(1);
+    let step = every(n, narrow);
     let mut chart = ChartBuilder::on(root)
-        .margin_top(44)
-        .margin_right(24)
-        .margin_left(12)
-        .margin_bottom(8)
-        .x_label_area_size(44)
-        .y_label_area_size(72)
-        .build_cartesian_2d((0..n.max(2) - 1).into_segmented(), lo..hi * 1.12)
+        .margin_right(if narrow { 14 } else { 24 })
+        .margin_left(8)
+        .margin_bottom(4)
+        .x_label_area_size(36)
+        .y_label_area_size(if narrow { 52 } else { 72 })
+        .build_cartesian_2d((0..n.max(2) - 1).into_segmented(), lo..hi)
         .map_err(err)?;
     house_style(&mut chart.configure_mesh())
         .disable_x_mesh()
         .x_labels(n)
         .x_label_formatter(&|v| match v {
-            SegmentValue::CenterOf(i) if i % every == 0 => {
+            SegmentValue::CenterOf(i) if i.is_multiple_of(step) => {
                 cats.get(*i).cloned().unwrap_or_default()
             }
             _ => String::new(),
         })
-        .y_labels(6)
+        .y_labels(if narrow { 4 } else { 6 })
         .y_label_formatter(&|v| compact(*v, unit))
-        .y_desc(c.value_label.clone())
+        .y_desc(if narrow {
+            String::new()
+        } else {
+            c.value_label.clone()
+        })
         .draw()
         .map_err(err)?;
     let mut base_pos = vec![0.0f64; n];
     let mut base_neg = vec![0.0f64; n];
     for (si, s) in c.series.iter().enumerate() {
-        let color = PALETTE[si % PALETTE.len()];
+        let color = series_color(c, si);
         let mut rects = Vec::new();
-        for (i, v) in s.values.iter().enumerate() {
+        for (i, v) in s.values.iter().enumerate().take(n) {
             let Some(v) = *v else { continue };
             let base = if v >= 0.0 {
                 &mut base_pos[i]
@@ -572,27 +502,9 @@ fn draw_stacked(
             rects.push(r);
             *base += v;
         }
-        chart
-            .draw_series(rects)
-            .map_err(err)?
-            .label(s.name.clone())
-            .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 14, y + 5)], color.filled()));
+        chart.draw_series(rects).map_err(err)?;
     }
-    legend(&mut chart)
-}
-
-/// The series legend, top left.
-fn legend<'a, CT: plotters::coord::CoordTranslate>(
-    chart: &mut ChartContext<'a, SVGBackend<'a>, CT>,
-) -> DrawResult<()> {
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
-        .label_font(font(13.0))
-        .background_style(WHITE.mix(0.85))
-        .border_style(GRID)
-        .draw()
-        .map_err(err)
+    Ok(())
 }
 
 /// The house look of axes and grid: light rules at the labels only.
@@ -649,15 +561,7 @@ pub fn png(svg: &str, scale: f32) -> Result<Vec<u8>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn compact_numbers() {
-        assert_eq!(compact(1_234_567.0, Unit::Usd), "$1.2M");
-        assert_eq!(compact(340_000.0, Unit::Count), "340K");
-        assert_eq!(compact(0.231, Unit::Ratio), "23%");
-        assert_eq!(compact(12.0, Unit::Count), "12");
-        assert_eq!(compact(-2_500.0, Unit::Usd), "-$2.5K");
-    }
+    use crate::answer::model::{Reference, Unit};
 
     fn bar() -> Chart {
         Chart {
@@ -667,10 +571,13 @@ mod tests {
             series: vec![Series {
                 name: "ARR".into(),
                 values: vec![Some(90e6), Some(40e6), Some(12e6)],
+                projected: false,
             }],
             unit: Unit::Usd,
             value_label: "ARR (USD)".into(),
             category_label: "Segment".into(),
+            references: Vec::new(),
+            from_zero: true,
         }
     }
 
@@ -684,5 +591,53 @@ mod tests {
         // 720x360: width and height in the IHDR chunk.
         assert_eq!(u32::from_be_bytes([p[16], p[17], p[18], p[19]]), 720);
         assert_eq!(u32::from_be_bytes([p[20], p[21], p[22], p[23]]), 360);
+    }
+
+    #[test]
+    fn scores_fit_their_data_and_targets_are_inside_the_axis() {
+        let mut c = bar();
+        c.kind = ChartKind::Line;
+        c.unit = Unit::Score;
+        c.from_zero = false;
+        c.series[0].values = vec![Some(4.21), Some(4.25), Some(4.30)];
+        let (lo, hi) = value_range(&c, false);
+        assert!(
+            lo > 4.0 && hi < 4.5,
+            "a score axis fits the data: {lo}..{hi}"
+        );
+        assert!(hi > 4.30 && lo < 4.21, "every point is inside: {lo}..{hi}");
+        c.references.push(Reference {
+            label: "Target 4.5".into(),
+            value: 4.5,
+        });
+        let (_, hi) = value_range(&c, false);
+        assert!(hi > 4.5, "the target line is inside the axis: {hi}");
+        let s = svg(&c, 760, 380).expect("draws");
+        assert!(s.contains("Target 4.5"), "the target is in the legend");
+    }
+
+    #[test]
+    fn legends_sit_below_the_plot() {
+        let mut c = bar();
+        c.kind = ChartKind::StackedBar;
+        c.series.push(Series {
+            name: "Second".into(),
+            values: vec![Some(1e6), Some(2e6), Some(3e6)],
+            projected: false,
+        });
+        let entries = legend_entries(&c);
+        assert_eq!(entries.len(), 2);
+        let s = svg(&c, 360, 300).expect("draws");
+        // The legend text is drawn in the strip under the plot (y > 300 - 28).
+        let at = s.find("Second").expect("legend entry");
+        let tag_start = s[..at].rfind("<text").expect("text element");
+        let tag = &s[tag_start..at];
+        let y: f64 = tag
+            .split("y=\"")
+            .nth(1)
+            .and_then(|r| r.split('"').next())
+            .and_then(|v| v.parse().ok())
+            .expect("y attribute");
+        assert!(y > 270.0, "legend at y={y}: {tag}");
     }
 }

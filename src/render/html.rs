@@ -8,15 +8,15 @@ use std::sync::OnceLock;
 use handlebars::Handlebars;
 use serde_json::{json, Value as Json};
 
-use crate::answer::{Answer, Status};
-use crate::render::{chart, text};
-use crate::semantic::ColumnRole;
-use crate::warehouse::Value;
+use crate::answer::model::{Answer, Role, Section, Status, Table, Unit, Value};
+use crate::format;
+use crate::render::chart;
 
 const LAYOUT: &str = include_str!("../../assets/templates/layout.html.hbs");
 const ANSWER: &str = include_str!("../../assets/templates/answer.html.hbs");
 const TABLE: &str = include_str!("../../assets/templates/table.html.hbs");
 const PROVENANCE: &str = include_str!("../../assets/templates/provenance.html.hbs");
+const SECTION: &str = include_str!("../../assets/templates/section.html.hbs");
 
 /// Links and identity around an answer's page.
 #[derive(Debug, Clone, Default)]
@@ -32,17 +32,20 @@ pub struct PageOptions {
     pub nonce: Option<String>,
 }
 
+// Invariant: the built-in templates are compiled into the binary and tested.
+#[allow(clippy::expect_used)]
 fn registry() -> &'static Handlebars<'static> {
     static HB: OnceLock<Handlebars<'static>> = OnceLock::new();
     HB.get_or_init(|| {
         let mut hb = Handlebars::new();
-        crate::skills::run::register_helpers(&mut hb);
+        crate::format::register_helpers(&mut hb);
         hb.register_helper("json", Box::new(json_helper));
         for (name, t) in [
             ("layout", LAYOUT),
             ("answer", ANSWER),
             ("table", TABLE),
             ("provenance", PROVENANCE),
+            ("section", SECTION),
         ] {
             hb.register_template_string(name, t)
                 .expect("invariant: built-in templates compile");
@@ -101,136 +104,219 @@ pub fn escape(s: &str) -> String {
     handlebars::html_escape(s)
 }
 
-fn numeric(role: Option<&ColumnRole>) -> bool {
-    matches!(role, Some(ColumnRole::Metric { .. }))
-}
-
-/// Column and row view of a table: display text plus a sort key per cell.
-pub fn table_view(a: &Answer) -> Json {
-    if a.rows.is_empty() || a.is_single_value() {
-        return json!({"columns": [], "rows": []});
-    }
-    let roles: Vec<Option<&ColumnRole>> = (0..a.columns.len())
-        .map(|i| a.column_meta.get(i).map(|c| &c.role))
-        .collect();
-    let label = |name: &str| {
-        a.provenance
-            .metrics
-            .iter()
-            .find(|m| m.name == name)
-            .map(|m| m.label.clone())
-            .unwrap_or_else(|| text::title_case(name))
-    };
-    let columns: Vec<Json> = a
+/// A table's view: labelled columns and cells with display text and a sort key; long tables
+/// are cut at `max_rows` (`more` says how many rows were left out).
+pub fn table_view(t: &Table, max_rows: usize) -> Json {
+    let columns: Vec<Json> = t
         .columns
         .iter()
-        .enumerate()
-        .map(|(i, c)| json!({"label": label(c), "name": c, "numeric": numeric(roles[i])}))
+        .map(|c| json!({"label": c.label, "name": c.name, "numeric": c.role.numeric()}))
         .collect();
-    let rows: Vec<Json> = a
+    let rows: Vec<Json> = t
         .rows
         .iter()
+        .take(max_rows)
         .map(|r| {
             Json::Array(
                 r.iter()
                     .enumerate()
                     .map(|(i, v)| {
-                        let unit = match roles.get(i).copied().flatten() {
-                            Some(ColumnRole::Metric { unit }) => Some(*unit),
-                            _ => None,
-                        };
+                        let role = t.columns.get(i).map_or(Role::Text, |c| c.role);
                         let sort = match v {
                             Value::Int(n) => n.to_string(),
                             Value::Float(f) => f.to_string(),
-                            other => text::format_value(other, None),
+                            Value::Date(d) => d.to_string(),
+                            other => format::value(other),
                         };
-                        let shown = match roles.get(i).copied().flatten() {
-                            Some(ColumnRole::Identifier) => text::format_cell(v, Some(&ColumnRole::Identifier)),
-                            _ => text::format_value(v, unit),
+                        let shown = match role.as_column_role() {
+                            Some(r) => format::cell(v, Some(&r)),
+                            None => format::value(v),
                         };
-                        json!({"text": shown, "sort": sort, "numeric": numeric(roles.get(i).copied().flatten())})
+                        json!({"text": shown, "sort": sort, "numeric": role.numeric()})
                     })
                     .collect(),
             )
         })
         .collect();
-    json!({"columns": columns, "rows": rows})
+    // Raw values keyed by column name, for a skill's interactive page.
+    let records: Vec<Json> = t
+        .rows
+        .iter()
+        .map(|r| {
+            Json::Object(
+                t.columns
+                    .iter()
+                    .zip(r)
+                    .map(|(c, v)| (c.name.clone(), serde_json::to_value(v).unwrap_or_default()))
+                    .collect(),
+            )
+        })
+        .collect();
+    json!({
+        "title": t.title,
+        "columns": columns,
+        "rows": rows,
+        "records": records,
+        "count": t.rows.len(),
+        "more": t.rows.len().saturating_sub(max_rows),
+        "empty": t.empty.clone().unwrap_or_else(|| "No rows.".into()),
+    })
 }
 
-/// Every SQL statement behind the answer: the main query and each skill step's.
-fn sql_list(a: &Answer) -> Vec<Json> {
-    let mut out = Vec::new();
-    if let Some(steps) = a.data.get("steps").and_then(Json::as_object) {
-        for (id, s) in steps {
-            if let Some(sql) = s.get("sql").and_then(Json::as_str) {
-                out.push(json!({"label": format!("Step {id}"), "sql": sql}));
-            }
-        }
-    }
-    if out.is_empty() {
-        if let Some(sql) = &a.sql {
-            out.push(json!({"label": "Query", "sql": sql}));
-        }
-    }
-    out
+/// A chart drawn twice: wide for desktops and PDFs, narrow for phones (the page shows one
+/// by screen width, so chart text stays readable).
+fn chart_view(c: &crate::answer::model::Chart) -> Json {
+    json!({
+        "title": c.title,
+        "wide": chart::svg(c, chart::WIDE.width, chart::WIDE.height).ok(),
+        "narrow": chart::svg(c, chart::NARROW.width, chart::NARROW.height).ok(),
+    })
 }
 
-/// The view model every answer template gets (HTML adds `chart_svg`; the PDF report adds
-/// chart files).
+/// Rows a web page shows of one table.
+const PAGE_ROWS: usize = 500;
+
+/// The view of one section for templates: a flag naming its type plus display strings.
+pub fn section_view(s: &Section, max_rows: usize) -> Json {
+    let kpi = |label: &str, v: Option<f64>, unit: Unit, detail: Option<&str>| json!({"label": label, "value": v.map_or("–".into(), |v| format::figure(v, unit)), "raw": v, "detail": detail});
+    match s {
+        Section::Kpis { tiles } => json!({
+            "kpis": true,
+            "tiles": tiles.iter().map(|k| kpi(&k.label, k.value, k.unit, k.detail.as_deref())).collect::<Vec<_>>(),
+        }),
+        Section::Facts { title, facts } => json!({"facts": true, "title": title, "items": facts}),
+        Section::Table(t) => {
+            let mut v = table_view(t, max_rows);
+            v["table"] = json!(true);
+            v
+        }
+        Section::Chart(c) => {
+            let mut v = chart_view(c);
+            v["chart"] = json!(true);
+            v
+        }
+        Section::Okr(o) => {
+            let pct =
+                |x: Option<f64>| x.map_or("–".to_string(), |x| format::figure(x, Unit::Ratio));
+            let f = |x: Option<f64>| x.map_or("–".to_string(), |x| format::figure(x, o.unit));
+            let due = o.due.map(format::date);
+            json!({
+                "okr": true,
+                "title": o.title,
+                "on_track": o.on_track,
+                "status": match o.on_track { Some(true) => "On pace", Some(false) => "Behind pace", None => "No projection yet" },
+                "tiles": [
+                    kpi("Now", o.current, o.unit, None),
+                    kpi("Target", Some(o.target), o.unit, due.as_deref().map(|d| format!("due {d}")).as_deref()),
+                    json!({"label": "Attainment", "value": pct(o.attainment), "detail": null}),
+                    json!({"label": match &due { Some(d) => format!("Projected by {d}"), None => "Projected".into() }, "value": f(o.projected), "detail": format!("{} of target", pct(o.projected_attainment))}),
+                ],
+                "segments": o.segments.iter().map(|s| json!({
+                    "name": s.name,
+                    "current": f(s.current),
+                    "projected": f(s.projected),
+                    "target": f(s.target),
+                    "attainment": pct(s.projected_attainment),
+                    "status": match s.on_track { Some(true) => "on pace", Some(false) => "behind", None => "no target" },
+                    "behind": s.on_track == Some(false),
+                })).collect::<Vec<_>>(),
+                "trend": o.chart.as_ref().map(chart_view),
+            })
+        }
+        Section::Notes {
+            kind,
+            title,
+            items,
+            empty,
+        } => json!({
+            "notes": true,
+            "kind": kind,
+            "risk": *kind == crate::answer::model::NoteKind::Risk,
+            "title": title,
+            "items": items,
+            "empty": empty,
+            "show": !items.is_empty() || empty.is_some(),
+        }),
+    }
+}
+
+/// The view model every answer template gets.
 pub fn view(a: &Answer, opts: &PageOptions) -> Json {
     let p = &a.provenance;
     let period = p
         .period
         .clone()
-        .or_else(|| p.time_range.map(|r| format!("{} to {}", r.from, r.to)))
-        .or_else(|| p.today.map(|t| format!("as of {t}")));
+        .or_else(|| {
+            p.time_range
+                .map(|r| format!("{} to {}", format::date(r.from), format::date(r.to)))
+        })
+        .or_else(|| p.today.map(|t| format!("as of {}", format::date(t))));
     let choices: Vec<Json> = a
         .choices
         .iter()
-        .map(|c| json!({"label": c, "q": urlencode(&a.question), "choice": urlencode(c), "question": a.question, "value": c}))
+        .enumerate()
+        .map(|(i, c)| json!({"label": a.choice_label(i), "question": a.question, "value": c}))
         .collect();
-    let title = title_of(a);
+    let sections: Vec<Json> = a
+        .sections
+        .iter()
+        .map(|s| section_view(s, PAGE_ROWS))
+        .collect();
+    let mut tables = serde_json::Map::new();
+    for s in &a.sections {
+        if let Section::Table(t) = s {
+            if let Some(id) = &t.id {
+                tables.insert(id.clone(), table_view(t, PAGE_ROWS));
+            }
+        }
+    }
+    let mut kpis = serde_json::Map::new();
+    for s in &a.sections {
+        if let Section::Kpis { tiles } = s {
+            for k in tiles {
+                if let Some(id) = &k.id {
+                    kpis.insert(id.clone(), json!({"label": k.label, "value": k.value, "text": k.value.map(|v| format::figure(v, k.unit))}));
+                }
+            }
+        }
+    }
+    let answered = a.status == Status::Answered;
     json!({
-        "title": title,
+        "title": title_of(a),
+        "subtitle": a.subtitle,
         "question": a.question,
         "status": a.status,
-        "headline": a.headline,
-        "read_as": crate::planner::understood::read_as(&a.understood),
-        "narrative": a.narrative,
-        "findings": a.findings,
-        "recommendations": a.recommendations,
+        "answered": answered,
+        "headline": a.lead(),
+        "read_as": a.read_as,
         "choices": choices,
-        "table": table_view(a),
-        "skill": a.skill,
-        "asker": a.data.get("asker").and_then(|p| p.get("name")).cloned(),
+        "sections": sections,
+        "tables": tables,
+        "kpis": kpis,
+        "suggestions": a.suggestions.iter().map(|q| json!({"q": q, "href": format!("/?q={}", urlencode(q))})).collect::<Vec<_>>(),
+        "skill": format::humanize(&a.skill),
+        "asker": a.asker,
         "provenance": {
             "metrics": p.metrics,
             "filters": p.filters,
             "period": period,
-            "freshness": p.data_freshness.map(|d| d.to_string()),
+            "freshness": p.data_freshness.map(format::date),
             "notes": p.notes,
         },
-        "sql": sql_list(a),
-        "data": a.data,
+        "sql": p.statements,
         "params": a.params,
         "answer_id": opts.answer_id,
         "permalink": opts.answer_id.as_ref().map(|id| format!("/a/{id}")),
-        "pdf_url": opts.answer_id.as_ref().map(|id| format!("/a/{id}.pdf")),
+        "pdf_url": opts.answer_id.as_ref().filter(|_| answered).map(|id| format!("/a/{id}.pdf")),
     })
 }
 
-/// A page title for an answer: the skill's purpose and its main parameter.
+/// A page title in words: the answer's title, or the question.
 pub fn title_of(a: &Answer) -> String {
-    let skill = text::title_case(&a.skill);
-    let main = a
-        .params
-        .iter()
-        .find(|(k, _)| matches!(k.as_str(), "merchant" | "okr"))
-        .map(|(_, v)| v.clone());
-    match (a.skill.as_str(), main) {
-        ("metric_question", _) => text::capitalize(&a.question),
-        (_, Some(m)) => format!("{skill}: {m}"),
-        _ => skill,
+    if a.title.is_empty() {
+        format::capitalize(a.question.trim())
+    } else {
+        a.title.clone()
     }
 }
 
@@ -257,7 +343,6 @@ pub fn body(
         }
         (t, _) => t,
     };
-    v["chart_svg"] = json!(chart::from_answer(a).and_then(|c| chart::svg(&c, 900, 440).ok()));
     match skill_template {
         Some(t) if a.status == Status::Answered => registry()
             .render_template(t, &v)

@@ -14,8 +14,12 @@ use typst::text::{Font, FontBook};
 use typst::utils::LazyHash;
 use typst::{Library, LibraryExt, World};
 
-use crate::answer::Answer;
+use crate::answer::model::{Answer, Section};
+use crate::format;
 use crate::render::{chart, fonts, html};
+
+/// Rows a PDF shows of one table (the web page and the CSV have the rest).
+const PDF_ROWS: usize = 40;
 
 const PRELUDE: &str = include_str!("../../assets/templates/cortex.typ");
 const DEFAULT_REPORT: &str = include_str!("../../assets/templates/report.typ");
@@ -44,6 +48,8 @@ fn library() -> &'static LazyHash<Library> {
     L.get_or_init(|| LazyHash::new(Library::default()))
 }
 
+// Invariant: report paths are literals (`/report.typ`, `/chart-N.svg`).
+#[allow(clippy::expect_used)]
 fn file_id(path: &str) -> FileId {
     RootedPath::new(
         VirtualRoot::Project,
@@ -98,32 +104,62 @@ impl World for ReportWorld {
     }
 }
 
-/// What the report template reads from `data.json`, and the chart files beside it.
+/// What the report template reads from `data.json` (the web page's view, tables cut at
+/// [`PDF_ROWS`], charts as SVG files beside it), and those files.
 pub fn report_data(a: &Answer, generated: &str) -> (Json, Vec<(String, String)>) {
     let mut v = html::view(a, &html::PageOptions::default());
     let mut files = Vec::new();
-    let main = chart::from_answer(a).and_then(|c| chart::svg(&c, 760, 340).ok());
-    let main_path = main.map(|svg| {
-        files.push(("chart-main.svg".to_string(), svg));
-        "chart-main.svg".to_string()
-    });
-    let mut steps = serde_json::Map::new();
-    if let Some(all) = a.data.get("steps").and_then(Json::as_object) {
-        for (id, step) in all {
-            if let Some(svg) = chart::from_step(step, &a.provenance.metrics)
-                .and_then(|c| chart::svg(&c, 760, 320).ok())
-            {
-                let name = format!("chart-{id}.svg");
-                files.push((name.clone(), svg));
-                steps.insert(id.clone(), Json::String(name));
-            }
+    let mut sections = Vec::new();
+    for (i, s) in a.sections.iter().enumerate() {
+        let mut sv = html::section_view(s, PDF_ROWS);
+        if let Some(o) = sv.as_object_mut() {
+            o.remove("wide");
+            o.remove("narrow");
+            o.remove("records");
         }
+        let mut draw = |c: &crate::answer::model::Chart, key: &str, sv: &mut Json| {
+            let file = chart::svg(c, chart::WIDE.width, chart::WIDE.height)
+                .ok()
+                .map(|svg| {
+                    let name = format!("chart-{i}.svg");
+                    files.push((name.clone(), svg));
+                    name
+                });
+            sv[key] = json!(file);
+        };
+        match s {
+            Section::Chart(c) => draw(c, "file", &mut sv),
+            Section::Okr(o) => match &o.chart {
+                Some(c) => draw(c, "chart_file", &mut sv),
+                None => sv["chart_file"] = Json::Null,
+            },
+            _ => {}
+        }
+        sections.push(sv);
     }
     if let Some(o) = v.as_object_mut() {
-        o.insert("charts".into(), json!({"main": main_path, "steps": steps}));
+        o.insert("sections".into(), Json::Array(sections));
+        o.remove("tables");
         o.insert("generated".into(), json!(generated));
     }
     (v, files)
+}
+
+/// The file name of an answer's PDF: `merchant-brief-blue-fox-goods-2026-11-20.pdf`.
+pub fn file_name(a: &Answer) -> String {
+    let title = if a.skill == "metric_question" || a.title.is_empty() {
+        html::title_of(a)
+    } else {
+        format!("{} {}", format::humanize(&a.skill), html::title_of(a))
+    };
+    let mut name = format::slug(&title, 60);
+    if name.is_empty() {
+        name = "cortex-answer".into();
+    }
+    match a.provenance.today {
+        Some(d) => format!("{name}-{d}.pdf"),
+        None => format!("{name}.pdf"),
+    }
 }
 
 /// Renders an answer as a PDF with the skill's `report.typ` (or the default report).
@@ -149,10 +185,7 @@ pub fn render(a: &Answer, template: Option<&str>, generated: &str) -> Result<Vec
         main,
         sources,
         files,
-        today: a
-            .provenance
-            .today
-            .unwrap_or_else(|| chrono::Local::now().date_naive()),
+        today: a.provenance.today.unwrap_or_default(),
     };
     let doc: typst_layout::PagedDocument = typst::compile(&world).output.map_err(|errs| {
         let msgs: Vec<String> = errs.iter().map(|e| e.message.to_string()).collect();

@@ -107,39 +107,7 @@ pub fn compile(
     if query.metrics.is_empty() {
         return compile_listing(layer, query);
     }
-    let mut metric_ids = Vec::new();
-    for name in &query.metrics {
-        let id = layer
-            .metric_index(name)
-            .ok_or_else(|| CompileError::UnknownMetric {
-                name: name.clone(),
-                hint: did_you_mean(name, layer.metrics.iter().map(|m| m.name.as_str())),
-            })?;
-        if metric_ids.contains(&id) {
-            return Err(CompileError::Invalid(format!(
-                "metric {name} is listed twice"
-            )));
-        }
-        metric_ids.push(id);
-    }
-    for (i, g) in query.group_by.iter().enumerate() {
-        if query.group_by[..i].contains(g) {
-            return Err(CompileError::Invalid(format!(
-                "dimension {g} is listed twice"
-            )));
-        }
-    }
-    if let Some(r) = query.time_range {
-        if r.from > r.to {
-            return Err(CompileError::Invalid(format!(
-                "the time range starts ({}) after it ends ({})",
-                r.from, r.to
-            )));
-        }
-    }
-    for c in &query.filters {
-        check_arity(c)?;
-    }
+    let metric_ids = checked_metrics(layer, query)?;
 
     let mut leaves: Vec<Leaf> = Vec::new();
     for &id in &metric_ids {
@@ -237,6 +205,59 @@ pub fn compile(
         }
     }
 
+    order_and_limit(layer, query, &metric_ids, &keys, &columns, &mut sql)?;
+    Ok(CompiledQuery { sql, columns })
+}
+
+/// Checks a query before compiling it: known metrics, each listed once; group-bys listed
+/// once; a time range that ends after it starts; filters with the values their operator
+/// takes. Returns the metrics' indexes, in query order.
+fn checked_metrics(layer: &SemanticLayer, query: &MetricQuery) -> Result<Vec<usize>, CompileError> {
+    let mut metric_ids = Vec::new();
+    for name in &query.metrics {
+        let id = layer
+            .metric_index(name)
+            .ok_or_else(|| CompileError::UnknownMetric {
+                name: name.clone(),
+                hint: did_you_mean(name, layer.metrics.iter().map(|m| m.name.as_str())),
+            })?;
+        if metric_ids.contains(&id) {
+            return Err(CompileError::Invalid(format!(
+                "metric {name} is listed twice"
+            )));
+        }
+        metric_ids.push(id);
+    }
+    for (i, g) in query.group_by.iter().enumerate() {
+        if query.group_by[..i].contains(g) {
+            return Err(CompileError::Invalid(format!(
+                "dimension {g} is listed twice"
+            )));
+        }
+    }
+    if let Some(r) = query.time_range {
+        if r.from > r.to {
+            return Err(CompileError::Invalid(format!(
+                "the time range starts ({}) after it ends ({})",
+                r.from, r.to
+            )));
+        }
+    }
+    for c in &query.filters {
+        check_arity(c)?;
+    }
+    Ok(metric_ids)
+}
+
+/// Appends ORDER BY (requested keys first, then a deterministic default) and LIMIT.
+fn order_and_limit(
+    layer: &SemanticLayer,
+    query: &MetricQuery,
+    metric_ids: &[usize],
+    keys: &[String],
+    columns: &[Column],
+    sql: &mut String,
+) -> Result<(), CompileError> {
     // Ordering: requested keys first, then a deterministic default.
     let mut order: Vec<String> = Vec::new();
     let output_names: Vec<&str> = columns.iter().map(|c| c.name.as_str()).collect();
@@ -258,7 +279,7 @@ pub fn compile(
         let first = &layer.metrics[metric_ids[0]].name;
         order.push(format!("{} DESC NULLS LAST", ident(first)));
     }
-    for k in &keys {
+    for k in keys {
         if !query.order.iter().any(|o| &o.field == k) {
             order.push(format!("{} ASC NULLS LAST", ident(k)));
         }
@@ -272,7 +293,7 @@ pub fn compile(
         }
         let _ = write!(sql, "\nLIMIT {limit}");
     }
-    Ok(CompiledQuery { sql, columns })
+    Ok(())
 }
 
 fn check_arity(c: &Condition) -> Result<(), CompileError> {
@@ -342,6 +363,8 @@ fn collect_leaves(
     Ok(())
 }
 
+// Invariant: every metric's leaves were collected before rendering.
+#[allow(clippy::expect_used)]
 fn leaf_index(leaves: &[Leaf], input: &MeasureInput, cumulative: bool) -> usize {
     leaves
         .iter()
@@ -533,32 +556,12 @@ fn group_col(d: &DimRef) -> String {
     }
 }
 
-/// A query with dimensions and no metric: the distinct combinations of their values,
-/// read from the first requested dimension's table that reaches all the others.
-fn compile_listing(
+/// The table a listing is read from: the first requested dimension's table from which
+/// every requested dimension is reached, with its plan.
+fn listing_base(
     layer: &SemanticLayer,
     query: &MetricQuery,
-) -> Result<CompiledQuery, CompileError> {
-    if query.group_by.is_empty() {
-        return Err(CompileError::Invalid(
-            "a query needs at least one metric or one dimension".into(),
-        ));
-    }
-    if query.grain.is_some() {
-        return Err(CompileError::Invalid(
-            "a listing (dimensions without a metric) has no time axis; group by a date dimension instead of a grain".into(),
-        ));
-    }
-    for (i, g) in query.group_by.iter().enumerate() {
-        if query.group_by[..i].contains(g) {
-            return Err(CompileError::Invalid(format!(
-                "dimension {g} is listed twice"
-            )));
-        }
-    }
-    for c in &query.filters {
-        check_arity(c)?;
-    }
+) -> Result<(usize, LeafPlan), CompileError> {
     let bare = |n: &str| n.split_once("__").map_or(n, |(_, d)| d).to_string();
     let mut candidates: Vec<usize> = Vec::new();
     for g in &query.group_by {
@@ -591,9 +594,9 @@ fn compile_listing(
             }
         }
     }
-    let Some((base, plan)) = chosen else {
+    chosen.ok_or_else(|| {
         let names = query.group_by.join(", ");
-        return Err(match first_err {
+        match first_err {
             Some(CompileError::UnknownDimension { name, hint, .. })
                 if !query.group_by.contains(&name) || candidates.len() == 1 =>
             {
@@ -609,8 +612,37 @@ fn compile_listing(
             _ => CompileError::Invalid(format!(
                 "no table reaches all of {names}: they cannot be listed together"
             )),
-        });
-    };
+        }
+    })
+}
+
+/// A query with dimensions and no metric: the distinct combinations of their values,
+/// read from the first requested dimension's table that reaches all the others.
+fn compile_listing(
+    layer: &SemanticLayer,
+    query: &MetricQuery,
+) -> Result<CompiledQuery, CompileError> {
+    if query.group_by.is_empty() {
+        return Err(CompileError::Invalid(
+            "a query needs at least one metric or one dimension".into(),
+        ));
+    }
+    if query.grain.is_some() {
+        return Err(CompileError::Invalid(
+            "a listing (dimensions without a metric) has no time axis; group by a date dimension instead of a grain".into(),
+        ));
+    }
+    for (i, g) in query.group_by.iter().enumerate() {
+        if query.group_by[..i].contains(g) {
+            return Err(CompileError::Invalid(format!(
+                "dimension {g} is listed twice"
+            )));
+        }
+    }
+    for c in &query.filters {
+        check_arity(c)?;
+    }
+    let (base, plan) = listing_base(layer, query)?;
     let model = &layer.models[base];
     let mut own = Vec::new();
     let mut wheres = Vec::new();

@@ -1,7 +1,9 @@
 //! The governed semantic layer: metrics.yaml loaded in two phases (raw serde -> validated
-//! model) and the compiler from `MetricQuery` to SQL.
+//! model), its join graph as the planner reads it (`graph`) and the compiler from
+//! `MetricQuery` to SQL.
 
 pub mod compile;
+pub mod graph;
 pub mod model;
 pub mod query;
 pub mod raw;

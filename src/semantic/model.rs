@@ -1110,104 +1110,12 @@ impl<'r, 'a> Builder<'r, 'a> {
                 ),
             );
         }
-        let want = |b: bool, key: &str, kind: &str, rep: &mut Reporter| {
-            if !b {
-                rep.error(
-                    &["metrics", name, key],
-                    format!("a {kind} metric needs `{key}:`"),
-                );
-            }
-        };
-        let forbid = |b: bool, key: &str, kind: &str, rep: &mut Reporter| {
-            if b {
-                rep.error(
-                    &["metrics", name, key],
-                    format!("`{key}:` does not apply to a {kind} metric"),
-                );
-            }
-        };
         let kind = match rm.kind {
             MetricKindName::Simple | MetricKindName::Cumulative => {
-                let k = if rm.kind == MetricKindName::Simple {
-                    "simple"
-                } else {
-                    "cumulative"
-                };
-                want(rm.measure.is_some(), "measure", k, self.rep);
-                forbid(rm.numerator.is_some(), "numerator", k, self.rep);
-                forbid(rm.denominator.is_some(), "denominator", k, self.rep);
-                forbid(rm.expr.is_some(), "expr", k, self.rep);
-                let input = self.measure_input(
-                    layer,
-                    &rm.name,
-                    "measure",
-                    rm.measure.as_deref()?,
-                    &rm.filter,
-                    rm.time_dimension.as_ref(),
-                    named,
-                )?;
-                if rm.kind == MetricKindName::Cumulative {
-                    if input.time_dimension.is_none() {
-                        self.rep.error(
-                            &["metrics", name],
-                            "a cumulative metric needs a time dimension",
-                        );
-                    }
-                    let agg = layer.models[input.model].measures[input.measure].agg;
-                    if !matches!(agg, Agg::Sum | Agg::Count) {
-                        self.rep.error(
-                            &["metrics", name, "measure"],
-                            "a cumulative metric needs a sum or count measure",
-                        );
-                    }
-                    MetricKind::Cumulative(input)
-                } else {
-                    MetricKind::Simple(input)
-                }
+                self.measure_kind(layer, rm, named)?
             }
-            MetricKindName::Ratio => {
-                want(rm.numerator.is_some(), "numerator", "ratio", self.rep);
-                want(rm.denominator.is_some(), "denominator", "ratio", self.rep);
-                forbid(rm.measure.is_some(), "measure", "ratio", self.rep);
-                forbid(rm.expr.is_some(), "expr", "ratio", self.rep);
-                let num =
-                    self.ratio_input(layer, rm, "numerator", rm.numerator.as_ref()?, named, all);
-                let den = self.ratio_input(
-                    layer,
-                    rm,
-                    "denominator",
-                    rm.denominator.as_ref()?,
-                    named,
-                    all,
-                );
-                let (numerator, denominator) = (num?, den?);
-                if numerator.time_dimension.is_some() != denominator.time_dimension.is_some() {
-                    self.rep.error(
-                        &["metrics", name],
-                        "numerator and denominator must both have a time dimension or both have none",
-                    );
-                }
-                MetricKind::Ratio {
-                    numerator,
-                    denominator,
-                }
-            }
-            MetricKindName::Derived => {
-                want(rm.expr.is_some(), "expr", "derived", self.rep);
-                forbid(rm.measure.is_some(), "measure", "derived", self.rep);
-                forbid(!rm.filter.is_empty(), "filter", "derived", self.rep);
-                let expr = match tokenize_formula(rm.expr.as_deref()?) {
-                    Ok(t) => t,
-                    Err(e) => {
-                        self.rep.error(&["metrics", name, "expr"], e);
-                        return None;
-                    }
-                };
-                MetricKind::Derived {
-                    expr,
-                    deps: Vec::new(),
-                }
-            }
+            MetricKindName::Ratio => self.ratio_kind(layer, rm, named, all)?,
+            MetricKindName::Derived => self.derived_kind(rm)?,
         };
         Some(Metric {
             name: rm.name.clone(),
@@ -1221,6 +1129,127 @@ impl<'r, 'a> Builder<'r, 'a> {
             synonyms: rm.synonyms.clone(),
             kind,
             better: rm.better,
+        })
+    }
+
+    /// Reports a key a metric of `kind` needs but lacks.
+    fn want(&mut self, name: &str, present: bool, key: &str, kind: &str) {
+        if !present {
+            self.rep.error(
+                &["metrics", name, key],
+                format!("a {kind} metric needs `{key}:`"),
+            );
+        }
+    }
+
+    /// Reports a key that does not apply to a metric of `kind`.
+    fn forbid(&mut self, name: &str, present: bool, key: &str, kind: &str) {
+        if present {
+            self.rep.error(
+                &["metrics", name, key],
+                format!("`{key}:` does not apply to a {kind} metric"),
+            );
+        }
+    }
+
+    /// A simple or cumulative metric: its measure input (a cumulative one needs a time
+    /// dimension and a sum or count).
+    fn measure_kind(
+        &mut self,
+        layer: &SemanticLayer,
+        rm: &RawMetric,
+        named: &BTreeMap<String, Vec<Condition>>,
+    ) -> Option<MetricKind> {
+        let name = rm.name.as_str();
+        let k = if rm.kind == MetricKindName::Simple {
+            "simple"
+        } else {
+            "cumulative"
+        };
+        self.want(name, rm.measure.is_some(), "measure", k);
+        self.forbid(name, rm.numerator.is_some(), "numerator", k);
+        self.forbid(name, rm.denominator.is_some(), "denominator", k);
+        self.forbid(name, rm.expr.is_some(), "expr", k);
+        let input = self.measure_input(
+            layer,
+            &rm.name,
+            "measure",
+            rm.measure.as_deref()?,
+            &rm.filter,
+            rm.time_dimension.as_ref(),
+            named,
+        )?;
+        if rm.kind == MetricKindName::Cumulative {
+            if input.time_dimension.is_none() {
+                self.rep.error(
+                    &["metrics", name],
+                    "a cumulative metric needs a time dimension",
+                );
+            }
+            let agg = layer.models[input.model].measures[input.measure].agg;
+            if !matches!(agg, Agg::Sum | Agg::Count) {
+                self.rep.error(
+                    &["metrics", name, "measure"],
+                    "a cumulative metric needs a sum or count measure",
+                );
+            }
+            Some(MetricKind::Cumulative(input))
+        } else {
+            Some(MetricKind::Simple(input))
+        }
+    }
+
+    /// A ratio metric: its numerator and denominator, both dated or both not.
+    fn ratio_kind(
+        &mut self,
+        layer: &SemanticLayer,
+        rm: &RawMetric,
+        named: &BTreeMap<String, Vec<Condition>>,
+        all: &[RawMetric],
+    ) -> Option<MetricKind> {
+        let name = rm.name.as_str();
+        self.want(name, rm.numerator.is_some(), "numerator", "ratio");
+        self.want(name, rm.denominator.is_some(), "denominator", "ratio");
+        self.forbid(name, rm.measure.is_some(), "measure", "ratio");
+        self.forbid(name, rm.expr.is_some(), "expr", "ratio");
+        let num = self.ratio_input(layer, rm, "numerator", rm.numerator.as_ref()?, named, all);
+        let den = self.ratio_input(
+            layer,
+            rm,
+            "denominator",
+            rm.denominator.as_ref()?,
+            named,
+            all,
+        );
+        let (numerator, denominator) = (num?, den?);
+        if numerator.time_dimension.is_some() != denominator.time_dimension.is_some() {
+            self.rep.error(
+                &["metrics", name],
+                "numerator and denominator must both have a time dimension or both have none",
+            );
+        }
+        Some(MetricKind::Ratio {
+            numerator,
+            denominator,
+        })
+    }
+
+    /// A derived metric: its formula, tokenized (dependencies are resolved later).
+    fn derived_kind(&mut self, rm: &RawMetric) -> Option<MetricKind> {
+        let name = rm.name.as_str();
+        self.want(name, rm.expr.is_some(), "expr", "derived");
+        self.forbid(name, rm.measure.is_some(), "measure", "derived");
+        self.forbid(name, !rm.filter.is_empty(), "filter", "derived");
+        let expr = match tokenize_formula(rm.expr.as_deref()?) {
+            Ok(t) => t,
+            Err(e) => {
+                self.rep.error(&["metrics", name, "expr"], e);
+                return None;
+            }
+        };
+        Some(MetricKind::Derived {
+            expr,
+            deps: Vec::new(),
         })
     }
 

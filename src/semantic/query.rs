@@ -3,8 +3,9 @@
 
 use std::fmt;
 
-use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
+
+pub use crate::text::calendar::{Grain, TimeRange};
 
 /// A structured metric query. Names are as the user wrote them; the compiler resolves them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
@@ -30,75 +31,6 @@ pub struct MetricQuery {
     /// Maximum number of rows.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<u64>,
-}
-
-/// Time grain of a bucketed query. Weeks start on Monday.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Hash)]
-#[serde(rename_all = "lowercase")]
-pub enum Grain {
-    Day,
-    Week,
-    Month,
-    Quarter,
-    Year,
-}
-
-impl Grain {
-    pub const ALL: [Grain; 5] = [
-        Grain::Day,
-        Grain::Week,
-        Grain::Month,
-        Grain::Quarter,
-        Grain::Year,
-    ];
-
-    /// The DuckDB `date_trunc` part and column name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Grain::Day => "day",
-            Grain::Week => "week",
-            Grain::Month => "month",
-            Grain::Quarter => "quarter",
-            Grain::Year => "year",
-        }
-    }
-
-    /// The DuckDB interval of one bucket.
-    pub fn interval(self) -> &'static str {
-        match self {
-            Grain::Day => "INTERVAL 1 DAY",
-            Grain::Week => "INTERVAL 7 DAY",
-            Grain::Month => "INTERVAL 1 MONTH",
-            Grain::Quarter => "INTERVAL 3 MONTH",
-            Grain::Year => "INTERVAL 1 YEAR",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Grain> {
-        Grain::ALL
-            .into_iter()
-            .find(|g| g.as_str().eq_ignore_ascii_case(s.trim()))
-    }
-}
-
-impl fmt::Display for Grain {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// An inclusive range of dates.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TimeRange {
-    pub from: NaiveDate,
-    pub to: NaiveDate,
-}
-
-impl fmt::Display for TimeRange {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} to {}", self.from, self.to)
-    }
 }
 
 /// One sort key: a metric, a group-by dimension or the time grain's name.

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use super::model::SemanticLayer;
+use super::model::{SemanticLayer, SemanticModel};
 use super::raw::{Agg, DataType, EntityKind};
 use crate::diagnostics::{Diagnostic, Reporter};
 use crate::warehouse::{AuditContext, Value, Warehouse};
@@ -77,7 +77,7 @@ pub fn check_warehouse(
     wh: &Warehouse,
 ) -> Vec<Diagnostic> {
     let mut rep = Reporter::new(metrics_path, source);
-    let c = Checker { wh, rep: &mut rep };
+    let mut c = Checker { wh, rep: &mut rep };
     let sec = "semantic_models";
     for m in &layer.models {
         let name = m.name.as_str();
@@ -103,51 +103,7 @@ pub fn check_warehouse(
             Some(f) => format!("{} WHERE {f}", m.table),
             None => m.table.clone(),
         };
-        for e in &m.entities {
-            let path = [sec, name, "entities", e.name.as_str()];
-            match c.type_of(&m.table, &e.expr) {
-                Err(err) => {
-                    c.rep.error(&path, format!("{}: {err}", e.expr));
-                    continue;
-                }
-                Ok(t) if matches!(class_of(&t), TypeClass::Other | TypeClass::Boolean) => {
-                    c.rep.error(
-                        &path,
-                        format!("{} is {t}, which cannot be a join key", e.expr),
-                    );
-                    continue;
-                }
-                Ok(_) => {}
-            }
-            if e.kind == EntityKind::Primary {
-                let sql = format!(
-                    "SELECT COUNT(*) - COUNT(DISTINCT {x}), COUNT(*) FILTER (WHERE {x} IS NULL) FROM {from}",
-                    x = e.expr
-                );
-                match c.run(&sql).as_deref() {
-                    Ok([row, ..]) => {
-                        let nulls = row.get(1).and_then(Value::as_f64).unwrap_or(0.0);
-                        let dup = row.first().and_then(Value::as_f64).unwrap_or(0.0) - nulls;
-                        if dup > 0.0 || nulls > 0.0 {
-                            c.rep.error(
-                                &path,
-                                format!(
-                                    "primary entity {} ({}) is not unique in {}{}: {} duplicate and {} empty keys; joins to this model would multiply rows",
-                                    e.name,
-                                    e.expr,
-                                    m.table,
-                                    m.filter.as_ref().map(|f| format!(" where {f}")).unwrap_or_default(),
-                                    dup,
-                                    nulls
-                                ),
-                            );
-                        }
-                    }
-                    Ok(_) => {}
-                    Err(err) => c.rep.error(&path, err),
-                }
-            }
-        }
+        check_entities(&mut c, m, &from);
         for d in &m.dimensions {
             let path = [sec, name, "dimensions", d.name.as_str()];
             let t = match c.type_of(&m.table, &d.expr) {
@@ -193,6 +149,57 @@ pub fn check_warehouse(
         }
     }
     rep.diagnostics
+}
+
+/// Checks a model's entities: each a usable join key, and a primary one unique (and never
+/// empty) within the model's rows (`from`: its table, filtered when it has a row filter).
+fn check_entities(c: &mut Checker, m: &SemanticModel, from: &str) {
+    let (sec, name) = ("semantic_models", m.name.as_str());
+    for e in &m.entities {
+        let path = [sec, name, "entities", e.name.as_str()];
+        match c.type_of(&m.table, &e.expr) {
+            Err(err) => {
+                c.rep.error(&path, format!("{}: {err}", e.expr));
+                continue;
+            }
+            Ok(t) if matches!(class_of(&t), TypeClass::Other | TypeClass::Boolean) => {
+                c.rep.error(
+                    &path,
+                    format!("{} is {t}, which cannot be a join key", e.expr),
+                );
+                continue;
+            }
+            Ok(_) => {}
+        }
+        if e.kind == EntityKind::Primary {
+            let sql = format!(
+                "SELECT COUNT(*) - COUNT(DISTINCT {x}), COUNT(*) FILTER (WHERE {x} IS NULL) FROM {from}",
+                x = e.expr
+            );
+            match c.run(&sql).as_deref() {
+                Ok([row, ..]) => {
+                    let nulls = row.get(1).and_then(Value::as_f64).unwrap_or(0.0);
+                    let dup = row.first().and_then(Value::as_f64).unwrap_or(0.0) - nulls;
+                    if dup > 0.0 || nulls > 0.0 {
+                        c.rep.error(
+                            &path,
+                            format!(
+                                "primary entity {} ({}) is not unique in {}{}: {} duplicate and {} empty keys; joins to this model would multiply rows",
+                                e.name,
+                                e.expr,
+                                m.table,
+                                m.filter.as_ref().map(|f| format!(" where {f}")).unwrap_or_default(),
+                                dup,
+                                nulls
+                            ),
+                        );
+                    }
+                }
+                Ok(_) => {}
+                Err(err) => c.rep.error(&path, err),
+            }
+        }
+    }
 }
 
 #[cfg(test)]

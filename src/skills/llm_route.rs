@@ -9,7 +9,7 @@ use chrono::NaiveDate;
 use serde_json::{json, Value};
 use tracing::warn;
 
-use super::params::{resolve, Resolved};
+use super::params::{resolve, resolve_question, Resolved};
 use super::run::Runtime;
 use super::{ParamKind, Skill};
 use crate::answer::{Answer, Status};
@@ -17,6 +17,7 @@ use crate::context::Person;
 use crate::llm::{numbers_are_grounded, numbers_in, Llm};
 use crate::planner::{Role, Understood};
 use crate::semantic::{compile, CompileOptions, MetricQuery};
+use crate::text::Question;
 
 const SYSTEM: &str = "You route employees' business questions to exactly one tool. \
 Pick the tool that answers the question and fill its parameters from the question. \
@@ -144,7 +145,7 @@ enum Choice<'a> {
 /// word of the question is in one of those phrases. `Err` is the clarifying question.
 fn covers(
     rt: &Runtime,
-    question: &str,
+    q: &Question,
     query: &MetricQuery,
     understood: &[Understood],
 ) -> Result<(), String> {
@@ -183,16 +184,18 @@ fn covers(
     }
     let covered: Vec<String> = understood
         .iter()
-        .flat_map(|u| crate::planner::words(&u.phrase))
-        .map(|w| crate::planner::stem(&w))
+        .flat_map(|u| crate::text::words(&u.phrase))
+        .map(|w| crate::text::stem(&w))
         .collect();
-    let missing: Vec<String> = crate::planner::words(question)
-        .into_iter()
+    let missing: Vec<String> = q
+        .tokens
+        .iter()
         .filter(|w| {
             !crate::planner::understood::is_filler(w, &layer.ignore)
-                && !covered.contains(&crate::planner::stem(w))
+                && !covered.contains(&crate::text::stem(w))
                 && w.chars().any(char::is_alphanumeric)
         })
+        .cloned()
         .collect();
     if !missing.is_empty() {
         return Err(format!(
@@ -207,10 +210,10 @@ fn covers(
 fn validate<'a>(
     rt: &'a Runtime,
     call: &crate::llm::ToolCall,
-    question: &str,
+    q: &Question,
     asker: Option<&Person>,
-    today: NaiveDate,
 ) -> Result<Choice<'a>, String> {
+    let today = q.today;
     let skill = rt
         .skills
         .get(&call.name)
@@ -232,15 +235,15 @@ fn validate<'a>(
         let query: MetricQuery =
             serde_json::from_value(args).map_err(|e| format!("not a metric query ({e})"))?;
         compile(&rt.engine.layer, &query, &CompileOptions { today }).map_err(|e| e.to_string())?;
-        if let Err(q) = covers(rt, question, &query, &understood) {
-            return Ok(Choice::Clarify(q));
+        if let Err(ask) = covers(rt, q, &query, &understood) {
+            return Ok(Choice::Clarify(ask));
         }
         return Ok(Choice::Query(query, understood));
     }
     let input = rt.resolve_input(asker, today);
     // Start from the offline resolution (asker's team, defaults), then apply each argument,
     // resolving it as text and insisting it resolves.
-    let mut resolved = resolve(&skill.params, question, &input);
+    let mut resolved = resolve_question(&skill.params, q, &input, None);
     let obj = args.as_object().cloned().unwrap_or_default();
     for (name, v) in obj {
         let Some(p) = skill.params.iter().find(|p| p.name == name) else {
@@ -296,7 +299,8 @@ pub async fn answer(
             a.name, a.role, a.team
         ));
     }
-    let passages = rt.context.relevant(question, 3);
+    let q = Question::new(question, today);
+    let passages = rt.context.relevant_to(&q, 3);
     if !passages.is_empty() {
         user.push_str("\nRelevant company context:");
         for p in passages {
@@ -305,7 +309,7 @@ pub async fn answer(
     }
     user.push_str(&format!("\nQuestion: {question}"));
     let chosen = match llm.choose_tool(SYSTEM, &user, tools(rt)).await {
-        Ok(call) => validate(rt, &call, question, asker, today).map_err(|e| {
+        Ok(call) => validate(rt, &call, &q, asker).map_err(|e| {
             warn!(error = %e, tool = %call.name, "LLM tool call rejected; using the offline router");
         }),
         Err(e) => {
@@ -330,18 +334,14 @@ pub async fn answer(
             a.understood = understood;
             a
         }
-        Ok(Choice::Clarify(q)) => {
-            let mut a = Answer::new(question, Status::Clarify, q);
-            a.text = crate::render::text::answer(&a);
-            a
-        }
+        Ok(Choice::Clarify(q)) => Answer::new(question, Status::Clarify, q),
         Err(()) => super::answer_question(rt, question, asker, today, requester),
     };
+    // Completed (text, next questions) before narration: the narrator reads the text.
+    super::complete(rt, &mut a, asker, today);
     if a.status == Status::Answered {
-        if a.text.is_empty() {
-            a.text = crate::render::text::answer(&a);
-        }
         narrate(llm, &mut a).await;
+        a.text = crate::render::text::answer(&a);
     }
     a
 }

@@ -10,6 +10,8 @@ pub mod llm_route;
 pub mod params;
 pub mod router;
 pub mod run;
+pub mod sections;
+pub mod suggest;
 pub mod testing;
 
 use std::collections::BTreeSet;
@@ -166,20 +168,45 @@ pub struct Rule {
     pub with: std::collections::BTreeMap<String, String>,
     /// A handlebars sentence; every number in it should come from the data.
     pub say: String,
-    /// `finding` (default) or `recommendation`.
+    /// What the sentence is: a finding (default), a recommendation or a risk.
     #[serde(default)]
-    pub kind: Option<String>,
+    pub kind: RuleKind,
 }
 
-/// Templates and the main table.
+/// What a rule's sentence is, which decides the section it appears in.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RuleKind {
+    #[default]
+    Finding,
+    Recommendation,
+    Risk,
+}
+
+/// What the answer shows: its words (templates) and its sections.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Outputs {
-    /// Handlebars template file for text and Slack, relative to the skill folder.
-    pub text: String,
+    /// The headline sentence (a handlebars template).
+    #[serde(default)]
+    pub headline: Option<String>,
+    /// A handlebars template file (relative to the skill folder) whose first line is the
+    /// headline, when `headline` is not given.
+    #[serde(default)]
+    pub text: Option<String>,
+    /// The answer's title (a template); the skill's name in words when not given.
+    #[serde(default)]
+    pub title: Option<String>,
+    /// A line under the title (a template).
+    #[serde(default)]
+    pub subtitle: Option<String>,
     /// The step whose rows are the answer's table (`columns`/`rows` in JSON).
     #[serde(default)]
     pub table: Option<String>,
+    /// The sections, in reading order; without it: findings, risks, recommendations, then
+    /// the main table and its chart.
+    #[serde(default)]
+    pub sections: Option<Vec<sections::SectionSpec>>,
 }
 
 /// A routing test: question -> expected skill and parameters.
@@ -209,8 +236,11 @@ pub struct Skill {
     pub params: Vec<Param>,
     pub steps: Vec<Step>,
     pub table: Option<String>,
-    /// Template source.
-    pub text_template: String,
+    /// The headline template.
+    pub headline_template: String,
+    pub title_template: Option<String>,
+    pub subtitle_template: Option<String>,
+    pub sections: Vec<sections::SectionSpec>,
     /// `answer.html.hbs` in the skill folder: the body of the answer's web page.
     pub html_template: Option<String>,
     /// `report.typ` in the skill folder: the PDF report (typst, reading `data.json`).
@@ -426,8 +456,8 @@ fn compile(
         }
         if p.kind == ParamKind::Period {
             if let Some(d) = &p.default {
-                let toks = crate::planner::words(d);
-                if crate::planner::time::find_period(
+                let toks = crate::text::words(d);
+                if crate::text::calendar::find_period(
                     &toks,
                     chrono::NaiveDate::from_ymd_opt(2026, 1, 15).unwrap_or_default(),
                 )
@@ -594,30 +624,54 @@ fn compile(
         }
         before.push(id);
     }
-    let template_file = folder.join(&raw.outputs.text);
-    let text_template = match std::fs::read_to_string(&template_file) {
-        Ok(t) => t,
-        Err(e) => {
-            rep.error(
-                &["outputs", "text"],
-                format!("cannot read {}: {e}", template_file.display()),
-            );
+    let headline_template = match (&raw.outputs.headline, &raw.outputs.text) {
+        (Some(h), _) => h.clone(),
+        (None, Some(file)) => {
+            let template_file = folder.join(file);
+            match std::fs::read_to_string(&template_file) {
+                Ok(t) => t
+                    .lines()
+                    .find(|l| !l.trim().is_empty())
+                    .unwrap_or_default()
+                    .to_string(),
+                Err(e) => {
+                    rep.error(
+                        &["outputs", "text"],
+                        format!("cannot read {}: {e}", template_file.display()),
+                    );
+                    String::new()
+                }
+            }
+        }
+        (None, None) => {
+            rep.error(&["outputs"], "the answer needs a `headline:` template");
             String::new()
         }
     };
-    if let Err(e) = handlebars::Template::compile(&text_template) {
-        rep.error(
-            &["outputs", "text"],
-            format!("{}: {e}", template_file.display()),
-        );
+    for (key, t) in [
+        ("headline", Some(&headline_template)),
+        ("title", raw.outputs.title.as_ref()),
+        ("subtitle", raw.outputs.subtitle.as_ref()),
+    ] {
+        let Some(t) = t else { continue };
+        if let Err(e) = handlebars::Template::compile(t) {
+            rep.error(&["outputs", key], format!("{e}"));
+        }
+        check_paths(template_paths(t), &names, &before, rep, &["outputs", key]);
     }
-    check_paths(
-        template_paths(&text_template),
-        &names,
-        &before,
-        rep,
-        &["outputs", "text"],
-    );
+    let table_steps: BTreeSet<String> = raw
+        .steps
+        .iter()
+        .filter(|s| matches!(s, Step::Metric { .. } | Step::Sql { .. }))
+        .map(|s| s.id().to_string())
+        .collect();
+    let section_specs = raw
+        .outputs
+        .sections
+        .clone()
+        .unwrap_or_else(|| sections::defaults(raw.outputs.table.as_deref()));
+    let used = sections::validate(&section_specs, &table_steps, rep);
+    check_paths(used, &names, &before, rep, &["outputs", "sections"]);
     let html_file = folder.join("answer.html.hbs");
     let html_template = std::fs::read_to_string(&html_file).ok();
     if let Some(t) = &html_template {
@@ -639,12 +693,51 @@ fn compile(
         params: raw.params,
         steps: raw.steps,
         table: raw.outputs.table,
-        text_template,
+        headline_template,
+        title_template: raw.outputs.title,
+        subtitle_template: raw.outputs.subtitle,
+        sections: section_specs,
         html_template,
         pdf_template,
         tests: raw.tests,
         dir: folder.to_path_buf(),
     })
+}
+
+/// Finishes an answer for people, in one place for every path (the CLI, Slack, the web
+/// site, skill tests): the date, the title and "read as" line, sections for a metric answer,
+/// words for clarifying choices, checked next questions, and the text rendering.
+pub fn complete(
+    rt: &run::Runtime,
+    a: &mut crate::answer::Answer,
+    asker: Option<&crate::context::Person>,
+    today: chrono::NaiveDate,
+) {
+    use crate::answer::Status;
+    if a.provenance.today.is_none() {
+        a.provenance.today = Some(today);
+    }
+    crate::answer::metric_sections(a);
+    if a.title.is_empty() {
+        a.title = crate::render::html::title_of(a);
+    }
+    let layer = &rt.engine.layer;
+    a.choice_labels = a
+        .choices
+        .iter()
+        .map(|c| match (layer.metric(c), rt.skills.get(c)) {
+            (Some(m), _) => m.label.clone(),
+            (None, Some(s)) => crate::format::humanize(&s.name),
+            (None, None) => crate::format::humanize(c),
+        })
+        .collect();
+    if a.status != Status::Clarify && a.suggestions.is_empty() {
+        a.suggestions = suggest::next_questions(rt, a, asker, today);
+    }
+    if a.asker.is_none() {
+        a.asker = asker.map(|p| p.name.clone());
+    }
+    a.text = crate::render::text::answer(a);
 }
 
 /// Routes a question to a skill and runs it: the one entry point every front end uses.
@@ -688,7 +781,7 @@ fn follow_route(
     requester: &str,
 ) -> crate::answer::Answer {
     use crate::answer::{Answer, Status};
-    match route {
+    let mut a = match route {
         router::Route::Planner => {
             crate::answer::ask(&rt.engine, &rt.vocab, question, today, requester)
         }
@@ -703,7 +796,6 @@ fn follow_route(
             let mut a = Answer::new(question, Status::Clarify, q);
             a.skill = skill.name.clone();
             a.choices = choices;
-            a.text = crate::render::text::answer(&a);
             a
         }
         router::Route::Clarify {
@@ -712,8 +804,9 @@ fn follow_route(
         } => {
             let mut a = Answer::new(question, Status::Clarify, q);
             a.choices = choices;
-            a.text = crate::render::text::answer(&a);
             a
         }
-    }
+    };
+    complete(rt, &mut a, asker, today);
+    a
 }

@@ -10,7 +10,9 @@ use super::{Param, ParamKind};
 use crate::context::{Context, Person};
 use crate::engine::Engine;
 use crate::fuzzy::levenshtein;
-use crate::planner::{self, time::find_period, words, Plan, Vocabulary};
+use crate::planner::{self, Plan, Vocabulary};
+use crate::text::calendar::find_period;
+use crate::text::{words, Question};
 use crate::warehouse::AuditContext;
 
 /// Every merchant's name, indexed by its first word for the typo-tolerant lookup.
@@ -94,7 +96,11 @@ impl MerchantIndex {
     /// small typos), with a similarity of at least 0.85. Ties go to the lowest merchant id,
     /// then the earliest position in the question.
     pub fn find(&self, engine: &Engine, question: &str) -> Option<String> {
-        let q = words(question);
+        self.find_in(engine, &words(question))
+    }
+
+    /// [`MerchantIndex::find`] over a question's tokens.
+    pub fn find_in(&self, engine: &Engine, q: &[String]) -> Option<String> {
         let list = self.load(engine);
         // (similarity, name index, start): the best, first in (name, start) order on ties.
         let mut best: Option<(f64, usize, usize)> = None;
@@ -171,13 +177,29 @@ pub struct ResolveInput<'a> {
     pub today: NaiveDate,
 }
 
+/// Resolves `params` from the question text (read here) and the asker.
 pub fn resolve(params: &[Param], question: &str, inp: &ResolveInput) -> Resolved {
+    resolve_question(params, &Question::new(question, inp.today), inp, None)
+}
+
+/// Resolves `params` from a question already read (periods as of its `today`) and the
+/// asker. `planned` is the question's plan when the caller has one (a metric parameter
+/// takes the planned query's first metric); otherwise it is planned here when needed.
+pub fn resolve_question(
+    params: &[Param],
+    q: &Question,
+    inp: &ResolveInput,
+    planned: Option<&Plan>,
+) -> Resolved {
     let mut out = Resolved::default();
-    let lower = words(question);
+    let question = q.raw.as_str();
+    let lower = &q.tokens;
     for p in params {
         let found: Option<(Value, String)> = match p.kind {
             ParamKind::Text => Some((json!(question), question.to_string())),
-            ParamKind::Period => find_period(&lower, inp.today)
+            ParamKind::Period => q
+                .period
+                .clone()
                 .or_else(|| {
                     p.default
                         .as_deref()
@@ -190,13 +212,20 @@ pub fn resolve(params: &[Param], question: &str, inp: &ResolveInput) -> Resolved
                     )
                 }),
             ParamKind::Metric => {
-                let from_question =
-                    match planner::plan(&inp.engine.layer, inp.vocab, question, inp.today) {
-                        Plan::Query { query, .. } => query.metrics.first().cloned(),
-                        _ => planner::metrics_named(&inp.engine.layer, inp.vocab, question)
-                            .first()
-                            .cloned(),
-                    };
+                let own;
+                let planned = match planned {
+                    Some(p) => p,
+                    None => {
+                        own = planner::plan_question(&inp.engine.layer, inp.vocab, q);
+                        &own
+                    }
+                };
+                let from_question = match planned {
+                    Plan::Query { query, .. } => query.metrics.first().cloned(),
+                    _ => planner::metrics_named_in(&inp.engine.layer, inp.vocab, q)
+                        .first()
+                        .cloned(),
+                };
                 from_question
                     .or_else(|| p.default.clone())
                     .and_then(|m| inp.engine.layer.metric(&m))
@@ -224,45 +253,21 @@ pub fn resolve(params: &[Param], question: &str, inp: &ResolveInput) -> Resolved
                             )
                         })
                     })
-                    .filter(|(phrase, _)| contains_words(&lower, &words(phrase)))
+                    .filter(|(phrase, _)| contains_words(lower, &words(phrase)))
                     .max_by_key(|(phrase, _)| phrase.len())
                     .map(|(_, v)| (json!(v), v))
                     .or_else(|| p.default.clone().map(|d| (json!(d), d)))
             }
-            ParamKind::Okr => find_okr(&lower, inp.context)
+            ParamKind::Okr => find_okr(lower, inp.context)
                 .or_else(|| p.default.clone())
                 .and_then(|id| inp.context.okr(&id))
-                .map(|o| {
-                    let m = inp.engine.layer.metric(&o.metric);
-                    let mut v = serde_json::to_value(o).unwrap_or_default();
-                    if let Some(obj) = v.as_object_mut() {
-                        if let Some(m) = m {
-                            obj.insert("metric_label".into(), json!(m.label));
-                            obj.insert("unit".into(), json!(m.unit));
-                        }
-                        obj.insert(
-                            "days_left".into(),
-                            json!((o.due - inp.today).num_days().max(0)),
-                        );
-                        obj.insert(
-                            "days_elapsed".into(),
-                            json!((inp.today - o.start).num_days().max(0)),
-                        );
-                        let strategies: Vec<_> = o
-                            .strategies
-                            .iter()
-                            .filter_map(|s| inp.context.strategy(s))
-                            .collect();
-                        obj.insert("strategy_details".into(), json!(strategies));
-                    }
-                    (v, o.id.clone())
-                }),
+                .map(|o| (okr_value(o, inp), o.id.clone())),
             ParamKind::Team => {
                 let named = inp
                     .context
                     .teams
                     .iter()
-                    .find(|t| contains_words(&lower, &words(&t.name)))
+                    .find(|t| contains_words(lower, &words(&t.name)))
                     .map(|t| t.name.clone());
                 named
                     .or_else(|| inp.asker.map(|a| a.team.clone()))
@@ -272,7 +277,7 @@ pub fn resolve(params: &[Param], question: &str, inp: &ResolveInput) -> Resolved
             }
             ParamKind::Merchant => inp
                 .merchants
-                .find(inp.engine, question)
+                .find_in(inp.engine, lower)
                 .and_then(|id| merchant_row(inp.engine, &id))
                 .map(|v| {
                     let name = v["name"].as_str().unwrap_or_default().to_string();
@@ -291,6 +296,34 @@ pub fn resolve(params: &[Param], question: &str, inp: &ResolveInput) -> Resolved
         }
     }
     out
+}
+
+/// An OKR as data for steps and templates: the OKR, its metric's label and unit, the days
+/// left and elapsed as of `inp.today`, and its strategies in full.
+fn okr_value(o: &crate::context::Okr, inp: &ResolveInput) -> Value {
+    let m = inp.engine.layer.metric(&o.metric);
+    let mut v = serde_json::to_value(o).unwrap_or_default();
+    if let Some(obj) = v.as_object_mut() {
+        if let Some(m) = m {
+            obj.insert("metric_label".into(), json!(m.label));
+            obj.insert("unit".into(), json!(m.unit));
+        }
+        obj.insert(
+            "days_left".into(),
+            json!((o.due - inp.today).num_days().max(0)),
+        );
+        obj.insert(
+            "days_elapsed".into(),
+            json!((inp.today - o.start).num_days().max(0)),
+        );
+        let strategies: Vec<_> = o
+            .strategies
+            .iter()
+            .filter_map(|s| inp.context.strategy(s))
+            .collect();
+        obj.insert("strategy_details".into(), json!(strategies));
+    }
+    v
 }
 
 fn contains_words(hay: &[String], needle: &[String]) -> bool {

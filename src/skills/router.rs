@@ -6,11 +6,12 @@ use std::collections::BTreeSet;
 
 use chrono::NaiveDate;
 
-use super::params::{resolve, Resolved};
+use super::params::{resolve, resolve_question, Resolved};
 use super::run::Runtime;
 use super::{ParamKind, Skill};
 use crate::context::Person;
-use crate::planner::content_words;
+use crate::planner::{plan_question, Plan, Role, Shape};
+use crate::text::{content_words, Question};
 
 /// The router's decision.
 #[derive(Debug)]
@@ -62,28 +63,38 @@ pub fn score(skill: &Skill, q: &BTreeSet<String>, q_seq: &[String]) -> f64 {
 }
 
 fn stems(text: &str) -> Vec<String> {
-    crate::planner::words(text)
+    crate::text::words(text)
         .iter()
-        .map(|w| crate::planner::stem(w))
+        .map(|w| crate::text::stem(w))
         .collect()
 }
 
+/// Routes the question text (read here once).
 pub fn route<'a>(
     rt: &'a Runtime,
     question: &str,
     asker: Option<&Person>,
     today: NaiveDate,
 ) -> Route<'a> {
-    let q = content_words(question);
-    let q_seq = stems(question);
+    route_question(rt, &Question::new(question, today), asker)
+}
+
+/// Routes a question already read, as of its `today`: scores every skill, resolves their
+/// parameters and plans the question once, all from the same reading.
+pub fn route_question<'a>(rt: &'a Runtime, q: &Question, asker: Option<&Person>) -> Route<'a> {
+    let today = q.today;
+    let q_seq = &q.stems;
     let input = rt.resolve_input(asker, today);
+    // The generic metric question competes too (below); its plan also gives a metric
+    // parameter its value.
+    let planned = plan_question(&rt.engine.layer, &rt.vocab, q);
     let mut scored: Vec<(f64, &Skill, Resolved)> = Vec::new();
     for skill in rt.skills.skills.iter().filter(|s| s.name != FALLBACK) {
-        let mut s = score(skill, &q, &q_seq);
+        let mut s = score(skill, &q.content, q_seq);
         if s == 0.0 {
             continue;
         }
-        let resolved = resolve(&skill.params, question, &input);
+        let resolved = resolve_question(&skill.params, q, &input, Some(&planned));
         // Entities a skill requires, named in the question, are strong evidence.
         for p in skill.params.iter().filter(|p| p.required) {
             if resolved.values.get(&p.name).is_some_and(|v| !v.is_null()) {
@@ -101,21 +112,20 @@ pub fn route<'a>(
         match skill {
             Some(skill) => Route::Run {
                 skill,
-                resolved: resolve(&skill.params, question, &input),
+                resolved: resolve_question(&skill.params, q, &input, Some(&planned)),
             },
             None => Route::Planner,
         }
     };
-    // The generic metric question competes too: a question the planner fully understands
-    // goes to it unless a specific skill has stronger evidence.
-    let planned = crate::planner::plan(&rt.engine.layer, &rt.vocab, question, today);
+    // A question the planner fully understands goes to the generic metric question unless
+    // a specific skill has stronger evidence.
     // A named metric filtered on an entity's name ("tickets for Blue Fox Goods") is a
     // metric question, not the entity's brief.
     // So is a composed question (a comparison of two periods, "why", a share, an inline
     // definition): the planner read every phrase of it.
-    if let crate::planner::Plan::Query { query, shape, .. } = &planned {
+    if let Plan::Query { query, shape, .. } = &planned {
         let layer = &rt.engine.layer;
-        if *shape != crate::planner::Shape::Single
+        if *shape != Shape::Single
             || query.filters.iter().any(|c| {
                 layer
                     .all_dimensions()
@@ -126,9 +136,9 @@ pub fn route<'a>(
         }
     }
     let generic = match &planned {
-        crate::planner::Plan::Query { .. } => 2.5,
-        crate::planner::Plan::Clarify { .. } => 1.0,
-        crate::planner::Plan::Unanswerable { .. } => 0.0,
+        Plan::Query { .. } => 2.5,
+        Plan::Clarify { .. } => 1.0,
+        Plan::Unanswerable { .. } => 0.0,
     };
     let bar = THRESHOLD.max(generic);
     let Some((best, _, _)) = scored.first() else {
@@ -154,11 +164,11 @@ pub fn route<'a>(
     // A skill answers only what its parameters carry: a governed value it would drop
     // ("benchmark resolution time for Enterprise merchants in the US") sends the question
     // to the generic metric question, which uses or asks about every phrase.
-    let dropped = dropped_values(rt, skill, &resolved, question, today);
+    let dropped = dropped_values_in(rt, skill, &resolved, q);
     if !dropped.is_empty() {
         // The planner read every phrase: unless it ignored the skill's own keywords ("on
         // track"), its answer is the whole question. Otherwise ask which is wanted.
-        if let crate::planner::Plan::Query { understood, .. } = &planned {
+        if let Plan::Query { understood, .. } = &planned {
             let ignored = skill.keywords.iter().any(|k| {
                 let kw = stems(k);
                 !kw.is_empty()
@@ -166,7 +176,7 @@ pub fn route<'a>(
                     && understood
                         .iter()
                         .filter(|u| stems(&u.phrase).iter().any(|w| kw.contains(w)))
-                        .all(|u| u.role == crate::planner::Role::Filler)
+                        .all(|u| u.role == Role::Filler)
             });
             if !ignored {
                 return fallback(rt);
@@ -193,6 +203,17 @@ pub fn dropped_values(
     question: &str,
     today: NaiveDate,
 ) -> Vec<String> {
+    dropped_values_in(rt, skill, resolved, &Question::new(question, today))
+}
+
+/// [`dropped_values`] of a question already read.
+pub fn dropped_values_in(
+    rt: &Runtime,
+    skill: &Skill,
+    resolved: &Resolved,
+    q: &Question,
+) -> Vec<String> {
+    let today = q.today;
     let mut own = String::new();
     for t in skill
         .keywords
@@ -217,7 +238,7 @@ pub fn dropped_values(
         .collect();
     let mut out: Vec<String> = rt
         .vocab
-        .values_in(question)
+        .values_in_question(q)
         .into_iter()
         .filter(|(phrase, _, value)| {
             let v = value.to_lowercase();
@@ -228,7 +249,7 @@ pub fn dropped_values(
         .map(|(phrase, dimension, value)| format!("{phrase} ({dimension} = {value})"))
         .collect();
     // A breakdown the skill doesn't take ("first response time by channel").
-    for (phrase, dimension) in rt.vocab.dimensions_in(question) {
+    for (phrase, dimension) in rt.vocab.dimensions_in_question(q) {
         let in_own = stems(&phrase).iter().all(|w| own_words.contains(w));
         if !in_own && !bound.iter().any(|b| b.contains(&dimension)) {
             out.push(format!("by {phrase}"));
@@ -241,8 +262,8 @@ pub fn dropped_values(
         .iter()
         .filter(|p| p.kind == super::ParamKind::Period)
         .count();
-    let toks = crate::planner::words(question);
-    if let Some(first) = crate::planner::time::find_period(&toks, today) {
+    let toks = &q.tokens;
+    if let Some(first) = &q.period {
         let masked: Vec<String> = toks
             .iter()
             .enumerate()
@@ -254,7 +275,7 @@ pub fn dropped_values(
                 }
             })
             .collect();
-        let second = crate::planner::time::find_period(&masked, today);
+        let second = crate::text::calendar::find_period(&masked, today);
         if second.is_some() && periods < 2 {
             out.push("a second period".into());
         }
@@ -271,7 +292,7 @@ pub fn dropped_values(
         .iter()
         .filter(|p| p.kind == super::ParamKind::Metric)
         .count();
-    let named = crate::planner::metrics_named(&rt.engine.layer, &rt.vocab, question);
+    let named = crate::planner::metrics_named_in(&rt.engine.layer, &rt.vocab, q);
     // (A count may only name whose figures: "CSAT for Jewelry merchants".)
     let counted = named
         .iter()
@@ -296,7 +317,14 @@ pub fn dropped_values(
             }
         }
     }
-    // A ranking or a series the skill doesn't do ("the worst first response time", "by month").
+    out.extend(rankings_and_series(toks, &own_words));
+    out
+}
+
+/// A ranking or a series the skill doesn't do ("the worst first response time", "by
+/// month"): the words, quoted, unless they are the skill's `own_words`.
+fn rankings_and_series(toks: &[String], own_words: &[String]) -> Vec<String> {
+    let mut out = Vec::new();
     for (i, w) in toks.iter().enumerate() {
         let ranking = matches!(
             w.as_str(),
@@ -316,9 +344,9 @@ pub fn dropped_values(
             "daily" | "weekly" | "monthly" | "quarterly" | "yearly"
         ) || (matches!(w.as_str(), "by" | "per" | "each")
             && toks.get(i + 1).is_some_and(|n| {
-                crate::planner::time::grain_word(&crate::planner::stem(n)).is_some()
+                crate::text::calendar::grain_word(&crate::text::stem(n)).is_some()
             }));
-        if (ranking || grain) && !own_words.contains(&crate::planner::stem(w)) {
+        if (ranking || grain) && !own_words.contains(&crate::text::stem(w)) {
             out.push(format!("\"{w}\""));
         }
     }

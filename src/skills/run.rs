@@ -3,19 +3,18 @@
 use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
-use handlebars::{handlebars_helper, Handlebars};
+use handlebars::Handlebars;
 use serde_json::{json, Map, Value};
 
 use super::expr::{truthy, Expr};
 use super::params::{MerchantIndex, Resolved};
 use super::{Skill, Skills, Step};
-use crate::answer::{Answer, MetricInfo, Provenance, Status};
+use crate::answer::{Answer, MetricInfo, NoteKind, Provenance, Statement, Status};
 use crate::context::{Context, Person};
 use crate::engine::Engine;
 use crate::planner::Vocabulary;
-use crate::render::text::format_number;
-use crate::semantic::{MetricQuery, Unit};
-use crate::warehouse::{AuditContext, QueryResult};
+use crate::semantic::MetricQuery;
+use crate::warehouse::AuditContext;
 
 /// Everything a question needs: the engine plus skills, context and the planner vocabulary.
 pub struct Runtime {
@@ -27,39 +26,25 @@ pub struct Runtime {
     hb: Handlebars<'static>,
 }
 
-handlebars_helper!(money: |v: Value| v.as_f64().map_or("–".to_string(), |f| format_number(f, Unit::Usd)));
-handlebars_helper!(pct: |v: Value| v.as_f64().map_or("–".to_string(), |f| format_number(f, Unit::Ratio)));
-handlebars_helper!(num: |v: Value| v.as_f64().map_or("–".to_string(), |f| {
-    if f.fract() == 0.0 || f.abs() >= 100.0 {
-        crate::render::text::group_thousands(&format!("{f:.0}"))
-    } else {
-        format!("{f:.2}")
-    }
-}));
-handlebars_helper!(fmt: |v: Value, unit: Value| {
-    let u: Option<Unit> = serde_json::from_value(unit).ok();
-    match (v.as_f64(), u) {
-        (Some(f), Some(u)) => format_number(f, u),
-        (Some(f), None) => format!("{f}"),
-        _ => v.as_str().unwrap_or("–").to_string(),
-    }
-});
-handlebars_helper!(signed: |v: Value| v.as_f64().map_or("–".to_string(), |f| format!("{}{}", if f >= 0.0 { "+" } else { "-" }, format_number(f.abs(), Unit::Usd))));
-
-/// The number helpers every template can use: money, pct, num, fmt, signed.
-pub fn register_helpers(hb: &mut Handlebars<'_>) {
-    hb.register_helper("money", Box::new(money));
-    hb.register_helper("pct", Box::new(pct));
-    hb.register_helper("num", Box::new(num));
-    hb.register_helper("fmt", Box::new(fmt));
-    hb.register_helper("signed", Box::new(signed));
+/// One metric or SQL step's result, typed: the columns with their roles (metric steps), the
+/// rows as the warehouse returned them, and the SQL. Sections are built from these; the JSON
+/// form (`steps.<id>` in templates and expressions) is made from them for the templates.
+#[derive(Debug, Clone, Default)]
+pub struct StepTable {
+    pub columns: Vec<String>,
+    /// Column roles; empty for analyst SQL (roles are then read from the values).
+    pub meta: Vec<crate::semantic::Column>,
+    pub rows: Vec<Vec<crate::warehouse::Value>>,
+    pub sql: String,
+    pub query: Option<MetricQuery>,
+    pub truncated: bool,
 }
 
 impl Runtime {
     pub fn new(engine: Engine, context: Context, skills: Skills) -> Runtime {
         let mut hb = Handlebars::new();
         hb.register_escape_fn(handlebars::no_escape);
-        register_helpers(&mut hb);
+        crate::format::register_helpers(&mut hb);
         let mut vocab = Vocabulary::new(&engine.layer);
         vocab.load_entity_names(&engine);
         Runtime {
@@ -104,21 +89,6 @@ impl Runtime {
             .render_template(template, data)
             .map_err(|e| format!("template error: {e}"))
     }
-}
-
-fn rows_as_objects(r: &QueryResult) -> Vec<Value> {
-    r.rows
-        .iter()
-        .map(|row| {
-            Value::Object(
-                r.columns
-                    .iter()
-                    .zip(row)
-                    .map(|(c, v)| (c.clone(), serde_json::to_value(v).unwrap_or_default()))
-                    .collect(),
-            )
-        })
-        .collect()
 }
 
 /// Renders every string in a YAML value as a template.
@@ -195,7 +165,6 @@ pub fn run(
                     "That merchant is outside the data you have access to.".into(),
                 );
                 a.skill = skill.name.clone();
-                a.text = crate::render::text::answer(&a);
                 return a;
             }
         }
@@ -213,15 +182,19 @@ pub fn run(
         question: question.to_string(),
         query_json: None,
     };
+    let mut tables: BTreeMap<String, StepTable> = BTreeMap::new();
+    let mut truncated = false;
     for step in &skill.steps {
         let result = run_step(rt, step, &data, question, today, &ctx, &mut metrics_used);
         match result {
             Ok(StepOutput::Value(v)) => {
-                // A step cut at the row cap makes every total over it partial: say so.
-                if v["truncated"].as_bool() == Some(true) {
-                    answer.provenance.truncated = true;
-                }
                 data["steps"][step.id()] = v;
+            }
+            Ok(StepOutput::Table(t)) => {
+                // A step cut at the row cap makes every total over it partial: say so.
+                truncated |= t.truncated;
+                data["steps"][step.id()] = result_value(&t);
+                tables.insert(step.id().to_string(), *t);
             }
             Ok(StepOutput::Answer(a)) => {
                 let mut a = *a;
@@ -237,24 +210,16 @@ pub fn run(
                 );
                 a.skill = skill.name.clone();
                 a.params = resolved.display.clone();
-                a.text = a.headline.clone();
                 return a;
             }
         }
     }
-    if let Some(t) = &skill.table {
-        let s = &data["steps"][t];
-        answer.columns = serde_json::from_value(s["columns"].clone()).unwrap_or_default();
-        // Metric steps know their columns' roles (time, dimension, metric unit): tables are
-        // formatted by unit and trends and breakdowns get a chart.
-        answer.column_meta = serde_json::from_value(s["column_meta"].clone()).unwrap_or_default();
-        answer.rows = serde_json::from_value::<Vec<Vec<Value>>>(s["raw_rows"].clone())
-            .unwrap_or_default()
-            .into_iter()
-            .map(|r| r.into_iter().map(json_to_cell).collect())
-            .collect();
-        answer.sql = s["sql"].as_str().map(str::to_string);
-        answer.query = serde_json::from_value(s["query"].clone()).ok();
+    if let Some(t) = skill.table.as_ref().and_then(|t| tables.get(t)) {
+        answer.columns = t.columns.clone();
+        answer.column_meta = t.meta.clone();
+        answer.rows = t.rows.clone();
+        answer.sql = Some(t.sql.clone());
+        answer.query = t.query.clone();
     }
     let mut seen = std::collections::BTreeSet::new();
     metrics_used.retain(|m| seen.insert(m.clone()));
@@ -262,6 +227,7 @@ pub fn run(
         metrics: MetricInfo::of(&rt.engine.layer, &metrics_used),
         data_freshness: rt.engine.data_freshness(&metrics_used, today),
         today: Some(today),
+        truncated,
         time_range: skill
             .params
             .iter()
@@ -274,42 +240,98 @@ pub fn run(
                     to: date("to")?,
                 })
             }),
+        statements: tables
+            .iter()
+            .map(|(id, t)| Statement {
+                label: crate::format::humanize(id),
+                sql: t.sql.clone(),
+            })
+            .collect(),
         ..Provenance::default()
     };
     for step in &skill.steps {
         if let Step::Findings { id, .. } = step {
-            answer
-                .findings
-                .extend(strings(&data["steps"][id]["findings"]));
+            let out = &data["steps"][id];
+            answer.findings.extend(strings(&out["findings"]));
             answer
                 .recommendations
-                .extend(strings(&data["steps"][id]["recommendations"]));
+                .extend(strings(&out["recommendations"]));
+            answer.risks.extend(strings(&out["risks"]));
         }
     }
-    let rendered = rt.render(&skill.text_template, &data);
-    answer.data = data;
-    match rendered {
-        Ok(text) => {
-            answer.headline = text.lines().next().unwrap_or_default().to_string();
-            answer.text = format!(
-                "{}\n\n{}",
-                text.trim_end(),
-                crate::render::text::footer(&answer.provenance, &skill.name)
-            );
+    answer.asker = asker.map(|p| p.name.clone());
+    let scope = RunScope {
+        rt,
+        data: &data,
+        tables: &tables,
+        answer: &answer,
+    };
+    let built =
+        (|| -> Result<(String, String, Option<String>, Vec<crate::answer::Section>), String> {
+            let headline = rt.render(&skill.headline_template, &data)?;
+            let title = match &skill.title_template {
+                Some(t) => rt.render(t, &data)?,
+                None => crate::format::humanize(&skill.name),
+            };
+            let subtitle = skill
+                .subtitle_template
+                .as_ref()
+                .map(|t| rt.render(t, &data))
+                .transpose()?;
+            let sections = super::sections::build(&skill.sections, &scope)?;
+            Ok((headline, title, subtitle, sections))
+        })();
+    match built {
+        Ok((headline, title, subtitle, sections)) => {
+            answer.headline = headline.split_whitespace().collect::<Vec<_>>().join(" ");
+            answer.title = title.trim().to_string();
+            answer.subtitle = subtitle
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty());
+            answer.sections = sections;
         }
         Err(e) => {
             answer.status = Status::Error;
-            answer.headline = format!("The {} template failed: {e}", skill.name);
-            answer.text = answer.headline.clone();
+            answer.headline = format!("The {} skill could not show its answer: {e}", skill.name);
         }
     }
     answer
 }
 
+/// The run as the section builder sees it.
+struct RunScope<'a> {
+    rt: &'a Runtime,
+    data: &'a Value,
+    tables: &'a BTreeMap<String, StepTable>,
+    answer: &'a Answer,
+}
+
+impl super::sections::Scope for RunScope<'_> {
+    fn render(&self, template: &str) -> Result<String, String> {
+        self.rt.render(template, self.data)
+    }
+    fn eval(&self, expr: &str) -> Result<Value, String> {
+        Ok(Expr::parse(expr)?.eval(self.data))
+    }
+    fn table(&self, step: &str) -> Option<&StepTable> {
+        self.tables.get(step)
+    }
+    fn metrics(&self) -> &[MetricInfo] {
+        &self.answer.provenance.metrics
+    }
+    fn notes(&self, kind: NoteKind) -> Vec<String> {
+        match kind {
+            NoteKind::Finding => self.answer.findings.clone(),
+            NoteKind::Recommendation => self.answer.recommendations.clone(),
+            NoteKind::Risk => self.answer.risks.clone(),
+        }
+    }
+}
+
 /// Period ends around today, for projections ("by the end of the month").
 fn calendar(today: NaiveDate) -> Value {
-    use crate::planner::time::{period_start, shift};
     use crate::semantic::Grain;
+    use crate::text::calendar::{period_start, shift};
     let end = |g: Grain| shift(period_start(today, g), g, 1) - chrono::Duration::days(1);
     json!({
         "month_end": end(Grain::Month),
@@ -331,35 +353,35 @@ fn strings(v: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
-pub fn json_to_cell(v: Value) -> crate::warehouse::Value {
-    use crate::warehouse::Value as C;
-    match v {
-        Value::Null => C::Null,
-        Value::Bool(b) => C::Bool(b),
-        Value::Number(n) => n
-            .as_i64()
-            .map_or(C::Float(n.as_f64().unwrap_or(f64::NAN)), C::Int),
-        Value::String(s) => NaiveDate::parse_from_str(&s, "%Y-%m-%d").map_or(C::Text(s), C::Date),
-        other => C::Text(other.to_string()),
-    }
-}
-
 enum StepOutput {
     Value(Value),
+    Table(Box<StepTable>),
     Answer(Box<Answer>),
 }
 
-fn result_value(
-    r: &QueryResult,
-    query: Option<&MetricQuery>,
-    sql: &str,
-    metric_col: Option<&str>,
-) -> Value {
-    let rows = rows_as_objects(r);
+/// The JSON form of a step's table for templates and expressions: `rows` (objects by
+/// column), `by_key` (rows by their first column), `value` (the first row's metric),
+/// `total` and `total_<column>` (sums of numeric columns), `count` and `truncated`. An
+/// empty or failed optional step has the same keys.
+fn result_value(t: &StepTable) -> Value {
+    let rows: Vec<Value> = t
+        .rows
+        .iter()
+        .map(|row| {
+            Value::Object(
+                t.columns
+                    .iter()
+                    .zip(row)
+                    .map(|(c, v)| (c.clone(), serde_json::to_value(v).unwrap_or_default()))
+                    .collect(),
+            )
+        })
+        .collect();
+    let metric_col = t.query.as_ref().and_then(|q| q.metrics.first());
     let value_col = metric_col
-        .and_then(|m| r.columns.iter().position(|c| c == m))
-        .unwrap_or(r.columns.len().saturating_sub(1));
-    let value = r
+        .and_then(|m| t.columns.iter().position(|c| c == m))
+        .unwrap_or(t.columns.len().saturating_sub(1));
+    let value = t
         .rows
         .first()
         .and_then(|row| row.get(value_col))
@@ -369,38 +391,37 @@ fn result_value(
     let by_key: Map<String, Value> = rows
         .iter()
         .filter_map(|o| {
-            let k = r.columns.first()?;
+            let k = t.columns.first()?;
             Some((o[k].as_str()?.to_string(), o.clone()))
         })
         .collect();
     // Column totals of numeric columns: `total` for the value column, `total_<col>` for each.
     let mut totals = Map::new();
-    for (i, c) in r.columns.iter().enumerate() {
-        let vals: Vec<f64> = r
+    for (i, c) in t.columns.iter().enumerate() {
+        let vals: Vec<f64> = t
             .rows
             .iter()
             .filter_map(|row| row.get(i)?.as_f64())
             .collect();
-        if !vals.is_empty() && vals.len() == r.rows.len() {
+        if !vals.is_empty() && vals.len() == t.rows.len() {
             totals.insert(format!("total_{c}"), json!(vals.iter().sum::<f64>()));
         }
     }
-    let total = r
+    let total = t
         .columns
         .get(value_col)
         .and_then(|c| totals.get(&format!("total_{c}")).cloned())
         .unwrap_or(Value::Null);
     let mut out = json!({
-        "truncated": r.truncated,
+        "truncated": t.truncated,
         "total": total,
-        "columns": r.columns,
+        "columns": t.columns,
         "rows": rows,
         "by_key": by_key,
-        "raw_rows": r.rows,
         "value": value,
-        "sql": sql,
-        "query": query,
-        "count": r.rows.len(),
+        "sql": t.sql,
+        "query": t.query,
+        "count": t.rows.len(),
     });
     if let Some(o) = out.as_object_mut() {
         o.extend(totals);
@@ -426,7 +447,7 @@ fn run_step(
         Step::Metric {
             query, optional, ..
         } => {
-            let run = || -> Result<Value, StepError> {
+            let run = || -> Result<StepTable, StepError> {
                 let rendered = render_value(rt, query, data).map_err(err)?;
                 let mut q: MetricQuery = serde_yaml::from_value(rendered).map_err(|e| {
                     err(format!(
@@ -444,27 +465,24 @@ fn run_step(
                     other => other,
                 }
                 .map_err(|e| err(e.to_string()))?;
-                let mut v = result_value(
-                    &out.result,
-                    Some(&q),
-                    &out.compiled.sql,
-                    q.metrics.first().map(String::as_str),
-                );
-                // Column roles (time, dimension, metric with unit), for charts.
-                v["column_meta"] = serde_json::to_value(&out.compiled.columns).unwrap_or_default();
-                Ok(v)
+                Ok(StepTable {
+                    columns: out.result.columns,
+                    meta: out.compiled.columns,
+                    rows: out.result.rows,
+                    sql: out.compiled.sql,
+                    query: Some(q),
+                    truncated: out.result.truncated,
+                })
             };
             match run() {
-                Ok(v) => {
-                    if let Some(ms) = v["query"]["metrics"].as_array() {
-                        metrics_used
-                            .extend(ms.iter().filter_map(|m| m.as_str().map(str::to_string)));
+                Ok(t) => {
+                    if let Some(q) = &t.query {
+                        metrics_used.extend(q.metrics.iter().cloned());
                     }
-                    Ok(StepOutput::Value(v))
+                    Ok(StepOutput::Table(Box::new(t)))
                 }
-                Err(_) if *optional => Ok(StepOutput::Value(
-                    json!({"rows": [], "value": null, "by_key": {}, "count": 0}),
-                )),
+                // An optional step that failed is an empty table: same keys, no rows.
+                Err(_) if *optional => Ok(StepOutput::Table(Box::default())),
                 Err(e) => Err(e),
             }
         }
@@ -480,7 +498,14 @@ fn run_step(
                 .warehouse
                 .query_with_params(sql, &params, ctx)
                 .map_err(|e| err(e.to_string()))?;
-            Ok(StepOutput::Value(result_value(&r, None, sql, None)))
+            Ok(StepOutput::Table(Box::new(StepTable {
+                columns: r.columns,
+                meta: Vec::new(),
+                rows: r.rows,
+                sql: sql.clone(),
+                query: None,
+                truncated: r.truncated,
+            })))
         }
         Step::Projection {
             series,
@@ -550,6 +575,7 @@ fn run_step(
         Step::Findings { rules, .. } => {
             let mut findings = Vec::new();
             let mut recs = Vec::new();
+            let mut risks = Vec::new();
             for rule in rules {
                 let when = Expr::parse(&rule.when).map_err(err)?;
                 let items: Vec<Value> = match &rule.each {
@@ -575,16 +601,16 @@ fn run_step(
                     if truthy(&when.eval(&scope)) {
                         let text = rt.render(&rule.say, &scope).map_err(err)?;
                         let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
-                        if rule.kind.as_deref() == Some("recommendation") {
-                            recs.push(text);
-                        } else {
-                            findings.push(text);
+                        match rule.kind {
+                            super::RuleKind::Finding => findings.push(text),
+                            super::RuleKind::Recommendation => recs.push(text),
+                            super::RuleKind::Risk => risks.push(text),
                         }
                     }
                 }
             }
             Ok(StepOutput::Value(
-                json!({"findings": findings, "recommendations": recs}),
+                json!({"findings": findings, "recommendations": recs, "risks": risks}),
             ))
         }
     }

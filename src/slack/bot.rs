@@ -4,7 +4,15 @@
 //!
 //! Every question is acknowledged at once and answered in a spawned task: a placeholder in
 //! the thread, then the same message updated with the answer, then the chart and (for long
-//! tables) the CSV as files in the thread. Failures reach the thread as a friendly message.
+//! tables) the CSV as files in the thread (in a DM: in the conversation, beside the answer).
+//! Failures reach the thread as a friendly message.
+//!
+//! - Replies in a thread the bot answered in are follow-ups, with or without a mention; a
+//!   mention arrives twice (`app_mention` and `message`) and is answered once.
+//! - `/cortex` in a channel the bot is not in answers the asker alone through the command's
+//!   `response_url`, with a hint to invite the bot.
+//! - Used buttons (a clarifying choice, feedback) are replaced by a line saying what was done;
+//!   a choice is acted on once per answer. Link buttons are acknowledged and nothing else.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -14,6 +22,14 @@ use slack_morphism::errors::SlackClientError;
 use slack_morphism::prelude::*;
 use tracing::{debug, info, warn};
 
+use serde_json::{json, Value};
+
+use super::buttons;
+use super::help::command_reply;
+pub use super::incoming::{
+    incoming_from_actions, incoming_from_event, strip_mentions, Click, Incoming,
+};
+use super::names;
 use crate::answer::Answer;
 use crate::render::slack as blocks;
 use crate::render::slack::actions;
@@ -45,182 +61,6 @@ pub fn client(api_url: &str) -> Client {
         .enable_http2()
         .build();
     SlackClient::new(SlackClientHyperConnector::with_connector(https).with_slack_api_url(api_url))
-}
-
-/// A Slack input, whatever transport brought it.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Incoming {
-    /// A mention in a channel or a direct message.
-    Message {
-        user: String,
-        channel: String,
-        ts: String,
-        thread_ts: Option<String>,
-        text: String,
-        /// True in a direct message with the bot.
-        direct: bool,
-    },
-    /// `/cortex <text>`.
-    Command {
-        user: String,
-        channel: String,
-        text: String,
-    },
-    /// A button under an answer.
-    Action {
-        user: String,
-        channel: String,
-        message_ts: String,
-        thread_ts: Option<String>,
-        action_id: String,
-        value: String,
-    },
-}
-
-/// Removes `<@U123>` mentions and tidies whitespace.
-pub fn strip_mentions(text: &str) -> String {
-    let mut out = String::new();
-    let mut rest = text;
-    while let Some(i) = rest.find("<@") {
-        out.push_str(&rest[..i]);
-        match rest[i..].find('>') {
-            Some(j) => rest = &rest[i + j + 1..],
-            None => {
-                rest = &rest[i..];
-                break;
-            }
-        }
-    }
-    out.push_str(rest);
-    out.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
-/// The question in an Events API callback, if it is one the bot answers: mentions, and
-/// direct messages from people. Bot messages, edits, deletions and the bot's own messages
-/// are ignored.
-pub fn incoming_from_event(
-    ev: &SlackEventCallbackBody,
-    bot_user: Option<&str>,
-) -> Option<Incoming> {
-    match ev {
-        SlackEventCallbackBody::AppMention(m) => {
-            if m.edited.is_some() || Some(m.user.0.as_str()) == bot_user {
-                return None;
-            }
-            Some(Incoming::Message {
-                user: m.user.0.clone(),
-                channel: m.channel.0.clone(),
-                ts: m.origin.ts.0.clone(),
-                thread_ts: m.origin.thread_ts.as_ref().map(|t| t.0.clone()),
-                text: strip_mentions(m.content.text.as_deref().unwrap_or_default()),
-                direct: false,
-            })
-        }
-        SlackEventCallbackBody::Message(m) => {
-            let direct =
-                matches!(m.origin.channel_type, Some(SlackChannelType(ref t)) if t == "im");
-            let user = m.sender.user.as_ref()?;
-            if !direct
-                || m.subtype.is_some()
-                || m.hidden == Some(true)
-                || m.sender.bot_id.is_some()
-                || Some(user.0.as_str()) == bot_user
-            {
-                return None;
-            }
-            let text = strip_mentions(m.content.as_ref()?.text.as_deref().unwrap_or_default());
-            Some(Incoming::Message {
-                user: user.0.clone(),
-                channel: m.origin.channel.as_ref()?.0.clone(),
-                ts: m.origin.ts.0.clone(),
-                thread_ts: m.origin.thread_ts.as_ref().map(|t| t.0.clone()),
-                text,
-                direct: true,
-            })
-        }
-        _ => None,
-    }
-}
-
-/// The button click in a block_actions payload.
-pub fn incoming_from_actions(ev: &SlackInteractionBlockActionsEvent) -> Option<Incoming> {
-    let action = ev.actions.as_ref()?.first()?;
-    let (channel, message_ts) = match &ev.container {
-        SlackInteractionActionContainer::Message(c) => (
-            c.channel_id
-                .clone()
-                .or_else(|| ev.channel.as_ref().map(|c| c.id.clone()))?,
-            c.message_ts.clone(),
-        ),
-        _ => return None,
-    };
-    Some(Incoming::Action {
-        user: ev.user.as_ref()?.id.0.clone(),
-        channel: channel.0,
-        thread_ts: ev
-            .message
-            .as_ref()
-            .and_then(|m| m.origin.thread_ts.as_ref())
-            .map(|t| t.0.clone()),
-        message_ts: message_ts.0,
-        action_id: action.action_id.0.clone(),
-        value: action.value.clone().unwrap_or_default(),
-    })
-}
-
-/// Text for `/cortex help`, `/cortex skills`, `/cortex metrics`; `None` for a question.
-fn command_reply(svc: &Service, text: &str) -> Option<String> {
-    let t = text.trim();
-    match t.to_ascii_lowercase().as_str() {
-        "" | "help" => Some(format!(
-            "*Ask me about the business in plain language.*\n\
-             • Mention me in a channel: `@Cortex What's our ARR by segment?`\n\
-             • DM me, or use `/cortex <question>`.\n\
-             • Reply in my thread to follow up: _and by channel?_, _same for last quarter_.\n\
-             • `/cortex skills` lists what I can do; `/cortex metrics` lists the governed metrics.\n\
-             Every number comes from a governed metric definition; when I'm not sure, I ask.\n\
-             Skills installed: {}.",
-            svc.rt.skills.skills.len()
-        )),
-        "skills" => Some(
-            svc.rt
-                .skills
-                .skills
-                .iter()
-                .map(|s| {
-                    let ex = s
-                        .examples
-                        .first()
-                        .map(|e| format!(" _e.g. \"{}\"_", escape(e)))
-                        .unwrap_or_default();
-                    format!(
-                        "• *{}*: {}{ex}",
-                        escape(&s.name),
-                        escape(s.description.trim())
-                    )
-                })
-                .collect::<Vec<_>>()
-                .join("\n"),
-        ),
-        "metrics" => Some(
-            svc.rt
-                .engine
-                .layer
-                .metrics
-                .iter()
-                .map(|m| {
-                    format!(
-                        "• *{}* (`{}`): {}",
-                        escape(&m.label),
-                        escape(&m.name),
-                        escape(m.description.trim())
-                    )
-                })
-                .collect::<Vec<_>>()
-                .join("\n"),
-        ),
-        _ => None,
-    }
 }
 
 /// Calls the Web API, waiting out 429 answers as long as Slack's Retry-After says (up to
@@ -327,7 +167,8 @@ impl Bot {
     }
 
     /// A slash command from either transport: returns the immediate (ephemeral) reply; a
-    /// question is answered in the channel in the background.
+    /// question is answered in the background, in the channel (or, when the bot is not in
+    /// it, to the asker alone through the command's `response_url`).
     pub fn on_command(self: &Arc<Self>, cmd: &SlackCommandEvent) -> String {
         let text = cmd.text.clone().unwrap_or_default();
         if let Err(msg) = self.svc.rt.engine.config.ask.check(&text) {
@@ -344,8 +185,9 @@ impl Bot {
             user: cmd.user_id.0.clone(),
             channel: cmd.channel_id.0.clone(),
             text,
+            response_url: Some(cmd.response_url.clone()),
         });
-        "Looking into it; the answer will appear in this channel.".to_string()
+        "Looking into it...".to_string()
     }
 
     /// An interaction from either transport: button clicks are handled in the background.
@@ -384,8 +226,40 @@ impl Bot {
         }
     }
 
+    /// True when the bot has answered in this channel thread before.
+    fn knows_thread(&self, channel: &str, thread_ts: &str) -> bool {
+        match self.svc.state.thread(channel, thread_ts) {
+            Ok(known) => known.is_some(),
+            Err(e) => {
+                warn!(error = %e, "could not read the thread; ignoring the reply");
+                false
+            }
+        }
+    }
+
     /// Handles one input to the end: the answer is in Slack when this returns.
     pub async fn handle(&self, inc: Incoming) {
+        // A reply in someone else's thread is none of the bot's business: not even a
+        // refusal is posted there.
+        if let Incoming::ThreadReply {
+            channel, thread_ts, ..
+        } = &inc
+        {
+            if !self.knows_thread(channel, thread_ts) {
+                debug!(
+                    channel,
+                    thread_ts, "a reply in a thread the bot has not answered in"
+                );
+                return;
+            }
+        }
+        if let Incoming::Action(c) = &inc {
+            if c.link {
+                // Slack opens the link; the click only needs its acknowledgement.
+                debug!(action = %c.action_id, "link button clicked");
+                return;
+            }
+        }
         // The length limit holds before anything is posted, echoed or planned.
         let limits = self.svc.rt.engine.config.ask;
         let (text, user, channel, thread) = match &inc {
@@ -402,17 +276,19 @@ impl Bot {
                 channel,
                 thread_ts.clone().or_else(|| (!*direct).then(|| ts.clone())),
             ),
+            Incoming::ThreadReply {
+                text,
+                user,
+                channel,
+                thread_ts,
+            } => (text, user, channel, Some(thread_ts.clone())),
             Incoming::Command {
                 text,
                 user,
                 channel,
-            } => (text, user, channel, None),
-            Incoming::Action {
-                value,
-                user,
-                channel,
                 ..
-            } => (value, user, channel, None),
+            } => (text, user, channel, None),
+            Incoming::Action(c) => (&c.value, &c.user, &c.channel, None),
         };
         if let Err(msg) = limits.check(text) {
             warn!(
@@ -421,9 +297,10 @@ impl Bot {
                 "refused a Slack question over the length limit"
             );
             match (&inc, thread) {
-                (Incoming::Message { .. }, t) => {
+                (Incoming::Message { .. } | Incoming::ThreadReply { .. }, t) => {
                     self.post(channel, t.as_deref(), &msg).await;
                 }
+                (Incoming::Action(c), _) => self.tell(c, &msg).await,
                 _ => self.ephemeral(channel, user, &msg).await,
             }
             return;
@@ -446,79 +323,138 @@ impl Bot {
                 let req = request(&user, &channel, text, reply_in.as_deref(), &key, None);
                 self.answer_in(&channel, reply_in.as_deref(), req).await;
             }
+            Incoming::ThreadReply {
+                user,
+                channel,
+                thread_ts,
+                text,
+            } => {
+                let req = request(&user, &channel, text, Some(&thread_ts), &thread_ts, None);
+                self.answer_in(&channel, Some(&thread_ts), req).await;
+            }
             Incoming::Command {
                 user,
                 channel,
                 text,
+                response_url,
             } => {
                 let intro = format!("<@{user}> asked: _{}_", escape(text.trim()));
-                let Some(root) = self.post(&channel, None, &intro).await else {
-                    return;
+                let root = match self.try_post(&channel, None, &intro).await {
+                    Ok(ts) => ts,
+                    Err(e) => {
+                        // Whatever stops the post, the asker still gets the answer.
+                        let not_in = cannot_post_in(&e);
+                        match response_url {
+                            Some(url) => {
+                                info!(channel, error = %e, not_in, "can't post in the channel; answering the asker alone");
+                                let req = private_request(&user, &channel, text, None);
+                                self.answer_privately(&url, req, false, not_in).await;
+                            }
+                            None => warn!(error = %e, channel, "chat.postMessage failed"),
+                        }
+                        return;
+                    }
                 };
                 let req = request(&user, &channel, text, Some(&root), &root, None);
                 self.answer_in(&channel, Some(&root), req).await;
             }
-            Incoming::Action {
-                user,
-                channel,
-                message_ts,
-                thread_ts,
-                action_id,
-                value,
-            } => {
-                let thread = thread_ts.unwrap_or(message_ts);
-                self.action(&user, &channel, &thread, &action_id, &value)
-                    .await;
-            }
+            Incoming::Action(click) => self.action(&click).await,
         }
     }
 
-    async fn action(&self, user: &str, channel: &str, thread: &str, action_id: &str, value: &str) {
-        match action_id {
-            actions::HELPFUL | actions::NOT_HELPFUL => {
-                let helpful = action_id == actions::HELPFUL;
-                let msg =
-                    match self
-                        .svc
-                        .state
-                        .record_feedback(value, &format!("slack:{user}"), helpful)
+    /// The answer's page on the web site. Answer ids are hex: nothing else reaches the link.
+    fn answer_link(&self, answer_id: &str) -> String {
+        let id: String = answer_id
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .take(64)
+            .collect();
+        format!("{}/a/{id}", self.public_url)
+    }
+
+    /// Where a button's follow-up goes: the answer's thread in channels, the conversation
+    /// itself in a DM (unless the person used a thread there).
+    fn reply_place(c: &Click) -> (Option<String>, String) {
+        match (&c.thread_ts, is_dm(&c.channel)) {
+            (Some(t), _) => (Some(t.clone()), t.clone()),
+            (None, true) => (None, "dm".to_string()),
+            (None, false) => (Some(c.message_ts.clone()), c.message_ts.clone()),
+        }
+    }
+
+    async fn action(&self, c: &Click) {
+        let (user, channel, value) = (c.user.as_str(), c.channel.as_str(), c.value.as_str());
+        let (reply_in, key) = Self::reply_place(c);
+        match c.action_id.as_str() {
+            id if buttons::is_feedback(id) => {
+                let helpful = id == actions::HELPFUL;
+                // One vote per person and answer, however often the button is clicked.
+                let first = self
+                    .svc
+                    .state
+                    .first_delivery(&format!("feedback:{value}:{user}"))
+                    .unwrap_or(true);
+                if first {
+                    if let Err(e) =
+                        self.svc
+                            .state
+                            .record_feedback(value, &format!("slack:{user}"), helpful)
                     {
-                        Ok(()) => "Thanks, your feedback is recorded with this answer.",
-                        Err(e) => {
-                            warn!(error = %e, "could not record feedback");
-                            "Sorry, I couldn't record your feedback just now."
-                        }
-                    };
-                self.ephemeral(channel, user, msg).await;
+                        warn!(error = %e, "could not record feedback");
+                        self.tell(c, "Sorry, I couldn't record your feedback just now.")
+                            .await;
+                        return;
+                    }
+                }
+                self.replace_used(c, value, buttons::is_feedback, buttons::FEEDBACK_LINE)
+                    .await;
             }
             actions::OPEN_HTML => {
-                // Answer ids are hex: nothing else reaches the link.
-                let id: String = value
-                    .chars()
-                    .filter(char::is_ascii_alphanumeric)
-                    .take(64)
-                    .collect();
-                let link = format!("{}/a/{id}", self.public_url);
-                self.ephemeral(
-                    channel,
-                    user,
-                    &format!("Open this answer as a web page: <{link}>"),
+                let link = self.answer_link(value);
+                self.tell(c, &format!("Open this answer as a web page: <{link}>"))
+                    .await;
+            }
+            actions::OPEN_PDF if c.ephemeral => {
+                // An answer only the asker sees: the bot is not in the channel, so no file
+                // can go there.
+                let link = self.answer_link(value);
+                self.tell(
+                    c,
+                    &format!(
+                        "I can't attach files in a channel I'm not in. The answer is at <{link}>; {INVITE_HINT}"
+                    ),
                 )
                 .await;
             }
-            actions::OPEN_PDF => self.send_pdf(channel, thread, user, value).await,
+            actions::OPEN_PDF => self.send_pdf(c, reply_in.as_deref()).await,
             actions::FILE_LINEAR => {
-                self.ephemeral(
-                    channel,
-                    user,
+                self.tell(
+                    c,
                     "Filing Linear tasks isn't set up on this Cortex yet; ask the data team to connect Linear.",
                 )
                 .await;
             }
-            id if id.starts_with(actions::CHOOSE) => {
+            id if buttons::is_choice(id) => {
                 let Some((answer_id, choice)) = value.split_once('|') else {
                     return;
                 };
+                // A clarifying question is settled once: a second click (another person,
+                // a stale client) asks nothing again.
+                match self
+                    .svc
+                    .state
+                    .first_delivery(&format!("choice:{answer_id}"))
+                {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        info!(
+                            answer_id,
+                            "a clarifying question already answered; ignoring the click"
+                        );
+                        return;
+                    }
+                    Err(e) => warn!(error = %e, "could not check the choice; acting on it"),
+                }
                 let earlier = match self.svc.state.answer(answer_id) {
                     Ok(a) => a.map(|a| a.question),
                     Err(e) => {
@@ -529,18 +465,164 @@ impl Bot {
                 let Some(original) = earlier else {
                     self.post(
                         channel,
-                        Some(thread),
+                        reply_in.as_deref(),
                         "That question has expired; please ask it again.",
                     )
                     .await;
                     return;
                 };
+                let label = self.choice_label(choice, c.label.as_deref());
                 let choice = Some(choice.to_string());
-                let req = request(user, channel, original, Some(thread), thread, choice);
-                self.answer_in(channel, Some(thread), req).await;
+                if c.ephemeral {
+                    // Only the asker sees the question (the bot is not in the channel): the
+                    // answer replaces it, for the asker alone.
+                    if let Some(url) = &c.response_url {
+                        let req = private_request(user, channel, original, choice);
+                        self.answer_privately(url, req, true, true).await;
+                    }
+                    return;
+                }
+                self.replace_used(
+                    c,
+                    answer_id,
+                    buttons::is_choice,
+                    &buttons::chose_line(&label),
+                )
+                .await;
+                let req = request(user, channel, original, reply_in.as_deref(), &key, choice);
+                self.answer_in(channel, reply_in.as_deref(), req).await;
             }
             other => info!(action = other, "ignoring an unknown Slack action"),
         }
+    }
+
+    /// What a choice reads as: the metric's label, else the button's text as the person
+    /// saw it, else the choice itself.
+    fn choice_label(&self, choice: &str, button: Option<&str>) -> String {
+        match self.svc.rt.engine.layer.metric(choice) {
+            Some(m) => m.label.clone(),
+            None => button.map_or_else(|| choice.replace('_', " "), str::to_string),
+        }
+    }
+
+    /// An answer by id: a recent one from memory, an older one from the state database.
+    fn stored_answer(&self, answer_id: &str) -> Option<Arc<Answer>> {
+        self.svc
+            .recent(answer_id)
+            .or_else(|| match self.svc.state.load_answer(answer_id) {
+                Ok(a) => a.map(Arc::new),
+                Err(e) => {
+                    warn!(error = %e, answer_id, "could not read an answer back");
+                    None
+                }
+            })
+    }
+
+    /// Edits the message the click came from so the used buttons give way to `line`: its
+    /// blocks as Slack sent them, or the answer rendered again when Slack sent none.
+    async fn replace_used(&self, c: &Click, answer_id: &str, used: fn(&str) -> bool, line: &str) {
+        let (current, text) = match &c.message_blocks {
+            Some(b) => (b.clone(), c.message_text.clone()),
+            None => match self.stored_answer(answer_id) {
+                Some(a) => {
+                    let mut b = self.render(&a, answer_id);
+                    if c.ephemeral {
+                        // The answer was given to the asker alone, with the hint under it.
+                        b.push(buttons::context_line(INVITE_HINT));
+                    }
+                    (b, Some(fallback_text(&a)))
+                }
+                None => {
+                    debug!(answer_id, "no blocks to edit after a click");
+                    return;
+                }
+            },
+        };
+        let Some(edited) = buttons::replace_used(&current, used, line) else {
+            return;
+        };
+        let text = text.unwrap_or_else(|| "Cortex answer".to_string());
+        match (&c.response_url, c.ephemeral) {
+            (Some(url), true) => {
+                let body = json!({"replace_original": true, "response_type": "ephemeral",
+                                  "text": text, "blocks": edited});
+                self.respond(url, &body).await;
+            }
+            _ => {
+                self.update(&c.channel, &c.message_ts, &text, edited).await;
+            }
+        }
+    }
+
+    /// Replaces a message's text and blocks (`chat.update`).
+    async fn update(&self, channel: &str, ts: &str, text: &str, raw: Vec<Value>) -> bool {
+        let parsed: Option<Vec<SlackBlock>> = match serde_json::from_value(Value::Array(raw)) {
+            Ok(b) => Some(b),
+            Err(e) => {
+                warn!(error = %e, "blocks Slack's client can't carry; updating the text only");
+                None
+            }
+        };
+        let session = self.client.open_session(&self.token);
+        let req = SlackApiChatUpdateRequest::new(
+            SlackChannelId(channel.to_string()),
+            SlackMessageContent::new()
+                .with_text(text.to_string())
+                .opt_blocks(parsed),
+            SlackTs(ts.to_string()),
+        );
+        match with_retry("chat.update", || session.chat_update(&req)).await {
+            Ok(_) => true,
+            Err(e) => {
+                warn!(error = %e, "chat.update failed");
+                false
+            }
+        }
+    }
+
+    /// Posts JSON to an interaction's or command's `response_url`.
+    async fn respond(&self, url: &SlackResponseUrl, body: &Value) {
+        let span = tracing::debug_span!("slack response_url");
+        let connector = &self.client.http_api.connector;
+        let sent = with_retry("response_url", || {
+            let context = slack_morphism::SlackClientApiCallContext {
+                rate_control_params: None,
+                token: None,
+                tracing_span: &span,
+                // The URL is a credential for the conversation: never logged.
+                is_sensitive_url: true,
+            };
+            connector.http_post_uri::<Value, Value>(url.0.clone(), body, context)
+        })
+        .await;
+        if let Err(e) = sent {
+            warn!(error = %e, "posting to response_url failed");
+        }
+    }
+
+    /// Answers the asker alone through `response_url` (the bot can't post in the channel):
+    /// the answer's blocks, ephemeral, with the hint to invite the bot when `hint`.
+    /// `replace` replaces the message the response_url belongs to (an ephemeral clarifying
+    /// question).
+    async fn answer_privately(
+        &self,
+        url: &SlackResponseUrl,
+        req: Request,
+        replace: bool,
+        hint: bool,
+    ) {
+        let asked = self.svc.ask(req).await;
+        let mut out = self.render(&asked.answer, &asked.id);
+        if hint {
+            out.push(buttons::context_line(INVITE_HINT));
+        }
+        let body = json!({
+            "response_type": "ephemeral",
+            "replace_original": replace,
+            "text": fallback_text(&asked.answer),
+            "blocks": out,
+        });
+        self.respond(url, &body).await;
     }
 
     /// Placeholder, answer, files.
@@ -549,40 +631,29 @@ impl Bot {
             return;
         };
         let asked = self.svc.ask(req).await;
-        self.deliver(
-            channel,
-            thread.unwrap_or(&placeholder),
-            &placeholder,
-            &asked,
-        )
-        .await;
+        self.deliver(channel, thread, &placeholder, &asked).await;
     }
 
-    /// Replaces the placeholder with the answer, then attaches chart and CSV.
-    async fn deliver(&self, channel: &str, thread: &str, placeholder: &str, asked: &Asked) {
+    /// Replaces the placeholder with the answer, then attaches chart and CSV: in the thread,
+    /// or (a DM outside threads) in the conversation, next to the answer.
+    async fn deliver(&self, channel: &str, thread: Option<&str>, placeholder: &str, asked: &Asked) {
         let a: &Answer = &asked.answer;
-        let raw = blocks::blocks(a, &asked.id);
-        let parsed: Option<Vec<SlackBlock>> =
-            serde_json::from_value(serde_json::Value::Array(raw)).ok();
         let fallback = fallback_text(a);
-        let session = self.client.open_session(&self.token);
-        let req = SlackApiChatUpdateRequest::new(
-            SlackChannelId(channel.to_string()),
-            SlackMessageContent::new()
-                .with_text(fallback.clone())
-                .opt_blocks(parsed),
-            SlackTs(placeholder.to_string()),
-        );
-        if let Err(e) = with_retry("chat.update", || session.chat_update(&req)).await {
-            warn!(error = %e, "chat.update failed; posting the answer as a new message");
-            self.post(channel, Some(thread), &fallback).await;
+        if !self
+            .update(channel, placeholder, &fallback, self.render(a, &asked.id))
+            .await
+        {
+            warn!("posting the answer as a new message");
+            self.post(channel, thread, &fallback).await;
         }
-        if let Some(chart) = crate::render::chart::from_answer(a) {
-            match crate::render::chart::svg(&chart, 900, 480)
+        let date = self.answer_date(a);
+        if let Some(chart) = a.charts().first() {
+            match crate::render::chart::svg(chart, 900, 480)
                 .and_then(|s| crate::render::chart::png(&s, 2.0))
             {
                 Ok(png) => {
-                    self.upload(channel, thread, "chart.png", &chart.title, "image/png", png)
+                    let name = names::file_name(&chart.title, date, "png");
+                    self.upload(channel, thread, &name, &chart.title, "image/png", png)
                         .await
                 }
                 Err(e) => warn!(error = %e, "chart rendering failed"),
@@ -590,26 +661,35 @@ impl Bot {
         }
         if blocks::table_is_cut(a) {
             let csv = blocks::csv(a).into_bytes();
-            self.upload(
-                channel,
-                thread,
-                "result.csv",
-                "Full result (CSV)",
-                "text/csv",
-                csv,
-            )
-            .await;
+            let name = names::answer_file_name(a, "csv");
+            self.upload(channel, thread, &name, "Full result (CSV)", "text/csv", csv)
+                .await;
         }
     }
 
-    async fn send_pdf(&self, channel: &str, thread: &str, user: &str, answer_id: &str) {
-        let pdf = match self.svc.pdf(answer_id).await {
+    /// The answer's Block Kit: "Open as HTML" and "PDF" are link buttons when the site's
+    /// public URL is configured (`[server] public_url`).
+    fn render(&self, a: &Answer, answer_id: &str) -> Vec<Value> {
+        let links = blocks::Links {
+            base_url: self.svc.rt.engine.config.server.public_url.clone(),
+        };
+        blocks::blocks_linked(a, answer_id, &links)
+    }
+
+    /// The day the answer was given for (the injected clock in tests and demos).
+    fn answer_date(&self, a: &Answer) -> chrono::NaiveDate {
+        a.provenance.today.unwrap_or_else(|| self.svc.today())
+    }
+
+    /// The answer's PDF, uploaded where the click was (its thread, or the DM).
+    async fn send_pdf(&self, c: &Click, thread: Option<&str>) {
+        let (channel, answer_id) = (c.channel.as_str(), c.value.as_str());
+        let (name, pdf) = match self.svc.pdf(answer_id).await {
             Ok(p) => p,
             Err(e) => {
                 warn!(error = %e, "PDF rendering failed");
-                self.ephemeral(
-                    channel,
-                    user,
+                self.tell(
+                    c,
                     &format!("Sorry, I couldn't make the PDF: {}", escape(&e)),
                 )
                 .await;
@@ -619,7 +699,7 @@ impl Bot {
         self.upload(
             channel,
             thread,
-            "cortex-report.pdf",
+            &name,
             "Report (PDF)",
             "application/pdf",
             pdf,
@@ -629,18 +709,44 @@ impl Bot {
 
     /// Posts a message; returns its ts. Failures are logged (there is nowhere else to say them).
     pub async fn post(&self, channel: &str, thread: Option<&str>, text: &str) -> Option<String> {
+        match self.try_post(channel, thread, text).await {
+            Ok(ts) => Some(ts),
+            Err(e) => {
+                warn!(error = %e, channel, "chat.postMessage failed");
+                None
+            }
+        }
+    }
+
+    /// Posts a message; returns its ts, or Slack's error.
+    async fn try_post(
+        &self,
+        channel: &str,
+        thread: Option<&str>,
+        text: &str,
+    ) -> ClientResult<String> {
         let session = self.client.open_session(&self.token);
         let req = SlackApiChatPostMessageRequest::new(
             SlackChannelId(channel.to_string()),
             SlackMessageContent::new().with_text(text.to_string()),
         )
         .opt_thread_ts(thread.map(|t| SlackTs(t.to_string())));
-        match with_retry("chat.postMessage", || session.chat_post_message(&req)).await {
-            Ok(r) => Some(r.ts.0),
-            Err(e) => {
-                warn!(error = %e, channel, "chat.postMessage failed");
-                None
+        with_retry("chat.postMessage", || session.chat_post_message(&req))
+            .await
+            .map(|r| r.ts.0)
+    }
+
+    /// A note to the person who clicked, only they see it: through the click's
+    /// `response_url` when the message itself is ephemeral (the bot may not be in the
+    /// channel), else `chat.postEphemeral`.
+    async fn tell(&self, c: &Click, text: &str) {
+        match (&c.response_url, c.ephemeral) {
+            (Some(url), true) => {
+                let body =
+                    json!({"response_type": "ephemeral", "replace_original": false, "text": text});
+                self.respond(url, &body).await;
             }
+            _ => self.ephemeral(&c.channel, &c.user, text).await,
         }
     }
 
@@ -657,12 +763,12 @@ impl Bot {
         }
     }
 
-    /// Uploads a file into the thread (files.getUploadURLExternal, upload,
-    /// files.completeUploadExternal).
+    /// Uploads a file into the thread, or into the conversation when `thread` is `None`
+    /// (files.getUploadURLExternal, upload, files.completeUploadExternal).
     async fn upload(
         &self,
         channel: &str,
-        thread: &str,
+        thread: Option<&str>,
         filename: &str,
         title: &str,
         content_type: &str,
@@ -697,7 +803,7 @@ impl Bot {
             )
             .with_title(title.to_string())])
             .with_channel_id(SlackChannelId(channel.to_string()))
-            .with_thread_ts(SlackTs(thread.to_string()));
+            .opt_thread_ts(thread.map(|t| SlackTs(t.to_string())));
         if let Err(e) = with_retry("files.completeUploadExternal", || {
             session.files_complete_upload_external(&done)
         })
@@ -706,6 +812,21 @@ impl Bot {
             warn!(error = %e, filename, "files.completeUploadExternal failed");
         }
     }
+}
+
+/// The hint under an answer given to the asker alone because the bot is not in the channel.
+pub const INVITE_HINT: &str =
+    "Invite me with `/invite @Cortex` to get answers in the channel and follow-ups in threads.";
+
+/// True when Slack refused a post because the bot can't see or isn't in the channel.
+fn cannot_post_in(e: &SlackClientError) -> bool {
+    matches!(e, SlackClientError::ApiError(a)
+        if matches!(a.code.as_str(), "not_in_channel" | "channel_not_found"))
+}
+
+/// True for a direct-message channel id (Slack's `D…` ids).
+fn is_dm(channel: &str) -> bool {
+    channel.starts_with('D')
 }
 
 /// A question asked in Slack: the conversation is the thread (or the DM), keyed by `key`.
@@ -733,6 +854,22 @@ fn request(
     }
 }
 
+/// A question answered to the asker alone (the bot is not in the channel): no thread to
+/// follow up in.
+fn private_request(user: &str, channel: &str, question: String, choice: Option<String>) -> Request {
+    Request {
+        question,
+        asker: Some(user.to_string()),
+        requester: format!("slack:{user}"),
+        conversation: None,
+        choice,
+        place: Place {
+            channel: Some(channel.to_string()),
+            thread_ts: None,
+        },
+    }
+}
+
 /// The notification text (and what screen readers read): the headline or message.
 fn fallback_text(a: &Answer) -> String {
     let t = a
@@ -744,21 +881,5 @@ fn fallback_text(a: &Answer) -> String {
         escape(a.text.lines().next().unwrap_or("Answer"))
     } else {
         escape(t)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn mentions_are_stripped() {
-        assert_eq!(strip_mentions("<@W111> Hi there!"), "Hi there!");
-        assert_eq!(
-            strip_mentions("what is <@U1|bob> ARR  <@U2>"),
-            "what is ARR"
-        );
-        assert_eq!(strip_mentions("no mention"), "no mention");
-        assert_eq!(strip_mentions("broken <@U1"), "broken <@U1");
     }
 }

@@ -114,9 +114,24 @@ async fn interactive(State(e): State<Arc<Endpoints>>, headers: HeaderMap, body: 
     let Some(payload) = payload else {
         return (StatusCode::BAD_REQUEST, "missing payload").into_response();
     };
+    if clicked_a_link(&payload) {
+        // A link button: Slack opens the URL and only wants the acknowledgement.
+        return StatusCode::OK.into_response();
+    }
     match serde_json::from_str::<SlackInteractionEvent>(&payload) {
         Ok(ev) => e.bot.on_interaction(&ev),
         Err(err) => warn!(error = %err, "unrecognised interaction payload"),
     }
     StatusCode::OK.into_response()
+}
+
+/// True when the interaction is a click on a link button (its action carries a `url`).
+/// slack-morphism's model drops the field, so the raw payload is read.
+fn clicked_a_link(payload: &str) -> bool {
+    serde_json::from_str::<serde_json::Value>(payload).is_ok_and(|v| {
+        v["type"] == "block_actions"
+            && v["actions"][0]["url"]
+                .as_str()
+                .is_some_and(|u| !u.is_empty())
+    })
 }

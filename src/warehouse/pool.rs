@@ -177,6 +177,7 @@ impl Lease<'_> {
 
 impl std::ops::Deref for Lease<'_> {
     type Target = Connection;
+    #[allow(clippy::expect_used)]
     fn deref(&self) -> &Connection {
         // Invariant: `conn` is Some from creation until drop.
         self.conn

@@ -250,7 +250,7 @@ async fn ask_post(
 fn ask_body(w: &Web, v: &Visitor, prefill: &str, answer: Option<(&str, &str)>) -> String {
     let mut body = String::from("<h1>Ask Cortex</h1><p class=\"question\">Plain-language questions, answered from governed metric definitions.</p>");
     body.push_str(&format!(
-        "<form class=\"ask\" method=\"post\" action=\"/\"><input type=\"hidden\" name=\"{CSRF_FIELD}\" value=\"{CSRF_PLACEHOLDER}\"><input type=\"text\" name=\"q\" id=\"q\" autofocus maxlength=\"{max}\" value=\"{value}\" placeholder=\"{ph}\" aria-label=\"Question\"><button type=\"submit\" id=\"ask\">Ask</button></form>",
+        "<form class=\"ask\" method=\"post\" action=\"/\"><input type=\"hidden\" name=\"{CSRF_FIELD}\" value=\"{CSRF_PLACEHOLDER}\"><input type=\"text\" name=\"q\" id=\"q\" autofocus maxlength=\"{max}\" value=\"{value}\" placeholder=\"{ph}\" aria-label=\"Question\"><button type=\"submit\" id=\"ask\">Ask</button><span class=\"busy\" role=\"status\">Working on it…</span></form>",
         max = w.svc.rt.engine.config.ask.max_question_chars,
         value = escape(prefill),
         ph = if answer.is_some() { "Follow up, or ask something new" } else { "e.g. What's our ARR by segment?" },
@@ -325,12 +325,12 @@ async fn permalink(
     }
     if let Some(id) = id.strip_suffix(".pdf") {
         return match w.svc.pdf(id).await {
-            Ok(pdf) => (
+            Ok((name, pdf)) => (
                 [
                     (header::CONTENT_TYPE, "application/pdf".to_string()),
                     (
                         header::CONTENT_DISPOSITION,
-                        format!("inline; filename=\"cortex-{}.pdf\"", sanitize_id(id)),
+                        format!("inline; filename=\"{name}\""),
                     ),
                 ],
                 pdf,
@@ -355,14 +355,6 @@ async fn permalink(
             )
         }
     }
-}
-
-/// An answer id as safe to put in a header (ids are hex).
-fn sanitize_id(id: &str) -> String {
-    id.chars()
-        .filter(char::is_ascii_alphanumeric)
-        .take(64)
-        .collect()
 }
 
 /// How long the health check waits for the warehouse.
@@ -575,7 +567,7 @@ async fn audit_page(State(w): State<Web>, Extension(v): Extension<Visitor>) -> R
         body.push_str("<h2>Answers</h2><div class=\"card scroll\"><table class=\"data\"><thead><tr><th>When</th><th>Asker</th><th>Question</th><th>Skill</th><th>Status</th><th class=\"num\">Helpful</th><th class=\"num\">Not helpful</th></tr></thead><tbody>");
         for a in answers {
             body.push_str(&format!(
-                "<tr><td data-sort=\"{t}\">{t}</td><td data-sort=\"{r}\">{r}</td><td data-sort=\"{q}\"><a href=\"/a/{id}\">{q}</a></td><td data-sort=\"{s}\">{s}</td><td data-sort=\"{st}\">{st}</td><td class=\"num\" data-sort=\"{h}\">{h}</td><td class=\"num\" data-sort=\"{n}\">{n}</td></tr>",
+                "<tr><td data-sort=\"{t}\">{t}</td><td data-sort=\"{r}\">{r}</td><td class=\"wrap\" data-sort=\"{q}\"><a href=\"/a/{id}\">{q}</a></td><td data-sort=\"{s}\">{s}</td><td data-sort=\"{st}\">{st}</td><td class=\"num\" data-sort=\"{h}\">{h}</td><td class=\"num\" data-sort=\"{n}\">{n}</td></tr>",
                 t = escape(&a.created_at),
                 r = escape(&a.requester),
                 q = escape(&a.question),
@@ -593,7 +585,7 @@ async fn audit_page(State(w): State<Web>, Extension(v): Extension<Visitor>) -> R
             body.push_str("<h2>Warehouse queries</h2><div class=\"card scroll\"><table class=\"data\"><thead><tr><th>Requester</th><th>Question</th><th>Status</th><th class=\"num\">Rows</th><th class=\"num\">ms</th><th>SQL</th></tr></thead><tbody>");
             for e in entries {
                 body.push_str(&format!(
-                    "<tr><td data-sort=\"{r}\">{r}</td><td data-sort=\"{q}\">{q}</td><td data-sort=\"{s}\">{s}</td><td class=\"num\" data-sort=\"{n}\">{n}</td><td class=\"num\" data-sort=\"{d}\">{d:.1}</td><td><details><summary>SQL</summary><pre class=\"sql\">{sql}</pre></details></td></tr>",
+                    "<tr><td data-sort=\"{r}\">{r}</td><td class=\"wrap\" data-sort=\"{q}\">{q}</td><td data-sort=\"{s}\">{s}</td><td class=\"num\" data-sort=\"{n}\">{n}</td><td class=\"num\" data-sort=\"{d}\">{d:.1}</td><td class=\"wrap sql\"><details><summary>SQL</summary><pre class=\"sql\">{sql}</pre></details></td></tr>",
                     r = escape(&e.requester),
                     q = escape(&e.question),
                     s = escape(&e.status),

@@ -41,6 +41,8 @@ fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
+// Invariant: HMAC accepts keys of any length.
+#[allow(clippy::expect_used)]
 fn hmac_hex(key: &[u8], parts: &[&[u8]]) -> String {
     let mut mac =
         Hmac::<Sha256>::new_from_slice(key).expect("invariant: HMAC accepts keys of any length");

@@ -75,8 +75,8 @@ fn query_table_is_formatted_and_dates_are_iso() {
     );
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success());
-    assert!(text.contains("2025-01-01  $55,320"), "{text}");
-    assert!(text.contains("2025-04-01  $60,320"), "{text}");
+    assert!(text.contains("Q1 2025  $55,320"), "{text}");
+    assert!(text.contains("Q2 2025  $60,320"), "{text}");
 }
 
 #[test]

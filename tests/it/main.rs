@@ -1,5 +1,13 @@
 //! Integration tests: one binary, shared helpers in `helpers`.
 
+// Tests may unwrap and print; the product may not (see [lints] in Cargo.toml).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout,
+    clippy::print_stderr
+)]
+
 mod acme;
 mod ask;
 mod cache;

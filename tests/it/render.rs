@@ -82,6 +82,8 @@ fn long_tables_are_cut_with_a_note_and_the_csv_has_every_row() {
     while a.rows.len() <= MAX_TABLE_ROWS {
         a.rows.extend(rows.iter().cloned());
     }
+    a.sections.clear();
+    cortex::answer::metric_sections(&mut a);
     assert!(table_is_cut(&a));
     let b = blocks(&a, "x");
     let note = b
@@ -113,4 +115,37 @@ fn csv_quotes_what_needs_quoting() {
     assert_eq!(csv(&a), "channel,tickets\nemail,3\nchat,2\nvoice,1\n");
     a.rows[0][0] = cortex::warehouse::Value::Text("a, \"b\"".into());
     assert!(csv(&a).contains("\n\"a, \"\"b\"\"\",3\n"), "{}", csv(&a));
+}
+
+/// Renderers are pure functions of the answer: outside their tests they use nothing of the
+/// crate but the answer model, the formatting module and each other.
+#[test]
+fn renderers_import_only_the_answer_model_and_formatting() {
+    let dir = crate::helpers::project_dir().join("src/render");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&dir).expect("src/render") {
+        let path = entry.expect("entry").path();
+        let src = std::fs::read_to_string(&path).expect("read");
+        let code = src.split("#[cfg(test)]").next().unwrap_or("");
+        for (i, line) in code.lines().enumerate() {
+            if line.trim_start().starts_with("//") {
+                continue;
+            }
+            let mut rest = line;
+            while let Some(at) = rest.find("crate::") {
+                rest = &rest[at + "crate::".len()..];
+                let allowed = ["answer::model", "format", "render", "{"]
+                    .iter()
+                    .any(|p| rest.starts_with(p));
+                assert!(
+                    allowed,
+                    "{}:{}: a renderer reaches outside the answer model: {line}",
+                    path.display(),
+                    i + 1
+                );
+            }
+        }
+        checked += 1;
+    }
+    assert!(checked >= 6, "{checked} renderer files");
 }

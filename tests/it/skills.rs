@@ -54,12 +54,25 @@ fn okr_progress_reports_current_value_segments_and_team_actions() {
         "SELECT sum(arr_delta_usd) FROM arr_movements WHERE movement_date <= DATE '2026-11-20'",
     );
     let total = total[0][0].as_f64().expect("total");
-    let shown = cortex::render::text::format_number(total, cortex::semantic::Unit::Usd);
+    let shown = cortex::format::figure(total, cortex::semantic::Unit::Usd);
     assert!(
-        a.text.contains(&format!("ARR is {shown}")),
+        a.headline.contains(&format!("ARR is {shown}")),
         "{}\n{shown}",
-        a.text
+        a.headline
     );
+    let okr = a
+        .sections
+        .iter()
+        .find_map(|s| match s {
+            cortex::answer::Section::Okr(o) => Some(o),
+            _ => None,
+        })
+        .expect("an OKR block");
+    assert!((okr.current.expect("current") - total).abs() < 0.01);
+    assert_eq!(okr.segments.len(), 3, "{:?}", okr.segments);
+    let chart = okr.chart.as_ref().expect("a trend chart");
+    assert_eq!(chart.references[0].value, okr.target, "the target line");
+    assert!(chart.series.iter().any(|s| s.projected), "a projection");
     assert!(a.text.contains("What Revenue can do:"), "{}", a.text);
     assert!(a.text.contains("Move upmarket"), "{}", a.text);
     assert!(!a.findings.is_empty());
@@ -103,7 +116,7 @@ fn okr_on_a_snapshot_metric_uses_the_current_value() {
     )[0][0]
         .as_f64()
         .expect("rate");
-    let shown = cortex::render::text::format_number(rate, cortex::semantic::Unit::Ratio);
+    let shown = cortex::format::figure(rate, cortex::semantic::Unit::Ratio);
     assert!(
         a.text.contains(&format!("AI adoption rate is {shown}")),
         "{}\n{shown}",
@@ -129,8 +142,9 @@ fn merchant_brief_matches_hand_sql() {
     ))[0][0]
         .as_i64()
         .expect("tickets");
-    assert!(
-        a.text.contains(&format!("- Tickets: {tickets}\n")),
+    assert_eq!(
+        kpi(&a, "Tickets this quarter"),
+        Some(tickets as f64),
         "{}",
         a.text
     );
@@ -142,11 +156,13 @@ fn merchant_brief_matches_hand_sql() {
     ))[0][0]
         .as_f64()
         .expect("median");
+    let support = table(&a, "Support this quarter");
+    let shown = support.rows[1][2]
+        .as_f64()
+        .expect("the vertical's first response");
     assert!(
-        a.text
-            .contains(&format!("vertical median {:.2} min", vertical_median)),
-        "{}\n{vertical_median}",
-        a.text
+        (shown - vertical_median).abs() < 1e-6,
+        "{shown} vs {vertical_median}"
     );
     // A typo still finds the merchant; an unknown name asks instead of guessing.
     let b = ask(&rt, "Give me the full picture of Blue Fxo Goods", None);
@@ -175,22 +191,14 @@ fn support_benchmark_is_by_vertical_not_the_overall_average() {
     );
     assert_json_close(&sorted(rows(&a)), &sorted(expected));
     let b = ask(&rt, "Benchmark CSAT for Jewelry merchants", None);
-    assert!(b.text.contains("Jewelry by GMV tier:"), "{}", b.text);
+    let by_tier = table(&b, "Jewelry by GMV tier");
     let tiers = demo_sql(
         "SELECT count(DISTINCT m.gmv_tier) FROM tickets t JOIN merchants m USING (merchant_id)
          WHERE m.vertical = 'Jewelry' AND t.csat_score IS NOT NULL AND t.created_at >= DATE '2026-09-01'",
     )[0][0]
         .as_i64()
         .expect("tiers");
-    let listed = b
-        .text
-        .split("Jewelry by GMV tier:")
-        .nth(1)
-        .unwrap_or("")
-        .lines()
-        .filter(|l| l.starts_with("- "))
-        .count();
-    assert_eq!(listed as i64, tiers, "{}", b.text);
+    assert_eq!(by_tier.rows.len() as i64, tiers, "{}", b.text);
 }
 
 #[test]
@@ -213,20 +221,43 @@ fn pipeline_overview_matches_hand_sql() {
     )[0][0]
         .as_f64()
         .expect("top");
-    let top_line = a
-        .text
-        .split("Top deals:")
-        .nth(1)
-        .and_then(|t| t.lines().nth(1))
-        .unwrap_or("")
-        .to_string();
-    assert!(
-        top_line.contains(&cortex::render::text::format_number(
-            top,
-            cortex::semantic::Unit::Usd
-        )),
-        "{top_line}"
+    let deals = table(&a, "Open deals");
+    let amount = deals
+        .columns
+        .iter()
+        .position(|c| c.name == "amount_usd")
+        .expect("amount column");
+    assert_eq!(
+        deals.rows[0][amount].as_f64(),
+        Some(top),
+        "the largest deal first"
     );
+}
+
+/// A KPI tile's value by its label.
+fn kpi(a: &cortex::answer::Answer, label: &str) -> Option<f64> {
+    a.sections.iter().find_map(|s| match s {
+        cortex::answer::Section::Kpis { tiles } => tiles
+            .iter()
+            .find(|t| t.label == label)
+            .and_then(|t| t.value),
+        _ => None,
+    })
+}
+
+/// The table section whose title starts with `title`.
+fn table<'a>(a: &'a cortex::answer::Answer, title: &str) -> &'a cortex::answer::Table {
+    a.sections
+        .iter()
+        .find_map(|s| match s {
+            cortex::answer::Section::Table(t)
+                if t.title.as_deref().is_some_and(|x| x.starts_with(title)) =>
+            {
+                Some(t)
+            }
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no table {title:?} in {}", a.text))
 }
 
 fn copy_dir(from: &Path, to: &Path) {
@@ -328,11 +359,12 @@ fn check_reports_every_broken_skill_and_context_problem() {
             "when: steps.status.projected_attainment >=",
         );
     std::fs::write(&skill, text).expect("write");
-    std::fs::write(
-        p.join("skills/pipeline_overview/answer.hbs"),
-        "{{steps.no_such_step.value}} {{money steps.by_stage.total}}\n",
-    )
-    .expect("write");
+    let pipeline = p.join("skills/pipeline_overview/skill.yaml");
+    let text = std::fs::read_to_string(&pipeline).expect("read").replace(
+        "    Pipeline, {{period.label}}:",
+        "    {{steps.no_such_step.value}} Pipeline:",
+    );
+    std::fs::write(&pipeline, text).expect("write");
     let bench = p.join("skills/support_benchmark/skill.yaml");
     let text = std::fs::read_to_string(&bench).expect("read").replace(
         "dimension: vertical\n  - name: period",
@@ -356,7 +388,7 @@ fn check_reports_every_broken_skill_and_context_problem() {
         "unknown metric \"arr_typo\"",
         "series \"nowhere\" is not an earlier step",
         "expression ends too early",
-        "pipeline_overview/skill.yaml:87: outputs.text: \"steps.no_such_step.value\" refers to step \"no_such_step\", which does not come before it",
+        "pipeline_overview/skill.yaml:87: outputs.headline: \"steps.no_such_step.value\" refers to step \"no_such_step\", which does not come before it",
         "support_benchmark/skill.yaml:",
         "params.vertical.dimension: unknown dimension \"verticle\"",
         "okrs.yaml:",

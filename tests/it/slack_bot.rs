@@ -40,6 +40,8 @@ struct FakeState {
     addr: Mutex<Option<SocketAddr>>,
     /// What apps.connections.open answers (the Socket Mode WebSocket).
     ws_url: Mutex<Option<String>>,
+    /// Channels the bot is not in: posting there answers `not_in_channel`.
+    not_in: Mutex<Vec<String>>,
 }
 
 struct FakeSlack {
@@ -61,6 +63,19 @@ impl FakeSlack {
 
     fn all(&self) -> Vec<Call> {
         self.state.calls.lock().expect("lock").clone()
+    }
+
+    /// A response_url on the fake.
+    fn response_url(&self, id: &str) -> String {
+        format!("{}/respond/{id}", self.api_url.trim_end_matches("/api"))
+    }
+
+    /// Every call except auth.test (what the bot did).
+    fn activity(&self) -> Vec<Call> {
+        self.all()
+            .into_iter()
+            .filter(|c| c.method != "auth.test")
+            .collect()
     }
 }
 
@@ -122,6 +137,9 @@ async fn api(
     };
     let channel = req["channel"].as_str().unwrap_or("C0").to_string();
     let addr = s.addr.lock().expect("lock").expect("addr set");
+    if method.starts_with("chat.") && s.not_in.lock().expect("lock").contains(&channel) {
+        return Json(json!({"ok": false, "error": "not_in_channel"})).into_response();
+    }
     let out = match method.as_str() {
         "apps.connections.open" => {
             json!({"ok": true, "url": s.ws_url.lock().expect("lock").clone()})
@@ -157,11 +175,18 @@ async fn upload(State(s): State<Arc<FakeState>>, Path(id): Path<String>, body: B
     (StatusCode::OK, format!("OK - {}", body.len())).into_response()
 }
 
+/// A `response_url`: records what is posted to it; answers as Slack does (`ok`, text).
+async fn respond(State(s): State<Arc<FakeState>>, Path(id): Path<String>, body: Bytes) -> Response {
+    record(&s, &format!("respond:{id}"), &body, 200);
+    (StatusCode::OK, "ok").into_response()
+}
+
 async fn start_fake() -> FakeSlack {
     let state = Arc::new(FakeState::default());
     let app = Router::new()
         .route("/api/{method}", post(api).get(api))
         .route("/upload/{id}", post(upload))
+        .route("/respond/{id}", post(respond))
         .with_state(Arc::clone(&state));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -184,6 +209,16 @@ struct Bot {
 }
 
 async fn start_bot(fake: &FakeSlack, project: Option<PathBuf>, timeout: Option<Duration>) -> Bot {
+    start_bot_with(fake, project, timeout, |_| {}).await
+}
+
+/// [`start_bot`], with a last change to the configuration.
+async fn start_bot_with(
+    fake: &FakeSlack,
+    project: Option<PathBuf>,
+    timeout: Option<Duration>,
+    edit: impl FnOnce(&mut cortex::config::Config),
+) -> Bot {
     let state = tempfile::tempdir().expect("tmp");
     let project = project.unwrap_or_else(project_dir);
     let mut config =
@@ -199,6 +234,7 @@ async fn start_bot(fake: &FakeSlack, project: Option<PathBuf>, timeout: Option<D
     if let Some(t) = timeout {
         config.limits.timeout = t;
     }
+    edit(&mut config);
     let server = cortex::server::build(config, Some(demo_today()))
         .await
         .expect("server builds");
@@ -256,13 +292,36 @@ impl Bot {
     /// Clicks a button: the real block_actions sample (as Slack sends it, form-encoded),
     /// on the bot's message in `thread`.
     async fn click(&self, action_id: &str, value: &str, thread: &str) -> u16 {
-        let mut v = json_payload("bolt-python/interactive.block_actions.json");
-        v["actions"][0]["action_id"] = json!(action_id);
-        v["actions"][0]["value"] = json!(value);
-        v["container"]["message_ts"] = json!("1700000000.000001");
-        v["container"]["is_ephemeral"] = json!(false);
+        let mut v = click_payload(action_id, value);
         v["message"] =
             json!({"ts": "1700000000.000001", "thread_ts": thread, "text": "x", "type": "message"});
+        self.click_with(&v).await
+    }
+
+    /// Clicks a button on `message` (a chat.update the fake received), with the blocks the
+    /// message carries, as Slack sends them.
+    async fn click_on(&self, message: &Call, action_id: &str, thread: Option<&str>) -> u16 {
+        let value = button_value(message, action_id);
+        let mut v = click_payload(action_id, &value);
+        let label = buttons(message)
+            .into_iter()
+            .find(|e| e["action_id"] == action_id)
+            .map(|e| e["text"].clone());
+        v["actions"][0]["text"] = label.expect("the button's label");
+        let ts = message.body["ts"].clone();
+        v["container"]["message_ts"] = ts.clone();
+        v["container"]["channel_id"] = message.body["channel"].clone();
+        v["channel"]["id"] = message.body["channel"].clone();
+        v["message"] = json!({"ts": ts, "text": message.body["text"], "type": "message",
+                              "blocks": message.body["blocks"]});
+        if let Some(t) = thread {
+            v["message"]["thread_ts"] = json!(t);
+        }
+        self.click_with(&v).await
+    }
+
+    /// Posts a block_actions payload to the interactivity endpoint.
+    async fn click_with(&self, v: &Value) -> u16 {
         let parsed: Result<slack_morphism::prelude::SlackInteractionEvent, _> =
             serde_json::from_value(v.clone());
         assert!(parsed.is_ok(), "{parsed:?}");
@@ -278,6 +337,26 @@ impl Bot {
         .0
     }
 
+    /// `/cortex <text>` from the slash-command sample, with this response_url.
+    async fn command(&self, text: &str, response_url: &str) -> (u16, String) {
+        let form = payload("bolt-python/slash_command.form-urlencoded.txt")
+            .replace("command=%2Fhello-world", "command=%2Fcortex")
+            .replace("text=Hi", &format!("text={}", urlencode(text)))
+            .replace(
+                "response_url=https%3A%2F%2Fhooks.slack.com%2Fcommands%2FT111%2F111%2Fxxxxx",
+                &format!("response_url={}", urlencode(response_url)),
+            );
+        assert!(form.contains("127.0.0.1"), "{form}");
+        self.send(
+            "/slack/commands",
+            "application/x-www-form-urlencoded",
+            &form,
+            now(),
+            SECRET,
+        )
+        .await
+    }
+
     /// Waits until every answer in progress is in Slack.
     async fn idle(&self) {
         let bot = self.server.bot.as_ref().expect("bot");
@@ -285,6 +364,16 @@ impl Bot {
             .await
             .expect("answers finish");
     }
+}
+
+/// The block_actions sample clicking `action_id` with `value`, on a message in C111.
+fn click_payload(action_id: &str, value: &str) -> Value {
+    let mut v = json_payload("bolt-python/interactive.block_actions.json");
+    v["actions"][0]["action_id"] = json!(action_id);
+    v["actions"][0]["value"] = json!(value);
+    v["container"]["message_ts"] = json!("1700000000.000001");
+    v["container"]["is_ephemeral"] = json!(false);
+    v
 }
 
 fn now() -> i64 {
@@ -397,7 +486,7 @@ async fn a_mention_gets_a_placeholder_then_the_answer_and_a_chart_in_the_thread(
     // The chart: upload URL, PNG bytes, completed into the same thread.
     let get = fake.calls("files.getUploadURLExternal");
     assert_eq!(get.len(), 1);
-    assert_eq!(get[0].body["filename"], "chart.png");
+    assert_eq!(get[0].body["filename"], "arr-by-segment-2026-11-20.png");
     let png = fake
         .all()
         .into_iter()
@@ -422,23 +511,48 @@ async fn a_direct_message_is_answered_and_the_asker_is_known() {
     );
     v["event"]["user"] = json!("U01REV0001");
     v["event_id"] = json!("EvDM1");
+    // A message in the DM itself, not in a thread there.
+    v["event"]
+        .as_object_mut()
+        .expect("event")
+        .remove("thread_ts");
     let (status, _) = bot.event(&v).await;
     assert_eq!(status, 200);
     bot.idle().await;
+    // The placeholder (then the answer) is in the conversation, not in a thread.
+    let posts = fake.calls("chat.postMessage");
+    assert_eq!(posts.len(), 1, "{posts:?}");
+    assert_eq!(posts[0].body["channel"], "D111");
+    assert!(
+        posts[0].body.get("thread_ts").is_none(),
+        "{:?}",
+        posts[0].body
+    );
     let updates = fake.calls("chat.update");
     assert_eq!(updates.len(), 1, "{:?}", fake.all());
     let b = blocks_text(&updates[0]);
-    assert!(b.contains("OKR") && b.contains("What you can do"), "{b}");
+    assert!(
+        b.contains("OKR") && b.contains("What Revenue can do"),
+        "{b}"
+    );
     // Dana is on the Revenue team: the recommendations are Revenue's levers.
     assert!(
         b.contains("Enterprise deals") || b.contains("upsell") || b.contains("self-serve"),
         "{b}"
     );
     assert_eq!(updates[0].body["channel"], v["event"]["channel"]);
-    // A skill's table with roles (segments x ARR) gets its chart too.
+    // The answer's (first) chart goes with it: the OKR's ARR trend.
     let files = fake.calls("files.completeUploadExternal");
     assert_eq!(files.len(), 1, "{files:?}");
-    assert_eq!(files[0].body["files"][0]["title"], "ARR by segment");
+    let title = files[0].body["files"][0]["title"].as_str().unwrap_or("");
+    assert!(title.starts_with("ARR"), "{title}");
+    // The chart goes with the answer in the conversation, not into a thread under it.
+    assert_eq!(files[0].body["channel_id"], "D111");
+    assert!(
+        files[0].body.get("thread_ts").is_none(),
+        "{:?}",
+        files[0].body
+    );
     // The audit log knows who asked.
     let log = bot
         .server
@@ -749,43 +863,94 @@ async fn slacks_documented_signature_example_passes_the_endpoint() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn clarifying_buttons_lead_to_an_answer_and_feedback_is_stored() {
+async fn clarifying_buttons_lead_to_an_answer_once_and_used_buttons_are_replaced() {
     let fake = start_fake().await;
     let bot = start_bot(&fake, None, None).await;
-    bot.event(&mention(
-        "How is revenue doing?",
-        "EvC1",
-        "1600000003.000100",
-        None,
-    ))
-    .await;
+    let thread = "1600000003.000100";
+    bot.event(&mention("How is revenue doing?", "EvC1", thread, None))
+        .await;
     bot.idle().await;
-    let update = fake.calls("chat.update")[0].clone();
-    let choices = buttons(&update);
+    let question = fake.calls("chat.update")[0].clone();
+    let choices = buttons(&question);
     let arr = choices
         .iter()
         .find(|b| b["value"].as_str().is_some_and(|v| v.ends_with("|arr")))
         .unwrap_or_else(|| panic!("an ARR choice: {choices:?}"));
-    let action = arr["action_id"].as_str().expect("action id");
+    let action = arr["action_id"].as_str().expect("action id").to_string();
     assert!(action.starts_with("cortex_choose_"));
-    let value = arr["value"].as_str().expect("value");
-    assert_eq!(bot.click(action, value, "1600000003.000100").await, 200);
+    let clarify_id = arr["value"]
+        .as_str()
+        .and_then(|v| v.split_once('|'))
+        .expect("id|choice")
+        .0
+        .to_string();
+    assert_eq!(bot.click_on(&question, &action, Some(thread)).await, 200);
     bot.idle().await;
     let updates = fake.calls("chat.update");
-    assert_eq!(updates.len(), 2, "{:?}", fake.calls("chat.postMessage"));
-    let text = updates[1].body["text"].as_str().unwrap_or("");
+    assert_eq!(updates.len(), 3, "{updates:?}");
+    // The question's buttons are replaced by what was chosen.
+    let edited = &updates[1];
+    assert_eq!(edited.body["ts"], question.body["ts"]);
+    assert!(buttons(edited).is_empty(), "{:?}", edited.body);
+    let b = blocks_text(edited);
+    assert!(b.contains("You chose *ARR*"), "{b}");
+    // And the answer follows in the thread.
+    let answer = &updates[2];
+    let text = answer.body["text"].as_str().unwrap_or("");
     assert!(text.starts_with("ARR $"), "{text}");
     let posts = fake.calls("chat.postMessage");
-    assert_eq!(posts[1].body["thread_ts"], "1600000003.000100");
+    assert_eq!(posts.len(), 2);
+    assert_eq!(posts[1].body["thread_ts"], thread);
 
-    // Feedback on the answer: stored with it.
-    let id = button_value(&updates[1], "cortex_feedback_helpful");
-    bot.click("cortex_feedback_helpful", &id, "1600000003.000100")
+    // A second click on the old button (a stale client, someone else) asks nothing again.
+    assert_eq!(bot.click_on(&question, &action, Some(thread)).await, 200);
+    bot.idle().await;
+    assert_eq!(fake.calls("chat.update").len(), 3);
+    assert_eq!(fake.calls("chat.postMessage").len(), 2);
+
+    // Feedback on the answer: stored with it, and its buttons give way to a thank-you.
+    let id = button_value(answer, "cortex_feedback_helpful");
+    bot.click_on(answer, "cortex_feedback_helpful", Some(thread))
         .await;
     bot.idle().await;
     let stored = bot.server.svc.state.feedback(&id).expect("feedback");
     assert_eq!(stored, vec![("slack:U01REV0002".to_string(), true)]);
-    assert_eq!(fake.calls("chat.postEphemeral").len(), 1);
+    let updates = fake.calls("chat.update");
+    assert_eq!(updates.len(), 4);
+    let thanked = &updates[3];
+    assert_eq!(thanked.body["ts"], answer.body["ts"]);
+    let ids: Vec<String> = buttons(thanked)
+        .iter()
+        .filter_map(|e| e["action_id"].as_str().map(str::to_string))
+        .collect();
+    assert!(
+        !ids.iter().any(|i| i.starts_with("cortex_feedback")),
+        "{ids:?}"
+    );
+    assert!(ids.contains(&"cortex_open_pdf".to_string()), "{ids:?}");
+    assert!(blocks_text(thanked).contains("Thanks, feedback recorded."));
+    assert!(fake.calls("chat.postEphemeral").is_empty());
+    // The same person clicking again is not counted twice.
+    bot.click_on(answer, "cortex_feedback_not_helpful", Some(thread))
+        .await;
+    bot.idle().await;
+    assert_eq!(
+        bot.server.svc.state.feedback(&id).expect("feedback").len(),
+        1
+    );
+
+    // Feedback works on any answer: here, on the clarifying question itself.
+    bot.click("cortex_feedback_not_helpful", &clarify_id, thread)
+        .await;
+    bot.idle().await;
+    assert_eq!(
+        bot.server
+            .svc
+            .state
+            .feedback(&clarify_id)
+            .expect("feedback"),
+        vec![("slack:U01REV0002".to_string(), false)]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -816,7 +981,15 @@ async fn long_tables_are_cut_and_attached_as_csv_and_429_is_waited_out() {
         .iter()
         .map(|c| c.body["filename"].as_str().unwrap_or("").to_string())
         .collect();
-    assert_eq!(names, vec!["chart.png", "result.csv"]);
+    // Named from the answer and its date, not chart.png / result.csv: the chart by its
+    // title, the CSV like the answer's PDF (by the question).
+    assert_eq!(
+        names,
+        vec![
+            "tickets-over-time-2026-11-20.png",
+            "daily-tickets-last-month-2026-11-20.csv"
+        ]
+    );
     let csv = fake
         .all()
         .into_iter()
@@ -905,8 +1078,17 @@ fn slack_payload_samples_deserialise() {
         "java-slack-sdk-schema-samples/BlockActionPayload.json",
     ] {
         let text = payload(name);
-        let _ = serde_json::from_str::<SlackPushEvent>(&text);
-        let _ = serde_json::from_str::<SlackInteractionEvent>(&text);
+        // Whatever parses is routed without a panic, blank fields and all.
+        if let Ok(SlackPushEvent::EventCallback(cb)) = serde_json::from_str::<SlackPushEvent>(&text)
+        {
+            let _ = cortex::slack::incoming::incoming_from_event(&cb.event, Some("UBOT"));
+            let _ = cortex::slack::incoming::incoming_from_event(&cb.event, None);
+        }
+        if let Ok(SlackInteractionEvent::BlockActions(a)) =
+            serde_json::from_str::<SlackInteractionEvent>(&text)
+        {
+            let _ = cortex::slack::incoming::incoming_from_actions(&a);
+        }
     }
     let cmd: Result<SlackCommandEvent, _> =
         serde_urlencoded::from_str(&payload("bolt-python/slash_command.form-urlencoded.txt"));
@@ -937,7 +1119,7 @@ async fn the_html_and_pdf_buttons_link_the_page_and_upload_the_report() {
         .map(|c| c.body["filename"].as_str().unwrap_or("").to_string())
         .collect();
     assert!(
-        names.contains(&"cortex-report.pdf".to_string()),
+        names.contains(&"merchant-brief-blue-fox-goods-2026-11-20.pdf".to_string()),
         "{names:?}"
     );
     let pdf = fake
@@ -1190,4 +1372,394 @@ async fn extreme_timestamps_injections_and_long_questions_are_handled_safely() {
         queries,
         "nothing was planned"
     );
+}
+
+/// `/cortex` in a channel the bot is not in: Slack refuses the post (`not_in_channel`), so
+/// the answer reaches the asker alone through the command's response_url, with the hint
+/// to invite the bot; a clarifying choice there is answered the same way, in place.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slash_command_in_a_channel_without_the_bot_answers_through_response_url() {
+    let fake = start_fake().await;
+    fake.state.not_in.lock().expect("lock").push("C111".into());
+    let bot = start_bot(&fake, None, None).await;
+    let (s, ack) = bot
+        .command("What's our ARR by segment?", &fake.response_url("cmd1"))
+        .await;
+    assert_eq!(s, 200);
+    assert!(!ack.contains("will appear in this channel"), "{ack}");
+    bot.idle().await;
+    // The intro was tried and refused; nothing else went to the channel.
+    let posts = fake.calls("chat.postMessage");
+    assert_eq!(posts.len(), 1, "{posts:?}");
+    assert!(fake.calls("chat.update").is_empty());
+    assert!(fake.calls("files.getUploadURLExternal").is_empty());
+    let replies = fake.calls("respond:cmd1");
+    assert_eq!(replies.len(), 1, "{:?}", fake.activity());
+    let r = &replies[0].body;
+    assert_eq!(r["response_type"], "ephemeral");
+    assert!(
+        r["text"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("ARR by segment"),
+        "{r}"
+    );
+    let b = r["blocks"].to_string();
+    assert!(b.contains("Enterprise") && b.contains("Mid-Market"), "{b}");
+    assert!(
+        b.contains("Invite me with `/invite @Cortex` to get answers in the channel and follow-ups in threads"),
+        "{b}"
+    );
+
+    // A clarifying question answered privately: its choice replaces it, privately.
+    bot.command("How is revenue doing?", &fake.response_url("cmd2"))
+        .await;
+    bot.idle().await;
+    let question = fake.calls("respond:cmd2")[0].clone();
+    assert_eq!(question.body["response_type"], "ephemeral");
+    let choice = buttons(&question)
+        .into_iter()
+        .find(|b| b["value"].as_str().is_some_and(|v| v.ends_with("|arr")))
+        .expect("an ARR choice");
+    let mut v = click_payload(
+        choice["action_id"].as_str().expect("id"),
+        choice["value"].as_str().expect("value"),
+    );
+    v["container"]["is_ephemeral"] = json!(true);
+    v["response_url"] = json!(fake.response_url("act1"));
+    v.as_object_mut().expect("payload").remove("message");
+    assert_eq!(bot.click_with(&v).await, 200);
+    bot.idle().await;
+    let answered = fake.calls("respond:act1");
+    assert_eq!(answered.len(), 1, "{:?}", fake.activity());
+    assert_eq!(answered[0].body["replace_original"], true);
+    assert_eq!(answered[0].body["response_type"], "ephemeral");
+    assert!(
+        answered[0].body["text"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("ARR $"),
+        "{:?}",
+        answered[0].body
+    );
+
+    // Buttons under the private answer: feedback replaces them in place, the PDF (which
+    // can't be attached in the channel) is a private note with the link and the hint.
+    let id = button_value(&answered[0], "cortex_feedback_helpful");
+    let private_click = |action: &str, url: &str| {
+        let mut v = click_payload(action, &id);
+        v["container"]["is_ephemeral"] = json!(true);
+        v["response_url"] = json!(url);
+        v.as_object_mut().expect("payload").remove("message");
+        v
+    };
+    bot.click_with(&private_click(
+        "cortex_feedback_helpful",
+        &fake.response_url("act2"),
+    ))
+    .await;
+    bot.click_with(&private_click(
+        "cortex_open_pdf",
+        &fake.response_url("act3"),
+    ))
+    .await;
+    bot.idle().await;
+    assert_eq!(
+        bot.server.svc.state.feedback(&id).expect("feedback"),
+        vec![("slack:U01REV0002".to_string(), true)]
+    );
+    let thanked = fake.calls("respond:act2");
+    assert_eq!(thanked.len(), 1, "{:?}", fake.activity());
+    assert_eq!(thanked[0].body["replace_original"], true);
+    let b = blocks_text(&thanked[0]);
+    assert!(
+        b.contains("Thanks, feedback recorded.") && b.contains("/invite @Cortex"),
+        "{b}"
+    );
+    assert!(!b.contains("cortex_feedback"), "{b}");
+    assert!(
+        b.contains("Enterprise") || b.contains("ARR"),
+        "the answer stays: {b}"
+    );
+    let note = fake.calls("respond:act3");
+    assert_eq!(note.len(), 1);
+    assert_eq!(note[0].body["replace_original"], false);
+    let text = note[0].body["text"].as_str().unwrap_or("");
+    assert!(
+        text.contains(&format!("/a/{id}")) && text.contains("/invite @Cortex"),
+        "{text}"
+    );
+
+    // Still nothing in the channel but the two refused intros.
+    assert_eq!(fake.calls("chat.postMessage").len(), 2);
+    assert!(fake.calls("chat.update").is_empty());
+    assert!(fake.calls("chat.postEphemeral").is_empty());
+    assert!(fake.calls("files.getUploadURLExternal").is_empty());
+}
+
+/// A `message` event in the channel sample's shape (what message.channels delivers).
+fn channel_message(text: &str, event_id: &str, ts: &str, thread_ts: Option<&str>) -> Value {
+    let mut v = json_payload("bolt-python/event_callback.message.channel.json");
+    v["event"]["text"] = json!(text);
+    v["event"]["ts"] = json!(ts);
+    v["event"]["event_ts"] = json!(ts);
+    v["event"].as_object_mut().expect("event").remove("blocks");
+    if let Some(t) = thread_ts {
+        v["event"]["thread_ts"] = json!(t);
+    }
+    v["event_id"] = json!(event_id);
+    v
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn thread_replies_without_a_mention_are_follow_ups_and_a_mention_is_answered_once() {
+    let fake = start_fake().await;
+    let bot = start_bot(&fake, None, None).await;
+    let root = "1600000010.000100";
+    bot.event(&mention("What's our ARR by segment?", "EvF1", root, None))
+        .await;
+    bot.idle().await;
+    assert_eq!(fake.calls("chat.update").len(), 1);
+
+    // A plain reply in the bot's thread is a follow-up.
+    bot.event(&channel_message(
+        "and by plan?",
+        "EvF2",
+        "1600000010.000200",
+        Some(root),
+    ))
+    .await;
+    bot.idle().await;
+    let updates = fake.calls("chat.update");
+    assert_eq!(updates.len(), 2, "{:?}", fake.activity());
+    let text = updates[1].body["text"].as_str().unwrap_or("");
+    assert!(text.starts_with("ARR by plan"), "{text}");
+    assert!(blocks_text(&updates[1]).contains("Read as a follow-up"));
+    let posts = fake.calls("chat.postMessage");
+    assert_eq!(posts.len(), 2);
+    assert_eq!(posts[1].body["thread_ts"], root);
+
+    // A mention in the thread comes twice (app_mention and message): one answer.
+    let ts = "1600000010.000300";
+    bot.event(&mention("same for last quarter", "EvF3", ts, Some(root)))
+        .await;
+    bot.event(&channel_message(
+        "<@UBOT> same for last quarter",
+        "EvF4",
+        ts,
+        Some(root),
+    ))
+    .await;
+    bot.idle().await;
+    assert_eq!(fake.calls("chat.postMessage").len(), 3);
+    let updates = fake.calls("chat.update");
+    assert_eq!(updates.len(), 3);
+    let text = updates[2].body["text"].as_str().unwrap_or("");
+    assert!(
+        text.starts_with("ARR by plan") && text.contains("2026-09-30"),
+        "{text}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn channel_messages_outside_the_bots_threads_and_bot_messages_are_ignored() {
+    let fake = start_fake().await;
+    let bot = start_bot(&fake, None, None).await;
+    let root = "1600000011.000100";
+    bot.event(&mention("How many tickets last month?", "EvI1", root, None))
+        .await;
+    bot.idle().await;
+    let before = fake.activity().len();
+    assert!(before > 0);
+
+    // A reply in a thread the bot never answered in, even a long one: nothing.
+    bot.event(&channel_message(
+        "and by channel?",
+        "EvI2",
+        "1600000011.000300",
+        Some("1600000099.000100"),
+    ))
+    .await;
+    bot.event(&channel_message(
+        &"tickets ".repeat(5_000),
+        "EvI3",
+        "1600000011.000301",
+        Some("1600000099.000100"),
+    ))
+    .await;
+    // A top-level channel message: nothing.
+    bot.event(&channel_message(
+        "and by channel?",
+        "EvI4",
+        "1600000011.000400",
+        None,
+    ))
+    .await;
+    // In the bot's own thread: another bot's reply, the bot's own, and an edit: nothing.
+    let mut other_bot = channel_message("and by channel?", "EvI5", "1600000011.000500", Some(root));
+    other_bot["event"]["bot_id"] = json!("B999");
+    other_bot["event"]["subtype"] = json!("bot_message");
+    bot.event(&other_bot).await;
+    let mut own = channel_message("and by channel?", "EvI6", "1600000011.000600", Some(root));
+    own["event"]["user"] = json!("UBOT");
+    bot.event(&own).await;
+    let mut edited = json_payload("bolt-python/event_callback.message_changed.im.json");
+    edited["event"]["channel"] = json!("C111");
+    edited["event"]["channel_type"] = json!("channel");
+    edited["event_id"] = json!("EvI7");
+    bot.event(&edited).await;
+    // The same reply delivered twice (a retry): one answer, proving replies do get through.
+    let reply = channel_message("and by channel?", "EvI8", "1600000011.000800", Some(root));
+    bot.event(&reply).await;
+    bot.event(&reply).await;
+    bot.idle().await;
+    let after = fake.activity();
+    let new: Vec<&Call> = after[before..].iter().collect();
+    let posts: Vec<&&Call> = new
+        .iter()
+        .filter(|c| c.method == "chat.postMessage")
+        .collect();
+    assert_eq!(posts.len(), 1, "{new:?}");
+    assert_eq!(posts[0].body["thread_ts"], root);
+    let updates: Vec<&&Call> = new.iter().filter(|c| c.method == "chat.update").collect();
+    assert_eq!(updates.len(), 1);
+    assert!(
+        updates[0].body["text"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("Tickets by channel"),
+        "{:?}",
+        updates[0].body
+    );
+}
+
+/// Link buttons ("Open as HTML", "PDF" with a `url`): Slack still sends block_actions; the
+/// bot acknowledges and does nothing else, whether the payload's action carries the url
+/// (HTTP) or only the message's button does (what Socket Mode's model keeps).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn link_button_clicks_are_acknowledged_and_nothing_else() {
+    let fake = start_fake().await;
+    let site = "https://cortex.example.com";
+    let bot = start_bot_with(&fake, None, None, |c| {
+        c.server.public_url = Some(site.into());
+    })
+    .await;
+
+    // With a public URL the answer's HTML and PDF buttons are links; clicking them (the
+    // payload carrying the message's blocks, as Slack sends it) does nothing more.
+    let thread = "1600000012.000050";
+    bot.event(&mention("What's our ARR by segment?", "EvK1", thread, None))
+        .await;
+    bot.idle().await;
+    let answer = fake.calls("chat.update")[0].clone();
+    let links: Vec<Value> = buttons(&answer)
+        .into_iter()
+        .filter(|b| b["url"].is_string())
+        .collect();
+    assert_eq!(links.len(), 2, "{:?}", answer.body);
+    assert!(links
+        .iter()
+        .all(|b| b["url"].as_str().is_some_and(|u| u.starts_with(site))));
+    let before = fake.activity().len();
+    for id in ["cortex_open_html", "cortex_open_pdf"] {
+        let mut v = click_payload(id, "");
+        v["container"]["message_ts"] = answer.body["ts"].clone();
+        v["message"] = json!({"ts": answer.body["ts"], "text": answer.body["text"],
+            "type": "message", "thread_ts": thread, "blocks": answer.body["blocks"]});
+        v["actions"][0]
+            .as_object_mut()
+            .expect("action")
+            .remove("value");
+        assert_eq!(bot.click_with(&v).await, 200);
+    }
+    bot.idle().await;
+    assert_eq!(
+        fake.activity().len(),
+        before,
+        "{:?}",
+        &fake.activity()[before..]
+    );
+
+    let link = "https://cortex.example.com/a/abc123";
+    let mut v = click_payload("cortex_open_html", "abc123");
+    v["actions"][0]["url"] = json!(link);
+    assert_eq!(bot.click_with(&v).await, 200);
+    let mut w = click_payload("cortex_open_pdf", "abc123");
+    w["message"] = json!({"ts": "1700000000.000001", "type": "message", "text": "x",
+        "blocks": [{"type": "actions", "block_id": "b", "elements": [
+            {"type": "button", "action_id": "cortex_open_html", "url": link,
+             "text": {"type": "plain_text", "text": "Open as HTML"}},
+            {"type": "button", "action_id": "cortex_open_pdf", "url": format!("{link}.pdf"),
+             "text": {"type": "plain_text", "text": "PDF"}}]}]});
+    assert_eq!(bot.click_with(&w).await, 200);
+    bot.idle().await;
+    assert_eq!(
+        fake.activity().len(),
+        before,
+        "{:?}",
+        &fake.activity()[before..]
+    );
+    // The old buttons (no url) still work: the HTML link comes as an ephemeral message.
+    assert_eq!(
+        bot.click("cortex_open_html", "abc123", "1600000012.000100")
+            .await,
+        200
+    );
+    bot.idle().await;
+    let eph = fake.calls("chat.postEphemeral");
+    assert_eq!(eph.len(), 1);
+    assert!(eph[0].body["text"]
+        .as_str()
+        .unwrap_or("")
+        .contains("/a/abc123"));
+}
+
+/// In a DM the conversation is the thread: a clarifying choice is answered in the DM (not
+/// in a thread under the question), and the PDF lands there too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_a_dm_choices_and_files_stay_in_the_conversation() {
+    let fake = start_fake().await;
+    let bot = start_bot(&fake, None, None).await;
+    let mut v = json_payload("bolt-python/event_callback.message.im.json");
+    v["event"]["text"] = json!("How is revenue doing?");
+    v["event_id"] = json!("EvDM2");
+    v["event"]
+        .as_object_mut()
+        .expect("event")
+        .remove("thread_ts");
+    bot.event(&v).await;
+    bot.idle().await;
+    let question = fake.calls("chat.update")[0].clone();
+    assert_eq!(question.body["channel"], "D111");
+    let action = buttons(&question)
+        .into_iter()
+        .find(|b| b["value"].as_str().is_some_and(|v| v.ends_with("|arr")))
+        .and_then(|b| b["action_id"].as_str().map(str::to_string))
+        .expect("an ARR choice");
+    bot.click_on(&question, &action, None).await;
+    bot.idle().await;
+    let updates = fake.calls("chat.update");
+    assert_eq!(updates.len(), 3, "{updates:?}");
+    assert!(blocks_text(&updates[1]).contains("You chose *ARR*"));
+    let answer = updates[2].clone();
+    assert!(answer.body["text"]
+        .as_str()
+        .unwrap_or("")
+        .starts_with("ARR $"));
+    for p in fake.calls("chat.postMessage") {
+        assert_eq!(p.body["channel"], "D111");
+        assert!(p.body.get("thread_ts").is_none(), "{:?}", p.body);
+    }
+    bot.click_on(&answer, "cortex_open_pdf", None).await;
+    bot.idle().await;
+    let done = fake.calls("files.completeUploadExternal");
+    let pdf = done.last().expect("the PDF");
+    assert_eq!(pdf.body["channel_id"], "D111");
+    assert!(pdf.body.get("thread_ts").is_none(), "{:?}", pdf.body);
+    assert!(fake
+        .calls("files.getUploadURLExternal")
+        .iter()
+        .any(|c| c.body["filename"]
+            .as_str()
+            .is_some_and(|n| n.ends_with("-2026-11-20.pdf"))));
 }

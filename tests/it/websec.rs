@@ -442,8 +442,9 @@ async fn pdfs_of_older_answers_load_from_the_state_database_after_a_restart() {
         second.svc.recent(&asked.id).is_none(),
         "not in the new process's memory"
     );
-    let pdf = second.svc.pdf(&asked.id).await.expect("the PDF renders");
+    let (name, pdf) = second.svc.pdf(&asked.id).await.expect("the PDF renders");
     assert!(pdf.starts_with(b"%PDF"));
+    assert_eq!(name, "whats-our-arr-by-segment-2026-11-20.pdf");
     assert!(second.svc.pdf("nope").await.is_err());
 }
 

@@ -1,143 +1,19 @@
-//! `Answer`: what the engine returns for a question, as data. Renderers format it; the JSON
+//! Answers: the typed model ([`model`]), the sections built from results ([`build`]), and
+//! `ask`, which plans, runs and assembles the answer to a plain-language question. The JSON
 //! form (`cortex ask --format json`) is a contract shared with tools outside the crate.
 
+pub mod build;
+pub mod headline;
+pub mod model;
+
 use chrono::NaiveDate;
-use serde::{Deserialize, Serialize};
 use tracing::warn;
 
+pub use model::*;
+
 use crate::engine::{Engine, QueryError};
-use crate::planner::{self, Plan, Shape, Span, Understood, Vocabulary};
-use crate::semantic::ColumnRole;
-use crate::semantic::{Column, Grain, MetricQuery, TimeRange, Unit};
-use crate::warehouse::{AuditContext, Value};
-
-/// How the question ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Status {
-    Answered,
-    Clarify,
-    Unanswerable,
-    /// The question was understood but the warehouse failed (timeout, unavailable).
-    Error,
-}
-
-/// One metric's definition, as shown under every answer.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct MetricInfo {
-    pub name: String,
-    pub label: String,
-    pub description: String,
-    pub owner: String,
-    pub unit: Unit,
-}
-
-impl MetricInfo {
-    /// The definitions of the named metrics, in order, skipping unknown names.
-    pub fn of(layer: &crate::semantic::SemanticLayer, names: &[String]) -> Vec<MetricInfo> {
-        names
-            .iter()
-            .filter_map(|n| layer.metric(n))
-            .map(|m| MetricInfo {
-                name: m.name.clone(),
-                label: m.label.clone(),
-                description: m.description.clone(),
-                owner: m.owner.clone(),
-                unit: m.unit,
-            })
-            .collect()
-    }
-}
-
-/// Where the numbers come from.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
-pub struct Provenance {
-    pub metrics: Vec<MetricInfo>,
-    pub filters: Vec<String>,
-    pub time_range: Option<TimeRange>,
-    /// The period as read from the question ("last quarter (2026-07-01 to 2026-09-30)").
-    pub period: Option<String>,
-    pub grain: Option<Grain>,
-    /// Latest date in the data the metrics read.
-    pub data_freshness: Option<NaiveDate>,
-    pub today: Option<NaiveDate>,
-    pub notes: Vec<String>,
-    pub truncated: bool,
-}
-
-/// The answer to a question: typed data, no formatting except `text`, which the text
-/// renderer fills in. Reading the JSON back (the state database) restores everything but
-/// the skipped fields, which the state database keeps beside it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Answer {
-    pub question: String,
-    pub status: Status,
-    pub skill: String,
-    pub query: Option<MetricQuery>,
-    pub sql: Option<String>,
-    pub columns: Vec<String>,
-    pub rows: Vec<Vec<Value>>,
-    pub text: String,
-    pub provenance: Provenance,
-    /// How each phrase of the question was read: `{phrase, role, as}`; roles are metric,
-    /// dimension, value, time, grain, ranking, comparison and filler.
-    pub understood: Vec<Understood>,
-    /// The skill's parameters as resolved from the question and the asker.
-    pub params: std::collections::BTreeMap<String, String>,
-    /// Sentences from the skill's findings rules, each backed by a number.
-    #[serde(skip_serializing_if = "Vec::is_empty", default)]
-    pub findings: Vec<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty", default)]
-    pub recommendations: Vec<String>,
-    /// For `clarify`: the metric names to choose from. For `unanswerable`: suggestions.
-    #[serde(skip_serializing_if = "Vec::is_empty", default)]
-    pub choices: Vec<String>,
-    /// What each column is (time bucket, dimension, metric with its unit).
-    #[serde(skip)]
-    pub column_meta: Vec<Column>,
-    /// The headline sentence or message, before the table and footer.
-    #[serde(skip)]
-    pub headline: String,
-    /// An LLM-written summary whose every number was checked against the results.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub narrative: Option<String>,
-    /// Everything the skill computed (parameters and step results), for the skill's own
-    /// HTML and PDF templates.
-    #[serde(skip)]
-    pub data: serde_json::Value,
-}
-
-impl Answer {
-    /// True when the result is one number, which the headline already says: renderers
-    /// show no table for it.
-    pub fn is_single_value(&self) -> bool {
-        self.rows.len() == 1 && self.columns.len() <= 1
-    }
-
-    /// An answer with no data yet.
-    pub fn new(question: &str, status: Status, headline: String) -> Answer {
-        Answer {
-            question: question.to_string(),
-            status,
-            skill: "metric_question".into(),
-            query: None,
-            sql: None,
-            columns: Vec::new(),
-            rows: Vec::new(),
-            text: String::new(),
-            provenance: Provenance::default(),
-            understood: Vec::new(),
-            params: Default::default(),
-            findings: Vec::new(),
-            recommendations: Vec::new(),
-            choices: Vec::new(),
-            column_meta: Vec::new(),
-            headline,
-            narrative: None,
-            data: serde_json::Value::Null,
-        }
-    }
-}
+use crate::planner::{self, Plan, Shape, Span, Vocabulary};
+use crate::warehouse::AuditContext;
 
 /// Plans, compiles, runs and renders a plain-language question.
 pub fn ask(
@@ -194,8 +70,53 @@ pub fn ask(
         }
     };
     answer.provenance.today = Some(today);
-    answer.text = crate::render::text::answer(&answer);
+    metric_sections(&mut answer);
     answer
+}
+
+/// The sections of a metric answer: its chart (when a picture says more than the number),
+/// its table (unless the headline already says the one number), and its findings. Also
+/// fills in the title and "read as" line.
+pub fn metric_sections(a: &mut Answer) {
+    if a.title.is_empty() {
+        a.title = crate::format::capitalize(a.question.trim());
+    }
+    if a.read_as.is_none() {
+        a.read_as = crate::planner::understood::read_as(&a.understood);
+    }
+    if a.status != Status::Answered || !a.sections.is_empty() {
+        return;
+    }
+    if let Some(sql) = &a.sql {
+        if a.provenance.statements.is_empty() {
+            a.provenance.statements.push(Statement {
+                label: "Query".into(),
+                sql: sql.clone(),
+            });
+        }
+    }
+    if !a.findings.is_empty() {
+        a.sections.push(Section::Notes {
+            kind: NoteKind::Finding,
+            title: "Findings".into(),
+            items: a.findings.clone(),
+            empty: None,
+        });
+    }
+    if a.rows.is_empty() || a.is_single_value() {
+        return;
+    }
+    if let Some(c) = build::chart(&a.column_meta, &a.rows, &a.provenance.metrics) {
+        a.sections.push(Section::Chart(c));
+    }
+    let table = build::table(
+        None,
+        &a.columns,
+        &a.column_meta,
+        &a.rows,
+        &a.provenance.metrics,
+    );
+    a.sections.push(Section::Table(table));
 }
 
 /// The audit context and the provenance every answer of `query` starts from.
@@ -223,6 +144,7 @@ fn context(
         today: Some(today),
         notes,
         truncated: false,
+        statements: Vec::new(),
     };
     (ctx, provenance)
 }
@@ -257,7 +179,7 @@ fn settle_ranking(
         let tied = rows[..keep].iter().filter(|r| r[col] == edge).count();
         notes.push(format!(
             "{tied} rows tie at {} for place {n}; all of them are shown{}.",
-            crate::render::text::format_value(&edge, None),
+            crate::format::value(&edge),
             if more {
                 ", and more are tied beyond these"
             } else {
@@ -285,7 +207,7 @@ fn missing_values(query: &MetricQuery, rows: &[Vec<Value>]) -> Vec<String> {
             let want = v.to_string().trim_matches('\'').to_lowercase();
             let present = rows.iter().any(|r| {
                 r.get(col).is_some_and(|x| {
-                    crate::render::text::format_value(x, None).to_lowercase() == want
+                    crate::format::value(x).to_lowercase() == want
                         || x.as_str().is_some_and(|t| t.to_lowercase() == want)
                 })
             });
@@ -339,7 +261,7 @@ pub fn run_query(
             a.rows = out.result.rows;
             a.column_meta = out.compiled.columns;
             a.query = Some(query);
-            a.headline = crate::render::text::headline(&a);
+            a.headline = headline::headline(&a);
             a
         }
         Err(e) => {
@@ -360,7 +282,7 @@ pub fn run_query(
 
 /// Capitalises and ends with a period.
 fn sentence(s: &str) -> String {
-    let mut out = crate::render::text::capitalize(s);
+    let mut out = crate::format::capitalize(s);
     if !out.ends_with('.') && !out.ends_with('?') {
         out.push('.');
     }
@@ -498,7 +420,7 @@ fn run_shape(
                     "{};\n{}",
                     top_out.compiled.sql, bottom_out.compiled.sql
                 ));
-                base.headline = crate::render::text::headline(&base);
+                base.headline = headline::headline(&base);
             }
             Shape::Sum { label } => {
                 // The defined measure only: group columns, then the sum of the parts (the
@@ -521,7 +443,7 @@ fn run_shape(
                     query.metrics.join(" + ")
                 ));
                 base.sql = Some(out.compiled.sql);
-                base.headline = crate::render::text::headline(&base);
+                base.headline = headline::headline(&base);
             }
         }
         Ok(())
@@ -543,7 +465,7 @@ fn run_shape(
     base
 }
 
-type Table = (Vec<String>, Vec<Column>, Vec<Vec<Value>>, String);
+type LongTable = (Vec<String>, Vec<Column>, Vec<Vec<Value>>, String);
 
 /// The query in both periods: group columns, then per metric earlier, later, change and
 /// relative change.
@@ -552,7 +474,7 @@ fn compare(
     query: &MetricQuery,
     earlier: &Span,
     later: &Span,
-) -> Result<Table, QueryError> {
+) -> Result<LongTable, QueryError> {
     let mut qa = query.clone();
     qa.time_range = Some(earlier.range);
     let mut qb = query.clone();
@@ -599,11 +521,7 @@ fn compare_headline(a: &Answer, earlier: &Span, later: &Span) -> String {
         .first()
         .map_or(String::new(), |m| m.label.clone());
     let unit = a.provenance.metrics.first().map_or(Unit::Count, |m| m.unit);
-    let fmt = |v: Option<f64>| {
-        v.map_or("–".to_string(), |x| {
-            crate::render::text::format_number(x, unit)
-        })
-    };
+    let fmt = |v: Option<f64>| v.map_or("–".to_string(), |x| crate::format::figure(x, unit));
     if a.rows.len() == 1
         && a.column_meta
             .iter()
@@ -721,11 +639,7 @@ fn why(
         .metrics
         .first()
         .map_or(String::new(), |m| m.label.clone());
-    let fmt = |v: Option<f64>| {
-        v.map_or("–".to_string(), |v| {
-            crate::render::text::format_number(v, unit)
-        })
-    };
+    let fmt = |v: Option<f64>| v.map_or("–".to_string(), |v| crate::format::figure(v, unit));
     let pct = p.map_or(String::new(), |p| format!(" ({:+.1}%)", p * 100.0));
     let tops: Vec<String> = best
         .iter()
