@@ -1,19 +1,8 @@
 //! Small string-distance helpers shared by the compiler's "did you mean" hints and the planner.
 
-/// Levenshtein distance over characters.
+/// Levenshtein distance over characters (Unicode scalar values), from `strsim`.
 pub fn levenshtein(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    let mut cur = vec![0; b.len() + 1];
-    for (i, ca) in a.chars().enumerate() {
-        cur[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let sub = prev[j] + usize::from(ca != *cb);
-            cur[j + 1] = sub.min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        std::mem::swap(&mut prev, &mut cur);
-    }
-    prev[b.len()]
+    strsim::levenshtein(a, b)
 }
 
 /// The typo budget for a word of this length: 0 for short words, 1 up to 7 letters, then 2.
@@ -69,6 +58,9 @@ mod tests {
         assert_eq!(levenshtein("kitten", "sitting"), 3);
         assert_eq!(levenshtein("", "abc"), 3);
         assert_eq!(levenshtein("arr", "arr"), 0);
+        // Characters, not bytes: one edit each.
+        assert_eq!(levenshtein("café", "cafe"), 1);
+        assert_eq!(levenshtein("jewellery", "jewelery"), 1);
     }
 
     #[test]

@@ -7,6 +7,9 @@
 //! equally gets one clarifying question.
 
 pub mod followup;
+#[cfg(test)]
+#[path = "tests.rs"]
+mod plan_tests;
 pub mod understood;
 
 /// The calendar under its old path, for `skills/mod.rs`, `skills/run.rs` and `answer` (owned

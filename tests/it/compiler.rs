@@ -316,11 +316,290 @@ fn unknown_names_get_the_closest_valid_names() {
     assert!(e.to_string().contains("at least one metric"), "{e}");
 }
 
+/// Where a child process writes its compiled SQL, and which metrics.yaml it reads.
+const MATRIX_OUT: &str = "CORTEX_TEST_MATRIX_OUT";
+const MATRIX_METRICS: &str = "CORTEX_TEST_MATRIX_METRICS";
+
+/// Every metric alone, over a period, at each grain, by each dimension (and pairs of
+/// them), ranked, and next to its neighbour in metrics.yaml: one block per query with its
+/// compiled SQL or its error, in a fixed order. Returns the text and how many compiled.
+fn compile_matrix(metrics_yaml: &Path) -> (String, usize) {
+    let layer = SemanticLayer::load(metrics_yaml).expect("metrics.yaml loads");
+    let mut dims: Vec<&str> = Vec::new();
+    for (_, d) in layer.all_dimensions() {
+        if !d.is_time() && !dims.contains(&d.name.as_str()) {
+            dims.push(&d.name);
+        }
+    }
+    let period = json!({"from": "2025-01-01", "to": "2025-06-30"});
+    let names: Vec<&str> = layer.metrics.iter().map(|m| m.name.as_str()).collect();
+    let mut queries = Vec::new();
+    for (i, m) in names.iter().enumerate() {
+        queries.push(json!({"metrics": [m]}));
+        queries.push(json!({"metrics": [m], "time_range": period}));
+        for g in ["day", "week", "month", "quarter", "year"] {
+            queries.push(json!({"metrics": [m], "grain": g, "time_range": period}));
+        }
+        for d in &dims {
+            queries.push(json!({"metrics": [m], "group_by": [d], "time_range": period}));
+        }
+        for pair in dims.windows(2) {
+            queries.push(json!({"metrics": [m], "group_by": pair, "grain": "month"}));
+        }
+        queries.push(json!({"metrics": [m], "group_by": ["segment"],
+            "filters": [{"dimension": "country", "op": "in", "values": ["Germany", "France"]}],
+            "order": [{"field": m, "desc": true}], "limit": 5}));
+        if let Some(next) = names.get(i + 1) {
+            queries
+                .push(json!({"metrics": [m, next], "group_by": ["segment"], "grain": "quarter"}));
+        }
+    }
+    let mut out = String::new();
+    let mut compiled = 0;
+    for query in queries {
+        let q: MetricQuery = serde_json::from_value(query.clone()).expect("query");
+        let result = compile(
+            &layer,
+            &q,
+            &CompileOptions {
+                today: fixture_today(),
+            },
+        );
+        out.push_str(&format!("-- {query}\n"));
+        match result {
+            Ok(c) => {
+                compiled += 1;
+                out.push_str(&c.sql);
+            }
+            Err(e) => out.push_str(&format!("ERROR {e}")),
+        }
+        out.push_str("\n\n");
+    }
+    (out, compiled)
+}
+
+/// The child process of [`compiled_sql_is_identical_across_processes`]: compiles the
+/// matrix for the metrics.yaml it is given and writes the result where it is told.
 #[test]
-fn compilation_is_deterministic() {
-    let q = json!({"metrics": ["arr", "tickets"], "group_by": ["segment", "vertical"], "grain": "month",
-                   "time_range": {"from": "2025-01-01", "to": "2025-03-31"}});
-    assert_eq!(sql(q.clone()), sql(q));
+#[ignore = "run in child processes by compiled_sql_is_identical_across_processes"]
+fn compile_matrix_in_this_process() {
+    let metrics = std::env::var_os(MATRIX_METRICS)
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| project_dir().join("metrics.yaml"));
+    let (text, compiled) = compile_matrix(&metrics);
+    assert!(compiled > 0);
+    if let Some(out) = std::env::var_os(MATRIX_OUT) {
+        std::fs::write(out, text).expect("write the compiled SQL");
+    }
+}
+
+/// metrics.yaml with the same content in another order: top-level sections reversed, and
+/// the keys of every list entry (each semantic model, filter and metric) reversed. Lists
+/// keep their order (it is meaningful); only mapping keys move.
+fn reorder_yaml(src: &str) -> String {
+    let lines: Vec<&str> = src.lines().collect();
+    let is_top_key = |l: &str| !l.is_empty() && !l.starts_with([' ', '#']);
+    let first = lines.iter().position(|l| is_top_key(l)).unwrap_or(0);
+    let mut blocks: Vec<Vec<&str>> = Vec::new();
+    for l in &lines[first..] {
+        if is_top_key(l) || blocks.is_empty() {
+            blocks.push(Vec::new());
+        }
+        blocks.last_mut().expect("a block").push(l);
+    }
+    let mut out: Vec<String> = lines[..first].iter().map(|l| l.to_string()).collect();
+    for block in blocks.iter().rev() {
+        out.push(block[0].to_string());
+        // Entries of a list at indent 2: "  - key: ..." then "    key: ..." lines.
+        let mut i = 1;
+        while i < block.len() {
+            if !block[i].starts_with("  - ") {
+                out.push(block[i].to_string());
+                i += 1;
+                continue;
+            }
+            let mut keys: Vec<Vec<String>> = vec![vec![format!("    {}", &block[i][4..])]];
+            i += 1;
+            while i < block.len() && (block[i].starts_with("    ") || block[i].is_empty()) {
+                let l = block[i];
+                let starts_key = l.len() > 4 && !l[4..].starts_with([' ', '-', '#']);
+                if starts_key {
+                    keys.push(vec![l.to_string()]);
+                } else {
+                    keys.last_mut().expect("a key").push(l.to_string());
+                }
+                i += 1;
+            }
+            // Trailing blank lines stay after the entry.
+            let mut trailing = Vec::new();
+            while keys
+                .last()
+                .and_then(|k| k.last())
+                .is_some_and(|l| l.is_empty())
+                && keys.last().is_some_and(|k| k.len() > 1)
+            {
+                trailing.push(keys.last_mut().and_then(|k| k.pop()).unwrap_or_default());
+            }
+            keys.reverse();
+            let mut entry: Vec<String> = keys.into_iter().flatten().collect();
+            entry[0] = format!("  - {}", &entry[0][4..]);
+            out.extend(entry);
+            out.extend(trailing);
+        }
+    }
+    out.join("\n") + "\n"
+}
+
+fn child_matrix(dir: &Path, metrics_yaml: &Path, env: &[(&str, &str)]) -> String {
+    let out = dir.join("compiled.sql");
+    let mut cmd = std::process::Command::new(std::env::current_exe().expect("test binary"));
+    cmd.args([
+        "compiler::compile_matrix_in_this_process",
+        "--exact",
+        "--ignored",
+        "--test-threads=1",
+    ])
+    .current_dir(dir)
+    .env(MATRIX_OUT, &out)
+    .env(MATRIX_METRICS, metrics_yaml);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let run = cmd.output().expect("run the child");
+    assert!(
+        run.status.success(),
+        "child failed:\n{}{}",
+        String::from_utf8_lossy(&run.stdout),
+        String::from_utf8_lossy(&run.stderr)
+    );
+    std::fs::read_to_string(&out).expect("the child wrote its SQL")
+}
+
+/// The first query whose block differs, to make a failure readable.
+fn first_difference(a: &str, b: &str) -> String {
+    a.split("\n\n-- ")
+        .zip(b.split("\n\n-- "))
+        .find(|(x, y)| x != y)
+        .map(|(x, y)| format!("first difference:\n{x}\n---- versus ----\n{y}"))
+        .unwrap_or_else(|| "one output is longer".into())
+}
+
+/// The same queries compiled in separate processes (each with its own hash seed), with a
+/// different environment, working directory and metrics.yaml key order, give the same SQL
+/// byte for byte: every metric, at every grain, by every dimension. The `cortex` binary
+/// agrees with them on a sample.
+#[test]
+fn compiled_sql_is_identical_across_processes() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let original = project_dir().join("metrics.yaml");
+    let text = std::fs::read_to_string(&original).expect("metrics.yaml");
+    let reordered_text = reorder_yaml(&text);
+    assert_ne!(text, reordered_text);
+    // A project whose metrics.yaml is the reordered one (context/ for the policy).
+    let project_b = tmp.path().join("project_b");
+    std::fs::create_dir_all(&project_b).expect("mkdir");
+    let reordered = project_b.join("metrics.yaml");
+    std::fs::write(&reordered, &reordered_text).expect("write");
+    std::os::unix::fs::symlink(project_dir().join("context"), project_b.join("context"))
+        .expect("symlink context");
+    // The same model: same metrics and dimensions, in the same order.
+    let (la, lb) = (
+        SemanticLayer::load(&original).expect("original"),
+        SemanticLayer::load(&reordered).expect("reordered loads"),
+    );
+    let names = |l: &SemanticLayer| {
+        let mut n: Vec<String> = l.metrics.iter().map(|m| m.name.clone()).collect();
+        n.extend(l.all_dimensions().map(|(_, d)| d.name.clone()));
+        n
+    };
+    assert_eq!(names(&la), names(&lb));
+
+    let (dir_a, dir_b) = (tmp.path().join("a"), tmp.path().join("b"));
+    std::fs::create_dir_all(&dir_a).expect("mkdir");
+    std::fs::create_dir_all(&dir_b).expect("mkdir");
+    let a = child_matrix(
+        &dir_a,
+        &original,
+        &[("TZ", "UTC"), ("LC_ALL", "C"), ("LANG", "C")],
+    );
+    let b = child_matrix(
+        &dir_b,
+        &reordered,
+        &[
+            ("TZ", "Pacific/Auckland"),
+            ("LC_ALL", "de_DE.UTF-8"),
+            ("LANG", "de_DE.UTF-8"),
+        ],
+    );
+    assert!(a == b, "{}", first_difference(&a, &b));
+    // This process agrees too, and most of the matrix compiles (the rest are errors
+    // that must also be identical).
+    let (here, compiled) = compile_matrix(&original);
+    assert!(here == a, "{}", first_difference(&here, &a));
+    let blocks = here.matches("\n-- ").count() + 1;
+    assert!(
+        compiled >= la.metrics.len() * 7 && compiled * 2 > blocks,
+        "{compiled} of {blocks}"
+    );
+
+    // The shipped binary: `cortex query` in each project, on the demo warehouse.
+    let state = tmp.path().join("state.duckdb");
+    let run_cli = |project: &Path, tz: &str, args: &[&str]| -> String {
+        let out = std::process::Command::new(crate::helpers::cortex_bin())
+            .arg("--project")
+            .arg(project)
+            .arg("--warehouse")
+            .arg(crate::helpers::demo_warehouse())
+            .args(["--today", "2025-10-15", "query", "--format", "json"])
+            .args(args)
+            .env("CORTEX_STATE_DB", &state)
+            .env("TZ", tz)
+            .output()
+            .expect("run cortex");
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+        v["sql"].as_str().expect("sql").to_string()
+    };
+    for (metrics, by, grain) in [
+        ("arr", "segment", "month"),
+        ("tickets", "channel", "week"),
+        ("csat,automation_rate", "vertical", "quarter"),
+        ("net_new_arr,churned_arr", "country", "month"),
+    ] {
+        let args = [
+            "--metrics",
+            metrics,
+            "--by",
+            by,
+            "--grain",
+            grain,
+            "--from",
+            "2025-01-01",
+            "--to",
+            "2025-06-30",
+        ];
+        let from_a = run_cli(&project_dir(), "UTC", &args);
+        let from_b = run_cli(&project_b, "Pacific/Auckland", &args);
+        assert!(from_a == from_b, "{args:?}\n{from_a}\n---\n{from_b}");
+        let q: MetricQuery = serde_json::from_value(json!({
+            "metrics": metrics.split(',').collect::<Vec<_>>(), "group_by": [by], "grain": grain,
+            "time_range": {"from": "2025-01-01", "to": "2025-06-30"}}))
+        .expect("query");
+        let direct = compile(
+            &la,
+            &q,
+            &CompileOptions {
+                today: fixture_today(),
+            },
+        )
+        .expect("compiles")
+        .sql;
+        assert!(from_a == direct, "{args:?}\n{from_a}\n---\n{direct}");
+    }
 }
 
 #[test]

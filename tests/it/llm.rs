@@ -200,14 +200,70 @@ async fn a_structured_query_from_the_model_is_compiled_by_the_semantic_layer() {
     );
 }
 
-/// Malformed arguments, a hallucinated metric, a slow server and a 500 all fall back to
-/// the offline router, which answers the same question correctly.
+/// Warnings logged while a future runs, captured per future (the dispatcher is set only
+/// while it is polled, so tests running in parallel do not mix their logs).
+#[derive(Clone, Default)]
+struct Logs(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Logs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("lock").extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Logs {
+    async fn capture<F: std::future::Future>(&self, f: F) -> F::Output {
+        use tracing::instrument::WithSubscriber;
+        let logs = self.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || logs.clone())
+            .with_ansi(false)
+            .with_max_level(tracing::Level::WARN)
+            .finish();
+        f.with_subscriber(subscriber).await
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().expect("lock")).into_owned()
+    }
+}
+
+/// The requests that offered tools (routing), and the ones that did not (narration).
+fn routing_and_narration(fake: &Fake) -> (Vec<Value>, Vec<Value>) {
+    fake.requests
+        .lock()
+        .expect("lock")
+        .iter()
+        .cloned()
+        .partition(|r| r.get("tools").is_some())
+}
+
+const LLM_NOTE: &str = "Interpreted with the LLM";
+
+/// A failure case: name, the fake's script, the client's timeout and retries, and two
+/// pieces of text the log must show.
+type FallbackCase = (&'static str, Vec<Reply>, Duration, u32, [&'static str; 2]);
+
+/// Malformed arguments, a hallucinated metric, an unknown tool, a slow server and a 500:
+/// each time the model was really asked (the fake saw the routing request with the
+/// question), its answer was rejected or never came (the log says why), and the offline
+/// router answered: the same query, SQL and rows as the offline router on its own, with no
+/// note that the LLM read the question.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_llm_failure_falls_back_to_the_offline_router() {
     let (_s, rt) = demo_runtime(&project_dir());
     let question = "How many tickets did we get last month by channel?";
     let expected = sorted(demo_sql(TICKETS_LAST_MONTH));
-    let cases: Vec<(&str, Vec<Reply>, Duration, u32)> = vec![
+    let offline = cortex::skills::answer_question(&rt, question, None, demo_today(), "cli:test");
+    assert_eq!(offline.status, Status::Answered, "{}", offline.text);
+    assert!(offline.sql.is_some());
+    const REJECTED: &str = "LLM tool call rejected; using the offline router";
+    const UNAVAILABLE: &str = "LLM unavailable; using the offline router";
+    let cases: Vec<FallbackCase> = vec![
         (
             "malformed JSON",
             vec![
@@ -216,6 +272,7 @@ async fn every_llm_failure_falls_back_to_the_offline_router() {
             ],
             Duration::from_secs(5),
             0,
+            [REJECTED, "arguments are not JSON"],
         ),
         (
             "hallucinated metric",
@@ -228,6 +285,7 @@ async fn every_llm_failure_falls_back_to_the_offline_router() {
             ],
             Duration::from_secs(5),
             0,
+            [REJECTED, "revenue_churn"],
         ),
         (
             "unknown tool",
@@ -237,6 +295,7 @@ async fn every_llm_failure_falls_back_to_the_offline_router() {
             ],
             Duration::from_secs(5),
             0,
+            [REJECTED, "unknown tool \"sql_runner\""],
         ),
         (
             "slow",
@@ -247,44 +306,83 @@ async fn every_llm_failure_falls_back_to_the_offline_router() {
             ],
             Duration::from_secs(1),
             1,
+            [UNAVAILABLE, "timed out"],
         ),
-        ("500", vec![], Duration::from_secs(10), 0),
+        (
+            "500",
+            vec![],
+            Duration::from_secs(10),
+            0,
+            [UNAVAILABLE, "scripted failure"],
+        ),
     ];
-    for (name, script, timeout, retries) in cases {
+    for (name, script, timeout, retries, logged) in cases {
         let (fake, addr) = spawn(script).await;
         let llm = llm(addr, timeout, retries);
-        let a =
-            cortex::skills::llm_route::answer(&rt, &llm, question, None, demo_today(), "cli:test")
-                .await;
+        let logs = Logs::default();
+        let a = logs
+            .capture(cortex::skills::llm_route::answer(
+                &rt,
+                &llm,
+                question,
+                None,
+                demo_today(),
+                "cli:test",
+            ))
+            .await;
+        // The primary path was tried: the model was offered the tools with the question.
+        let (routed, narrated) = routing_and_narration(&fake);
+        assert!(!routed.is_empty(), "{name}: the LLM was never asked");
+        assert!(
+            routed[0]["messages"].to_string().contains(question),
+            "{name}: {}",
+            routed[0]["messages"]
+        );
+        // ... and its answer was rejected (or never came), which the log says.
+        let log = logs.text();
+        for l in logged {
+            assert!(log.contains(l), "{name}: {l:?} not in the log:\n{log}");
+        }
+        // The offline router's answer, not the model's.
         assert_eq!(a.status, Status::Answered, "{name}: {}", a.text);
         assert_eq!(a.skill, "metric_question", "{name}");
+        assert_eq!(a.query, offline.query, "{name}");
+        assert_eq!(a.sql, offline.sql, "{name}");
+        assert!(
+            !a.provenance.notes.iter().any(|n| n.contains(LLM_NOTE)),
+            "{name}: {:?}",
+            a.provenance.notes
+        );
         assert_json_close(
             &sorted(serde_json::to_value(&a.rows).expect("rows")),
             &expected,
         );
         assert!(a.narrative.is_none(), "{name}");
-        if name == "500" {
-            // The client retried the failing call before giving up.
-            assert!(fake.requests.lock().expect("lock").len() >= 2, "{name}");
-        }
-        if name == "slow" {
-            // The routing call: one attempt plus one retry after the timeout.
-            let routed = fake
-                .requests
-                .lock()
-                .expect("lock")
-                .iter()
-                .filter(|r| r.get("tools").is_some())
-                .count();
-            assert_eq!(routed, 2, "{name}");
+        match name {
+            "500" => {
+                // The client retried the failing call before giving up.
+                assert!(routed.len() >= 2, "{name}: {}", routed.len());
+            }
+            "slow" => {
+                // The routing call: one attempt plus one retry after the timeout.
+                assert_eq!(routed.len(), 2, "{name}");
+            }
+            _ => {
+                // One routing call, then the offline answer went on to narration.
+                assert_eq!(routed.len(), 1, "{name}");
+                assert!(!narrated.is_empty(), "{name}: no narration request");
+            }
         }
     }
 }
 
+/// Narration was asked for (the fake got a request without tools, carrying the computed
+/// results), the model's sentence had a number the results do not have, and it was dropped
+/// with a warning.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_narrative_with_an_invented_number_is_rejected() {
     let (_s, rt) = demo_runtime(&project_dir());
-    let (_fake, addr) = spawn(vec![
+    let (fake, addr) = spawn(vec![
         Reply::Tool(
             "metric_question",
             json!({"metrics": ["tickets"], "group_by": ["channel"], "time_range": {"from": "2026-10-01", "to": "2026-10-31"},
@@ -296,18 +394,46 @@ async fn a_narrative_with_an_invented_number_is_rejected() {
     ])
     .await;
     let llm = llm(addr, Duration::from_secs(5), 0);
-    let a = cortex::skills::llm_route::answer(
-        &rt,
-        &llm,
-        "tickets by channel last month",
-        None,
-        demo_today(),
-        "cli:test",
-    )
-    .await;
+    let logs = Logs::default();
+    let a = logs
+        .capture(cortex::skills::llm_route::answer(
+            &rt,
+            &llm,
+            "tickets by channel last month",
+            None,
+            demo_today(),
+            "cli:test",
+        ))
+        .await;
     assert_eq!(a.status, Status::Answered);
+    // The model's query was used (so the rejection below is about the narrative alone).
+    assert!(
+        a.provenance.notes.iter().any(|n| n.contains(LLM_NOTE)),
+        "{:?}",
+        a.provenance.notes
+    );
+    // Narration was attempted: one request without tools, after routing, with the results.
+    let (routed, narrated) = routing_and_narration(&fake);
+    assert_eq!((routed.len(), narrated.len()), (1, 1));
+    let sent = narrated[0]["messages"].to_string();
+    assert!(sent.contains("Summarise these computed results"), "{sent}");
+    assert!(sent.contains("tickets by channel last month"), "{sent}");
+    // The computed results went to the model: the answer's headline is in the request.
+    let user = narrated[0]["messages"][1]["content"]
+        .as_str()
+        .unwrap_or_default();
+    let headline = a.text.lines().next().expect("answer text");
+    assert!(headline.contains("Tickets"), "{headline}");
+    assert!(user.contains(headline), "{headline:?} not in {user:?}");
+    // ... and the invented number got it dropped.
+    let log = logs.text();
+    assert!(
+        log.contains("narrative rejected: a number is not in the results"),
+        "{log}"
+    );
     assert!(a.narrative.is_none());
     assert!(!a.text.contains("123,456,789"), "{}", a.text);
+    assert!(!a.text.contains("37%"), "{}", a.text);
 }
 
 /// The model's reading of each phrase comes with its query; a phrase the query does not

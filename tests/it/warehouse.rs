@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use cortex::engine::Engine;
-use cortex::warehouse::{AuditLog, Limits, Warehouse, WarehouseError};
+use cortex::warehouse::{AuditLog, Limits, Value, Warehouse, WarehouseError};
 
 use crate::helpers::{ctx, fixture};
 
@@ -124,6 +124,84 @@ fn the_warehouse_file_is_never_written() {
     assert!(before == after, "the warehouse file changed");
     // The audit went to the separate state database.
     assert!(f.state_db.exists());
+}
+
+/// Below the guard: the warehouse opened as the product opens it (`Engine::open`), then
+/// writes sent straight to DuckDB on its pooled connections, skipping the SQL guard.
+/// DuckDB itself refuses each one because the file is attached read-only, and the file's
+/// bytes and modification time are unchanged (no WAL file appears either).
+#[test]
+fn duckdb_itself_refuses_writes_to_the_warehouse_file() {
+    let f = fixture();
+    let before = std::fs::read(&f.warehouse).expect("read");
+    let mtime = std::fs::metadata(&f.warehouse)
+        .and_then(|m| m.modified())
+        .expect("mtime");
+    let wal = f.warehouse.with_extension("duckdb.wal");
+    {
+        let e = f.engine();
+        let wh = &e.warehouse;
+        // The guard would stop these before DuckDB sees them.
+        assert!(matches!(
+            wh.query("DELETE FROM tickets", &ctx("guarded")),
+            Err(WarehouseError::Refused(_))
+        ));
+        // The attached warehouse's name, as DuckDB knows it (random per open).
+        let r = wh
+            .unguarded_for_tests(
+                "SELECT database_name FROM duckdb_databases() \
+                 WHERE path LIKE '%tiny.duckdb' AND NOT internal",
+                None,
+            )
+            .expect("the catalog lists the warehouse");
+        let db = match r.rows.as_slice() {
+            [row] => row[0].as_str().expect("a name").to_string(),
+            rows => panic!("expected one attached warehouse, got {rows:?}"),
+        };
+        // The warehouse is attached read-only: DuckDB says so itself.
+        let r = wh
+            .unguarded_for_tests(
+                &format!("SELECT readonly FROM duckdb_databases() WHERE database_name = '{db}'"),
+                None,
+            )
+            .expect("read the flag");
+        assert_eq!(r.rows, vec![vec![Value::Bool(true)]]);
+        let count = |wh: &cortex::warehouse::Warehouse| {
+            wh.unguarded_for_tests(&format!("SELECT count(*) FROM {db}.main.tickets"), None)
+                .expect("count")
+                .rows[0][0]
+                .clone()
+        };
+        let tickets = count(wh);
+        for sql in [
+            format!("DELETE FROM {db}.main.tickets"),
+            format!("UPDATE {db}.main.tickets SET channel = 'x'"),
+            format!("INSERT INTO {db}.main.tickets SELECT * FROM {db}.main.tickets"),
+            format!("DROP TABLE {db}.main.tickets"),
+            format!("CREATE TABLE {db}.main.pwned (x INTEGER)"),
+            format!("ALTER TABLE {db}.main.tickets ADD COLUMN pwned INTEGER"),
+        ] {
+            match wh.unguarded_for_tests(&sql, None) {
+                Err(WarehouseError::Query(msg)) => assert!(
+                    msg.contains("read-only mode"),
+                    "{sql}: refused, but not for being read-only: {msg}"
+                ),
+                other => panic!("DuckDB accepted {sql}: {other:?}"),
+            }
+        }
+        // A checkpoint of a read-only database is a no-op DuckDB accepts; the file checks
+        // below show it wrote nothing.
+        let _ = wh.unguarded_for_tests(&format!("CHECKPOINT {db}"), None);
+        // Nothing changed, as seen through the same connection.
+        assert_eq!(count(wh), tickets);
+    }
+    let after = std::fs::read(&f.warehouse).expect("read");
+    assert!(before == after, "the warehouse file's bytes changed");
+    let mtime_after = std::fs::metadata(&f.warehouse)
+        .and_then(|m| m.modified())
+        .expect("mtime");
+    assert_eq!(mtime, mtime_after, "the warehouse file was written");
+    assert!(!wal.exists(), "a WAL file appeared: {}", wal.display());
 }
 
 #[test]
