@@ -2028,6 +2028,18 @@ impl<'a> Draft<'a> {
         // End of the last grouped phrase: a list "by claim number, policy number" continues it
         // (commas are not words).
         let mut list_end: Option<usize> = None;
+        // A grain after "by" is the list's first item ("by month and channel", "by week,
+        // segment"): where each such grain phrase ends.
+        let grain_ends: Vec<usize> = self
+            .readings
+            .iter()
+            .filter(|(j, n, role, _)| {
+                matches!(role, Role::Grain)
+                    && *n == 2
+                    && matches!(self.st.word(*j), "by" | "per" | "each" | "every")
+            })
+            .map(|(j, n, _, _)| j + n)
+            .collect();
         self.group_pos = Vec::new();
         for (i, n, d) in std::mem::take(&mut self.dim_hits) {
             let prev = if i > 0 {
@@ -2042,6 +2054,9 @@ impl<'a> Draft<'a> {
                 p -= 1;
             }
             let prev_sig = if p > 0 { self.st.word(p - 1) } else { "" };
+            // Right after a grain of the list, past "and" and connectors.
+            let after_grain =
+                grain_ends.contains(&p) || (prev_sig == "and" && grain_ends.contains(&(p - 1)));
             let next = self.st.word(i + n).to_string();
             let identifies = self
                 .layer
@@ -2058,6 +2073,7 @@ impl<'a> Draft<'a> {
                 "by" | "per" | "each" | "every" | "across" | "which" | "among"
             ) || (self.listing && !value_next_to(self.vocab, &self.st, i, n, &d))
                 || (list_end == Some(p) && !self.group_by.is_empty())
+                || after_grain
                 || (matches!(prev_sig, "and" | "by") && !self.group_by.is_empty())
                 || (identifies
                     && matches!(prev, "a" | "an" | "each" | "every")
@@ -4449,6 +4465,41 @@ mod grain_tests {
         // A dimension named without "by" or a list before it is not a group-by.
         let q = clarified(&layer, "loss payments with catastrophe");
         assert!(q.contains("catastrophe"), "{q}");
+    }
+
+    #[test]
+    fn a_grain_after_by_starts_the_list_of_group_bys() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("metrics.yaml");
+        let layer = SemanticLayer::load(&path).expect("demo metrics.yaml");
+        // The dimension reads as it does alone after "by" (the tickets' own channel).
+        let alone = query_of(&layer, "tickets by channel by month");
+        assert_eq!(alone.group_by, ["channel"]);
+        for q in [
+            "tickets by month and channel",
+            "tickets by month, channel",
+            "tickets by month and the channel",
+            "tickets by month and by channel",
+        ] {
+            let got = query_of(&layer, q);
+            assert_eq!(
+                (got.grain, &got.group_by),
+                (Some(Grain::Month), &alone.group_by),
+                "{q}"
+            );
+        }
+        let q = query_of(&layer, "ARR by week and segment");
+        assert_eq!(
+            (q.grain, q.group_by),
+            (Some(Grain::Week), vec!["segment".to_string()])
+        );
+        let q = query_of(&layer, "ARR by quarter, vertical and plan");
+        assert_eq!(
+            (q.grain, q.group_by),
+            (
+                Some(Grain::Quarter),
+                vec!["vertical".to_string(), "plan".to_string()]
+            )
+        );
     }
 
     #[test]
