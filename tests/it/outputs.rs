@@ -662,7 +662,7 @@ fn flagship_answers_show_the_same_sections_in_slack_on_the_web_and_in_the_pdf() 
         ),
         ("Benchmark CSAT for Jewelry merchants", "support_benchmark"),
         ("What's our ARR by segment?", "metric_question"),
-        ("Tickets by channel by month this year", "metric_question"),
+        ("Tickets by month and channel this year", "metric_question"),
     ];
     for (q, skill) in cases {
         let mut a = cortex::skills::answer_question(&rt, q, rev.as_ref(), demo_today(), "cli:test");
