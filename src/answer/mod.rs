@@ -23,8 +23,25 @@ pub fn ask(
     today: NaiveDate,
     requester: &str,
 ) -> Answer {
-    let question_trimmed: String = question.chars().take(2000).collect();
-    let mut answer = match planner::plan(&engine.layer, vocab, &question_trimmed, today) {
+    let trimmed: String = question.chars().take(2000).collect();
+    ask_question(
+        engine,
+        vocab,
+        &crate::text::Question::new(&trimmed, today),
+        requester,
+    )
+}
+
+/// [`ask`] for a question already read (the pipeline reads each question once).
+pub fn ask_question(
+    engine: &Engine,
+    vocab: &Vocabulary,
+    q: &crate::text::Question,
+    requester: &str,
+) -> Answer {
+    let question = q.raw.as_str();
+    let today = q.today;
+    let mut answer = match planner::plan_question(&engine.layer, vocab, q) {
         Plan::Clarify {
             question: q,
             choices,

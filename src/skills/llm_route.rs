@@ -318,9 +318,14 @@ pub async fn answer(
         }
     };
     let mut a = match chosen {
-        Ok(Choice::Skill(skill, resolved)) => {
-            super::run::run(rt, skill, question, &resolved, asker, today, requester)
-        }
+        Ok(Choice::Skill(skill, resolved)) => super::run::run(
+            rt,
+            skill,
+            &crate::text::Question::new(question, today),
+            &resolved,
+            asker,
+            requester,
+        ),
         Ok(Choice::Query(query, understood)) => {
             let mut a = crate::answer::run_query(
                 &rt.engine,

@@ -749,12 +749,13 @@ pub fn answer_question(
     today: chrono::NaiveDate,
     requester: &str,
 ) -> crate::answer::Answer {
+    // The question is read once: routing, the skill's context and the planner share it.
+    let q = crate::text::Question::new(question, today);
     follow_route(
         rt,
-        router::route(rt, question, asker, today),
-        question,
+        router::route_question(rt, &q, asker),
+        &q,
         asker,
-        today,
         requester,
     )
 }
@@ -770,24 +771,23 @@ pub fn answer_with_skill(
     requester: &str,
 ) -> Option<crate::answer::Answer> {
     let route = router::route_to(rt, skill, question, asker, today)?;
-    Some(follow_route(rt, route, question, asker, today, requester))
+    let q = crate::text::Question::new(question, today);
+    Some(follow_route(rt, route, &q, asker, requester))
 }
 
 fn follow_route(
     rt: &run::Runtime,
     route: router::Route,
-    question: &str,
+    q: &crate::text::Question,
     asker: Option<&crate::context::Person>,
-    today: chrono::NaiveDate,
     requester: &str,
 ) -> crate::answer::Answer {
     use crate::answer::{Answer, Status};
+    let (question, today) = (q.raw.as_str(), q.today);
     let mut a = match route {
-        router::Route::Planner => {
-            crate::answer::ask(&rt.engine, &rt.vocab, question, today, requester)
-        }
+        router::Route::Planner => crate::answer::ask_question(&rt.engine, &rt.vocab, q, requester),
         router::Route::Run { skill, resolved } => {
-            run::run(rt, skill, question, &resolved, asker, today, requester)
+            run::run(rt, skill, q, &resolved, asker, requester)
         }
         router::Route::Ask {
             skill,

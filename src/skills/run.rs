@@ -95,12 +95,12 @@ impl Runtime {
 pub fn run(
     rt: &Runtime,
     skill: &Skill,
-    question: &str,
+    q: &crate::text::Question,
     resolved: &Resolved,
     asker: Option<&Person>,
-    today: NaiveDate,
     requester: &str,
 ) -> Answer {
+    let (question, today) = (q.raw.as_str(), q.today);
     let mut data = json!({
         "question": question,
         "today": today,
@@ -109,7 +109,7 @@ pub fn run(
         "steps": {},
         "findings": [],
         "recommendations": [],
-        "context": rt.context.relevant(question, 3),
+        "context": rt.context.relevant_to(q, 3),
         "calendar": calendar(today),
     });
     // An entity row (a merchant's profile) was looked up while routing; read it again as
@@ -157,8 +157,7 @@ pub fn run(
     let mut tables: BTreeMap<String, StepTable> = BTreeMap::new();
     let mut truncated = false;
     for step in &skill.steps {
-        let result =
-            super::steps::run_step(rt, step, &data, question, today, &ctx, &mut metrics_used);
+        let result = super::steps::run_step(rt, step, &data, q, &ctx, &mut metrics_used);
         match result {
             Ok(super::steps::StepOutput::Value(v)) => {
                 data["steps"][step.id()] = v;

@@ -9,7 +9,6 @@ mod metric;
 mod projection;
 mod sql;
 
-use chrono::NaiveDate;
 use serde_json::Value;
 
 use super::run::{Runtime, StepTable};
@@ -35,14 +34,14 @@ pub fn run_step(
     rt: &Runtime,
     step: &Step,
     data: &Value,
-    question: &str,
-    today: NaiveDate,
+    q: &crate::text::Question,
     ctx: &AuditContext,
     metrics_used: &mut Vec<String>,
 ) -> Result<StepOutput, StepError> {
+    let today = q.today;
     match step {
         Step::Plan { .. } => {
-            let a = crate::answer::ask(&rt.engine, &rt.vocab, question, today, &ctx.requester);
+            let a = crate::answer::ask_question(&rt.engine, &rt.vocab, q, &ctx.requester);
             Ok(StepOutput::Answer(Box::new(a)))
         }
         Step::Metric {
