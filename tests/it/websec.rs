@@ -446,6 +446,39 @@ async fn pdfs_of_older_answers_load_from_the_state_database_after_a_restart() {
     assert!(pdf.starts_with(b"%PDF"));
     assert_eq!(name, "whats-our-arr-by-segment-2026-11-20.pdf");
     assert!(second.svc.pdf("nope").await.is_err());
+    // A skill's answer comes back whole too: the same sections, the same Slack message.
+    let brief = second
+        .svc
+        .ask(Request {
+            question: "Give me the full picture of Blue Fox Goods".into(),
+            requester: "cli:test-pdf".into(),
+            ..Request::default()
+        })
+        .await;
+    assert_eq!(brief.answer.skill, "merchant_brief");
+    drop(second);
+    let third = cortex::server::build(demo_config(&state), Some(demo_today()))
+        .await
+        .expect("builds a third time");
+    let stored = third
+        .svc
+        .state
+        .load_answer(&brief.id)
+        .expect("reads")
+        .expect("stored");
+    assert_eq!(stored.sections, brief.answer.sections, "stored whole");
+    assert_eq!(
+        cortex::render::slack::blocks(&stored, &brief.id),
+        cortex::render::slack::blocks(&brief.answer, &brief.id),
+        "the same Slack message after a restart"
+    );
+    let (name, pdf) = third
+        .svc
+        .pdf(&brief.id)
+        .await
+        .expect("the brief's PDF renders");
+    assert!(pdf.starts_with(b"%PDF"));
+    assert_eq!(name, "merchant-brief-blue-fox-goods-2026-11-20.pdf");
 }
 
 /// A fake OpenAI-compatible endpoint that counts requests and never answers.
