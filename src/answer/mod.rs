@@ -59,7 +59,7 @@ pub fn ask_question(
                 let labels: Vec<String> = suggestions
                     .iter()
                     .filter_map(|s| engine.layer.metric(s))
-                    .map(|m| format!("{} ({})", m.label, m.name))
+                    .map(|m| m.label.clone())
                     .collect();
                 headline.push_str(&format!(" Closest metrics: {}.", labels.join(", ")));
             }
@@ -637,7 +637,10 @@ fn why(
         for (value, e, l, c) in contrib.into_iter().take(3) {
             let share = (total_change != 0.0).then(|| c / total_change);
             if let (Some(s), Value::Text(v)) = (share, &value) {
-                best.push((s, format!("{dim} {v}")));
+                best.push((
+                    s,
+                    format!("{} {v}", crate::format::humanize(dim).to_lowercase()),
+                ));
             }
             a.rows.push(vec![
                 Value::Text(dim.clone()),
