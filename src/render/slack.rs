@@ -224,7 +224,7 @@ pub fn blocks_linked(a: &Answer, answer_id: &str, links: &Links) -> Vec<Value> {
         out.push(context(&escape(line)));
     }
     // Room for the footer, the cut note and the buttons.
-    let budget = limits::BLOCKS - 4;
+    let budget = limits::BLOCKS - 6;
     let mut left_out = 0;
     for s in &a.sections {
         let blocks = section_blocks(s);
@@ -240,13 +240,19 @@ pub fn blocks_linked(a: &Answer, answer_id: &str, links: &Links) -> Vec<Value> {
             if left_out == 1 { "" } else { "s" }
         )));
     }
-    if !a.suggestions.is_empty() {
-        out.push(context(&format!(
-            "You could also ask: {}",
-            escape(&a.suggestions.join(" · "))
-        )));
-    }
     out.push(context(&footer(a)));
+    if !a.suggestions.is_empty() {
+        // Each next question is a button that asks it (the full question is its value).
+        out.push(context("You could also ask:"));
+        let asks: Vec<Value> = a
+            .suggestions
+            .iter()
+            .take(3)
+            .enumerate()
+            .map(|(i, q)| button(q, &format!("{}_{i}", actions::SUGGEST), q))
+            .collect();
+        out.push(json!({"type": "actions", "elements": asks}));
+    }
     let mut buttons = Vec::new();
     match &links.base_url {
         Some(base) => {

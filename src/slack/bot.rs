@@ -492,6 +492,30 @@ impl Bot {
                 let req = request(user, channel, original, reply_in.as_deref(), &key, choice);
                 self.answer_in(channel, reply_in.as_deref(), req).await;
             }
+            id if id.starts_with(actions::SUGGEST) => {
+                // A suggested next question, asked as a new question (not a follow-up: it
+                // is whole), where the answer was.
+                let question = value.to_string();
+                if c.ephemeral {
+                    if let Some(url) = &c.response_url {
+                        let req = private_request(user, channel, question, None);
+                        self.answer_privately(url, req, false, true).await;
+                    }
+                    return;
+                }
+                let req = Request {
+                    question,
+                    asker: Some(user.to_string()),
+                    requester: format!("slack:{user}"),
+                    conversation: None,
+                    choice: None,
+                    place: Place {
+                        channel: Some(channel.to_string()),
+                        thread_ts: reply_in.clone(),
+                    },
+                };
+                self.answer_in(channel, reply_in.as_deref(), req).await;
+            }
             other => info!(action = other, "ignoring an unknown Slack action"),
         }
     }

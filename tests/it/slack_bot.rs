@@ -1763,3 +1763,49 @@ async fn in_a_dm_choices_and_files_stay_in_the_conversation() {
             .as_str()
             .is_some_and(|n| n.ends_with("-2026-11-20.pdf"))));
 }
+
+/// A suggested next question is a button; clicking it asks that question in the thread and
+/// the answer is that question's answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_suggested_question_button_asks_it_in_the_thread() {
+    let fake = start_fake().await;
+    let bot = start_bot(&fake, None, None).await;
+    let thread = "1595926230.007700";
+    bot.event(&mention(
+        "What's our ARR by segment?",
+        "EvSug1",
+        thread,
+        None,
+    ))
+    .await;
+    bot.idle().await;
+    let updates = fake.calls("chat.update");
+    assert_eq!(updates.len(), 1, "{:?}", fake.all());
+    let suggestion = button_value(&updates[0], "cortex_suggest_0");
+    assert!(!suggestion.is_empty());
+    assert_eq!(
+        bot.click_on(&updates[0], "cortex_suggest_0", Some(thread))
+            .await,
+        200
+    );
+    bot.idle().await;
+    let updates = fake.calls("chat.update");
+    let last = updates.last().expect("an answer to the suggestion");
+    assert_eq!(updates.len(), 2, "{:?}", fake.all());
+    let posts = fake.calls("chat.postMessage");
+    assert_eq!(
+        posts.last().expect("placeholder").body["thread_ts"],
+        thread,
+        "answered in the thread"
+    );
+    // The answer is the suggestion's own (a governed answer, not a clarifying question).
+    let b = blocks_text(last);
+    assert!(
+        b.contains("cortex_open_html"),
+        "answered, with its buttons: {b}"
+    );
+    assert!(
+        !b.contains(":thinking_face:"),
+        "not a clarifying question: {b}"
+    );
+}
