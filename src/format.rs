@@ -357,10 +357,11 @@ handlebars_helper!(hb_plural: |n: Json, word: str| {
     let n = n.as_f64().unwrap_or(0.0);
     format!("{} {word}{}", plain(n), if n == 1.0 { "" } else { "s" })
 });
+handlebars_helper!(hb_round: |v: Json| v.as_f64().map_or("–".to_string(), |f| plain(f.round())));
 handlebars_helper!(hb_humanize: |v: Json| humanize(v.as_str().unwrap_or_default()));
 
 /// The formatting helpers every template can use: `money`, `pct`, `num`, `fmt` (a value and
-/// a unit), `signed`, `date`, `humanize`, `plural` (`{{plural n 'deal'}}`: "1 deal", "3 deals").
+/// a unit), `signed`, `date`, `humanize`, `plural` (`{{plural n 'deal'}}`: "1 deal", "3 deals"), `round` (a whole number).
 pub fn register_helpers(hb: &mut Handlebars<'_>) {
     hb.register_helper("money", Box::new(hb_money));
     hb.register_helper("pct", Box::new(hb_pct));
@@ -370,6 +371,7 @@ pub fn register_helpers(hb: &mut Handlebars<'_>) {
     hb.register_helper("date", Box::new(hb_date));
     hb.register_helper("humanize", Box::new(hb_humanize));
     hb.register_helper("plural", Box::new(hb_plural));
+    hb.register_helper("round", Box::new(hb_round));
 }
 
 #[cfg(test)]

@@ -396,7 +396,7 @@ pub fn template_paths(t: &str) -> Vec<Vec<String>> {
         }
         let helper = [
             "if", "unless", "each", "with", "money", "pct", "num", "fmt", "date", "eq", "gt", "lt",
-            "and", "or", "not", "lookup", "signed", "plural",
+            "and", "or", "not", "lookup", "signed", "plural", "round", "humanize",
         ]
         .contains(&first);
         let args: Vec<&str> = if helper { words.collect() } else { vec![first] };
