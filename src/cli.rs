@@ -436,7 +436,7 @@ fn cmd_demo(config: &Config, a: DemoArgs, today: NaiveDate) -> Result<ExitCode> 
         writeln!(
             out,
             "{table:<22} {:>12} rows",
-            text::group_thousands(&n.to_string())
+            crate::format::group_thousands(&n.to_string())
         )?;
     }
     writeln!(

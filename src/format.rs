@@ -216,13 +216,7 @@ pub fn value(v: &Value) -> String {
     }
 }
 
-/// The first letter in upper case.
-pub fn capitalize(s: &str) -> String {
-    let mut c = s.chars();
-    c.next()
-        .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
-        .unwrap_or_default()
-}
+pub use crate::text::capitalize;
 
 /// `opportunity_product` -> `Opportunity product`: a name as people read it.
 pub fn humanize(name: &str) -> String {

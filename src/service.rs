@@ -159,13 +159,24 @@ impl Service {
     }
 
     /// Finishes an answer for people (see [`crate::skills::complete`]).
-    pub fn complete(&self, a: &mut Answer, asker: Option<&crate::context::Person>) {
-        crate::skills::complete(&self.rt, a, asker, self.today());
+    /// Answers that came through a skill or the planner are finished already: only their
+    /// text is made again (the narrative or an error's wording may have changed since).
+    pub fn complete(
+        &self,
+        a: &mut Answer,
+        asker: Option<&crate::context::Person>,
+        requester: &str,
+    ) {
+        if a.text.is_empty() {
+            crate::skills::complete(&self.rt, a, asker, self.today(), requester);
+        } else {
+            a.text = crate::render::text::answer(a);
+        }
     }
 
     /// An answer that is not stored (refusals, panics).
     fn unrecorded(&self, mut a: Answer) -> Asked {
-        self.complete(&mut a, None);
+        self.complete(&mut a, None, "");
         let id = crate::state::new_id(&a.question);
         let nonce = crate::web::security::random_token();
         let body_html = self.body(
@@ -258,7 +269,7 @@ impl Service {
             a.headline = redact_paths(&a.headline);
         }
         let asker = r.asker.as_deref().and_then(|id| self.rt.context.person(id));
-        self.complete(&mut a, asker);
+        self.complete(&mut a, asker, &r.requester);
         let id = crate::state::new_id(&r.question);
         let nonce = crate::web::security::random_token();
         let opts = PageOptions {

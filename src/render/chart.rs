@@ -57,10 +57,6 @@ pub const NARROW: Size = Size {
     height: 300,
 };
 
-fn compact(v: f64, unit: crate::answer::model::Unit) -> String {
-    format::axis(v, unit)
-}
-
 type DrawResult<T> = Result<T, String>;
 
 type Area<'a> = DrawingArea<SVGBackend<'a>, plotters::coord::Shift>;
@@ -297,7 +293,7 @@ fn draw_bars(c: &Chart, root: &Area, narrow: bool) -> DrawResult<()> {
     house_style(&mut chart.configure_mesh())
         .disable_y_mesh()
         .x_labels(if narrow { 3 } else { 6 })
-        .x_label_formatter(&|v| compact(*v, unit))
+        .x_label_formatter(&|v| format::axis(*v, unit))
         .y_label_formatter(&|v| match v {
             SegmentValue::CenterOf(i) | SegmentValue::Exact(i) => cats
                 .get(n.saturating_sub(1).saturating_sub(*i))
@@ -333,7 +329,7 @@ fn draw_bars(c: &Chart, root: &Area, narrow: bool) -> DrawResult<()> {
         let y = n - 1 - i;
         v.map(|v| {
             Text::new(
-                compact(v, unit),
+                format::axis(v, unit),
                 (v, SegmentValue::CenterOf(y)),
                 muted(12.0).pos(plotters::style::text_anchor::Pos::new(
                     plotters::style::text_anchor::HPos::Left,
@@ -377,7 +373,7 @@ fn draw_lines(c: &Chart, root: &Area, narrow: bool) -> DrawResult<()> {
             cats.get(i as usize).cloned().unwrap_or_default()
         })
         .y_labels(if narrow { 4 } else { 6 })
-        .y_label_formatter(&|v| compact(*v, unit))
+        .y_label_formatter(&|v| format::axis(*v, unit))
         .y_desc(if narrow {
             String::new()
         } else {
@@ -471,7 +467,7 @@ fn draw_stacked(c: &Chart, root: &Area, narrow: bool) -> DrawResult<()> {
             _ => String::new(),
         })
         .y_labels(if narrow { 4 } else { 6 })
-        .y_label_formatter(&|v| compact(*v, unit))
+        .y_label_formatter(&|v| format::axis(*v, unit))
         .y_desc(if narrow {
             String::new()
         } else {

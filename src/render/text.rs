@@ -5,13 +5,6 @@
 use crate::answer::model::{Answer, NoteKind, Provenance, Role, Section, Status, Table, Value};
 use crate::format;
 
-pub use crate::format::{capitalize, group_thousands};
-
-/// A number in its unit as tables show it (kept for callers of the old name).
-pub fn format_number(f: f64, unit: crate::answer::model::Unit) -> String {
-    format::exact(f, unit)
-}
-
 /// One cell as text.
 fn cell(v: &Value, role: Role) -> String {
     match role.as_column_role() {

@@ -343,7 +343,7 @@ pub async fn answer(
         Err(()) => super::answer_question(rt, question, asker, today, requester),
     };
     // Completed (text, next questions) before narration: the narrator reads the text.
-    super::complete(rt, &mut a, asker, today);
+    super::complete(rt, &mut a, asker, today, requester);
     if a.status == Status::Answered {
         narrate(llm, &mut a).await;
         a.text = crate::render::text::answer(&a);

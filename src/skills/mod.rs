@@ -713,15 +713,14 @@ pub fn complete(
     a: &mut crate::answer::Answer,
     asker: Option<&crate::context::Person>,
     today: chrono::NaiveDate,
+    requester: &str,
 ) {
     use crate::answer::Status;
     if a.provenance.today.is_none() {
         a.provenance.today = Some(today);
     }
+    // Also the title and "read as" line of every answer.
     crate::answer::metric_sections(a);
-    if a.title.is_empty() {
-        a.title = crate::render::html::title_of(a);
-    }
     let layer = &rt.engine.layer;
     a.choice_labels = a
         .choices
@@ -733,7 +732,7 @@ pub fn complete(
         })
         .collect();
     if a.status != Status::Clarify && a.suggestions.is_empty() {
-        a.suggestions = suggest::next_questions(rt, a, asker, today);
+        a.suggestions = suggest::next_questions(rt, a, asker, today, requester);
     }
     if a.asker.is_none() {
         a.asker = asker.map(|p| p.name.clone());
@@ -808,6 +807,6 @@ fn follow_route(
             a
         }
     };
-    complete(rt, &mut a, asker, today);
+    complete(rt, &mut a, asker, today, requester);
     a
 }

@@ -464,36 +464,37 @@ fn table(t: &TableSpec, scope: &dyn Scope) -> Result<Table, String> {
         table.id = Some(step.clone());
         table.empty = empty;
         if let Some(ColumnsSpec::ByName(cols)) = &t.columns {
-            let mut keep = Vec::new();
-            for (i, c) in table.columns.iter_mut().enumerate() {
-                let spec = cols.get(&c.name);
-                if let Some(s) = spec {
-                    if let Some(l) = &s.label {
-                        c.label = scope.render(l)?.trim().to_string();
-                    }
-                    if let Some(u) = &s.unit {
-                        c.role = Role::Metric {
-                            unit: unit_named(&scope.render(u)?)?,
-                        };
-                    }
+            for c in &mut table.columns {
+                let Some(s) = cols.get(&c.name) else { continue };
+                if let Some(l) = &s.label {
+                    c.label = scope.render(l)?.trim().to_string();
                 }
-                keep.push(!spec.is_some_and(|s| s.hide));
-                let _ = i;
-            }
-            if keep.iter().any(|k| !k) {
-                let mut i = 0;
-                table.columns.retain(|_| {
-                    i += 1;
-                    keep[i - 1]
-                });
-                for r in &mut table.rows {
-                    let mut i = 0;
-                    r.retain(|_| {
-                        i += 1;
-                        keep[i - 1]
-                    });
+                if let Some(u) = &s.unit {
+                    c.role = Role::Metric {
+                        unit: unit_named(&scope.render(u)?)?,
+                    };
                 }
             }
+            let hidden: Vec<bool> = table
+                .columns
+                .iter()
+                .map(|c| cols.get(&c.name).is_some_and(|s| s.hide))
+                .collect();
+            let keep = |row: &[Value]| -> Vec<Value> {
+                row.iter()
+                    .zip(&hidden)
+                    .filter(|(_, h)| !**h)
+                    .map(|(v, _)| v.clone())
+                    .collect()
+            };
+            table.rows = table.rows.iter().map(|r| keep(r)).collect();
+            table.columns = table
+                .columns
+                .iter()
+                .zip(&hidden)
+                .filter(|(_, h)| !**h)
+                .map(|(c, _)| c.clone())
+                .collect();
         }
         return Ok(table);
     }

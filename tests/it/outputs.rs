@@ -784,4 +784,51 @@ fn suggested_next_questions_are_answerable() {
         }
     }
     assert!(seen >= 10);
+    // Someone outside Revenue and Marketing may not see the pipeline or rep performance:
+    // nothing suggested to them leads to a refusal.
+    let support = rt.context.person("U01SUP0001").cloned();
+    let who = "slack:U01SUP0001";
+    let mut offered = Vec::new();
+    for q in [
+        "What's our ARR by segment?",
+        "How many tickets by channel last month?",
+    ] {
+        let a = cortex::skills::answer_question(&rt, q, support.as_ref(), demo_today(), who);
+        assert_eq!(a.status, Status::Answered, "{q}: {}", a.headline);
+        for s in &a.suggestions {
+            let b = cortex::skills::answer_question(&rt, s, support.as_ref(), demo_today(), who);
+            assert_eq!(b.status, Status::Answered, "{q} -> {s}: {}", b.headline);
+            offered.push(s.clone());
+        }
+    }
+    assert!(
+        !offered
+            .iter()
+            .any(|s| s.contains("pipeline") || s.contains(" owner")),
+        "restricted suggestions offered: {offered:?}"
+    );
+    // The check itself: the pipeline dashboard and a breakdown by rep are answerable for
+    // Revenue, not for Support.
+    let gov = &rt.engine.governance;
+    let rev_access = gov.access("slack:U01REV0001");
+    let support_access = gov.access(who);
+    for q in [
+        "Build me a dashboard for this quarter's pipeline",
+        "Open pipeline by owner this quarter",
+    ] {
+        assert!(
+            cortex::skills::suggest::answerable(&rt, q, rev.as_ref(), demo_today(), &rev_access),
+            "{q} for Revenue"
+        );
+        assert!(
+            !cortex::skills::suggest::answerable(
+                &rt,
+                q,
+                support.as_ref(),
+                demo_today(),
+                &support_access
+            ),
+            "{q} for Support"
+        );
+    }
 }
