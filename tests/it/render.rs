@@ -134,7 +134,7 @@ fn renderers_import_only_the_answer_model_and_formatting() {
             let mut rest = line;
             while let Some(at) = rest.find("crate::") {
                 rest = &rest[at + "crate::".len()..];
-                let allowed = ["answer::model", "format", "render", "{"]
+                let allowed = ["answer::model", "format", "render::"]
                     .iter()
                     .any(|p| rest.starts_with(p));
                 assert!(
