@@ -69,6 +69,24 @@ pub enum Command {
     Skills,
     /// Measure compile, governed and raw DuckDB query times at several demo scales.
     Bench(BenchArgs),
+    /// Manage curated context: `cortex context sync notion`.
+    #[command(subcommand)]
+    Context(ContextCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ContextCommand {
+    /// Pull external sources into context/ (only what changed since the last sync).
+    Sync {
+        #[arg(value_enum)]
+        source: SyncSource,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum SyncSource {
+    /// The pages and databases of `[notion]` in cortex.toml, into context/notion/.
+    Notion,
 }
 
 #[derive(Debug, Args)]
@@ -298,6 +316,9 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Demo(a) => cmd_demo(&config, a, today),
         Command::Check => cmd_check(&config),
+        Command::Context(ContextCommand::Sync {
+            source: SyncSource::Notion,
+        }) => cmd_sync_notion(&config),
         Command::Load(a) => {
             let script = a.script.unwrap_or_else(|| config.project.join("load.sql"));
             let out = a.out.unwrap_or_else(|| config.warehouse.clone());
@@ -617,6 +638,32 @@ fn cmd_query(config: Config, a: QueryArgs, today: NaiveDate) -> Result<ExitCode>
             }
         }
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn cmd_sync_notion(config: &Config) -> Result<ExitCode> {
+    let cfg = config.notion.as_ref().context(
+        "Notion is not connected: set CORTEX_NOTION_TOKEN (or [notion] token in cortex.toml)",
+    )?;
+    let client = crate::notion::NotionClient::new(cfg)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let context_dir = config.project.join("context");
+    let report = runtime.block_on(crate::notion::sync::sync(&client, cfg, &context_dir))?;
+    for title in &report.fetched {
+        println!("fetched: {title}");
+    }
+    if let Some(n) = report.okrs {
+        println!("okrs: {n} OKRs from the OKR database");
+    }
+    println!(
+        "{}: {} fetched, {} unchanged, {} files written",
+        context_dir.join(crate::notion::sync::DIR).display(),
+        report.fetched.len(),
+        report.unchanged,
+        report.written.len()
+    );
     Ok(ExitCode::SUCCESS)
 }
 
