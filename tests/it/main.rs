@@ -18,6 +18,7 @@ mod demo;
 mod helpers;
 mod llm;
 mod mf;
+mod outbox;
 mod outputs;
 mod render;
 mod security;
