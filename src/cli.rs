@@ -109,6 +109,16 @@ pub struct AskArgs {
     /// The option picked from a clarifying question (a metric or skill name).
     #[arg(long, value_name = "NAME")]
     pub choice: Option<String>,
+    /// Also publish the answer: `notion` creates a page in `[notion] publish_database`
+    /// (through the outbox: printed is the page URL, or the write's state if not delivered yet).
+    #[arg(long, value_enum, value_name = "WHERE")]
+    pub publish: Option<PublishTo>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum PublishTo {
+    /// A page in the Notion publish database.
+    Notion,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -704,6 +714,9 @@ fn cmd_ask(config: Config, a: AskArgs, today: NaiveDate) -> Result<ExitCode> {
         place: crate::state::Place::default(),
     }));
     let answer = &*asked.answer;
+    if a.publish == Some(PublishTo::Notion) {
+        runtime.block_on(publish_to_notion(&svc, &asked, today))?;
+    }
     let rt = &svc.rt;
     let skill = rt.skills.get(&answer.skill);
     let bytes: Vec<u8> = match a.format {
@@ -750,6 +763,55 @@ fn cmd_ask(config: Config, a: AskArgs, today: NaiveDate) -> Result<ExitCode> {
         crate::answer::Status::Error => ExitCode::from(1),
         _ => ExitCode::SUCCESS,
     })
+}
+
+/// `cortex ask --publish notion`: enqueue the page, deliver once, say where it is.
+async fn publish_to_notion(
+    svc: &crate::service::Service,
+    asked: &crate::service::Asked,
+    today: NaiveDate,
+) -> Result<()> {
+    use crate::notion::publish::{page_payload, publish_key, PublishTarget, KIND};
+    let config = &svc.rt.engine.config;
+    let database_id = config
+        .notion
+        .as_ref()
+        .context("Notion is not connected: set CORTEX_NOTION_TOKEN and [notion] publish_database")?
+        .publish_database
+        .as_deref()
+        .context("set [notion] publish_database in cortex.toml to publish answers")?;
+    let permalink = format!("{}/a/{}", config.server.base_url(), asked.id);
+    let key = publish_key(&asked.id);
+    let target = PublishTarget {
+        database_id,
+        permalink: Some(&permalink),
+        date: today,
+    };
+    svc.outbox
+        .enqueue(KIND, &key, &page_payload(&asked.answer, &key, &target))?;
+    let deliverers = crate::actions::deliverers(config)?;
+    svc.outbox
+        .deliver_due(&deliverers, chrono::Utc::now())
+        .await?;
+    match svc.outbox.get(&key)? {
+        Some(w) if w.state == crate::outbox::WriteState::Done => {
+            let url = w
+                .result
+                .as_ref()
+                .and_then(|r| r["url"].as_str())
+                .unwrap_or("");
+            eprintln!("published to Notion: {url}");
+        }
+        Some(w) => eprintln!(
+            "Notion page queued ({:?} after {} attempt{}): {}",
+            w.state,
+            w.attempts,
+            if w.attempts == 1 { "" } else { "s" },
+            w.last_error.unwrap_or_default()
+        ),
+        None => anyhow::bail!("the Notion write was not queued"),
+    }
+    Ok(())
 }
 
 fn cmd_test(config: Config, today: NaiveDate) -> Result<ExitCode> {

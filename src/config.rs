@@ -45,6 +45,8 @@ struct RawConfig {
     server: Option<RawServer>,
     /// Notion: pages and databases to sync into context, and where answers are published.
     notion: Option<RawNotion>,
+    /// Retries of external writes (Linear, Notion, Slack posts of briefings).
+    outbox: Option<RawOutbox>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -61,6 +63,15 @@ struct RawNotion {
     max_retries: Option<u32>,
     api_addr: Option<std::net::SocketAddr>,
     ca_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOutbox {
+    max_attempts: Option<u32>,
+    base_delay_secs: Option<f64>,
+    max_delay_secs: Option<f64>,
+    lease_secs: Option<f64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -250,6 +261,8 @@ pub struct Config {
     pub ask: AskLimits,
     /// `None`: Notion is not connected.
     pub notion: Option<NotionConfig>,
+    /// Retries, backoff and leases of the outbox.
+    pub outbox: crate::outbox::OutboxSettings,
 }
 
 impl Config {
@@ -402,8 +415,10 @@ impl Config {
                 .max(1),
             deadline: Duration::from_secs_f64(deadline),
         };
+        let outbox = outbox_settings(raw.outbox.unwrap_or_default())?;
         Ok(Config {
             notion,
+            outbox,
             ask,
             llm,
             slack,
@@ -433,4 +448,45 @@ impl Config {
     pub fn metrics_file(&self) -> PathBuf {
         self.project.join("metrics.yaml")
     }
+
+    /// Every configured secret, for redacting error messages that are stored or shown.
+    pub fn secrets(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut add = |s: Option<&Secret>| {
+            if let Some(s) = s {
+                out.push(s.expose().to_string());
+            }
+        };
+        add(self.slack.bot_token.as_ref());
+        add(self.slack.app_token.as_ref());
+        add(self.slack.signing_secret.as_ref());
+        add(self.server.identity_secret.as_ref());
+        add(self.llm.as_ref().map(|l| &l.api_key));
+        add(self.notion.as_ref().map(|n| &n.token));
+        out
+    }
+}
+
+fn outbox_settings(raw: RawOutbox) -> Result<crate::outbox::OutboxSettings> {
+    let d = crate::outbox::OutboxSettings::default();
+    let secs = |v: Option<f64>, name: &str, default: Duration| -> Result<Duration> {
+        match v {
+            None => Ok(default),
+            Some(x) if x > 0.0 && x <= 86_400.0 => Ok(Duration::from_secs_f64(x)),
+            Some(x) => {
+                anyhow::bail!("[outbox] {name} must be between 0 and 86400 seconds, got {x}")
+            }
+        }
+    };
+    let max_attempts = raw.max_attempts.unwrap_or(d.max_attempts);
+    if !(1..=100).contains(&max_attempts) {
+        anyhow::bail!("[outbox] max_attempts must be between 1 and 100, got {max_attempts}");
+    }
+    Ok(crate::outbox::OutboxSettings {
+        max_attempts,
+        base_delay: secs(raw.base_delay_secs, "base_delay_secs", d.base_delay)?,
+        max_delay: secs(raw.max_delay_secs, "max_delay_secs", d.max_delay)?,
+        lease: secs(raw.lease_secs, "lease_secs", d.lease)?,
+        poll: d.poll,
+    })
 }

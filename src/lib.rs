@@ -5,6 +5,7 @@
 //!
 //! # Layout
 //!
+//! - [`actions`]: external writes (Linear issues, Notion pages, Slack posts) and their deliverers.
 //! - [`answer`]: `Answer`, the typed result of a question, and `ask`, which produces it.
 //! - [`bench`]: `cortex bench`, speed and memory of the engine against raw DuckDB.
 //! - [`cli`]: command-line parsing and the commands; thin, calls into the library.
@@ -23,6 +24,7 @@
 //! - [`load`]: `cortex load`, a project's warehouse from its load.sql and CSV files.
 //! - [`notion`]: Notion through notion-client: pages and databases synced into context, answers published.
 //! - [`llm`]: the optional LLM (async-openai): tool-calling router and narrator, with fallbacks.
+//! - [`outbox`]: the durable outbox every external write goes through (retries, dead letters).
 //! - [`policy`]: who may see what (`context/policy.yaml`), enforced in the engine and the warehouse.
 //! - [`planner`]: plain-language question -> `MetricQuery`, offline and deterministic.
 //! - [`render`]: pure renderers from an `Answer` to Slack Block Kit, HTML, PDF, text and charts.
@@ -32,6 +34,7 @@
 //! - [`format`]: how numbers, dates and names read to people, on every surface.
 //! - [`text`]: tokenizer, stems, calendar and the parsed `Question`: shared, depends on nothing.
 
+pub mod actions;
 pub mod answer;
 pub mod bench;
 pub mod cli;
@@ -46,6 +49,7 @@ pub mod fuzzy;
 pub mod llm;
 pub mod load;
 pub mod notion;
+pub mod outbox;
 pub mod planner;
 pub mod policy;
 pub mod render;

@@ -28,6 +28,8 @@ pub struct Server {
     /// The Slack endpoints when `[server] slack_listen` puts them on a separate listener.
     pub slack_router: Option<Router>,
     pub transports: Transports,
+    /// What the outbox can deliver in this process (Linear, Notion, Slack posts).
+    pub deliverers: crate::outbox::Deliverers,
 }
 
 /// Serves `router` on `listener` with each request's peer address known (the web site
@@ -48,6 +50,7 @@ pub async fn serve_on(
 /// Builds the service, the bot (when a bot token is set) and the router.
 pub async fn build(config: Config, today: Option<chrono::NaiveDate>) -> anyhow::Result<Server> {
     let slack_cfg = config.slack.clone();
+    let deliverers = crate::actions::deliverers(&config)?;
     let server_cfg = config.server.clone();
     let llm = match &config.llm {
         Some(c) => Some(crate::llm::Llm::new(c).context("the LLM settings are invalid")?),
@@ -102,6 +105,7 @@ pub async fn build(config: Config, today: Option<chrono::NaiveDate>) -> anyhow::
         router,
         slack_router,
         transports,
+        deliverers,
     })
 }
 
@@ -172,7 +176,17 @@ pub async fn serve(config: Config, today: Option<chrono::NaiveDate>) -> anyhow::
         info!("Ctrl-C: shutting down");
         let _ = stop_tx.send(true);
     });
+    // External writes queued by answers, briefings and signals (and left over from before a
+    // restart) are delivered in the background until shutdown.
+    let outbox = tokio::spawn(
+        server
+            .svc
+            .outbox
+            .clone()
+            .run(server.deliverers, stopped(stop_rx.clone())),
+    );
     serve_on(listener, server.router, stopped(stop_rx)).await?;
+    outbox.await.context("the outbox task panicked")?;
     if let Some(t) = slack_task {
         t.await.context("the Slack listener panicked")??;
     }

@@ -61,6 +61,8 @@ pub struct Asked {
 pub struct Service {
     pub rt: Arc<Runtime>,
     pub state: State,
+    /// Every external write (Linear, Notion, Slack posts of briefings) goes through it.
+    pub outbox: crate::outbox::Outbox,
     pub llm: Option<Llm>,
     /// Fixed "today" (tests, reproducible demos); the clock otherwise.
     pub today: Option<NaiveDate>,
@@ -75,7 +77,11 @@ impl Service {
             .audit_log()
             .cloned()
             .ok_or_else(|| anyhow::anyhow!("the warehouse has no state database"))?;
+        let outbox = crate::outbox::Outbox::open(log.clone())?
+            .with_settings(rt.engine.config.outbox.clone())
+            .with_secrets(rt.engine.config.secrets());
         Ok(Service {
+            outbox,
             state: State::open(log)?,
             rt: Arc::new(rt),
             llm,

@@ -39,7 +39,7 @@ const MAX_TABLE_ROWS: usize = 50;
 pub struct PublishTarget<'a> {
     /// The `publish_database` id.
     pub database_id: &'a str,
-    /// The answer's permalink, `{public_url}/answers/{id}`.
+    /// The answer's permalink on the web site, `{public_url}/a/{id}`.
     pub permalink: Option<&'a str>,
     /// The page's date (the answer's `today`).
     pub date: chrono::NaiveDate,
@@ -300,6 +300,31 @@ impl NotionPublisher {
             .into_iter()
             .find(|p| !p.in_trash)
             .map(|p| json!({"page_id": p.id, "url": p.url})))
+    }
+}
+
+impl crate::outbox::Deliverer for NotionPublisher {
+    fn kind(&self) -> &'static str {
+        KIND
+    }
+
+    fn deliver<'a>(
+        &'a self,
+        key: &'a str,
+        payload: &'a Value,
+    ) -> crate::outbox::BoxFuture<'a, Result<Value, crate::outbox::DeliveryError>> {
+        Box::pin(async move {
+            self.publish(key, payload).await.map_err(|e| {
+                if e.is_retryable() {
+                    crate::outbox::DeliveryError::Retry {
+                        message: e.to_string(),
+                        retry_after: e.retry_after(),
+                    }
+                } else {
+                    crate::outbox::DeliveryError::permanent(e.to_string())
+                }
+            })
+        })
     }
 }
 

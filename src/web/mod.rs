@@ -19,12 +19,13 @@ use axum::body::Bytes;
 use axum::extract::{ConnectInfo, Path, Query, Request as HttpRequest, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
-use axum::response::{Html, IntoResponse, Response};
-use axum::routing::get;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
 use axum::{Extension, Router};
 use serde::Deserialize;
-use tracing::{error, warn};
+use tracing::{error, info, warn};
 
+use crate::outbox::WriteState;
 use crate::render::html::{self, escape, PageOptions};
 use crate::service::{Conversation, Request, Service};
 use security::{Csrf, Identity, IdentityPolicy, CSRF_FIELD, CSRF_PLACEHOLDER};
@@ -60,6 +61,7 @@ pub fn routes(svc: Arc<Service>) -> anyhow::Result<Router> {
         .route("/metrics", get(metrics_page))
         .route("/skills", get(skills_page))
         .route("/audit", get(audit_page))
+        .route("/audit/outbox/{id}/retry", post(outbox_retry))
         .route("/healthz", get(healthz))
         .route("/healthz/cache", get(cache_stats))
         .fallback(|| async { not_found("There is no page at this address.") })
@@ -597,5 +599,108 @@ async fn audit_page(State(w): State<Web>, Extension(v): Extension<Visitor>) -> R
             body.push_str("</tbody></table></div>");
         }
     }
+    body.push_str(&outbox_section(&w));
     w.page("Audit log", "audit", &body, &v)
+}
+
+/// The outbox on the audit page: external writes, dead letters first, each with its last
+/// error (secrets already redacted) and, for a dead letter, a retry button.
+fn outbox_section(w: &Web) -> String {
+    let Ok(writes) = w.svc.outbox.list(200) else {
+        return String::new();
+    };
+    let (queued, done, dead) = w.svc.outbox.counts().unwrap_or_default();
+    let mut body = format!(
+        "<h2 id=\"outbox\">External writes</h2><p class=\"question\">Linear issues, Notion pages and Slack posts, delivered through the outbox: {queued} queued, {done} delivered, {dead} failed.</p>"
+    );
+    if writes.is_empty() {
+        return body;
+    }
+    body.push_str("<div class=\"card scroll\"><table class=\"data\"><thead><tr><th>Queued</th><th>Kind</th><th>Key</th><th>State</th><th class=\"num\">Attempts</th><th>Last error</th><th>Result</th><th></th></tr></thead><tbody>");
+    for r in writes {
+        let state = match r.state {
+            WriteState::Pending => "queued",
+            WriteState::InFlight => "sending",
+            WriteState::Done => "delivered",
+            WriteState::Dead => "failed",
+        };
+        let action = if r.state == WriteState::Dead {
+            format!(
+                "<form method=\"post\" action=\"/audit/outbox/{id}/retry\"><input type=\"hidden\" name=\"{CSRF_FIELD}\" value=\"{CSRF_PLACEHOLDER}\"><button type=\"submit\">Retry</button></form>",
+                id = r.id
+            )
+        } else {
+            String::new()
+        };
+        let result = r
+            .result
+            .as_ref()
+            .and_then(|v| v.get("url").and_then(|u| u.as_str()).map(str::to_string))
+            .map(|u| format!("<a href=\"{u}\">{u}</a>", u = escape(&u)))
+            .unwrap_or_default();
+        body.push_str(&format!(
+            "<tr class=\"outbox-{state}\"><td>{t}</td><td>{k}</td><td class=\"wrap\">{key}</td><td>{state}</td><td class=\"num\">{n}</td><td class=\"wrap\">{e}</td><td class=\"wrap\">{result}</td><td>{action}</td></tr>",
+            t = escape(&r.created_at),
+            k = escape(&r.kind),
+            key = escape(&r.key),
+            n = r.attempts,
+            e = escape(r.last_error.as_deref().unwrap_or("")),
+        ));
+    }
+    body.push_str("</tbody></table></div>");
+    body
+}
+
+/// Retries a dead letter (admins only, same-origin with a CSRF token).
+async fn outbox_retry(
+    State(w): State<Web>,
+    Extension(v): Extension<Visitor>,
+    Path(id): Path<i64>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if !w
+        .svc
+        .rt
+        .engine
+        .governance
+        .may_audit(&v.identity.requester())
+    {
+        return refused(
+            StatusCode::FORBIDDEN,
+            "Retrying external writes is for admins (context/policy.yaml).",
+        );
+    }
+    if !security::same_origin(&headers, w.public_url.as_deref()) {
+        return refused(
+            StatusCode::FORBIDDEN,
+            "This form was sent from another site, so it was not run.",
+        );
+    }
+    let form: std::collections::HashMap<String, String> =
+        serde_urlencoded::from_bytes(&body).unwrap_or_default();
+    let token = form.get(CSRF_FIELD).map(String::as_str).unwrap_or_default();
+    if !w.csrf.verify(&v.identity, &v.session, token) {
+        return refused(
+            StatusCode::FORBIDDEN,
+            "This form has expired. Reload the page and try again.",
+        );
+    }
+    match w.svc.outbox.retry(id) {
+        Ok(true) => {
+            info!(id, requester = %v.identity.requester(), "dead letter retried from the audit page");
+            Redirect::to("/audit#outbox").into_response()
+        }
+        Ok(false) => refused(
+            StatusCode::CONFLICT,
+            "That write is not a failed one (it may have been retried already).",
+        ),
+        Err(e) => {
+            warn!(error = %w.svc.outbox.redact(&e.to_string()), "outbox retry failed");
+            refused(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "The retry could not be recorded; try again.",
+            )
+        }
+    }
 }

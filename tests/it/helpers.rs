@@ -67,6 +67,7 @@ impl Fixture {
             },
             ask: Default::default(),
             notion: None,
+            outbox: Default::default(),
         }
     }
 

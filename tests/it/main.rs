@@ -19,6 +19,7 @@ mod helpers;
 mod llm;
 mod mf;
 mod notion;
+mod outbox;
 mod outputs;
 mod render;
 mod security;

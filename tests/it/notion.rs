@@ -1094,3 +1094,188 @@ fn okr_database_properties_default_to_documented_names() {
     assert_eq!(db.properties.target, "Target");
     assert_eq!(db.properties.owner_team, "Owner team");
 }
+
+// ---------------------------------------------------------------- through the outbox
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_outbox_delivers_a_notion_page_once_across_a_lost_response_and_a_crash() {
+    use cortex::outbox::{Deliverers, Outbox, OutboxSettings, WriteState};
+    let fake = Fake::start();
+    let publisher = Arc::new(NotionPublisher::new(
+        NotionClient::new(&fake.config()).expect("client"),
+    ));
+    let deliverers = Deliverers::new().with(publisher.clone());
+    let dir = tempfile::tempdir().expect("tmp");
+    let log = cortex::warehouse::AuditLog::open(&dir.path().join("state.sqlite")).expect("log");
+    let outbox = Outbox::open(log)
+        .expect("outbox")
+        .with_settings(OutboxSettings {
+            max_attempts: 5,
+            base_delay: Duration::from_secs(1),
+            max_delay: Duration::from_secs(10),
+            lease: Duration::from_secs(30),
+            poll: Duration::from_millis(50),
+        })
+        .with_secrets(vec![TOKEN.into()]);
+    let target = PublishTarget {
+        database_id: PUBLISH_DB,
+        permalink: None,
+        date: chrono::NaiveDate::from_ymd_opt(2026, 11, 30).expect("date"),
+    };
+    let a = answer();
+    // Writes enqueued from here on are due at this instant.
+    let now = chrono::Utc::now() + chrono::Duration::seconds(1);
+
+    // 1. Notion creates the page but the response is lost: the write stays pending, the next
+    //    pass finds the page by its key.
+    let key = publish_key("ob-1");
+    fake.fault(Fault {
+        after_effect: true,
+        ..fault("POST", "/v1/pages", 503, "service_unavailable", "Try again")
+    });
+    outbox
+        .enqueue(
+            cortex::notion::publish::KIND,
+            &key,
+            &page_payload(&a, &key, &target),
+        )
+        .expect("enqueue");
+    assert_eq!(outbox.deliver_due(&deliverers, now).await.expect("pass"), 1);
+    let w = outbox.get(&key).expect("get").expect("write");
+    assert_eq!(w.state, WriteState::Pending);
+    assert!(
+        w.last_error.as_deref().unwrap_or("").contains("Try again"),
+        "{w:?}"
+    );
+    let later = now + chrono::Duration::seconds(60);
+    outbox.deliver_due(&deliverers, later).await.expect("pass");
+    let w = outbox.get(&key).expect("get").expect("write");
+    assert_eq!(w.state, WriteState::Done, "{w:?}");
+    assert_eq!(fake.with(|s| s.created.len()), 1, "one page for the key");
+    let page_id = fake.with(|s| {
+        s.pages
+            .values()
+            .find(|p| key_of(p).as_deref() == Some(key.as_str()))
+            .and_then(|p| p["id"].as_str().map(str::to_string))
+    });
+    assert_eq!(
+        w.result.as_ref().map(|r| r["page_id"].clone()),
+        Some(json!(page_id))
+    );
+
+    // 2. A process that created the page and died before marking the write: the write is
+    //    delivered again after restart, and finds the page instead of creating another.
+    let key2 = publish_key("ob-2");
+    let payload2 = page_payload(&a, &key2, &target);
+    let created = publisher
+        .publish(&key2, &payload2)
+        .await
+        .expect("created before the crash");
+    outbox
+        .enqueue(cortex::notion::publish::KIND, &key2, &payload2)
+        .expect("enqueue");
+    outbox.deliver_due(&deliverers, later).await.expect("pass");
+    let w = outbox.get(&key2).expect("get").expect("write");
+    assert_eq!(w.state, WriteState::Done);
+    assert_eq!(w.result, Some(created));
+    assert_eq!(fake.with(|s| s.created.len()), 2, "still one page per key");
+
+    // 3. Enqueueing the same key again (a double click) is a no-op.
+    let again = outbox
+        .enqueue(cortex::notion::publish::KIND, &key2, &payload2)
+        .expect("enqueue");
+    assert!(again.existing);
+
+    // 4. A validation error is a dead letter at once, with Notion's message.
+    let key3 = publish_key("ob-3");
+    fake.fault(fault(
+        "POST",
+        "/v1/pages",
+        400,
+        "validation_error",
+        "Status is not a property that exists.",
+    ));
+    outbox
+        .enqueue(
+            cortex::notion::publish::KIND,
+            &key3,
+            &page_payload(&a, &key3, &target),
+        )
+        .expect("enqueue");
+    outbox.deliver_due(&deliverers, later).await.expect("pass");
+    let w = outbox.get(&key3).expect("get").expect("write");
+    assert_eq!(w.state, WriteState::Dead);
+    assert!(
+        w.last_error
+            .as_deref()
+            .unwrap_or("")
+            .contains("Status is not a property that exists."),
+        "{w:?}"
+    );
+    assert!(fake.log().iter().all(|h| h.authorized));
+}
+
+#[test]
+fn cortex_ask_publish_notion_prints_the_page_url() {
+    let fake = Fake::start();
+    let project = temp_project(&fake);
+    let toml = project.path().join("cortex.toml");
+    let text = read(&toml).replace(
+        "[notion]\n",
+        &format!(
+            "[notion]\npublish_database = \"{}\"\n",
+            PUBLISH_DB.replace('-', "")
+        ),
+    );
+    std::fs::write(&toml, text).expect("toml");
+    let out = std::process::Command::new(cortex_bin())
+        .args([
+            "ask",
+            "What is ARR by segment?",
+            "--publish",
+            "notion",
+            "--today",
+            "2026-11-20",
+            "--project",
+        ])
+        .arg(project.path())
+        .env("CORTEX_NOTION_TOKEN", TOKEN)
+        .env("CORTEX_WAREHOUSE", crate::helpers::demo_warehouse())
+        .env("CORTEX_STATE_DB", project.path().join("state.sqlite"))
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{stderr}");
+    let created = fake.with(|s| s.created.clone());
+    assert_eq!(created.len(), 1, "{stderr}");
+    let page = fake.with(|s| {
+        s.pages
+            .values()
+            .find(|p| p["parent"]["database_id"] == PUBLISH_DB)
+            .cloned()
+            .expect("page in the publish database")
+    });
+    let url = page["url"].as_str().expect("url");
+    assert!(
+        stderr.contains(&format!("published to Notion: {url}")),
+        "{stderr}"
+    );
+    let key = key_of(&page).expect("key");
+    assert!(key.starts_with("notion.page:answer:"), "{key}");
+    assert_eq!(
+        created[0]["properties"]["Date"]["date"]["start"],
+        "2026-11-20"
+    );
+    // The link back is the answer's permalink on the web site.
+    let answer_id = key.trim_start_matches("notion.page:answer:");
+    let link = created[0]["children"]
+        .as_array()
+        .expect("blocks")
+        .iter()
+        .find_map(|b| b["paragraph"]["rich_text"][1]["text"]["link"]["url"].as_str())
+        .expect("link block");
+    assert!(link.ends_with(&format!("/a/{answer_id}")), "{link}");
+    // The answer itself still goes to stdout.
+    assert!(stdout.to_lowercase().contains("arr"), "{stdout}");
+}

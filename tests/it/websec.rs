@@ -63,9 +63,9 @@ pub(crate) async fn start(config: Config, state: Option<tempfile::TempDir>) -> S
 
 /// A browser: its session cookie and the CSRF token of its ask page.
 pub(crate) struct Browser {
-    cookie: String,
-    token: String,
-    headers: Vec<(String, String)>,
+    pub(crate) cookie: String,
+    pub(crate) token: String,
+    pub(crate) headers: Vec<(String, String)>,
 }
 
 impl Site {

@@ -1,0 +1,20 @@
+//! Actions: the external writes an answer, a briefing or a signal can lead to (a Linear
+//! issue, a Notion page, a Slack post), each delivered through the [`crate::outbox`].
+//!
+//! [`deliverers`] builds the deliverers of every configured service; `cortex serve` runs the
+//! outbox with them, and commands that write (`cortex ask --publish`) deliver once with them.
+
+use crate::config::Config;
+use crate::outbox::Deliverers;
+
+/// The deliverers of every service configured in `config` (none configured: none).
+pub fn deliverers(config: &Config) -> anyhow::Result<Deliverers> {
+    let mut out = Deliverers::new();
+    if let Some(n) = &config.notion {
+        let client = crate::notion::NotionClient::new(n)?;
+        out = out.with(std::sync::Arc::new(
+            crate::notion::publish::NotionPublisher::new(client),
+        ));
+    }
+    Ok(out)
+}
