@@ -771,24 +771,14 @@ async fn publish_to_notion(
     asked: &crate::service::Asked,
     today: NaiveDate,
 ) -> Result<()> {
-    use crate::notion::publish::{page_payload, publish_key, PublishTarget, KIND};
     let config = &svc.rt.engine.config;
-    let database_id = config
-        .notion
-        .as_ref()
-        .context("Notion is not connected: set CORTEX_NOTION_TOKEN and [notion] publish_database")?
-        .publish_database
-        .as_deref()
-        .context("set [notion] publish_database in cortex.toml to publish answers")?;
-    let permalink = format!("{}/a/{}", config.server.base_url(), asked.id);
-    let key = publish_key(&asked.id);
-    let target = PublishTarget {
-        database_id,
-        permalink: Some(&permalink),
-        date: today,
-    };
-    svc.outbox
-        .enqueue(KIND, &key, &page_payload(&asked.answer, &key, &target))?;
+    let key = crate::notion::publish::enqueue_answer(
+        &svc.outbox,
+        config,
+        &asked.answer,
+        &asked.id,
+        today,
+    )?;
     let deliverers = crate::actions::deliverers(config)?;
     svc.outbox
         .deliver_due(&deliverers, chrono::Utc::now())

@@ -219,6 +219,36 @@ fn provenance_lines(a: &Answer) -> Vec<String> {
     out
 }
 
+/// Queues the Notion page of a recorded answer in the outbox: the one path `cortex ask
+/// --publish notion`, the Slack button and the web action share. Returns the write's key
+/// (`outbox.get(key)` / `outbox.wait_done(key, ..)` give the page's `{page_id, url}`).
+/// Queueing the same answer again is a no-op.
+pub fn enqueue_answer(
+    outbox: &crate::outbox::Outbox,
+    config: &crate::config::Config,
+    answer: &Answer,
+    answer_id: &str,
+    today: chrono::NaiveDate,
+) -> anyhow::Result<String> {
+    use anyhow::Context as _;
+    let database_id = config
+        .notion
+        .as_ref()
+        .context("Notion is not connected: set CORTEX_NOTION_TOKEN and [notion] publish_database")?
+        .publish_database
+        .as_deref()
+        .context("set [notion] publish_database in cortex.toml to publish answers")?;
+    let permalink = format!("{}/a/{answer_id}", config.server.base_url());
+    let key = publish_key(answer_id);
+    let target = PublishTarget {
+        database_id,
+        permalink: Some(&permalink),
+        date: today,
+    };
+    outbox.enqueue(KIND, &key, &page_payload(answer, &key, &target))?;
+    Ok(key)
+}
+
 /// Creates pages in Notion from outbox payloads.
 #[derive(Debug, Clone)]
 pub struct NotionPublisher {
