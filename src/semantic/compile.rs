@@ -458,7 +458,14 @@ fn plan_dims(
     }
     let mut filters = Vec::new();
     for c in extra_filters.iter().chain(&query.filters) {
-        let d = resolve(layer, model, &reached, what, &c.dimension, &mut nodes)?;
+        // `metric_time` (MetricFlow's name) is each metric's own time dimension.
+        let name = match (c.dimension.as_str(), own_time) {
+            ("metric_time" | "metric_time__day", Some(t)) => {
+                layer.models[model].dimensions[t].name.as_str()
+            }
+            (n, _) => n,
+        };
+        let d = resolve(layer, model, &reached, what, name, &mut nodes)?;
         check_literals(&d, c)?;
         filters.push((d, c.clone()));
     }

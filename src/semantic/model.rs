@@ -42,6 +42,9 @@ pub struct SemanticModel {
     pub filter: Option<String>,
     /// Declared join paths: (target model, models passed through).
     pub joins: Vec<(usize, Vec<usize>)>,
+    /// The entity one row stands for when no column holds its key (MetricFlow's
+    /// `primary_entity`): it only scopes names, `account__account_type`.
+    pub primary_entity: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -401,10 +404,13 @@ impl SemanticLayer {
             .filter(|r| match (entity, &r.path) {
                 (None, _) => true,
                 (Some(e), Some(p)) => p.entity() == e,
-                (Some(e), None) => self.models[model]
-                    .entities
-                    .iter()
-                    .any(|x| x.name == e && x.kind == EntityKind::Primary),
+                (Some(e), None) => {
+                    self.models[model].primary_entity.as_deref() == Some(e)
+                        || self.models[model]
+                            .entities
+                            .iter()
+                            .any(|x| x.name == e && x.kind == EntityKind::Primary)
+                }
             })
             .find_map(|r| {
                 self.models[r.model]
@@ -759,6 +765,7 @@ impl<'r, 'a> Builder<'r, 'a> {
                 default_time_dimension,
                 filter: rm.filter,
                 joins: Vec::new(),
+                primary_entity: rm.primary_entity,
             });
         }
         (out, raw_joins)

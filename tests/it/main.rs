@@ -14,6 +14,7 @@ mod cache;
 mod check;
 mod cli;
 mod compiler;
+mod conformance;
 mod demo;
 mod helpers;
 mod llm;
