@@ -565,6 +565,7 @@ fn raw_metric(
         expr: None,
         filter: Vec::new(),
         time_dimension: None,
+        fill_nulls_with: None,
         better: None,
     }
 }
@@ -577,6 +578,8 @@ struct Importer {
     dropped_measures: BTreeMap<String, String>,
     create_metric: Vec<(String, (PathBuf, usize))>,
     dropped: Vec<Dropped>,
+    /// Models with a partition dimension (`is_partition: true`).
+    partitioned: BTreeSet<String>,
 }
 
 impl Importer {
@@ -606,7 +609,35 @@ impl Importer {
                     .into_iter()
                     .partition(|e| e.kind == EntityKind::Primary || primaries.contains(&e.name));
             self.models[mi].entities = keep;
-            for e in gone {
+            let mut gone: Vec<(RawEntity, &str)> = gone
+                .into_iter()
+                .map(|e| (e, "no semantic model has it as primary entity, so it joins nothing (grouping by an entity key is not supported)"))
+                .collect();
+            if self.partitioned.contains(&model) {
+                // MetricFlow joins two partitioned models on their partition too; metrics.yaml
+                // joins on one key. So nothing joins into a partitioned model from another
+                // partitioned one: its key becomes `primary_entity` (names stay scoped).
+                let targeted: BTreeSet<String> = self
+                    .models
+                    .iter()
+                    .filter(|m| m.name != model && self.partitioned.contains(&m.name))
+                    .flat_map(|m| m.entities.iter().map(|e| e.name.clone()))
+                    .collect();
+                let (keep, cut): (Vec<RawEntity>, Vec<RawEntity>) =
+                    std::mem::take(&mut self.models[mi].entities)
+                        .into_iter()
+                        .partition(|e| {
+                            e.kind != EntityKind::Primary || !targeted.contains(&e.name)
+                        });
+                self.models[mi].entities = keep;
+                for e in cut {
+                    if self.models[mi].primary_entity.is_none() {
+                        self.models[mi].primary_entity = Some(e.name.clone());
+                    }
+                    gone.push((e, "joins into this partitioned model from another partitioned one: partition-aware joins are not supported yet (its dimensions stay available to its own measures)"));
+                }
+            }
+            for (e, reason) in gone {
                 let doc = docs.iter().find(|d| {
                     let v = get(&d.value, "semantic_model");
                     v.and_then(|v| get_str(v, "name")).as_deref() == Some(model.as_str())
@@ -617,12 +648,7 @@ impl Importer {
                 if let Some(doc) = doc {
                     let at = doc.line_of_name(&model, doc.lo) - 1;
                     let line = doc.line_of_name(&e.name, at);
-                    self.drop_at(
-                        doc,
-                        line,
-                        format!("entity {model}.{}", e.name),
-                        "no semantic model has it as primary entity, so it joins nothing (grouping by an entity key is not supported)",
-                    );
+                    self.drop_at(doc, line, format!("entity {model}.{}", e.name), reason);
                 }
             }
         }
@@ -670,6 +696,7 @@ impl Importer {
             });
         }
         let mut dimensions = Vec::new();
+        let mut coarse = BTreeSet::new();
         for d in list(get(v, "dimensions")) {
             let dn = get_str(&d, "name").unwrap_or_default();
             let l = doc.line_of_name(&dn, at);
@@ -690,6 +717,24 @@ impl Importer {
                 Some("time") => DimensionKind::Time,
                 _ => DimensionKind::Categorical,
             };
+            let granularity = get(&d, "type_params")
+                .and_then(|t| get_str(t, "time_granularity"))
+                .unwrap_or_else(|| "day".into());
+            if kind == DimensionKind::Time
+                && matches!(granularity.as_str(), "week" | "month" | "quarter" | "year")
+            {
+                self.drop_at(
+                    doc,
+                    l,
+                    format!("dimension {name}.{dn}"),
+                    &format!("a time dimension at {granularity} granularity is not supported yet"),
+                );
+                coarse.insert(dn.clone());
+                continue;
+            }
+            if get(&d, "is_partition").and_then(Value::as_bool) == Some(true) {
+                self.partitioned.insert(name.clone());
+            }
             dimensions.push(RawDimension {
                 name: dn.clone(),
                 kind,
@@ -709,9 +754,19 @@ impl Importer {
         for m in list(get(v, "measures")) {
             let mn = get_str(&m, "name").unwrap_or_default();
             let l = doc.line_of_name(&mn, at);
-            match measure(&m, &mn) {
+            let own_time = get_str(&m, "agg_time_dimension");
+            let coarse_time = own_time
+                .as_ref()
+                .or(default_time.as_ref())
+                .filter(|t| coarse.contains(*t));
+            let parsed = match coarse_time {
+                Some(t) => Err(format!(
+                    "its time dimension {t} was not imported (coarser than a day)"
+                )),
+                None => measure(&m, &mn),
+            };
+            match parsed {
                 Ok(raw) => {
-                    let own_time = get_str(&m, "agg_time_dimension");
                     self.measures.insert(
                         mn.clone(),
                         MeasureInfo {
@@ -733,7 +788,7 @@ impl Importer {
             name,
             table,
             description: get_str(v, "description"),
-            default_time_dimension: default_time,
+            default_time_dimension: default_time.filter(|t| !coarse.contains(t)),
             entities,
             dimensions,
             measures,
@@ -782,15 +837,15 @@ impl Importer {
                 let (mname, mfilter) = match mv {
                     Some(Value::Mapping(_)) => {
                         let mv = mv.cloned().unwrap_or(Value::Null);
-                        for key in ["join_to_timespine", "fill_nulls_with"] {
-                            if get(&mv, key).is_some_and(|x| !matches!(x, Value::Bool(false))) {
-                                return fail(
-                                    self,
-                                    Some(key),
-                                    format!("{key} on a measure is not supported yet"),
-                                );
-                            }
+                        if get(&mv, "join_to_timespine").and_then(Value::as_bool) == Some(true) {
+                            return fail(
+                                self,
+                                Some("join_to_timespine"),
+                                "join_to_timespine is not supported yet".into(),
+                            );
                         }
+                        draft.raw.fill_nulls_with =
+                            get(&mv, "fill_nulls_with").and_then(Value::as_f64);
                         let f = match translate_all(&filter_texts(get(&mv, "filter"))) {
                             Ok(f) => f,
                             Err(e) => return fail(self, Some("filter"), format!("filter: {e}")),
@@ -1028,6 +1083,7 @@ impl Importer {
                     RawRatioInput::Measure(RawMeasureInput {
                         measure: t.measure.clone().unwrap_or_default(),
                         filter,
+                        fill_nulls_with: t.fill_nulls_with,
                     })
                 };
                 if side == "numerator" {

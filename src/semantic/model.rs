@@ -147,6 +147,8 @@ pub struct MeasureInput {
     pub filter: Vec<Condition>,
     /// Index into the model's dimensions; `None` for snapshot metrics with no time axis.
     pub time_dimension: Option<usize>,
+    /// Reported instead of NULL when the measure has no rows for a group (`fill_nulls_with`).
+    pub fill_nulls_with: Option<f64>,
 }
 
 #[derive(Debug, Clone)]
@@ -1088,6 +1090,7 @@ impl<'r, 'a> Builder<'r, 'a> {
             measure: mi,
             filter,
             time_dimension,
+            fill_nulls_with: None,
         })
     }
 
@@ -1177,7 +1180,7 @@ impl<'r, 'a> Builder<'r, 'a> {
         self.forbid(name, rm.numerator.is_some(), "numerator", k);
         self.forbid(name, rm.denominator.is_some(), "denominator", k);
         self.forbid(name, rm.expr.is_some(), "expr", k);
-        let input = self.measure_input(
+        let mut input = self.measure_input(
             layer,
             &rm.name,
             "measure",
@@ -1186,6 +1189,7 @@ impl<'r, 'a> Builder<'r, 'a> {
             rm.time_dimension.as_ref(),
             named,
         )?;
+        input.fill_nulls_with = rm.fill_nulls_with;
         if rm.kind == MetricKindName::Cumulative {
             if input.time_dimension.is_none() {
                 self.rep.error(
@@ -1219,6 +1223,12 @@ impl<'r, 'a> Builder<'r, 'a> {
         self.want(name, rm.denominator.is_some(), "denominator", "ratio");
         self.forbid(name, rm.measure.is_some(), "measure", "ratio");
         self.forbid(name, rm.expr.is_some(), "expr", "ratio");
+        self.forbid(
+            name,
+            rm.fill_nulls_with.is_some(),
+            "fill_nulls_with (put it on the numerator or denominator)",
+            "ratio",
+        );
         let num = self.ratio_input(layer, rm, "numerator", rm.numerator.as_ref()?, named, all);
         let den = self.ratio_input(
             layer,
@@ -1247,6 +1257,12 @@ impl<'r, 'a> Builder<'r, 'a> {
         self.want(name, rm.expr.is_some(), "expr", "derived");
         self.forbid(name, rm.measure.is_some(), "measure", "derived");
         self.forbid(name, !rm.filter.is_empty(), "filter", "derived");
+        self.forbid(
+            name,
+            rm.fill_nulls_with.is_some(),
+            "fill_nulls_with (put it on the input metrics)",
+            "derived",
+        );
         let expr = match tokenize_formula(rm.expr.as_deref()?) {
             Ok(t) => t,
             Err(e) => {
@@ -1273,7 +1289,7 @@ impl<'r, 'a> Builder<'r, 'a> {
             RawRatioInput::Measure(m) => {
                 let mut filter = rm.filter.clone();
                 filter.extend(m.filter.iter().cloned());
-                self.measure_input(
+                let mut input = self.measure_input(
                     layer,
                     &rm.name,
                     key,
@@ -1281,7 +1297,9 @@ impl<'r, 'a> Builder<'r, 'a> {
                     &filter,
                     rm.time_dimension.as_ref(),
                     named,
-                )
+                )?;
+                input.fill_nulls_with = m.fill_nulls_with;
+                Some(input)
             }
             RawRatioInput::Metric(metric) => {
                 let Some(target) = all.iter().find(|x| &x.name == metric) else {
@@ -1304,7 +1322,7 @@ impl<'r, 'a> Builder<'r, 'a> {
                 let mut filter = target.filter.clone();
                 filter.extend(rm.filter.iter().cloned());
                 let measure = target.measure.as_deref()?;
-                self.measure_input(
+                let mut input = self.measure_input(
                     layer,
                     &rm.name,
                     key,
@@ -1312,7 +1330,9 @@ impl<'r, 'a> Builder<'r, 'a> {
                     &filter,
                     target.time_dimension.as_ref(),
                     named,
-                )
+                )?;
+                input.fill_nulls_with = target.fill_nulls_with;
+                Some(input)
             }
         }
     }

@@ -205,6 +205,12 @@ pub struct RawMetric {
     /// Time dimension to use instead of the model's default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub time_dimension: Option<String>,
+    /// simple and cumulative: the value reported instead of NULL when the measure has no
+    /// rows for a group that another metric of the query has (MetricFlow's
+    /// `fill_nulls_with`), e.g. 0 for counts where a missing month means none. Without
+    /// it a missing input is NULL, and so is a derived metric computed from it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fill_nulls_with: Option<f64>,
     /// Which way is good: `higher` or `lower` ("best"/"worst" rank by it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub better: Option<Better>,
@@ -238,9 +244,14 @@ pub enum RawRatioInput {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawMeasureInput {
+    /// The measure aggregated.
     pub measure: String,
+    /// Conditions applied to it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub filter: Vec<String>,
+    /// Reported instead of NULL when the measure has no rows for a group.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fill_nulls_with: Option<f64>,
 }
 
 /// A named, reusable list of conditions.
