@@ -69,6 +69,35 @@ pub enum Command {
     Skills,
     /// Measure compile, governed and raw DuckDB query times at several demo scales.
     Bench(BenchArgs),
+    /// Read another semantic layer's definitions as metrics.yaml.
+    #[command(subcommand)]
+    Import(ImportFrom),
+    /// Write the project's metrics.yaml as another semantic layer's definitions.
+    #[command(subcommand)]
+    Export(ExportTo),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImportFrom {
+    /// A dbt MetricFlow project (semantic models, metrics, Jinja filters): prints
+    /// metrics.yaml and lists every construct it could not carry, with file and line.
+    Metricflow {
+        /// The directory holding the project's YAML (searched recursively).
+        dir: PathBuf,
+        /// Write metrics.yaml here instead of printing it.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ExportTo {
+    /// MetricFlow YAML (semantic_models/, metrics.yaml) that `cortex import metricflow`
+    /// reads back to the same metrics.yaml.
+    Metricflow {
+        /// The directory to write (created if missing).
+        dir: PathBuf,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -323,6 +352,38 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Eval(a) => cmd_eval(config, a, today),
+        Command::Import(ImportFrom::Metricflow { dir, out }) => {
+            let imported = crate::import::metricflow::import_dir(&dir)?;
+            let yaml = imported.to_yaml(&dir)?;
+            for d in &imported.dropped {
+                eprintln!("not imported: {d}");
+            }
+            match out {
+                Some(path) => {
+                    std::fs::write(&path, yaml)
+                        .with_context(|| format!("cannot write {}", path.display()))?;
+                    eprintln!(
+                        "wrote {} ({} models, {} metrics; {} constructs not imported)",
+                        path.display(),
+                        imported.file.semantic_models.len(),
+                        imported.file.metrics.len(),
+                        imported.dropped.len()
+                    );
+                }
+                None => print!("{yaml}"),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Export(ExportTo::Metricflow { dir }) => {
+            let ex = crate::import::metricflow::export(&config.metrics_file(), &dir)?;
+            for f in &ex.files {
+                println!("wrote {}", f.display());
+            }
+            for n in &ex.notes {
+                eprintln!("note: {n}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Test => cmd_test(config, today),
         Command::Skills => {
             let layer = load_layer(&config.metrics_file())?;

@@ -73,12 +73,32 @@ impl fmt::Display for Dropped {
     }
 }
 
-/// A metrics.yaml file as the importer writes it.
-#[derive(Debug, Clone, Serialize)]
+/// A metrics.yaml file, section by section (what the importer writes and the exporter reads).
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct MetricsFile {
+    #[serde(default = "one")]
     pub version: u32,
     pub semantic_models: Vec<RawSemanticModel>,
+    #[serde(default)]
     pub metrics: Vec<RawMetric>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub filters: Vec<crate::semantic::raw::RawNamedFilter>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ignore: Vec<String>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// The Cortex definition an export carries in `config: {meta: {cortex: ...}}`, read back
+/// by the importer so that `import(export(x))` gives `x` again.
+fn cortex_meta(v: &Value) -> Option<&Value> {
+    get(v, "config")
+        .and_then(|c| get(c, "meta"))
+        .or_else(|| get(v, "meta"))
+        .and_then(|m| get(m, "cortex"))
 }
 
 /// The result of an import: the metrics.yaml content and what could not be carried.
@@ -126,7 +146,7 @@ impl Doc {
     /// (0-based), or the document's first line.
     fn line_of_name(&self, name: &str, from: usize) -> usize {
         self.find_line(from, |t| {
-            let t = t.trim_start_matches("- ").trim();
+            let t = t.trim().trim_start_matches("- ").trim();
             t.strip_prefix("name:")
                 .is_some_and(|rest| rest.trim().trim_matches(|c| c == '"' || c == '\'') == name)
         })
@@ -137,7 +157,7 @@ impl Doc {
     fn line_of_key(&self, key: &str, from: usize) -> usize {
         let pat = format!("{key}:");
         self.find_line(from, |t| {
-            t.trim_start_matches("- ").trim().starts_with(&pat)
+            t.trim().trim_start_matches("- ").trim().starts_with(&pat)
         })
     }
 
@@ -528,11 +548,27 @@ pub fn import_dir(dir: &Path) -> Result<Imported, ImportError> {
         }
     }
     let metrics = imp.resolve(drafts);
-    let file = MetricsFile {
+    let mut file = MetricsFile {
         version: 1,
         semantic_models: imp.models,
         metrics,
+        filters: Vec::new(),
+        ignore: Vec::new(),
     };
+    let extras = dir.join(EXTRAS);
+    if extras.exists() {
+        let text = std::fs::read_to_string(&extras).map_err(|source| ImportError::Read {
+            path: extras.clone(),
+            source,
+        })?;
+        let e: Extras = serde_json::from_str(&text).map_err(|e| ImportError::Yaml {
+            path: extras.clone(),
+            line: e.line(),
+            message: e.to_string(),
+        })?;
+        file.filters = e.filters;
+        file.ignore = e.ignore;
+    }
     let imported = Imported {
         file,
         dropped: imp.dropped,
@@ -655,6 +691,13 @@ impl Importer {
     }
 
     fn model(&mut self, doc: &Doc, v: &Value) {
+        if let Some(raw) = cortex_meta(v)
+            .and_then(|m| get(m, "model"))
+            .and_then(|m| serde_norway::from_value::<RawSemanticModel>(m.clone()).ok())
+        {
+            self.models.push(raw);
+            return;
+        }
         let name = get_str(v, "name").unwrap_or_default();
         let at = doc.line_of_name(&name, doc.lo) - 1;
         let rel = get(v, "node_relation");
@@ -800,6 +843,22 @@ impl Importer {
 
     fn metric(&mut self, doc: &Doc, v: &Value) -> Option<MetricDraft> {
         let name = get_str(v, "name").unwrap_or_default();
+        if let Some(meta) = cortex_meta(v) {
+            if get(meta, "generated").is_some() {
+                return None;
+            }
+            if let Some(raw) = get(meta, "metric")
+                .and_then(|m| serde_norway::from_value::<RawMetric>(m.clone()).ok())
+            {
+                return Some(MetricDraft {
+                    raw,
+                    file: doc.file.clone(),
+                    line: doc.line_of_name(&name, doc.lo),
+                    deps: Vec::new(),
+                    ratio_sides: Vec::new(),
+                });
+            }
+        }
         let line = doc.line_of_name(&name, doc.lo);
         let at = line - 1;
         let what = format!("metric {name}");
@@ -1212,6 +1271,22 @@ fn measure(m: &Value, name: &str) -> Result<RawMeasure, String> {
         description: get_str(m, "description"),
     })
 }
+
+/// The file beside an export holding what MetricFlow has no place for (named filters, the
+/// planner's ignore list). JSON, so dbt does not try to parse it.
+pub const EXTRAS: &str = "cortex-extras.json";
+
+#[derive(Debug, Default, Serialize, serde::Deserialize)]
+struct Extras {
+    #[serde(default)]
+    filters: Vec<crate::semantic::raw::RawNamedFilter>,
+    #[serde(default)]
+    ignore: Vec<String>,
+}
+
+pub use export::{export, Exported};
+
+mod export;
 
 #[cfg(test)]
 mod tests {

@@ -17,6 +17,7 @@ mod compiler;
 mod conformance;
 mod demo;
 mod helpers;
+mod import;
 mod llm;
 mod mf;
 mod outbox;
