@@ -274,7 +274,7 @@ pub struct QueryArgs {
     #[arg(long, value_name = "YYYY-MM-DD")]
     pub to: Option<NaiveDate>,
     /// Sort keys such as "-arr" or "segment asc", comma-separated.
-    #[arg(long, value_delimiter = ',')]
+    #[arg(long, value_delimiter = ',', allow_hyphen_values = true)]
     pub order: Vec<String>,
     /// Maximum number of rows.
     #[arg(long)]
@@ -598,6 +598,14 @@ fn check_against_warehouse(
 /// Builds a `MetricQuery` from command-line flags.
 /// A range open at one end runs from the first day of data or up to `today`.
 pub fn query_from_args(a: &QueryArgs, today: NaiveDate) -> Result<MetricQuery> {
+    if let Some(t) =
+        a.by.iter()
+            .find(|b| b.trim() == "metric_time" || b.trim().starts_with("metric_time__"))
+    {
+        anyhow::bail!(
+            "{t:?} is the time axis, not a dimension: use --grain day, week, month, quarter or year (e.g. --grain month)"
+        );
+    }
     let grain = match &a.grain {
         Some(g) => Some(Grain::parse(g).with_context(|| {
             format!("unknown grain {g:?}; use day, week, month, quarter or year")

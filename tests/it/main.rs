@@ -22,6 +22,7 @@ mod llm;
 mod mf;
 mod outbox;
 mod outputs;
+mod query_flags;
 mod render;
 mod security;
 mod skills;
