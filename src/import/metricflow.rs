@@ -275,7 +275,7 @@ fn filter_texts(v: Option<&Value>) -> Vec<String> {
 /// A bare boolean dimension means `= true`. What has no equivalent (OR, entity and metric
 /// filters, time filters at a grain other than day) is an error naming it.
 pub fn translate_filter(text: &str) -> Result<Vec<String>, String> {
-    let rendered = render_jinja(text)?;
+    let rendered = normalise_names(&strip_casts(&render_jinja(text)?));
     let mut out = Vec::new();
     for part in split_top_level(&rendered, "and")? {
         let mut p = part.trim();
@@ -297,6 +297,79 @@ pub fn translate_filter(text: &str) -> Result<Vec<String>, String> {
         out.push(cond);
     }
     Ok(out)
+}
+
+/// `CAST(x AS TIMESTAMP)` and `CAST(x AS DATE)` -> `x`: day-grain comparisons read the same
+/// on dates.
+fn strip_casts(text: &str) -> String {
+    let mut out = text.to_string();
+    loop {
+        let lower = out.to_ascii_lowercase();
+        let Some(start) = lower.find("cast(") else {
+            return out;
+        };
+        let inner_start = start + 5;
+        let mut depth = 1;
+        let mut end = None;
+        for (i, c) in out[inner_start..].char_indices() {
+            match c {
+                '(' => depth += 1,
+                ')' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        end = Some(inner_start + i);
+                        break;
+                    }
+                }
+                _ => {}
+            }
+        }
+        let Some(end) = end else { return out };
+        let inner = &out[inner_start..end];
+        let lower_inner = inner.to_ascii_lowercase();
+        let Some(pos) = lower_inner
+            .rfind(" as timestamp")
+            .or_else(|| lower_inner.rfind(" as date"))
+        else {
+            return out;
+        };
+        let expr = inner[..pos].trim().to_string();
+        out = format!("{}{}{}", &out[..start], expr, &out[end + 1..]);
+    }
+}
+
+/// `booking__ds__day` -> `booking__ds`: a day-grain name is the dimension itself.
+fn normalise_names(text: &str) -> String {
+    let mut out = String::new();
+    let mut word = String::new();
+    let flush = |w: &mut String, out: &mut String| {
+        let t = std::mem::take(w);
+        match t.strip_suffix("__day") {
+            Some(base) if base.contains("__") || base == "metric_time" => out.push_str(base),
+            _ => out.push_str(&t),
+        }
+    };
+    let mut quote: Option<char> = None;
+    for c in text.chars() {
+        if let Some(q) = quote {
+            out.push(c);
+            if c == q {
+                quote = None;
+            }
+            continue;
+        }
+        if c.is_ascii_alphanumeric() || c == '_' {
+            word.push(c);
+        } else {
+            flush(&mut word, &mut out);
+            if c == '\'' || c == '"' {
+                quote = Some(c);
+            }
+            out.push(c);
+        }
+    }
+    flush(&mut word, &mut out);
+    out
 }
 
 fn is_name(s: &str) -> bool {
@@ -1314,6 +1387,13 @@ mod tests {
             translate_filter("{{ Metric('bookings', group_by=['listing']) }} > 2")
                 .unwrap_err()
                 .contains("metric filters")
+        );
+        assert_eq!(
+            translate_filter(
+                "CAST({{ Dimension('revenue_instance__ds__day') }} AS TIMESTAMP) >= CAST('2020-03-05' AS TIMESTAMP)"
+            )
+            .unwrap(),
+            vec!["revenue_instance__ds >= '2020-03-05'"]
         );
         assert!(
             translate_filter("{{ TimeDimension('metric_time', 'month') }} = '2020-01-01'")

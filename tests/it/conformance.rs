@@ -526,7 +526,7 @@ fn metricflow_cases_pass_or_are_unsupported_never_wrong() {
     let mut top: Vec<(String, usize)> = reasons.into_iter().collect();
     top.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     println!("\ntop reasons for unsupported:");
-    for (r, n) in top.iter().take(25) {
+    for (r, n) in top.iter().take(60) {
         println!("{n:>4}  {r}");
     }
     assert_eq!(
