@@ -72,6 +72,12 @@ pub enum Command {
     /// Manage curated context: `cortex context sync notion`.
     #[command(subcommand)]
     Context(ContextCommand),
+    /// Read another semantic layer's definitions as metrics.yaml.
+    #[command(subcommand)]
+    Import(ImportFrom),
+    /// Write the project's metrics.yaml as another semantic layer's definitions.
+    #[command(subcommand)]
+    Export(ExportTo),
 }
 
 #[derive(Debug, Subcommand)]
@@ -87,6 +93,29 @@ pub enum ContextCommand {
 pub enum SyncSource {
     /// The pages and databases of `[notion]` in cortex.toml, into context/notion/.
     Notion,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImportFrom {
+    /// A dbt MetricFlow project (semantic models, metrics, Jinja filters): prints
+    /// metrics.yaml and lists every construct it could not carry, with file and line.
+    Metricflow {
+        /// The directory holding the project's YAML (searched recursively).
+        dir: PathBuf,
+        /// Write metrics.yaml here instead of printing it.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ExportTo {
+    /// MetricFlow YAML (semantic_models/, metrics.yaml) that `cortex import metricflow`
+    /// reads back to the same metrics.yaml.
+    Metricflow {
+        /// The directory to write (created if missing).
+        dir: PathBuf,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -273,7 +302,7 @@ pub struct QueryArgs {
     #[arg(long, value_name = "YYYY-MM-DD")]
     pub to: Option<NaiveDate>,
     /// Sort keys such as "-arr" or "segment asc", comma-separated.
-    #[arg(long, value_delimiter = ',')]
+    #[arg(long, value_delimiter = ',', allow_hyphen_values = true)]
     pub order: Vec<String>,
     /// Maximum number of rows.
     #[arg(long)]
@@ -354,6 +383,38 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Eval(a) => cmd_eval(config, a, today),
+        Command::Import(ImportFrom::Metricflow { dir, out }) => {
+            let imported = crate::import::metricflow::import_dir(&dir)?;
+            let yaml = imported.to_yaml(&dir)?;
+            for d in &imported.dropped {
+                eprintln!("not imported: {d}");
+            }
+            match out {
+                Some(path) => {
+                    std::fs::write(&path, yaml)
+                        .with_context(|| format!("cannot write {}", path.display()))?;
+                    eprintln!(
+                        "wrote {} ({} models, {} metrics; {} constructs not imported)",
+                        path.display(),
+                        imported.file.semantic_models.len(),
+                        imported.file.metrics.len(),
+                        imported.dropped.len()
+                    );
+                }
+                None => print!("{yaml}"),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Export(ExportTo::Metricflow { dir }) => {
+            let ex = crate::import::metricflow::export(&config.metrics_file(), &dir)?;
+            for f in &ex.files {
+                println!("wrote {}", f.display());
+            }
+            for n in &ex.notes {
+                eprintln!("note: {n}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Test => cmd_test(config, today),
         Command::Skills => {
             let layer = load_layer(&config.metrics_file())?;
@@ -568,6 +629,14 @@ fn check_against_warehouse(
 /// Builds a `MetricQuery` from command-line flags.
 /// A range open at one end runs from the first day of data or up to `today`.
 pub fn query_from_args(a: &QueryArgs, today: NaiveDate) -> Result<MetricQuery> {
+    if let Some(t) =
+        a.by.iter()
+            .find(|b| b.trim() == "metric_time" || b.trim().starts_with("metric_time__"))
+    {
+        anyhow::bail!(
+            "{t:?} is the time axis, not a dimension: use --grain day, week, month, quarter or year (e.g. --grain month)"
+        );
+    }
     let grain = match &a.grain {
         Some(g) => Some(Grain::parse(g).with_context(|| {
             format!("unknown grain {g:?}; use day, week, month, quarter or year")

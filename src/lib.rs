@@ -21,6 +21,7 @@
 //! - [`web`]: the internal web site.
 //! - [`warehouse`]: governed DuckDB access: read-only, SQL guard, timeout, row cap, audit.
 //! - [`demo`]: the embedded demo warehouse generator.
+//! - [`import`]: other semantic layers (dbt MetricFlow) in and out of metrics.yaml.
 //! - [`load`]: `cortex load`, a project's warehouse from its load.sql and CSV files.
 //! - [`notion`]: Notion through notion-client: pages and databases synced into context, answers published.
 //! - [`llm`]: the optional LLM (async-openai): tool-calling router and narrator, with fallbacks.
@@ -46,6 +47,7 @@ pub mod engine;
 pub mod eval;
 pub mod format;
 pub mod fuzzy;
+pub mod import;
 pub mod llm;
 pub mod load;
 pub mod notion;

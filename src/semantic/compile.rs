@@ -10,9 +10,10 @@ use serde::Serialize;
 use std::fmt::Write as _;
 
 use super::model::{ExprToken, JoinStep, MeasureInput, MetricKind, Reach, SemanticLayer, Unit};
-use super::query::{Condition, Grain, Literal, MetricQuery, Op};
+use super::query::{Condition, Grain, Literal, MetricQuery, Op, TimeRange};
 use super::raw::{Agg, DataType};
 use crate::fuzzy::did_you_mean;
+use crate::text::calendar::{period_start, shift};
 
 /// What the compiler needs besides the query: the injected clock.
 #[derive(Debug, Clone, Copy)]
@@ -174,7 +175,7 @@ pub fn compile(
     }
     for &id in &metric_ids {
         let m = &layer.metrics[id];
-        let expr = metric_expr(layer, id, &leaves, multi)?;
+        let expr = metric_expr(layer, id, &leaves)?;
         let cast = if is_integer_metric(layer, id) {
             "BIGINT"
         } else {
@@ -458,7 +459,14 @@ fn plan_dims(
     }
     let mut filters = Vec::new();
     for c in extra_filters.iter().chain(&query.filters) {
-        let d = resolve(layer, model, &reached, what, &c.dimension, &mut nodes)?;
+        // `metric_time` (MetricFlow's name) is each metric's own time dimension.
+        let name = match (c.dimension.as_str(), own_time) {
+            ("metric_time" | "metric_time__day", Some(t)) => {
+                layer.models[model].dimensions[t].name.as_str()
+            }
+            (n, _) => n,
+        };
+        let d = resolve(layer, model, &reached, what, name, &mut nodes)?;
         check_literals(&d, c)?;
         filters.push((d, c.clone()));
     }
@@ -496,15 +504,22 @@ fn plan_leaf(
     )
 }
 
-/// The FROM clause of a plan: node 0 as `t0`, every join as `jN`, each a projection of
-/// only the columns used (plus the model's row filter). `own` is node 0's extra columns.
+/// The FROM clause of a listing (dimensions without a metric): node 0 as `t0`, every join
+/// as `jN`, each a projection of only the columns used (plus the model's row filter). `own`
+/// is node 0's extra columns. Joins are left joins: a listing shows the combinations the
+/// first dimension's table has (MetricFlow joins such tables full outer instead).
 fn from_clause(layer: &SemanticLayer, plan: &LeafPlan, own: Vec<String>) -> String {
-    let (t0, joins) = from_parts(layer, plan, own);
+    let (t0, joins) = from_parts(layer, plan, own, "LEFT JOIN");
     t0 + &joins
 }
 
-/// `from_clause` in two parts: node 0 (`... AS t0`) and the joins after it.
-fn from_parts(layer: &SemanticLayer, plan: &LeafPlan, own: Vec<String>) -> (String, String) {
+/// A FROM clause in two parts: node 0 (`... AS t0`) and the joins after it, each `join`.
+fn from_parts(
+    layer: &SemanticLayer,
+    plan: &LeafPlan,
+    own: Vec<String>,
+    join: &str,
+) -> (String, String) {
     let mut projections: Vec<Vec<String>> = vec![Vec::new(); plan.nodes.len()];
     projections[0] = own;
     for (c, node) in plan.nodes.iter().enumerate().skip(1) {
@@ -538,7 +553,7 @@ fn from_parts(layer: &SemanticLayer, plan: &LeafPlan, own: Vec<String>) -> (Stri
     for (c, node) in plan.nodes.iter().enumerate().skip(1) {
         let _ = write!(
             joins,
-            "\n  LEFT JOIN {} AS j{c} ON {}.__key{c} = j{c}.__key",
+            "\n  {join} {} AS j{c} ON {}.__key{c} = j{c}.__key",
             table(c),
             source_alias(node.parent)
         );
@@ -571,6 +586,18 @@ fn listing_base(
                 candidates.push(i);
             }
         }
+    }
+    // A model whose own entity scopes the first name (`user__ds` on the users table) reads
+    // it without a join: try it first.
+    if let Some((entity, _)) = query.group_by[0].split_once("__") {
+        candidates.sort_by_key(|&i| {
+            let m = &layer.models[i];
+            let own = m.primary_entity.as_deref() == Some(entity)
+                || m.entities
+                    .iter()
+                    .any(|e| e.name == entity && e.kind == super::raw::EntityKind::Primary);
+            !own
+        });
     }
     if candidates.is_empty() {
         let g = &query.group_by[0];
@@ -811,7 +838,7 @@ fn leaf_cte(
     if let Some(t) = &time_expr {
         own.push(format!("{t} AS __time"));
     }
-    let (t0, joins) = from_parts(layer, plan, own);
+    let (t0, joins) = from_parts(layer, plan, own, "LEFT JOIN");
     // Group-by columns may be renamed to the user's spelling: project the canonical name.
     let col = |d: &DimRef| format!("{}.{}", source_alias(d.source), ident(&d.name));
 
@@ -882,7 +909,7 @@ fn leaf_cte(
         }
     } else {
         sql.push_str(&t0);
-        if let Some(r) = query.time_range {
+        if let Some(r) = snapped_range(query) {
             let end = r.to.checked_add_days(Days::new(1)).unwrap_or(r.to);
             wheres.push(format!("t0.__time >= DATE '{}'", r.from));
             wheres.push(format!("t0.__time < DATE '{end}'"));
@@ -903,11 +930,21 @@ fn leaf_cte(
     sql.push_str("\n)");
 }
 
-fn is_additive(layer: &SemanticLayer, input: &MeasureInput) -> bool {
-    matches!(
-        layer.models[input.model].measures[input.measure].agg,
-        Agg::Sum | Agg::Count | Agg::CountDistinct
-    )
+/// The time range a (non-cumulative) leaf reads. With a grain it is widened to whole
+/// periods, as MetricFlow does: a weekly query from Jan 15 to Jan 22 reads the weeks that
+/// start Jan 13 and Jan 20 whole, so no bucket counts a partial period.
+fn snapped_range(query: &MetricQuery) -> Option<TimeRange> {
+    let r = query.time_range?;
+    Some(match query.grain {
+        Some(g) => {
+            let end = shift(period_start(r.to, g), g, 1);
+            TimeRange {
+                from: period_start(r.from, g),
+                to: end.pred_opt().unwrap_or(end),
+            }
+        }
+        None => r,
+    })
 }
 
 fn is_integer_metric(layer: &SemanticLayer, id: usize) -> bool {
@@ -920,42 +957,35 @@ fn is_integer_metric(layer: &SemanticLayer, id: usize) -> bool {
     }
 }
 
-fn leaf_value(
-    layer: &SemanticLayer,
-    leaves: &[Leaf],
-    input: &MeasureInput,
-    cumulative: bool,
-    multi: bool,
-) -> String {
+fn leaf_value(leaves: &[Leaf], input: &MeasureInput, cumulative: bool) -> String {
     let i = leaf_index(leaves, input, cumulative);
-    if multi && is_additive(layer, input) {
-        format!("COALESCE(l{i}.value, 0)")
-    } else {
-        format!("l{i}.value")
+    filled(i, input)
+}
+
+/// A leaf's value, with `fill_nulls_with` in place of NULL when the metric says so
+/// (MetricFlow's semantics: a missing input is NULL otherwise).
+fn filled(i: usize, input: &MeasureInput) -> String {
+    match input.fill_nulls_with {
+        Some(f) => format!("COALESCE(l{i}.value, {f})"),
+        None => format!("l{i}.value"),
     }
 }
 
-fn metric_expr(
-    layer: &SemanticLayer,
-    id: usize,
-    leaves: &[Leaf],
-    multi: bool,
-) -> Result<String, CompileError> {
+fn metric_expr(layer: &SemanticLayer, id: usize, leaves: &[Leaf]) -> Result<String, CompileError> {
     Ok(match &layer.metrics[id].kind {
-        MetricKind::Simple(i) => leaf_value(layer, leaves, i, false, multi),
-        MetricKind::Cumulative(i) => leaf_value(layer, leaves, i, true, multi),
+        MetricKind::Simple(i) => leaf_value(leaves, i, false),
+        MetricKind::Cumulative(i) => leaf_value(leaves, i, true),
         MetricKind::Ratio {
             numerator,
             denominator,
         } => {
             let n = leaf_index(leaves, numerator, false);
             let d = leaf_index(leaves, denominator, false);
-            let num = if is_additive(layer, numerator) {
-                format!("COALESCE(l{n}.value, 0)")
-            } else {
-                format!("l{n}.value")
-            };
-            format!("CAST({num} AS DOUBLE) / NULLIF(CAST(l{d}.value AS DOUBLE), 0)")
+            format!(
+                "CAST({} AS DOUBLE) / NULLIF(CAST({} AS DOUBLE), 0)",
+                filled(n, numerator),
+                filled(d, denominator)
+            )
         }
         MetricKind::Derived { expr, .. } => {
             let mut out = String::from("(");
@@ -965,11 +995,7 @@ fn metric_expr(
                         let dep = layer.metric_index(name).ok_or_else(|| {
                             CompileError::Invalid(format!("unknown metric {name} in formula"))
                         })?;
-                        let _ = write!(
-                            out,
-                            "CAST({} AS DOUBLE)",
-                            metric_expr(layer, dep, leaves, true)?
-                        );
+                        let _ = write!(out, "CAST({} AS DOUBLE)", metric_expr(layer, dep, leaves)?);
                     }
                     ExprToken::Number(n) => out.push_str(n),
                     ExprToken::Op(c) => {

@@ -42,6 +42,9 @@ pub struct SemanticModel {
     pub filter: Option<String>,
     /// Declared join paths: (target model, models passed through).
     pub joins: Vec<(usize, Vec<usize>)>,
+    /// The entity one row stands for when no column holds its key (MetricFlow's
+    /// `primary_entity`): it only scopes names, `account__account_type`.
+    pub primary_entity: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -144,6 +147,8 @@ pub struct MeasureInput {
     pub filter: Vec<Condition>,
     /// Index into the model's dimensions; `None` for snapshot metrics with no time axis.
     pub time_dimension: Option<usize>,
+    /// Reported instead of NULL when the measure has no rows for a group (`fill_nulls_with`).
+    pub fill_nulls_with: Option<f64>,
 }
 
 #[derive(Debug, Clone)]
@@ -401,10 +406,13 @@ impl SemanticLayer {
             .filter(|r| match (entity, &r.path) {
                 (None, _) => true,
                 (Some(e), Some(p)) => p.entity() == e,
-                (Some(e), None) => self.models[model]
-                    .entities
-                    .iter()
-                    .any(|x| x.name == e && x.kind == EntityKind::Primary),
+                (Some(e), None) => {
+                    self.models[model].primary_entity.as_deref() == Some(e)
+                        || self.models[model]
+                            .entities
+                            .iter()
+                            .any(|x| x.name == e && x.kind == EntityKind::Primary)
+                }
             })
             .find_map(|r| {
                 self.models[r.model]
@@ -759,6 +767,7 @@ impl<'r, 'a> Builder<'r, 'a> {
                 default_time_dimension,
                 filter: rm.filter,
                 joins: Vec::new(),
+                primary_entity: rm.primary_entity,
             });
         }
         (out, raw_joins)
@@ -1081,6 +1090,7 @@ impl<'r, 'a> Builder<'r, 'a> {
             measure: mi,
             filter,
             time_dimension,
+            fill_nulls_with: None,
         })
     }
 
@@ -1170,7 +1180,7 @@ impl<'r, 'a> Builder<'r, 'a> {
         self.forbid(name, rm.numerator.is_some(), "numerator", k);
         self.forbid(name, rm.denominator.is_some(), "denominator", k);
         self.forbid(name, rm.expr.is_some(), "expr", k);
-        let input = self.measure_input(
+        let mut input = self.measure_input(
             layer,
             &rm.name,
             "measure",
@@ -1179,6 +1189,7 @@ impl<'r, 'a> Builder<'r, 'a> {
             rm.time_dimension.as_ref(),
             named,
         )?;
+        input.fill_nulls_with = rm.fill_nulls_with;
         if rm.kind == MetricKindName::Cumulative {
             if input.time_dimension.is_none() {
                 self.rep.error(
@@ -1212,6 +1223,12 @@ impl<'r, 'a> Builder<'r, 'a> {
         self.want(name, rm.denominator.is_some(), "denominator", "ratio");
         self.forbid(name, rm.measure.is_some(), "measure", "ratio");
         self.forbid(name, rm.expr.is_some(), "expr", "ratio");
+        self.forbid(
+            name,
+            rm.fill_nulls_with.is_some(),
+            "fill_nulls_with (put it on the numerator or denominator)",
+            "ratio",
+        );
         let num = self.ratio_input(layer, rm, "numerator", rm.numerator.as_ref()?, named, all);
         let den = self.ratio_input(
             layer,
@@ -1240,6 +1257,12 @@ impl<'r, 'a> Builder<'r, 'a> {
         self.want(name, rm.expr.is_some(), "expr", "derived");
         self.forbid(name, rm.measure.is_some(), "measure", "derived");
         self.forbid(name, !rm.filter.is_empty(), "filter", "derived");
+        self.forbid(
+            name,
+            rm.fill_nulls_with.is_some(),
+            "fill_nulls_with (put it on the input metrics)",
+            "derived",
+        );
         let expr = match tokenize_formula(rm.expr.as_deref()?) {
             Ok(t) => t,
             Err(e) => {
@@ -1266,7 +1289,7 @@ impl<'r, 'a> Builder<'r, 'a> {
             RawRatioInput::Measure(m) => {
                 let mut filter = rm.filter.clone();
                 filter.extend(m.filter.iter().cloned());
-                self.measure_input(
+                let mut input = self.measure_input(
                     layer,
                     &rm.name,
                     key,
@@ -1274,7 +1297,9 @@ impl<'r, 'a> Builder<'r, 'a> {
                     &filter,
                     rm.time_dimension.as_ref(),
                     named,
-                )
+                )?;
+                input.fill_nulls_with = m.fill_nulls_with;
+                Some(input)
             }
             RawRatioInput::Metric(metric) => {
                 let Some(target) = all.iter().find(|x| &x.name == metric) else {
@@ -1297,7 +1322,7 @@ impl<'r, 'a> Builder<'r, 'a> {
                 let mut filter = target.filter.clone();
                 filter.extend(rm.filter.iter().cloned());
                 let measure = target.measure.as_deref()?;
-                self.measure_input(
+                let mut input = self.measure_input(
                     layer,
                     &rm.name,
                     key,
@@ -1305,7 +1330,9 @@ impl<'r, 'a> Builder<'r, 'a> {
                     &filter,
                     target.time_dimension.as_ref(),
                     named,
-                )
+                )?;
+                input.fill_nulls_with = target.fill_nulls_with;
+                Some(input)
             }
         }
     }

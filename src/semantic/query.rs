@@ -227,6 +227,24 @@ impl Condition {
             }
         };
         let rest: Vec<Tok> = it.collect();
+        // `a = x or a = y` is two conditions, not the value 'x or a = y'.
+        if let Some(i) = rest.iter().position(
+            |t| matches!(t, Tok::Word(w) if w.eq_ignore_ascii_case("or") || w.eq_ignore_ascii_case("and")),
+        ) {
+            let joins_conditions = rest[i + 1..]
+                .iter()
+                .any(|t| matches!(t, Tok::Sym(s) if s != "(" && s != ")" && s != ","));
+            if joins_conditions && op != Op::Between {
+                let word = rest[i].text().to_ascii_uppercase();
+                return Err(if word == "OR" {
+                    format!(
+                        "{text:?}: OR between conditions is not supported; for one dimension use `{dimension} in (x, y)`"
+                    )
+                } else {
+                    format!("{text:?}: give each condition on its own (one --where per condition)")
+                });
+            }
+        }
         let values = match op {
             Op::In | Op::NotIn => {
                 let inner = match (rest.first(), rest.last()) {
@@ -421,6 +439,21 @@ mod tests {
         assert_eq!(c.values, vec![Literal::Str("<$1M".into())]);
         let c = Condition::parse("name = 'O''Brien'").unwrap();
         assert_eq!(c.values, vec![Literal::Str("O'Brien".into())]);
+    }
+
+    #[test]
+    fn refuses_or_and_and_between_conditions_but_keeps_words_in_values() {
+        let e = Condition::parse("channel = email or channel = chat").unwrap_err();
+        assert!(
+            e.contains("OR between conditions") && e.contains("channel in"),
+            "{e}"
+        );
+        let e = Condition::parse("channel = email and segment = SMB").unwrap_err();
+        assert!(e.contains("one --where per condition"), "{e}");
+        let c = Condition::parse("vertical = Toys and Games").unwrap();
+        assert_eq!(c.values, vec![Literal::Str("Toys and Games".into())]);
+        let c = Condition::parse("csat_score between 1 and 3").unwrap();
+        assert_eq!(c.op, Op::Between);
     }
 
     #[test]

@@ -4,11 +4,11 @@
 
 use std::collections::BTreeMap;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// A semantic model: one warehouse table with the entities, dimensions and measures
 /// analysts may use. Designed after dbt MetricFlow's `semantic_models`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawSemanticModel {
     /// Unique name, lower_snake_case.
@@ -16,45 +16,49 @@ pub struct RawSemanticModel {
     /// The warehouse table it reads. Only tables named here may ever be queried.
     pub table: String,
     /// What one row of the table is.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     /// The time dimension metrics on this model use unless they name another.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_time_dimension: Option<String>,
     /// Join keys. A `foreign` entity joins to the model whose `primary` entity has the same name.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub entities: Vec<RawEntity>,
     /// Columns (or SQL expressions over this table) to group and filter by.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub dimensions: Vec<RawDimension>,
     /// Aggregations metrics are built from.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub measures: Vec<RawMeasure>,
     /// Row filter: a SQL condition over this table's columns that every use of the model
     /// applies. Lets one table play several roles, e.g. `party_role_code = 'PH'` (policy
     /// holders) and `party_role_code = 'AG'` (agents) over the same party-role table, each
     /// model with its own entity and dimension names.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub filter: Option<String>,
+    /// The entity one row stands for when no column holds its key (MetricFlow's
+    /// `primary_entity`): `account__account_type` names this model's `account_type`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub primary_entity: Option<String>,
     /// Join paths declared by hand, for targets that two equally short paths reach.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub joins: Vec<RawJoinPath>,
 }
 
 /// A declared join path from the model that lists it to `to`, through the models in `via`
 /// (in order). Only needed when the entity graph offers two shortest paths.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawJoinPath {
     /// The semantic model reached.
     pub to: String,
     /// The models passed through, nearest first; empty for a direct join.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub via: Vec<String>,
 }
 
 /// A join key.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawEntity {
     /// Entity name shared across models, e.g. `merchant`.
@@ -63,11 +67,11 @@ pub struct RawEntity {
     #[serde(rename = "type")]
     pub kind: EntityKind,
     /// Column holding the key; defaults to the entity name.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expr: Option<String>,
 }
 
-#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Deserialize, Serialize, Clone, Copy, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum EntityKind {
     Primary,
@@ -75,7 +79,7 @@ pub enum EntityKind {
 }
 
 /// A dimension.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawDimension {
     /// Unique name across all models, lower_snake_case; users group and filter by it.
@@ -84,47 +88,47 @@ pub struct RawDimension {
     #[serde(rename = "type")]
     pub kind: DimensionKind,
     /// Column or SQL expression over this model's table; defaults to the name.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expr: Option<String>,
     /// Human label; defaults to the name with spaces.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub label: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     /// Other ways people name this dimension ("tier", "plan type").
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub synonyms: Vec<String>,
     /// Stored values the planner recognises in questions. Values are matched exactly.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sample_values: Vec<String>,
     /// Extra phrases for a stored value: `United Kingdom: [UK, Britain]`.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub value_synonyms: BTreeMap<String, Vec<String>>,
     /// `string` (default), `number` or `boolean`.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data_type: Option<DataType>,
     /// True when the dimension is the display name of its model's entity (a merchant's
     /// store name): "top 5 merchants" groups by it, and its stored values filter questions.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub entity_name: bool,
     /// The values are identifiers (policy numbers, ids): printed as stored, without
     /// thousands separators.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub identifier: bool,
     /// A date that may lie after today (a deal's expected close, a planned date): periods
     /// on it are not cut at today.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub future: bool,
 }
 
-#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Deserialize, Serialize, Clone, Copy, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum DimensionKind {
     Categorical,
     Time,
 }
 
-#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Deserialize, Serialize, Clone, Copy, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum DataType {
     String,
@@ -133,7 +137,7 @@ pub enum DataType {
 }
 
 /// A measure: one aggregation over one column or expression.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawMeasure {
     /// Unique name across all models.
@@ -141,16 +145,16 @@ pub struct RawMeasure {
     /// sum, count, count_distinct, avg, min, max, median or percentile.
     pub agg: Agg,
     /// Column or SQL expression; defaults to the name (`count` without expr counts rows).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expr: Option<String>,
     /// For `agg: percentile`: the fraction, e.g. 0.9.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub percentile: Option<f64>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
 }
 
-#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Deserialize, Serialize, Clone, Copy, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum Agg {
     Sum,
@@ -164,7 +168,7 @@ pub enum Agg {
 }
 
 /// A metric: what people ask for.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawMetric {
     /// Unique name, lower_snake_case.
@@ -173,7 +177,7 @@ pub struct RawMetric {
     #[serde(rename = "type")]
     pub kind: MetricKindName,
     /// Human label ("ARR").
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub label: Option<String>,
     /// One-line definition shown in every answer's provenance.
     pub description: String,
@@ -182,27 +186,33 @@ pub struct RawMetric {
     /// usd, count, minutes, hours, seconds, days, ratio, score or percent.
     pub unit: String,
     /// Other ways people ask for it ("annual recurring revenue").
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub synonyms: Vec<String>,
     /// simple and cumulative: the measure aggregated.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub measure: Option<String>,
     /// ratio: numerator and denominator.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub numerator: Option<RawRatioInput>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub denominator: Option<RawRatioInput>,
     /// derived: arithmetic over other metrics, e.g. `contraction_arr + churned_arr`.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expr: Option<String>,
     /// Conditions (or names of shared `filters`) applied to the measure.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub filter: Vec<String>,
     /// Time dimension to use instead of the model's default.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub time_dimension: Option<String>,
+    /// simple and cumulative: the value reported instead of NULL when the measure has no
+    /// rows for a group that another metric of the query has (MetricFlow's
+    /// `fill_nulls_with`), e.g. 0 for counts where a missing month means none. Without
+    /// it a missing input is NULL, and so is a derived metric computed from it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fill_nulls_with: Option<f64>,
     /// Which way is good: `higher` or `lower` ("best"/"worst" rank by it).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub better: Option<Better>,
 }
 
@@ -214,7 +224,7 @@ pub enum Better {
     Lower,
 }
 
-#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Deserialize, Serialize, Clone, Copy, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum MetricKindName {
     Simple,
@@ -224,27 +234,32 @@ pub enum MetricKindName {
 }
 
 /// One side of a ratio: a metric name, or a measure with optional filter.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(untagged)]
 pub enum RawRatioInput {
     Metric(String),
     Measure(RawMeasureInput),
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawMeasureInput {
+    /// The measure aggregated.
     pub measure: String,
-    #[serde(default)]
+    /// Conditions applied to it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub filter: Vec<String>,
+    /// Reported instead of NULL when the measure has no rows for a group.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fill_nulls_with: Option<f64>,
 }
 
 /// A named, reusable list of conditions.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawNamedFilter {
     pub name: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     #[serde(rename = "where")]
     pub conditions: Vec<String>,

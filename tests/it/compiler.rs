@@ -801,8 +801,9 @@ fn multi_hop_joins_and_role_playing_tables_match_hand_sql() {
         json!({"metrics": ["claims", "paid"], "group_by": ["agent_name"],
                "filters": [{"dimension": "holder_name", "op": "=", "values": ["Mary"]}]}),
     );
-    // Carl's policy has a claim but no payment.
-    assert_eq!(rows, json!([["Bob", 2, 1750.0], ["Carl", 1, 0.0]]));
+    // Carl's policy has a claim but no payment: empty (NULL), as in MetricFlow, since
+    // `paid` has no `fill_nulls_with`.
+    assert_eq!(rows, json!([["Bob", 2, 1750.0], ["Carl", 1, null]]));
 }
 
 #[test]

@@ -1,0 +1,1410 @@
+//! `cortex import metricflow DIR`: a dbt MetricFlow project's semantic models and metrics
+//! (YAML, one `semantic_model:` / `metric:` per document or `semantic_models:` / `metrics:`
+//! lists) into Cortex's metrics.yaml.
+//!
+//! Names. MetricFlow scopes a dimension by its model's entity (`booking__is_instant`);
+//! metrics.yaml keeps each model's dimension names as written (they only need to be unique
+//! within a model) and resolves `entity__dim` the way MetricFlow does: the entity is the
+//! model's own primary entity (or `primary_entity`) or the entity a join goes through. So a
+//! MetricFlow group-by or filter name is a Cortex name, unchanged.
+//!
+//! What it cannot carry (conversion metrics, offsets, windows, semi-additive measures,
+//! `{{ Metric() }}` filters, ...) is listed in [`Imported::dropped`] with file and line,
+//! together with everything that depended on it. Nothing is dropped silently.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use serde_norway::Value;
+
+use crate::semantic::model::tokenize_formula;
+use crate::semantic::query::Condition;
+use crate::semantic::raw::{
+    Agg, DimensionKind, EntityKind, MetricKindName, RawDimension, RawEntity, RawMeasure,
+    RawMeasureInput, RawMetric, RawRatioInput, RawSemanticModel,
+};
+
+/// Why an import failed as a whole (single constructs that cannot be carried are
+/// [`Dropped`], not errors).
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}:{line}: not valid YAML: {message}")]
+    Yaml {
+        path: PathBuf,
+        line: usize,
+        message: String,
+    },
+    #[error("no MetricFlow semantic models found under {0}")]
+    Empty(PathBuf),
+    #[error("the imported metrics.yaml does not load (an importer bug): {0}")]
+    Invalid(String),
+}
+
+/// One construct the importer could not carry into metrics.yaml.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dropped {
+    /// The MetricFlow file it was read from.
+    pub file: PathBuf,
+    /// 1-based line of the construct in that file.
+    pub line: usize,
+    /// What was dropped, e.g. `metric bookings_growth` or `measure total_balance`.
+    pub what: String,
+    /// Why, in one phrase.
+    pub reason: String,
+}
+
+impl fmt::Display for Dropped {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}:{}: {}: {}",
+            self.file.display(),
+            self.line,
+            self.what,
+            self.reason
+        )
+    }
+}
+
+/// A metrics.yaml file, section by section (what the importer writes and the exporter reads).
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsFile {
+    #[serde(default = "one")]
+    pub version: u32,
+    pub semantic_models: Vec<RawSemanticModel>,
+    #[serde(default)]
+    pub metrics: Vec<RawMetric>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub filters: Vec<crate::semantic::raw::RawNamedFilter>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ignore: Vec<String>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// The Cortex definition an export carries in `config: {meta: {cortex: ...}}`, read back
+/// by the importer so that `import(export(x))` gives `x` again.
+fn cortex_meta(v: &Value) -> Option<&Value> {
+    get(v, "config")
+        .and_then(|c| get(c, "meta"))
+        .or_else(|| get(v, "meta"))
+        .and_then(|m| get(m, "cortex"))
+}
+
+/// The result of an import: the metrics.yaml content and what could not be carried.
+#[derive(Debug, Clone)]
+pub struct Imported {
+    pub file: MetricsFile,
+    pub dropped: Vec<Dropped>,
+}
+
+impl Imported {
+    /// The metrics.yaml text, with a header naming the source.
+    pub fn to_yaml(&self, source: &Path) -> Result<String, ImportError> {
+        let body =
+            serde_norway::to_string(&self.file).map_err(|e| ImportError::Invalid(e.to_string()))?;
+        let mut out = format!(
+            "# Imported from the MetricFlow project {} by `cortex import metricflow`.\n",
+            source.display()
+        );
+        if !self.dropped.is_empty() {
+            out.push_str(
+                "# Not carried (see `cortex import metricflow` output for the reasons):\n",
+            );
+            for d in &self.dropped {
+                out.push_str(&format!("#   {}\n", d.what));
+            }
+        }
+        out.push_str(&body);
+        Ok(out)
+    }
+}
+
+/// One YAML document of a MetricFlow file, with its line range.
+struct Doc {
+    file: PathBuf,
+    /// Lines of the whole file.
+    lines: std::sync::Arc<Vec<String>>,
+    /// 0-based first line of the document, and one past its last.
+    lo: usize,
+    hi: usize,
+    value: Value,
+}
+
+impl Doc {
+    /// 1-based line of the first `name: <name>` in the document at or after line `from`
+    /// (0-based), or the document's first line.
+    fn line_of_name(&self, name: &str, from: usize) -> usize {
+        self.find_line(from, |t| {
+            let t = t.trim().trim_start_matches("- ").trim();
+            t.strip_prefix("name:")
+                .is_some_and(|rest| rest.trim().trim_matches(|c| c == '"' || c == '\'') == name)
+        })
+    }
+
+    /// 1-based line of the first line at or after `from` (0-based) whose trimmed text starts
+    /// with `key:`.
+    fn line_of_key(&self, key: &str, from: usize) -> usize {
+        let pat = format!("{key}:");
+        self.find_line(from, |t| {
+            t.trim().trim_start_matches("- ").trim().starts_with(&pat)
+        })
+    }
+
+    fn find_line(&self, from: usize, pred: impl Fn(&str) -> bool) -> usize {
+        let start = from.max(self.lo);
+        (start..self.hi)
+            .find(|&i| pred(&self.lines[i]))
+            .map_or(start + 1, |i| i + 1)
+    }
+}
+
+/// Every `*.yml` / `*.yaml` file under `dir`, sorted.
+fn yaml_files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), ImportError> {
+    let rd = std::fs::read_dir(dir).map_err(|source| ImportError::Read {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let mut entries: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    entries.sort();
+    for p in entries {
+        if p.is_dir() {
+            if !p
+                .file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with('.') || n == "target" || n == "dbt_packages")
+            {
+                yaml_files(&p, out)?;
+            }
+        } else if p
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| e == "yml" || e == "yaml")
+        {
+            out.push(p);
+        }
+    }
+    Ok(())
+}
+
+fn read_docs(path: &Path) -> Result<Vec<Doc>, ImportError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ImportError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let lines: Vec<String> = text.lines().map(str::to_string).collect();
+    let lines = std::sync::Arc::new(lines);
+    let mut docs = Vec::new();
+    let mut lo = 0;
+    let mut bounds = Vec::new();
+    for (i, l) in lines.iter().enumerate() {
+        if l.trim_end() == "---" {
+            bounds.push((lo, i));
+            lo = i + 1;
+        }
+    }
+    bounds.push((lo, lines.len()));
+    for (lo, hi) in bounds {
+        let chunk = lines[lo..hi].join("\n");
+        if chunk.trim().is_empty() {
+            continue;
+        }
+        let value: Value = serde_norway::from_str(&chunk).map_err(|e| ImportError::Yaml {
+            path: path.to_path_buf(),
+            line: lo + e.location().map_or(1, |l| l.line()),
+            message: e.to_string(),
+        })?;
+        docs.push(Doc {
+            file: path.to_path_buf(),
+            lines: lines.clone(),
+            lo,
+            hi,
+            value,
+        });
+    }
+    Ok(docs)
+}
+
+/// A scalar as text (`expr: 1` is the number 1 in YAML).
+fn scalar(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+fn get<'a>(v: &'a Value, key: &str) -> Option<&'a Value> {
+    v.as_mapping().and_then(|m| m.get(key))
+}
+
+fn get_str(v: &Value, key: &str) -> Option<String> {
+    get(v, key).and_then(scalar)
+}
+
+fn list(v: Option<&Value>) -> Vec<Value> {
+    match v {
+        Some(Value::Sequence(s)) => s.clone(),
+        _ => Vec::new(),
+    }
+}
+
+/// Filter text(s): a string or a list of strings.
+fn filter_texts(v: Option<&Value>) -> Vec<String> {
+    match v {
+        Some(Value::String(s)) => vec![s.clone()],
+        Some(Value::Sequence(s)) => s.iter().filter_map(scalar).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Translates a MetricFlow where filter (`{{ Dimension('booking__is_instant') }}`,
+/// `{{ Dimension('listing__country_latest') }} = 'us'`, `{{ TimeDimension('metric_time',
+/// 'day') }} >= '2020-01-02'`, joined by AND) into metrics.yaml conditions, one per AND term.
+/// A bare boolean dimension means `= true`. What has no equivalent (OR, entity and metric
+/// filters, time filters at a grain other than day) is an error naming it.
+pub fn translate_filter(text: &str) -> Result<Vec<String>, String> {
+    let rendered = normalise_names(&strip_casts(&render_jinja(text)?));
+    let mut out = Vec::new();
+    for part in split_top_level(&rendered, "and")? {
+        let mut p = part.trim();
+        while p.starts_with('(') && p.ends_with(')') && balanced(&p[1..p.len() - 1]) {
+            p = p[1..p.len() - 1].trim();
+        }
+        let cond = if is_name(p) {
+            format!("{p} = true")
+        } else if let Some(rest) = p
+            .strip_prefix("NOT ")
+            .or_else(|| p.strip_prefix("not "))
+            .filter(|r| is_name(r.trim()))
+        {
+            format!("{} = false", rest.trim())
+        } else {
+            p.to_string()
+        };
+        Condition::parse(&cond)?;
+        out.push(cond);
+    }
+    Ok(out)
+}
+
+/// `CAST(x AS TIMESTAMP)` and `CAST(x AS DATE)` -> `x`: day-grain comparisons read the same
+/// on dates.
+fn strip_casts(text: &str) -> String {
+    let mut out = text.to_string();
+    loop {
+        let lower = out.to_ascii_lowercase();
+        let Some(start) = lower.find("cast(") else {
+            return out;
+        };
+        let inner_start = start + 5;
+        let mut depth = 1;
+        let mut end = None;
+        for (i, c) in out[inner_start..].char_indices() {
+            match c {
+                '(' => depth += 1,
+                ')' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        end = Some(inner_start + i);
+                        break;
+                    }
+                }
+                _ => {}
+            }
+        }
+        let Some(end) = end else { return out };
+        let inner = &out[inner_start..end];
+        let lower_inner = inner.to_ascii_lowercase();
+        let Some(pos) = lower_inner
+            .rfind(" as timestamp")
+            .or_else(|| lower_inner.rfind(" as date"))
+        else {
+            return out;
+        };
+        let expr = inner[..pos].trim().to_string();
+        out = format!("{}{}{}", &out[..start], expr, &out[end + 1..]);
+    }
+}
+
+/// `booking__ds__day` -> `booking__ds`: a day-grain name is the dimension itself.
+fn normalise_names(text: &str) -> String {
+    let mut out = String::new();
+    let mut word = String::new();
+    let flush = |w: &mut String, out: &mut String| {
+        let t = std::mem::take(w);
+        match t.strip_suffix("__day") {
+            Some(base) if base.contains("__") || base == "metric_time" => out.push_str(base),
+            _ => out.push_str(&t),
+        }
+    };
+    let mut quote: Option<char> = None;
+    for c in text.chars() {
+        if let Some(q) = quote {
+            out.push(c);
+            if c == q {
+                quote = None;
+            }
+            continue;
+        }
+        if c.is_ascii_alphanumeric() || c == '_' {
+            word.push(c);
+        } else {
+            flush(&mut word, &mut out);
+            if c == '\'' || c == '"' {
+                quote = Some(c);
+            }
+            out.push(c);
+        }
+    }
+    flush(&mut word, &mut out);
+    out
+}
+
+fn is_name(s: &str) -> bool {
+    !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+fn balanced(s: &str) -> bool {
+    let mut depth = 0i32;
+    for c in s.chars() {
+        match c {
+            '(' => depth += 1,
+            ')' => {
+                depth -= 1;
+                if depth < 0 {
+                    return false;
+                }
+            }
+            _ => {}
+        }
+    }
+    depth == 0
+}
+
+/// Replaces each `{{ Call(...) }}` with the name it stands for.
+fn render_jinja(text: &str) -> Result<String, String> {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("{{") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let end = after
+            .find("}}")
+            .ok_or_else(|| format!("unterminated {{{{ in {text:?}"))?;
+        out.push_str(&render_call(after[..end].trim())?);
+        rest = &after[end + 2..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+fn render_call(call: &str) -> Result<String, String> {
+    let (func, args) = call
+        .split_once('(')
+        .ok_or_else(|| format!("unsupported template {{{{ {call} }}}}"))?;
+    let args = args.trim_end().strip_suffix(')').unwrap_or(args);
+    let mut positional = Vec::new();
+    for a in args.split(',') {
+        let a = a.trim();
+        if a.is_empty() {
+            continue;
+        }
+        if let Some((k, v)) = a.split_once('=') {
+            let v = v.trim();
+            if k.trim() == "entity_path" && v != "[]" {
+                return Err(format!(
+                    "entity_path {v} in {{{{ {call} }}}} is not supported"
+                ));
+            }
+            continue;
+        }
+        positional.push(a.trim_matches(|c| c == '\'' || c == '"').to_string());
+    }
+    let first = positional
+        .first()
+        .cloned()
+        .ok_or_else(|| format!("{{{{ {call} }}}} names nothing"))?;
+    match func.trim() {
+        "Dimension" => Ok(first),
+        "TimeDimension" => match positional.get(1).map(|g| g.to_ascii_lowercase()) {
+            None => Ok(first),
+            Some(g) if g == "day" => Ok(first),
+            Some(g) => Err(format!(
+                "a time filter at {g} grain ({first}) is not supported"
+            )),
+        },
+        "Entity" => Err(format!(
+            "filters on an entity ({{{{ Entity('{first}') }}}}) are not supported"
+        )),
+        "Metric" => Err(format!(
+            "metric filters ({{{{ Metric('{first}', ...) }}}}) are not supported"
+        )),
+        other => Err(format!("unsupported template function {other}")),
+    }
+}
+
+/// Splits on a keyword (`and`) outside quotes and parentheses; refuses a top-level `or`.
+fn split_top_level(text: &str, keyword: &str) -> Result<Vec<String>, String> {
+    let chars: Vec<char> = text.chars().collect();
+    let mut parts = Vec::new();
+    let mut cur = String::new();
+    let mut depth = 0i32;
+    let mut quote: Option<char> = None;
+    let mut i = 0;
+    let word_at = |i: usize, w: &str| -> bool {
+        let n = w.len();
+        if i + n > chars.len() {
+            return false;
+        }
+        let s: String = chars[i..i + n].iter().collect();
+        let before = i == 0 || chars[i - 1].is_whitespace() || chars[i - 1] == ')';
+        let after = i + n == chars.len() || chars[i + n].is_whitespace() || chars[i + n] == '(';
+        s.eq_ignore_ascii_case(w) && before && after
+    };
+    while i < chars.len() {
+        let c = chars[i];
+        if let Some(q) = quote {
+            cur.push(c);
+            if c == q {
+                quote = None;
+            }
+            i += 1;
+            continue;
+        }
+        match c {
+            '\'' | '"' => quote = Some(c),
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            _ => {}
+        }
+        if word_at(i, "or") {
+            return Err("OR in filters is not supported".to_string());
+        }
+        if depth == 0 && word_at(i, keyword) {
+            // `x between 1 and 3` keeps its `and`.
+            if !cur.to_ascii_lowercase().contains(" between ") {
+                parts.push(std::mem::take(&mut cur));
+                i += keyword.len();
+                continue;
+            }
+        }
+        cur.push(c);
+        i += 1;
+    }
+    parts.push(cur);
+    Ok(parts.into_iter().filter(|p| !p.trim().is_empty()).collect())
+}
+
+/// A measure as read, before metrics use it.
+struct MeasureInfo {
+    /// The measure's own time dimension when it differs from its model's default.
+    time_dimension: Option<String>,
+}
+
+/// A metric as read, before its dependencies are checked.
+struct MetricDraft {
+    raw: RawMetric,
+    file: PathBuf,
+    line: usize,
+    /// Metrics it needs (derived inputs, ratio sides).
+    deps: Vec<String>,
+    /// Ratio sides that must be simple metrics: (side, metric, extra filter).
+    ratio_sides: Vec<(String, String, Vec<String>)>,
+}
+
+/// Imports every semantic model and metric under `dir`.
+pub fn import_dir(dir: &Path) -> Result<Imported, ImportError> {
+    let mut files = Vec::new();
+    yaml_files(dir, &mut files)?;
+    let mut docs = Vec::new();
+    for f in &files {
+        docs.extend(read_docs(f)?);
+    }
+    let mut imp = Importer::default();
+    let mut metric_docs: Vec<(usize, Value)> = Vec::new();
+    for (di, doc) in docs.iter().enumerate() {
+        let Some(map) = doc.value.as_mapping() else {
+            continue;
+        };
+        for (k, v) in map {
+            match k.as_str().unwrap_or("") {
+                "semantic_model" => imp.model(doc, v),
+                "semantic_models" => {
+                    for m in list(Some(v)) {
+                        imp.model(doc, &m);
+                    }
+                }
+                "metric" => metric_docs.push((di, v.clone())),
+                "metrics" => {
+                    for m in list(Some(v)) {
+                        metric_docs.push((di, m));
+                    }
+                }
+                "saved_query" | "saved_queries" => {
+                    for q in match v {
+                        Value::Sequence(s) => s.clone(),
+                        other => vec![other.clone()],
+                    } {
+                        let name = get_str(&q, "name").unwrap_or_default();
+                        imp.drop_at(
+                            doc,
+                            doc.line_of_name(&name, doc.lo),
+                            format!("saved query {name}"),
+                            "saved queries are not part of metrics.yaml (skills play that role)",
+                        );
+                    }
+                }
+                // The compiler builds its own date series; dbt's own keys are not semantic.
+                "project_configuration"
+                | "version"
+                | "models"
+                | "sources"
+                | "seeds"
+                | "snapshots"
+                | "exposures"
+                | "macros" => {}
+                other => imp.drop_at(
+                    doc,
+                    doc.line_of_key(other, doc.lo),
+                    format!("top-level key {other}"),
+                    "not a MetricFlow construct the importer knows",
+                ),
+            }
+        }
+    }
+    if imp.models.is_empty() {
+        return Err(ImportError::Empty(dir.to_path_buf()));
+    }
+    imp.drop_dangling_foreign_entities(&docs);
+    let mut drafts = Vec::new();
+    for (di, v) in &metric_docs {
+        if let Some(d) = imp.metric(&docs[*di], v) {
+            drafts.push(d);
+        }
+    }
+    // Measures with `create_metric: true` become simple metrics of the same name.
+    for (name, (file, line)) in std::mem::take(&mut imp.create_metric) {
+        if drafts.iter().any(|d| d.raw.name == name) {
+            continue;
+        }
+        let time_dimension = imp
+            .measures
+            .get(&name)
+            .and_then(|m| m.time_dimension.clone());
+        drafts.push(MetricDraft {
+            raw: raw_metric(
+                &name,
+                MetricKindName::Simple,
+                None,
+                None,
+                Some(name.clone()),
+            ),
+            file,
+            line,
+            deps: Vec::new(),
+            ratio_sides: Vec::new(),
+        });
+        if let Some(d) = drafts.last_mut() {
+            d.raw.time_dimension = time_dimension;
+        }
+    }
+    let metrics = imp.resolve(drafts);
+    let mut file = MetricsFile {
+        version: 1,
+        semantic_models: imp.models,
+        metrics,
+        filters: Vec::new(),
+        ignore: Vec::new(),
+    };
+    let extras = dir.join(EXTRAS);
+    if extras.exists() {
+        let text = std::fs::read_to_string(&extras).map_err(|source| ImportError::Read {
+            path: extras.clone(),
+            source,
+        })?;
+        let e: Extras = serde_json::from_str(&text).map_err(|e| ImportError::Yaml {
+            path: extras.clone(),
+            line: e.line(),
+            message: e.to_string(),
+        })?;
+        file.filters = e.filters;
+        file.ignore = e.ignore;
+    }
+    let imported = Imported {
+        file,
+        dropped: imp.dropped,
+    };
+    // The output must load: anything else is an importer bug, said as such.
+    let text = imported.to_yaml(dir)?;
+    crate::semantic::SemanticLayer::from_source(Path::new("metrics.yaml"), &text)
+        .map_err(|d| ImportError::Invalid(d.to_string()))?;
+    Ok(imported)
+}
+
+fn raw_metric(
+    name: &str,
+    kind: MetricKindName,
+    description: Option<String>,
+    label: Option<String>,
+    measure: Option<String>,
+) -> RawMetric {
+    RawMetric {
+        name: name.to_string(),
+        kind,
+        label,
+        description: description.unwrap_or_else(|| name.replace('_', " ")),
+        owner: "metricflow import".to_string(),
+        unit: "count".to_string(),
+        synonyms: Vec::new(),
+        measure,
+        numerator: None,
+        denominator: None,
+        expr: None,
+        filter: Vec::new(),
+        time_dimension: None,
+        fill_nulls_with: None,
+        better: None,
+    }
+}
+
+#[derive(Default)]
+struct Importer {
+    models: Vec<RawSemanticModel>,
+    measures: BTreeMap<String, MeasureInfo>,
+    /// Measures dropped, with the reason (metrics on them are dropped too).
+    dropped_measures: BTreeMap<String, String>,
+    create_metric: Vec<(String, (PathBuf, usize))>,
+    dropped: Vec<Dropped>,
+    /// Models with a partition dimension (`is_partition: true`).
+    partitioned: BTreeSet<String>,
+}
+
+impl Importer {
+    fn drop_at(&mut self, doc: &Doc, line: usize, what: String, reason: &str) {
+        self.dropped.push(Dropped {
+            file: doc.file.clone(),
+            line,
+            what,
+            reason: reason.to_string(),
+        });
+    }
+
+    /// A foreign entity no model has as its primary entity joins nothing; metrics.yaml
+    /// refuses it, so it is listed as dropped (MetricFlow only uses it to group by the key).
+    fn drop_dangling_foreign_entities(&mut self, docs: &[Doc]) {
+        let primaries: BTreeSet<String> = self
+            .models
+            .iter()
+            .flat_map(|m| m.entities.iter())
+            .filter(|e| e.kind == EntityKind::Primary)
+            .map(|e| e.name.clone())
+            .collect();
+        for mi in 0..self.models.len() {
+            let model = self.models[mi].name.clone();
+            let (keep, gone): (Vec<RawEntity>, Vec<RawEntity>) =
+                std::mem::take(&mut self.models[mi].entities)
+                    .into_iter()
+                    .partition(|e| e.kind == EntityKind::Primary || primaries.contains(&e.name));
+            self.models[mi].entities = keep;
+            let mut gone: Vec<(RawEntity, &str)> = gone
+                .into_iter()
+                .map(|e| (e, "no semantic model has it as primary entity, so it joins nothing (grouping by an entity key is not supported)"))
+                .collect();
+            if self.partitioned.contains(&model) {
+                // MetricFlow joins two partitioned models on their partition too; metrics.yaml
+                // joins on one key. So nothing joins into a partitioned model from another
+                // partitioned one: its key becomes `primary_entity` (names stay scoped).
+                let targeted: BTreeSet<String> = self
+                    .models
+                    .iter()
+                    .filter(|m| m.name != model && self.partitioned.contains(&m.name))
+                    .flat_map(|m| m.entities.iter().map(|e| e.name.clone()))
+                    .collect();
+                let (keep, cut): (Vec<RawEntity>, Vec<RawEntity>) =
+                    std::mem::take(&mut self.models[mi].entities)
+                        .into_iter()
+                        .partition(|e| {
+                            e.kind != EntityKind::Primary || !targeted.contains(&e.name)
+                        });
+                self.models[mi].entities = keep;
+                for e in cut {
+                    if self.models[mi].primary_entity.is_none() {
+                        self.models[mi].primary_entity = Some(e.name.clone());
+                    }
+                    gone.push((e, "joins into this partitioned model from another partitioned one: partition-aware joins are not supported yet (its dimensions stay available to its own measures)"));
+                }
+            }
+            for (e, reason) in gone {
+                let doc = docs.iter().find(|d| {
+                    let v = get(&d.value, "semantic_model");
+                    v.and_then(|v| get_str(v, "name")).as_deref() == Some(model.as_str())
+                        || list(get(&d.value, "semantic_models"))
+                            .iter()
+                            .any(|m| get_str(m, "name").as_deref() == Some(model.as_str()))
+                });
+                if let Some(doc) = doc {
+                    let at = doc.line_of_name(&model, doc.lo) - 1;
+                    let line = doc.line_of_name(&e.name, at);
+                    self.drop_at(doc, line, format!("entity {model}.{}", e.name), reason);
+                }
+            }
+        }
+    }
+
+    fn model(&mut self, doc: &Doc, v: &Value) {
+        if let Some(raw) = cortex_meta(v)
+            .and_then(|m| get(m, "model"))
+            .and_then(|m| serde_norway::from_value::<RawSemanticModel>(m.clone()).ok())
+        {
+            self.models.push(raw);
+            return;
+        }
+        let name = get_str(v, "name").unwrap_or_default();
+        let at = doc.line_of_name(&name, doc.lo) - 1;
+        let rel = get(v, "node_relation");
+        let table = rel
+            .and_then(|r| get_str(r, "alias"))
+            .or_else(|| get_str(v, "model").map(|m| dbt_ref(&m)));
+        let Some(table) = table else {
+            self.drop_at(
+                doc,
+                at + 1,
+                format!("semantic model {name}"),
+                "no node_relation alias or model ref names its table",
+            );
+            return;
+        };
+        let defaults = get(v, "defaults");
+        let default_time = defaults.and_then(|d| get_str(d, "agg_time_dimension"));
+        let mut entities = Vec::new();
+        for e in list(get(v, "entities")) {
+            let en = get_str(&e, "name").unwrap_or_default();
+            let kind = match get_str(&e, "type").as_deref() {
+                Some("primary") | Some("unique") => EntityKind::Primary,
+                Some("foreign") => EntityKind::Foreign,
+                other => {
+                    let l = doc.line_of_name(&en, at);
+                    self.drop_at(
+                        doc,
+                        l,
+                        format!("entity {name}.{en}"),
+                        &format!("entity type {} is not supported", other.unwrap_or("?")),
+                    );
+                    continue;
+                }
+            };
+            entities.push(RawEntity {
+                name: en.clone(),
+                kind,
+                expr: Some(get_str(&e, "expr").unwrap_or(en)),
+            });
+        }
+        let mut dimensions = Vec::new();
+        let mut coarse = BTreeSet::new();
+        for d in list(get(v, "dimensions")) {
+            let dn = get_str(&d, "name").unwrap_or_default();
+            let l = doc.line_of_name(&dn, at);
+            if get(&d, "validity_params").is_some()
+                || get(&d, "type_params")
+                    .and_then(|t| get(t, "validity_params"))
+                    .is_some()
+            {
+                self.drop_at(
+                    doc,
+                    l,
+                    format!("dimension {name}.{dn}"),
+                    "validity_params (slowly changing dimensions) are not supported",
+                );
+                continue;
+            }
+            let kind = match get_str(&d, "type").as_deref() {
+                Some("time") => DimensionKind::Time,
+                _ => DimensionKind::Categorical,
+            };
+            let granularity = get(&d, "type_params")
+                .and_then(|t| get_str(t, "time_granularity"))
+                .unwrap_or_else(|| "day".into());
+            if kind == DimensionKind::Time
+                && matches!(granularity.as_str(), "week" | "month" | "quarter" | "year")
+            {
+                self.drop_at(
+                    doc,
+                    l,
+                    format!("dimension {name}.{dn}"),
+                    &format!("a time dimension at {granularity} granularity is not supported yet"),
+                );
+                coarse.insert(dn.clone());
+                continue;
+            }
+            if get(&d, "is_partition").and_then(Value::as_bool) == Some(true) {
+                self.partitioned.insert(name.clone());
+            }
+            dimensions.push(RawDimension {
+                name: dn.clone(),
+                kind,
+                expr: get_str(&d, "expr").filter(|e| e != &dn),
+                label: get_str(&d, "label"),
+                description: get_str(&d, "description").filter(|x| x != &dn),
+                synonyms: Vec::new(),
+                sample_values: Vec::new(),
+                value_synonyms: BTreeMap::new(),
+                data_type: None,
+                entity_name: false,
+                identifier: false,
+                future: false,
+            });
+        }
+        let mut measures = Vec::new();
+        for m in list(get(v, "measures")) {
+            let mn = get_str(&m, "name").unwrap_or_default();
+            let l = doc.line_of_name(&mn, at);
+            let own_time = get_str(&m, "agg_time_dimension");
+            let coarse_time = own_time
+                .as_ref()
+                .or(default_time.as_ref())
+                .filter(|t| coarse.contains(*t));
+            let parsed = match coarse_time {
+                Some(t) => Err(format!(
+                    "its time dimension {t} was not imported (coarser than a day)"
+                )),
+                None => measure(&m, &mn),
+            };
+            match parsed {
+                Ok(raw) => {
+                    self.measures.insert(
+                        mn.clone(),
+                        MeasureInfo {
+                            time_dimension: own_time.filter(|t| Some(t) != default_time.as_ref()),
+                        },
+                    );
+                    if get(&m, "create_metric").and_then(Value::as_bool) == Some(true) {
+                        self.create_metric.push((mn.clone(), (doc.file.clone(), l)));
+                    }
+                    measures.push(raw);
+                }
+                Err(reason) => {
+                    self.drop_at(doc, l, format!("measure {mn}"), &reason);
+                    self.dropped_measures.insert(mn, reason);
+                }
+            }
+        }
+        self.models.push(RawSemanticModel {
+            name,
+            table,
+            description: get_str(v, "description"),
+            default_time_dimension: default_time.filter(|t| !coarse.contains(t)),
+            entities,
+            dimensions,
+            measures,
+            filter: None,
+            primary_entity: get_str(v, "primary_entity"),
+            joins: Vec::new(),
+        });
+    }
+
+    fn metric(&mut self, doc: &Doc, v: &Value) -> Option<MetricDraft> {
+        let name = get_str(v, "name").unwrap_or_default();
+        if let Some(meta) = cortex_meta(v) {
+            if get(meta, "generated").is_some() {
+                return None;
+            }
+            if let Some(raw) = get(meta, "metric")
+                .and_then(|m| serde_norway::from_value::<RawMetric>(m.clone()).ok())
+            {
+                return Some(MetricDraft {
+                    raw,
+                    file: doc.file.clone(),
+                    line: doc.line_of_name(&name, doc.lo),
+                    deps: Vec::new(),
+                    ratio_sides: Vec::new(),
+                });
+            }
+        }
+        let line = doc.line_of_name(&name, doc.lo);
+        let at = line - 1;
+        let what = format!("metric {name}");
+        let kind = get_str(v, "type").unwrap_or_default().to_ascii_lowercase();
+        let tp = get(v, "type_params").cloned().unwrap_or(Value::Null);
+        let fail = |this: &mut Importer, key: Option<&str>, reason: String| {
+            let l = key.map_or(line, |k| doc.line_of_key(k, at));
+            this.drop_at(doc, l, what.clone(), &reason);
+            None
+        };
+        if get(v, "time_granularity").is_some() {
+            return fail(
+                self,
+                Some("time_granularity"),
+                "a default time_granularity on a metric is not supported".into(),
+            );
+        }
+        let filter = match translate_all(&filter_texts(get(v, "filter"))) {
+            Ok(f) => f,
+            Err(e) => return fail(self, Some("filter"), format!("filter: {e}")),
+        };
+        let description = get_str(v, "description");
+        let label = get_str(v, "label");
+        let mut draft = MetricDraft {
+            raw: raw_metric(&name, MetricKindName::Simple, description, label, None),
+            file: doc.file.clone(),
+            line,
+            deps: Vec::new(),
+            ratio_sides: Vec::new(),
+        };
+        draft.raw.filter = filter;
+        match kind.as_str() {
+            "simple" | "cumulative" => {
+                let mv = get(&tp, "measure");
+                let (mname, mfilter) = match mv {
+                    Some(Value::Mapping(_)) => {
+                        let mv = mv.cloned().unwrap_or(Value::Null);
+                        if get(&mv, "join_to_timespine").and_then(Value::as_bool) == Some(true) {
+                            return fail(
+                                self,
+                                Some("join_to_timespine"),
+                                "join_to_timespine is not supported yet".into(),
+                            );
+                        }
+                        draft.raw.fill_nulls_with =
+                            get(&mv, "fill_nulls_with").and_then(Value::as_f64);
+                        let f = match translate_all(&filter_texts(get(&mv, "filter"))) {
+                            Ok(f) => f,
+                            Err(e) => return fail(self, Some("filter"), format!("filter: {e}")),
+                        };
+                        (get_str(&mv, "name"), f)
+                    }
+                    Some(other) => (scalar(other), Vec::new()),
+                    None => (None, Vec::new()),
+                };
+                let Some(mname) = mname else {
+                    return fail(self, None, "no measure (metrics defined by agg/expr without a measure are not supported yet)".into());
+                };
+                if let Some(reason) = self.dropped_measures.get(&mname) {
+                    return fail(
+                        self,
+                        None,
+                        format!("its measure {mname} was not imported ({reason})"),
+                    );
+                }
+                draft.raw.filter.extend(mfilter);
+                draft.raw.measure = Some(mname.clone());
+                draft.raw.time_dimension = self
+                    .measures
+                    .get(&mname)
+                    .and_then(|m| m.time_dimension.clone());
+                if kind == "cumulative" {
+                    draft.raw.kind = MetricKindName::Cumulative;
+                    let ctp = get(&tp, "cumulative_type_params")
+                        .cloned()
+                        .unwrap_or(Value::Null);
+                    for key in ["window", "grain_to_date"] {
+                        if get(&ctp, key).or_else(|| get(&tp, key)).is_some() {
+                            return fail(
+                                self,
+                                Some(key),
+                                format!("cumulative {key} is not supported yet"),
+                            );
+                        }
+                    }
+                    match get_str(&ctp, "period_agg").as_deref() {
+                        Some("last") => {}
+                        other => {
+                            return fail(
+                                self,
+                                Some("cumulative_type_params"),
+                                format!(
+                                    "period_agg {} is not supported (only last: the balance at the end of each period)",
+                                    other.unwrap_or("first (the default)")
+                                ),
+                            )
+                        }
+                    }
+                }
+            }
+            "ratio" => {
+                draft.raw.kind = MetricKindName::Ratio;
+                draft.raw.unit = "ratio".into();
+                for side in ["numerator", "denominator"] {
+                    let sv = get(&tp, side).cloned().unwrap_or(Value::Null);
+                    let (target, f) = match &sv {
+                        Value::Mapping(_) => {
+                            if get(&sv, "offset_window").is_some()
+                                || get(&sv, "offset_to_grain").is_some()
+                            {
+                                return fail(
+                                    self,
+                                    Some(side),
+                                    "offsets are not supported yet".into(),
+                                );
+                            }
+                            match translate_all(&filter_texts(get(&sv, "filter"))) {
+                                Ok(f) => (get_str(&sv, "name"), f),
+                                Err(e) => {
+                                    return fail(self, Some(side), format!("{side} filter: {e}"))
+                                }
+                            }
+                        }
+                        other => (scalar(other), Vec::new()),
+                    };
+                    let Some(target) = target else {
+                        return fail(self, Some(side), format!("no {side} metric"));
+                    };
+                    draft.deps.push(target.clone());
+                    draft.ratio_sides.push((side.to_string(), target, f));
+                }
+            }
+            "derived" => {
+                draft.raw.kind = MetricKindName::Derived;
+                draft.raw.unit = "score".into();
+                if !draft.raw.filter.is_empty() {
+                    return fail(
+                        self,
+                        Some("filter"),
+                        "a filter on a derived metric is not supported".into(),
+                    );
+                }
+                let Some(mut expr) = get_str(&tp, "expr") else {
+                    return fail(self, None, "a derived metric without expr".into());
+                };
+                let mut renames = Vec::new();
+                for input in list(get(&tp, "metrics")) {
+                    let iname = get_str(&input, "name").unwrap_or_default();
+                    let il = doc.line_of_name(&iname, at);
+                    for key in ["offset_window", "offset_to_grain"] {
+                        if get(&input, key).is_some() {
+                            self.drop_at(
+                                doc,
+                                doc.line_of_key(key, il - 1),
+                                what.clone(),
+                                &format!(
+                                    "input {iname} has {key}: time offsets are not supported yet"
+                                ),
+                            );
+                            return None;
+                        }
+                    }
+                    if get(&input, "filter").is_some() {
+                        self.drop_at(
+                            doc,
+                            doc.line_of_key("filter", il - 1),
+                            what.clone(),
+                            &format!("input {iname} has a filter: filtered derived inputs are not supported yet"),
+                        );
+                        return None;
+                    }
+                    if let Some(alias) = get_str(&input, "alias") {
+                        renames.push((alias, iname.clone()));
+                    }
+                    draft.deps.push(iname);
+                }
+                if !renames.is_empty() {
+                    expr = rename_tokens(&expr, &renames);
+                }
+                match tokenize_formula(&expr) {
+                    Ok(tokens) => {
+                        let declared: BTreeSet<&String> = draft.deps.iter().collect();
+                        for t in tokens {
+                            if let crate::semantic::model::ExprToken::Metric(m) = t {
+                                if !declared.contains(&m) {
+                                    return fail(
+                                        self,
+                                        Some("expr"),
+                                        format!("expr uses {m}, which is not one of its input metrics (SQL functions in formulas are not supported)"),
+                                    );
+                                }
+                            }
+                        }
+                    }
+                    Err(e) => return fail(self, Some("expr"), e),
+                }
+                draft.raw.expr = Some(expr);
+            }
+            "conversion" => {
+                return fail(
+                    self,
+                    None,
+                    "conversion metrics are not supported yet".into(),
+                )
+            }
+            other => {
+                return fail(
+                    self,
+                    None,
+                    format!("metric type {other:?} is not supported"),
+                )
+            }
+        }
+        Some(draft)
+    }
+
+    /// Drops metrics whose inputs were dropped (to a fixed point) and builds ratio sides.
+    fn resolve(&mut self, mut drafts: Vec<MetricDraft>) -> Vec<RawMetric> {
+        loop {
+            let names: BTreeMap<String, MetricKindName> = drafts
+                .iter()
+                .map(|d| (d.raw.name.clone(), d.raw.kind))
+                .collect();
+            let mut bad = None;
+            for (i, d) in drafts.iter().enumerate() {
+                for dep in &d.deps {
+                    match names.get(dep) {
+                        None => {
+                            bad = Some((i, format!("its input {dep} was not imported")));
+                        }
+                        Some(k)
+                            if *k != MetricKindName::Simple
+                                && d.ratio_sides.iter().any(|(_, t, _)| t == dep) =>
+                        {
+                            bad = Some((
+                                i,
+                                format!(
+                                    "ratio input {dep} is not a simple metric (not supported yet)"
+                                ),
+                            ));
+                        }
+                        _ => {}
+                    }
+                    if bad.is_some() {
+                        break;
+                    }
+                }
+                if bad.is_some() {
+                    break;
+                }
+            }
+            let Some((i, reason)) = bad else { break };
+            let d = drafts.remove(i);
+            self.dropped.push(Dropped {
+                file: d.file,
+                line: d.line,
+                what: format!("metric {}", d.raw.name),
+                reason,
+            });
+        }
+        let simple: BTreeMap<String, RawMetric> = drafts
+            .iter()
+            .filter(|d| d.raw.kind == MetricKindName::Simple)
+            .map(|d| (d.raw.name.clone(), d.raw.clone()))
+            .collect();
+        let mut out = Vec::new();
+        for mut d in drafts {
+            let mut ok = true;
+            let mut time_dims = BTreeSet::new();
+            for (side, target, extra) in &d.ratio_sides {
+                let Some(t) = simple.get(target) else {
+                    ok = false;
+                    break;
+                };
+                time_dims.insert(t.time_dimension.clone());
+                let input = if extra.is_empty() {
+                    RawRatioInput::Metric(target.clone())
+                } else {
+                    let mut filter = t.filter.clone();
+                    filter.extend(extra.iter().cloned());
+                    RawRatioInput::Measure(RawMeasureInput {
+                        measure: t.measure.clone().unwrap_or_default(),
+                        filter,
+                        fill_nulls_with: t.fill_nulls_with,
+                    })
+                };
+                if side == "numerator" {
+                    d.raw.numerator = Some(input);
+                } else {
+                    d.raw.denominator = Some(input);
+                }
+            }
+            let measure_side_with_own_time = matches!(
+                (&d.raw.numerator, &d.raw.denominator),
+                (Some(RawRatioInput::Measure(_)), _) | (_, Some(RawRatioInput::Measure(_)))
+            ) && time_dims.iter().any(Option::is_some);
+            if !ok || measure_side_with_own_time {
+                self.dropped.push(Dropped {
+                    file: d.file,
+                    line: d.line,
+                    what: format!("metric {}", d.raw.name),
+                    reason:
+                        "a filtered ratio input on a non-default time dimension is not supported"
+                            .into(),
+                });
+                continue;
+            }
+            out.push(d.raw);
+        }
+        out
+    }
+}
+
+/// `ref('fct_bookings')` -> `fct_bookings`.
+fn dbt_ref(model: &str) -> String {
+    model
+        .trim()
+        .trim_start_matches("ref(")
+        .trim_end_matches(')')
+        .trim_matches(|c| c == '\'' || c == '"' || c == ' ')
+        .to_string()
+}
+
+fn translate_all(texts: &[String]) -> Result<Vec<String>, String> {
+    let mut out = Vec::new();
+    for t in texts {
+        out.extend(translate_filter(t)?);
+    }
+    Ok(out)
+}
+
+/// Replaces whole-word tokens (`alias` -> `metric`) in a formula.
+fn rename_tokens(expr: &str, renames: &[(String, String)]) -> String {
+    let mut out = String::new();
+    let mut word = String::new();
+    let flush = |word: &mut String, out: &mut String| {
+        if !word.is_empty() {
+            let w = std::mem::take(word);
+            match renames.iter().find(|(a, _)| *a == w) {
+                Some((_, n)) => out.push_str(n),
+                None => out.push_str(&w),
+            }
+        }
+    };
+    for c in expr.chars() {
+        if c.is_ascii_alphanumeric() || c == '_' {
+            word.push(c);
+        } else {
+            flush(&mut word, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut word, &mut out);
+    out
+}
+
+/// A MetricFlow measure as a metrics.yaml measure, or why it cannot be one.
+fn measure(m: &Value, name: &str) -> Result<RawMeasure, String> {
+    if get(m, "non_additive_dimension").is_some() {
+        return Err("non_additive_dimension (semi-additive measures) is not supported yet".into());
+    }
+    let expr = get_str(m, "expr");
+    let params = get(m, "agg_params");
+    let flag = |k: &str| {
+        params
+            .and_then(|p| get(p, k))
+            .and_then(Value::as_bool)
+            .unwrap_or(false)
+    };
+    let agg_name = get_str(m, "agg").unwrap_or_default();
+    let (agg, expr, percentile) = match agg_name.as_str() {
+        "sum" => (Agg::Sum, expr, None),
+        "count" => (
+            Agg::Count,
+            Some(expr.unwrap_or_else(|| name.to_string())),
+            None,
+        ),
+        "count_distinct" => (Agg::CountDistinct, expr, None),
+        "average" | "avg" => (Agg::Avg, expr, None),
+        "min" => (Agg::Min, expr, None),
+        "max" => (Agg::Max, expr, None),
+        "median" => (Agg::Median, expr, None),
+        "sum_boolean" => (
+            Agg::Sum,
+            Some(format!(
+                "CAST({} AS INTEGER)",
+                expr.unwrap_or_else(|| name.to_string())
+            )),
+            None,
+        ),
+        "percentile" => {
+            if flag("use_discrete_percentile") || flag("use_approximate_percentile") {
+                return Err("discrete and approximate percentiles are not supported yet".into());
+            }
+            let p = params
+                .and_then(|p| get(p, "percentile"))
+                .and_then(Value::as_f64)
+                .ok_or("a percentile measure without agg_params.percentile")?;
+            (Agg::Percentile, expr, Some(p))
+        }
+        other => return Err(format!("aggregation {other:?} is not supported")),
+    };
+    // metrics.yaml defaults a measure's expression to its name, as MetricFlow does.
+    let expr = expr.filter(|e| e != name);
+    Ok(RawMeasure {
+        name: name.to_string(),
+        agg,
+        expr,
+        percentile,
+        description: get_str(m, "description"),
+    })
+}
+
+/// The file beside an export holding what MetricFlow has no place for (named filters, the
+/// planner's ignore list). JSON, so dbt does not try to parse it.
+pub const EXTRAS: &str = "cortex-extras.json";
+
+#[derive(Debug, Default, Serialize, serde::Deserialize)]
+struct Extras {
+    #[serde(default)]
+    filters: Vec<crate::semantic::raw::RawNamedFilter>,
+    #[serde(default)]
+    ignore: Vec<String>,
+}
+
+pub use export::{export, Exported};
+
+mod export;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filters_translate_to_conditions() {
+        assert_eq!(
+            translate_filter("{{ Dimension('booking__is_instant', entity_path=[]) }}").unwrap(),
+            vec!["booking__is_instant = true"]
+        );
+        assert_eq!(
+            translate_filter(
+                "{{ Dimension('listing__country_latest') }} = 'us' AND {{ TimeDimension('metric_time', 'day') }} >= '2020-01-02'"
+            )
+            .unwrap(),
+            vec!["listing__country_latest = 'us'", "metric_time >= '2020-01-02'"]
+        );
+        assert!(
+            translate_filter("{{ Dimension('a__b') }} = 1 OR {{ Dimension('a__b') }} = 2")
+                .unwrap_err()
+                .contains("OR")
+        );
+        assert!(
+            translate_filter("{{ Metric('bookings', group_by=['listing']) }} > 2")
+                .unwrap_err()
+                .contains("metric filters")
+        );
+        assert_eq!(
+            translate_filter(
+                "CAST({{ Dimension('revenue_instance__ds__day') }} AS TIMESTAMP) >= CAST('2020-03-05' AS TIMESTAMP)"
+            )
+            .unwrap(),
+            vec!["revenue_instance__ds >= '2020-03-05'"]
+        );
+        assert!(
+            translate_filter("{{ TimeDimension('metric_time', 'month') }} = '2020-01-01'")
+                .unwrap_err()
+                .contains("month")
+        );
+    }
+
+    #[test]
+    fn aliases_are_renamed_as_whole_words() {
+        let r = vec![("b".to_string(), "bookings".to_string())];
+        assert_eq!(rename_tokens("b / bb * b", &r), "bookings / bb * bookings");
+    }
+}
