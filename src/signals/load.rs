@@ -206,6 +206,7 @@ fn compile(
         ("weeks", r.weeks.is_some(), &["anomaly"]),
         ("peaks", !r.peaks.is_empty(), &["anomaly"]),
         ("min_count", r.min_count.is_some(), &["anomaly"]),
+        ("min_change", r.min_change.is_some(), &["anomaly"]),
         ("okr", r.okr.is_some(), &["okr_pace"]),
         ("margin", r.margin.is_some(), &["okr_pace"]),
         ("dimension", r.dimension.is_some(), &["concentration"]),
@@ -281,6 +282,7 @@ fn compile(
                 weeks: r.weeks.unwrap_or(8),
                 peaks,
                 min_count: r.min_count.unwrap_or(20.0),
+                min_change: r.min_change.unwrap_or(50.0) / 100.0,
             }
         }
         "okr_pace" => {

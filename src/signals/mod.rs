@@ -126,6 +126,8 @@ pub enum Kind {
         /// Periods with fewer than this many rows of the metric's base count are skipped
         /// (a scope member with three tickets has no meaningful median).
         min_count: f64,
+        /// The smallest relative change that counts (0.5: 1.5× up, or down to 1/1.5).
+        min_change: f64,
     },
     /// The OKR's projection at its due date falls below its target (above, when down is
     /// good), by at least `margin` (0.05 = 5% short).

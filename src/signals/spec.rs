@@ -78,6 +78,10 @@ pub struct RawSignal {
     /// anomaly: skip periods with fewer rows than this (default 20).
     #[serde(default)]
     pub min_count: Option<f64>,
+    /// anomaly: the smallest change that counts, in percent (default 50: 1.5× up, or
+    /// down to two thirds).
+    #[serde(default)]
+    pub min_change: Option<f64>,
     /// okr_pace: the OKR id from context/okrs.yaml.
     #[serde(default)]
     pub okr: Option<String>,
