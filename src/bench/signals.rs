@@ -357,7 +357,17 @@ fn time_day(
         }
         detect_times.push(t.elapsed());
         for (s, h) in &hits {
-            crate::signals::message::firing(rt, s, h, day)?;
+            let t = Instant::now();
+            let f = crate::signals::message::firing(rt, s, h, day)?;
+            if std::env::var_os("CORTEX_BENCH_TRACE").is_some() {
+                eprintln!(
+                    "  message {} {:?} in {:.0} ms:\n{}",
+                    s.name,
+                    h.member,
+                    t.elapsed().as_secs_f64() * 1000.0,
+                    f.answer.text
+                );
+            }
         }
         fired = hits.len();
         full_times.push(t.elapsed());

@@ -11,7 +11,7 @@
 //! |----|------|------|
 //! | `chat_frt_electronics` | anomaly, day | chat first response ×3 for Electronics merchants for a week |
 //! | `refund_spike_magento` | anomaly, day | 30% of other tickets of Magento merchants become refund requests for 5 days |
-//! | `ai_automation_drop` | anomaly, day | 60% of AI Agent tickets handled by humans for 3 weeks (a broken release) |
+//! | `ai_automation_drop` | anomaly, day | 80% of AI Agent tickets handled by humans for 3 weeks (a broken release) |
 //! | `churn_cluster_pets` | anomaly, week | 30 active Pets merchants churn in one week |
 //! | `ticket_flood` | concentration, week | the busiest Enterprise merchant's tickets ×40 for a week |
 //! | `competitor_mention_enterprise` | new event, day | the largest Enterprise account mentions a competitor |
@@ -98,7 +98,7 @@ pub fn list(end: NaiveDate) -> Vec<Injected> {
             ai,
             21,
             "automation_rate_drop",
-            "A broken AI Agent release: 60% of the tickets it would handle go to humans for three weeks.",
+            "A broken AI Agent release: 80% of the tickets it would handle go to humans for three weeks.",
         ),
         mk(
             "churn_cluster_pets",
@@ -171,7 +171,7 @@ pub fn steps(o: &DemoOptions) -> Vec<Step> {
         sql: format!(
             "UPDATE tickets SET handled_by = 'human'
              WHERE handled_by = 'ai_agent' AND created_at >= {s} AND created_at < {e}
-               AND u(ticket_id, 502) < 0.6;"
+               AND u(ticket_id, 502) < 0.8;"
         ),
     });
     let (s, _) = by("churn_cluster_pets");

@@ -34,7 +34,8 @@ pub struct Hit {
     /// What it was compared with (the usual value, the baseline period's value, the
     /// threshold, the OKR target or the total).
     pub baseline: Option<f64>,
-    /// What the baseline is, in words: "its usual 1.0 h for a Thursday", "the week before".
+    /// What the baseline is, in words, `{}` standing for its value: "its usual {} for a
+    /// Thursday", "{} the week before".
     pub basis: String,
     /// The period the drivers compare with, when there is one.
     pub baseline_period: Option<TimeRange>,
@@ -424,7 +425,7 @@ fn threshold(
                 let mut h = Hit::new(*p, member.clone());
                 h.value = Some(v);
                 h.baseline = Some(l);
-                h.basis = format!("{word} the threshold of");
+                h.basis = format!("{word} the threshold of {{}}");
                 h.baseline_period = Some(period_for(s.grain, p.from));
                 h.score = Some(if l != 0.0 { v / l } else { 0.0 });
                 out.push(h);
@@ -468,8 +469,10 @@ fn change(
                 h.value = Some(v);
                 h.baseline = Some(base);
                 h.basis = match against {
-                    Baseline::PreviousPeriod => format!("the {} before", grain_word(s.grain)),
-                    Baseline::YearAgo => format!("the same {} a year earlier", grain_word(s.grain)),
+                    Baseline::PreviousPeriod => format!("{{}} the {} before", grain_word(s.grain)),
+                    Baseline::YearAgo => {
+                        format!("{{}} the same {} a year earlier", grain_word(s.grain))
+                    }
                 };
                 h.baseline_period = Some(b);
                 h.score = Some(rel);
@@ -631,6 +634,7 @@ fn year_ago_day(d: NaiveDate) -> NaiveDate {
 fn in_peak(peaks: &[Peak], d: NaiveDate) -> bool {
     peaks.iter().any(|p| match p {
         Peak::Bfcm => thanksgiving(d.year()).is_some_and(|t| d >= t && d <= t + Duration::days(4)),
+        Peak::Month(m) => d.month() == *m,
         Peak::Dates { from, to } => d >= *from && d <= *to,
     })
 }
@@ -710,11 +714,15 @@ fn anomaly(s: &Signal, ser: &Series, periods: &[TimeRange], r: &AnomalyRule) -> 
             h.value = Some(v);
             h.baseline = Some(usual);
             h.basis = match grain {
-                Grain::Day => format!("its usual for a {}", p.from.format("%A")),
-                g => format!("its usual for a {}", grain_word(g)),
+                Grain::Day => format!("its usual {{}} for a {}", p.from.format("%A")),
+                g => format!("its usual {{}} for a {}", grain_word(g)),
             };
+            // Drivers compare with the week before (days), or the trailing periods.
             h.baseline_period = Some(TimeRange {
-                from: logs.back(p.from, r.weeks),
+                from: match grain {
+                    Grain::Day => p.from - Duration::days(7),
+                    _ => logs.back(p.from, r.weeks.min(4)),
+                },
                 to: p.from - Duration::days(1),
             });
             h.score = Some(z);
@@ -790,11 +798,7 @@ fn okr_pace(
             let mut h = Hit::new(*p, None);
             h.value = Some(projected);
             h.baseline = Some(okr.target);
-            h.basis = format!(
-                "the target of OKR #{} for {}",
-                okr.id,
-                crate::format::date(okr.due)
-            );
+            h.basis = format!("its {{}} target for {}", crate::format::date(okr.due));
             h.score = Some(if okr.target != 0.0 {
                 projected / okr.target
             } else {

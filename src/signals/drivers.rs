@@ -33,9 +33,25 @@ pub struct Driver {
     pub contribution: f64,
     /// Contribution / total change (1.0 = all of it); `None` when the total did not move.
     pub share: Option<f64>,
+    /// The member's share of the baseline: of the volume (row count) for non-additive
+    /// metrics, of the value for additive ones. A driver's share of the change is well
+    /// above its share of volume; a broad change moves every member alike.
+    pub volume_share: Option<f64>,
 }
 
-/// The members of one dimension, largest contribution in the direction of the change first.
+impl Driver {
+    /// How much more of the change the member carries than its weight: share of the
+    /// change minus share of volume.
+    pub fn excess(&self) -> f64 {
+        match (self.share, self.volume_share) {
+            (Some(s), Some(v)) => s - v,
+            (Some(s), None) => s,
+            _ => 0.0,
+        }
+    }
+}
+
+/// The members of one dimension, the one carrying most change beyond its weight first.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DimensionDrivers {
     pub dimension: String,
@@ -51,7 +67,7 @@ pub struct Drivers {
     pub current: Option<f64>,
     /// The overall baseline (scaled to the period's length for additive metrics).
     pub baseline: Option<f64>,
-    /// By dimension, the dimension whose top member explains most first.
+    /// By dimension, the dimension whose top member stands out most first.
     pub dimensions: Vec<DimensionDrivers>,
     pub statements: Vec<Statement>,
 }
@@ -217,6 +233,12 @@ pub fn drivers(
                     };
                     rate + mix
                 };
+                let weight = if additive {
+                    let total: f64 = before.iter().filter_map(|r| r.1).sum::<f64>() * scale;
+                    vb.filter(|_| total > 0.0).map(|v| v / total)
+                } else {
+                    (wb > 0.0).then(|| b.map_or(0.0, |r| r.2) / wb)
+                };
                 Driver {
                     member: name,
                     current: vn,
@@ -225,19 +247,20 @@ pub fn drivers(
                     share: total_delta
                         .filter(|d| d.abs() > 1e-12)
                         .map(|d| contribution / d),
+                    volume_share: weight,
                 }
             })
             .collect();
-        let sign = total_delta.map_or(1.0, |d| if d < 0.0 { -1.0 } else { 1.0 });
-        out.sort_by(|a, b| (b.contribution * sign).total_cmp(&(a.contribution * sign)));
+        // The member carrying the most change beyond its weight first.
+        out.sort_by(|a, b| b.excess().total_cmp(&a.excess()));
         out.truncate(top);
         dimensions.push(DimensionDrivers {
             dimension: dim,
             members: out,
         });
     }
-    // The dimension whose top member explains the most first.
-    let lead = |d: &DimensionDrivers| d.members.first().and_then(|m| m.share).unwrap_or(0.0);
+    // The dimension whose top member stands out the most first.
+    let lead = |d: &DimensionDrivers| d.members.first().map_or(0.0, Driver::excess);
     dimensions.sort_by(|a, b| lead(b).total_cmp(&lead(a)));
     Ok(Drivers {
         metric: metric.to_string(),

@@ -101,6 +101,21 @@ pub fn parse_duration(s: &str) -> Option<chrono::Duration> {
     })
 }
 
+const MONTHS: [&str; 12] = [
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+];
+
 const KINDS: [&str; 6] = [
     "threshold",
     "change",
@@ -258,13 +273,14 @@ fn compile(
             for p in &r.peaks {
                 match p {
                     RawPeak::Named(n) if n.eq_ignore_ascii_case("bfcm") => peaks.push(Peak::Bfcm),
-                    RawPeak::Named(n) => err(
-                        rep,
-                        "peaks",
-                        format!(
-                            "unknown peak {n:?}: use bfcm or {{from: YYYY-MM-DD, to: YYYY-MM-DD}}"
+                    RawPeak::Named(n) => match MONTHS.iter().position(|m| n.eq_ignore_ascii_case(m)) {
+                        Some(i) => peaks.push(Peak::Month(i as u32 + 1)),
+                        None => err(
+                            rep,
+                            "peaks",
+                            format!("unknown peak {n:?}: use bfcm, a month name (january) or {{from: YYYY-MM-DD, to: YYYY-MM-DD}}"),
                         ),
-                    ),
+                    },
                     RawPeak::Dates { from, to } => peaks.push(Peak::Dates {
                         from: *from,
                         to: *to,

@@ -73,7 +73,17 @@ pub fn firing_with(
     if let (Some(d), Some(m)) = (&s.scope, &hit.member) {
         filters.push(Condition::eq(d, m));
     }
-    let filter_words: Vec<String> = s.filters.iter().map(|c| c.to_string()).collect();
+    // "First response time (chat)": equality filters by their value, others in full.
+    let filter_words: Vec<String> = s
+        .filters
+        .iter()
+        .map(|c| match (c.op, c.values.as_slice()) {
+            (crate::semantic::Op::Eq, [crate::semantic::Literal::Str(v)]) => {
+                format::humanize(v).to_lowercase()
+            }
+            _ => c.to_string(),
+        })
+        .collect();
     let subject = if filter_words.is_empty() {
         label.clone()
     } else {
@@ -85,22 +95,18 @@ pub fn firing_with(
     let headline = match &s.kind {
         Kind::Anomaly { .. } | Kind::Change { .. } | Kind::Threshold { .. } => {
             let (v, b) = (hit.value, hit.baseline);
+            let basis = hit.basis.replace("{}", &fig(b));
             let compare = match (&s.kind, v, b) {
-                (Kind::Threshold { .. }, _, _) => format!("{} {}", hit.basis, fig(b)),
-                (_, Some(v), Some(b)) if b != 0.0 && v / b >= 1.5 => {
-                    format!("{:.1}× {} of {}", v / b, hit.basis, fig(Some(b)))
+                (Kind::Threshold { .. }, _, _) => basis.clone(),
+                (_, Some(v), Some(b)) if b > 0.0 && v / b >= 1.5 => {
+                    format!("{:.1}× {basis}", v / b)
                 }
                 (_, Some(v), Some(b)) if b != 0.0 => {
                     let pct = (v - b) / b.abs() * 100.0;
-                    format!(
-                        "{} {:.0}% from {} {}",
-                        if pct >= 0.0 { "up" } else { "down" },
-                        pct.abs(),
-                        fig(Some(b)),
-                        hit.basis
-                    )
+                    let word = if pct >= 0.0 { "up" } else { "down" };
+                    format!("{word} {:.0}% from {basis}", pct.abs())
                 }
-                _ => format!("against {} of {}", hit.basis, fig(b)),
+                _ => format!("against {basis}"),
             };
             sections.push(Section::Kpis {
                 tiles: vec![
@@ -120,7 +126,13 @@ pub fn firing_with(
                         },
                         value: b,
                         unit,
-                        detail: Some(hit.basis.clone()),
+                        detail: Some(
+                            hit.basis
+                                .replace("{}", "")
+                                .replace("  ", " ")
+                                .trim()
+                                .to_string(),
+                        ),
                     },
                 ],
             });
@@ -147,11 +159,10 @@ pub fn firing_with(
                 ],
             });
             format!(
-                "OKR #{okr} ({title}) is off pace: {label} is projected to reach {}, {:.0}% of {} of {}.",
+                "OKR #{okr} ({title}) is off pace: {label} is projected at {}, {:.0}% of {}.",
                 fig(hit.value),
                 hit.score.unwrap_or(0.0) * 100.0,
-                hit.basis,
-                fig(hit.baseline)
+                hit.basis.replace("{}", &fig(hit.baseline))
             )
         }
         Kind::Concentration { dimension, .. } => {
@@ -295,21 +306,28 @@ pub fn firing_with(
             )?;
             statements.extend(d.statements.iter().cloned());
             if let Some(t) = drivers_table(&d, unit) {
-                if let Some(first) = d.dimensions.first().and_then(|x| {
+                if let Some((dim, m)) = d.dimensions.first().and_then(|x| {
                     let m = x.members.first()?;
                     Some((x.dimension.clone(), m.clone()))
                 }) {
-                    let (dim, m) = first;
-                    if let Some(sh) = m.share.filter(|s| *s > 0.0) {
-                        findings.push(format!(
-                            "{} {} accounts for {} of the change against {} to {}.",
+                    let share = m.share.unwrap_or(0.0);
+                    findings.push(if m.excess() >= 0.25 {
+                        format!(
+                            "{} {} carries {} of the change against {} to {}, with {} of the volume.",
                             format::humanize(&dim),
                             m.member,
-                            format::figure(sh.min(9.99), Unit::Ratio),
+                            format::figure(share, Unit::Ratio),
+                            format::date(bp.from),
+                            format::date(bp.to),
+                            format::figure(m.volume_share.unwrap_or(0.0), Unit::Ratio)
+                        )
+                    } else {
+                        format!(
+                            "The change is broad: against {} to {}, no member of any dimension carries much more of it than its share of the volume.",
                             format::date(bp.from),
                             format::date(bp.to)
-                        ));
-                    }
+                        )
+                    });
                 }
                 sections.push(Section::Table(t));
             }
@@ -483,6 +501,7 @@ pub fn drivers_table(d: &Drivers, unit: Unit) -> Option<Table> {
                 m.baseline.map_or(Value::Null, Value::Float),
                 Value::Float(m.contribution),
                 m.share.map_or(Value::Null, Value::Float),
+                m.volume_share.map_or(Value::Null, Value::Float),
             ])
         })
         .take(8)
@@ -502,6 +521,11 @@ pub fn drivers_table(d: &Drivers, unit: Unit) -> Option<Table> {
             col(
                 "share",
                 "Share of change",
+                Role::Metric { unit: Unit::Ratio },
+            ),
+            col(
+                "volume_share",
+                "Share of volume",
                 Role::Metric { unit: Unit::Ratio },
             ),
         ],

@@ -97,6 +97,8 @@ pub enum Baseline {
 pub enum Peak {
     /// Thanksgiving to Cyber Monday, every year.
     Bfcm,
+    /// A calendar month, every year (1 = January): e.g. January's renewal churn.
+    Month(u32),
     /// Fixed dates.
     Dates { from: NaiveDate, to: NaiveDate },
 }

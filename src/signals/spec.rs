@@ -72,7 +72,8 @@ pub struct RawSignal {
     /// anomaly: trailing weeks of the same weekday in the baseline (default 8).
     #[serde(default)]
     pub weeks: Option<u32>,
-    /// anomaly: known peaks, `bfcm` or `{from: YYYY-MM-DD, to: YYYY-MM-DD}`.
+    /// anomaly: known peaks, `bfcm`, a month name (`january`) or
+    /// `{from: YYYY-MM-DD, to: YYYY-MM-DD}`: inside one, last year's lift is always expected.
     #[serde(default)]
     pub peaks: Vec<RawPeak>,
     /// anomaly: skip periods with fewer rows than this (default 20).

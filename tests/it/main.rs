@@ -21,6 +21,7 @@ mod mf;
 mod outputs;
 mod render;
 mod security;
+mod signals;
 mod skills;
 mod slack;
 mod slack_bot;
