@@ -507,3 +507,87 @@ fn compile(
         quiet_hours,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn project() -> (SemanticLayer, Context) {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let layer = SemanticLayer::load(&root.join("metrics.yaml")).unwrap();
+        let ctx = Context::load(&root.join("context"), &layer).unwrap();
+        (layer, ctx)
+    }
+
+    fn problems(yaml: &str) -> Vec<String> {
+        let (layer, ctx) = project();
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("s.yaml"), yaml).unwrap();
+        match load(dir.path(), &layer, &ctx) {
+            Ok(_) => Vec::new(),
+            Err(d) => d.0.iter().map(|x| x.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn durations_read_like_people_write_them() {
+        assert_eq!(parse_duration("3d"), Some(chrono::Duration::days(3)));
+        assert_eq!(
+            parse_duration("12 hours"),
+            Some(chrono::Duration::hours(12))
+        );
+        assert_eq!(parse_duration("1w"), Some(chrono::Duration::weeks(1)));
+        assert_eq!(parse_duration("soon"), None);
+    }
+
+    #[test]
+    fn fields_of_another_kind_and_unknown_references_are_refused() {
+        let p = problems(
+            "signals:\n  - name: x\n    metric: tickets\n    kind: anomaly\n    above: 3\n    audience: {team: Nobody}\n  - name: y\n    metric: arr\n    kind: okr_pace\n    okr: \"99\"\n    audience: {channels: [\"#a\"]}\n    cooldown: soon\n",
+        );
+        let all = p.join("\n");
+        assert!(
+            all.contains("signals.x.above: `above` applies to kind threshold, not anomaly"),
+            "{all}"
+        );
+        assert!(
+            all.contains("signals.x.audience: no team \"Nobody\""),
+            "{all}"
+        );
+        assert!(all.contains("signals.y.okr: an okr_pace signal needs `okr`, an id from context/okrs.yaml (no OKR \"99\")"), "{all}");
+        assert!(
+            all.contains("signals.y.cooldown: cooldown \"soon\""),
+            "{all}"
+        );
+        assert_eq!(p.len(), 4, "{all}");
+    }
+
+    #[test]
+    fn a_valid_signal_compiles_with_its_defaults() {
+        let (layer, ctx) = project();
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("s.yaml"),
+            "signals:\n  - name: frt\n    metric: first_response_time\n    where: [\"channel = chat\"]\n    scope: vertical\n    kind: anomaly\n    peaks: [bfcm, january]\n    audience: {channels: [\"#a\"]}\n",
+        )
+        .unwrap();
+        let set = load(dir.path(), &layer, &ctx).unwrap();
+        let s = &set.signals[0];
+        assert_eq!(s.direction, Direction::DownIsGood);
+        assert_eq!(s.grain, Grain::Day);
+        assert_eq!(s.cooldown, chrono::Duration::days(1));
+        assert_eq!(s.title, "First response time");
+        match &s.kind {
+            Kind::Anomaly {
+                score,
+                weeks,
+                peaks,
+                ..
+            } => {
+                assert_eq!((*score, *weeks), (4.0, 8));
+                assert_eq!(peaks, &vec![Peak::Bfcm, Peak::Month(1)]);
+            }
+            k => panic!("{k:?}"),
+        }
+    }
+}
