@@ -351,8 +351,16 @@ fn time_day(
         let t = Instant::now();
         let mut hits = Vec::new();
         for s in &set.signals {
+            let ts = Instant::now();
             for h in detect::detect(rt, s, day, day)? {
                 hits.push((s, h));
+            }
+            if std::env::var_os("CORTEX_BENCH_TRACE").is_some() {
+                eprintln!(
+                    "  detect {}: {:.0} ms",
+                    s.name,
+                    ts.elapsed().as_secs_f64() * 1000.0
+                );
             }
         }
         detect_times.push(t.elapsed());

@@ -133,33 +133,64 @@ pub fn drivers(
         1.0
     };
     let label = format!("drivers of {metric}");
-    let mut statements = Vec::new();
-    let mut run = |group_by: Vec<String>, range: TimeRange| -> Result<_, SignalError> {
+    let fetch = |group_by: &[String], range: TimeRange| -> Result<_, SignalError> {
         let mut metrics = vec![metric.to_string()];
         metrics.extend(volume.clone());
         let q = MetricQuery {
             metrics,
-            group_by,
+            group_by: group_by.to_vec(),
             filters: filters.to_vec(),
             time_range: Some(range),
             ..MetricQuery::default()
         };
-        let t = query(engine, &label, &q, today)?;
+        query(engine, &label, &q, today)
+    };
+    // Every query up front: the totals, then each dimension for both periods; run on two
+    // threads (the warehouse lets one requester hold two connections).
+    let mut jobs: Vec<(Vec<String>, TimeRange)> =
+        vec![(Vec::new(), period), (Vec::new(), baseline_period)];
+    for dim in &dims {
+        jobs.push((vec![dim.clone()], period));
+        jobs.push((vec![dim.clone()], baseline_period));
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut results: Vec<Option<Result<super::detect::Table, SignalError>>> =
+        (0..jobs.len()).map(|_| None).collect();
+    let done = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|sc| {
+        for _ in 0..2 {
+            sc.spawn(|| loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let Some((g, r)) = jobs.get(i) else { break };
+                let t = fetch(g, *r);
+                if let Ok(mut d) = done.lock() {
+                    d.push((i, t));
+                }
+            });
+        }
+    });
+    for (i, t) in done.into_inner().unwrap_or_default() {
+        results[i] = Some(t);
+    }
+    let mut tables = Vec::with_capacity(jobs.len());
+    let mut statements = Vec::new();
+    for ((g, range), t) in jobs.iter().zip(results) {
+        let t = t.ok_or_else(|| invalid("a drivers query did not run".into()))??;
         statements.extend(t.sql.iter().map(|sql| Statement {
             label: format!(
                 "{metric} by {} for {} to {}",
-                if q.group_by.is_empty() {
+                if g.is_empty() {
                     "nothing".to_string()
                 } else {
-                    q.group_by.join(", ")
+                    g.join(", ")
                 },
                 range.from,
                 range.to
             ),
             sql: sql.clone(),
         }));
-        Ok(t)
-    };
+        tables.push(t);
+    }
     // value, volume per member ("" for the total).
     let read = |t: &super::detect::Table, dim: Option<&str>| -> Vec<(String, Option<f64>, f64)> {
         let vc = t.columns.iter().position(|c| c == metric);
@@ -183,18 +214,16 @@ pub fn drivers(
             })
             .collect()
     };
-    let now_total = run(Vec::new(), period)?;
-    let before_total = run(Vec::new(), baseline_period)?;
-    let current = read(&now_total, None).first().and_then(|r| r.1);
-    let baseline = read(&before_total, None)
+    let current = read(&tables[0], None).first().and_then(|r| r.1);
+    let baseline = read(&tables[1], None)
         .first()
         .and_then(|r| r.1)
         .map(|v| v * scale);
     let total_delta = current.zip(baseline).map(|(a, b)| a - b);
     let mut dimensions = Vec::new();
-    for dim in dims {
-        let now = read(&run(vec![dim.clone()], period)?, Some(&dim));
-        let before = read(&run(vec![dim.clone()], baseline_period)?, Some(&dim));
+    for (k, dim) in dims.into_iter().enumerate() {
+        let now = read(&tables[2 + 2 * k], Some(&dim));
+        let before = read(&tables[3 + 2 * k], Some(&dim));
         let wn: f64 = now.iter().map(|r| r.2).sum();
         let wb: f64 = before.iter().map(|r| r.2).sum();
         let mut members: Vec<String> = now.iter().map(|r| r.0.clone()).collect();
