@@ -203,6 +203,36 @@ pub struct Firing {
     pub answer: Answer,
 }
 
+impl Firing {
+    /// The record owners who hear about it too (`audience.owner_dimension`): the distinct
+    /// values of that column in the firing's records table, by name as in people.yaml.
+    pub fn owners(&self) -> Vec<String> {
+        let Some(dim) = &self.audience.owner_dimension else {
+            return Vec::new();
+        };
+        let mut out: Vec<String> = Vec::new();
+        for s in &self.answer.sections {
+            let crate::answer::Section::Table(t) = s else {
+                continue;
+            };
+            if t.id.as_deref() != Some("records") {
+                continue;
+            }
+            let Some(i) = t.columns.iter().position(|c| &c.name == dim) else {
+                continue;
+            };
+            for r in &t.rows {
+                if let Some(v) = r.get(i).and_then(|v| v.as_str()) {
+                    if !out.iter().any(|o| o == v) {
+                        out.push(v.to_string());
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
 /// Why evaluating a signal failed.
 #[derive(Debug, thiserror::Error)]
 pub enum SignalError {

@@ -403,6 +403,36 @@ async fn evaluate_returns_a_complete_message() {
     );
     let last = a.rows.last().unwrap();
     assert!((last[1].as_f64().unwrap() - num(&raw[0][0])).abs() < 1e-9);
+    // The competitor mention injected for the largest Enterprise account is listed, and its
+    // CSM (the owner column) hears about it.
+    let (_, _, anom2) = warehouses();
+    let (_s2, rt2) = runtime(anom2);
+    let set2 = shipped(&rt2);
+    let mention = list
+        .iter()
+        .find(|x| x.id == "competitor_mention_enterprise")
+        .unwrap();
+    let firings = cortex::signals::evaluate(
+        Arc::new(rt2),
+        Arc::new(set2),
+        mention.start + Duration::days(1),
+    )
+    .await
+    .unwrap();
+    let m = firings
+        .iter()
+        .find(|f| f.signal == "enterprise_competitor_mention" && f.scope == mention.scope)
+        .unwrap_or_else(|| panic!("{firings:?}"));
+    let id = mention
+        .scope
+        .as_deref()
+        .unwrap()
+        .trim_start_matches("merchant_id=");
+    let csm = sql(
+        anom2,
+        &format!("SELECT csm_owner FROM merchants WHERE merchant_id = '{id}'"),
+    );
+    assert_eq!(m.owners(), vec![csm[0][0].as_str().unwrap().to_string()]);
     // Renderers are pure functions of the answer.
     let text = cortex::render::text::answer(a);
     assert!(text.contains("Top contributors"), "{text}");
