@@ -17,6 +17,7 @@ use crate::semantic::{compile, CompileOptions, MetricQuery};
 use crate::warehouse::AuditContext;
 
 pub mod load;
+pub mod signals;
 
 /// The structured queries measured at every scale.
 // Invariant: the queries are literals in this file, checked by its tests.

@@ -218,6 +218,25 @@ pub enum BenchMode {
     /// Plan every question of a question set (YAML or gold JSON lines) and report planning
     /// time per question: median, p95 and slowest, against the 5 ms budget.
     Plan(PlanBenchArgs),
+    /// Replay the signal set (signals/*.yaml) day by day over the demo history, clean and
+    /// with injected anomalies: recall, precision, false alarms per month, one-day speed.
+    Signals(SignalBenchArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SignalBenchArgs {
+    /// Demo scale of the two warehouses (clean and with anomalies).
+    #[arg(long, default_value_t = 1.0)]
+    pub scale: f64,
+    /// Where the warehouses are built and kept between runs.
+    #[arg(long, default_value = "data/bench", value_name = "DIR")]
+    pub dir: PathBuf,
+    /// Timing runs for the one-day evaluation (the median is reported).
+    #[arg(long, default_value_t = 3)]
+    pub runs: usize,
+    /// Print every alert.
+    #[arg(long)]
+    pub verbose: bool,
 }
 
 #[derive(Debug, Args)]
@@ -272,6 +291,10 @@ pub struct DemoArgs {
     /// Seed of the hash-based random streams.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
+    /// Inject the documented anomalies (src/demo/anomalies.rs) and write their list to
+    /// `<warehouse>.anomalies.json`, for `cortex bench signals`.
+    #[arg(long)]
+    pub anomalies: bool,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -459,6 +482,23 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             })
         }
         Command::Bench(BenchArgs {
+            mode: Some(BenchMode::Signals(b)),
+            ..
+        }) => {
+            crate::bench::signals::run(
+                &crate::bench::signals::SignalBenchOptions {
+                    project: g.project.clone(),
+                    dir: g.project.join(b.dir),
+                    scale: b.scale,
+                    end_date: today,
+                    runs: b.runs.max(1),
+                    verbose: b.verbose,
+                },
+                &mut std::io::stdout().lock(),
+            )?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench(BenchArgs {
             mode: Some(BenchMode::Load(l)),
             ..
         }) => {
@@ -522,7 +562,22 @@ fn cmd_demo(config: &Config, a: DemoArgs, today: NaiveDate) -> Result<ExitCode> 
         opts.seed,
         opts.end_date
     );
-    let summary = demo::build(&opts, &mut |line| eprintln!("{line}"))?;
+    let summary = if a.anomalies {
+        let (summary, list) = demo::build_with_anomalies(&opts, &mut |line| eprintln!("{line}"))?;
+        for x in &list {
+            eprintln!(
+                "  injected {:<30} {} to {}  -> {}",
+                x.id, x.start, x.end, x.expected_signal
+            );
+        }
+        eprintln!(
+            "  anomaly list: {}",
+            demo::anomalies_path(&opts.out).display()
+        );
+        summary
+    } else {
+        demo::build(&opts, &mut |line| eprintln!("{line}"))?
+    };
     let mut out = std::io::stdout().lock();
     for (table, n) in &summary.tables {
         writeln!(
@@ -555,6 +610,13 @@ fn cmd_check(config: &Config) -> Result<ExitCode> {
             if let Err(d) = &skills {
                 problems.extend(d.0.clone());
             }
+            let signals = ctx
+                .as_ref()
+                .ok()
+                .map(|c| crate::signals::load_dir(&config.project, &layer, c));
+            if let Some(Err(d)) = &signals {
+                problems.extend(d.0.clone());
+            }
             let people = ctx.as_ref().map(|c| c.people.clone()).unwrap_or_default();
             if let Err(d) = crate::policy::Governance::load(
                 &context_dir,
@@ -582,6 +644,13 @@ fn cmd_check(config: &Config) -> Result<ExitCode> {
                     c.glossary.len()
                 );
                 println!("{}: ok ({} skills)", skills_dir.display(), s.skills.len());
+                if let Some(Ok(set)) = &signals {
+                    println!(
+                        "{}: ok ({} signals)",
+                        config.project.join("signals").display(),
+                        set.signals.len()
+                    );
+                }
             }
             problems
         }

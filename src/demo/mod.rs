@@ -5,6 +5,7 @@
 //! and end date give the same data on any machine and thread count. The assumptions behind
 //! the numbers are documented in the README ("The demo warehouse").
 
+pub mod anomalies;
 mod sql;
 
 use std::path::{Path, PathBuf};
@@ -35,6 +36,51 @@ pub struct DemoSummary {
 /// Builds the warehouse at a temporary path and moves it into place, so a failed or
 /// interrupted build never leaves a half-built warehouse behind.
 pub fn build(opts: &DemoOptions, progress: &mut dyn FnMut(&str)) -> Result<DemoSummary> {
+    let summary = build_steps(opts, Vec::new(), progress)?;
+    // A clean warehouse has no anomaly list (an old one would mislead the benchmark).
+    let _ = std::fs::remove_file(anomalies_path(&opts.out));
+    Ok(summary)
+}
+
+/// Builds the warehouse like [`build`], then injects the documented anomalies
+/// ([`anomalies`]) and writes their list to `<warehouse>.anomalies.json` beside it.
+pub fn build_with_anomalies(
+    opts: &DemoOptions,
+    progress: &mut dyn FnMut(&str),
+) -> Result<(DemoSummary, Vec<anomalies::Injected>)> {
+    let summary = build_steps(opts, anomalies::steps(opts), progress)?;
+    let mut list = anomalies::list(opts.end_date);
+    let conn = Connection::open_with_flags(
+        &opts.out,
+        duckdb::Config::default().access_mode(duckdb::AccessMode::ReadOnly)?,
+    )
+    .with_context(|| format!("cannot open {}", opts.out.display()))?;
+    let id: Option<String> = conn
+        .query_row(anomalies::MENTION_SQL, [], |r| r.get(0))
+        .ok();
+    for a in &mut list {
+        if a.id == "competitor_mention_enterprise" {
+            a.scope = id.as_ref().map(|m| format!("merchant_id={m}"));
+        }
+    }
+    let path = anomalies_path(&opts.out);
+    std::fs::write(&path, serde_json::to_string_pretty(&list)?)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    Ok((summary, list))
+}
+
+/// Where `build_with_anomalies` writes the list: `<warehouse>.anomalies.json`.
+pub fn anomalies_path(warehouse: &Path) -> PathBuf {
+    let mut name = warehouse.file_name().unwrap_or_default().to_os_string();
+    name.push(".anomalies.json");
+    warehouse.with_file_name(name)
+}
+
+fn build_steps(
+    opts: &DemoOptions,
+    extra: Vec<sql::Step>,
+    progress: &mut dyn FnMut(&str),
+) -> Result<DemoSummary> {
     if !(opts.scale > 0.0 && opts.scale <= 100.0) {
         bail!(
             "--scale must be above 0 and at most 100, got {}",
@@ -53,7 +99,7 @@ pub fn build(opts: &DemoOptions, progress: &mut dyn FnMut(&str)) -> Result<DemoS
     let result = (|| -> Result<Vec<(String, i64)>> {
         let conn =
             Connection::open(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
-        for step in sql::steps(opts) {
+        for step in sql::steps(opts).into_iter().chain(extra) {
             let t = Instant::now();
             conn.execute_batch(&step.sql)
                 .with_context(|| format!("demo step '{}' failed", step.label))?;

@@ -26,6 +26,7 @@ mod outputs;
 mod query_flags;
 mod render;
 mod security;
+mod signals;
 mod skills;
 mod slack;
 mod slack_bot;

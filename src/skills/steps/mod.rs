@@ -9,6 +9,8 @@ mod metric;
 mod projection;
 mod sql;
 
+pub use projection::project_points;
+
 use serde_json::Value;
 
 use super::run::{Runtime, StepTable};

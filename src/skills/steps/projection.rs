@@ -70,25 +70,7 @@ fn project(series: &Value, at: NaiveDate, value_column: Option<&str>) -> Value {
             .or_default()
             .push(((d - epoch).num_days() as f64, v));
     }
-    let x_at = (at - epoch).num_days() as f64;
-    // The slope of the recent trend (least squares over the last 13 points), carried
-    // forward from the latest actual value.
-    let fit = |pts: &[(f64, f64)]| -> Option<(f64, f64)> {
-        let pts = &pts[pts.len().saturating_sub(13)..];
-        let &(last_x, last_y) = pts.last()?;
-        if pts.len() < 2 {
-            return None;
-        }
-        let n = pts.len() as f64;
-        let mx = pts.iter().map(|p| p.0).sum::<f64>() / n;
-        let my = pts.iter().map(|p| p.1).sum::<f64>() / n;
-        let sxx: f64 = pts.iter().map(|p| (p.0 - mx).powi(2)).sum();
-        if sxx == 0.0 {
-            return None;
-        }
-        let slope = pts.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum::<f64>() / sxx;
-        Some((last_y + slope * (x_at - last_x).max(0.0), slope))
-    };
+    let fit = |pts: &[(f64, f64)]| fit_line(pts, (at - epoch).num_days() as f64);
     let mut by_key = Map::new();
     let mut total = 0.0;
     let mut slope_total = 0.0;
@@ -109,4 +91,34 @@ fn project(series: &Value, at: NaiveDate, value_column: Option<&str>) -> Value {
         "at": at,
         "by_key": by_key,
     })
+}
+
+/// The slope of the recent trend (least squares over the last 13 points), carried forward
+/// from the latest actual value to `x_at`: (projected value, slope per x).
+fn fit_line(pts: &[(f64, f64)], x_at: f64) -> Option<(f64, f64)> {
+    let pts = &pts[pts.len().saturating_sub(13)..];
+    let &(last_x, last_y) = pts.last()?;
+    if pts.len() < 2 {
+        return None;
+    }
+    let n = pts.len() as f64;
+    let mx = pts.iter().map(|p| p.0).sum::<f64>() / n;
+    let my = pts.iter().map(|p| p.1).sum::<f64>() / n;
+    let sxx: f64 = pts.iter().map(|p| (p.0 - mx).powi(2)).sum();
+    if sxx == 0.0 {
+        return None;
+    }
+    let slope = pts.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum::<f64>() / sxx;
+    Some((last_y + slope * (x_at - last_x).max(0.0), slope))
+}
+
+/// A dated series (in date order) carried forward to `at` the way the projection step
+/// does it: (projected value, slope per day). Signals' OKR pace uses the same line.
+pub fn project_points(points: &[(NaiveDate, f64)], at: NaiveDate) -> Option<(f64, f64)> {
+    let epoch = NaiveDate::from_ymd_opt(2000, 1, 1)?;
+    let pts: Vec<(f64, f64)> = points
+        .iter()
+        .map(|(d, v)| ((*d - epoch).num_days() as f64, *v))
+        .collect();
+    fit_line(&pts, (at - epoch).num_days() as f64)
 }
