@@ -463,6 +463,13 @@ fn cmd_check(config: &Config) -> Result<ExitCode> {
             if let Err(d) = &skills {
                 problems.extend(d.0.clone());
             }
+            let signals = ctx
+                .as_ref()
+                .ok()
+                .map(|c| crate::signals::load_dir(&config.project, &layer, c));
+            if let Some(Err(d)) = &signals {
+                problems.extend(d.0.clone());
+            }
             let people = ctx.as_ref().map(|c| c.people.clone()).unwrap_or_default();
             if let Err(d) = crate::policy::Governance::load(
                 &context_dir,
@@ -490,6 +497,13 @@ fn cmd_check(config: &Config) -> Result<ExitCode> {
                     c.glossary.len()
                 );
                 println!("{}: ok ({} skills)", skills_dir.display(), s.skills.len());
+                if let Some(Ok(set)) = &signals {
+                    println!(
+                        "{}: ok ({} signals)",
+                        config.project.join("signals").display(),
+                        set.signals.len()
+                    );
+                }
             }
             problems
         }

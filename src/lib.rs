@@ -18,6 +18,7 @@
 //! - [`state`]: the bot's records in the state database: answers, feedback, threads, events.
 //! - [`server`]: `cortex serve`: the web site and Slack in one process.
 //! - [`service`]: the ask flow shared by Slack and the web site (routing, recording, cache).
+//! - [`signals`]: signals/*.yaml: what to watch, detection, drivers and the message of a firing.
 //! - [`web`]: the internal web site.
 //! - [`warehouse`]: governed DuckDB access: read-only, SQL guard, timeout, row cap, audit.
 //! - [`demo`]: the embedded demo warehouse generator.
@@ -54,6 +55,7 @@ pub mod render;
 pub mod semantic;
 pub mod server;
 pub mod service;
+pub mod signals;
 pub mod skills;
 pub mod slack;
 pub mod state;
