@@ -5,6 +5,7 @@
 //! then `compile` into validated [`Skill`]s with parsed expressions and templates checked
 //! against the steps that produce their data. `cortex check` reports every error at once.
 
+pub mod combine;
 pub mod expr;
 pub mod llm_route;
 pub mod params;
