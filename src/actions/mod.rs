@@ -4,12 +4,21 @@
 //! [`deliverers`] builds the deliverers of every configured service; `cortex serve` runs the
 //! outbox with them, and commands that write (`cortex ask --publish`) deliver once with them.
 
+pub mod slack_post;
+
+use std::sync::Arc;
+
 use crate::config::Config;
 use crate::outbox::Deliverers;
 
 /// The deliverers of every service configured in `config` (none configured: none).
 pub fn deliverers(config: &Config) -> anyhow::Result<Deliverers> {
-    let out = Deliverers::new();
-    let _ = config;
+    let mut out = Deliverers::new();
+    if let Some(token) = &config.slack.bot_token {
+        out = out.with(Arc::new(slack_post::SlackPost::new(
+            &config.slack.api_url,
+            token.expose(),
+        )));
+    }
     Ok(out)
 }
