@@ -349,7 +349,12 @@ impl Scheduler {
                     Recipient::Person { slack_id, .. } => Some(slack_id.clone()),
                     Recipient::Channel(_) => None,
                 },
-                requester: format!("briefing:{}", b.name),
+                // Policy is the recipient's; a channel briefing has the operator's access
+                // (like `cortex ask`): its file is written by the analysts.
+                requester: match r {
+                    Recipient::Person { slack_id, .. } => format!("slack:{slack_id}"),
+                    Recipient::Channel(_) => "cortex".to_string(),
+                },
                 conversation: None,
                 choice: item.skill.clone(),
                 place: Place {
@@ -358,6 +363,9 @@ impl Scheduler {
                 },
             };
             let asked = self.svc.ask(req).await;
+            if asked.answer.status != crate::answer::Status::Answered {
+                warn!(briefing = %b.name, recipient = %r.id(), question = %item.question, status = ?asked.answer.status, headline = %asked.answer.headline, "a briefing item was not answered");
+            }
             parts.push((*asked.answer).clone());
         }
         let title = match r {
