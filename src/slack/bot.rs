@@ -427,6 +427,7 @@ impl Bot {
                 .await;
             }
             actions::OPEN_PDF => self.send_pdf(c, reply_in.as_deref()).await,
+            actions::SIGNAL_MUTE | actions::SIGNAL_NOT_USEFUL => self.signal_button(c).await,
             actions::FILE_LINEAR => {
                 self.tell(
                     c,
@@ -703,6 +704,51 @@ impl Bot {
     /// The day the answer was given for (the injected clock in tests and demos).
     fn answer_date(&self, a: &Answer) -> chrono::NaiveDate {
         a.provenance.today.unwrap_or_else(|| self.svc.today())
+    }
+
+    /// "Mute for 7 days" and "Not useful" under a signal's message (value
+    /// `<signal>|<scope>|<window>`): a mute keeps the signal's scope quiet, feedback is
+    /// stored for the analysts; the clicker is told what was done.
+    async fn signal_button(&self, c: &Click) {
+        let mut parts = c.value.splitn(3, '|');
+        let (Some(signal), Some(scope), Some(window)) = (parts.next(), parts.next(), parts.next())
+        else {
+            return;
+        };
+        let Some(log) = self.svc.rt.engine.warehouse.audit_log().cloned() else {
+            return;
+        };
+        let now = chrono::Utc::now();
+        let who = format!("slack:{}", c.user);
+        let done = crate::schedule::Ledger::open(log).and_then(|l| {
+            if c.action_id == actions::SIGNAL_MUTE {
+                let until = now + chrono::Duration::days(7);
+                l.mute(signal, scope, until, &who)?;
+                Ok(format!(
+                    "Muted: I won't send this signal{} again before {}.",
+                    if scope.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" for {}", escape(scope))
+                    },
+                    until.format("%b %-d")
+                ))
+            } else {
+                l.feedback(signal, scope, window, &who, "not_useful", now)?;
+                Ok(
+                    "Thanks: noted as not useful; the analysts who tune signals will see it."
+                        .into(),
+                )
+            }
+        });
+        match done {
+            Ok(text) => self.tell(c, &text).await,
+            Err(e) => {
+                warn!(error = %e, "could not record a signal button");
+                self.tell(c, "Sorry, I couldn't record that just now.")
+                    .await;
+            }
+        }
     }
 
     /// The answer's PDF, uploaded where the click was (its thread, or the DM).

@@ -20,6 +20,8 @@ mod llm;
 mod mf;
 mod outputs;
 mod render;
+mod schedule;
+mod schedule_kill;
 mod security;
 mod skills;
 mod slack;
