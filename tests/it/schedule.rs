@@ -337,6 +337,11 @@ async fn walk(env: &Env, s: &Scheduler, from: &str, to: &str, step: i64, job: &s
     while t < to {
         env.clock.set(t);
         for (key, _, late) in sent(&s.tick().await.unwrap()) {
+            // The first tick after a jump catches up the one slot missed meanwhile (late);
+            // every slot inside the walk is on time.
+            if late && t == utc(from) {
+                continue;
+            }
             assert!(!late, "{key}");
             if key.starts_with(job) {
                 let slot = chrono::NaiveDateTime::parse_from_str(
@@ -446,7 +451,7 @@ async fn daylight_saving_2026_each_slot_fires_once_at_the_right_local_time() {
         ]
     );
     let half_one = ledger_slots("briefing:half_one");
-    let autumn: Vec<&String> = half_one.iter().filter(|s| s.starts_with("1")).collect();
+    let autumn: Vec<&String> = half_one.iter().filter(|s| s.as_str() >= "10-30").collect();
     assert_eq!(
         autumn,
         [

@@ -18,8 +18,16 @@ schedule: {cron: "0 8 * * MON", tz: audience}
 contents: [{question: "What's our ARR by segment?"}]
 "#;
 
+/// The binary under test: `cortex` of this build (`CORTEX_TEST_BIN` overrides it when a
+/// target directory shared between checkouts holds another checkout's `cortex`).
+fn bin() -> std::path::PathBuf {
+    std::env::var_os("CORTEX_TEST_BIN")
+        .map(Into::into)
+        .unwrap_or_else(|| cortex_bin().to_path_buf())
+}
+
 fn serve(project: &std::path::Path, state: &std::path::Path, api_url: &str) -> Child {
-    Command::new(cortex_bin())
+    Command::new(bin())
         .arg("--project")
         .arg(project)
         .arg("--warehouse")
