@@ -663,7 +663,12 @@ fn our_okrs_answers_every_okr_as_asking_for_each_one_does() {
     for (block, okr) in blocks.iter().zip(&rt.context.okrs) {
         let one = ask(&format!("Are we on track for OKR #{}?", okr.id));
         assert_eq!(one.status, Status::Answered);
-        assert_eq!(okr_blocks(&one), [block.clone()], "OKR #{}", okr.id);
+        assert_eq!(
+            okr_blocks(&one),
+            std::slice::from_ref(block),
+            "OKR #{}",
+            okr.id
+        );
         on_pace += one.findings.iter().any(|f| f.starts_with("On pace")) as usize;
     }
     assert_eq!(
