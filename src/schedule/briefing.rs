@@ -63,6 +63,7 @@ struct RawItem {
 struct RawFormat {
     #[serde(default = "yes")]
     pdf: bool,
+    /// Reserved: a Notion page per delivery (rejected by `cortex check` until wired).
     #[serde(default)]
     notion: bool,
 }
@@ -129,8 +130,6 @@ pub struct Briefing {
     pub recipients: Vec<Recipient>,
     pub contents: Vec<Item>,
     pub pdf: bool,
-    /// Also publish a Notion page (an outbox write of kind `notion.page`).
-    pub notion: bool,
 }
 
 impl Briefing {
@@ -337,6 +336,12 @@ fn compile(
             skill: item.skill,
         });
     }
+    if r.format.notion {
+        rep.error(
+            &["format", "notion"],
+            "publishing briefings to Notion is not available yet (it needs the Notion integration's notion.page writes); remove `notion`",
+        );
+    }
     if rep.diagnostics.len() > before {
         return None;
     }
@@ -349,7 +354,6 @@ fn compile(
         recipients,
         contents,
         pdf: r.format.pdf,
-        notion: r.format.notion,
     })
 }
 

@@ -57,14 +57,14 @@ fn count(calls: &[Call], method: &str) -> usize {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_killed_mid_post_and_restarted_delivers_the_briefing_exactly_once() {
     // A target directory shared between checkouts may hold another checkout's binary.
-    let help = Command::new(cortex_bin())
+    let help = Command::new(bin())
         .args(["brief", "--help"])
         .output()
         .unwrap();
     assert!(
         help.status.success(),
-        "{} has no `brief` command: it is another checkout's build; rebuild this one's",
-        cortex_bin().display()
+        "{} has no `brief` command: another checkout's build (set CORTEX_TEST_BIN)",
+        bin().display()
     );
     let fake = start_fake().await;
     fake.state.hold_posts.store(true, Ordering::SeqCst);
