@@ -681,3 +681,40 @@ fn our_okrs_answers_every_okr_as_asking_for_each_one_does() {
     // Naming one OKR still answers that one alone.
     assert_eq!(okr_blocks(&ask("Are we on track for OKR #2?")).len(), 1);
 }
+
+#[test]
+fn check_reports_every_briefing_problem_with_file_and_line() {
+    let (_state, rt) = crate::helpers::demo_runtime(&project_dir());
+    let dir = tempfile::tempdir().unwrap();
+    let bad = r#"title: Broken
+audience:
+  people: [U_NOBODY]
+  team: Revnue
+schedule:
+  cron: "0 25 * * MON"
+  tz: Mars/Olympus
+contents:
+  - skill: okr_progres
+"#;
+    std::fs::write(dir.path().join("broken.yaml"), bad).unwrap();
+    let err =
+        cortex::schedule::briefing::load(dir.path(), &rt.context, &rt.skills).expect_err("invalid");
+    let text = err.to_string();
+    for want in [
+        "unknown person \"U_NOBODY\"",
+        "unknown team \"Revnue\"",
+        "did you mean Revenue",
+        "bad cron expression",
+        "unknown time zone \"Mars/Olympus\"",
+        "unknown skill \"okr_progres\"",
+    ] {
+        assert!(text.contains(want), "missing {want:?} in:\n{text}");
+    }
+    assert!(err.0.iter().all(|d| d.file.ends_with("broken.yaml")));
+    assert!(err.0.iter().all(|d| d.line.is_some()), "{text}");
+    // The shipped set is valid.
+    let shipped = cortex::schedule::briefing::load_dir(&project_dir(), &rt.context, &rt.skills)
+        .expect("shipped briefings are valid");
+    assert_eq!(shipped.len(), 1);
+    assert_eq!(shipped[0].recipients.len(), 3);
+}
