@@ -78,6 +78,12 @@ pub enum Command {
     /// Write the project's metrics.yaml as another semantic layer's definitions.
     #[command(subcommand)]
     Export(ExportTo),
+    /// Send a briefing (briefings/NAME.yaml) now, through the same ledger and outbox as
+    /// the scheduler in `cortex serve`.
+    Brief(BriefArgs),
+    /// Signals (signals/*.yaml): evaluate and deliver.
+    #[command(subcommand)]
+    Signals(SignalsCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -115,6 +121,34 @@ pub enum ExportTo {
     Metricflow {
         /// The directory to write (created if missing).
         dir: PathBuf,
+    },
+}
+
+
+#[derive(Debug, Args)]
+pub struct BriefArgs {
+    /// The briefing's name.
+    pub name: String,
+    /// Send only to this person (a Slack id from context/people.yaml) or channel.
+    #[arg(long, value_name = "SLACK_ID")]
+    pub to: Option<String>,
+    /// Print what would be sent (a summary of the Slack message) and write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Send a copy for the current minute, instead of the latest scheduled slot (which is
+    /// sent at most once).
+    #[arg(long)]
+    pub now: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SignalsCommand {
+    /// Evaluate every signal for --today (default: the real today) and deliver what fired
+    /// (mutes, cooldown and quiet hours apply).
+    Run {
+        /// Print what would be sent and write nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
 }
 
@@ -181,6 +215,9 @@ pub struct ServeArgs {
     /// [server] listen in cortex.toml, or CORTEX_LISTEN).
     #[arg(long, value_name = "HOST:PORT")]
     pub listen: Option<String>,
+    /// For tests: the scheduler's clock starts at this time (RFC 3339) and runs from there.
+    #[arg(long, env = "CORTEX_NOW", value_name = "RFC3339", hide = true)]
+    pub now: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 #[derive(Debug, Args)]
@@ -402,8 +439,12 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()?
-                .block_on(crate::server::serve(config, g.today))?;
+                .block_on(crate::server::serve_with(config, g.today, clock_at(a.now)))?;
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Brief(a) => cmd_brief(config, a, g.today),
+        Command::Signals(SignalsCommand::Run { dry_run }) => {
+            cmd_signals(config, dry_run, today, g.today)
         }
         Command::Eval(a) => cmd_eval(config, a, today),
         Command::Import(ImportFrom::Metricflow { dir, out }) => {
@@ -548,6 +589,115 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     }
 }
 
+/// The scheduler's clock: the system's, or one starting at `now` (`CORTEX_NOW`, tests).
+fn clock_at(
+    now: Option<chrono::DateTime<chrono::Utc>>,
+) -> std::sync::Arc<dyn crate::schedule::Clock> {
+    std::sync::Arc::new(match now {
+        Some(t) => crate::schedule::SystemClock::starting_at(t),
+        None => crate::schedule::SystemClock::default(),
+    })
+}
+
+/// A scheduler over the project, for `cortex brief` and `cortex signals run`.
+fn scheduler(config: Config, today: Option<NaiveDate>) -> Result<crate::schedule::Scheduler> {
+    let now = std::env::var("CORTEX_NOW")
+        .ok()
+        .map(|s| s.parse::<chrono::DateTime<chrono::Utc>>())
+        .transpose()
+        .context("CORTEX_NOW must be an RFC 3339 time")?;
+    let settings = config.schedule.clone();
+    let llm = match &config.llm {
+        Some(c) => Some(crate::llm::Llm::new(c).context("the LLM settings are invalid")?),
+        None => None,
+    };
+    let rt = crate::skills::run::Runtime::open(config)?;
+    let svc = std::sync::Arc::new(crate::service::Service::new(rt, llm, today)?);
+    crate::schedule::Scheduler::load(svc, clock_at(now), settings)
+}
+
+/// Prints what a scheduler command did; for a dry run, each message without its PDF bytes.
+fn print_outcomes(out: &[crate::schedule::Outcome]) -> Result<()> {
+    use crate::schedule::Outcome;
+    if out.is_empty() {
+        println!("nothing to send");
+    }
+    for o in out {
+        match o {
+            Outcome::Sent {
+                key, late, due_at, ..
+            } => {
+                println!(
+                    "queued {key}{} (due {due_at})",
+                    if *late { " [late]" } else { "" }
+                )
+            }
+            Outcome::Already { key } => println!("already sent {key}"),
+            Outcome::Muted { key, until } => println!("muted {key} until {until}"),
+            Outcome::Cooldown { key, last } => println!("cooldown {key} (last fired {last})"),
+            Outcome::DryRun { key, payload } => {
+                let mut p = payload.clone();
+                if let Some(f) = p.get_mut("file").filter(|f| f.is_object()) {
+                    let n = f["base64"].as_str().map_or(0, |b| b.len() * 3 / 4);
+                    f["base64"] = serde_json::json!(format!("<{n} bytes>"));
+                }
+                println!("would send {key}:\n{}", serde_json::to_string_pretty(&p)?);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Delivers what was queued once (the outbox of `cortex serve` retries anything left).
+async fn deliver_queued(svc: &crate::service::Service, config: &Config) -> Result<()> {
+    let deliverers = crate::actions::deliverers(config)?;
+    if deliverers.is_empty() {
+        println!("queued only: no Slack bot token here; `cortex serve` delivers it");
+        return Ok(());
+    }
+    svc.outbox
+        .deliver_due(&deliverers, chrono::Utc::now())
+        .await?;
+    Ok(())
+}
+
+fn cmd_brief(config: Config, a: BriefArgs, today: Option<NaiveDate>) -> Result<ExitCode> {
+    let cfg = config.clone();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        let s = scheduler(config, today)?;
+        let out = s.brief(&a.name, a.to.as_deref(), a.dry_run, a.now).await?;
+        print_outcomes(&out)?;
+        if !a.dry_run {
+            deliver_queued(&s.svc, &cfg).await?;
+        }
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+fn cmd_signals(
+    config: Config,
+    dry_run: bool,
+    today: NaiveDate,
+    fixed: Option<NaiveDate>,
+) -> Result<ExitCode> {
+    let cfg = config.clone();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        let s = scheduler(config, fixed)?;
+        let out = s.run_signals(today, dry_run).await?;
+        print_outcomes(&out)?;
+        if !dry_run {
+            deliver_queued(&s.svc, &cfg).await?;
+        }
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
 fn cmd_demo(config: &Config, a: DemoArgs, today: NaiveDate) -> Result<ExitCode> {
     let opts = DemoOptions {
         out: a.out.unwrap_or_else(|| config.warehouse.clone()),
@@ -617,6 +767,13 @@ fn cmd_check(config: &Config) -> Result<ExitCode> {
             if let Some(Err(d)) = &signals {
                 problems.extend(d.0.clone());
             }
+            let briefings = match (&ctx, &skills) {
+                (Ok(c), Ok(s)) => Some(crate::schedule::briefing::load_dir(&config.project, c, s)),
+                _ => None,
+            };
+            if let Some(Err(d)) = &briefings {
+                problems.extend(d.0.clone());
+            }
             let people = ctx.as_ref().map(|c| c.people.clone()).unwrap_or_default();
             if let Err(d) = crate::policy::Governance::load(
                 &context_dir,
@@ -644,6 +801,13 @@ fn cmd_check(config: &Config) -> Result<ExitCode> {
                     c.glossary.len()
                 );
                 println!("{}: ok ({} skills)", skills_dir.display(), s.skills.len());
+                if let Some(Ok(b)) = &briefings {
+                    println!(
+                        "{}: ok ({} briefings)",
+                        config.project.join("briefings").display(),
+                        b.len()
+                    );
+                }
                 if let Some(Ok(set)) = &signals {
                     println!(
                         "{}: ok ({} signals)",

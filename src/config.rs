@@ -47,6 +47,21 @@ struct RawConfig {
     notion: Option<RawNotion>,
     /// Retries of external writes (Linear, Notion, Slack posts of briefings).
     outbox: Option<RawOutbox>,
+    /// The scheduler of briefings and signals.
+    schedule: Option<RawSchedule>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSchedule {
+    /// How often `serve` looks for due slots, in seconds (default 30).
+    tick_secs: Option<f64>,
+    /// A slot sent this many minutes after its time is marked late (default 10).
+    late_after_mins: Option<i64>,
+    /// When signals are evaluated each day, "HH:MM" (default 07:00) ...
+    signals_at: Option<String>,
+    /// ... in this IANA zone (default UTC).
+    signals_tz: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -263,6 +278,8 @@ pub struct Config {
     pub notion: Option<NotionConfig>,
     /// Retries, backoff and leases of the outbox.
     pub outbox: crate::outbox::OutboxSettings,
+    /// The scheduler's tick, lateness and daily signal time (`[schedule]`).
+    pub schedule: crate::schedule::Settings,
 }
 
 impl Config {
@@ -416,9 +433,11 @@ impl Config {
             deadline: Duration::from_secs_f64(deadline),
         };
         let outbox = outbox_settings(raw.outbox.unwrap_or_default())?;
+        let schedule = schedule_settings(raw.schedule.unwrap_or_default())?;
         Ok(Config {
             notion,
             outbox,
+            schedule,
             ask,
             llm,
             slack,
@@ -465,6 +484,38 @@ impl Config {
         add(self.notion.as_ref().map(|n| &n.token));
         out
     }
+}
+
+fn schedule_settings(raw: RawSchedule) -> Result<crate::schedule::Settings> {
+    let d = crate::schedule::Settings::default();
+    let tick = match std::env::var("CORTEX_SCHEDULE_TICK_SECS")
+        .ok()
+        .and_then(|v| v.parse::<f64>().ok())
+        .or(raw.tick_secs)
+    {
+        None => d.tick,
+        Some(x) if x > 0.0 && x <= 3600.0 => Duration::from_secs_f64(x),
+        Some(x) => anyhow::bail!("[schedule] tick_secs must be between 0 and 3600, got {x}"),
+    };
+    let signals_at = match raw.signals_at {
+        None => d.signals_at,
+        Some(s) => chrono::NaiveTime::parse_from_str(&s, "%H:%M")
+            .with_context(|| format!("[schedule] signals_at must be HH:MM, got {s:?}"))?,
+    };
+    let signals_tz = match raw.signals_tz {
+        None => d.signals_tz,
+        Some(z) => crate::schedule::cron::zone(&z)
+            .map_err(|e| anyhow::anyhow!("[schedule] signals_tz: {e}"))?,
+    };
+    Ok(crate::schedule::Settings {
+        tick,
+        late_after: raw
+            .late_after_mins
+            .map_or(d.late_after, |m| chrono::Duration::minutes(m.max(0))),
+        signals_at,
+        signals_tz,
+        ..d
+    })
 }
 
 fn outbox_settings(raw: RawOutbox) -> Result<crate::outbox::OutboxSettings> {

@@ -16,6 +16,7 @@
 //! - [`skills`]: analyst-authored skills (YAML + handlebars): load, route, run.
 //! - [`slack`]: the Slack front end: Events API over HTTP, Socket Mode, Web API client.
 //! - [`state`]: the bot's records in the state database: answers, feedback, threads, events.
+//! - [`schedule`]: briefings and signal delivery: cron in time zones, the delivery ledger, the lease.
 //! - [`server`]: `cortex serve`: the web site and Slack in one process.
 //! - [`service`]: the ask flow shared by Slack and the web site (routing, recording, cache).
 //! - [`signals`]: signals/*.yaml: what to watch, detection, drivers and the message of a firing.
@@ -56,6 +57,7 @@ pub mod outbox;
 pub mod planner;
 pub mod policy;
 pub mod render;
+pub mod schedule;
 pub mod semantic;
 pub mod server;
 pub mod service;

@@ -111,6 +111,20 @@ pub async fn build(config: Config, today: Option<chrono::NaiveDate>) -> anyhow::
 
 /// Runs until Ctrl-C.
 pub async fn serve(config: Config, today: Option<chrono::NaiveDate>) -> anyhow::Result<()> {
+    serve_with(
+        config,
+        today,
+        Arc::new(crate::schedule::SystemClock::default()),
+    )
+    .await
+}
+
+/// [`serve`], with the scheduler reading `clock` (`CORTEX_NOW` shifts it, for tests).
+pub async fn serve_with(
+    config: Config,
+    today: Option<chrono::NaiveDate>,
+    clock: Arc<dyn crate::schedule::Clock>,
+) -> anyhow::Result<()> {
     let listen = config.server.listen.clone();
     let slack_listen = config.server.slack_listen.clone();
     let public = config.server.base_url();
@@ -185,8 +199,21 @@ pub async fn serve(config: Config, today: Option<chrono::NaiveDate>) -> anyhow::
             .clone()
             .run(server.deliverers, stopped(stop_rx.clone())),
     );
+    // Briefings and signals, due by the clock, queued through the ledger into the outbox.
+    let settings = server.svc.rt.engine.config.schedule.clone();
+    let scheduler = match crate::schedule::Scheduler::load(Arc::clone(&server.svc), clock, settings)
+    {
+        Ok(s) => Some(tokio::spawn(s.run(stopped(stop_rx.clone())))),
+        Err(e) => {
+            warn!(error = %format!("{e:#}"), "the scheduler is off");
+            None
+        }
+    };
     serve_on(listener, server.router, stopped(stop_rx)).await?;
     outbox.await.context("the outbox task panicked")?;
+    if let Some(s) = scheduler {
+        s.await.context("the scheduler panicked")?;
+    }
     if let Some(t) = slack_task {
         t.await.context("the Slack listener panicked")??;
     }

@@ -4,6 +4,10 @@
 //! [`deliverers`] builds the deliverers of every configured service; `cortex serve` runs the
 //! outbox with them, and commands that write (`cortex ask --publish`) deliver once with them.
 
+pub mod slack_post;
+
+use std::sync::Arc;
+
 use crate::config::Config;
 use crate::outbox::Deliverers;
 
@@ -15,6 +19,12 @@ pub fn deliverers(config: &Config) -> anyhow::Result<Deliverers> {
         out = out.with(std::sync::Arc::new(
             crate::notion::publish::NotionPublisher::new(client),
         ));
+    }
+    if let Some(token) = &config.slack.bot_token {
+        out = out.with(Arc::new(slack_post::SlackPost::new(
+            &config.slack.api_url,
+            token.expose(),
+        )));
     }
     Ok(out)
 }

@@ -88,6 +88,10 @@ pub struct Person {
     /// Work email: the web site's identity header maps to the person by it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
+    /// IANA time zone ("America/New_York"): briefings with `tz: audience` arrive at the
+    /// scheduled local time of each person.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tz: Option<String>,
 }
 
 /// A company strategy: a `## Title [id]` section of strategy.md.
@@ -506,6 +510,7 @@ mod tests {
                 team: "Revenue".into(),
                 role: String::new(),
                 email: Some("Ava@Example.com".into()),
+                tz: None,
             }],
             ..Context::default()
         };

@@ -22,6 +22,10 @@ pub mod actions {
     pub const CHOOSE: &str = "cortex_choose";
     /// Prefix of a suggested next question; the button's value is the question.
     pub const SUGGEST: &str = "cortex_suggest";
+    /// Mutes a signal's scope for 7 days; the value is `<signal>|<scope>|<window>`.
+    pub const SIGNAL_MUTE: &str = "cortex_signal_mute";
+    /// Records that a signal's message was not useful; the value as for [`SIGNAL_MUTE`].
+    pub const SIGNAL_NOT_USEFUL: &str = "cortex_signal_not_useful";
 }
 
 /// Rows shown in the message table before it is cut (the full result goes as a CSV file).
@@ -118,6 +122,15 @@ fn fields(items: &[String]) -> Value {
 
 fn button(label: &str, action_id: &str, value: &str) -> Value {
     json!({"type": "button", "text": {"type": "plain_text", "text": cut(label, limits::BUTTON_TEXT)}, "action_id": action_id, "value": cut(value, limits::BUTTON_VALUE)})
+}
+
+/// The buttons under a signal's message ("Mute for 7 days", "Not useful"); `value` is
+/// `<signal>|<scope>|<window>`. "File Linear task" is among the answer's own buttons.
+pub fn signal_actions(value: &str) -> Value {
+    json!({"type": "actions", "elements": [
+        button("Mute for 7 days", actions::SIGNAL_MUTE, value),
+        button("Not useful", actions::SIGNAL_NOT_USEFUL, value),
+    ]})
 }
 
 fn link_button(label: &str, action_id: &str, url: &str) -> Value {

@@ -5,6 +5,7 @@
 //! then `compile` into validated [`Skill`]s with parsed expressions and templates checked
 //! against the steps that produce their data. `cortex check` reports every error at once.
 
+pub mod combine;
 pub mod expr;
 pub mod llm_route;
 pub mod params;
@@ -774,6 +775,54 @@ pub fn answer_with_skill(
     Some(follow_route(rt, route, &q, asker, requester))
 }
 
+/// True when a skill that needs one OKR is asked about OKRs in the plural ("are we on
+/// track for our OKRs?", "all OKRs") without naming one.
+fn asks_for_every_okr(skill: &Skill, q: &crate::text::Question) -> bool {
+    let needs_okr = skill
+        .params
+        .iter()
+        .any(|p| p.required && p.kind == ParamKind::Okr);
+    let lower = q.raw.to_lowercase();
+    let plural = lower
+        .split(|c: char| !c.is_alphanumeric())
+        .any(|w| w == "okrs" || w == "objectives");
+    needs_okr && plural
+}
+
+/// The skill run once per OKR (one progress block each), as one answer.
+fn every_okr(
+    rt: &run::Runtime,
+    skill: &Skill,
+    q: &crate::text::Question,
+    asker: Option<&crate::context::Person>,
+    requester: &str,
+) -> crate::answer::Answer {
+    let parts: Vec<crate::answer::Answer> = rt
+        .context
+        .okrs
+        .iter()
+        .filter_map(|o| {
+            let one = format!("{} (OKR #{})", q.raw, o.id);
+            answer_with_skill(rt, &skill.name, &one, asker, q.today, requester)
+        })
+        .collect();
+    let mut a = combine::combine(&q.raw, "Progress on every OKR", &skill.name, &parts);
+    a.headline = okr_summary(&parts);
+    a
+}
+
+/// "2 of 3 OKRs are on pace." from each part's findings (or their headlines).
+fn okr_summary(parts: &[crate::answer::Answer]) -> String {
+    let on_pace = parts
+        .iter()
+        .filter(|p| p.findings.iter().any(|f| f.starts_with("On pace")))
+        .count();
+    format!(
+        "{on_pace} of {} OKRs are on pace to reach their targets.",
+        parts.len()
+    )
+}
+
 fn follow_route(
     rt: &run::Runtime,
     route: router::Route,
@@ -787,6 +836,9 @@ fn follow_route(
         router::Route::Planner => crate::answer::ask_question(&rt.engine, &rt.vocab, q, requester),
         router::Route::Run { skill, resolved } => {
             run::run(rt, skill, q, &resolved, asker, requester)
+        }
+        router::Route::Ask { skill, .. } if asks_for_every_okr(skill, q) => {
+            every_okr(rt, skill, q, asker, requester)
         }
         router::Route::Ask {
             skill,

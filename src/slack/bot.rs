@@ -427,6 +427,7 @@ impl Bot {
                 .await;
             }
             actions::OPEN_PDF => self.send_pdf(c, reply_in.as_deref()).await,
+            actions::SIGNAL_MUTE | actions::SIGNAL_NOT_USEFUL => self.signal_button(c).await,
             actions::FILE_LINEAR => {
                 self.tell(
                     c,
@@ -705,6 +706,51 @@ impl Bot {
         a.provenance.today.unwrap_or_else(|| self.svc.today())
     }
 
+    /// "Mute for 7 days" and "Not useful" under a signal's message (value
+    /// `<signal>|<scope>|<window>`): a mute keeps the signal's scope quiet, feedback is
+    /// stored for the analysts; the clicker is told what was done.
+    async fn signal_button(&self, c: &Click) {
+        let mut parts = c.value.splitn(3, '|');
+        let (Some(signal), Some(scope), Some(window)) = (parts.next(), parts.next(), parts.next())
+        else {
+            return;
+        };
+        let Some(log) = self.svc.rt.engine.warehouse.audit_log().cloned() else {
+            return;
+        };
+        let now = chrono::Utc::now();
+        let who = format!("slack:{}", c.user);
+        let done = crate::schedule::Ledger::open(log).and_then(|l| {
+            if c.action_id == actions::SIGNAL_MUTE {
+                let until = now + chrono::Duration::days(7);
+                l.mute(signal, scope, until, &who)?;
+                Ok(format!(
+                    "Muted: I won't send this signal{} again before {}.",
+                    if scope.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" for {}", escape(scope))
+                    },
+                    until.format("%b %-d")
+                ))
+            } else {
+                l.feedback(signal, scope, window, &who, "not_useful", now)?;
+                Ok(
+                    "Thanks: noted as not useful; the analysts who tune signals will see it."
+                        .into(),
+                )
+            }
+        });
+        match done {
+            Ok(text) => self.tell(c, &text).await,
+            Err(e) => {
+                warn!(error = %e, "could not record a signal button");
+                self.tell(c, "Sorry, I couldn't record that just now.")
+                    .await;
+            }
+        }
+    }
+
     /// The answer's PDF, uploaded where the click was (its thread, or the DM).
     async fn send_pdf(&self, c: &Click, thread: Option<&str>) {
         let (channel, answer_id) = (c.channel.as_str(), c.value.as_str());
@@ -787,8 +833,8 @@ impl Bot {
         }
     }
 
-    /// Uploads a file into the thread, or into the conversation when `thread` is `None`
-    /// (files.getUploadURLExternal, upload, files.completeUploadExternal).
+    /// Uploads a file into the thread, or into the conversation when `thread` is `None`;
+    /// failures are logged.
     async fn upload(
         &self,
         channel: &str,
@@ -798,44 +844,62 @@ impl Bot {
         content_type: &str,
         content: Vec<u8>,
     ) {
-        let session = self.client.open_session(&self.token);
-        let get =
-            SlackApiFilesGetUploadUrlExternalRequest::new(filename.to_string(), content.len());
-        let url = match with_retry("files.getUploadURLExternal", || {
-            session.get_upload_url_external(&get)
-        })
-        .await
-        {
-            Ok(u) => u,
-            Err(e) => {
-                warn!(error = %e, filename, "files.getUploadURLExternal failed");
-                return;
-            }
-        };
-        let put = SlackApiFilesUploadViaUrlRequest::new(
-            url.upload_url.clone(),
+        let file = UploadFile {
+            filename,
+            title,
+            content_type,
             content,
-            content_type.to_string(),
-        );
-        if let Err(e) = with_retry("file upload", || session.files_upload_via_url(&put)).await {
+        };
+        if let Err(e) = upload_file(&self.client, &self.token, channel, thread, file).await {
             warn!(error = %e, filename, "file upload failed");
-            return;
-        }
-        let done =
-            SlackApiFilesCompleteUploadExternalRequest::new(vec![SlackApiFilesComplete::new(
-                url.file_id.clone(),
-            )
-            .with_title(title.to_string())])
-            .with_channel_id(SlackChannelId(channel.to_string()))
-            .opt_thread_ts(thread.map(|t| SlackTs(t.to_string())));
-        if let Err(e) = with_retry("files.completeUploadExternal", || {
-            session.files_complete_upload_external(&done)
-        })
-        .await
-        {
-            warn!(error = %e, filename, "files.completeUploadExternal failed");
         }
     }
+}
+
+/// A file to upload.
+pub struct UploadFile<'a> {
+    pub filename: &'a str,
+    pub title: &'a str,
+    pub content_type: &'a str,
+    pub content: Vec<u8>,
+}
+
+/// Uploads a file into the thread, or into the conversation when `thread` is `None`
+/// (files.getUploadURLExternal, upload, files.completeUploadExternal). Used by the bot and
+/// by the Slack-post deliverer of the outbox.
+pub async fn upload_file(
+    client: &Client,
+    token: &SlackApiToken,
+    channel: &str,
+    thread: Option<&str>,
+    file: UploadFile<'_>,
+) -> ClientResult<()> {
+    let session = client.open_session(token);
+    let get = SlackApiFilesGetUploadUrlExternalRequest::new(
+        file.filename.to_string(),
+        file.content.len(),
+    );
+    let url = with_retry("files.getUploadURLExternal", || {
+        session.get_upload_url_external(&get)
+    })
+    .await?;
+    let put = SlackApiFilesUploadViaUrlRequest::new(
+        url.upload_url.clone(),
+        file.content,
+        file.content_type.to_string(),
+    );
+    with_retry("file upload", || session.files_upload_via_url(&put)).await?;
+    let done = SlackApiFilesCompleteUploadExternalRequest::new(vec![SlackApiFilesComplete::new(
+        url.file_id.clone(),
+    )
+    .with_title(file.title.to_string())])
+    .with_channel_id(SlackChannelId(channel.to_string()))
+    .opt_thread_ts(thread.map(|t| SlackTs(t.to_string())));
+    with_retry("files.completeUploadExternal", || {
+        session.files_complete_upload_external(&done)
+    })
+    .await?;
+    Ok(())
 }
 
 /// The hint under an answer given to the asker alone because the bot is not in the channel.

@@ -68,6 +68,7 @@ impl Fixture {
             ask: Default::default(),
             notion: None,
             outbox: Default::default(),
+            schedule: Default::default(),
         }
     }
 

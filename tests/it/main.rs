@@ -25,6 +25,8 @@ mod outbox;
 mod outputs;
 mod query_flags;
 mod render;
+mod schedule;
+mod schedule_kill;
 mod security;
 mod signals;
 mod skills;

@@ -24,16 +24,25 @@ const SECRET: &str = "test-signing-secret";
 
 /// One Web API call as the fake received it.
 #[derive(Debug, Clone)]
-struct Call {
-    method: String,
-    body: Value,
-    raw: Vec<u8>,
-    status: u16,
+pub(crate) struct Call {
+    pub(crate) method: String,
+    pub(crate) body: Value,
+    pub(crate) raw: Vec<u8>,
+    pub(crate) status: u16,
 }
 
 #[derive(Default)]
-struct FakeState {
+pub(crate) struct FakeState {
     calls: Mutex<Vec<Call>>,
+    /// Messages posted, as conversations.history returns them (with metadata and
+    /// reply_count: files completed into a message's thread count as replies).
+    pub(crate) posted: Mutex<Vec<Value>>,
+    /// While set, chat.postMessage is recorded (and posted) but its response is held until
+    /// `release` is notified: a client killed meanwhile never learns that it was posted.
+    pub(crate) hold_posts: std::sync::atomic::AtomicBool,
+    pub(crate) release: tokio::sync::Notify,
+    /// Notified on every recorded call (tests wait on the log, never on time).
+    changed: tokio::sync::Notify,
     next_ts: AtomicUsize,
     /// Answer this many chat.postMessage calls with 429 first.
     rate_limit_posts: AtomicUsize,
@@ -44,13 +53,38 @@ struct FakeState {
     not_in: Mutex<Vec<String>>,
 }
 
-struct FakeSlack {
-    state: Arc<FakeState>,
-    api_url: String,
+pub(crate) struct FakeSlack {
+    pub(crate) state: Arc<FakeState>,
+    pub(crate) api_url: String,
 }
 
 impl FakeSlack {
-    fn calls(&self, method: &str) -> Vec<Call> {
+    /// Waits until `done` holds for the call log (up to `limit`); returns the log.
+    pub(crate) async fn wait_for(
+        &self,
+        limit: Duration,
+        done: impl Fn(&[Call]) -> bool,
+    ) -> Vec<Call> {
+        let wait = async {
+            loop {
+                let changed = self.state.changed.notified();
+                let calls = self.all();
+                if done(&calls) {
+                    return calls;
+                }
+                changed.await;
+            }
+        };
+        match tokio::time::timeout(limit, wait).await {
+            Ok(c) => c,
+            Err(_) => panic!(
+                "timed out waiting on the fake Slack; calls: {:#?}",
+                self.all().iter().map(|c| &c.method).collect::<Vec<_>>()
+            ),
+        }
+    }
+
+    pub(crate) fn calls(&self, method: &str) -> Vec<Call> {
         self.state
             .calls
             .lock()
@@ -61,7 +95,7 @@ impl FakeSlack {
             .collect()
     }
 
-    fn all(&self) -> Vec<Call> {
+    pub(crate) fn all(&self) -> Vec<Call> {
         self.state.calls.lock().expect("lock").clone()
     }
 
@@ -95,6 +129,7 @@ fn record(s: &FakeState, method: &str, raw: &[u8], status: u16) {
         raw: raw.to_vec(),
         status,
     });
+    s.changed.notify_waiters();
 }
 
 async fn api(
@@ -149,7 +184,49 @@ async fn api(
         }
         "chat.postMessage" => {
             let ts = ts();
+            s.posted.lock().expect("lock").push(json!({
+                "type": "message", "channel": channel, "ts": ts, "text": req["text"],
+                "metadata": req["metadata"], "reply_count": 0,
+            }));
+            loop {
+                let released = s.release.notified();
+                tokio::pin!(released);
+                released.as_mut().enable();
+                if !s.hold_posts.load(Ordering::SeqCst) {
+                    break;
+                }
+                released.await;
+            }
             json!({"ok": true, "channel": channel, "ts": ts, "message": {"ts": ts, "text": req["text"]}})
+        }
+        "conversations.open" => {
+            let user = match &req["users"] {
+                Value::Array(a) => a
+                    .first()
+                    .and_then(Value::as_str)
+                    .unwrap_or("U0")
+                    .to_string(),
+                v => v
+                    .as_str()
+                    .unwrap_or("U0")
+                    .split(',')
+                    .next()
+                    .unwrap_or("U0")
+                    .to_string(),
+            };
+            json!({"ok": true, "channel": {"id": format!("D{user}")}})
+        }
+        "conversations.history" => {
+            let mut msgs: Vec<Value> = s
+                .posted
+                .lock()
+                .expect("lock")
+                .iter()
+                .filter(|m| m["channel"] == json!(channel))
+                .cloned()
+                .collect();
+            msgs.reverse();
+            json!({"ok": true, "messages": msgs, "has_more": false})
         }
         "chat.update" => {
             json!({"ok": true, "channel": channel, "ts": req["ts"], "message": {"text": req["text"]}})
@@ -159,7 +236,16 @@ async fn api(
             let id = format!("F{}", s.calls.lock().expect("lock").len());
             json!({"ok": true, "upload_url": format!("http://{addr}/upload/{id}"), "file_id": id})
         }
-        "files.completeUploadExternal" => json!({"ok": true, "files": req["files"]}),
+        "files.completeUploadExternal" => {
+            if let Some(t) = req["thread_ts"].as_str() {
+                for m in s.posted.lock().expect("lock").iter_mut() {
+                    if m["ts"] == json!(t) && m["channel"] == req["channel_id"] {
+                        m["reply_count"] = json!(m["reply_count"].as_u64().unwrap_or(0) + 1);
+                    }
+                }
+            }
+            json!({"ok": true, "files": req["files"]})
+        }
         _ => json!({"ok": false, "error": "unknown_method"}),
     };
     Json(out).into_response()
@@ -181,7 +267,7 @@ async fn respond(State(s): State<Arc<FakeState>>, Path(id): Path<String>, body: 
     (StatusCode::OK, "ok").into_response()
 }
 
-async fn start_fake() -> FakeSlack {
+pub(crate) async fn start_fake() -> FakeSlack {
     let state = Arc::new(FakeState::default());
     let app = Router::new()
         .route("/api/{method}", post(api).get(api))
@@ -201,9 +287,9 @@ async fn start_fake() -> FakeSlack {
 }
 
 /// Cortex serving on 127.0.0.1 against the fake Slack.
-struct Bot {
+pub(crate) struct Bot {
     url: String,
-    server: cortex::server::Server,
+    pub(crate) server: cortex::server::Server,
     _state: tempfile::TempDir,
     http: reqwest::Client,
 }
@@ -213,7 +299,7 @@ async fn start_bot(fake: &FakeSlack, project: Option<PathBuf>, timeout: Option<D
 }
 
 /// [`start_bot`], with a last change to the configuration.
-async fn start_bot_with(
+pub(crate) async fn start_bot_with(
     fake: &FakeSlack,
     project: Option<PathBuf>,
     timeout: Option<Duration>,
@@ -291,7 +377,7 @@ impl Bot {
 
     /// Clicks a button: the real block_actions sample (as Slack sends it, form-encoded),
     /// on the bot's message in `thread`.
-    async fn click(&self, action_id: &str, value: &str, thread: &str) -> u16 {
+    pub(crate) async fn click(&self, action_id: &str, value: &str, thread: &str) -> u16 {
         let mut v = click_payload(action_id, value);
         v["message"] =
             json!({"ts": "1700000000.000001", "thread_ts": thread, "text": "x", "type": "message"});
@@ -358,7 +444,7 @@ impl Bot {
     }
 
     /// Waits until every answer in progress is in Slack.
-    async fn idle(&self) {
+    pub(crate) async fn idle(&self) {
         let bot = self.server.bot.as_ref().expect("bot");
         tokio::time::timeout(Duration::from_secs(120), bot.idle())
             .await
@@ -1031,7 +1117,7 @@ async fn a_warehouse_timeout_reaches_the_thread_as_a_friendly_message() {
     assert!(fake.calls("files.getUploadURLExternal").is_empty());
 }
 
-fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+pub(crate) fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
     std::fs::create_dir_all(to).expect("mkdir");
     for e in std::fs::read_dir(from).expect("read dir") {
         let e = e.expect("entry");
