@@ -45,6 +45,19 @@ struct RawConfig {
     server: Option<RawServer>,
     /// Retries of external writes (Linear, Notion, Slack posts of briefings).
     outbox: Option<RawOutbox>,
+    /// Linear: where "File Linear task" files issues.
+    linear: Option<RawLinear>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLinear {
+    api_key: Option<String>,
+    base_url: Option<String>,
+    default_team: Option<String>,
+    #[serde(default)]
+    teams: std::collections::BTreeMap<String, String>,
+    timeout_secs: Option<f64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -128,6 +141,33 @@ pub struct LlmConfig {
     /// After a timeout or connection failure the LLM is skipped for this long (the circuit
     /// breaker), and answers come from the offline path at once.
     pub cooldown: Duration,
+}
+
+/// Linear settings; present only when an API key is configured (`[linear] api_key` or
+/// `CORTEX_LINEAR_API_KEY`).
+#[derive(Debug, Clone)]
+pub struct LinearConfig {
+    /// A personal API key (`lin_api_…`, sent as is) or an OAuth access token (sent as
+    /// `Bearer`; write it as `oauth:<token>` or with the `Bearer ` prefix).
+    pub api_key: Secret,
+    /// The GraphQL endpoint (default `https://api.linear.app/graphql`).
+    pub base_url: String,
+    /// The Linear team key (e.g. `ENG`) for askers whose team has no mapping.
+    pub default_team: String,
+    /// Cortex team name (context/people.yaml) -> Linear team key.
+    pub teams: std::collections::BTreeMap<String, String>,
+    /// Per-request timeout.
+    pub timeout: Duration,
+}
+
+impl LinearConfig {
+    /// The Linear team key for a Cortex team (the asker's), else the default team.
+    pub fn team_key(&self, cortex_team: Option<&str>) -> String {
+        cortex_team
+            .and_then(|t| self.teams.get(t))
+            .cloned()
+            .unwrap_or_else(|| self.default_team.clone())
+    }
 }
 
 /// Limits on every question, whatever front end it came from.
@@ -220,6 +260,8 @@ pub struct Config {
     pub ask: AskLimits,
     /// Retries, backoff and leases of the outbox.
     pub outbox: crate::outbox::OutboxSettings,
+    /// `None`: Linear is not connected ("File Linear task" says so).
+    pub linear: Option<LinearConfig>,
 }
 
 impl Config {
@@ -357,7 +399,26 @@ impl Config {
             deadline: Duration::from_secs_f64(deadline),
         };
         let outbox = outbox_settings(raw.outbox.unwrap_or_default())?;
+        let raw_linear = raw.linear.unwrap_or_default();
+        let linear = match env("CORTEX_LINEAR_API_KEY").or(raw_linear.api_key) {
+            Some(key) => Some(LinearConfig {
+                api_key: Secret::new(key),
+                base_url: env("CORTEX_LINEAR_BASE_URL")
+                    .or(raw_linear.base_url)
+                    .unwrap_or_else(|| "https://api.linear.app/graphql".into()),
+                default_team: raw_linear
+                    .default_team
+                    .filter(|t| !t.trim().is_empty())
+                    .context("[linear] default_team (a Linear team key such as ENG) is required with an API key")?,
+                teams: raw_linear.teams,
+                timeout: Duration::from_secs_f64(
+                    raw_linear.timeout_secs.unwrap_or(15.0).clamp(0.05, 600.0),
+                ),
+            }),
+            None => None,
+        };
         Ok(Config {
+            linear,
             outbox,
             ask,
             llm,
@@ -402,6 +463,7 @@ impl Config {
         add(self.slack.signing_secret.as_ref());
         add(self.server.identity_secret.as_ref());
         add(self.llm.as_ref().map(|l| &l.api_key));
+        add(self.linear.as_ref().map(|l| &l.api_key));
         out
     }
 }

@@ -4,12 +4,25 @@
 //! [`deliverers`] builds the deliverers of every configured service; `cortex serve` runs the
 //! outbox with them, and commands that write (`cortex ask --publish`) deliver once with them.
 
+pub mod linear;
+pub mod task;
+
+use std::sync::Arc;
+
 use crate::config::Config;
 use crate::outbox::Deliverers;
 
 /// The deliverers of every service configured in `config` (none configured: none).
 pub fn deliverers(config: &Config) -> anyhow::Result<Deliverers> {
-    let out = Deliverers::new();
-    let _ = config;
+    let mut out = Deliverers::new();
+    if let Some(l) = &config.linear {
+        // Filed issues are linked in the answer's Slack thread when the bot can post.
+        let notifier = config
+            .slack
+            .bot_token
+            .as_ref()
+            .map(|t| linear::SlackNotifier::new(&config.slack.api_url, t.expose()));
+        out = out.with(Arc::new(linear::LinearDeliverer::new(l, notifier)?));
+    }
     Ok(out)
 }

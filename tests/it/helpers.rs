@@ -67,6 +67,7 @@ impl Fixture {
             },
             ask: Default::default(),
             outbox: Default::default(),
+            linear: None,
         }
     }
 
