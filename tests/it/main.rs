@@ -16,6 +16,7 @@ mod cli;
 mod compiler;
 mod demo;
 mod helpers;
+mod linear;
 mod llm;
 mod mf;
 mod outputs;

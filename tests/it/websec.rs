@@ -24,7 +24,7 @@ pub(crate) struct Site {
     pub url: String,
     pub server: cortex::server::Server,
     _state: Option<tempfile::TempDir>,
-    http: reqwest::Client,
+    pub(crate) http: reqwest::Client,
 }
 
 pub(crate) fn demo_config(state: &tempfile::TempDir) -> Config {
@@ -63,8 +63,8 @@ pub(crate) async fn start(config: Config, state: Option<tempfile::TempDir>) -> S
 
 /// A browser: its session cookie and the CSRF token of its ask page.
 pub(crate) struct Browser {
-    cookie: String,
-    token: String,
+    pub(crate) cookie: String,
+    pub(crate) token: String,
     headers: Vec<(String, String)>,
 }
 
