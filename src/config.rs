@@ -168,6 +168,19 @@ impl LinearConfig {
             .cloned()
             .unwrap_or_else(|| self.default_team.clone())
     }
+
+    /// Every Linear team key a task may go to (the mapped ones and the default), sorted.
+    pub fn team_keys(&self) -> Vec<String> {
+        let mut keys: Vec<String> = self
+            .teams
+            .values()
+            .chain(std::iter::once(&self.default_team))
+            .cloned()
+            .collect();
+        keys.sort();
+        keys.dedup();
+        keys
+    }
 }
 
 /// Limits on every question, whatever front end it came from.

@@ -67,7 +67,8 @@ pub fn draft(svc: &Service, answer_id: &str, index: usize) -> Result<IssueDraft,
         .ok_or(TaskError::NotConfigured)?;
     let stored = svc.state.answer(answer_id)?.ok_or(TaskError::NoSuchTask)?;
     let answer: Answer = serde_json::from_str(&stored.answer_json).map_err(anyhow::Error::from)?;
-    let task = answer.tasks.get(index).ok_or(TaskError::NoSuchTask)?;
+    let tasks = answer.proposed_tasks();
+    let task = tasks.get(index).ok_or(TaskError::NoSuchTask)?;
     let who = person(svc, &stored.requester);
     let public = svc.rt.engine.config.server.base_url();
     let asked_by = match who {

@@ -429,6 +429,28 @@ impl Answer {
             .unwrap_or_else(|| self.choices.get(i).map_or("", String::as_str))
     }
 
+    /// The tasks a person may file from this answer: the skill's proposed tasks, else (for
+    /// an answered question) one from the headline.
+    pub fn proposed_tasks(&self) -> Vec<ProposedTask> {
+        if !self.tasks.is_empty() {
+            return self.tasks.clone();
+        }
+        let lead = self.lead().trim();
+        if self.status != Status::Answered || lead.is_empty() {
+            return Vec::new();
+        }
+        let mut title: String = lead.chars().take(120).collect();
+        if title.len() < lead.len() {
+            title.push('…');
+        }
+        vec![ProposedTask {
+            title,
+            note: lead.to_string(),
+            kind: NoteKind::Finding,
+            priority: default_priority(),
+        }]
+    }
+
     /// The headline people read: the checked narrative when there is one.
     pub fn lead(&self) -> &str {
         self.narrative.as_deref().unwrap_or(&self.headline)

@@ -366,13 +366,13 @@ fn with_tasks(w: &Web, stored: &crate::state::StoredAnswer, page: &str) -> Strin
     let Ok(answer) = serde_json::from_str::<crate::answer::Answer>(&stored.answer_json) else {
         return page.to_string();
     };
-    if answer.tasks.is_empty() {
+    let tasks = answer.proposed_tasks();
+    if tasks.is_empty() {
         return page.to_string();
     }
     let linear = w.svc.rt.engine.config.linear.as_ref();
-    let mut out =
-        String::from("<section class=\"card tasks noprint\" id=\"tasks\"><h2>Proposed tasks</h2>");
-    for (i, t) in answer.tasks.iter().enumerate() {
+    let mut out = String::from("<section class=\"card tasks noprint\" id=\"tasks\"><h2>Tasks</h2>");
+    for (i, t) in tasks.iter().enumerate() {
         let state = crate::actions::task::status(&w.svc, &stored.id, i)
             .ok()
             .flatten();
@@ -392,17 +392,14 @@ fn with_tasks(w: &Web, stored: &crate::state::StoredAnswer, page: &str) -> Strin
                 let team = crate::actions::task::draft(&w.svc, &stored.id, i)
                     .map(|d| d.team_key)
                     .unwrap_or_else(|_| cfg.default_team.clone());
-                let mut teams: Vec<&String> =
-                    cfg.teams.values().chain([&cfg.default_team]).collect();
-                teams.sort();
-                teams.dedup();
+                let teams = cfg.team_keys();
                 let options: String = teams
                     .iter()
                     .map(|k| {
                         format!(
                             "<option value=\"{k}\"{sel}>{k}</option>",
                             k = escape(k),
-                            sel = if **k == team { " selected" } else { "" }
+                            sel = if *k == team { " selected" } else { "" }
                         )
                     })
                     .collect();
@@ -499,7 +496,7 @@ async fn file_task(
     }
     if let (Some(team), Some(cfg)) = (form.team, w.svc.rt.engine.config.linear.as_ref()) {
         // Only a configured team key is accepted.
-        if team == cfg.default_team || cfg.teams.values().any(|k| *k == team) {
+        if cfg.team_keys().contains(&team) {
             draft.team_key = team;
         }
     }

@@ -745,3 +745,182 @@ async fn a_dead_letter_shows_linears_message_on_the_audit_page_without_the_key()
     assert!(!audit.contains(KEY), "the key never reaches a page");
     assert!(fake.issues().is_empty());
 }
+
+// ---- Slack: the button, the modal, the submission, the link in the thread ----
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_slack_modal_files_one_issue_and_links_it_in_the_thread() {
+    use crate::slack_bot::{
+        button_value, click_payload, json_payload, mention, now, start_bot_with,
+        start_fake as start_slack, urlencode, SECRET,
+    };
+    let slack = start_slack().await;
+    let fake = start_fake().await;
+    let url = fake.url.clone();
+    let bot = start_bot_with(&slack, None, None, move |c| {
+        c.linear = Some(linear_config(&url, KEY, Duration::from_secs(5)));
+    })
+    .await;
+    tokio::spawn(
+        bot.server
+            .svc
+            .outbox
+            .clone()
+            .run(bot.server.deliverers.clone(), std::future::pending()),
+    );
+    let thread = "1600000042.000100";
+    bot.event(&mention(
+        "How are we performing against OKR #1, and what can my team do to help accelerate it?",
+        "EvL1",
+        thread,
+        None,
+    ))
+    .await;
+    bot.idle().await;
+    let answer_msg = slack
+        .calls("chat.update")
+        .into_iter()
+        .last()
+        .expect("the answer");
+    let value = button_value(&answer_msg, "cortex_file_linear_task_0");
+    let (answer_id, index) = value.split_once('|').expect("answer|task");
+    assert_eq!(index, "0");
+    let answer = bot
+        .server
+        .svc
+        .state
+        .load_answer(answer_id)
+        .expect("read")
+        .expect("stored");
+    assert!(!answer.tasks.is_empty());
+
+    // The click opens the modal, prefilled.
+    let mut click = click_payload("cortex_file_linear_task_0", &value);
+    click["message"] =
+        json!({"ts": answer_msg.body["ts"], "thread_ts": thread, "text": "x", "type": "message"});
+    assert_eq!(bot.click_with(&click).await, 200);
+    bot.idle().await;
+    let opened = slack.calls("views.open");
+    assert_eq!(opened.len(), 1, "one modal");
+    assert_eq!(opened[0].body["trigger_id"], click["trigger_id"]);
+    let view = opened[0].body["view"].clone();
+    assert_eq!(view["callback_id"], "cortex_linear_task");
+    assert_eq!(
+        view["blocks"][0]["element"]["initial_value"],
+        answer.tasks[0].title
+    );
+    let desc = view["blocks"][1]["element"]["initial_value"]
+        .as_str()
+        .expect("description");
+    assert!(
+        desc.contains(&format!("/a/{answer_id}")) && desc.contains("SQL hash"),
+        "{desc}"
+    );
+    assert_eq!(
+        view["blocks"][2]["element"]["initial_option"]["value"], "REV",
+        "the asker's team"
+    );
+    assert_eq!(
+        view["blocks"][3]["element"]["initial_option"]["value"],
+        answer.tasks[0].priority.to_string()
+    );
+
+    // The person edits the title and submits: Slack's view_submission sample with this view.
+    let mut sub = json_payload("bolt-python/interactive.view_submission.json");
+    let mut v = view.clone();
+    for (k, x) in [
+        ("id", "V111"),
+        ("team_id", "T111"),
+        ("hash", "1596530361.3wRYuk3R"),
+        ("app_id", "A111"),
+        ("bot_id", "B111"),
+        ("root_view_id", "V111"),
+    ] {
+        v[k] = json!(x);
+    }
+    v["state"] = json!({"values": {
+        "task_title": {"title": {"type": "plain_text_input", "value": "Close the Mid-Market gap"}},
+        "task_description": {"description": {"type": "plain_text_input", "value": desc}},
+        "task_team": {"team": {"type": "static_select", "selected_option": {"text": {"type": "plain_text", "text": "REV"}, "value": "REV"}}},
+        "task_priority": {"priority": {"type": "static_select", "selected_option": {"text": {"type": "plain_text", "text": "High"}, "value": "2"}}},
+    }});
+    sub["view"] = v;
+    let form = format!("payload={}", urlencode(&sub.to_string()));
+    let submit = || {
+        bot.send(
+            "/slack/interactive",
+            "application/x-www-form-urlencoded",
+            &form,
+            now(),
+            SECRET,
+        )
+    };
+    assert_eq!(submit().await.0, 200);
+    bot.idle().await;
+
+    let issues = fake.issues();
+    assert_eq!(issues.len(), 1);
+    assert_eq!(issues[0]["input"]["title"], "Close the Mid-Market gap");
+    assert_eq!(issues[0]["input"]["priority"], 2);
+    assert_eq!(issues[0]["input"]["teamId"], "team-rev");
+    let filed: Vec<_> = slack
+        .calls("chat.postMessage")
+        .into_iter()
+        .filter(|c| c.body["text"].as_str().unwrap_or("").starts_with("Filed "))
+        .collect();
+    assert_eq!(filed.len(), 1);
+    assert_eq!(
+        filed[0].body["text"],
+        "Filed REV-1 <https://linear.app/acme/issue/REV-1|Close the Mid-Market gap>"
+    );
+    assert_eq!(filed[0].body["thread_ts"], thread);
+
+    // Slack retries the request (or the person double-submits): the same issue, no new post.
+    assert_eq!(submit().await.0, 200);
+    bot.idle().await;
+    assert_eq!(fake.issues().len(), 1);
+    assert_eq!(fake.creates(), 1);
+    let filed_again = slack
+        .calls("chat.postMessage")
+        .into_iter()
+        .filter(|c| c.body["text"].as_str().unwrap_or("").starts_with("Filed "))
+        .count();
+    assert_eq!(filed_again, 1);
+    fake.assert_variables_only();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_linear_the_button_says_it_is_not_connected() {
+    use crate::slack_bot::{button_value, mention, start_bot_with, start_fake as start_slack};
+    let slack = start_slack().await;
+    let bot = start_bot_with(&slack, None, None, |c| c.linear = None).await;
+    bot.event(&mention(
+        "What's our ARR by segment?",
+        "EvL2",
+        "1600000043.000100",
+        None,
+    ))
+    .await;
+    bot.idle().await;
+    let msg = slack
+        .calls("chat.update")
+        .into_iter()
+        .last()
+        .expect("the answer");
+    let id = button_value(&msg, "cortex_file_linear_task");
+    assert_eq!(
+        bot.click_on(&msg, "cortex_file_linear_task", Some("1600000043.000100"))
+            .await,
+        200
+    );
+    bot.idle().await;
+    assert!(slack.calls("views.open").is_empty());
+    let eph = slack.calls("chat.postEphemeral");
+    assert!(
+        eph.last().expect("a note").body["text"]
+            .as_str()
+            .unwrap_or("")
+            .contains("isn't set up"),
+        "{id}"
+    );
+}

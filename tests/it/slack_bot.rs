@@ -20,13 +20,13 @@ use serde_json::{json, Value};
 
 use crate::helpers::{demo_today, demo_warehouse, project_dir};
 
-const SECRET: &str = "test-signing-secret";
+pub(crate) const SECRET: &str = "test-signing-secret";
 
 /// One Web API call as the fake received it.
 #[derive(Debug, Clone)]
-struct Call {
-    method: String,
-    body: Value,
+pub(crate) struct Call {
+    pub(crate) method: String,
+    pub(crate) body: Value,
     raw: Vec<u8>,
     status: u16,
 }
@@ -44,13 +44,13 @@ struct FakeState {
     not_in: Mutex<Vec<String>>,
 }
 
-struct FakeSlack {
+pub(crate) struct FakeSlack {
     state: Arc<FakeState>,
     api_url: String,
 }
 
 impl FakeSlack {
-    fn calls(&self, method: &str) -> Vec<Call> {
+    pub(crate) fn calls(&self, method: &str) -> Vec<Call> {
         self.state
             .calls
             .lock()
@@ -160,6 +160,15 @@ async fn api(
             json!({"ok": true, "upload_url": format!("http://{addr}/upload/{id}"), "file_id": id})
         }
         "files.completeUploadExternal" => json!({"ok": true, "files": req["files"]}),
+        "views.open" => {
+            // The view as opened: Slack adds its id, hash and (empty) state.
+            let mut view = req["view"].clone();
+            view["id"] = json!("V111");
+            view["team_id"] = json!("T111");
+            view["hash"] = json!("1596530361.3wRYuk3R");
+            view["state"] = json!({"values": {}});
+            json!({"ok": true, "view": view})
+        }
         _ => json!({"ok": false, "error": "unknown_method"}),
     };
     Json(out).into_response()
@@ -181,7 +190,7 @@ async fn respond(State(s): State<Arc<FakeState>>, Path(id): Path<String>, body: 
     (StatusCode::OK, "ok").into_response()
 }
 
-async fn start_fake() -> FakeSlack {
+pub(crate) async fn start_fake() -> FakeSlack {
     let state = Arc::new(FakeState::default());
     let app = Router::new()
         .route("/api/{method}", post(api).get(api))
@@ -201,9 +210,9 @@ async fn start_fake() -> FakeSlack {
 }
 
 /// Cortex serving on 127.0.0.1 against the fake Slack.
-struct Bot {
+pub(crate) struct Bot {
     url: String,
-    server: cortex::server::Server,
+    pub(crate) server: cortex::server::Server,
     _state: tempfile::TempDir,
     http: reqwest::Client,
 }
@@ -213,7 +222,7 @@ async fn start_bot(fake: &FakeSlack, project: Option<PathBuf>, timeout: Option<D
 }
 
 /// [`start_bot`], with a last change to the configuration.
-async fn start_bot_with(
+pub(crate) async fn start_bot_with(
     fake: &FakeSlack,
     project: Option<PathBuf>,
     timeout: Option<Duration>,
@@ -255,7 +264,7 @@ async fn start_bot_with(
 }
 
 impl Bot {
-    async fn send(
+    pub(crate) async fn send(
         &self,
         path: &str,
         content_type: &str,
@@ -278,7 +287,7 @@ impl Bot {
         (status, r.text().await.unwrap_or_default())
     }
 
-    async fn event(&self, body: &Value) -> (u16, String) {
+    pub(crate) async fn event(&self, body: &Value) -> (u16, String) {
         self.send(
             "/slack/events",
             "application/json",
@@ -300,7 +309,12 @@ impl Bot {
 
     /// Clicks a button on `message` (a chat.update the fake received), with the blocks the
     /// message carries, as Slack sends them.
-    async fn click_on(&self, message: &Call, action_id: &str, thread: Option<&str>) -> u16 {
+    pub(crate) async fn click_on(
+        &self,
+        message: &Call,
+        action_id: &str,
+        thread: Option<&str>,
+    ) -> u16 {
         let value = button_value(message, action_id);
         let mut v = click_payload(action_id, &value);
         let label = buttons(message)
@@ -321,7 +335,7 @@ impl Bot {
     }
 
     /// Posts a block_actions payload to the interactivity endpoint.
-    async fn click_with(&self, v: &Value) -> u16 {
+    pub(crate) async fn click_with(&self, v: &Value) -> u16 {
         let parsed: Result<slack_morphism::prelude::SlackInteractionEvent, _> =
             serde_json::from_value(v.clone());
         assert!(parsed.is_ok(), "{parsed:?}");
@@ -358,7 +372,7 @@ impl Bot {
     }
 
     /// Waits until every answer in progress is in Slack.
-    async fn idle(&self) {
+    pub(crate) async fn idle(&self) {
         let bot = self.server.bot.as_ref().expect("bot");
         tokio::time::timeout(Duration::from_secs(120), bot.idle())
             .await
@@ -367,7 +381,7 @@ impl Bot {
 }
 
 /// The block_actions sample clicking `action_id` with `value`, on a message in C111.
-fn click_payload(action_id: &str, value: &str) -> Value {
+pub(crate) fn click_payload(action_id: &str, value: &str) -> Value {
     let mut v = json_payload("bolt-python/interactive.block_actions.json");
     v["actions"][0]["action_id"] = json!(action_id);
     v["actions"][0]["value"] = json!(value);
@@ -376,7 +390,7 @@ fn click_payload(action_id: &str, value: &str) -> Value {
     v
 }
 
-fn now() -> i64 {
+pub(crate) fn now() -> i64 {
     chrono::Utc::now().timestamp()
 }
 
@@ -392,12 +406,12 @@ fn payload(name: &str) -> String {
         .replace("W111", "U01REV0002")
 }
 
-fn json_payload(name: &str) -> Value {
+pub(crate) fn json_payload(name: &str) -> Value {
     serde_json::from_str(&payload(name)).expect("json")
 }
 
 /// The app_mention sample with our question, event id and ts.
-fn mention(text: &str, event_id: &str, ts: &str, thread_ts: Option<&str>) -> Value {
+pub(crate) fn mention(text: &str, event_id: &str, ts: &str, thread_ts: Option<&str>) -> Value {
     let mut v = json_payload("bolt-python/event_callback.app_mention.json");
     v["event"]["text"] = json!(format!("<@W111> {text}"));
     v["event"]["ts"] = json!(ts);
@@ -420,7 +434,7 @@ fn buttons(call: &Call) -> Vec<Value> {
 }
 
 /// The value of the button with this action id.
-fn button_value(call: &Call, action_id: &str) -> String {
+pub(crate) fn button_value(call: &Call, action_id: &str) -> String {
     buttons(call)
         .iter()
         .find(|e| e["action_id"] == action_id)
@@ -428,7 +442,7 @@ fn button_value(call: &Call, action_id: &str) -> String {
         .unwrap_or_else(|| panic!("no {action_id} button in {:?}", call.body))
 }
 
-fn urlencode(s: &str) -> String {
+pub(crate) fn urlencode(s: &str) -> String {
     serde_urlencoded::to_string([("x", s)]).expect("encode")[2..].to_string()
 }
 
