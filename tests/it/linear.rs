@@ -599,12 +599,6 @@ pub(crate) async fn post_form(
     (status, r.text().await.expect("body"))
 }
 
-/// The id of the answer just asked on the ask page.
-pub(crate) fn answer_id(page: &str) -> String {
-    let at = page.find("data-answer-id=\"").expect("an answer") + "data-answer-id=\"".len();
-    page[at..].split('"').next().expect("id").to_string()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_web_answer_page_files_a_proposed_task_once_with_its_provenance() {
     let fake = start_fake().await;
@@ -616,7 +610,7 @@ async fn the_web_answer_page_files_a_proposed_task_once_with_its_provenance() {
             "How are we performing against OKR #1, and what can my team do to help accelerate it?",
         )
         .await;
-    let id = answer_id(&page);
+    let id = cortex::bench::load::answer_id(&page).expect("an answer");
     let answer = site
         .server
         .svc
@@ -721,7 +715,7 @@ async fn a_dead_letter_shows_linears_message_on_the_audit_page_without_the_key()
             "How are we performing against OKR #1, and what can my team do to help accelerate it?",
         )
         .await;
-    let id = answer_id(&page);
+    let id = cortex::bench::load::answer_id(&page).expect("an answer");
     let form = [("csrf", b.token.as_str()), ("title", "INVALID on purpose")];
     let (status, filed) = post_form(&site, &b, &format!("/a/{id}/tasks/0"), &form).await;
     assert_eq!(status, 200, "{filed}");

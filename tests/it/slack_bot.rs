@@ -32,7 +32,7 @@ pub(crate) struct Call {
 }
 
 #[derive(Default)]
-struct FakeState {
+pub(crate) struct FakeState {
     calls: Mutex<Vec<Call>>,
     next_ts: AtomicUsize,
     /// Answer this many chat.postMessage calls with 429 first.
@@ -42,11 +42,13 @@ struct FakeState {
     ws_url: Mutex<Option<String>>,
     /// Channels the bot is not in: posting there answers `not_in_channel`.
     not_in: Mutex<Vec<String>>,
+    /// Woken on every recorded call (tests wait on it, never on sleeps).
+    pub(crate) called: tokio::sync::Notify,
 }
 
 pub(crate) struct FakeSlack {
-    state: Arc<FakeState>,
-    api_url: String,
+    pub(crate) state: Arc<FakeState>,
+    pub(crate) api_url: String,
 }
 
 impl FakeSlack {
@@ -95,6 +97,7 @@ fn record(s: &FakeState, method: &str, raw: &[u8], status: u16) {
         raw: raw.to_vec(),
         status,
     });
+    s.called.notify_waiters();
 }
 
 async fn api(
@@ -1045,7 +1048,7 @@ async fn a_warehouse_timeout_reaches_the_thread_as_a_friendly_message() {
     assert!(fake.calls("files.getUploadURLExternal").is_empty());
 }
 
-fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+pub(crate) fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
     std::fs::create_dir_all(to).expect("mkdir");
     for e in std::fs::read_dir(from).expect("read dir") {
         let e = e.expect("entry");
