@@ -39,7 +39,7 @@ impl Serve {
             .env("CORTEX_SLACK_BOT_TOKEN", "xoxb-kill-test")
             .env("CORTEX_SLACK_SIGNING_SECRET", SIGNING)
             .env("CORTEX_SLACK_API_URL", &slack.api_url)
-            .env("RUST_LOG", "info")
+            .env("CORTEX_LOG", "info")
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
         for k in [
