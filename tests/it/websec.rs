@@ -65,7 +65,7 @@ pub(crate) async fn start(config: Config, state: Option<tempfile::TempDir>) -> S
 pub(crate) struct Browser {
     pub(crate) cookie: String,
     pub(crate) token: String,
-    headers: Vec<(String, String)>,
+    pub(crate) headers: Vec<(String, String)>,
 }
 
 impl Site {
