@@ -366,11 +366,15 @@ fn with_tasks(w: &Web, stored: &crate::state::StoredAnswer, page: &str) -> Strin
     let Ok(answer) = serde_json::from_str::<crate::answer::Answer>(&stored.answer_json) else {
         return page.to_string();
     };
-    let tasks = answer.proposed_tasks();
+    let linear = w.svc.rt.engine.config.linear.as_ref();
+    // Without Linear only the skill's own proposals are shown (no form on every page).
+    let tasks = match linear {
+        Some(_) => answer.proposed_tasks(),
+        None => answer.tasks.clone(),
+    };
     if tasks.is_empty() {
         return page.to_string();
     }
-    let linear = w.svc.rt.engine.config.linear.as_ref();
     let mut out = String::from("<section class=\"card tasks noprint\" id=\"tasks\"><h2>Tasks</h2>");
     for (i, t) in tasks.iter().enumerate() {
         let state = crate::actions::task::status(&w.svc, &stored.id, i)

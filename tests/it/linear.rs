@@ -917,3 +917,167 @@ async fn without_linear_the_button_says_it_is_not_connected() {
         "{id}"
     );
 }
+
+// ---- Skills propose tasks; `cortex check` checks them ----
+
+#[test]
+fn okr_progress_and_merchant_brief_propose_tasks_from_their_rules() {
+    let (_s, rt) = crate::helpers::demo_runtime(&crate::helpers::project_dir());
+    let dana = rt.context.person("U01REV0001").expect("Dana");
+    let ask = |q: &str| {
+        cortex::skills::answer_question(
+            &rt,
+            q,
+            Some(dana),
+            crate::helpers::demo_today(),
+            "slack:U01REV0001",
+        )
+    };
+    let a =
+        ask("How are we performing against OKR #1, and what can my team do to help accelerate it?");
+    assert_eq!(a.skill, "okr_progress");
+    let okr = a
+        .sections
+        .iter()
+        .find_map(|s| match s {
+            cortex::answer::Section::Okr(o) => Some(o),
+            _ => None,
+        })
+        .expect("an OKR block");
+    // One task per lagging segment, titled with its shortfall (from the OKR block's numbers).
+    let behind: Vec<String> = okr
+        .segments
+        .iter()
+        .filter(|s| s.on_track == Some(false) && s.target.is_some())
+        .map(|s| {
+            let short = s.target.expect("target") - s.projected.expect("projected");
+            format!(
+                "{} is {} short of its OKR #1 target",
+                s.name,
+                cortex::format::figure(short, okr.unit)
+            )
+        })
+        .collect();
+    assert!(
+        !behind.is_empty(),
+        "the demo has a lagging segment: {:?}",
+        okr.segments
+    );
+    let titles: Vec<&str> = a.tasks.iter().map(|t| t.title.as_str()).collect();
+    for b in &behind {
+        assert!(titles.contains(&b.as_str()), "{b:?} not in {titles:?}");
+    }
+    // Recommendations propose tasks too, and every task carries its sentence.
+    assert!(a
+        .tasks
+        .iter()
+        .any(|t| t.kind == cortex::answer::model::NoteKind::Recommendation));
+    for t in &a.tasks {
+        assert!(
+            a.findings.contains(&t.note) || a.recommendations.contains(&t.note),
+            "{t:?}"
+        );
+        assert!((1..=4).contains(&t.priority));
+    }
+    let m = ask("Give me the full picture of Blue Fox Goods");
+    assert_eq!(m.skill, "merchant_brief");
+    assert!(!m.tasks.is_empty(), "{:?}", m.recommendations);
+    assert!(
+        m.tasks.iter().all(|t| t.title.contains("Blue Fox Goods")),
+        "{:?}",
+        m.tasks
+    );
+    // The JSON contract is unchanged for answers without tasks.
+    let plain = ask("What's our ARR by segment?");
+    assert!(plain.tasks.is_empty());
+    assert!(serde_json::to_value(&plain)
+        .expect("json")
+        .get("tasks")
+        .is_none());
+}
+
+#[test]
+fn check_reports_a_broken_task_template_and_priority() {
+    let project = tempfile::tempdir().expect("tmp");
+    let p = project.path();
+    for dir in ["skills", "context"] {
+        crate::slack_bot::copy_dir(&crate::helpers::project_dir().join(dir), &p.join(dir));
+    }
+    std::fs::copy(
+        crate::helpers::project_dir().join("metrics.yaml"),
+        p.join("metrics.yaml"),
+    )
+    .expect("copy");
+    let skill = p.join("skills/merchant_brief/skill.yaml");
+    let text = std::fs::read_to_string(&skill).expect("read").replace(
+        "task: \"Offer the AI Agent to {{merchant.name}}\"",
+        "task: \"Offer the AI Agent to {{steps.nowhere.name}}\"\n        priority: 9",
+    );
+    std::fs::write(&skill, text).expect("write");
+    let out = std::process::Command::new(crate::helpers::cortex_bin())
+        .args(["check", "--project"])
+        .arg(p)
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("refers to step \"nowhere\""), "{text}");
+    assert!(
+        text.contains("a task's priority must be 1 (urgent) to 4 (low)"),
+        "{text}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answer_without_proposals_files_its_headline_and_shows_nothing_without_linear() {
+    let fake = start_fake().await;
+    let site = linear_site(&fake).await;
+    let b = site.browser(vec![]).await;
+    let page = site.ask(&b, "What's our ARR by segment?").await;
+    let id = cortex::bench::load::answer_id(&page).expect("an answer");
+    let answer = site
+        .server
+        .svc
+        .state
+        .load_answer(&id)
+        .expect("read")
+        .expect("stored");
+    assert!(answer.tasks.is_empty());
+    let (_, _, permalink) = site.get(&format!("/a/{id}"), &[]).await;
+    assert_eq!(permalink.matches("File Linear task</button>").count(), 1);
+    let form = [("csrf", b.token.as_str())];
+    let (status, filed) = post_form(&site, &b, &format!("/a/{id}/tasks/0"), &form).await;
+    assert_eq!(status, 200, "{filed}");
+    assert!(filed.contains(">REV-1</a>"), "{filed}");
+    let issue = &fake.issues()[0];
+    let title = issue["input"]["title"].as_str().expect("title");
+    assert!(
+        answer.headline.starts_with(title.trim_end_matches('…')),
+        "{title} / {}",
+        answer.headline
+    );
+    // There is no second task to file.
+    let (status, _) = post_form(&site, &b, &format!("/a/{id}/tasks/1"), &form).await;
+    assert_eq!(status, 404);
+
+    // Without Linear: no task card on a plain answer, no filing.
+    let state = tempfile::tempdir().expect("tmp");
+    let plain = start(demo_config(&state), Some(state)).await;
+    let b = plain.browser(vec![]).await;
+    let page = plain.ask(&b, "What's our ARR by segment?").await;
+    let id = cortex::bench::load::answer_id(&page).expect("an answer");
+    let (_, _, permalink) = plain.get(&format!("/a/{id}"), &[]).await;
+    assert!(!permalink.contains("id=\"tasks\""), "{permalink}");
+    let (status, body) = post_form(
+        &plain,
+        &b,
+        &format!("/a/{id}/tasks/0"),
+        &[("csrf", b.token.as_str())],
+    )
+    .await;
+    assert_eq!(status, 409, "{body}");
+    assert!(
+        body.contains("isn&#x27;t set up") || body.contains("isn't set up"),
+        "{body}"
+    );
+}
