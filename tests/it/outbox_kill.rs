@@ -177,6 +177,7 @@ timeout_secs = 60
         None,
     )
     .to_string();
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let http = reqwest::Client::new();
     let ts = chrono::Utc::now().timestamp().to_string();
     let r = http
