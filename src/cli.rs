@@ -69,6 +69,24 @@ pub enum Command {
     Skills,
     /// Measure compile, governed and raw DuckDB query times at several demo scales.
     Bench(BenchArgs),
+    /// Manage curated context: `cortex context sync notion`.
+    #[command(subcommand)]
+    Context(ContextCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ContextCommand {
+    /// Pull external sources into context/ (only what changed since the last sync).
+    Sync {
+        #[arg(value_enum)]
+        source: SyncSource,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum SyncSource {
+    /// The pages and databases of `[notion]` in cortex.toml, into context/notion/.
+    Notion,
 }
 
 #[derive(Debug, Args)]
@@ -91,6 +109,16 @@ pub struct AskArgs {
     /// The option picked from a clarifying question (a metric or skill name).
     #[arg(long, value_name = "NAME")]
     pub choice: Option<String>,
+    /// Also publish the answer: `notion` creates a page in `[notion] publish_database`
+    /// (through the outbox: printed is the page URL, or the write's state if not delivered yet).
+    #[arg(long, value_enum, value_name = "WHERE")]
+    pub publish: Option<PublishTo>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum PublishTo {
+    /// A page in the Notion publish database.
+    Notion,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -298,6 +326,9 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Demo(a) => cmd_demo(&config, a, today),
         Command::Check => cmd_check(&config),
+        Command::Context(ContextCommand::Sync {
+            source: SyncSource::Notion,
+        }) => cmd_sync_notion(&config),
         Command::Load(a) => {
             let script = a.script.unwrap_or_else(|| config.project.join("load.sql"));
             let out = a.out.unwrap_or_else(|| config.warehouse.clone());
@@ -620,6 +651,32 @@ fn cmd_query(config: Config, a: QueryArgs, today: NaiveDate) -> Result<ExitCode>
     Ok(ExitCode::SUCCESS)
 }
 
+fn cmd_sync_notion(config: &Config) -> Result<ExitCode> {
+    let cfg = config.notion.as_ref().context(
+        "Notion is not connected: set CORTEX_NOTION_TOKEN (or [notion] token in cortex.toml)",
+    )?;
+    let client = crate::notion::NotionClient::new(cfg)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let context_dir = config.project.join("context");
+    let report = runtime.block_on(crate::notion::sync::sync(&client, cfg, &context_dir))?;
+    for title in &report.fetched {
+        println!("fetched: {title}");
+    }
+    if let Some(n) = report.okrs {
+        println!("okrs: {n} OKRs from the OKR database");
+    }
+    println!(
+        "{}: {} fetched, {} unchanged, {} files written",
+        context_dir.join(crate::notion::sync::DIR).display(),
+        report.fetched.len(),
+        report.unchanged,
+        report.written.len()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
 fn requester() -> String {
     format!("cli:{}", std::env::var("USER").unwrap_or_default())
 }
@@ -657,6 +714,9 @@ fn cmd_ask(config: Config, a: AskArgs, today: NaiveDate) -> Result<ExitCode> {
         place: crate::state::Place::default(),
     }));
     let answer = &*asked.answer;
+    if a.publish == Some(PublishTo::Notion) {
+        runtime.block_on(publish_to_notion(&svc, &asked, today))?;
+    }
     let rt = &svc.rt;
     let skill = rt.skills.get(&answer.skill);
     let bytes: Vec<u8> = match a.format {
@@ -703,6 +763,45 @@ fn cmd_ask(config: Config, a: AskArgs, today: NaiveDate) -> Result<ExitCode> {
         crate::answer::Status::Error => ExitCode::from(1),
         _ => ExitCode::SUCCESS,
     })
+}
+
+/// `cortex ask --publish notion`: enqueue the page, deliver once, say where it is.
+async fn publish_to_notion(
+    svc: &crate::service::Service,
+    asked: &crate::service::Asked,
+    today: NaiveDate,
+) -> Result<()> {
+    let config = &svc.rt.engine.config;
+    let key = crate::notion::publish::enqueue_answer(
+        &svc.outbox,
+        config,
+        &asked.answer,
+        &asked.id,
+        today,
+    )?;
+    let deliverers = crate::actions::deliverers(config)?;
+    svc.outbox
+        .deliver_due(&deliverers, chrono::Utc::now())
+        .await?;
+    match svc.outbox.get(&key)? {
+        Some(w) if w.state == crate::outbox::WriteState::Done => {
+            let url = w
+                .result
+                .as_ref()
+                .and_then(|r| r["url"].as_str())
+                .unwrap_or("");
+            eprintln!("published to Notion: {url}");
+        }
+        Some(w) => eprintln!(
+            "Notion page queued ({:?} after {} attempt{}): {}",
+            w.state,
+            w.attempts,
+            if w.attempts == 1 { "" } else { "s" },
+            w.last_error.unwrap_or_default()
+        ),
+        None => anyhow::bail!("the Notion write was not queued"),
+    }
+    Ok(())
 }
 
 fn cmd_test(config: Config, today: NaiveDate) -> Result<ExitCode> {

@@ -43,6 +43,8 @@ struct RawConfig {
     slack: Option<RawSlack>,
     /// The `cortex serve` process: web site address and public URL.
     server: Option<RawServer>,
+    /// Notion: pages and databases to sync into context, and where answers are published.
+    notion: Option<RawNotion>,
     /// Retries of external writes (Linear, Notion, Slack posts of briefings).
     outbox: Option<RawOutbox>,
     /// Linear: where "File Linear task" files issues.
@@ -58,6 +60,22 @@ struct RawLinear {
     #[serde(default)]
     teams: std::collections::BTreeMap<String, String>,
     timeout_secs: Option<f64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawNotion {
+    token: Option<String>,
+    #[serde(default)]
+    pages: Vec<String>,
+    #[serde(default)]
+    databases: Vec<String>,
+    okr_database: Option<crate::notion::OkrDatabase>,
+    publish_database: Option<String>,
+    timeout_secs: Option<f64>,
+    max_retries: Option<u32>,
+    api_addr: Option<std::net::SocketAddr>,
+    ca_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -258,6 +276,29 @@ impl ServerConfig {
     }
 }
 
+/// Notion settings; present only when a token is configured.
+#[derive(Debug, Clone)]
+pub struct NotionConfig {
+    /// Internal integration secret (`ntn_…`/`secret_…`), env `CORTEX_NOTION_TOKEN`.
+    pub token: Secret,
+    /// Page ids synced into `context/notion/` (32 hex characters, dashes optional).
+    pub pages: Vec<String>,
+    /// Database ids whose rows are synced into `context/notion/`, one file per row.
+    pub databases: Vec<String>,
+    /// A database of OKRs, mapped onto okrs.yaml's fields.
+    pub okr_database: Option<crate::notion::OkrDatabase>,
+    /// The database answers are published to.
+    pub publish_database: Option<String>,
+    /// Per-request timeout (default 30 s).
+    pub timeout: Duration,
+    /// Retries of a read after 429 (honouring `Retry-After`), 409 and 5xx (default 3).
+    pub max_retries: u32,
+    /// Connect to this address for `api.notion.com` instead of DNS (for proxies and tests).
+    pub api_addr: Option<std::net::SocketAddr>,
+    /// An extra PEM root certificate to trust (for TLS-intercepting proxies and tests).
+    pub ca_file: Option<PathBuf>,
+}
+
 /// Resolved settings.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -271,6 +312,8 @@ pub struct Config {
     pub server: ServerConfig,
     /// Question length and the per-answer deadline.
     pub ask: AskLimits,
+    /// `None`: Notion is not connected.
+    pub notion: Option<NotionConfig>,
     /// Retries, backoff and leases of the outbox.
     pub outbox: crate::outbox::OutboxSettings,
     /// `None`: Linear is not connected ("File Linear task" says so).
@@ -392,6 +435,22 @@ impl Config {
                 .map(Secret::new),
             slack_listen: env("CORTEX_SLACK_LISTEN").or(raw_server.slack_listen),
         };
+        let raw_notion = raw.notion.unwrap_or_default();
+        let notion = env("CORTEX_NOTION_TOKEN")
+            .or(raw_notion.token)
+            .map(|token| NotionConfig {
+                token: Secret::new(token),
+                pages: raw_notion.pages,
+                databases: raw_notion.databases,
+                okr_database: raw_notion.okr_database,
+                publish_database: raw_notion.publish_database,
+                timeout: Duration::from_secs_f64(
+                    raw_notion.timeout_secs.unwrap_or(30.0).clamp(0.05, 600.0),
+                ),
+                max_retries: raw_notion.max_retries.unwrap_or(3).min(10),
+                api_addr: raw_notion.api_addr,
+                ca_file: raw_notion.ca_file.map(rel),
+            });
         let defaults = AskLimits::default();
         let deadline = match env("CORTEX_ANSWER_DEADLINE_SECS") {
             Some(v) => Some(
@@ -432,6 +491,7 @@ impl Config {
         };
         Ok(Config {
             linear,
+            notion,
             outbox,
             ask,
             llm,
@@ -477,6 +537,7 @@ impl Config {
         add(self.server.identity_secret.as_ref());
         add(self.llm.as_ref().map(|l| &l.api_key));
         add(self.linear.as_ref().map(|l| &l.api_key));
+        add(self.notion.as_ref().map(|n| &n.token));
         out
     }
 }

@@ -22,6 +22,7 @@
 //! - [`warehouse`]: governed DuckDB access: read-only, SQL guard, timeout, row cap, audit.
 //! - [`demo`]: the embedded demo warehouse generator.
 //! - [`load`]: `cortex load`, a project's warehouse from its load.sql and CSV files.
+//! - [`notion`]: Notion through notion-client: pages and databases synced into context, answers published.
 //! - [`llm`]: the optional LLM (async-openai): tool-calling router and narrator, with fallbacks.
 //! - [`outbox`]: the durable outbox every external write goes through (retries, dead letters).
 //! - [`policy`]: who may see what (`context/policy.yaml`), enforced in the engine and the warehouse.
@@ -47,6 +48,7 @@ pub mod format;
 pub mod fuzzy;
 pub mod llm;
 pub mod load;
+pub mod notion;
 pub mod outbox;
 pub mod planner;
 pub mod policy;

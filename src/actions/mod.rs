@@ -24,5 +24,11 @@ pub fn deliverers(config: &Config) -> anyhow::Result<Deliverers> {
             .map(|t| linear::SlackNotifier::new(&config.slack.api_url, t.expose()));
         out = out.with(Arc::new(linear::LinearDeliverer::new(l, notifier)?));
     }
+    if let Some(n) = &config.notion {
+        let client = crate::notion::NotionClient::new(n)?;
+        out = out.with(Arc::new(crate::notion::publish::NotionPublisher::new(
+            client,
+        )));
+    }
     Ok(out)
 }

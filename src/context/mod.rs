@@ -40,6 +40,9 @@ pub struct Okr {
     /// Strategy ids (strategy.md) it rolls up to.
     #[serde(default)]
     pub strategies: Vec<String>,
+    /// The Notion page it was synced from (context/notion/okrs.yaml only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notion_page: Option<String>,
 }
 
 /// people.yaml as written.
@@ -152,8 +155,38 @@ impl Context {
         if let Some((_, src)) = read("glossary.md") {
             ctx.glossary = parse_glossary(&src);
         }
+        // Synced from Notion (`cortex context sync notion`): OKRs merged with okrs.yaml,
+        // pages read like strategy.md and glossary.md.
+        let notion_okrs = read("notion/okrs.yaml");
+        let local_okrs = ctx.okrs.len();
+        if let Some((path, src)) = &notion_okrs {
+            match serde_norway::from_str::<RawOkrs>(src) {
+                Ok(raw) => ctx.okrs.extend(raw.okrs),
+                Err(e) => all.push(yaml_error(path, &e)),
+            }
+        }
+        for (title, src) in notion_pages(&dir.join("notion")) {
+            let sections = parse_strategies(&src);
+            if sections.is_empty() {
+                // A page without `## ` sections is one passage.
+                let mut page = parse_strategies(&format!("## {title}\n{src}"));
+                if let Some(p) = page.first_mut() {
+                    p.id = crate::notion::markdown::slug(&title);
+                }
+                ctx.strategies.extend(page);
+            } else {
+                ctx.strategies.extend(sections);
+            }
+            ctx.glossary.extend(parse_glossary(&src));
+        }
         if all.is_empty() {
-            all.extend(ctx.validate(dir, layer, source(&okrs), source(&people)));
+            all.extend(ctx.validate(
+                dir,
+                layer,
+                [source(&okrs), source(&notion_okrs)],
+                local_okrs,
+                source(&people),
+            ));
         }
         if all.is_empty() {
             Ok(ctx)
@@ -162,15 +195,21 @@ impl Context {
         }
     }
 
+    /// `okr_src`: okrs.yaml and notion/okrs.yaml; the first `local_okrs` OKRs are from
+    /// okrs.yaml, the rest were synced from Notion (their errors name the page).
     fn validate(
         &self,
         dir: &Path,
         layer: &SemanticLayer,
-        okr_src: &str,
+        okr_src: [&str; 2],
+        local_okrs: usize,
         people_src: &str,
     ) -> Vec<Diagnostic> {
         let mut out = Vec::new();
-        let mut rep = Reporter::new(&dir.join("okrs.yaml"), okr_src);
+        let mut reps = [
+            Reporter::new(&dir.join("okrs.yaml"), okr_src[0]),
+            Reporter::new(&dir.join("notion/okrs.yaml"), okr_src[1]),
+        ];
         let teams: Vec<&str> = self.teams.iter().map(|t| t.name.as_str()).collect();
         let strategies: Vec<&str> = self.strategies.iter().map(|s| s.id.as_str()).collect();
         let segments: Vec<String> = layer
@@ -179,11 +218,16 @@ impl Context {
             .map(|(_, d)| d.sample_values.clone())
             .unwrap_or_default();
         let mut seen = BTreeSet::new();
-        for o in &self.okrs {
+        for (i, o) in self.okrs.iter().enumerate() {
+            let rep = &mut reps[usize::from(i >= local_okrs)];
             let at = |key: &str| vec!["okrs".to_string(), o.id.clone(), key.to_string()];
             let mut err = |key: &str, msg: String| {
                 let p = at(key);
                 let p: Vec<&str> = p.iter().map(String::as_str).collect();
+                let msg = match &o.notion_page {
+                    Some(page) => format!("{msg} (Notion page {page})"),
+                    None => msg,
+                };
                 rep.error(&p, msg);
             };
             if !seen.insert(o.id.clone()) {
@@ -235,7 +279,9 @@ impl Context {
                 }
             }
         }
-        out.extend(rep.diagnostics);
+        for rep in reps {
+            out.extend(rep.diagnostics);
+        }
         let mut rep = Reporter::new(&dir.join("people.yaml"), people_src);
         for t in &self.teams {
             for l in &t.levers {
@@ -348,7 +394,27 @@ impl Context {
     }
 }
 
-/// The text of a file that was read, or "" when it is absent.
+/// The files synced from Notion (`context/notion/*.md`) as (title, markdown body without
+/// front matter), in file-name order.
+fn notion_pages(dir: &Path) -> Vec<(String, String)> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut paths: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "md"))
+        .collect();
+    paths.sort();
+    paths
+        .iter()
+        .filter_map(|p| std::fs::read_to_string(p).ok())
+        .map(|src| {
+            let (fm, body) = crate::notion::sync::split_front_matter(&src);
+            (fm.map(|f| f.title).unwrap_or_default(), body.to_string())
+        })
+        .collect()
+}
+
 /// `local@domain.tld`: one `@`, no spaces, a dot in the domain.
 fn valid_email(e: &str) -> bool {
     match e.split_once('@') {
@@ -364,6 +430,7 @@ fn valid_email(e: &str) -> bool {
     }
 }
 
+/// The text of a file that was read, or "" when it is absent.
 fn source(file: &Option<(PathBuf, String)>) -> &str {
     file.as_ref().map_or("", |(_, s)| s.as_str())
 }

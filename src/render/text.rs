@@ -6,7 +6,7 @@ use crate::answer::model::{Answer, NoteKind, Provenance, Role, Section, Status, 
 use crate::format;
 
 /// One cell as text.
-fn cell(v: &Value, role: Role) -> String {
+pub(crate) fn cell(v: &Value, role: Role) -> String {
     match role.as_column_role() {
         Some(r) => format::cell(v, Some(&r)),
         None => format::value(v),

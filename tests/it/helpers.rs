@@ -66,6 +66,7 @@ impl Fixture {
                 ..Default::default()
             },
             ask: Default::default(),
+            notion: None,
             outbox: Default::default(),
             linear: None,
         }

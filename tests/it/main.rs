@@ -19,6 +19,7 @@ mod helpers;
 mod linear;
 mod llm;
 mod mf;
+mod notion;
 mod outbox;
 mod outbox_kill;
 mod outputs;
