@@ -124,7 +124,6 @@ pub enum ExportTo {
     },
 }
 
-
 #[derive(Debug, Args)]
 pub struct BriefArgs {
     /// The briefing's name.

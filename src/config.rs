@@ -49,6 +49,8 @@ struct RawConfig {
     outbox: Option<RawOutbox>,
     /// The scheduler of briefings and signals.
     schedule: Option<RawSchedule>,
+    /// Linear: where "File Linear task" files issues.
+    linear: Option<RawLinear>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -62,6 +64,17 @@ struct RawSchedule {
     signals_at: Option<String>,
     /// ... in this IANA zone (default UTC).
     signals_tz: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLinear {
+    api_key: Option<String>,
+    base_url: Option<String>,
+    default_team: Option<String>,
+    #[serde(default)]
+    teams: std::collections::BTreeMap<String, String>,
+    timeout_secs: Option<f64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -161,6 +174,46 @@ pub struct LlmConfig {
     /// After a timeout or connection failure the LLM is skipped for this long (the circuit
     /// breaker), and answers come from the offline path at once.
     pub cooldown: Duration,
+}
+
+/// Linear settings; present only when an API key is configured (`[linear] api_key` or
+/// `CORTEX_LINEAR_API_KEY`).
+#[derive(Debug, Clone)]
+pub struct LinearConfig {
+    /// A personal API key (`lin_api_…`, sent as is) or an OAuth access token (sent as
+    /// `Bearer`; write it as `oauth:<token>` or with the `Bearer ` prefix).
+    pub api_key: Secret,
+    /// The GraphQL endpoint (default `https://api.linear.app/graphql`).
+    pub base_url: String,
+    /// The Linear team key (e.g. `ENG`) for askers whose team has no mapping.
+    pub default_team: String,
+    /// Cortex team name (context/people.yaml) -> Linear team key.
+    pub teams: std::collections::BTreeMap<String, String>,
+    /// Per-request timeout.
+    pub timeout: Duration,
+}
+
+impl LinearConfig {
+    /// The Linear team key for a Cortex team (the asker's), else the default team.
+    pub fn team_key(&self, cortex_team: Option<&str>) -> String {
+        cortex_team
+            .and_then(|t| self.teams.get(t))
+            .cloned()
+            .unwrap_or_else(|| self.default_team.clone())
+    }
+
+    /// Every Linear team key a task may go to (the mapped ones and the default), sorted.
+    pub fn team_keys(&self) -> Vec<String> {
+        let mut keys: Vec<String> = self
+            .teams
+            .values()
+            .chain(std::iter::once(&self.default_team))
+            .cloned()
+            .collect();
+        keys.sort();
+        keys.dedup();
+        keys
+    }
 }
 
 /// Limits on every question, whatever front end it came from.
@@ -280,6 +333,8 @@ pub struct Config {
     pub outbox: crate::outbox::OutboxSettings,
     /// The scheduler's tick, lateness and daily signal time (`[schedule]`).
     pub schedule: crate::schedule::Settings,
+    /// `None`: Linear is not connected ("File Linear task" says so).
+    pub linear: Option<LinearConfig>,
 }
 
 impl Config {
@@ -434,7 +489,26 @@ impl Config {
         };
         let outbox = outbox_settings(raw.outbox.unwrap_or_default())?;
         let schedule = schedule_settings(raw.schedule.unwrap_or_default())?;
+        let raw_linear = raw.linear.unwrap_or_default();
+        let linear = match env("CORTEX_LINEAR_API_KEY").or(raw_linear.api_key) {
+            Some(key) => Some(LinearConfig {
+                api_key: Secret::new(key),
+                base_url: env("CORTEX_LINEAR_BASE_URL")
+                    .or(raw_linear.base_url)
+                    .unwrap_or_else(|| "https://api.linear.app/graphql".into()),
+                default_team: raw_linear
+                    .default_team
+                    .filter(|t| !t.trim().is_empty())
+                    .context("[linear] default_team (a Linear team key such as ENG) is required with an API key")?,
+                teams: raw_linear.teams,
+                timeout: Duration::from_secs_f64(
+                    raw_linear.timeout_secs.unwrap_or(15.0).clamp(0.05, 600.0),
+                ),
+            }),
+            None => None,
+        };
         Ok(Config {
+            linear,
             notion,
             outbox,
             schedule,
@@ -481,6 +555,7 @@ impl Config {
         add(self.slack.signing_secret.as_ref());
         add(self.server.identity_secret.as_ref());
         add(self.llm.as_ref().map(|l| &l.api_key));
+        add(self.linear.as_ref().map(|l| &l.api_key));
         add(self.notion.as_ref().map(|n| &n.token));
         out
     }

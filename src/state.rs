@@ -173,6 +173,23 @@ impl State {
             .next())
     }
 
+    /// Where an answer was given (its Slack channel and thread), if it was stored.
+    pub fn place(&self, id: &str) -> anyhow::Result<Option<Place>> {
+        self.log.with_conn(|c| {
+            Ok(c.query_row(
+                "SELECT channel, thread_ts FROM answers WHERE id = ?",
+                params![id],
+                |r| {
+                    Ok(Place {
+                        channel: r.get(0)?,
+                        thread_ts: r.get(1)?,
+                    })
+                },
+            )
+            .optional()?)
+        })
+    }
+
     /// A stored answer as the typed [`Answer`] (for PDFs and buttons after a restart).
     pub fn load_answer(&self, id: &str) -> anyhow::Result<Option<Answer>> {
         let Some(s) = self.answer(id)? else {

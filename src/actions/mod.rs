@@ -4,7 +4,9 @@
 //! [`deliverers`] builds the deliverers of every configured service; `cortex serve` runs the
 //! outbox with them, and commands that write (`cortex ask --publish`) deliver once with them.
 
+pub mod linear;
 pub mod slack_post;
+pub mod task;
 
 use std::sync::Arc;
 
@@ -14,11 +16,20 @@ use crate::outbox::Deliverers;
 /// The deliverers of every service configured in `config` (none configured: none).
 pub fn deliverers(config: &Config) -> anyhow::Result<Deliverers> {
     let mut out = Deliverers::new();
+    if let Some(l) = &config.linear {
+        // Filed issues are linked in the answer's Slack thread when the bot can post.
+        let notifier = config
+            .slack
+            .bot_token
+            .as_ref()
+            .map(|t| linear::SlackNotifier::new(&config.slack.api_url, t.expose()));
+        out = out.with(Arc::new(linear::LinearDeliverer::new(l, notifier)?));
+    }
     if let Some(n) = &config.notion {
         let client = crate::notion::NotionClient::new(n)?;
-        out = out.with(std::sync::Arc::new(
-            crate::notion::publish::NotionPublisher::new(client),
-        ));
+        out = out.with(Arc::new(crate::notion::publish::NotionPublisher::new(
+            client,
+        )));
     }
     if let Some(token) = &config.slack.bot_token {
         out = out.with(Arc::new(slack_post::SlackPost::new(

@@ -182,6 +182,25 @@ pub enum NoteKind {
     Risk,
 }
 
+/// A task a skill proposes for a finding or recommendation (`task:` on its rule): filed
+/// as a Linear issue only when a person clicks "File Linear task".
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProposedTask {
+    /// The issue title, from the rule's `task` template.
+    pub title: String,
+    /// The sentence (finding, recommendation or risk) it came from.
+    pub note: String,
+    /// Which kind of sentence that is.
+    pub kind: NoteKind,
+    /// Linear priority: 1 urgent, 2 high, 3 medium, 4 low.
+    #[serde(default = "default_priority")]
+    pub priority: u8,
+}
+
+fn default_priority() -> u8 {
+    3
+}
+
 /// What kind of picture fits the data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -345,6 +364,9 @@ pub struct Answer {
     pub recommendations: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub risks: Vec<String>,
+    /// Tasks the skill proposes (filed only on a person's click), in rule order.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub tasks: Vec<ProposedTask>,
     /// For `clarify`: the names to choose from (metric or skill names).
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub choices: Vec<String>,
@@ -390,6 +412,7 @@ impl Answer {
             findings: Vec::new(),
             recommendations: Vec::new(),
             risks: Vec::new(),
+            tasks: Vec::new(),
             choices: Vec::new(),
             choice_labels: Vec::new(),
             suggestions: Vec::new(),
@@ -404,6 +427,28 @@ impl Answer {
             .map(String::as_str)
             .filter(|l| !l.is_empty())
             .unwrap_or_else(|| self.choices.get(i).map_or("", String::as_str))
+    }
+
+    /// The tasks a person may file from this answer: the skill's proposed tasks, else (for
+    /// an answered question) one from the headline.
+    pub fn proposed_tasks(&self) -> Vec<ProposedTask> {
+        if !self.tasks.is_empty() {
+            return self.tasks.clone();
+        }
+        let lead = self.lead().trim();
+        if self.status != Status::Answered || lead.is_empty() {
+            return Vec::new();
+        }
+        let mut title: String = lead.chars().take(120).collect();
+        if title.len() < lead.len() {
+            title.push('…');
+        }
+        vec![ProposedTask {
+            title,
+            note: lead.to_string(),
+            kind: NoteKind::Finding,
+            priority: default_priority(),
+        }]
     }
 
     /// The headline people read: the checked narrative when there is one.

@@ -15,6 +15,8 @@ use crate::render::text;
 pub mod actions {
     pub const OPEN_HTML: &str = "cortex_open_html";
     pub const OPEN_PDF: &str = "cortex_open_pdf";
+    /// Files the answer's headline as a task (an answer that proposes none); the value is
+    /// the answer id. A proposed task's button is `FILE_LINEAR_<i>`, valued `<answer id>|<i>`.
     pub const FILE_LINEAR: &str = "cortex_file_linear_task";
     pub const HELPFUL: &str = "cortex_feedback_helpful";
     pub const NOT_HELPFUL: &str = "cortex_feedback_not_helpful";
@@ -286,7 +288,26 @@ pub fn blocks_linked(a: &Answer, answer_id: &str, links: &Links) -> Vec<Value> {
             buttons.push(button("PDF", actions::OPEN_PDF, answer_id));
         }
     }
-    buttons.push(button("File Linear task", actions::FILE_LINEAR, answer_id));
+    if a.tasks.is_empty() {
+        buttons.push(button("File Linear task", actions::FILE_LINEAR, answer_id));
+    } else {
+        // One button per proposed task, on a row of their own.
+        let tasks: Vec<Value> = a
+            .tasks
+            .iter()
+            .take(5)
+            .enumerate()
+            .map(|(i, t)| {
+                let label = format!("File task: {}", t.title);
+                button(
+                    &label,
+                    &format!("{}_{i}", actions::FILE_LINEAR),
+                    &format!("{answer_id}|{i}"),
+                )
+            })
+            .collect();
+        out.push(json!({"type": "actions", "elements": tasks}));
+    }
     buttons.extend(feedback);
     out.push(json!({"type": "actions", "elements": buttons}));
     out

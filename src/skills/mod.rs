@@ -173,10 +173,17 @@ pub struct Rule {
     /// What the sentence is: a finding (default), a recommendation or a risk.
     #[serde(default)]
     pub kind: RuleKind,
+    /// Proposes a task (a Linear issue) for the sentence: a handlebars title template. The
+    /// task is only filed when a person clicks "File Linear task".
+    #[serde(default)]
+    pub task: Option<String>,
+    /// The proposed task's Linear priority: 1 urgent, 2 high, 3 medium (default), 4 low.
+    #[serde(default)]
+    pub priority: Option<u8>,
 }
 
 /// What a rule's sentence is, which decides the section it appears in.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RuleKind {
     #[default]
@@ -621,6 +628,12 @@ fn compile(
                         }
                     }
                     check_paths(template_paths(&r.say), names, &before, rep, &at);
+                    if let Some(t) = &r.task {
+                        check_paths(template_paths(t), names, &before, rep, &at);
+                    }
+                    if r.priority.is_some_and(|p| !(1..=4).contains(&p)) {
+                        rep.error(&at, "a task's priority must be 1 (urgent) to 4 (low)");
+                    }
                 }
             }
         }

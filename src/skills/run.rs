@@ -229,6 +229,13 @@ pub fn run(
                 .recommendations
                 .extend(strings(&out["recommendations"]));
             answer.risks.extend(strings(&out["risks"]));
+            answer.tasks.extend(
+                out["tasks"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|t| serde_json::from_value(t.clone()).ok()),
+            );
         }
     }
     answer.asker = asker.map(|p| p.name.clone());

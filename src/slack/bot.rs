@@ -29,6 +29,7 @@ use super::help::command_reply;
 pub use super::incoming::{
     incoming_from_actions, incoming_from_event, strip_mentions, Click, Incoming,
 };
+use super::modal;
 use super::names;
 use crate::answer::Answer;
 use crate::render::slack as blocks;
@@ -192,24 +193,42 @@ impl Bot {
 
     /// An interaction from either transport: button clicks are handled in the background.
     pub fn on_interaction(self: &Arc<Self>, ev: &SlackInteractionEvent) {
-        if let SlackInteractionEvent::BlockActions(a) = ev {
-            if let Some(inc) = incoming_from_actions(a) {
-                self.spawn(inc);
+        match ev {
+            SlackInteractionEvent::BlockActions(a) => {
+                if let Some(inc) = incoming_from_actions(a) {
+                    self.spawn(inc);
+                }
             }
+            SlackInteractionEvent::ViewSubmission(v) => {
+                // Slack closes the modal on the empty acknowledgement; the filing goes on.
+                if let Some(sub) = modal::submission(v) {
+                    let bot = Arc::clone(self);
+                    self.track(async move { bot.file_task(sub).await });
+                }
+            }
+            _ => {}
         }
     }
 
     /// Handles an input in the background and returns at once (Slack wants an
     /// acknowledgement within 3 seconds).
     pub fn spawn(self: &Arc<Self>, inc: Incoming) -> tokio::task::JoinHandle<()> {
-        use std::sync::atomic::Ordering;
         let bot = Arc::clone(self);
+        self.track(async move { bot.handle(inc).await })
+    }
+
+    /// Runs `work` in the background, counted until it ends (see [`Bot::idle`]).
+    fn track(
+        &self,
+        work: impl Future<Output = ()> + Send + 'static,
+    ) -> tokio::task::JoinHandle<()> {
+        use std::sync::atomic::Ordering;
         let inflight = Arc::clone(&self.inflight);
         inflight.n.fetch_add(1, Ordering::SeqCst);
         tokio::spawn(async move {
             // Counted down even if the handler panics.
             let _done = Done(inflight);
-            bot.handle(inc).await;
+            work.await;
         })
     }
 
@@ -362,6 +381,86 @@ impl Bot {
         }
     }
 
+    /// "File Linear task": opens the modal prefilled from the answer's task (or says
+    /// Linear is not connected).
+    async fn open_task_modal(&self, c: &Click, reply_in: Option<String>) {
+        let (answer_id, index) = modal::task_ref(&c.value);
+        let draft = match crate::actions::task::draft(&self.svc, &answer_id, index) {
+            Ok(d) => d,
+            Err(e) => {
+                self.tell(c, &e.to_string()).await;
+                return;
+            }
+        };
+        let Some(cfg) = self.svc.rt.engine.config.linear.as_ref() else {
+            return;
+        };
+        let Some(trigger) = c.trigger_id.clone() else {
+            warn!("a File Linear task click without a trigger id");
+            return;
+        };
+        let meta = modal::Metadata {
+            answer_id,
+            index,
+            channel: c.channel.clone(),
+            thread_ts: reply_in,
+        };
+        let view = modal::task_view(&draft, &cfg.team_keys(), &meta);
+        let view: SlackView = match serde_json::from_value(view) {
+            Ok(v) => v,
+            Err(e) => {
+                warn!(error = %e, "the task modal is not a valid view");
+                return;
+            }
+        };
+        let session = self.client.open_session(&self.token);
+        let req = SlackApiViewsOpenRequest::new(SlackTriggerId(trigger), view);
+        if let Err(e) = with_retry("views.open", || session.views_open(&req)).await {
+            warn!(error = %e, "views.open failed");
+            self.tell(c, "Sorry, I couldn't open the task form just now.")
+                .await;
+        }
+    }
+
+    /// A submitted task modal: queued in the outbox (the same answer and task is the same
+    /// issue, however often it is submitted). The deliverer posts the issue's link in the
+    /// thread once filed; here the thread hears only when it is queued or failed.
+    async fn file_task(&self, sub: modal::Submission) {
+        let m = &sub.meta;
+        let Some(cfg) = self.svc.rt.engine.config.linear.as_ref() else {
+            return;
+        };
+        let draft = match crate::actions::task::draft(&self.svc, &m.answer_id, m.index) {
+            Ok(d) => sub.apply(d, &cfg.team_keys()),
+            Err(e) => {
+                self.ephemeral(&m.channel, &sub.user, &e.to_string()).await;
+                return;
+            }
+        };
+        let filed = crate::actions::task::file(
+            &self.svc,
+            &m.answer_id,
+            m.index,
+            &draft,
+            Duration::from_secs(5),
+        )
+        .await;
+        info!(answer = %m.answer_id, index = m.index, user = %sub.user, "Linear task submitted from Slack");
+        use crate::actions::task::Filed;
+        let note = match filed {
+            Ok(Filed::Done { .. }) => None,
+            Ok(Filed::Queued) => Some(
+                "Linear isn't answering just now; the task is queued and its link will be posted here once it is filed."
+                    .to_string(),
+            ),
+            Ok(Filed::Failed(e)) => Some(format!("Sorry, Linear refused the task: {}", escape(&e))),
+            Err(e) => Some(e.to_string()),
+        };
+        if let Some(n) = note {
+            self.post(&m.channel, m.thread_ts.as_deref(), &n).await;
+        }
+    }
+
     /// The answer's page on the web site. Answer ids are hex: nothing else reaches the link.
     fn answer_link(&self, answer_id: &str) -> String {
         let id: String = answer_id
@@ -428,13 +527,7 @@ impl Bot {
             }
             actions::OPEN_PDF => self.send_pdf(c, reply_in.as_deref()).await,
             actions::SIGNAL_MUTE | actions::SIGNAL_NOT_USEFUL => self.signal_button(c).await,
-            actions::FILE_LINEAR => {
-                self.tell(
-                    c,
-                    "Filing Linear tasks isn't set up on this Cortex yet; ask the data team to connect Linear.",
-                )
-                .await;
-            }
+            id if modal::is_file_task(id) => self.open_task_modal(c, reply_in).await,
             id if buttons::is_choice(id) => {
                 let Some((answer_id, choice)) = value.split_once('|') else {
                     return;

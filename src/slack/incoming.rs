@@ -58,6 +58,8 @@ pub struct Click {
     /// The message's blocks and text as Slack sent them, to edit used buttons away.
     pub message_blocks: Option<Vec<Value>>,
     pub message_text: Option<String>,
+    /// Lets the bot open a modal in answer to the click (`views.open`).
+    pub trigger_id: Option<String>,
 }
 
 /// Removes `<@U123>` mentions and tidies whitespace.
@@ -218,6 +220,7 @@ pub fn incoming_from_actions(ev: &SlackInteractionBlockActionsEvent) -> Option<I
         response_url: ev.response_url.clone(),
         message_blocks,
         message_text: ev.message.as_ref().and_then(|m| m.content.text.clone()),
+        trigger_id: Some(ev.trigger_id.0.clone()),
     })))
 }
 

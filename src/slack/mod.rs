@@ -4,6 +4,7 @@
 //!
 //! - `incoming`: payloads -> [`incoming::Incoming`] (which events are questions, which clicks)
 //! - `bot`: the answer flow and the Web API calls (post, update, upload, response_url)
+//! - `modal`: the "File Linear task" modal (views.open, view_submission)
 //! - `buttons`: used buttons replaced by what was done; `names`: file names; `help`: `/cortex help`
 //! - `http`, `socket`: the two transports; `signature`: request signing
 
@@ -12,6 +13,7 @@ pub mod buttons;
 pub mod help;
 pub mod http;
 pub mod incoming;
+pub mod modal;
 pub mod names;
 pub mod signature;
 pub mod socket;

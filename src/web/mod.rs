@@ -58,6 +58,7 @@ pub fn routes(svc: Arc<Service>) -> anyhow::Result<Router> {
     Ok(Router::new()
         .route("/", get(ask_page).post(ask_post))
         .route("/a/{id}", get(permalink))
+        .route("/a/{id}/tasks/{index}", post(file_task))
         .route("/metrics", get(metrics_page))
         .route("/skills", get(skills_page))
         .route("/audit", get(audit_page))
@@ -342,7 +343,7 @@ async fn permalink(
         };
     }
     match w.svc.state.answer(&id) {
-        Ok(Some(a)) => match (a.html, a.nonce) {
+        Ok(Some(a)) => match (a.html.as_deref().map(|h| with_tasks(&w, &a, h)), a.nonce) {
             (Some(h), Some(nonce)) => with_nonce(w.fill_csrf(&h, &v), &nonce),
             // Pages stored before nonces: served with no scripts allowed.
             (Some(h), None) => Html(w.fill_csrf(&h, &v)).into_response(),
@@ -358,6 +359,172 @@ async fn permalink(
         }
     }
 }
+
+/// The stored page with its proposed tasks: each one's Linear issue when filed, else a
+/// "File Linear task" form (added when served, so it shows where each filing stands).
+fn with_tasks(w: &Web, stored: &crate::state::StoredAnswer, page: &str) -> String {
+    let Ok(answer) = serde_json::from_str::<crate::answer::Answer>(&stored.answer_json) else {
+        return page.to_string();
+    };
+    let linear = w.svc.rt.engine.config.linear.as_ref();
+    // Without Linear only the skill's own proposals are shown (no form on every page).
+    let tasks = match linear {
+        Some(_) => answer.proposed_tasks(),
+        None => answer.tasks.clone(),
+    };
+    if tasks.is_empty() {
+        return page.to_string();
+    }
+    let mut out = String::from("<section class=\"card tasks noprint\" id=\"tasks\"><h2>Tasks</h2>");
+    for (i, t) in tasks.iter().enumerate() {
+        let state = crate::actions::task::status(&w.svc, &stored.id, i)
+            .ok()
+            .flatten();
+        out.push_str(&format!("<div class=\"task\"><p>{}</p>", escape(&t.note)));
+        out.push_str(&task_state_html(state.as_ref()));
+        match (linear, state) {
+            (
+                _,
+                Some(
+                    crate::actions::task::Filed::Done { .. } | crate::actions::task::Filed::Queued,
+                ),
+            ) => {}
+            (None, _) => out.push_str(
+                "<p class=\"muted\">Filing Linear tasks isn't set up on this Cortex yet.</p>",
+            ),
+            (Some(cfg), _) => {
+                let team = crate::actions::task::draft(&w.svc, &stored.id, i)
+                    .map(|d| d.team_key)
+                    .unwrap_or_else(|_| cfg.default_team.clone());
+                let teams = cfg.team_keys();
+                let options: String = teams
+                    .iter()
+                    .map(|k| {
+                        format!(
+                            "<option value=\"{k}\"{sel}>{k}</option>",
+                            k = escape(k),
+                            sel = if *k == team { " selected" } else { "" }
+                        )
+                    })
+                    .collect();
+                let prios: String = [(1, "Urgent"), (2, "High"), (3, "Medium"), (4, "Low")]
+                    .iter()
+                    .map(|(n, l)| {
+                        format!(
+                            "<option value=\"{n}\"{sel}>{l}</option>",
+                            sel = if *n == t.priority { " selected" } else { "" }
+                        )
+                    })
+                    .collect();
+                out.push_str(&format!(
+                    "<form class=\"file-task\" method=\"post\" action=\"/a/{id}/tasks/{i}\"><input type=\"hidden\" name=\"{CSRF_FIELD}\" value=\"{CSRF_PLACEHOLDER}\"><input type=\"text\" name=\"title\" maxlength=\"250\" value=\"{title}\" aria-label=\"Title\"> <select name=\"team\" aria-label=\"Team\">{options}</select> <select name=\"priority\" aria-label=\"Priority\">{prios}</select> <button type=\"submit\">File Linear task</button></form>",
+                    id = escape(&stored.id),
+                    title = escape(&t.title),
+                ));
+            }
+        }
+        out.push_str("</div>");
+    }
+    out.push_str("</section>");
+    match page.rfind("<footer class=\"page\">") {
+        Some(at) => format!("{}{out}{}", &page[..at], &page[at..]),
+        None => format!("{page}{out}"),
+    }
+}
+
+/// One line on where a task's filing stands.
+fn task_state_html(state: Option<&crate::actions::task::Filed>) -> String {
+    use crate::actions::task::Filed;
+    match state {
+        Some(Filed::Done { identifier, url, title }) => format!(
+            "<p class=\"filed\">Filed <a href=\"{u}\">{i}</a> {t}</p>",
+            u = escape(url),
+            i = escape(identifier),
+            t = escape(title)
+        ),
+        Some(Filed::Queued) => "<p class=\"queued\">Queued: Linear has not confirmed the issue yet; it will be filed once, as soon as Linear answers.</p>".into(),
+        Some(Filed::Failed(e)) => format!("<p class=\"failed\">Filing failed: {}</p>", escape(e)),
+        None => String::new(),
+    }
+}
+
+#[derive(Debug, Deserialize, Default)]
+struct TaskForm {
+    csrf: Option<String>,
+    title: Option<String>,
+    team: Option<String>,
+    priority: Option<u8>,
+}
+
+/// Files a proposed task (same-origin with a CSRF token, by someone who may see the
+/// answer); shows the issue, or that it is queued.
+async fn file_task(
+    State(w): State<Web>,
+    Extension(v): Extension<Visitor>,
+    Path((id, index)): Path<(String, usize)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if !security::same_origin(&headers, w.public_url.as_deref()) {
+        return refused(
+            StatusCode::FORBIDDEN,
+            "This form was sent from another site, so it was not run.",
+        );
+    }
+    let form = serde_urlencoded::from_bytes::<TaskForm>(&body).unwrap_or_default();
+    if !w.csrf.verify(
+        &v.identity,
+        &v.session,
+        form.csrf.as_deref().unwrap_or_default(),
+    ) {
+        return refused(
+            StatusCode::FORBIDDEN,
+            "This form has expired. Reload the page and try again.",
+        );
+    }
+    match w.svc.state.answer(&id) {
+        Ok(Some(stored)) if w.may_view(&v, &stored) => {}
+        _ => return not_found("no answer has that id"),
+    }
+    let mut draft = match crate::actions::task::draft(&w.svc, &id, index) {
+        Ok(d) => d,
+        Err(e @ crate::actions::task::TaskError::NoSuchTask) => return not_found(&e.to_string()),
+        Err(e) => return refused(StatusCode::CONFLICT, &e.to_string()),
+    };
+    if let Some(t) = form
+        .title
+        .map(|t| t.trim().to_string())
+        .filter(|t| !t.is_empty())
+    {
+        draft.title = t.chars().take(250).collect();
+    }
+    if let (Some(team), Some(cfg)) = (form.team, w.svc.rt.engine.config.linear.as_ref()) {
+        // Only a configured team key is accepted.
+        if cfg.team_keys().contains(&team) {
+            draft.team_key = team;
+        }
+    }
+    if let Some(p) = form.priority.filter(|p| (1..=4).contains(p)) {
+        draft.priority = p;
+    }
+    let filed = crate::actions::task::file(&w.svc, &id, index, &draft, FILE_WAIT).await;
+    let body = match filed {
+        Ok(state) => {
+            info!(answer = %id, index, requester = %v.identity.requester(), "Linear task filed from the web");
+            format!(
+                "<h1>Linear task</h1><p class=\"question\">{}</p>{}<p><a href=\"/a/{}#tasks\">Back to the answer</a></p>",
+                escape(&draft.title),
+                task_state_html(Some(&state)),
+                escape(&id)
+            )
+        }
+        Err(e) => return refused(StatusCode::CONFLICT, &w.svc.outbox.redact(&e.to_string())),
+    };
+    w.page("Linear task", "ask", &body, &v)
+}
+
+/// How long filing from the web waits for Linear before saying "queued".
+const FILE_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// How long the health check waits for the warehouse.
 const HEALTH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);

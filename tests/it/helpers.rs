@@ -69,6 +69,7 @@ impl Fixture {
             notion: None,
             outbox: Default::default(),
             schedule: Default::default(),
+            linear: None,
         }
     }
 

@@ -20,7 +20,7 @@ use serde_json::{json, Value};
 
 use crate::helpers::{demo_today, demo_warehouse, project_dir};
 
-const SECRET: &str = "test-signing-secret";
+pub(crate) const SECRET: &str = "test-signing-secret";
 
 /// One Web API call as the fake received it.
 #[derive(Debug, Clone)]
@@ -51,6 +51,8 @@ pub(crate) struct FakeState {
     ws_url: Mutex<Option<String>>,
     /// Channels the bot is not in: posting there answers `not_in_channel`.
     not_in: Mutex<Vec<String>>,
+    /// Woken on every recorded call (tests wait on it, never on sleeps).
+    pub(crate) called: tokio::sync::Notify,
 }
 
 pub(crate) struct FakeSlack {
@@ -130,6 +132,7 @@ fn record(s: &FakeState, method: &str, raw: &[u8], status: u16) {
         status,
     });
     s.changed.notify_waiters();
+    s.called.notify_waiters();
 }
 
 async fn api(
@@ -246,6 +249,15 @@ async fn api(
             }
             json!({"ok": true, "files": req["files"]})
         }
+        "views.open" => {
+            // The view as opened: Slack adds its id, hash and (empty) state.
+            let mut view = req["view"].clone();
+            view["id"] = json!("V111");
+            view["team_id"] = json!("T111");
+            view["hash"] = json!("1596530361.3wRYuk3R");
+            view["state"] = json!({"values": {}});
+            json!({"ok": true, "view": view})
+        }
         _ => json!({"ok": false, "error": "unknown_method"}),
     };
     Json(out).into_response()
@@ -341,7 +353,7 @@ pub(crate) async fn start_bot_with(
 }
 
 impl Bot {
-    async fn send(
+    pub(crate) async fn send(
         &self,
         path: &str,
         content_type: &str,
@@ -364,7 +376,7 @@ impl Bot {
         (status, r.text().await.unwrap_or_default())
     }
 
-    async fn event(&self, body: &Value) -> (u16, String) {
+    pub(crate) async fn event(&self, body: &Value) -> (u16, String) {
         self.send(
             "/slack/events",
             "application/json",
@@ -386,7 +398,12 @@ impl Bot {
 
     /// Clicks a button on `message` (a chat.update the fake received), with the blocks the
     /// message carries, as Slack sends them.
-    async fn click_on(&self, message: &Call, action_id: &str, thread: Option<&str>) -> u16 {
+    pub(crate) async fn click_on(
+        &self,
+        message: &Call,
+        action_id: &str,
+        thread: Option<&str>,
+    ) -> u16 {
         let value = button_value(message, action_id);
         let mut v = click_payload(action_id, &value);
         let label = buttons(message)
@@ -407,7 +424,7 @@ impl Bot {
     }
 
     /// Posts a block_actions payload to the interactivity endpoint.
-    async fn click_with(&self, v: &Value) -> u16 {
+    pub(crate) async fn click_with(&self, v: &Value) -> u16 {
         let parsed: Result<slack_morphism::prelude::SlackInteractionEvent, _> =
             serde_json::from_value(v.clone());
         assert!(parsed.is_ok(), "{parsed:?}");
@@ -453,7 +470,7 @@ impl Bot {
 }
 
 /// The block_actions sample clicking `action_id` with `value`, on a message in C111.
-fn click_payload(action_id: &str, value: &str) -> Value {
+pub(crate) fn click_payload(action_id: &str, value: &str) -> Value {
     let mut v = json_payload("bolt-python/interactive.block_actions.json");
     v["actions"][0]["action_id"] = json!(action_id);
     v["actions"][0]["value"] = json!(value);
@@ -462,7 +479,7 @@ fn click_payload(action_id: &str, value: &str) -> Value {
     v
 }
 
-fn now() -> i64 {
+pub(crate) fn now() -> i64 {
     chrono::Utc::now().timestamp()
 }
 
@@ -478,12 +495,12 @@ fn payload(name: &str) -> String {
         .replace("W111", "U01REV0002")
 }
 
-fn json_payload(name: &str) -> Value {
+pub(crate) fn json_payload(name: &str) -> Value {
     serde_json::from_str(&payload(name)).expect("json")
 }
 
 /// The app_mention sample with our question, event id and ts.
-fn mention(text: &str, event_id: &str, ts: &str, thread_ts: Option<&str>) -> Value {
+pub(crate) fn mention(text: &str, event_id: &str, ts: &str, thread_ts: Option<&str>) -> Value {
     let mut v = json_payload("bolt-python/event_callback.app_mention.json");
     v["event"]["text"] = json!(format!("<@W111> {text}"));
     v["event"]["ts"] = json!(ts);
@@ -506,7 +523,7 @@ fn buttons(call: &Call) -> Vec<Value> {
 }
 
 /// The value of the button with this action id.
-fn button_value(call: &Call, action_id: &str) -> String {
+pub(crate) fn button_value(call: &Call, action_id: &str) -> String {
     buttons(call)
         .iter()
         .find(|e| e["action_id"] == action_id)
@@ -514,7 +531,7 @@ fn button_value(call: &Call, action_id: &str) -> String {
         .unwrap_or_else(|| panic!("no {action_id} button in {:?}", call.body))
 }
 
-fn urlencode(s: &str) -> String {
+pub(crate) fn urlencode(s: &str) -> String {
     serde_urlencoded::to_string([("x", s)]).expect("encode")[2..].to_string()
 }
 

@@ -24,7 +24,7 @@ pub(crate) struct Site {
     pub url: String,
     pub server: cortex::server::Server,
     _state: Option<tempfile::TempDir>,
-    http: reqwest::Client,
+    pub(crate) http: reqwest::Client,
 }
 
 pub(crate) fn demo_config(state: &tempfile::TempDir) -> Config {

@@ -14,6 +14,7 @@ pub(super) fn run(rt: &Runtime, rules: &[Rule], data: &Value) -> Result<StepOutp
     let mut findings = Vec::new();
     let mut recs = Vec::new();
     let mut risks = Vec::new();
+    let mut tasks = Vec::new();
     for rule in rules {
         let when = Expr::parse(&rule.when).map_err(err)?;
         let items: Vec<Value> = match &rule.each {
@@ -39,6 +40,16 @@ pub(super) fn run(rt: &Runtime, rules: &[Rule], data: &Value) -> Result<StepOutp
             if truthy(&when.eval(&scope)) {
                 let text = rt.render(&rule.say, &scope).map_err(err)?;
                 let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+                if let Some(t) = &rule.task {
+                    let title = rt.render(t, &scope).map_err(err)?;
+                    let title = title.split_whitespace().collect::<Vec<_>>().join(" ");
+                    tasks.push(json!({
+                        "title": title,
+                        "note": text,
+                        "kind": rule.kind,
+                        "priority": rule.priority.unwrap_or(3),
+                    }));
+                }
                 match rule.kind {
                     RuleKind::Finding => findings.push(text),
                     RuleKind::Recommendation => recs.push(text),
@@ -48,6 +59,6 @@ pub(super) fn run(rt: &Runtime, rules: &[Rule], data: &Value) -> Result<StepOutp
         }
     }
     Ok(StepOutput::Value(
-        json!({"findings": findings, "recommendations": recs, "risks": risks}),
+        json!({"findings": findings, "recommendations": recs, "risks": risks, "tasks": tasks}),
     ))
 }
