@@ -5,6 +5,7 @@
 //! outbox with them, and commands that write (`cortex ask --publish`) deliver once with them.
 
 pub mod linear;
+pub mod publish;
 pub mod slack_post;
 pub mod task;
 

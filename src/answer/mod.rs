@@ -151,10 +151,18 @@ fn context(
         question: question.to_string(),
         query_json: serde_json::to_string(query).ok(),
     };
+    let mut notes = notes;
+    let time_range = match whole_periods(engine, query) {
+        Some((read, note)) => {
+            notes.push(note);
+            Some(read)
+        }
+        None => query.time_range,
+    };
     let provenance = Provenance {
         metrics: MetricInfo::of(&engine.layer, &query.metrics),
         filters: query.filters.iter().map(|c| c.to_string()).collect(),
-        time_range: query.time_range,
+        time_range,
         period,
         grain: query.grain,
         data_freshness: engine.data_freshness(&query.metrics, today),
@@ -164,6 +172,36 @@ fn context(
         statements: Vec::new(),
     };
     (ctx, provenance)
+}
+
+/// When a query by week, month, quarter or year reads whole periods beyond the range asked
+/// (the compiler never counts a partial period, as MetricFlow), the range actually read
+/// and a note saying so: the answer must not claim "September" while counting Aug 31.
+fn whole_periods(engine: &Engine, query: &MetricQuery) -> Option<(TimeRange, String)> {
+    let asked = query.time_range?;
+    let grain = query.grain?;
+    let cumulative_only = query.metrics.iter().all(|m| {
+        engine
+            .layer
+            .metric(m)
+            .is_some_and(|m| matches!(m.kind, crate::semantic::model::MetricKind::Cumulative(_)))
+    });
+    if cumulative_only {
+        return None;
+    }
+    let read = crate::semantic::compile::snapped_range(query)?;
+    if read == asked {
+        return None;
+    }
+    let unit = grain.as_str();
+    Some((
+        read,
+        format!(
+            "Whole {unit}s are counted: {} to {} (every {unit} that overlaps the period asked).",
+            crate::format::date(read.from),
+            crate::format::date(read.to)
+        ),
+    ))
 }
 
 /// Rows read past a ranking's limit (to see ties beyond the Nth).

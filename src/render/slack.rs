@@ -18,6 +18,8 @@ pub mod actions {
     /// Files the answer's headline as a task (an answer that proposes none); the value is
     /// the answer id. A proposed task's button is `FILE_LINEAR_<i>`, valued `<answer id>|<i>`.
     pub const FILE_LINEAR: &str = "cortex_file_linear_task";
+    /// Publishes the answer as a page in the Notion publish database; the value is the answer id.
+    pub const PUBLISH_NOTION: &str = "cortex_publish_notion";
     pub const HELPFUL: &str = "cortex_feedback_helpful";
     pub const NOT_HELPFUL: &str = "cortex_feedback_not_helpful";
     /// Prefix of a clarifying choice; the button's value is `<answer id>|<metric or skill name>`.
@@ -288,6 +290,11 @@ pub fn blocks_linked(a: &Answer, answer_id: &str, links: &Links) -> Vec<Value> {
             buttons.push(button("PDF", actions::OPEN_PDF, answer_id));
         }
     }
+    buttons.push(button(
+        "Publish to Notion",
+        actions::PUBLISH_NOTION,
+        answer_id,
+    ));
     if a.tasks.is_empty() {
         buttons.push(button("File Linear task", actions::FILE_LINEAR, answer_id));
     } else {

@@ -63,7 +63,7 @@ struct RawItem {
 struct RawFormat {
     #[serde(default = "yes")]
     pdf: bool,
-    /// Reserved: a Notion page per delivery (rejected by `cortex check` until wired).
+    /// Also a Notion page per delivery, in `[notion] publish_database` (through the outbox).
     #[serde(default)]
     notion: bool,
 }
@@ -130,6 +130,8 @@ pub struct Briefing {
     pub recipients: Vec<Recipient>,
     pub contents: Vec<Item>,
     pub pdf: bool,
+    /// Each delivery is also published as a Notion page.
+    pub notion: bool,
 }
 
 impl Briefing {
@@ -336,12 +338,6 @@ fn compile(
             skill: item.skill,
         });
     }
-    if r.format.notion {
-        rep.error(
-            &["format", "notion"],
-            "publishing briefings to Notion is not available yet (it needs the Notion integration's notion.page writes); remove `notion`",
-        );
-    }
     if rep.diagnostics.len() > before {
         return None;
     }
@@ -354,6 +350,7 @@ fn compile(
         recipients,
         contents,
         pdf: r.format.pdf,
+        notion: r.format.notion,
     })
 }
 

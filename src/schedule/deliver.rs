@@ -298,7 +298,7 @@ impl Scheduler {
                 ":hourglass: Late: this briefing was due {local}; it is sent now, after the service was down."
             ));
         }
-        let payload = self
+        let mut payload = self
             .payload(
                 r,
                 &combined,
@@ -308,6 +308,9 @@ impl Scheduler {
                 None,
             )
             .await?;
+        if b.notion {
+            payload["notion"] = json!(true);
+        }
         if dry_run {
             return Ok(Outcome::DryRun {
                 key: due.key.clone(),
@@ -462,9 +465,34 @@ impl Scheduler {
             self.svc
                 .outbox
                 .enqueue(SLACK_POST, &row.key, &row.payload)?;
+            if row.payload["notion"] == json!(true) {
+                self.publish_to_notion(&row.payload);
+            }
             self.ledger.mark_enqueued(&row.key, now)?;
         }
         Ok(rows.len())
+    }
+
+    /// Queues the Notion page of a delivery (`format: {notion: true}`): keyed by the stored
+    /// answer, so a restart that flushes the row again queues nothing new. Without Notion
+    /// configured the Slack post still goes; the log says why the page did not.
+    fn publish_to_notion(&self, payload: &Value) {
+        let Some(id) = payload["answer_id"].as_str() else {
+            return;
+        };
+        let queued = self.svc.state.load_answer(id).and_then(|a| {
+            let a = a.context("the delivery's answer was not recorded")?;
+            crate::notion::publish::enqueue_answer(
+                &self.svc.outbox,
+                &self.svc.rt.engine.config,
+                &a,
+                id,
+                self.svc.today(),
+            )
+        });
+        if let Err(e) = queued {
+            warn!(answer = %id, error = %e, "a briefing's Notion page was not queued");
+        }
     }
 
     /// Evaluates the signals when today's evaluation slot has come and is not done yet.
@@ -626,8 +654,38 @@ impl Scheduler {
                     .map(person),
             );
         }
+        // The records' owners (`audience.owner_dimension`), by name in people.yaml.
+        for name in f.owners() {
+            match ctx.people.iter().find(|p| p.name == name) {
+                Some(p) => out.push(person(p)),
+                None => {
+                    info!(signal = %f.signal, owner = %name, "a record owner is not in people.yaml; not notified")
+                }
+            }
+        }
         let mut seen = std::collections::HashSet::new();
         out.retain(|r| seen.insert(r.id().to_string()));
+        // A firing is computed with the operator's access: a person hears it only when
+        // they may see everything in it (their policy: restricted metrics, row scope).
+        // Channels are the analysts' choice in the signal file, as for channel briefings.
+        let metrics: Vec<String> = f
+            .answer
+            .provenance
+            .metrics
+            .iter()
+            .map(|m| m.name.clone())
+            .collect();
+        let gov = &self.svc.rt.engine.governance;
+        out.retain(|r| match r {
+            Recipient::Channel(_) => true,
+            Recipient::Person { slack_id, .. } => {
+                let ok = gov.may_view(&format!("slack:{slack_id}"), "cortex", &metrics);
+                if !ok {
+                    info!(signal = %f.signal, recipient = %slack_id, "not sent: the signal shows data beyond this person's access");
+                }
+                ok
+            }
+        });
         out
     }
 }

@@ -933,7 +933,7 @@ fn leaf_cte(
 /// The time range a (non-cumulative) leaf reads. With a grain it is widened to whole
 /// periods, as MetricFlow does: a weekly query from Jan 15 to Jan 22 reads the weeks that
 /// start Jan 13 and Jan 20 whole, so no bucket counts a partial period.
-fn snapped_range(query: &MetricQuery) -> Option<TimeRange> {
+pub fn snapped_range(query: &MetricQuery) -> Option<TimeRange> {
     let r = query.time_range?;
     Some(match query.grain {
         Some(g) => {

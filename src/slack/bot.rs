@@ -383,6 +383,52 @@ impl Bot {
 
     /// "File Linear task": opens the modal prefilled from the answer's task (or says
     /// Linear is not connected).
+    /// "Publish to Notion": one page per answer through the outbox; the page's link goes in
+    /// the thread (or privately under a /cortex answer) once Notion confirms it.
+    async fn publish_notion(&self, c: &Click, thread: Option<&str>) {
+        use crate::actions::publish::{self, Published};
+        let requester = format!("slack:{}", c.user);
+        match publish::may_publish(&self.svc, &requester, &c.value) {
+            Ok(true) => {}
+            Ok(false) => {
+                self.tell(c, "That answer has expired or isn't yours to publish.")
+                    .await;
+                return;
+            }
+            Err(e) => {
+                warn!(error = %e, "could not read the answer to publish");
+                self.tell(c, "Sorry, I couldn't publish that just now.").await;
+                return;
+            }
+        }
+        match publish::publish(&self.svc, &c.value, Duration::from_secs(5)).await {
+            Ok(Published::Done { url }) if !c.ephemeral => {
+                self.post(
+                    &c.channel,
+                    thread,
+                    &format!("Published to Notion: <{}|open the page>", escape(&url)),
+                )
+                .await;
+            }
+            Ok(Published::Done { url }) => {
+                self.tell(c, &format!("Published to Notion: <{}|open the page>", escape(&url)))
+                    .await;
+            }
+            Ok(Published::Queued) => {
+                self.tell(
+                    c,
+                    "Queued: Notion hasn't confirmed the page yet. It will be created once; the audit page shows it.",
+                )
+                .await;
+            }
+            Ok(Published::Failed(e)) => {
+                self.tell(c, &format!("Publishing failed: {}", escape(&e)))
+                    .await;
+            }
+            Err(e) => self.tell(c, &e.to_string()).await,
+        }
+    }
+
     async fn open_task_modal(&self, c: &Click, reply_in: Option<String>) {
         let (answer_id, index) = modal::task_ref(&c.value);
         let draft = match crate::actions::task::draft(&self.svc, &answer_id, index) {
@@ -528,6 +574,7 @@ impl Bot {
             actions::OPEN_PDF => self.send_pdf(c, reply_in.as_deref()).await,
             actions::SIGNAL_MUTE | actions::SIGNAL_NOT_USEFUL => self.signal_button(c).await,
             id if modal::is_file_task(id) => self.open_task_modal(c, reply_in).await,
+            actions::PUBLISH_NOTION => self.publish_notion(c, reply_in.as_deref()).await,
             id if buttons::is_choice(id) => {
                 let Some((answer_id, choice)) = value.split_once('|') else {
                     return;

@@ -59,6 +59,7 @@ pub fn routes(svc: Arc<Service>) -> anyhow::Result<Router> {
         .route("/", get(ask_page).post(ask_post))
         .route("/a/{id}", get(permalink))
         .route("/a/{id}/tasks/{index}", post(file_task))
+        .route("/a/{id}/notion", post(publish_notion))
         .route("/metrics", get(metrics_page))
         .route("/skills", get(skills_page))
         .route("/audit", get(audit_page))
@@ -343,7 +344,12 @@ async fn permalink(
         };
     }
     match w.svc.state.answer(&id) {
-        Ok(Some(a)) => match (a.html.as_deref().map(|h| with_tasks(&w, &a, h)), a.nonce) {
+        Ok(Some(a)) => match (
+            a.html
+                .as_deref()
+                .map(|h| with_publish(&w, &a, &with_tasks(&w, &a, h))),
+            a.nonce,
+        ) {
             (Some(h), Some(nonce)) => with_nonce(w.fill_csrf(&h, &v), &nonce),
             // Pages stored before nonces: served with no scripts allowed.
             (Some(h), None) => Html(w.fill_csrf(&h, &v)).into_response(),
@@ -357,6 +363,88 @@ async fn permalink(
                 "The answer could not be read just now. The error is logged; please try again.",
             )
         }
+    }
+}
+
+/// The stored page with "Publish to Notion" (when Notion publishing is configured): the
+/// page's link once published, else the form.
+fn with_publish(w: &Web, stored: &crate::state::StoredAnswer, page: &str) -> String {
+    use crate::actions::publish;
+    if !publish::configured(&w.svc) || stored.status != "answered" {
+        return page.to_string();
+    }
+    let state = publish::status(&w.svc, &stored.id).ok().flatten();
+    let mut out = String::from("<section class=\"card publish noprint\" id=\"notion\"><h2>Notion</h2>");
+    out.push_str(&publish_state_html(state.as_ref()));
+    if !matches!(
+        state,
+        Some(publish::Published::Done { .. } | publish::Published::Queued)
+    ) {
+        out.push_str(&format!(
+            "<form class=\"publish-notion\" method=\"post\" action=\"/a/{id}/notion\"><input type=\"hidden\" name=\"{CSRF_FIELD}\" value=\"{CSRF_PLACEHOLDER}\"><button type=\"submit\">Publish to Notion</button></form>",
+            id = escape(&stored.id),
+        ));
+    }
+    out.push_str("</section>");
+    match page.rfind("<footer class=\"page\">") {
+        Some(at) => format!("{}{out}{}", &page[..at], &page[at..]),
+        None => format!("{page}{out}"),
+    }
+}
+
+fn publish_state_html(state: Option<&crate::actions::publish::Published>) -> String {
+    use crate::actions::publish::Published;
+    match state {
+        Some(Published::Done { url }) => format!(
+            "<p class=\"filed\">Published: <a href=\"{u}\">{u}</a></p>",
+            u = escape(url)
+        ),
+        Some(Published::Queued) => "<p class=\"queued\">Queued: Notion has not confirmed the page yet; it will be created once, as soon as Notion answers.</p>".into(),
+        Some(Published::Failed(e)) => format!("<p class=\"failed\">Publishing failed: {}</p>", escape(e)),
+        None => String::new(),
+    }
+}
+
+/// Publishes an answer to Notion (same-origin with a CSRF token, by someone who may see it).
+async fn publish_notion(
+    State(w): State<Web>,
+    Extension(v): Extension<Visitor>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if !security::same_origin(&headers, w.public_url.as_deref()) {
+        return refused(
+            StatusCode::FORBIDDEN,
+            "This form was sent from another site, so it was not run.",
+        );
+    }
+    let form = serde_urlencoded::from_bytes::<TaskForm>(&body).unwrap_or_default();
+    if !w.csrf.verify(
+        &v.identity,
+        &v.session,
+        form.csrf.as_deref().unwrap_or_default(),
+    ) {
+        return refused(
+            StatusCode::FORBIDDEN,
+            "This form has expired. Reload the page and try again.",
+        );
+    }
+    match w.svc.state.answer(&id) {
+        Ok(Some(stored)) if w.may_view(&v, &stored) => {}
+        _ => return not_found("no answer has that id"),
+    }
+    match crate::actions::publish::publish(&w.svc, &id, FILE_WAIT).await {
+        Ok(state) => {
+            info!(answer = %id, requester = %v.identity.requester(), "answer published to Notion from the web");
+            let body = format!(
+                "<h1>Publish to Notion</h1>{}<p><a href=\"/a/{}#notion\">Back to the answer</a></p>",
+                publish_state_html(Some(&state)),
+                escape(&id)
+            );
+            w.page("Publish to Notion", "ask", &body, &v)
+        }
+        Err(e) => refused(StatusCode::CONFLICT, &w.svc.outbox.redact(&e.to_string())),
     }
 }
 
