@@ -397,9 +397,23 @@ impl Bot {
             }
             Err(e) => {
                 warn!(error = %e, "could not read the answer to publish");
-                self.tell(c, "Sorry, I couldn't publish that just now.").await;
+                self.tell(c, "Sorry, I couldn't publish that just now.")
+                    .await;
                 return;
             }
+        }
+        // Published already (a second click, a retried request): the thread has the link;
+        // only the clicker is told again.
+        if let Ok(Some(Published::Done { url })) = publish::status(&self.svc, &c.value) {
+            self.tell(
+                c,
+                &format!(
+                    "Already published to Notion: <{}|open the page>",
+                    escape(&url)
+                ),
+            )
+            .await;
+            return;
         }
         match publish::publish(&self.svc, &c.value, Duration::from_secs(5)).await {
             Ok(Published::Done { url }) if !c.ephemeral => {
@@ -411,8 +425,11 @@ impl Bot {
                 .await;
             }
             Ok(Published::Done { url }) => {
-                self.tell(c, &format!("Published to Notion: <{}|open the page>", escape(&url)))
-                    .await;
+                self.tell(
+                    c,
+                    &format!("Published to Notion: <{}|open the page>", escape(&url)),
+                )
+                .await;
             }
             Ok(Published::Queued) => {
                 self.tell(

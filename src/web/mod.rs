@@ -374,7 +374,8 @@ fn with_publish(w: &Web, stored: &crate::state::StoredAnswer, page: &str) -> Str
         return page.to_string();
     }
     let state = publish::status(&w.svc, &stored.id).ok().flatten();
-    let mut out = String::from("<section class=\"card publish noprint\" id=\"notion\"><h2>Notion</h2>");
+    let mut out =
+        String::from("<section class=\"card publish noprint\" id=\"notion\"><h2>Notion</h2>");
     out.push_str(&publish_state_html(state.as_ref()));
     if !matches!(
         state,

@@ -346,3 +346,47 @@ fn understood_lists_every_phrase_and_unknown_phrases_are_asked_about() {
     assert_eq!(a.status, Status::Answered, "{}", a.text);
     assert_eq!(a.query.expect("query").metrics, ["arr"]);
 }
+
+/// A weekly question about a month counts whole weeks (as MetricFlow: no bucket is a partial
+/// week), and the answer says so: the range actually read, in provenance and a note, equal
+/// to what hand SQL over those whole weeks gives.
+#[test]
+fn a_weekly_answer_about_a_month_says_it_counts_whole_weeks() {
+    let (_state, rt) = crate::helpers::demo_runtime(&project_dir());
+    let a = ask(
+        &rt.engine,
+        &rt.vocab,
+        "weekly ticket volume in September",
+        crate::helpers::demo_today(),
+        "cli:test",
+    );
+    assert_eq!(a.status, Status::Answered, "{}", a.text);
+    let d = |s: &str| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("date");
+    let read = a.provenance.time_range.expect("range");
+    assert_eq!((read.from, read.to), (d("2026-08-31"), d("2026-10-04")));
+    assert!(
+        a.provenance
+            .notes
+            .iter()
+            .any(|n| n.contains("Whole weeks are counted") && n.contains("Aug 31, 2026")),
+        "{:?}",
+        a.provenance.notes
+    );
+    assert!(a.text.contains("Whole weeks are counted"), "{}", a.text);
+    let total: f64 = a.rows.iter().map(|r| r[1].as_f64().expect("count")).sum();
+    let c = duckdb::Connection::open_with_flags(
+        crate::helpers::demo_warehouse(),
+        duckdb::Config::default()
+            .access_mode(duckdb::AccessMode::ReadOnly)
+            .expect("config"),
+    )
+    .expect("open");
+    let oracle: i64 = c
+        .query_row(
+            "SELECT count(*) FROM tickets WHERE created_at >= DATE '2026-08-31' AND created_at < DATE '2026-10-05'",
+            [],
+            |r| r.get(0),
+        )
+        .expect("oracle");
+    assert_eq!(total as i64, oracle);
+}

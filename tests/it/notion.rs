@@ -1279,3 +1279,163 @@ fn cortex_ask_publish_notion_prints_the_page_url() {
     // The answer itself still goes to stdout.
     assert!(stdout.to_lowercase().contains("arr"), "{stdout}");
 }
+
+/// "Publish to Notion" on the web answer page: one page per answer (a second click finds
+/// it), the link shown on the page, and only for people who may see the answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_web_answer_page_publishes_to_notion_once_and_shows_the_link() {
+    let fake = Fake::start();
+    let state = tempfile::tempdir().expect("tmp");
+    let mut config = crate::websec::demo_config(&state);
+    config.server.default_user = "local".into();
+    config.server.trusted_proxies = vec!["127.0.0.1/32".into()];
+    config.notion = Some(NotionConfig {
+        publish_database: Some(PUBLISH_DB.into()),
+        ..fake.config()
+    });
+    let site = crate::websec::start(config, Some(state)).await;
+    // `cortex serve` runs the outbox; here the test does.
+    tokio::spawn(
+        site.server
+            .svc
+            .outbox
+            .clone()
+            .run(site.server.deliverers.clone(), std::future::pending()),
+    );
+    let as_user = |email: &str| vec![("x-forwarded-user".to_string(), email.to_string())];
+    let admin = site.browser(as_user("noor.haddad@example.com")).await;
+    site.ask(&admin, "What's our ARR by segment?").await;
+    let id = site
+        .server
+        .svc
+        .state
+        .recent_answers(Some("web:noor.haddad@example.com"), 1)
+        .expect("answers")
+        .first()
+        .expect("recorded")
+        .id
+        .clone();
+    let (s, _, page) = site
+        .get(&format!("/a/{id}"), &as_user("noor.haddad@example.com"))
+        .await;
+    assert_eq!(s, 200);
+    let action = format!("/a/{id}/notion");
+    assert!(page.contains(&action), "no Publish to Notion form: {page}");
+
+    let post = |b: &crate::websec::Browser, token: String| {
+        let http = reqwest::Client::new();
+        let mut r = http
+            .post(format!("{}{action}", site.url))
+            .header("cookie", &b.cookie)
+            .header("origin", &site.url)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!("csrf={token}"));
+        for (k, v) in &b.headers {
+            r = r.header(k, v);
+        }
+        r.send()
+    };
+    // A CSM may not see the admin's answer, so may not publish it.
+    let csm = site.browser(as_user("ava.thompson@example.com")).await;
+    let r = post(&csm, csm.token.clone()).await.expect("post");
+    assert_eq!(r.status().as_u16(), 404);
+    // Without the form's token: refused.
+    let r = post(&admin, String::new()).await.expect("post");
+    assert_eq!(r.status().as_u16(), 403);
+    assert_eq!(count(&fake.log(), "POST", "/v1/pages"), 0);
+
+    let r = post(&admin, admin.token.clone()).await.expect("post");
+    assert_eq!(r.status().as_u16(), 200);
+    let body = r.text().await.expect("body");
+    assert!(body.contains("Published:"), "{body}");
+    assert!(body.contains("https://www.notion.so/"), "{body}");
+    // A second click is the same write: no second page.
+    let r = post(&admin, admin.token.clone()).await.expect("post");
+    assert!(r.text().await.expect("body").contains("Published:"));
+    assert_eq!(count(&fake.log(), "POST", "/v1/pages"), 1);
+    let created = fake.with(|s| {
+        s.log
+            .iter()
+            .find(|h| h.method == "POST" && h.path == "/v1/pages")
+            .map(|h| h.body.clone())
+    });
+    let created = created.expect("a create");
+    assert_eq!(
+        created["parent"]["database_id"].as_str(),
+        Some(PUBLISH_DB),
+        "{created}"
+    );
+    assert!(
+        created.to_string().contains(&format!("/a/{id}")),
+        "no link back: {created}"
+    );
+    // The answer page now shows the link instead of the form.
+    let (_, _, page) = site
+        .get(&format!("/a/{id}"), &as_user("noor.haddad@example.com"))
+        .await;
+    assert!(
+        page.contains("Published: <a href=\"https://www.notion.so/"),
+        "{page}"
+    );
+    assert!(!page.contains(&format!("action=\"{action}\"")), "{page}");
+}
+
+/// "Publish to Notion" under a Slack answer: one page, its link posted in the thread, and a
+/// second click (or a retried Slack request) makes no second page and no second post.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_slack_button_publishes_once_and_links_the_page_in_the_thread() {
+    use crate::slack_bot::{button_value, click_payload, mention, start_bot_with, start_fake};
+    let fake = Fake::start();
+    let slack = start_fake().await;
+    let cfg = NotionConfig {
+        publish_database: Some(PUBLISH_DB.into()),
+        ..fake.config()
+    };
+    let bot = start_bot_with(&slack, None, None, move |c| c.notion = Some(cfg)).await;
+    tokio::spawn(
+        bot.server
+            .svc
+            .outbox
+            .clone()
+            .run(bot.server.deliverers.clone(), std::future::pending()),
+    );
+    let thread = "1600000077.000100";
+    bot.event(&mention("What's our ARR by segment?", "EvN1", thread, None))
+        .await;
+    bot.idle().await;
+    let answer_msg = slack
+        .calls("chat.update")
+        .into_iter()
+        .last()
+        .expect("the answer");
+    let answer_id = button_value(&answer_msg, "cortex_publish_notion");
+    let mut click = click_payload("cortex_publish_notion", &answer_id);
+    click["message"] =
+        json!({"ts": answer_msg.body["ts"], "thread_ts": thread, "text": "x", "type": "message"});
+    let posts_before = slack.calls("chat.postMessage").len();
+    assert_eq!(bot.click_with(&click).await, 200);
+    bot.idle().await;
+    assert_eq!(bot.click_with(&click).await, 200);
+    bot.idle().await;
+    assert_eq!(count(&fake.log(), "POST", "/v1/pages"), 1, "one page");
+    let posts: Vec<_> = slack.calls("chat.postMessage")[posts_before..]
+        .iter()
+        .filter(|c| {
+            c.body["text"]
+                .as_str()
+                .unwrap_or("")
+                .contains("Published to Notion")
+        })
+        .cloned()
+        .collect();
+    assert_eq!(posts.len(), 1, "the link is posted once: {posts:?}");
+    assert_eq!(posts[0].body["thread_ts"], json!(thread));
+    assert!(
+        posts[0].body["text"]
+            .as_str()
+            .unwrap_or("")
+            .contains("https://www.notion.so/"),
+        "{:?}",
+        posts[0].body
+    );
+}

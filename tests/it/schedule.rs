@@ -718,3 +718,34 @@ contents:
     assert_eq!(shipped.len(), 1);
     assert_eq!(shipped[0].recipients.len(), 3);
 }
+
+/// A firing is computed with the operator's access, so a person hears it only when their
+/// own policy lets them see everything in it: a row-scoped CSM and someone denied the
+/// metric are skipped; channels and people with the access get it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signals_reach_only_people_allowed_to_see_them() {
+    let env = env(&[], Utc::now()).await;
+    let mut sig = signal("pipeline_drop", None);
+    sig.metric = "pipeline_arr".into();
+    sig.audience = Audience {
+        channels: vec!["#revenue".into()],
+        people: vec![
+            "U01CSM0001".into(), // Ava: a CSM, sees only her own book
+            "U01SUP0001".into(), // Riya: Support, pipeline_arr is restricted
+            "U01REV0001".into(), // Dana: Revenue
+            "U01DAT0001".into(), // Noor: Data, an admin
+        ],
+        ..Audience::default()
+    };
+    let s = env.scheduler(vec![sig.clone()]);
+    let mut f = firing(&sig, "all", "2026-11-19");
+    f.answer.provenance.metrics = cortex::answer::MetricInfo::of(
+        &env.bot.server.svc.rt.engine.layer,
+        &["pipeline_arr".to_string()],
+    );
+    assert_eq!(f.answer.provenance.metrics.len(), 1);
+    let out = s.deliver_firings(&[f], false).await.unwrap();
+    let mut to: Vec<String> = sent(&out).into_iter().map(|(_, r, _)| r).collect();
+    to.sort();
+    assert_eq!(to, vec!["#revenue", "U01DAT0001", "U01REV0001"], "{out:?}");
+}
