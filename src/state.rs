@@ -78,6 +78,23 @@ pub struct StoredAnswer {
     pub feedback: (i64, i64),
 }
 
+impl StoredAnswer {
+    /// The names of the metrics the answer was computed from (its provenance), for the
+    /// policy's "may this person see it" check.
+    pub fn metric_names(&self) -> Vec<String> {
+        serde_json::from_str::<serde_json::Value>(&self.answer_json)
+            .ok()
+            .and_then(|j| {
+                j["provenance"]["metrics"].as_array().map(|ms| {
+                    ms.iter()
+                        .filter_map(|m| m["name"].as_str().map(str::to_string))
+                        .collect()
+                })
+            })
+            .unwrap_or_default()
+    }
+}
+
 /// The bot's records.
 #[derive(Debug, Clone)]
 pub struct State {

@@ -47,21 +47,11 @@ pub fn may_publish(svc: &Service, requester: &str, answer_id: &str) -> anyhow::R
     let Some(stored) = svc.state.answer(answer_id)? else {
         return Ok(false);
     };
-    let metrics: Vec<String> = serde_json::from_str::<serde_json::Value>(&stored.answer_json)
-        .ok()
-        .and_then(|j| {
-            j["provenance"]["metrics"].as_array().map(|ms| {
-                ms.iter()
-                    .filter_map(|m| m["name"].as_str().map(str::to_string))
-                    .collect()
-            })
-        })
-        .unwrap_or_default();
     Ok(svc
         .rt
         .engine
         .governance
-        .may_view(requester, &stored.requester, &metrics))
+        .may_view(requester, &stored.requester, &stored.metric_names()))
 }
 
 /// Queues the answer's page and waits up to `wait` for Notion to confirm it.

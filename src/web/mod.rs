@@ -111,21 +111,44 @@ async fn visitor(State(w): State<Web>, mut req: HttpRequest, next: Next) -> Resp
 impl Web {
     /// May this visitor see a stored answer (context/policy.yaml)?
     fn may_view(&self, v: &Visitor, a: &crate::state::StoredAnswer) -> bool {
-        let metrics: Vec<String> = serde_json::from_str::<serde_json::Value>(&a.answer_json)
-            .ok()
-            .and_then(|j| {
-                j["provenance"]["metrics"].as_array().map(|ms| {
-                    ms.iter()
-                        .filter_map(|m| m["name"].as_str().map(str::to_string))
-                        .collect()
-                })
-            })
-            .unwrap_or_default();
-        self.svc
-            .rt
-            .engine
-            .governance
-            .may_view(&v.identity.requester(), &a.requester, &metrics)
+        self.svc.rt.engine.governance.may_view(
+            &v.identity.requester(),
+            &a.requester,
+            &a.metric_names(),
+        )
+    }
+
+    /// The form of an action on an answer (file a task, publish), or the refusal: it must
+    /// come from this site with the session's CSRF token, and the visitor must be allowed
+    /// to see the answer.
+    fn answer_form(
+        &self,
+        v: &Visitor,
+        id: &str,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Result<TaskForm, Box<Response>> {
+        if !security::same_origin(headers, self.public_url.as_deref()) {
+            return Err(Box::new(refused(
+                StatusCode::FORBIDDEN,
+                "This form was sent from another site, so it was not run.",
+            )));
+        }
+        let form = serde_urlencoded::from_bytes::<TaskForm>(body).unwrap_or_default();
+        if !self.csrf.verify(
+            &v.identity,
+            &v.session,
+            form.csrf.as_deref().unwrap_or_default(),
+        ) {
+            return Err(Box::new(refused(
+                StatusCode::FORBIDDEN,
+                "This form has expired. Reload the page and try again.",
+            )));
+        }
+        match self.svc.state.answer(id) {
+            Ok(Some(stored)) if self.may_view(v, &stored) => Ok(form),
+            _ => Err(Box::new(not_found("no answer has that id"))),
+        }
     }
 
     fn opts(&self, v: &Visitor, nonce: &str) -> PageOptions {
@@ -414,26 +437,8 @@ async fn publish_notion(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if !security::same_origin(&headers, w.public_url.as_deref()) {
-        return refused(
-            StatusCode::FORBIDDEN,
-            "This form was sent from another site, so it was not run.",
-        );
-    }
-    let form = serde_urlencoded::from_bytes::<TaskForm>(&body).unwrap_or_default();
-    if !w.csrf.verify(
-        &v.identity,
-        &v.session,
-        form.csrf.as_deref().unwrap_or_default(),
-    ) {
-        return refused(
-            StatusCode::FORBIDDEN,
-            "This form has expired. Reload the page and try again.",
-        );
-    }
-    match w.svc.state.answer(&id) {
-        Ok(Some(stored)) if w.may_view(&v, &stored) => {}
-        _ => return not_found("no answer has that id"),
+    if let Err(refusal) = w.answer_form(&v, &id, &headers, &body) {
+        return *refusal;
     }
     match crate::actions::publish::publish(&w.svc, &id, FILE_WAIT).await {
         Ok(state) => {
@@ -554,27 +559,10 @@ async fn file_task(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if !security::same_origin(&headers, w.public_url.as_deref()) {
-        return refused(
-            StatusCode::FORBIDDEN,
-            "This form was sent from another site, so it was not run.",
-        );
-    }
-    let form = serde_urlencoded::from_bytes::<TaskForm>(&body).unwrap_or_default();
-    if !w.csrf.verify(
-        &v.identity,
-        &v.session,
-        form.csrf.as_deref().unwrap_or_default(),
-    ) {
-        return refused(
-            StatusCode::FORBIDDEN,
-            "This form has expired. Reload the page and try again.",
-        );
-    }
-    match w.svc.state.answer(&id) {
-        Ok(Some(stored)) if w.may_view(&v, &stored) => {}
-        _ => return not_found("no answer has that id"),
-    }
+    let form = match w.answer_form(&v, &id, &headers, &body) {
+        Ok(f) => f,
+        Err(refusal) => return *refusal,
+    };
     let mut draft = match crate::actions::task::draft(&w.svc, &id, index) {
         Ok(d) => d,
         Err(e @ crate::actions::task::TaskError::NoSuchTask) => return not_found(&e.to_string()),

@@ -36,6 +36,7 @@ fn an_answer_has_headline_table_provenance_and_stable_buttons() {
         [
             actions::OPEN_HTML,
             actions::OPEN_PDF,
+            actions::PUBLISH_NOTION,
             actions::FILE_LINEAR,
             actions::HELPFUL,
             actions::NOT_HELPFUL
