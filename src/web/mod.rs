@@ -176,15 +176,13 @@ impl Web {
     /// The person behind the identity in context/people.yaml (by email or Slack id), for
     /// "my team" questions.
     fn asker(&self, v: &Visitor) -> Option<String> {
-        match &v.identity {
-            Identity::User(value) => {
-                let ctx = &self.svc.rt.context;
-                ctx.person_by_email(value)
-                    .or_else(|| ctx.person(value))
-                    .map(|p| p.slack_id.clone())
-            }
-            Identity::Anonymous(_) => None,
-        }
+        // The default user (no trusted identity) is a person only when `[server]
+        // default_user` names one, as in a local demo; the policy reads it the same way.
+        let (Identity::User(value) | Identity::Anonymous(value)) = &v.identity;
+        let ctx = &self.svc.rt.context;
+        ctx.person_by_email(value)
+            .or_else(|| ctx.person(value))
+            .map(|p| p.slack_id.clone())
     }
 }
 
