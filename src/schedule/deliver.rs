@@ -443,7 +443,8 @@ impl Scheduler {
             Recipient::Person { slack_id, .. } => (Value::Null, json!(slack_id)),
             Recipient::Channel(c) => (json!(c), Value::Null),
         };
-        let text = if a.title.is_empty() {
+        // The notification text: the title once, then the headline (which may start with it).
+        let text = if a.title.is_empty() || a.headline.starts_with(&a.title) {
             a.headline.clone()
         } else {
             format!("{}: {}", a.title, a.headline)

@@ -831,8 +831,9 @@ fn okr_summary(parts: &[crate::answer::Answer]) -> String {
         .filter(|p| p.findings.iter().any(|f| f.starts_with("On pace")))
         .count();
     format!(
-        "{on_pace} of {} OKRs are on pace to reach their targets.",
-        parts.len()
+        "{on_pace} of {} OKRs {} on pace to reach their targets.",
+        parts.len(),
+        if on_pace == 1 { "is" } else { "are" }
     )
 }
 

@@ -674,8 +674,9 @@ fn our_okrs_answers_every_okr_as_asking_for_each_one_does() {
     assert_eq!(
         all.headline,
         format!(
-            "{on_pace} of {} OKRs are on pace to reach their targets.",
-            blocks.len()
+            "{on_pace} of {} OKRs {} on pace to reach their targets.",
+            blocks.len(),
+            if on_pace == 1 { "is" } else { "are" }
         )
     );
     // Naming one OKR still answers that one alone.
