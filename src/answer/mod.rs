@@ -152,9 +152,19 @@ fn context(
         query_json: serde_json::to_string(query).ok(),
     };
     let mut notes = notes;
-    let time_range = match whole_periods(engine, query) {
-        Some((read, note)) => {
-            notes.push(note);
+    let mut period = period;
+    let time_range = match whole_periods(engine, query, today) {
+        Some((read, grain)) => {
+            let (from, to) = (crate::format::date(read.from), crate::format::date(read.to));
+            let unit = grain.as_str();
+            notes.push(format!(
+                "Whole {unit}s are counted: {from} to {to} (every {unit} that overlaps the period asked)."
+            ));
+            // The headline names the range actually read, not only the one asked.
+            period = period.map(|p| {
+                let phrase = p.split(" (").next().unwrap_or(&p).to_string();
+                format!("{phrase}, as whole {unit}s from {from} to {to}")
+            });
             Some(read)
         }
         None => query.time_range,
@@ -175,9 +185,14 @@ fn context(
 }
 
 /// When a query by week, month, quarter or year reads whole periods beyond the range asked
-/// (the compiler never counts a partial period, as MetricFlow), the range actually read
-/// and a note saying so: the answer must not claim "September" while counting Aug 31.
-fn whole_periods(engine: &Engine, query: &MetricQuery) -> Option<(TimeRange, String)> {
+/// (the compiler never counts a partial period, as MetricFlow), the range actually read:
+/// the answer must not claim "September" while counting Aug 31. Days after `today` hold no
+/// data, so reading on past them is not a widening.
+fn whole_periods(
+    engine: &Engine,
+    query: &MetricQuery,
+    today: NaiveDate,
+) -> Option<(TimeRange, crate::semantic::Grain)> {
     let asked = query.time_range?;
     let grain = query.grain?;
     let cumulative_only = query.metrics.iter().all(|m| {
@@ -190,18 +205,7 @@ fn whole_periods(engine: &Engine, query: &MetricQuery) -> Option<(TimeRange, Str
         return None;
     }
     let read = crate::semantic::compile::snapped_range(query)?;
-    if read == asked {
-        return None;
-    }
-    let unit = grain.as_str();
-    Some((
-        read,
-        format!(
-            "Whole {unit}s are counted: {} to {} (every {unit} that overlaps the period asked).",
-            crate::format::date(read.from),
-            crate::format::date(read.to)
-        ),
-    ))
+    (read.from < asked.from || read.to.min(today) > asked.to).then_some((read, grain))
 }
 
 /// Rows read past a ranking's limit (to see ties beyond the Nth).

@@ -101,21 +101,6 @@ pub fn parse_duration(s: &str) -> Option<chrono::Duration> {
     })
 }
 
-const MONTHS: [&str; 12] = [
-    "january",
-    "february",
-    "march",
-    "april",
-    "may",
-    "june",
-    "july",
-    "august",
-    "september",
-    "october",
-    "november",
-    "december",
-];
-
 const KINDS: [&str; 6] = [
     "threshold",
     "change",
@@ -273,8 +258,8 @@ fn compile(
             for p in &r.peaks {
                 match p {
                     RawPeak::Named(n) if n.eq_ignore_ascii_case("bfcm") => peaks.push(Peak::Bfcm),
-                    RawPeak::Named(n) => match MONTHS.iter().position(|m| n.eq_ignore_ascii_case(m)) {
-                        Some(i) => peaks.push(Peak::Month(i as u32 + 1)),
+                    RawPeak::Named(n) => match crate::text::calendar::month_of(&n.to_ascii_lowercase()) {
+                        Some(m) => peaks.push(Peak::Month(m)),
                         None => err(
                             rep,
                             "peaks",

@@ -106,7 +106,8 @@ const MONTHS: [&str; 12] = [
     "december",
 ];
 
-fn month_of(tok: &str) -> Option<u32> {
+/// The month (1-12) a lowercase word names: `january`, `jan`, `sept`.
+pub fn month_of(tok: &str) -> Option<u32> {
     let t = tok.trim_end_matches('.');
     if t == "sept" {
         return Some(9);

@@ -408,9 +408,14 @@ fn with_publish(w: &Web, stored: &crate::state::StoredAnswer, page: &str) -> Str
         ));
     }
     out.push_str("</section>");
+    before_footer(page, &out)
+}
+
+/// The stored page with `card` added before its footer (cards added when served).
+fn before_footer(page: &str, card: &str) -> String {
     match page.rfind("<footer class=\"page\">") {
-        Some(at) => format!("{}{out}{}", &page[..at], &page[at..]),
-        None => format!("{page}{out}"),
+        Some(at) => format!("{}{card}{}", &page[..at], &page[at..]),
+        None => format!("{page}{card}"),
     }
 }
 
@@ -518,10 +523,7 @@ fn with_tasks(w: &Web, stored: &crate::state::StoredAnswer, page: &str) -> Strin
         out.push_str("</div>");
     }
     out.push_str("</section>");
-    match page.rfind("<footer class=\"page\">") {
-        Some(at) => format!("{}{out}{}", &page[..at], &page[at..]),
-        None => format!("{page}{out}"),
-    }
+    before_footer(page, &out)
 }
 
 /// One line on where a task's filing stands.
