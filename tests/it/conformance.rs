@@ -512,6 +512,9 @@ fn metricflow_cases_pass_or_are_unsupported_never_wrong() {
             other => panic!("an ok case on an unknown model {other:?}"),
         };
         let (outcome, why) = run_case(run, &case);
+        if std::env::var_os("CONFORMANCE_VERBOSE").is_some() && outcome != Outcome::Pass {
+            println!("{outcome:?}\t{}\t{}\t{why}", case["file"], case["name"]);
+        }
         let file = case["file"].as_str().unwrap_or("?").to_string();
         let slot = outcome as usize;
         table.entry(file.clone()).or_default()[slot] += 1;
@@ -554,6 +557,6 @@ fn metricflow_cases_pass_or_are_unsupported_never_wrong() {
         wrong.join("\n\n")
     );
     // The floor only rises: a change that loses a passing case fails here.
-    assert!(total[0] >= 99, "pass count fell to {}", total[0]);
+    assert!(total[0] >= 108, "pass count fell to {}", total[0]);
     assert!(mean_us < 1000, "compiling takes {mean_us} µs per query");
 }
