@@ -299,6 +299,13 @@ pub fn translate_filter(text: &str) -> Result<Vec<String>, String> {
     Ok(out)
 }
 
+/// Translates a MetricFlow query's where filter, which may combine conditions with OR, NOT
+/// and parentheses, into one boolean filter over metrics.yaml names.
+pub fn translate_where(text: &str) -> Result<crate::semantic::Filter, String> {
+    let rendered = normalise_names(&strip_casts(&render_jinja(text)?));
+    crate::semantic::Filter::parse(&rendered)
+}
+
 /// `CAST(x AS TIMESTAMP)` and `CAST(x AS DATE)` -> `x`: day-grain comparisons read the same
 /// on dates.
 fn strip_casts(text: &str) -> String {

@@ -97,6 +97,9 @@ struct LeafPlan {
     nodes: Vec<Node>,
     group: Vec<DimRef>,
     filters: Vec<(DimRef, Condition)>,
+    /// The query's boolean filters (`where_exprs`) as SQL, and the dimensions they read.
+    exprs: Vec<String>,
+    expr_dims: Vec<DimRef>,
 }
 
 /// Compiles a query against the semantic layer.
@@ -244,7 +247,7 @@ fn checked_metrics(layer: &SemanticLayer, query: &MetricQuery) -> Result<Vec<usi
             )));
         }
     }
-    for c in &query.filters {
+    for c in query.all_conditions() {
         check_arity(c)?;
     }
     Ok(metric_ids)
@@ -458,22 +461,47 @@ fn plan_dims(
         });
     }
     let mut filters = Vec::new();
+    // `metric_time` (MetricFlow's name) is each metric's own time dimension.
+    let name_of = |c: &Condition| match (c.dimension.as_str(), own_time) {
+        ("metric_time" | "metric_time__day", Some(t)) => {
+            layer.models[model].dimensions[t].name.clone()
+        }
+        (n, _) => n.to_string(),
+    };
     for c in extra_filters.iter().chain(&query.filters) {
-        // `metric_time` (MetricFlow's name) is each metric's own time dimension.
-        let name = match (c.dimension.as_str(), own_time) {
-            ("metric_time" | "metric_time__day", Some(t)) => {
-                layer.models[model].dimensions[t].name.as_str()
-            }
-            (n, _) => n,
-        };
-        let d = resolve(layer, model, &reached, what, name, &mut nodes)?;
+        let d = resolve(layer, model, &reached, what, &name_of(c), &mut nodes)?;
         check_literals(&d, c)?;
         filters.push((d, c.clone()));
+    }
+    let mut exprs = Vec::new();
+    let mut expr_dims = Vec::new();
+    for f in &query.where_exprs {
+        let mut conds = Vec::new();
+        f.conditions(&mut conds);
+        let mut dims = Vec::new();
+        for c in conds {
+            check_arity(c)?;
+            let d = resolve(layer, model, &reached, what, &name_of(c), &mut nodes)?;
+            check_literals(&d, c)?;
+            dims.push(d);
+        }
+        let mut next = dims.iter();
+        exprs.push(f.to_sql(&mut |c| match next.next() {
+            Some(d) => condition_sql(
+                &format!("{}.{}", source_alias(d.source), ident(&d.name)),
+                d,
+                c,
+            ),
+            None => "FALSE".into(),
+        }));
+        expr_dims.extend(dims);
     }
     Ok(LeafPlan {
         nodes,
         group,
         filters,
+        exprs,
+        expr_dims,
     })
 }
 
@@ -531,7 +559,12 @@ fn from_parts(
             projections[c].push(format!("{} AS __key", step.to_expr));
         }
     }
-    for d in plan.group.iter().chain(plan.filters.iter().map(|(d, _)| d)) {
+    for d in plan
+        .group
+        .iter()
+        .chain(plan.filters.iter().map(|(d, _)| d))
+        .chain(&plan.expr_dims)
+    {
         let p = format!("{} AS {}", d.expr, ident(&d.name));
         if !projections[d.source].contains(&p) {
             projections[d.source].push(p);
@@ -666,7 +699,7 @@ fn compile_listing(
             )));
         }
     }
-    for c in &query.filters {
+    for c in query.all_conditions() {
         check_arity(c)?;
     }
     let (base, plan) = listing_base(layer, query)?;
@@ -689,6 +722,7 @@ fn compile_listing(
         let col = format!("{}.{}", source_alias(d.source), ident(&d.name));
         wheres.push(condition_sql(&col, d, c));
     }
+    wheres.extend(plan.exprs.iter().cloned());
     let select: Vec<String> = plan
         .group
         .iter()
@@ -919,6 +953,7 @@ fn leaf_cte(
     for (d, c) in &plan.filters {
         wheres.push(condition_sql(&col(d), d, c));
     }
+    wheres.extend(plan.exprs.iter().cloned());
     if !wheres.is_empty() {
         let _ = write!(sql, "\n  WHERE {}", wheres.join("\n    AND "));
     }
