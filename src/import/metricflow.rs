@@ -1321,9 +1321,21 @@ fn entity_dimension(e: &RawEntity) -> RawDimension {
 }
 
 fn measure(m: &Value, name: &str) -> Result<RawMeasure, String> {
-    if get(m, "non_additive_dimension").is_some() {
-        return Err("non_additive_dimension (semi-additive measures) is not supported yet".into());
-    }
+    let non_additive_dimension = match get(m, "non_additive_dimension") {
+        None => None,
+        Some(n) => Some(crate::semantic::raw::RawNonAdditive {
+            name: get_str(n, "name").ok_or("a non_additive_dimension without a name")?,
+            window_choice: match get_str(n, "window_choice").as_deref().map(str::to_ascii_lowercase).as_deref() {
+                Some("min") => crate::semantic::raw::WindowChoice::Min,
+                Some("max") | None => crate::semantic::raw::WindowChoice::Max,
+                Some(other) => return Err(format!("window_choice {other:?} is not min or max")),
+            },
+            window_groupings: list(get(n, "window_groupings"))
+                .iter()
+                .filter_map(scalar)
+                .collect(),
+        }),
+    };
     let expr = get_str(m, "expr");
     let params = get(m, "agg_params");
     let flag = |k: &str| {
@@ -1354,9 +1366,6 @@ fn measure(m: &Value, name: &str) -> Result<RawMeasure, String> {
             None,
         ),
         "percentile" => {
-            if flag("use_discrete_percentile") || flag("use_approximate_percentile") {
-                return Err("discrete and approximate percentiles are not supported yet".into());
-            }
             let p = params
                 .and_then(|p| get(p, "percentile"))
                 .and_then(Value::as_f64)
@@ -1372,6 +1381,9 @@ fn measure(m: &Value, name: &str) -> Result<RawMeasure, String> {
         agg,
         expr,
         percentile,
+        discrete: flag("use_discrete_percentile"),
+        approximate: flag("use_approximate_percentile"),
+        non_additive_dimension,
         description: get_str(m, "description"),
     })
 }

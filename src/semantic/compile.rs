@@ -522,6 +522,13 @@ fn plan_leaf(
             what,
         });
     }
+    let measure = &layer.models[leaf.input.model].measures[leaf.input.measure];
+    if leaf.cumulative && measure.non_additive.is_some() {
+        return Err(CompileError::Invalid(format!(
+            "{} is a running total of a semi-additive measure ({}), which has no meaning; use the balance metric itself",
+            leaf.metric, measure.name
+        )));
+    }
     plan_dims(
         layer,
         leaf.input.model,
@@ -872,6 +879,15 @@ fn leaf_cte(
     if let Some(t) = &time_expr {
         own.push(format!("{t} AS __time"));
     }
+    // A semi-additive measure keeps only the rows at the first/last value of its
+    // non-additive dimension, per time bucket and window group: a window picks it.
+    let semi = measure.non_additive.as_ref().filter(|_| !leaf.cumulative);
+    if let Some(n) = semi {
+        own.push(format!("{} AS __nad", model.dimensions[n.dimension].expr));
+        for (k, &g) in n.window_groupings.iter().enumerate() {
+            own.push(format!("{} AS __wg{k}", model.dimensions[g].expr));
+        }
+    }
     let (t0, joins) = from_parts(layer, plan, own, "LEFT JOIN");
     // Group-by columns may be renamed to the user's spelling: project the canonical name.
     let col = |d: &DimRef| format!("{}.{}", source_alias(d.source), ident(&d.name));
@@ -897,27 +913,69 @@ fn leaf_cte(
     for d in &plan.group {
         select.push(format!("{} AS {}", group_col(d), ident(&d.name)));
     }
+    let v = if semi.is_some() { "s.__value" } else { "t0.__value" };
     let agg = match measure.agg {
-        Agg::Sum => "SUM(t0.__value)".to_string(),
+        Agg::Sum => format!("SUM({v})"),
         Agg::Count if measure.expr.is_none() => "COUNT(*)".to_string(),
-        Agg::Count => "COUNT(t0.__value)".to_string(),
-        Agg::CountDistinct => "COUNT(DISTINCT t0.__value)".to_string(),
-        Agg::Avg => "AVG(t0.__value)".to_string(),
-        Agg::Min => "MIN(t0.__value)".to_string(),
-        Agg::Max => "MAX(t0.__value)".to_string(),
-        Agg::Median => "MEDIAN(t0.__value)".to_string(),
-        Agg::Percentile => format!(
-            "QUANTILE_CONT(t0.__value, {:?})",
-            measure.percentile.unwrap_or(0.5)
-        ),
+        Agg::Count => format!("COUNT({v})"),
+        Agg::CountDistinct => format!("COUNT(DISTINCT {v})"),
+        Agg::Avg => format!("AVG({v})"),
+        Agg::Min => format!("MIN({v})"),
+        Agg::Max => format!("MAX({v})"),
+        Agg::Median => format!("MEDIAN({v})"),
+        Agg::Percentile => {
+            let f = if measure.approximate {
+                "APPROX_QUANTILE"
+            } else if measure.discrete {
+                "QUANTILE_DISC"
+            } else {
+                "QUANTILE_CONT"
+            };
+            format!("{f}({v}, {:?})", measure.percentile.unwrap_or(0.5))
+        }
     };
-    select.push(format!("{agg} AS value"));
-
-    let _ = write!(
-        sql,
-        "leaf_{i} AS (\n  SELECT {}\n  FROM ",
-        select.join(", ")
-    );
+    let n_keys = usize::from(bucket.is_some()) + plan.group.len();
+    let positions: Vec<String> = (1..=n_keys).map(|p| p.to_string()).collect();
+    if let Some(n) = semi {
+        // Inner rows: the keys, the value, the non-additive date and the date it must be.
+        let names: Vec<String> = select
+            .iter()
+            .map(|c| c.rsplit_once(" AS ").map_or(c.clone(), |(_, n)| n.to_string()))
+            .collect();
+        let mut partition: Vec<String> = Vec::new();
+        if let Some(g) = bucket {
+            partition.push(format!("date_trunc('{}', t0.__time)", g.as_str()));
+        }
+        partition.extend((0..n.window_groupings.len()).map(|k| format!("t0.__wg{k}")));
+        let pick = match n.window_choice {
+            super::raw::WindowChoice::Min => "MIN",
+            super::raw::WindowChoice::Max => "MAX",
+        };
+        let over = if partition.is_empty() {
+            String::new()
+        } else {
+            format!("PARTITION BY {}", partition.join(", "))
+        };
+        let outer: Vec<String> = names.iter().map(|n| format!("s.{n}")).collect();
+        let mut outer = outer;
+        outer.push(format!("{agg} AS value"));
+        select.push("t0.__value AS __value".into());
+        select.push("t0.__nad AS __nad".into());
+        select.push(format!("{pick}(t0.__nad) OVER ({over}) AS __pick"));
+        let _ = write!(
+            sql,
+            "leaf_{i} AS (\n  SELECT {}\n  FROM (SELECT {}\n  FROM ",
+            outer.join(", "),
+            select.join(", ")
+        );
+    } else {
+        select.push(format!("{agg} AS value"));
+        let _ = write!(
+            sql,
+            "leaf_{i} AS (\n  SELECT {}\n  FROM ",
+            select.join(", ")
+        );
+    }
     let mut wheres: Vec<String> = Vec::new();
     if cumulative {
         if let Some(g) = bucket {
@@ -957,9 +1015,10 @@ fn leaf_cte(
     if !wheres.is_empty() {
         let _ = write!(sql, "\n  WHERE {}", wheres.join("\n    AND "));
     }
-    let n_keys = usize::from(bucket.is_some()) + plan.group.len();
+    if semi.is_some() {
+        sql.push_str(") AS s\n  WHERE s.__nad = s.__pick");
+    }
     if n_keys > 0 {
-        let positions: Vec<String> = (1..=n_keys).map(|p| p.to_string()).collect();
         let _ = write!(sql, "\n  GROUP BY {}", positions.join(", "));
     }
     sql.push_str("\n)");

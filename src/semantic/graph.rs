@@ -36,13 +36,15 @@ pub fn has_time(layer: &SemanticLayer, m: usize) -> bool {
     }
 }
 
-/// True for a simple or cumulative metric whose measure is a sum or a count.
+/// True for a simple or cumulative metric whose measure is a sum or a count (and not a
+/// semi-additive balance, which does not add up over time).
 pub fn additive(layer: &SemanticLayer, m: usize) -> bool {
     match &layer.metrics[m].kind {
-        MetricKind::Simple(i) | MetricKind::Cumulative(i) => matches!(
-            layer.models[i.model].measures[i.measure].agg,
-            raw::Agg::Sum | raw::Agg::Count
-        ),
+        MetricKind::Simple(i) | MetricKind::Cumulative(i) => {
+            let measure = &layer.models[i.model].measures[i.measure];
+            matches!(measure.agg, raw::Agg::Sum | raw::Agg::Count)
+                && measure.non_additive.is_none()
+        }
         _ => false,
     }
 }

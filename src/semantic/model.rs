@@ -87,6 +87,21 @@ pub struct Measure {
     /// `None` only for `count` of rows.
     pub expr: Option<String>,
     pub percentile: Option<f64>,
+    /// Percentile flavour: an actual value (`discrete`), approximate, or interpolated.
+    pub discrete: bool,
+    pub approximate: bool,
+    /// Semi-additive: only rows at the first/last value of a time dimension count.
+    pub non_additive: Option<NonAdditive>,
+}
+
+/// A semi-additive measure's rule, resolved: which time dimension, which end, per what.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NonAdditive {
+    /// Index into the model's dimensions (a time dimension).
+    pub dimension: usize,
+    pub window_choice: super::raw::WindowChoice,
+    /// Indexes into the model's dimensions.
+    pub window_groupings: Vec<usize>,
 }
 
 /// The unit a metric's values are in; drives formatting only, never the value.
@@ -729,7 +744,7 @@ impl<'r, 'a> Builder<'r, 'a> {
                     );
                     continue;
                 }
-                measures.push(self.measure(&name, m));
+                measures.push(self.measure(&name, m, &dimensions));
             }
             let default_time_dimension = rm.default_time_dimension.as_ref().and_then(|td| {
                 let idx = dimensions
@@ -896,7 +911,7 @@ impl<'r, 'a> Builder<'r, 'a> {
         out
     }
 
-    fn measure(&mut self, model: &str, m: RawMeasure) -> Measure {
+    fn measure(&mut self, model: &str, m: RawMeasure, dimensions: &[Dimension]) -> Measure {
         let path = ["semantic_models", model, "measures", m.name.as_str()];
         if !is_identifier(&m.name) {
             self.rep
@@ -923,11 +938,61 @@ impl<'r, 'a> Builder<'r, 'a> {
                 .error(&path, "`percentile:` only applies to agg: percentile"),
             _ => {}
         }
+        if (m.discrete || m.approximate) && m.agg != Agg::Percentile {
+            self.rep.error(
+                &path,
+                "`discrete:` and `approximate:` only apply to agg: percentile",
+            );
+        }
+        let non_additive = m.non_additive_dimension.as_ref().and_then(|n| {
+            let find = |name: &str| dimensions.iter().position(|d| d.name == name);
+            let dimension = match find(&n.name) {
+                Some(i) if dimensions[i].is_time() => i,
+                _ => {
+                    self.rep.error(
+                        &path,
+                        format!(
+                            "non_additive_dimension {:?} must be a time dimension of {model}{}",
+                            n.name,
+                            did_you_mean(
+                                &n.name,
+                                dimensions.iter().filter(|d| d.is_time()).map(|d| d.name.as_str())
+                            )
+                        ),
+                    );
+                    return None;
+                }
+            };
+            let mut window_groupings = Vec::new();
+            for g in &n.window_groupings {
+                match find(g) {
+                    Some(i) => window_groupings.push(i),
+                    None => {
+                        self.rep.error(
+                            &path,
+                            format!(
+                                "window_groupings: {g:?} is not a dimension of {model}{}",
+                                did_you_mean(g, dimensions.iter().map(|d| d.name.as_str()))
+                            ),
+                        );
+                        return None;
+                    }
+                }
+            }
+            Some(NonAdditive {
+                dimension,
+                window_choice: n.window_choice,
+                window_groupings,
+            })
+        });
         Measure {
             name: m.name,
             agg: m.agg,
             expr,
             percentile: m.percentile,
+            discrete: m.discrete,
+            approximate: m.approximate,
+            non_additive,
         }
     }
 

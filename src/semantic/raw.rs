@@ -150,8 +150,40 @@ pub struct RawMeasure {
     /// For `agg: percentile`: the fraction, e.g. 0.9.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub percentile: Option<f64>,
+    /// For `agg: percentile`: an actual value of the column (the first whose cumulative
+    /// share reaches the fraction) instead of interpolating between two.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub discrete: bool,
+    /// For `agg: percentile`: DuckDB's approximate quantile, for very large tables.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub approximate: bool,
+    /// A semi-additive measure (a balance, seats, inventory): only the rows at the first
+    /// or last value of this time dimension count, per time bucket and per window group.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub non_additive_dimension: Option<RawNonAdditive>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+}
+
+/// `non_additive_dimension:` of a measure, as in MetricFlow.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RawNonAdditive {
+    /// A time dimension of the measure's model.
+    pub name: String,
+    /// `min`: the balance at the start of each period; `max`: at its end.
+    pub window_choice: WindowChoice,
+    /// Dimensions of the model (often an entity key, `user`) that each keep their own
+    /// first or last row: the balance of every user at their own latest date.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub window_groupings: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum WindowChoice {
+    Min,
+    Max,
 }
 
 #[derive(Debug, Deserialize, Serialize, Clone, Copy, PartialEq, Eq)]

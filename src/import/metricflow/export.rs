@@ -202,12 +202,8 @@ fn export_model(m: &RawSemanticModel, extra: Vec<Value>) -> Result<Value, Import
                 ("agg", s(agg)),
                 ("expr", opt(&expr)),
                 ("description", opt(&x.description)),
-                (
-                    "agg_params",
-                    x.percentile.map_or(Value::Null, |p| {
-                        map(vec![("percentile", Value::Number(p.into()))])
-                    }),
-                ),
+                ("agg_params", agg_params(x)),
+                ("non_additive_dimension", non_additive(x)),
             ])
         })
         .collect();
@@ -287,12 +283,8 @@ fn export_metric(
                             ("agg", s(agg)),
                             ("expr", opt(&expr)),
                             ("agg_time_dimension", s(td)),
-                            (
-                                "agg_params",
-                                b.percentile.map_or(Value::Null, |p| {
-                                    map(vec![("percentile", Value::Number(p.into()))])
-                                }),
-                            ),
+                            ("agg_params", agg_params(b)),
+                            ("non_additive_dimension", non_additive(b)),
                             ("config", meta("generated", Value::Bool(true))),
                         ]));
                     }
@@ -476,4 +468,38 @@ impl Jinja<'_> {
             op => format!("{col} {} {}", op.as_str(), vals[0]),
         })
     }
+}
+
+/// A measure's `agg_params` (percentile and its flavour), or nothing.
+fn agg_params(m: &crate::semantic::raw::RawMeasure) -> Value {
+    let Some(p) = m.percentile else {
+        return Value::Null;
+    };
+    let mut params = vec![("percentile", Value::Number(p.into()))];
+    if m.discrete {
+        params.push(("use_discrete_percentile", Value::Bool(true)));
+    }
+    if m.approximate {
+        params.push(("use_approximate_percentile", Value::Bool(true)));
+    }
+    map(params)
+}
+
+/// A semi-additive measure's `non_additive_dimension`, or nothing.
+fn non_additive(m: &crate::semantic::raw::RawMeasure) -> Value {
+    let Some(n) = &m.non_additive_dimension else {
+        return Value::Null;
+    };
+    let choice = match n.window_choice {
+        crate::semantic::raw::WindowChoice::Min => "min",
+        crate::semantic::raw::WindowChoice::Max => "max",
+    };
+    let mut out = vec![("name", s(&n.name)), ("window_choice", s(choice))];
+    if !n.window_groupings.is_empty() {
+        out.push((
+            "window_groupings",
+            Value::Sequence(n.window_groupings.iter().map(|g| s(g)).collect()),
+        ));
+    }
+    map(out)
 }
