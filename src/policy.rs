@@ -348,6 +348,9 @@ fn expand_restricted(layer: &SemanticLayer, denied: &mut BTreeSet<String>) {
                     numerator,
                     denominator,
                 } => inputs.contains(numerator) || inputs.contains(denominator),
+                MetricKind::Conversion(c) => {
+                    inputs.contains(&c.base) || inputs.contains(&c.conversion)
+                }
             };
             if tainted {
                 denied.insert(m.name.clone());

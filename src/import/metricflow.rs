@@ -682,6 +682,7 @@ fn raw_metric(
         time_dimension: None,
         fill_nulls_with: None,
         better: None,
+        conversion: None,
     }
 }
 
@@ -1144,11 +1145,59 @@ impl Importer {
                 draft.raw.expr = Some(expr);
             }
             "conversion" => {
-                return fail(
-                    self,
-                    None,
-                    "conversion metrics are not supported yet".into(),
-                )
+                draft.raw.kind = MetricKindName::Conversion;
+                if !draft.raw.filter.is_empty() {
+                    return fail(
+                        self,
+                        Some("filter"),
+                        "a filter on a conversion metric is not supported yet".into(),
+                    );
+                }
+                let ctp = get(&tp, "conversion_type_params")
+                    .cloned()
+                    .unwrap_or(Value::Null);
+                // A measure is a name or `{name, fill_nulls_with, join_to_timespine}`.
+                let mut measure_of = |key: &str| -> Result<String, String> {
+                    let v = get(&ctp, key).ok_or_else(|| format!("no {key}"))?;
+                    let name = scalar(v)
+                        .or_else(|| get_str(v, "name"))
+                        .ok_or_else(|| format!("{key} names no measure"))?;
+                    if get(v, "join_to_timespine").and_then(Value::as_bool) == Some(true) {
+                        return Err(format!("join_to_timespine on {key} is not supported yet"));
+                    }
+                    if let Some(f) = get(v, "fill_nulls_with").and_then(Value::as_f64) {
+                        draft.raw.fill_nulls_with = Some(f);
+                    }
+                    if let Some(reason) = self.dropped_measures.get(&name) {
+                        return Err(format!("its measure {name} was not imported ({reason})"));
+                    }
+                    Ok(name)
+                };
+                let base = measure_of("base_measure");
+                let conv = measure_of("conversion_measure");
+                let (base_measure, conversion_measure) = match (base, conv) {
+                    (Ok(b), Ok(c)) => (b, c),
+                    (Err(e), _) | (_, Err(e)) => {
+                        return fail(self, Some("conversion_type_params"), e)
+                    }
+                };
+                let constant_properties = list(get(&ctp, "constant_properties"))
+                    .iter()
+                    .filter_map(|p| {
+                        Some(crate::semantic::raw::RawConstantProperty {
+                            base_property: get_str(p, "base_property")?,
+                            conversion_property: get_str(p, "conversion_property")?,
+                        })
+                    })
+                    .collect();
+                draft.raw.conversion = Some(crate::semantic::raw::RawConversion {
+                    base_measure,
+                    conversion_measure,
+                    entity: get_str(&ctp, "entity").unwrap_or_default(),
+                    window: get_str(&ctp, "window"),
+                    calculation: get_str(&ctp, "calculation"),
+                    constant_properties,
+                });
             }
             other => {
                 return fail(
@@ -1325,7 +1374,11 @@ fn measure(m: &Value, name: &str) -> Result<RawMeasure, String> {
         None => None,
         Some(n) => Some(crate::semantic::raw::RawNonAdditive {
             name: get_str(n, "name").ok_or("a non_additive_dimension without a name")?,
-            window_choice: match get_str(n, "window_choice").as_deref().map(str::to_ascii_lowercase).as_deref() {
+            window_choice: match get_str(n, "window_choice")
+                .as_deref()
+                .map(str::to_ascii_lowercase)
+                .as_deref()
+            {
                 Some("min") => crate::semantic::raw::WindowChoice::Min,
                 Some("max") | None => crate::semantic::raw::WindowChoice::Max,
                 Some(other) => return Err(format!("window_choice {other:?} is not min or max")),

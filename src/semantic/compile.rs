@@ -9,7 +9,9 @@ use chrono::{Days, NaiveDate};
 use serde::Serialize;
 use std::fmt::Write as _;
 
-use super::model::{ExprToken, JoinStep, MeasureInput, MetricKind, Reach, SemanticLayer, Unit};
+use super::model::{
+    Conversion, ExprToken, JoinStep, Measure, MeasureInput, MetricKind, Reach, SemanticLayer, Unit,
+};
 use super::query::{Condition, Grain, Literal, MetricQuery, Op, TimeRange};
 use super::raw::{Agg, DataType};
 use crate::fuzzy::did_you_mean;
@@ -71,6 +73,8 @@ pub enum CompileError {
 struct Leaf {
     input: MeasureInput,
     cumulative: bool,
+    /// The conversions of a conversion metric (`input` is its conversion measure).
+    conversion: Option<Box<Conversion>>,
     /// The metric that first needed this leaf, for messages.
     metric: String,
 }
@@ -339,11 +343,12 @@ fn collect_leaves(
         let leaf = Leaf {
             input: input.clone(),
             cumulative,
+            conversion: None,
             metric: m.name.clone(),
         };
         if !leaves
             .iter()
-            .any(|l| l.input == leaf.input && l.cumulative == cumulative)
+            .any(|l| l.input == leaf.input && l.cumulative == cumulative && l.conversion.is_none())
         {
             leaves.push(leaf);
         }
@@ -363,6 +368,17 @@ fn collect_leaves(
                 collect_leaves(layer, d, leaves, depth + 1)?;
             }
         }
+        MetricKind::Conversion(c) => {
+            add(&c.base, false);
+            if !leaves.iter().any(|l| l.conversion.as_ref() == Some(c)) {
+                leaves.push(Leaf {
+                    input: c.conversion.clone(),
+                    cumulative: false,
+                    conversion: Some(c.clone()),
+                    metric: m.name.clone(),
+                });
+            }
+        }
     }
     Ok(())
 }
@@ -372,8 +388,17 @@ fn collect_leaves(
 fn leaf_index(leaves: &[Leaf], input: &MeasureInput, cumulative: bool) -> usize {
     leaves
         .iter()
-        .position(|l| &l.input == input && l.cumulative == cumulative)
+        .position(|l| &l.input == input && l.cumulative == cumulative && l.conversion.is_none())
         .expect("invariant: every metric's leaves were collected before rendering")
+}
+
+// Invariant: every conversion metric's leaf was collected before rendering.
+#[allow(clippy::expect_used)]
+fn conversion_index(leaves: &[Leaf], c: &Conversion) -> usize {
+    leaves
+        .iter()
+        .position(|l| l.conversion.as_deref() == Some(c))
+        .expect("invariant: every conversion metric's leaf was collected before rendering")
 }
 
 /// Resolves a dimension name from `model`, adding the tables its join path passes
@@ -521,6 +546,23 @@ fn plan_leaf(
             metric: leaf.metric.clone(),
             what,
         });
+    }
+    if let Some(c) = &leaf.conversion {
+        if !query.filters.is_empty() || !query.where_exprs.is_empty() || query.time_range.is_some()
+        {
+            return Err(CompileError::Invalid(format!(
+                "{} is a conversion metric: filters and time ranges on it are not supported yet",
+                leaf.metric
+            )));
+        }
+        return plan_dims(
+            layer,
+            c.base.model,
+            &leaf.metric,
+            c.base.time_dimension,
+            &c.base.filter,
+            query,
+        );
     }
     let measure = &layer.models[leaf.input.model].measures[leaf.input.measure];
     if leaf.cumulative && measure.non_additive.is_some() {
@@ -864,6 +906,10 @@ fn leaf_cte(
     opts: &CompileOptions,
     sql: &mut String,
 ) {
+    if let Some(c) = &leaf.conversion {
+        conversion_cte(layer, i, c, plan, query, sql);
+        return;
+    }
     let model = &layer.models[leaf.input.model];
     let measure = &model.measures[leaf.input.measure];
     let time_expr = leaf
@@ -913,34 +959,22 @@ fn leaf_cte(
     for d in &plan.group {
         select.push(format!("{} AS {}", group_col(d), ident(&d.name)));
     }
-    let v = if semi.is_some() { "s.__value" } else { "t0.__value" };
-    let agg = match measure.agg {
-        Agg::Sum => format!("SUM({v})"),
-        Agg::Count if measure.expr.is_none() => "COUNT(*)".to_string(),
-        Agg::Count => format!("COUNT({v})"),
-        Agg::CountDistinct => format!("COUNT(DISTINCT {v})"),
-        Agg::Avg => format!("AVG({v})"),
-        Agg::Min => format!("MIN({v})"),
-        Agg::Max => format!("MAX({v})"),
-        Agg::Median => format!("MEDIAN({v})"),
-        Agg::Percentile => {
-            let f = if measure.approximate {
-                "APPROX_QUANTILE"
-            } else if measure.discrete {
-                "QUANTILE_DISC"
-            } else {
-                "QUANTILE_CONT"
-            };
-            format!("{f}({v}, {:?})", measure.percentile.unwrap_or(0.5))
-        }
+    let v = if semi.is_some() {
+        "s.__value"
+    } else {
+        "t0.__value"
     };
+    let agg = agg_sql(measure, v);
     let n_keys = usize::from(bucket.is_some()) + plan.group.len();
     let positions: Vec<String> = (1..=n_keys).map(|p| p.to_string()).collect();
     if let Some(n) = semi {
         // Inner rows: the keys, the value, the non-additive date and the date it must be.
         let names: Vec<String> = select
             .iter()
-            .map(|c| c.rsplit_once(" AS ").map_or(c.clone(), |(_, n)| n.to_string()))
+            .map(|c| {
+                c.rsplit_once(" AS ")
+                    .map_or(c.clone(), |(_, n)| n.to_string())
+            })
             .collect();
         let mut partition: Vec<String> = Vec::new();
         if let Some(g) = bucket {
@@ -1024,6 +1058,143 @@ fn leaf_cte(
     sql.push_str("\n)");
 }
 
+/// A measure's aggregation of the value column `v`.
+fn agg_sql(measure: &Measure, v: &str) -> String {
+    match measure.agg {
+        Agg::Sum => format!("SUM({v})"),
+        Agg::Count if measure.expr.is_none() => "COUNT(*)".to_string(),
+        Agg::Count => format!("COUNT({v})"),
+        Agg::CountDistinct => format!("COUNT(DISTINCT {v})"),
+        Agg::Avg => format!("AVG({v})"),
+        Agg::Min => format!("MIN({v})"),
+        Agg::Max => format!("MAX({v})"),
+        Agg::Median => format!("MEDIAN({v})"),
+        Agg::Percentile => {
+            let f = if measure.approximate {
+                "APPROX_QUANTILE"
+            } else if measure.discrete {
+                "QUANTILE_DISC"
+            } else {
+                "QUANTILE_CONT"
+            };
+            format!("{f}({v}, {:?})", measure.percentile.unwrap_or(0.5))
+        }
+    }
+}
+
+/// A conversion metric's conversions, per key: each conversion event is credited to the
+/// entity's latest base event at or before it (within the window, with equal constant
+/// properties), and reported under that base event's time bucket and dimensions.
+fn conversion_cte(
+    layer: &SemanticLayer,
+    i: usize,
+    c: &Conversion,
+    plan: &LeafPlan,
+    query: &MetricQuery,
+    sql: &mut String,
+) {
+    let bm = &layer.models[c.base.model];
+    let cm = &layer.models[c.conversion.model];
+    let time = |m: &super::model::SemanticModel, t: Option<usize>| {
+        t.map_or_else(|| "NULL".to_string(), |t| m.dimensions[t].expr.clone())
+    };
+    let mut own = vec![
+        format!("{} AS __time", time(bm, c.base.time_dimension)),
+        format!("{} AS __entity", c.base_key),
+    ];
+    for (k, (b, _)) in c.constant.iter().enumerate() {
+        own.push(format!("{b} AS __cp{k}"));
+    }
+    let (t0, joins) = from_parts(layer, plan, own, "LEFT JOIN");
+    let mut keys: Vec<(String, String)> = Vec::new();
+    if let Some(g) = query.grain {
+        keys.push((
+            format!("CAST(date_trunc('{}', t0.__time) AS DATE)", g.as_str()),
+            ident(g.as_str()),
+        ));
+    }
+    for d in &plan.group {
+        keys.push((group_col(d), ident(&d.name)));
+    }
+    let mut base_cols: Vec<String> = keys.iter().map(|(e, n)| format!("{e} AS {n}")).collect();
+    base_cols.push("t0.__time AS __bt".into());
+    base_cols.push("t0.__entity AS __be".into());
+    base_cols.extend((0..c.constant.len()).map(|k| format!("t0.__cp{k} AS __cp{k}")));
+    let mut wheres: Vec<String> = plan
+        .filters
+        .iter()
+        .map(|(d, cond)| {
+            condition_sql(
+                &format!("{}.{}", source_alias(d.source), ident(&d.name)),
+                d,
+                cond,
+            )
+        })
+        .collect();
+    wheres.push("t0.__time IS NOT NULL".into());
+    let measure = &cm.measures[c.conversion.measure];
+    let mut conv_cols = vec![
+        format!("{} AS __cv", measure.expr.as_deref().unwrap_or("1")),
+        format!("{} AS __ct", time(cm, c.conversion.time_dimension)),
+        format!("{} AS __ce", c.conversion_key),
+        "row_number() OVER () AS __uuid".to_string(),
+    ];
+    for (k, (_, v)) in c.constant.iter().enumerate() {
+        conv_cols.push(format!("{v} AS __cc{k}"));
+    }
+    let conv_from = match &cm.filter {
+        Some(f) => format!("{} WHERE {f}", cm.table),
+        None => cm.table.clone(),
+    };
+    let mut on = vec![
+        "b.__be = c.__ce".to_string(),
+        "b.__bt <= c.__ct".to_string(),
+    ];
+    if let Some((n, g)) = c.window {
+        let (n, unit) = match g {
+            Grain::Week => (n * 7, "day"),
+            Grain::Quarter => (n * 3, "month"),
+            g => (n, g.as_str()),
+        };
+        on.push(format!("b.__bt > c.__ct - INTERVAL '{n} {unit}'"));
+    }
+    let mut partition = vec!["c.__ct".to_string(), "c.__ce".to_string()];
+    for k in 0..c.constant.len() {
+        on.push(format!("b.__cp{k} = c.__cc{k}"));
+        partition.push(format!("c.__cc{k}"));
+    }
+    // Two base events at the same time: the first by the reported dimensions breaks the
+    // tie, so the answer never depends on scan order.
+    let mut order = vec!["b.__bt DESC".to_string()];
+    order.extend(keys.iter().map(|(_, n)| format!("b.{n} ASC NULLS LAST")));
+    let picked: Vec<String> = keys
+        .iter()
+        .map(|(_, n)| format!("first_value(b.{n}) OVER w AS {n}"))
+        .collect();
+    let mut inner = picked;
+    inner.push("c.__uuid".into());
+    inner.push("c.__cv".into());
+    let mut outer: Vec<String> = keys.iter().map(|(_, n)| format!("s.{n}")).collect();
+    outer.push(format!("{} AS value", agg_sql(measure, "s.__cv")));
+    let _ = write!(
+        sql,
+        "leaf_{i} AS (\n  SELECT {}\n  FROM (SELECT DISTINCT {}\n    FROM (SELECT {}\n      FROM {t0}{joins}\n      WHERE {}) AS b\n    JOIN (SELECT {} FROM {conv_from}) AS c\n      ON {}\n    WINDOW w AS (PARTITION BY {} ORDER BY {} ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)) AS s",
+        outer.join(", "),
+        inner.join(", "),
+        base_cols.join(", "),
+        wheres.join(" AND "),
+        conv_cols.join(", "),
+        on.join(" AND "),
+        partition.join(", "),
+        order.join(", "),
+    );
+    if !keys.is_empty() {
+        let positions: Vec<String> = (1..=keys.len()).map(|p| p.to_string()).collect();
+        let _ = write!(sql, "\n  GROUP BY {}", positions.join(", "));
+    }
+    sql.push_str("\n)");
+}
+
 /// The time range a (non-cumulative) leaf reads. With a grain it is widened to whole
 /// periods, as MetricFlow does: a weekly query from Jan 15 to Jan 22 reads the weeks that
 /// start Jan 13 and Jan 20 whole, so no bucket counts a partial period.
@@ -1080,6 +1251,19 @@ fn metric_expr(layer: &SemanticLayer, id: usize, leaves: &[Leaf]) -> Result<Stri
                 filled(n, numerator),
                 filled(d, denominator)
             )
+        }
+        MetricKind::Conversion(c) => {
+            let k = conversion_index(leaves, c);
+            let conversions = filled(k, &c.conversion);
+            if c.rate {
+                let b = leaf_index(leaves, &c.base, false);
+                format!(
+                    "CAST({conversions} AS DOUBLE) / NULLIF(CAST({} AS DOUBLE), 0)",
+                    filled(b, &c.base)
+                )
+            } else {
+                conversions
+            }
         }
         MetricKind::Derived { expr, .. } => {
             let mut out = String::from("(");

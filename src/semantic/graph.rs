@@ -15,6 +15,7 @@ pub fn metric_models(layer: &SemanticLayer, m: usize) -> Vec<usize> {
         MetricKind::Derived { deps, .. } => {
             deps.iter().flat_map(|d| metric_models(layer, *d)).collect()
         }
+        MetricKind::Conversion(c) => vec![c.base.model, c.conversion.model],
     }
 }
 
@@ -33,6 +34,7 @@ pub fn has_time(layer: &SemanticLayer, m: usize) -> bool {
         MetricKind::Simple(i) | MetricKind::Cumulative(i) => i.time_dimension.is_some(),
         MetricKind::Ratio { numerator, .. } => numerator.time_dimension.is_some(),
         MetricKind::Derived { deps, .. } => deps.iter().all(|d| has_time(layer, *d)),
+        MetricKind::Conversion(_) => true,
     }
 }
 
@@ -42,8 +44,7 @@ pub fn additive(layer: &SemanticLayer, m: usize) -> bool {
     match &layer.metrics[m].kind {
         MetricKind::Simple(i) | MetricKind::Cumulative(i) => {
             let measure = &layer.models[i.model].measures[i.measure];
-            matches!(measure.agg, raw::Agg::Sum | raw::Agg::Count)
-                && measure.non_additive.is_none()
+            matches!(measure.agg, raw::Agg::Sum | raw::Agg::Count) && measure.non_additive.is_none()
         }
         _ => false,
     }
@@ -212,6 +213,7 @@ pub fn own_time_dimension(layer: &SemanticLayer, m: usize) -> Option<&Dimension>
         MetricKind::Simple(i) | MetricKind::Cumulative(i) => i,
         MetricKind::Ratio { numerator, .. } => numerator,
         MetricKind::Derived { deps, .. } => return own_time_dimension(layer, *deps.first()?),
+        MetricKind::Conversion(c) => &c.base,
     };
     input
         .time_dimension
@@ -260,6 +262,7 @@ pub fn is_average(layer: &SemanticLayer, m: usize) -> bool {
             }
             MetricKind::Ratio { .. } => true,
             MetricKind::Derived { .. } => false,
+            MetricKind::Conversion(c) => c.rate,
         }
 }
 
@@ -294,5 +297,7 @@ pub fn statistic(layer: &SemanticLayer, m: usize) -> &'static str {
         }
         MetricKind::Ratio { .. } => "a ratio",
         MetricKind::Derived { .. } => "computed from other metrics",
+        MetricKind::Conversion(c) if c.rate => "a conversion rate",
+        MetricKind::Conversion(_) => "a count of conversions",
     }
 }

@@ -180,6 +180,24 @@ pub enum MetricKind {
         expr: Vec<ExprToken>,
         deps: Vec<usize>,
     },
+    /// A funnel step: base events that led to a conversion event.
+    Conversion(Box<Conversion>),
+}
+
+/// A conversion metric, resolved.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Conversion {
+    pub base: MeasureInput,
+    pub conversion: MeasureInput,
+    /// The entity key's SQL on each side.
+    pub base_key: String,
+    pub conversion_key: String,
+    /// At most this long after the base event: (count, grain).
+    pub window: Option<(u32, Grain)>,
+    /// Conversions divided by base events; otherwise the conversions.
+    pub rate: bool,
+    /// (base SQL, conversion SQL) pairs that must be equal.
+    pub constant: Vec<(String, String)>,
 }
 
 impl MetricKind {
@@ -189,6 +207,7 @@ impl MetricKind {
             MetricKind::Cumulative(_) => "cumulative",
             MetricKind::Ratio { .. } => "ratio",
             MetricKind::Derived { .. } => "derived",
+            MetricKind::Conversion(_) => "conversion",
         }
     }
 }
@@ -944,14 +963,16 @@ impl<'r, 'a> Builder<'r, 'a> {
                 "`discrete:` and `approximate:` only apply to agg: percentile",
             );
         }
-        let non_additive = m.non_additive_dimension.as_ref().and_then(|n| {
-            let find = |name: &str| dimensions.iter().position(|d| d.name == name);
-            let dimension = match find(&n.name) {
-                Some(i) if dimensions[i].is_time() => i,
-                _ => {
-                    self.rep.error(
-                        &path,
-                        format!(
+        let non_additive =
+            m.non_additive_dimension.as_ref().and_then(|n| {
+                let find = |name: &str| dimensions.iter().position(|d| d.name == name);
+                let dimension =
+                    match find(&n.name) {
+                        Some(i) if dimensions[i].is_time() => i,
+                        _ => {
+                            self.rep.error(
+                                &path,
+                                format!(
                             "non_additive_dimension {:?} must be a time dimension of {model}{}",
                             n.name,
                             did_you_mean(
@@ -959,32 +980,32 @@ impl<'r, 'a> Builder<'r, 'a> {
                                 dimensions.iter().filter(|d| d.is_time()).map(|d| d.name.as_str())
                             )
                         ),
-                    );
-                    return None;
-                }
-            };
-            let mut window_groupings = Vec::new();
-            for g in &n.window_groupings {
-                match find(g) {
-                    Some(i) => window_groupings.push(i),
-                    None => {
-                        self.rep.error(
-                            &path,
-                            format!(
-                                "window_groupings: {g:?} is not a dimension of {model}{}",
-                                did_you_mean(g, dimensions.iter().map(|d| d.name.as_str()))
-                            ),
-                        );
-                        return None;
+                            );
+                            return None;
+                        }
+                    };
+                let mut window_groupings = Vec::new();
+                for g in &n.window_groupings {
+                    match find(g) {
+                        Some(i) => window_groupings.push(i),
+                        None => {
+                            self.rep.error(
+                                &path,
+                                format!(
+                                    "window_groupings: {g:?} is not a dimension of {model}{}",
+                                    did_you_mean(g, dimensions.iter().map(|d| d.name.as_str()))
+                                ),
+                            );
+                            return None;
+                        }
                     }
                 }
-            }
-            Some(NonAdditive {
-                dimension,
-                window_choice: n.window_choice,
-                window_groupings,
-            })
-        });
+                Some(NonAdditive {
+                    dimension,
+                    window_choice: n.window_choice,
+                    window_groupings,
+                })
+            });
         Measure {
             name: m.name,
             agg: m.agg,
@@ -1191,6 +1212,7 @@ impl<'r, 'a> Builder<'r, 'a> {
             }
             MetricKindName::Ratio => self.ratio_kind(layer, rm, named, all)?,
             MetricKindName::Derived => self.derived_kind(rm)?,
+            MetricKindName::Conversion => self.conversion_kind(layer, rm, named)?,
         };
         Some(Metric {
             name: rm.name.clone(),
@@ -1205,6 +1227,122 @@ impl<'r, 'a> Builder<'r, 'a> {
             kind,
             better: rm.better,
         })
+    }
+
+    /// A conversion metric: two dated measures whose models share the entity.
+    fn conversion_kind(
+        &mut self,
+        layer: &SemanticLayer,
+        rm: &RawMetric,
+        named: &BTreeMap<String, Vec<Condition>>,
+    ) -> Option<MetricKind> {
+        let name = rm.name.as_str();
+        let k = "conversion";
+        self.want(name, rm.conversion.is_some(), "conversion", k);
+        self.forbid(name, rm.measure.is_some(), "measure", k);
+        self.forbid(name, rm.numerator.is_some(), "numerator", k);
+        self.forbid(name, rm.denominator.is_some(), "denominator", k);
+        self.forbid(name, rm.expr.is_some(), "expr", k);
+        self.forbid(name, !rm.filter.is_empty(), "filter", k);
+        let c = rm.conversion.as_ref()?;
+        let base = self.measure_input(layer, name, "conversion", &c.base_measure, &[], None, named);
+        let conversion = self.measure_input(
+            layer,
+            name,
+            "conversion",
+            &c.conversion_measure,
+            &[],
+            None,
+            named,
+        );
+        let (base, mut conversion) = (base?, conversion?);
+        conversion.fill_nulls_with = rm.fill_nulls_with;
+        let path = ["metrics", name, "conversion"];
+        if base.time_dimension.is_none() || conversion.time_dimension.is_none() {
+            self.rep.error(
+                &path,
+                "both measures of a conversion metric need a time dimension",
+            );
+            return None;
+        }
+        // An entity (or a dimension) of a model, as SQL.
+        let column = |model: usize, n: &str| {
+            let m = &layer.models[model];
+            m.entities
+                .iter()
+                .find(|e| e.name == n)
+                .map(|e| e.expr.clone())
+                .or_else(|| {
+                    m.dimensions
+                        .iter()
+                        .find(|d| d.name == n)
+                        .map(|d| d.expr.clone())
+                })
+        };
+        let base_key = column(base.model, &c.entity);
+        let conversion_key = column(conversion.model, &c.entity);
+        let (Some(base_key), Some(conversion_key)) = (base_key, conversion_key) else {
+            self.rep.error(
+                &path,
+                format!(
+                    "entity {:?} must be an entity of both {} and {}",
+                    c.entity, layer.models[base.model].name, layer.models[conversion.model].name
+                ),
+            );
+            return None;
+        };
+        let window = match &c.window {
+            None => None,
+            Some(w) => match parse_window(w) {
+                Some(x) => Some(x),
+                None => {
+                    self.rep.error(
+                        &path,
+                        format!("window {w:?} is not a count and a grain, e.g. `7 days`"),
+                    );
+                    return None;
+                }
+            },
+        };
+        let rate = match c.calculation.as_deref() {
+            None | Some("conversion_rate") => true,
+            Some("conversions") => false,
+            Some(other) => {
+                self.rep.error(
+                    &path,
+                    format!("calculation {other:?} is not conversion_rate or conversions"),
+                );
+                return None;
+            }
+        };
+        let mut constant = Vec::new();
+        for p in &c.constant_properties {
+            match (
+                column(base.model, &p.base_property),
+                column(conversion.model, &p.conversion_property),
+            ) {
+                (Some(b), Some(v)) => constant.push((b, v)),
+                _ => {
+                    self.rep.error(
+                        &path,
+                        format!(
+                            "constant property {} / {} is not a column of both models",
+                            p.base_property, p.conversion_property
+                        ),
+                    );
+                    return None;
+                }
+            }
+        }
+        Some(MetricKind::Conversion(Box::new(Conversion {
+            base,
+            conversion,
+            base_key,
+            conversion_key,
+            window,
+            rate,
+            constant,
+        })))
     }
 
     /// Reports a key a metric of `kind` needs but lacks.
@@ -1524,4 +1662,19 @@ pub fn tokenize_formula(s: &str) -> Result<Vec<ExprToken>, String> {
         return Err("empty formula".into());
     }
     Ok(out)
+}
+
+/// `7 days`, `1 week`, `2 months` -> (count, grain).
+pub fn parse_window(text: &str) -> Option<(u32, Grain)> {
+    let mut parts = text.split_whitespace();
+    let n: u32 = parts.next()?.parse().ok().filter(|n| *n > 0)?;
+    let unit = parts.next()?.to_ascii_lowercase();
+    if parts.next().is_some() {
+        return None;
+    }
+    let unit = unit.strip_suffix('s').unwrap_or(&unit);
+    Grain::ALL
+        .into_iter()
+        .find(|g| g.as_str() == unit)
+        .map(|g| (n, g))
 }

@@ -246,6 +246,38 @@ pub struct RawMetric {
     /// Which way is good: `higher` or `lower` ("best"/"worst" rank by it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub better: Option<Better>,
+    /// conversion: a funnel step from one event to another by the same entity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conversion: Option<RawConversion>,
+}
+
+/// A conversion metric (MetricFlow's `conversion_type_params`): of the base events (visits),
+/// how many led to a conversion event (a buy) by the same entity within the window. Each
+/// conversion is credited to the entity's latest base event before it, whose time and
+/// dimensions it is reported under.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RawConversion {
+    pub base_measure: String,
+    pub conversion_measure: String,
+    /// An entity both measures' models have (`user`).
+    pub entity: String,
+    /// `7 days`, `1 week`, ...; without it any earlier base event counts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window: Option<String>,
+    /// `conversion_rate` (conversions / base events, the default) or `conversions`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calculation: Option<String>,
+    /// Properties that must be equal on both events (the same session).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub constant_properties: Vec<RawConstantProperty>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RawConstantProperty {
+    pub base_property: String,
+    pub conversion_property: String,
 }
 
 /// Which direction of a metric is good news.
@@ -263,6 +295,7 @@ pub enum MetricKindName {
     Ratio,
     Derived,
     Cumulative,
+    Conversion,
 }
 
 /// One side of a ratio: a metric name, or a measure with optional filter.

@@ -256,6 +256,7 @@ fn export_metric(
         MetricKindName::Cumulative => "cumulative",
         MetricKindName::Ratio => "ratio",
         MetricKindName::Derived => "derived",
+        MetricKindName::Conversion => "conversion",
     };
     // A measure on this metric's time dimension (a generated one when it is not the
     // model's default).
@@ -375,6 +376,10 @@ fn export_metric(
                 ("metrics", Value::Sequence(inputs)),
             ])
         }
+        MetricKindName::Conversion => match &m.conversion {
+            Some(c) => conversion_params(c),
+            None => Value::Null,
+        },
     };
     let own_filter = match m.kind {
         MetricKindName::Simple | MetricKindName::Cumulative => {
@@ -502,4 +507,37 @@ fn non_additive(m: &crate::semantic::raw::RawMeasure) -> Value {
         ));
     }
     map(out)
+}
+
+/// A conversion metric's `conversion_type_params`.
+fn conversion_params(c: &crate::semantic::raw::RawConversion) -> Value {
+    let mut p = vec![
+        ("base_measure", s(&c.base_measure)),
+        ("conversion_measure", s(&c.conversion_measure)),
+        ("entity", s(&c.entity)),
+    ];
+    if let Some(w) = &c.window {
+        p.push(("window", s(w)));
+    }
+    p.push((
+        "calculation",
+        s(c.calculation.as_deref().unwrap_or("conversion_rate")),
+    ));
+    if !c.constant_properties.is_empty() {
+        p.push((
+            "constant_properties",
+            Value::Sequence(
+                c.constant_properties
+                    .iter()
+                    .map(|x| {
+                        map(vec![
+                            ("base_property", s(&x.base_property)),
+                            ("conversion_property", s(&x.conversion_property)),
+                        ])
+                    })
+                    .collect(),
+            ),
+        ));
+    }
+    map(vec![("conversion_type_params", map(p))])
 }
