@@ -86,6 +86,8 @@ pub struct MetricsFile {
     pub filters: Vec<crate::semantic::raw::RawNamedFilter>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ignore: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub custom_grains: Vec<crate::semantic::grain::CustomGrain>,
 }
 
 fn one() -> u32 {
@@ -441,6 +443,8 @@ fn render_call(call: &str) -> Result<String, String> {
         "TimeDimension" => match positional.get(1).map(|g| g.to_ascii_lowercase()) {
             None => Ok(first),
             Some(g) if g == "day" => Ok(first),
+            // `listing__ds__month`, `metric_time__alien_day`: the compiler buckets it.
+            Some(g) if is_name(&g) => Ok(format!("{first}__{g}")),
             Some(g) => Err(format!(
                 "a time filter at {g} grain ({first}) is not supported"
             )),
@@ -566,14 +570,11 @@ pub fn import_dir(dir: &Path) -> Result<Imported, ImportError> {
                         );
                     }
                 }
+                "project_configuration" => {
+                    imp.custom_grains.extend(grains::custom_grains_of(v));
+                }
                 // The compiler builds its own date series; dbt's own keys are not semantic.
-                "project_configuration"
-                | "version"
-                | "models"
-                | "sources"
-                | "seeds"
-                | "snapshots"
-                | "exposures"
+                "version" | "models" | "sources" | "seeds" | "snapshots" | "exposures"
                 | "macros" => {}
                 other => imp.drop_at(
                     doc,
@@ -627,6 +628,7 @@ pub fn import_dir(dir: &Path) -> Result<Imported, ImportError> {
         metrics,
         filters: Vec::new(),
         ignore: Vec::new(),
+        custom_grains: std::mem::take(&mut imp.custom_grains),
     };
     let extras = dir.join(EXTRAS);
     if extras.exists() {
@@ -689,6 +691,8 @@ struct Importer {
     dropped: Vec<Dropped>,
     /// Models with a partition dimension (`is_partition: true`).
     partitioned: BTreeSet<String>,
+    /// Custom granularities of the project's time spines.
+    custom_grains: Vec<crate::semantic::grain::CustomGrain>,
 }
 
 impl Importer {
@@ -836,18 +840,21 @@ impl Importer {
             let granularity = get(&d, "type_params")
                 .and_then(|t| get_str(t, "time_granularity"))
                 .unwrap_or_else(|| "day".into());
-            if kind == DimensionKind::Time
-                && matches!(granularity.as_str(), "week" | "month" | "quarter" | "year")
-            {
-                self.drop_at(
-                    doc,
-                    l,
-                    format!("dimension {name}.{dn}"),
-                    &format!("a time dimension at {granularity} granularity is not supported yet"),
-                );
-                coarse.insert(dn.clone());
-                continue;
-            }
+            let unit = match crate::semantic::grain::TimeUnit::parse(&granularity) {
+                Some(crate::semantic::grain::TimeUnit::Day) => None,
+                Some(u) if kind == DimensionKind::Time => Some(u),
+                _ if kind == DimensionKind::Time => {
+                    self.drop_at(
+                        doc,
+                        l,
+                        format!("dimension {name}.{dn}"),
+                        &format!("a time dimension at {granularity} granularity is not supported"),
+                    );
+                    coarse.insert(dn.clone());
+                    continue;
+                }
+                _ => None,
+            };
             if get(&d, "is_partition").and_then(Value::as_bool) == Some(true) {
                 self.partitioned.insert(name.clone());
             }
@@ -864,6 +871,7 @@ impl Importer {
                 entity_name: false,
                 identifier: false,
                 future: false,
+                granularity: unit,
             });
         }
         let mut measures = Vec::new();
@@ -876,9 +884,7 @@ impl Importer {
                 .or(default_time.as_ref())
                 .filter(|t| coarse.contains(*t));
             let parsed = match coarse_time {
-                Some(t) => Err(format!(
-                    "its time dimension {t} was not imported (coarser than a day)"
-                )),
+                Some(t) => Err(format!("its time dimension {t} was not imported")),
                 None => measure(&m, &mn),
             };
             match parsed {
@@ -1360,6 +1366,7 @@ struct Extras {
 pub use export::{export, Exported};
 
 mod export;
+mod grains;
 
 #[cfg(test)]
 mod tests {

@@ -9,6 +9,7 @@ use chrono::{Days, NaiveDate};
 use serde::Serialize;
 use std::fmt::Write as _;
 
+use super::grain::{split_time_name, Bucket, TimeUnit};
 use super::model::{ExprToken, JoinStep, MeasureInput, MetricKind, Reach, SemanticLayer, Unit};
 use super::query::{Condition, Grain, Literal, MetricQuery, Op, TimeRange};
 use super::raw::{Agg, DataType};
@@ -84,6 +85,10 @@ struct DimRef {
     is_time: bool,
     data_type: DataType,
     identifier: bool,
+    /// The finest unit a time dimension's values carry.
+    unit: TimeUnit,
+    /// How a time group-by or filter buckets the value (`booking__ds__month`).
+    bucket: Option<Bucket>,
 }
 
 /// A table a leaf reads: its own (node 0) or one reached by a join from `parent`.
@@ -114,6 +119,20 @@ pub fn compile(
     for &id in &metric_ids {
         collect_leaves(layer, id, &mut leaves, 0)?;
     }
+
+    // Without a time axis, a time range snaps to the coarsest unit the metrics' times carry
+    // (MetricFlow: a monthly metric reads whole months), for every metric alike.
+    let snapped;
+    let query = match (query.grain, query.time_range, leaves_unit(layer, &leaves)) {
+        (None, Some(r), u) if u > TimeUnit::Day => {
+            snapped = MetricQuery {
+                time_range: Some(grain_range(r, u)),
+                ..query.clone()
+            };
+            &snapped
+        }
+        _ => query,
+    };
 
     let plans = leaves
         .iter()
@@ -322,6 +341,49 @@ fn check_arity(c: &Condition) -> Result<(), CompileError> {
     }
 }
 
+/// The coarsest unit the time dimensions of `leaves` carry (day at least).
+fn leaves_unit(layer: &SemanticLayer, leaves: &[Leaf]) -> TimeUnit {
+    leaves
+        .iter()
+        .filter_map(|l| {
+            l.input
+                .time_dimension
+                .map(|t| layer.models[l.input.model].dimensions[t].granularity)
+        })
+        .fold(TimeUnit::Day, TimeUnit::max)
+}
+
+/// `r` widened to whole periods of `unit` (day or coarser).
+fn grain_range(r: TimeRange, unit: TimeUnit) -> TimeRange {
+    match Grain::parse(unit.as_str()) {
+        Some(g) => snapped_range(&MetricQuery {
+            time_range: Some(r),
+            grain: Some(g),
+            ..MetricQuery::default()
+        })
+        .unwrap_or(r),
+        None => r,
+    }
+}
+
+/// The unit `metric_time` means for `metrics` when no grain is named: the coarsest unit
+/// their time dimensions carry, day at least (MetricFlow's default for a monthly metric is
+/// the month).
+pub fn default_time_unit(
+    layer: &SemanticLayer,
+    metrics: &[String],
+) -> Result<TimeUnit, CompileError> {
+    let query = MetricQuery {
+        metrics: metrics.to_vec(),
+        ..MetricQuery::default()
+    };
+    let mut leaves = Vec::new();
+    for id in checked_metrics(layer, &query)? {
+        collect_leaves(layer, id, &mut leaves, 0)?;
+    }
+    Ok(leaves_unit(layer, &leaves))
+}
+
 fn collect_leaves(
     layer: &SemanticLayer,
     id: usize,
@@ -423,7 +485,60 @@ fn resolve(
         is_time: dim.is_time(),
         data_type: dim.data_type,
         identifier: dim.identifier,
+        unit: dim.granularity,
+        bucket: None,
     })
+}
+
+/// A time name at a grain (`booking__ds__month`, `metric_time__hour`,
+/// `metric_time__extract_dow`, `listing__ds__alien_day`): the time dimension it reads, with
+/// its bucket. `Ok(None)` when `name` is not such a name, so the caller reports its own error.
+fn resolve_timed(
+    layer: &SemanticLayer,
+    model: usize,
+    reached: &[Reach],
+    what: &str,
+    own_time: Option<usize>,
+    name: &str,
+    nodes: &mut Vec<Node>,
+) -> Result<Option<DimRef>, CompileError> {
+    let Some((base, bucket)) = split_time_name(name, &layer.custom_grains) else {
+        return Ok(None);
+    };
+    let mut d = if base == "metric_time" {
+        let t = own_time.ok_or_else(|| CompileError::NoTimeDimension {
+            metric: what.to_string(),
+            what: name.to_string(),
+        })?;
+        let dim = &layer.models[model].dimensions[t];
+        DimRef {
+            name: dim.name.clone(),
+            source: 0,
+            expr: dim.expr.clone(),
+            is_time: true,
+            data_type: dim.data_type,
+            identifier: false,
+            unit: dim.granularity,
+            bucket: None,
+        }
+    } else {
+        match resolve(layer, model, reached, what, base, nodes) {
+            Ok(d) if d.is_time => d,
+            Ok(_) => {
+                return Err(CompileError::Invalid(format!(
+                    "{base} is not a time dimension, so it cannot be read as {name}"
+                )))
+            }
+            Err(_) => return Ok(None),
+        }
+    };
+    bucket.check(base, d.unit).map_err(CompileError::Invalid)?;
+    if bucket.is_number() {
+        d.is_time = false;
+        d.data_type = DataType::Number;
+    }
+    d.bucket = Some(bucket);
+    Ok(Some(d))
 }
 
 /// Plans the joins, group-bys and filters of a query on `model`; `own_time` is the time
@@ -444,9 +559,15 @@ fn plan_dims(
     let reached = layer.reach(model);
     let mut group = Vec::new();
     for g in &query.group_by {
-        let d = resolve(layer, model, &reached, what, g, &mut nodes)?;
+        let d = match resolve(layer, model, &reached, what, g, &mut nodes) {
+            Ok(d) => d,
+            Err(e) => {
+                resolve_timed(layer, model, &reached, what, own_time, g, &mut nodes)?.ok_or(e)?
+            }
+        };
         let own = own_time.map(|t| &layer.models[model].dimensions[t]);
-        if d.is_time && d.source == 0 && own.is_some_and(|o| o.name == d.name) {
+        if d.is_time && d.bucket.is_none() && d.source == 0 && own.is_some_and(|o| o.name == d.name)
+        {
             return Err(CompileError::Invalid(format!(
                 "{g} is the time axis of {what}; use a time grain (day, week, month, quarter, year) instead of grouping by it"
             )));
@@ -466,7 +587,12 @@ fn plan_dims(
             }
             (n, _) => n,
         };
-        let d = resolve(layer, model, &reached, what, name, &mut nodes)?;
+        let d = match resolve(layer, model, &reached, what, name, &mut nodes) {
+            Ok(d) => d,
+            Err(e) => {
+                resolve_timed(layer, model, &reached, what, own_time, name, &mut nodes)?.ok_or(e)?
+            }
+        };
         check_literals(&d, c)?;
         filters.push((d, c.clone()));
     }
@@ -494,14 +620,34 @@ fn plan_leaf(
             what,
         });
     }
-    plan_dims(
+    if let (Some(g), Some(t)) = (query.grain, leaf.input.time_dimension) {
+        let dim = &layer.models[leaf.input.model].dimensions[t];
+        if let Some(u) = TimeUnit::parse(g.as_str()) {
+            Bucket::Trunc(u)
+                .check(
+                    &format!("{}'s time ({})", leaf.metric, dim.name),
+                    dim.granularity,
+                )
+                .map_err(CompileError::Invalid)?;
+        }
+    }
+    let plan = plan_dims(
         layer,
         leaf.input.model,
         &leaf.metric,
         leaf.input.time_dimension,
         &leaf.input.filter,
         query,
-    )
+    )?;
+    if leaf.cumulative {
+        if let Some(d) = plan.group.iter().find(|d| d.bucket.is_some()) {
+            return Err(CompileError::Invalid(format!(
+                "{} is cumulative: it cannot be grouped by {} (a time at a grain); use the query's grain",
+                leaf.metric, d.name
+            )));
+        }
+    }
+    Ok(plan)
 }
 
 /// The FROM clause of a listing (dimensions without a metric): node 0 as `t0`, every join
@@ -561,13 +707,23 @@ fn from_parts(
     (format!("{} AS t0", table(0)), joins)
 }
 
-/// The output expression of a group-by column: dates for time dimensions.
-fn group_col(d: &DimRef) -> String {
+/// The output expression of a group-by column: dates for time dimensions (timestamps at
+/// their own unit for sub-daily ones), bucketed when the name says a grain.
+fn group_col(layer: &SemanticLayer, d: &DimRef) -> String {
     let col = format!("{}.{}", source_alias(d.source), ident(&d.name));
-    if d.is_time {
-        format!("CAST({col} AS DATE)")
-    } else {
-        col
+    match &d.bucket {
+        Some(b) => b.sql(&col, &layer.custom_grains),
+        None if d.is_time => Bucket::Trunc(d.unit.max(TimeUnit::Day)).sql(&col, &[]),
+        None => col,
+    }
+}
+
+/// The expression a filter compares: the column, bucketed when the name says a grain.
+fn filter_col(layer: &SemanticLayer, d: &DimRef) -> String {
+    let col = format!("{}.{}", source_alias(d.source), ident(&d.name));
+    match &d.bucket {
+        Some(b) => b.sql(&col, &layer.custom_grains),
+        None => col,
     }
 }
 
@@ -577,7 +733,10 @@ fn listing_base(
     layer: &SemanticLayer,
     query: &MetricQuery,
 ) -> Result<(usize, LeafPlan), CompileError> {
-    let bare = |n: &str| n.split_once("__").map_or(n, |(_, d)| d).to_string();
+    let bare = |n: &str| {
+        let n = split_time_name(n, &layer.custom_grains).map_or(n, |(base, _)| base);
+        n.split_once("__").map_or(n, |(_, d)| d).to_string()
+    };
     let mut candidates: Vec<usize> = Vec::new();
     for g in &query.group_by {
         let b = bare(g);
@@ -686,13 +845,12 @@ fn compile_listing(
         wheres.push(format!("t0.__time < DATE '{end}'"));
     }
     for (d, c) in &plan.filters {
-        let col = format!("{}.{}", source_alias(d.source), ident(&d.name));
-        wheres.push(condition_sql(&col, d, c));
+        wheres.push(condition_sql(&filter_col(layer, d), d, c));
     }
     let select: Vec<String> = plan
         .group
         .iter()
-        .map(|d| format!("{} AS {}", group_col(d), ident(&d.name)))
+        .map(|d| format!("{} AS {}", group_col(layer, d), ident(&d.name)))
         .collect();
     let mut sql = format!(
         "SELECT DISTINCT {}\nFROM {}",
@@ -839,9 +997,6 @@ fn leaf_cte(
         own.push(format!("{t} AS __time"));
     }
     let (t0, joins) = from_parts(layer, plan, own, "LEFT JOIN");
-    // Group-by columns may be renamed to the user's spelling: project the canonical name.
-    let col = |d: &DimRef| format!("{}.{}", source_alias(d.source), ident(&d.name));
-
     let mut select = Vec::new();
     let bucket = query.grain;
     let today_cap = match query.time_range {
@@ -861,7 +1016,7 @@ fn leaf_cte(
         }
     }
     for d in &plan.group {
-        select.push(format!("{} AS {}", group_col(d), ident(&d.name)));
+        select.push(format!("{} AS {}", group_col(layer, d), ident(&d.name)));
     }
     let agg = match measure.agg {
         Agg::Sum => "SUM(t0.__value)".to_string(),
@@ -917,7 +1072,7 @@ fn leaf_cte(
     }
     sql.push_str(&joins);
     for (d, c) in &plan.filters {
-        wheres.push(condition_sql(&col(d), d, c));
+        wheres.push(condition_sql(&filter_col(layer, d), d, c));
     }
     if !wheres.is_empty() {
         let _ = write!(sql, "\n  WHERE {}", wheres.join("\n    AND "));

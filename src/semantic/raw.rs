@@ -119,6 +119,10 @@ pub struct RawDimension {
     /// on it are not cut at today.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub future: bool,
+    /// Time dimensions only: the finest unit the values carry, `millisecond` … `year`
+    /// (default `day`). A monthly date can be grouped by month, quarter or year, not by day.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub granularity: Option<super::grain::TimeUnit>,
 }
 
 #[derive(Debug, Deserialize, Serialize, Clone, Copy, PartialEq, Eq)]
