@@ -678,6 +678,7 @@ fn raw_metric(
         time_dimension: None,
         fill_nulls_with: None,
         better: None,
+        default_grain: None,
     }
 }
 
@@ -948,13 +949,19 @@ impl Importer {
             this.drop_at(doc, l, what.clone(), &reason);
             None
         };
-        if get(v, "time_granularity").is_some() {
-            return fail(
-                self,
-                Some("time_granularity"),
-                "a default time_granularity on a metric is not supported".into(),
-            );
-        }
+        let default_grain = match get_str(v, "time_granularity") {
+            None => None,
+            Some(g) => match crate::semantic::grain::TimeUnit::parse(&g.to_ascii_lowercase()) {
+                Some(u) => Some(u),
+                None => {
+                    return fail(
+                        self,
+                        Some("time_granularity"),
+                        format!("a default time_granularity of {g} is not supported"),
+                    )
+                }
+            },
+        };
         let filter = match translate_all(&filter_texts(get(v, "filter"))) {
             Ok(f) => f,
             Err(e) => return fail(self, Some("filter"), format!("filter: {e}")),
@@ -969,6 +976,7 @@ impl Importer {
             ratio_sides: Vec::new(),
         };
         draft.raw.filter = filter;
+        draft.raw.default_grain = default_grain;
         match kind.as_str() {
             "simple" | "cumulative" => {
                 let mv = get(&tp, "measure");
@@ -1307,7 +1315,7 @@ fn measure(m: &Value, name: &str) -> Result<RawMeasure, String> {
             .and_then(Value::as_bool)
             .unwrap_or(false)
     };
-    let agg_name = get_str(m, "agg").unwrap_or_default();
+    let agg_name = get_str(m, "agg").unwrap_or_default().to_ascii_lowercase();
     let (agg, expr, percentile) = match agg_name.as_str() {
         "sum" => (Agg::Sum, expr, None),
         "count" => (

@@ -377,11 +377,19 @@ pub fn default_time_unit(
         metrics: metrics.to_vec(),
         ..MetricQuery::default()
     };
-    let mut leaves = Vec::new();
+    let mut unit: Option<TimeUnit> = None;
     for id in checked_metrics(layer, &query)? {
-        collect_leaves(layer, id, &mut leaves, 0)?;
+        let own = match layer.metrics[id].default_grain {
+            Some(u) => u,
+            None => {
+                let mut leaves = Vec::new();
+                collect_leaves(layer, id, &mut leaves, 0)?;
+                leaves_unit(layer, &leaves)
+            }
+        };
+        unit = Some(unit.map_or(own, |u| u.max(own)));
     }
-    Ok(leaves_unit(layer, &leaves))
+    Ok(unit.unwrap_or(TimeUnit::Day))
 }
 
 fn collect_leaves(

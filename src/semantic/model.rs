@@ -142,6 +142,8 @@ pub struct Metric {
     pub kind: MetricKind,
     /// Which way is good (`better:` in metrics.yaml); durations default to lower.
     pub better: Option<crate::semantic::raw::Better>,
+    /// The unit `metric_time` is read at when no grain is named (`default_grain:`).
+    pub default_grain: Option<TimeUnit>,
 }
 
 /// A measure with the conditions and time dimension a metric applies to it.
@@ -1210,6 +1212,7 @@ impl<'r, 'a> Builder<'r, 'a> {
             synonyms: rm.synonyms.clone(),
             kind,
             better: rm.better,
+            default_grain: rm.default_grain,
         })
     }
 

@@ -218,6 +218,11 @@ pub struct RawMetric {
     /// Which way is good: `higher` or `lower` ("best"/"worst" rank by it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub better: Option<Better>,
+    /// The unit `metric_time` is read at when a query names no grain (MetricFlow's
+    /// metric `time_granularity`), e.g. `month` for a monthly KPI; otherwise the coarsest
+    /// unit its time dimensions carry, day at least.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_grain: Option<super::grain::TimeUnit>,
 }
 
 /// Which direction of a metric is good news.
