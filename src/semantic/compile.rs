@@ -715,8 +715,9 @@ fn from_parts(
     (format!("{} AS t0", table(0)), joins)
 }
 
-/// The output expression of a group-by column: dates for time dimensions (timestamps at
-/// their own unit for sub-daily ones), bucketed when the name says a grain.
+/// The output expression of a group-by column: dates for time dimensions (a sub-daily one
+/// named without a grain is read by the day, MetricFlow's default), bucketed when the name
+/// says a grain.
 fn group_col(layer: &SemanticLayer, d: &DimRef) -> String {
     let col = format!("{}.{}", source_alias(d.source), ident(&d.name));
     match &d.bucket {

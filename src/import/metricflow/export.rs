@@ -404,7 +404,10 @@ fn export_metric(
         ("label", opt(&m.label)),
         ("type", s(kind)),
         ("type_params", type_params),
-        ("time_granularity", m.default_grain.map_or(Value::Null, |u| s(u.as_str()))),
+        (
+            "time_granularity",
+            m.default_grain.map_or(Value::Null, |u| s(u.as_str())),
+        ),
         ("filter", own_filter),
         ("config", meta("metric", to_value(m)?)),
     ]));
