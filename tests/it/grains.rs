@@ -380,3 +380,37 @@ fn bad_grain_declarations_are_reported_with_their_key() {
     );
     assert!(err.contains("fortnight"), "{err}");
 }
+
+#[test]
+fn grains_survive_export_to_metricflow_and_import_back() {
+    use cortex::import::metricflow::{export, import_dir, MetricsFile};
+    let dir = tempfile::tempdir().unwrap();
+    let original = dir.path().join("metrics.yaml");
+    std::fs::write(&original, METRICS).unwrap();
+    let mf = dir.path().join("mf");
+    export(&original, &mf).expect("exports");
+    // The MetricFlow side says each construct in MetricFlow's own terms.
+    let config = std::fs::read_to_string(mf.join("project_configuration.yaml")).unwrap();
+    assert!(config.contains("custom_granularities"), "{config}");
+    assert!(
+        config.contains("column_name: retail_week_start"),
+        "{config}"
+    );
+    let metrics = std::fs::read_to_string(mf.join("metrics.yaml")).unwrap();
+    assert!(metrics.contains("time_granularity: week"), "{metrics}");
+    let models: String = std::fs::read_dir(mf.join("semantic_models"))
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+        .collect();
+    assert!(models.contains("time_granularity: minute"), "{models}");
+    assert!(models.contains("time_granularity: month"), "{models}");
+
+    let back = import_dir(&mf).expect("imports back");
+    assert!(back.dropped.is_empty(), "{:?}", back.dropped);
+    let a: MetricsFile = serde_norway::from_str(METRICS).unwrap();
+    assert_eq!(
+        serde_json::to_value(&a).unwrap(),
+        serde_json::to_value(&back.file).unwrap(),
+        "import(export(metrics.yaml)) differs"
+    );
+}
