@@ -1412,8 +1412,7 @@ mod tests {
         );
         // A grain other than day names the bucketed time, which the compiler resolves.
         assert_eq!(
-            translate_filter("{{ TimeDimension('metric_time', 'month') }} = '2020-01-01'")
-                .unwrap(),
+            translate_filter("{{ TimeDimension('metric_time', 'month') }} = '2020-01-01'").unwrap(),
             vec!["metric_time__month = '2020-01-01'"]
         );
     }
