@@ -14,7 +14,7 @@ use crate::config::Config;
 use crate::demo::{self, DemoOptions};
 use crate::engine::{load_layer, Engine};
 use crate::render::text;
-use crate::semantic::{Condition, Grain, MetricQuery, OrderBy, TimeRange};
+use crate::semantic::{Filter, Grain, MetricQuery, OrderBy, TimeRange};
 use crate::warehouse::AuditContext;
 
 #[derive(Debug, Parser)]
@@ -875,11 +875,10 @@ pub fn query_from_args(a: &QueryArgs, today: NaiveDate) -> Result<MetricQuery> {
         })?),
         None => None,
     };
-    let filters = a
-        .filters
-        .iter()
-        .map(|f| Condition::parse(f).map_err(anyhow::Error::msg))
-        .collect::<Result<Vec<_>>>()?;
+    let mut wheres = MetricQuery::default();
+    for f in &a.filters {
+        wheres.add_where(Filter::parse(f).map_err(anyhow::Error::msg)?);
+    }
     let order = a
         .order
         .iter()
@@ -896,7 +895,8 @@ pub fn query_from_args(a: &QueryArgs, today: NaiveDate) -> Result<MetricQuery> {
         metrics: a.metrics.iter().map(|m| m.trim().to_string()).collect(),
         group_by: a.by.iter().map(|m| m.trim().to_string()).collect(),
         grain,
-        filters,
+        filters: wheres.filters,
+        where_exprs: wheres.where_exprs,
         time_range,
         order,
         limit: a.limit,

@@ -188,7 +188,7 @@ impl Access {
         let used = q
             .group_by
             .iter()
-            .chain(q.filters.iter().map(|c| &c.dimension));
+            .chain(q.all_conditions().into_iter().map(|c| &c.dimension));
         for d in used {
             let bare = d.rsplit("__").next().unwrap_or(d);
             if self.denied_dimensions.contains(bare) {

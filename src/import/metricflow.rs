@@ -301,6 +301,13 @@ pub fn translate_filter(text: &str) -> Result<Vec<String>, String> {
     Ok(out)
 }
 
+/// Translates a MetricFlow query's where filter, which may combine conditions with OR, NOT
+/// and parentheses, into one boolean filter over metrics.yaml names.
+pub fn translate_where(text: &str) -> Result<crate::semantic::Filter, String> {
+    let rendered = normalise_names(&strip_casts(&render_jinja(text)?));
+    crate::semantic::Filter::parse(&rendered)
+}
+
 /// `CAST(x AS TIMESTAMP)` and `CAST(x AS DATE)` -> `x`: day-grain comparisons read the same
 /// on dates.
 fn strip_casts(text: &str) -> String {
@@ -449,9 +456,8 @@ fn render_call(call: &str) -> Result<String, String> {
                 "a time filter at {g} grain ({first}) is not supported"
             )),
         },
-        "Entity" => Err(format!(
-            "filters on an entity ({{{{ Entity('{first}') }}}}) are not supported"
-        )),
+        // An entity filters by its key, the identifier dimension of the same name.
+        "Entity" => Ok(first),
         "Metric" => Err(format!(
             "metric filters ({{{{ Metric('{first}', ...) }}}}) are not supported"
         )),
@@ -725,7 +731,7 @@ impl Importer {
             self.models[mi].entities = keep;
             let mut gone: Vec<(RawEntity, &str)> = gone
                 .into_iter()
-                .map(|e| (e, "no semantic model has it as primary entity, so it joins nothing (grouping by an entity key is not supported)"))
+                .map(|e| (e, "no semantic model has it as primary entity, so it joins nothing (it stays a dimension: grouping and filtering by the key work)"))
                 .collect();
             if self.partitioned.contains(&model) {
                 // MetricFlow joins two partitioned models on their partition too; metrics.yaml
@@ -874,6 +880,13 @@ impl Importer {
                 future: false,
                 granularity: unit,
             });
+        }
+        // MetricFlow groups and filters by an entity's key (`listing`, `{{ Entity('listing') }}`):
+        // each entity is also an identifier dimension of its model, under the entity's name.
+        for e in &entities {
+            if !dimensions.iter().any(|d| d.name == e.name) {
+                dimensions.push(entity_dimension(e));
+            }
         }
         let mut measures = Vec::new();
         for m in list(get(v, "measures")) {
@@ -1303,6 +1316,25 @@ fn rename_tokens(expr: &str, renames: &[(String, String)]) -> String {
 }
 
 /// A MetricFlow measure as a metrics.yaml measure, or why it cannot be one.
+/// The identifier dimension an entity's key is grouped and filtered by.
+fn entity_dimension(e: &RawEntity) -> RawDimension {
+    RawDimension {
+        name: e.name.clone(),
+        kind: DimensionKind::Categorical,
+        expr: e.expr.clone().filter(|x| x != &e.name),
+        label: None,
+        description: None,
+        synonyms: Vec::new(),
+        sample_values: Vec::new(),
+        value_synonyms: BTreeMap::new(),
+        data_type: None,
+        entity_name: false,
+        identifier: true,
+        future: false,
+        granularity: None,
+    }
+}
+
 fn measure(m: &Value, name: &str) -> Result<RawMeasure, String> {
     if get(m, "non_additive_dimension").is_some() {
         return Err("non_additive_dimension (semi-additive measures) is not supported yet".into());

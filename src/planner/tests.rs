@@ -45,6 +45,7 @@ pub(super) fn q(metrics: &[&str]) -> MetricQuery {
         group_by: Vec::new(),
         grain: None,
         filters: Vec::new(),
+        where_exprs: Vec::new(),
         time_range: None,
         order: Vec::new(),
         limit: None,

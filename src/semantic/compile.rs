@@ -102,6 +102,9 @@ struct LeafPlan {
     nodes: Vec<Node>,
     group: Vec<DimRef>,
     filters: Vec<(DimRef, Condition)>,
+    /// The query's boolean filters (`where_exprs`) as SQL, and the dimensions they read.
+    exprs: Vec<String>,
+    expr_dims: Vec<DimRef>,
 }
 
 /// Compiles a query against the semantic layer.
@@ -263,7 +266,7 @@ fn checked_metrics(layer: &SemanticLayer, query: &MetricQuery) -> Result<Vec<usi
             )));
         }
     }
-    for c in &query.filters {
+    for c in query.all_conditions() {
         check_arity(c)?;
     }
     Ok(metric_ids)
@@ -498,6 +501,22 @@ fn resolve(
     })
 }
 
+/// `resolve`, then (when the name is unknown) `resolve_timed`; the first error otherwise.
+fn resolve_or_timed(
+    layer: &SemanticLayer,
+    model: usize,
+    reached: &[Reach],
+    what: &str,
+    own_time: Option<usize>,
+    name: &str,
+    nodes: &mut Vec<Node>,
+) -> Result<DimRef, CompileError> {
+    match resolve(layer, model, reached, what, name, nodes) {
+        Ok(d) => Ok(d),
+        Err(e) => resolve_timed(layer, model, reached, what, own_time, name, nodes)?.ok_or(e),
+    }
+}
+
 /// A time name at a grain (`booking__ds__month`, `metric_time__hour`,
 /// `metric_time__extract_dow`, `listing__ds__alien_day`): the time dimension it reads, with
 /// its bucket. `Ok(None)` when `name` is not such a name, so the caller reports its own error.
@@ -567,12 +586,7 @@ fn plan_dims(
     let reached = layer.reach(model);
     let mut group = Vec::new();
     for g in &query.group_by {
-        let d = match resolve(layer, model, &reached, what, g, &mut nodes) {
-            Ok(d) => d,
-            Err(e) => {
-                resolve_timed(layer, model, &reached, what, own_time, g, &mut nodes)?.ok_or(e)?
-            }
-        };
+        let d = resolve_or_timed(layer, model, &reached, what, own_time, g, &mut nodes)?;
         let own = own_time.map(|t| &layer.models[model].dimensions[t]);
         if d.is_time && d.bucket.is_none() && d.source == 0 && own.is_some_and(|o| o.name == d.name)
         {
@@ -587,27 +601,59 @@ fn plan_dims(
         });
     }
     let mut filters = Vec::new();
+    // `metric_time` (MetricFlow's name) is each metric's own time dimension.
+    let name_of = |c: &Condition| match (c.dimension.as_str(), own_time) {
+        ("metric_time" | "metric_time__day", Some(t)) => {
+            layer.models[model].dimensions[t].name.clone()
+        }
+        (n, _) => n.to_string(),
+    };
     for c in extra_filters.iter().chain(&query.filters) {
-        // `metric_time` (MetricFlow's name) is each metric's own time dimension.
-        let name = match (c.dimension.as_str(), own_time) {
-            ("metric_time" | "metric_time__day", Some(t)) => {
-                layer.models[model].dimensions[t].name.as_str()
-            }
-            (n, _) => n,
-        };
-        let d = match resolve(layer, model, &reached, what, name, &mut nodes) {
-            Ok(d) => d,
-            Err(e) => {
-                resolve_timed(layer, model, &reached, what, own_time, name, &mut nodes)?.ok_or(e)?
-            }
-        };
+        let d = resolve_or_timed(
+            layer,
+            model,
+            &reached,
+            what,
+            own_time,
+            &name_of(c),
+            &mut nodes,
+        )?;
         check_literals(&d, c)?;
         filters.push((d, c.clone()));
+    }
+    let mut exprs = Vec::new();
+    let mut expr_dims = Vec::new();
+    for f in &query.where_exprs {
+        let mut conds = Vec::new();
+        f.conditions(&mut conds);
+        let mut dims = Vec::new();
+        for c in conds {
+            check_arity(c)?;
+            let d = resolve_or_timed(
+                layer,
+                model,
+                &reached,
+                what,
+                own_time,
+                &name_of(c),
+                &mut nodes,
+            )?;
+            check_literals(&d, c)?;
+            dims.push(d);
+        }
+        let mut next = dims.iter();
+        exprs.push(f.to_sql(&mut |c| match next.next() {
+            Some(d) => condition_sql(&filter_col(layer, d), d, c),
+            None => "FALSE".into(),
+        }));
+        expr_dims.extend(dims);
     }
     Ok(LeafPlan {
         nodes,
         group,
         filters,
+        exprs,
+        expr_dims,
     })
 }
 
@@ -685,7 +731,12 @@ fn from_parts(
             projections[c].push(format!("{} AS __key", step.to_expr));
         }
     }
-    for d in plan.group.iter().chain(plan.filters.iter().map(|(d, _)| d)) {
+    for d in plan
+        .group
+        .iter()
+        .chain(plan.filters.iter().map(|(d, _)| d))
+        .chain(&plan.expr_dims)
+    {
         let p = format!("{} AS {}", d.expr, ident(&d.name));
         if !projections[d.source].contains(&p) {
             projections[d.source].push(p);
@@ -834,7 +885,7 @@ fn compile_listing(
             )));
         }
     }
-    for c in &query.filters {
+    for c in query.all_conditions() {
         check_arity(c)?;
     }
     let (base, plan) = listing_base(layer, query)?;
@@ -856,6 +907,7 @@ fn compile_listing(
     for (d, c) in &plan.filters {
         wheres.push(condition_sql(&filter_col(layer, d), d, c));
     }
+    wheres.extend(plan.exprs.iter().cloned());
     let select: Vec<String> = plan
         .group
         .iter()
@@ -1083,6 +1135,7 @@ fn leaf_cte(
     for (d, c) in &plan.filters {
         wheres.push(condition_sql(&filter_col(layer, d), d, c));
     }
+    wheres.extend(plan.exprs.iter().cloned());
     if !wheres.is_empty() {
         let _ = write!(sql, "\n  WHERE {}", wheres.join("\n    AND "));
     }

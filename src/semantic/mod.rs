@@ -12,4 +12,4 @@ pub mod verify;
 
 pub use compile::{compile, Column, ColumnRole, CompileError, CompileOptions, CompiledQuery};
 pub use model::{Metric, MetricKind, SemanticLayer, Unit};
-pub use query::{Condition, Grain, Literal, MetricQuery, Op, OrderBy, TimeRange};
+pub use query::{Condition, Filter, Grain, Literal, MetricQuery, Op, OrderBy, TimeRange};

@@ -22,6 +22,10 @@ pub struct MetricQuery {
     /// Conditions on dimensions, all of which must hold.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub filters: Vec<Condition>,
+    /// Boolean combinations of conditions (`a = x or (b = y and not c)`), each of which
+    /// must hold as well as `filters`. Plain conditions go in `filters`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub where_exprs: Vec<Filter>,
     /// Inclusive date range on each metric's time dimension.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub time_range: Option<TimeRange>,
@@ -176,7 +180,10 @@ impl Condition {
     /// Unquoted words are strings unless they read as a number or true/false;
     /// quote a value ('...' or "...") to keep it a string.
     pub fn parse(text: &str) -> Result<Condition, String> {
-        let tokens = tokenize(text)?;
+        Condition::from_tokens(tokenize(text)?, text)
+    }
+
+    fn from_tokens(tokens: Vec<Tok>, text: &str) -> Result<Condition, String> {
         let mut it = tokens.into_iter().peekable();
         let dimension = match it.next() {
             Some(Tok::Word(w)) => w,
@@ -295,6 +302,234 @@ impl Condition {
             op,
             values,
         })
+    }
+}
+
+impl MetricQuery {
+    /// Every condition the query filters on: `filters`, then those inside `where_exprs`.
+    pub fn all_conditions(&self) -> Vec<&Condition> {
+        let mut out: Vec<&Condition> = self.filters.iter().collect();
+        for f in &self.where_exprs {
+            f.conditions(&mut out);
+        }
+        out
+    }
+
+    /// Adds a parsed `--where` / `where:` text: plain conditions to `filters`, a boolean
+    /// combination to `where_exprs`.
+    pub fn add_where(&mut self, f: Filter) {
+        match f {
+            Filter::Cond(c) => self.filters.push(c),
+            Filter::All(parts) if parts.iter().all(|p| matches!(p, Filter::Cond(_))) => {
+                for p in parts {
+                    if let Filter::Cond(c) = p {
+                        self.filters.push(c);
+                    }
+                }
+            }
+            other => self.where_exprs.push(other),
+        }
+    }
+}
+
+/// A boolean combination of conditions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Filter {
+    Cond(Condition),
+    All(Vec<Filter>),
+    Any(Vec<Filter>),
+    Not(Box<Filter>),
+}
+
+impl Filter {
+    /// Parses `a = x or (b in (1, 2) and not c)`: AND binds tighter than OR, NOT tighter
+    /// than both, parentheses group, and a bare name means `name = true`. Each condition is
+    /// `Condition::parse`'s form; `between x and y` keeps its AND.
+    /// A text that reads as one condition is that condition, so unquoted values keep
+    /// their words (`vertical = Toys and Games`).
+    pub fn parse(text: &str) -> Result<Filter, String> {
+        let toks = tokenize(text)?;
+        let is_word = |t: &Tok, w: &str| matches!(t, Tok::Word(x) if x.eq_ignore_ascii_case(w));
+        let joins =
+            toks.iter().any(|t| is_word(t, "or")) || toks.last().is_some_and(|t| is_word(t, "and"));
+        if !joins {
+            if let Ok(c) = Condition::from_tokens(toks.clone(), text) {
+                return Ok(Filter::Cond(c));
+            }
+        }
+        let mut p = FilterParser {
+            toks: &toks,
+            pos: 0,
+            text,
+        };
+        let f = p.or()?;
+        match p.toks.get(p.pos) {
+            None => Ok(f),
+            Some(t) => Err(format!(
+                "{text:?}: unexpected {} (unbalanced parentheses?)",
+                t.describe()
+            )),
+        }
+    }
+
+    /// Collects every condition in the filter, left to right.
+    pub fn conditions<'a>(&'a self, out: &mut Vec<&'a Condition>) {
+        match self {
+            Filter::Cond(c) => out.push(c),
+            Filter::All(v) | Filter::Any(v) => v.iter().for_each(|f| f.conditions(out)),
+            Filter::Not(f) => f.conditions(out),
+        }
+    }
+
+    /// Renders the filter as SQL, each condition through `cond` (in `conditions` order).
+    pub fn to_sql(&self, cond: &mut dyn FnMut(&Condition) -> String) -> String {
+        match self {
+            Filter::Cond(c) => cond(c),
+            Filter::All(v) => format!(
+                "({})",
+                v.iter()
+                    .map(|f| f.to_sql(cond))
+                    .collect::<Vec<_>>()
+                    .join(" AND ")
+            ),
+            Filter::Any(v) => format!(
+                "({})",
+                v.iter()
+                    .map(|f| f.to_sql(cond))
+                    .collect::<Vec<_>>()
+                    .join(" OR ")
+            ),
+            Filter::Not(f) => format!("(NOT {})", f.to_sql(cond)),
+        }
+    }
+}
+
+impl fmt::Display for Filter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Filter::Cond(c) => write!(f, "{c}"),
+            Filter::All(v) | Filter::Any(v) => {
+                let word = if matches!(self, Filter::All(_)) {
+                    " and "
+                } else {
+                    " or "
+                };
+                let parts: Vec<String> = v.iter().map(|x| format!("({x})")).collect();
+                write!(f, "{}", parts.join(word))
+            }
+            Filter::Not(x) => write!(f, "not ({x})"),
+        }
+    }
+}
+
+struct FilterParser<'a> {
+    toks: &'a [Tok],
+    pos: usize,
+    text: &'a str,
+}
+
+impl FilterParser<'_> {
+    fn word(&self, w: &str) -> bool {
+        matches!(self.toks.get(self.pos), Some(Tok::Word(x)) if x.eq_ignore_ascii_case(w))
+    }
+
+    fn or(&mut self) -> Result<Filter, String> {
+        let mut parts = vec![self.and()?];
+        while self.word("or") {
+            self.pos += 1;
+            parts.push(self.and()?);
+        }
+        Ok(if parts.len() == 1 {
+            parts.remove(0)
+        } else {
+            Filter::Any(parts)
+        })
+    }
+
+    fn and(&mut self) -> Result<Filter, String> {
+        let mut parts = vec![self.unary()?];
+        while self.word("and") {
+            self.pos += 1;
+            parts.push(self.unary()?);
+        }
+        Ok(if parts.len() == 1 {
+            parts.remove(0)
+        } else {
+            Filter::All(parts)
+        })
+    }
+
+    fn unary(&mut self) -> Result<Filter, String> {
+        let text = self.text;
+        match self.toks.get(self.pos) {
+            None => Err(format!("{text:?}: expected a condition at the end")),
+            Some(Tok::Word(w)) if w.eq_ignore_ascii_case("not") => {
+                self.pos += 1;
+                Ok(Filter::Not(Box::new(self.unary()?)))
+            }
+            Some(Tok::Sym(s)) if s == "(" => {
+                self.pos += 1;
+                let f = self.or()?;
+                match self.toks.get(self.pos) {
+                    Some(Tok::Sym(s)) if s == ")" => {
+                        self.pos += 1;
+                        Ok(f)
+                    }
+                    _ => Err(format!("{text:?}: expected ')'")),
+                }
+            }
+            Some(_) => self.atom(),
+        }
+    }
+
+    /// One condition: tokens up to a top-level AND/OR (not the AND of BETWEEN) or a `)`
+    /// that closes a group.
+    fn atom(&mut self) -> Result<Filter, String> {
+        let start = self.pos;
+        let mut depth = 0usize;
+        let mut between = false;
+        while let Some(t) = self.toks.get(self.pos) {
+            match t {
+                Tok::Sym(s) if s == "(" => depth += 1,
+                Tok::Sym(s) if s == ")" => {
+                    if depth == 0 {
+                        break;
+                    }
+                    depth -= 1;
+                }
+                Tok::Word(w) if depth == 0 && w.eq_ignore_ascii_case("between") => between = true,
+                Tok::Word(w) if depth == 0 && w.eq_ignore_ascii_case("and") && between => {
+                    between = false
+                }
+                Tok::Word(w)
+                    if depth == 0
+                        && (w.eq_ignore_ascii_case("and") || w.eq_ignore_ascii_case("or")) =>
+                {
+                    break
+                }
+                _ => {}
+            }
+            self.pos += 1;
+        }
+        let toks = &self.toks[start..self.pos];
+        let shown: Vec<String> = toks
+            .iter()
+            .map(|t| match t {
+                Tok::Quoted(q) => format!("'{}'", q.replace('\'', "''")),
+                t => t.text(),
+            })
+            .collect();
+        let shown = shown.join(" ");
+        match toks {
+            [] => Err(format!("{:?}: expected a condition", self.text)),
+            [Tok::Word(w)] => Ok(Filter::Cond(Condition {
+                dimension: w.clone(),
+                op: Op::Eq,
+                values: vec![Literal::Bool(true)],
+            })),
+            _ => Condition::from_tokens(toks.to_vec(), &shown).map(Filter::Cond),
+        }
     }
 }
 
@@ -454,6 +689,53 @@ mod tests {
         assert_eq!(c.values, vec![Literal::Str("Toys and Games".into())]);
         let c = Condition::parse("csat_score between 1 and 3").unwrap();
         assert_eq!(c.op, Op::Between);
+    }
+
+    #[test]
+    fn filters_combine_conditions_with_precedence_and_parentheses() {
+        let c = |t: &str| Filter::Cond(Condition::parse(t).unwrap());
+        assert_eq!(
+            Filter::parse("channel = email or channel = chat").unwrap(),
+            Filter::Any(vec![c("channel = email"), c("channel = chat")])
+        );
+        // AND binds tighter than OR; NOT tighter than both; a bare name is `= true`.
+        assert_eq!(
+            Filter::parse("a = 1 or b = 2 and not flag").unwrap(),
+            Filter::Any(vec![
+                c("a = 1"),
+                Filter::All(vec![c("b = 2"), Filter::Not(Box::new(c("flag = true")))])
+            ])
+        );
+        assert_eq!(
+            Filter::parse("(a = 1 or b in ('x', 'y')) and s between 1 and 3").unwrap(),
+            Filter::All(vec![
+                Filter::Any(vec![c("a = 1"), c("b in ('x', 'y')")]),
+                c("s between 1 and 3")
+            ])
+        );
+        assert_eq!(
+            Filter::parse("vertical = Toys and Games").unwrap(),
+            c("vertical = Toys and Games")
+        );
+        assert_eq!(
+            Filter::parse("name = 'a or b' or x is null").unwrap(),
+            Filter::Any(vec![c("name = 'a or b'"), c("x is null")])
+        );
+        for bad in [
+            "(a = 1 or b = 2",
+            "a = 1 or",
+            "a = 1 and ) b = 2",
+            "or a = 1",
+            "()",
+        ] {
+            assert!(Filter::parse(bad).is_err(), "{bad}");
+        }
+        let mut q = MetricQuery::default();
+        q.add_where(Filter::parse("a = 1 and b = 2").unwrap());
+        q.add_where(Filter::parse("a = 1 or b = 2").unwrap());
+        assert_eq!(q.filters.len(), 2);
+        assert_eq!(q.where_exprs.len(), 1);
+        assert_eq!(q.all_conditions().len(), 4);
     }
 
     #[test]

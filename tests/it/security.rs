@@ -257,6 +257,16 @@ fn the_policy_matrix_holds() {
         );
         if !pipeline {
             assert!(by_owner.expect_err(who).contains("restricted"));
+            // So is filtering on it, even inside a boolean filter.
+            let hidden = ask(
+                &e,
+                who,
+                json!({"metrics": ["tickets"], "where_exprs": [{"any": [
+                    {"cond": {"dimension": "channel", "op": "=", "values": ["email"]}},
+                    {"not": {"cond": {"dimension": "owner", "op": "is null", "values": []}}}
+                ]}]}),
+            );
+            assert!(hidden.expect_err(who).contains("restricted"), "{who}");
         }
         // Analyst SQL (a skill step) sees the same rows: the scope is in the catalog.
         let r = e
