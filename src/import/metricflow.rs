@@ -86,6 +86,8 @@ pub struct MetricsFile {
     pub filters: Vec<crate::semantic::raw::RawNamedFilter>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ignore: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub custom_grains: Vec<crate::semantic::grain::CustomGrain>,
 }
 
 fn one() -> u32 {
@@ -448,6 +450,8 @@ fn render_call(call: &str) -> Result<String, String> {
         "TimeDimension" => match positional.get(1).map(|g| g.to_ascii_lowercase()) {
             None => Ok(first),
             Some(g) if g == "day" => Ok(first),
+            // `listing__ds__month`, `metric_time__alien_day`: the compiler buckets it.
+            Some(g) if is_name(&g) => Ok(format!("{first}__{g}")),
             Some(g) => Err(format!(
                 "a time filter at {g} grain ({first}) is not supported"
             )),
@@ -572,14 +576,11 @@ pub fn import_dir(dir: &Path) -> Result<Imported, ImportError> {
                         );
                     }
                 }
+                "project_configuration" => {
+                    imp.custom_grains.extend(grains::custom_grains_of(v));
+                }
                 // The compiler builds its own date series; dbt's own keys are not semantic.
-                "project_configuration"
-                | "version"
-                | "models"
-                | "sources"
-                | "seeds"
-                | "snapshots"
-                | "exposures"
+                "version" | "models" | "sources" | "seeds" | "snapshots" | "exposures"
                 | "macros" => {}
                 other => imp.drop_at(
                     doc,
@@ -633,6 +634,7 @@ pub fn import_dir(dir: &Path) -> Result<Imported, ImportError> {
         metrics,
         filters: Vec::new(),
         ignore: Vec::new(),
+        custom_grains: std::mem::take(&mut imp.custom_grains),
     };
     let extras = dir.join(EXTRAS);
     if extras.exists() {
@@ -683,6 +685,7 @@ fn raw_metric(
         fill_nulls_with: None,
         better: None,
         conversion: None,
+        default_grain: None,
     }
 }
 
@@ -696,6 +699,8 @@ struct Importer {
     dropped: Vec<Dropped>,
     /// Models with a partition dimension (`is_partition: true`).
     partitioned: BTreeSet<String>,
+    /// Custom granularities of the project's time spines.
+    custom_grains: Vec<crate::semantic::grain::CustomGrain>,
 }
 
 impl Importer {
@@ -843,18 +848,21 @@ impl Importer {
             let granularity = get(&d, "type_params")
                 .and_then(|t| get_str(t, "time_granularity"))
                 .unwrap_or_else(|| "day".into());
-            if kind == DimensionKind::Time
-                && matches!(granularity.as_str(), "week" | "month" | "quarter" | "year")
-            {
-                self.drop_at(
-                    doc,
-                    l,
-                    format!("dimension {name}.{dn}"),
-                    &format!("a time dimension at {granularity} granularity is not supported yet"),
-                );
-                coarse.insert(dn.clone());
-                continue;
-            }
+            let unit = match crate::semantic::grain::TimeUnit::parse(&granularity) {
+                Some(crate::semantic::grain::TimeUnit::Day) => None,
+                Some(u) if kind == DimensionKind::Time => Some(u),
+                _ if kind == DimensionKind::Time => {
+                    self.drop_at(
+                        doc,
+                        l,
+                        format!("dimension {name}.{dn}"),
+                        &format!("a time dimension at {granularity} granularity is not supported"),
+                    );
+                    coarse.insert(dn.clone());
+                    continue;
+                }
+                _ => None,
+            };
             if get(&d, "is_partition").and_then(Value::as_bool) == Some(true) {
                 self.partitioned.insert(name.clone());
             }
@@ -871,6 +879,7 @@ impl Importer {
                 entity_name: false,
                 identifier: false,
                 future: false,
+                granularity: unit,
             });
         }
         // MetricFlow groups and filters by an entity's key (`listing`, `{{ Entity('listing') }}`):
@@ -890,9 +899,7 @@ impl Importer {
                 .or(default_time.as_ref())
                 .filter(|t| coarse.contains(*t));
             let parsed = match coarse_time {
-                Some(t) => Err(format!(
-                    "its time dimension {t} was not imported (coarser than a day)"
-                )),
+                Some(t) => Err(format!("its time dimension {t} was not imported")),
                 None => measure(&m, &mn),
             };
             match parsed {
@@ -956,13 +963,19 @@ impl Importer {
             this.drop_at(doc, l, what.clone(), &reason);
             None
         };
-        if get(v, "time_granularity").is_some() {
-            return fail(
-                self,
-                Some("time_granularity"),
-                "a default time_granularity on a metric is not supported".into(),
-            );
-        }
+        let default_grain = match get_str(v, "time_granularity") {
+            None => None,
+            Some(g) => match crate::semantic::grain::TimeUnit::parse(&g.to_ascii_lowercase()) {
+                Some(u) => Some(u),
+                None => {
+                    return fail(
+                        self,
+                        Some("time_granularity"),
+                        format!("a default time_granularity of {g} is not supported"),
+                    )
+                }
+            },
+        };
         let filter = match translate_all(&filter_texts(get(v, "filter"))) {
             Ok(f) => f,
             Err(e) => return fail(self, Some("filter"), format!("filter: {e}")),
@@ -977,6 +990,7 @@ impl Importer {
             ratio_sides: Vec::new(),
         };
         draft.raw.filter = filter;
+        draft.raw.default_grain = default_grain;
         match kind.as_str() {
             "simple" | "cumulative" => {
                 let mv = get(&tp, "measure");
@@ -1366,6 +1380,7 @@ fn entity_dimension(e: &RawEntity) -> RawDimension {
         entity_name: false,
         identifier: true,
         future: false,
+        granularity: None,
     }
 }
 
@@ -1456,6 +1471,7 @@ struct Extras {
 pub use export::{export, Exported};
 
 mod export;
+mod grains;
 
 #[cfg(test)]
 mod tests {
@@ -1491,10 +1507,10 @@ mod tests {
             .unwrap(),
             vec!["revenue_instance__ds >= '2020-03-05'"]
         );
-        assert!(
-            translate_filter("{{ TimeDimension('metric_time', 'month') }} = '2020-01-01'")
-                .unwrap_err()
-                .contains("month")
+        // A grain other than day names the bucketed time, which the compiler resolves.
+        assert_eq!(
+            translate_filter("{{ TimeDimension('metric_time', 'month') }} = '2020-01-01'").unwrap(),
+            vec!["metric_time__month = '2020-01-01'"]
         );
     }
 

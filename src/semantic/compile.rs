@@ -9,6 +9,7 @@ use chrono::{Days, NaiveDate};
 use serde::Serialize;
 use std::fmt::Write as _;
 
+use super::grain::{split_time_name, Bucket, TimeUnit};
 use super::model::{
     Conversion, ExprToken, JoinStep, Measure, MeasureInput, MetricKind, Reach, SemanticLayer, Unit,
 };
@@ -88,6 +89,10 @@ struct DimRef {
     is_time: bool,
     data_type: DataType,
     identifier: bool,
+    /// The finest unit a time dimension's values carry.
+    unit: TimeUnit,
+    /// How a time group-by or filter buckets the value (`booking__ds__month`).
+    bucket: Option<Bucket>,
 }
 
 /// A table a leaf reads: its own (node 0) or one reached by a join from `parent`.
@@ -121,6 +126,20 @@ pub fn compile(
     for &id in &metric_ids {
         collect_leaves(layer, id, &mut leaves, 0)?;
     }
+
+    // Without a time axis, a time range snaps to the coarsest unit the metrics' times carry
+    // (MetricFlow: a monthly metric reads whole months), for every metric alike.
+    let snapped;
+    let query = match (query.grain, query.time_range, leaves_unit(layer, &leaves)) {
+        (None, Some(r), u) if u > TimeUnit::Day => {
+            snapped = MetricQuery {
+                time_range: Some(grain_range(r, u)),
+                ..query.clone()
+            };
+            &snapped
+        }
+        _ => query,
+    };
 
     let plans = leaves
         .iter()
@@ -329,6 +348,57 @@ fn check_arity(c: &Condition) -> Result<(), CompileError> {
     }
 }
 
+/// The coarsest unit the time dimensions of `leaves` carry (day at least).
+fn leaves_unit(layer: &SemanticLayer, leaves: &[Leaf]) -> TimeUnit {
+    leaves
+        .iter()
+        .filter_map(|l| {
+            l.input
+                .time_dimension
+                .map(|t| layer.models[l.input.model].dimensions[t].granularity)
+        })
+        .fold(TimeUnit::Day, TimeUnit::max)
+}
+
+/// `r` widened to whole periods of `unit` (day or coarser).
+fn grain_range(r: TimeRange, unit: TimeUnit) -> TimeRange {
+    match Grain::parse(unit.as_str()) {
+        Some(g) => snapped_range(&MetricQuery {
+            time_range: Some(r),
+            grain: Some(g),
+            ..MetricQuery::default()
+        })
+        .unwrap_or(r),
+        None => r,
+    }
+}
+
+/// The unit `metric_time` means for `metrics` when no grain is named: the coarsest unit
+/// their time dimensions carry, day at least (MetricFlow's default for a monthly metric is
+/// the month).
+pub fn default_time_unit(
+    layer: &SemanticLayer,
+    metrics: &[String],
+) -> Result<TimeUnit, CompileError> {
+    let query = MetricQuery {
+        metrics: metrics.to_vec(),
+        ..MetricQuery::default()
+    };
+    let mut unit: Option<TimeUnit> = None;
+    for id in checked_metrics(layer, &query)? {
+        let own = match layer.metrics[id].default_grain {
+            Some(u) => u,
+            None => {
+                let mut leaves = Vec::new();
+                collect_leaves(layer, id, &mut leaves, 0)?;
+                leaves_unit(layer, &leaves)
+            }
+        };
+        unit = Some(unit.map_or(own, |u| u.max(own)));
+    }
+    Ok(unit.unwrap_or(TimeUnit::Day))
+}
+
 fn collect_leaves(
     layer: &SemanticLayer,
     id: usize,
@@ -451,7 +521,76 @@ fn resolve(
         is_time: dim.is_time(),
         data_type: dim.data_type,
         identifier: dim.identifier,
+        unit: dim.granularity,
+        bucket: None,
     })
+}
+
+/// `resolve`, then (when the name is unknown) `resolve_timed`; the first error otherwise.
+fn resolve_or_timed(
+    layer: &SemanticLayer,
+    model: usize,
+    reached: &[Reach],
+    what: &str,
+    own_time: Option<usize>,
+    name: &str,
+    nodes: &mut Vec<Node>,
+) -> Result<DimRef, CompileError> {
+    match resolve(layer, model, reached, what, name, nodes) {
+        Ok(d) => Ok(d),
+        Err(e) => resolve_timed(layer, model, reached, what, own_time, name, nodes)?.ok_or(e),
+    }
+}
+
+/// A time name at a grain (`booking__ds__month`, `metric_time__hour`,
+/// `metric_time__extract_dow`, `listing__ds__alien_day`): the time dimension it reads, with
+/// its bucket. `Ok(None)` when `name` is not such a name, so the caller reports its own error.
+fn resolve_timed(
+    layer: &SemanticLayer,
+    model: usize,
+    reached: &[Reach],
+    what: &str,
+    own_time: Option<usize>,
+    name: &str,
+    nodes: &mut Vec<Node>,
+) -> Result<Option<DimRef>, CompileError> {
+    let Some((base, bucket)) = split_time_name(name, &layer.custom_grains) else {
+        return Ok(None);
+    };
+    let mut d = if base == "metric_time" {
+        let t = own_time.ok_or_else(|| CompileError::NoTimeDimension {
+            metric: what.to_string(),
+            what: name.to_string(),
+        })?;
+        let dim = &layer.models[model].dimensions[t];
+        DimRef {
+            name: dim.name.clone(),
+            source: 0,
+            expr: dim.expr.clone(),
+            is_time: true,
+            data_type: dim.data_type,
+            identifier: false,
+            unit: dim.granularity,
+            bucket: None,
+        }
+    } else {
+        match resolve(layer, model, reached, what, base, nodes) {
+            Ok(d) if d.is_time => d,
+            Ok(_) => {
+                return Err(CompileError::Invalid(format!(
+                    "{base} is not a time dimension, so it cannot be read as {name}"
+                )))
+            }
+            Err(_) => return Ok(None),
+        }
+    };
+    bucket.check(base, d.unit).map_err(CompileError::Invalid)?;
+    if bucket.is_number() {
+        d.is_time = false;
+        d.data_type = DataType::Number;
+    }
+    d.bucket = Some(bucket);
+    Ok(Some(d))
 }
 
 /// Plans the joins, group-bys and filters of a query on `model`; `own_time` is the time
@@ -472,9 +611,10 @@ fn plan_dims(
     let reached = layer.reach(model);
     let mut group = Vec::new();
     for g in &query.group_by {
-        let d = resolve(layer, model, &reached, what, g, &mut nodes)?;
+        let d = resolve_or_timed(layer, model, &reached, what, own_time, g, &mut nodes)?;
         let own = own_time.map(|t| &layer.models[model].dimensions[t]);
-        if d.is_time && d.source == 0 && own.is_some_and(|o| o.name == d.name) {
+        if d.is_time && d.bucket.is_none() && d.source == 0 && own.is_some_and(|o| o.name == d.name)
+        {
             return Err(CompileError::Invalid(format!(
                 "{g} is the time axis of {what}; use a time grain (day, week, month, quarter, year) instead of grouping by it"
             )));
@@ -494,7 +634,15 @@ fn plan_dims(
         (n, _) => n.to_string(),
     };
     for c in extra_filters.iter().chain(&query.filters) {
-        let d = resolve(layer, model, &reached, what, &name_of(c), &mut nodes)?;
+        let d = resolve_or_timed(
+            layer,
+            model,
+            &reached,
+            what,
+            own_time,
+            &name_of(c),
+            &mut nodes,
+        )?;
         check_literals(&d, c)?;
         filters.push((d, c.clone()));
     }
@@ -506,17 +654,21 @@ fn plan_dims(
         let mut dims = Vec::new();
         for c in conds {
             check_arity(c)?;
-            let d = resolve(layer, model, &reached, what, &name_of(c), &mut nodes)?;
+            let d = resolve_or_timed(
+                layer,
+                model,
+                &reached,
+                what,
+                own_time,
+                &name_of(c),
+                &mut nodes,
+            )?;
             check_literals(&d, c)?;
             dims.push(d);
         }
         let mut next = dims.iter();
         exprs.push(f.to_sql(&mut |c| match next.next() {
-            Some(d) => condition_sql(
-                &format!("{}.{}", source_alias(d.source), ident(&d.name)),
-                d,
-                c,
-            ),
+            Some(d) => condition_sql(&filter_col(layer, d), d, c),
             None => "FALSE".into(),
         }));
         expr_dims.extend(dims);
@@ -555,14 +707,21 @@ fn plan_leaf(
                 leaf.metric
             )));
         }
-        return plan_dims(
+        let plan = plan_dims(
             layer,
             c.base.model,
             &leaf.metric,
             c.base.time_dimension,
             &c.base.filter,
             query,
-        );
+        )?;
+        if let Some(d) = plan.group.iter().find(|d| d.bucket.is_some()) {
+            return Err(CompileError::Invalid(format!(
+                "{} is a conversion metric: it cannot be grouped by {} (a time at a grain) yet; use the query's grain",
+                leaf.metric, d.name
+            )));
+        }
+        return Ok(plan);
     }
     let measure = &layer.models[leaf.input.model].measures[leaf.input.measure];
     if leaf.cumulative && measure.non_additive.is_some() {
@@ -571,14 +730,37 @@ fn plan_leaf(
             leaf.metric, measure.name
         )));
     }
-    plan_dims(
+    if let (Some(g), Some(t)) = (query.grain, leaf.input.time_dimension) {
+        let dim = &layer.models[leaf.input.model].dimensions[t];
+        if let Some(u) = TimeUnit::parse(g.as_str()) {
+            Bucket::Trunc(u)
+                .check(
+                    &format!("{}'s time ({})", leaf.metric, dim.name),
+                    dim.granularity,
+                )
+                .map_err(CompileError::Invalid)?;
+        }
+    }
+    let plan = plan_dims(
         layer,
         leaf.input.model,
         &leaf.metric,
         leaf.input.time_dimension,
         &leaf.input.filter,
         query,
-    )
+    )?;
+    let semi = layer.models[leaf.input.model].measures[leaf.input.measure]
+        .non_additive
+        .is_some();
+    if leaf.cumulative || semi || leaf.conversion.is_some() {
+        if let Some(d) = plan.group.iter().find(|d| d.bucket.is_some()) {
+            return Err(CompileError::Invalid(format!(
+                "{} is cumulative, semi-additive or a conversion: it cannot be grouped by {} (a time at a grain) yet; use the query's grain",
+                leaf.metric, d.name
+            )));
+        }
+    }
+    Ok(plan)
 }
 
 /// The FROM clause of a listing (dimensions without a metric): node 0 as `t0`, every join
@@ -643,13 +825,24 @@ fn from_parts(
     (format!("{} AS t0", table(0)), joins)
 }
 
-/// The output expression of a group-by column: dates for time dimensions.
-fn group_col(d: &DimRef) -> String {
+/// The output expression of a group-by column: dates for time dimensions (a sub-daily one
+/// named without a grain is read by the day, MetricFlow's default), bucketed when the name
+/// says a grain.
+fn group_col(layer: &SemanticLayer, d: &DimRef) -> String {
     let col = format!("{}.{}", source_alias(d.source), ident(&d.name));
-    if d.is_time {
-        format!("CAST({col} AS DATE)")
-    } else {
-        col
+    match &d.bucket {
+        Some(b) => b.sql(&col, &layer.custom_grains),
+        None if d.is_time => Bucket::Trunc(d.unit.max(TimeUnit::Day)).sql(&col, &[]),
+        None => col,
+    }
+}
+
+/// The expression a filter compares: the column, bucketed when the name says a grain.
+fn filter_col(layer: &SemanticLayer, d: &DimRef) -> String {
+    let col = format!("{}.{}", source_alias(d.source), ident(&d.name));
+    match &d.bucket {
+        Some(b) => b.sql(&col, &layer.custom_grains),
+        None => col,
     }
 }
 
@@ -659,7 +852,10 @@ fn listing_base(
     layer: &SemanticLayer,
     query: &MetricQuery,
 ) -> Result<(usize, LeafPlan), CompileError> {
-    let bare = |n: &str| n.split_once("__").map_or(n, |(_, d)| d).to_string();
+    let bare = |n: &str| {
+        let n = split_time_name(n, &layer.custom_grains).map_or(n, |(base, _)| base);
+        n.split_once("__").map_or(n, |(_, d)| d).to_string()
+    };
     let mut candidates: Vec<usize> = Vec::new();
     for g in &query.group_by {
         let b = bare(g);
@@ -768,14 +964,13 @@ fn compile_listing(
         wheres.push(format!("t0.__time < DATE '{end}'"));
     }
     for (d, c) in &plan.filters {
-        let col = format!("{}.{}", source_alias(d.source), ident(&d.name));
-        wheres.push(condition_sql(&col, d, c));
+        wheres.push(condition_sql(&filter_col(layer, d), d, c));
     }
     wheres.extend(plan.exprs.iter().cloned());
     let select: Vec<String> = plan
         .group
         .iter()
-        .map(|d| format!("{} AS {}", group_col(d), ident(&d.name)))
+        .map(|d| format!("{} AS {}", group_col(layer, d), ident(&d.name)))
         .collect();
     let mut sql = format!(
         "SELECT DISTINCT {}\nFROM {}",
@@ -935,9 +1130,6 @@ fn leaf_cte(
         }
     }
     let (t0, joins) = from_parts(layer, plan, own, "LEFT JOIN");
-    // Group-by columns may be renamed to the user's spelling: project the canonical name.
-    let col = |d: &DimRef| format!("{}.{}", source_alias(d.source), ident(&d.name));
-
     let mut select = Vec::new();
     let bucket = query.grain;
     let today_cap = match query.time_range {
@@ -957,7 +1149,7 @@ fn leaf_cte(
         }
     }
     for d in &plan.group {
-        select.push(format!("{} AS {}", group_col(d), ident(&d.name)));
+        select.push(format!("{} AS {}", group_col(layer, d), ident(&d.name)));
     }
     let v = if semi.is_some() {
         "s.__value"
@@ -1043,7 +1235,7 @@ fn leaf_cte(
     }
     sql.push_str(&joins);
     for (d, c) in &plan.filters {
-        wheres.push(condition_sql(&col(d), d, c));
+        wheres.push(condition_sql(&filter_col(layer, d), d, c));
     }
     wheres.extend(plan.exprs.iter().cloned());
     if !wheres.is_empty() {
@@ -1114,7 +1306,7 @@ fn conversion_cte(
         ));
     }
     for d in &plan.group {
-        keys.push((group_col(d), ident(&d.name)));
+        keys.push((group_col(layer, d), ident(&d.name)));
     }
     let mut base_cols: Vec<String> = keys.iter().map(|(e, n)| format!("{e} AS {n}")).collect();
     base_cols.push("t0.__time AS __bt".into());

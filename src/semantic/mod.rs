@@ -3,6 +3,7 @@
 //! `MetricQuery` to SQL.
 
 pub mod compile;
+pub mod grain;
 pub mod graph;
 pub mod model;
 pub mod query;

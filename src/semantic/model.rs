@@ -8,6 +8,7 @@ use serde::Serialize;
 use sqlparser::dialect::DuckDbDialect;
 use sqlparser::parser::Parser;
 
+use super::grain::{CustomGrain, TimeUnit};
 use super::query::{Condition, Grain};
 use super::raw::{
     Agg, DataType, DimensionKind, EntityKind, MetricKindName, RawDimension, RawJoinPath,
@@ -23,6 +24,8 @@ pub struct SemanticLayer {
     pub metrics: Vec<Metric>,
     /// Project words the planner treats as filler (top-level `ignore:` in metrics.yaml).
     pub ignore: Vec<String>,
+    /// Custom grains read from calendar tables (top-level `custom_grains:`).
+    pub custom_grains: Vec<CustomGrain>,
     /// `reach` of every model, computed once the layer is built (the planner asks for it
     /// many times a question).
     reach_cache: std::sync::OnceLock<Vec<Vec<Reach>>>,
@@ -72,6 +75,8 @@ pub struct Dimension {
     pub identifier: bool,
     /// A date that may lie after today (`future: true`): periods on it aren't cut at today.
     pub future: bool,
+    /// The finest unit a time dimension's values carry (`granularity:`; day unless said).
+    pub granularity: TimeUnit,
 }
 
 impl Dimension {
@@ -152,6 +157,8 @@ pub struct Metric {
     pub kind: MetricKind,
     /// Which way is good (`better:` in metrics.yaml); durations default to lower.
     pub better: Option<crate::semantic::raw::Better>,
+    /// The unit `metric_time` is read at when no grain is named (`default_grain:`).
+    pub default_grain: Option<TimeUnit>,
 }
 
 /// A measure with the conditions and time dimension a metric applies to it.
@@ -266,6 +273,11 @@ impl SemanticLayer {
         self.models
             .iter()
             .map(|m| m.table.to_ascii_lowercase())
+            .chain(
+                self.custom_grains
+                    .iter()
+                    .map(|c| c.table.to_ascii_lowercase()),
+            )
             .collect()
     }
 
@@ -515,6 +527,7 @@ struct RawSections {
     metrics: Vec<RawMetric>,
     filters: Vec<RawNamedFilter>,
     ignore: Vec<String>,
+    custom_grains: Vec<CustomGrain>,
 }
 
 /// Deserialises each item on its own so that one bad item does not hide the others.
@@ -524,6 +537,7 @@ fn split_sections(value: &serde_norway::Value, rep: &mut Reporter) -> RawSection
         metrics: Vec::new(),
         filters: Vec::new(),
         ignore: Vec::new(),
+        custom_grains: Vec::new(),
     };
     let Some(map) = value.as_mapping() else {
         rep.error(&[], "expected a mapping with semantic_models and metrics");
@@ -537,13 +551,14 @@ fn split_sections(value: &serde_norway::Value, rep: &mut Reporter) -> RawSection
             "metrics" => out.metrics = items(key, v, rep),
             "filters" => out.filters = items(key, v, rep),
             "ignore" => out.ignore = items(key, v, rep),
+            "custom_grains" => out.custom_grains = items(key, v, rep),
             other => rep.error(
                 &[other],
                 format!(
-                    "unknown section{}; expected version, semantic_models, metrics, filters or ignore",
+                    "unknown section{}; expected version, semantic_models, metrics, filters, ignore or custom_grains",
                     did_you_mean(
                         other,
-                        ["semantic_models", "metrics", "filters", "version", "ignore"]
+                        ["semantic_models", "metrics", "filters", "version", "ignore", "custom_grains"]
                     )
                 ),
             ),
@@ -687,6 +702,7 @@ impl<'r, 'a> Builder<'r, 'a> {
             models,
             metrics: Vec::new(),
             ignore: raw.ignore.clone(),
+            custom_grains: self.custom_grains(raw.custom_grains.clone()),
             reach_cache: std::sync::OnceLock::new(),
         };
         self.check_entities(&layer);
@@ -912,6 +928,15 @@ impl<'r, 'a> Builder<'r, 'a> {
                     );
                 }
             }
+            let granularity = match (d.kind, d.granularity) {
+                (DimensionKind::Time, Some(u)) => u,
+                (DimensionKind::Categorical, Some(_)) => {
+                    self.rep
+                        .error(&path, "granularity is only for time dimensions");
+                    TimeUnit::Day
+                }
+                (_, None) => TimeUnit::Day,
+            };
             out.push(Dimension {
                 label: d.label.unwrap_or_else(|| d.name.replace('_', " ")),
                 name: d.name,
@@ -925,7 +950,55 @@ impl<'r, 'a> Builder<'r, 'a> {
                 entity_name: d.entity_name,
                 identifier: d.identifier,
                 future: d.future,
+                granularity,
             });
+        }
+        out
+    }
+
+    /// Validates `custom_grains:`: unique lower_snake_case names that are not a unit or a
+    /// date part, plain table and column names.
+    fn custom_grains(&mut self, raws: Vec<CustomGrain>) -> Vec<CustomGrain> {
+        let mut out: Vec<CustomGrain> = Vec::new();
+        for c in raws {
+            let path = ["custom_grains", c.name.as_str()];
+            if !is_identifier(&c.name)
+                || TimeUnit::parse(&c.name).is_some()
+                || c.name.starts_with("extract_")
+                || c.name.contains("__")
+            {
+                self.rep.error(
+                    &path,
+                    format!(
+                        "custom grain name {:?} must be lower_snake_case, without `__`, and not a unit (day, month…) or extract_…",
+                        c.name
+                    ),
+                );
+                continue;
+            }
+            if out.iter().any(|x| x.name == c.name) {
+                self.rep.error(&path, "duplicate custom grain name");
+                continue;
+            }
+            let table_ok = !c.table.is_empty()
+                && c.table.split('.').all(|p| {
+                    !p.is_empty() && p.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_')
+                });
+            if !table_ok {
+                self.rep.error(
+                    &path,
+                    format!("table {:?} must be a plain table name", c.table),
+                );
+                continue;
+            }
+            if !is_identifier(&c.date_column) || !is_identifier(c.period_column()) {
+                self.rep.error(
+                    &path,
+                    "date_column and column must be lower_snake_case column names",
+                );
+                continue;
+            }
+            out.push(c);
         }
         out
     }
@@ -1226,6 +1299,7 @@ impl<'r, 'a> Builder<'r, 'a> {
             synonyms: rm.synonyms.clone(),
             kind,
             better: rm.better,
+            default_grain: rm.default_grain,
         })
     }
 

@@ -119,6 +119,10 @@ pub struct RawDimension {
     /// on it are not cut at today.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub future: bool,
+    /// Time dimensions only: the finest unit the values carry, `millisecond` … `year`
+    /// (default `day`). A monthly date can be grouped by month, quarter or year, not by day.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub granularity: Option<super::grain::TimeUnit>,
 }
 
 #[derive(Debug, Deserialize, Serialize, Clone, Copy, PartialEq, Eq)]
@@ -246,6 +250,11 @@ pub struct RawMetric {
     /// Which way is good: `higher` or `lower` ("best"/"worst" rank by it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub better: Option<Better>,
+    /// The unit `metric_time` is read at when a query names no grain (MetricFlow's
+    /// metric `time_granularity`), e.g. `month` for a monthly KPI; otherwise the coarsest
+    /// unit its time dimensions carry, day at least.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_grain: Option<super::grain::TimeUnit>,
     /// conversion: a funnel step from one event to another by the same entity.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub conversion: Option<RawConversion>,

@@ -16,6 +16,7 @@ mod cli;
 mod compiler;
 mod conformance;
 mod demo;
+mod grains;
 mod helpers;
 mod import;
 mod linear;

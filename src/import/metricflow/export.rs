@@ -139,6 +139,11 @@ pub fn export(metrics: &Path, out: &Path) -> Result<Exported, ImportError> {
         );
     }
     write(out.join("metrics.yaml"), body, &mut ex)?;
+    if let Some(cfg) = super::grains::project_configuration(&file.custom_grains) {
+        let body =
+            serde_norway::to_string(&cfg).map_err(|e| ImportError::Invalid(e.to_string()))?;
+        write(out.join("project_configuration.yaml"), body, &mut ex)?;
+    }
     let extras = Extras {
         filters: file.filters.clone(),
         ignore: file.ignore.clone(),
@@ -181,7 +186,10 @@ fn export_model(m: &RawSemanticModel, extra: Vec<Value>) -> Result<Value, Import
                 (
                     "type_params",
                     if time {
-                        map(vec![("time_granularity", s("day"))])
+                        map(vec![(
+                            "time_granularity",
+                            s(d.granularity.map_or("day", |u| u.as_str())),
+                        )])
                     } else {
                         Value::Null
                     },
@@ -393,6 +401,10 @@ fn export_metric(
         ("label", opt(&m.label)),
         ("type", s(kind)),
         ("type_params", type_params),
+        (
+            "time_granularity",
+            m.default_grain.map_or(Value::Null, |u| s(u.as_str())),
+        ),
         ("filter", own_filter),
         ("config", meta("metric", to_value(m)?)),
     ]));
