@@ -15,6 +15,9 @@ use super::raw::{Agg, DataType};
 use crate::fuzzy::did_you_mean;
 use crate::text::calendar::{period_start, shift};
 
+mod spine;
+use super::timespine::Offset;
+
 /// What the compiler needs besides the query: the injected clock.
 #[derive(Debug, Clone, Copy)]
 pub struct CompileOptions {
@@ -71,6 +74,8 @@ pub enum CompileError {
 struct Leaf {
     input: MeasureInput,
     cumulative: bool,
+    /// Time offsets of the derived inputs above it, outermost first.
+    offsets: Vec<Offset>,
     /// The metric that first needed this leaf, for messages.
     metric: String,
 }
@@ -112,12 +117,12 @@ pub fn compile(
 
     let mut leaves: Vec<Leaf> = Vec::new();
     for &id in &metric_ids {
-        collect_leaves(layer, id, &mut leaves, 0)?;
+        collect_leaves(layer, id, &mut leaves, 0, &[])?;
     }
 
     let plans = leaves
         .iter()
-        .map(|leaf| plan_leaf(layer, leaf, query))
+        .map(|leaf| plan_leaf(layer, leaf, &spine::data_query(leaf, query)))
         .collect::<Result<Vec<_>, _>>()?;
 
     // Output key columns: the time bucket, then the group-bys.
@@ -146,7 +151,7 @@ pub fn compile(
         if i > 0 {
             sql.push_str(",\n");
         }
-        leaf_cte(layer, i, leaf, plan, query, opts, &mut sql);
+        spine::leaf_ctes(layer, i, leaf, plan, query, opts, &mut sql)?;
     }
 
     let multi = leaves.len() > 1;
@@ -175,7 +180,7 @@ pub fn compile(
     }
     for &id in &metric_ids {
         let m = &layer.metrics[id];
-        let expr = metric_expr(layer, id, &leaves)?;
+        let expr = metric_expr(layer, id, &leaves, &[])?;
         let cast = if is_integer_metric(layer, id) {
             "BIGINT"
         } else {
@@ -327,6 +332,7 @@ fn collect_leaves(
     id: usize,
     leaves: &mut Vec<Leaf>,
     depth: usize,
+    offsets: &[Offset],
 ) -> Result<(), CompileError> {
     if depth > layer.metrics.len() {
         return Err(CompileError::Invalid("derived metrics form a cycle".into()));
@@ -336,12 +342,12 @@ fn collect_leaves(
         let leaf = Leaf {
             input: input.clone(),
             cumulative,
+            offsets: offsets.to_vec(),
             metric: m.name.clone(),
         };
-        if !leaves
-            .iter()
-            .any(|l| l.input == leaf.input && l.cumulative == cumulative)
-        {
+        if !leaves.iter().any(|l| {
+            l.input == leaf.input && l.cumulative == cumulative && l.offsets == leaf.offsets
+        }) {
             leaves.push(leaf);
         }
     };
@@ -355,9 +361,11 @@ fn collect_leaves(
             add(numerator, false);
             add(denominator, false);
         }
-        MetricKind::Derived { deps, .. } => {
-            for &d in deps {
-                collect_leaves(layer, d, leaves, depth + 1)?;
+        MetricKind::Derived { .. } => {
+            for (d, offset) in spine::derived_refs(layer, id)? {
+                let mut inner = offsets.to_vec();
+                inner.extend(offset);
+                collect_leaves(layer, d, leaves, depth + 1, &inner)?;
             }
         }
     }
@@ -366,10 +374,15 @@ fn collect_leaves(
 
 // Invariant: every metric's leaves were collected before rendering.
 #[allow(clippy::expect_used)]
-fn leaf_index(leaves: &[Leaf], input: &MeasureInput, cumulative: bool) -> usize {
+fn leaf_index(
+    leaves: &[Leaf],
+    input: &MeasureInput,
+    cumulative: bool,
+    offsets: &[Offset],
+) -> usize {
     leaves
         .iter()
-        .position(|l| &l.input == input && l.cumulative == cumulative)
+        .position(|l| &l.input == input && l.cumulative == cumulative && l.offsets == offsets)
         .expect("invariant: every metric's leaves were collected before rendering")
 }
 
@@ -816,7 +829,7 @@ fn source_alias(source: usize) -> String {
 
 fn leaf_cte(
     layer: &SemanticLayer,
-    i: usize,
+    name: &str,
     leaf: &Leaf,
     plan: &LeafPlan,
     query: &MetricQuery,
@@ -863,27 +876,10 @@ fn leaf_cte(
     for d in &plan.group {
         select.push(format!("{} AS {}", group_col(d), ident(&d.name)));
     }
-    let agg = match measure.agg {
-        Agg::Sum => "SUM(t0.__value)".to_string(),
-        Agg::Count if measure.expr.is_none() => "COUNT(*)".to_string(),
-        Agg::Count => "COUNT(t0.__value)".to_string(),
-        Agg::CountDistinct => "COUNT(DISTINCT t0.__value)".to_string(),
-        Agg::Avg => "AVG(t0.__value)".to_string(),
-        Agg::Min => "MIN(t0.__value)".to_string(),
-        Agg::Max => "MAX(t0.__value)".to_string(),
-        Agg::Median => "MEDIAN(t0.__value)".to_string(),
-        Agg::Percentile => format!(
-            "QUANTILE_CONT(t0.__value, {:?})",
-            measure.percentile.unwrap_or(0.5)
-        ),
-    };
+    let agg = agg_sql(measure);
     select.push(format!("{agg} AS value"));
 
-    let _ = write!(
-        sql,
-        "leaf_{i} AS (\n  SELECT {}\n  FROM ",
-        select.join(", ")
-    );
+    let _ = write!(sql, "{name} AS (\n  SELECT {}\n  FROM ", select.join(", "));
     let mut wheres: Vec<String> = Vec::new();
     if cumulative {
         if let Some(g) = bucket {
@@ -930,6 +926,24 @@ fn leaf_cte(
     sql.push_str("\n)");
 }
 
+/// The aggregation of a measure over `t0.__value`.
+fn agg_sql(measure: &super::model::Measure) -> String {
+    match measure.agg {
+        Agg::Sum => "SUM(t0.__value)".to_string(),
+        Agg::Count if measure.expr.is_none() => "COUNT(*)".to_string(),
+        Agg::Count => "COUNT(t0.__value)".to_string(),
+        Agg::CountDistinct => "COUNT(DISTINCT t0.__value)".to_string(),
+        Agg::Avg => "AVG(t0.__value)".to_string(),
+        Agg::Min => "MIN(t0.__value)".to_string(),
+        Agg::Max => "MAX(t0.__value)".to_string(),
+        Agg::Median => "MEDIAN(t0.__value)".to_string(),
+        Agg::Percentile => format!(
+            "QUANTILE_CONT(t0.__value, {:?})",
+            measure.percentile.unwrap_or(0.5)
+        ),
+    }
+}
+
 /// The time range a (non-cumulative) leaf reads. With a grain it is widened to whole
 /// periods, as MetricFlow does: a weekly query from Jan 15 to Jan 22 reads the weeks that
 /// start Jan 13 and Jan 20 whole, so no bucket counts a partial period.
@@ -957,8 +971,13 @@ fn is_integer_metric(layer: &SemanticLayer, id: usize) -> bool {
     }
 }
 
-fn leaf_value(leaves: &[Leaf], input: &MeasureInput, cumulative: bool) -> String {
-    let i = leaf_index(leaves, input, cumulative);
+fn leaf_value(
+    leaves: &[Leaf],
+    input: &MeasureInput,
+    cumulative: bool,
+    offsets: &[Offset],
+) -> String {
+    let i = leaf_index(leaves, input, cumulative, offsets);
     filled(i, input)
 }
 
@@ -971,16 +990,21 @@ fn filled(i: usize, input: &MeasureInput) -> String {
     }
 }
 
-fn metric_expr(layer: &SemanticLayer, id: usize, leaves: &[Leaf]) -> Result<String, CompileError> {
+fn metric_expr(
+    layer: &SemanticLayer,
+    id: usize,
+    leaves: &[Leaf],
+    offsets: &[Offset],
+) -> Result<String, CompileError> {
     Ok(match &layer.metrics[id].kind {
-        MetricKind::Simple(i) => leaf_value(leaves, i, false),
-        MetricKind::Cumulative(i) => leaf_value(leaves, i, true),
+        MetricKind::Simple(i) => leaf_value(leaves, i, false, offsets),
+        MetricKind::Cumulative(i) => leaf_value(leaves, i, true, offsets),
         MetricKind::Ratio {
             numerator,
             denominator,
         } => {
-            let n = leaf_index(leaves, numerator, false);
-            let d = leaf_index(leaves, denominator, false);
+            let n = leaf_index(leaves, numerator, false, offsets);
+            let d = leaf_index(leaves, denominator, false, offsets);
             format!(
                 "CAST({} AS DOUBLE) / NULLIF(CAST({} AS DOUBLE), 0)",
                 filled(n, numerator),
@@ -992,10 +1016,14 @@ fn metric_expr(layer: &SemanticLayer, id: usize, leaves: &[Leaf]) -> Result<Stri
             for t in expr {
                 match t {
                     ExprToken::Metric(name) => {
-                        let dep = layer.metric_index(name).ok_or_else(|| {
-                            CompileError::Invalid(format!("unknown metric {name} in formula"))
-                        })?;
-                        let _ = write!(out, "CAST({} AS DOUBLE)", metric_expr(layer, dep, leaves)?);
+                        let (dep, offset) = spine::token_ref(layer, id, name)?;
+                        let mut inner = offsets.to_vec();
+                        inner.extend(offset);
+                        let _ = write!(
+                            out,
+                            "CAST({} AS DOUBLE)",
+                            metric_expr(layer, dep, leaves, &inner)?
+                        );
                     }
                     ExprToken::Number(n) => out.push_str(n),
                     ExprToken::Op(c) => {
