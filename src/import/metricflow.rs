@@ -678,6 +678,7 @@ fn raw_metric(
         grain_to_date: None,
         join_to_time_spine: false,
         inputs: Vec::new(),
+        default_grain: None,
     }
 }
 
@@ -999,13 +1000,19 @@ impl Importer {
             this.drop_at(doc, l, what.clone(), &reason);
             None
         };
-        if get(v, "time_granularity").is_some() {
-            return fail(
-                self,
-                Some("time_granularity"),
-                "a default time_granularity on a metric is not supported".into(),
-            );
-        }
+        let default_grain = match get_str(v, "time_granularity") {
+            None => None,
+            Some(g) => match crate::semantic::query::Grain::parse(&g) {
+                Some(g) => Some(g),
+                None => {
+                    return fail(
+                        self,
+                        Some("time_granularity"),
+                        format!("a default time_granularity of {g} is not supported"),
+                    )
+                }
+            },
+        };
         let filter = match translate_all(&filter_texts(get(v, "filter"))) {
             Ok(f) => f,
             Err(e) => return fail(self, Some("filter"), format!("filter: {e}")),
@@ -1020,6 +1027,7 @@ impl Importer {
             ratio_sides: Vec::new(),
         };
         draft.raw.filter = filter;
+        draft.raw.default_grain = default_grain;
         match kind.as_str() {
             "simple" | "cumulative" => {
                 let mv = get(&tp, "measure");

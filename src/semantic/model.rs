@@ -141,6 +141,8 @@ pub struct Metric {
     pub kind: MetricKind,
     /// Which way is good (`better:` in metrics.yaml); durations default to lower.
     pub better: Option<crate::semantic::raw::Better>,
+    /// The grain of metric time when a query names none (`default_grain:`).
+    pub default_grain: Option<Grain>,
 }
 
 /// A measure with the conditions and time dimension a metric applies to it.
@@ -1160,6 +1162,7 @@ impl<'r, 'a> Builder<'r, 'a> {
             synonyms: rm.synonyms.clone(),
             kind,
             better: rm.better,
+            default_grain: rm.default_grain,
         })
     }
 

@@ -230,6 +230,10 @@ pub struct RawMetric {
     /// the metrics the formula names.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub inputs: Vec<crate::semantic::timespine::RawDerivedInput>,
+    /// The grain of metric time when a query asks for it without one (MetricFlow's
+    /// `time_granularity` on a metric); day otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_grain: Option<crate::semantic::query::Grain>,
 }
 
 /// Which direction of a metric is good news.

@@ -196,6 +196,17 @@ impl fmt::Display for CumulativeWindow {
     }
 }
 
+/// The grain of metric time for a query that names none: the coarsest `default_grain` of
+/// `metrics` (MetricFlow's rule), day when none declares one.
+pub fn default_grain(layer: &super::model::SemanticLayer, metrics: &[String]) -> Grain {
+    let rank = |g: Grain| Grain::ALL.iter().position(|x| *x == g).unwrap_or(0);
+    metrics
+        .iter()
+        .filter_map(|m| layer.metric(m).and_then(|m| m.default_grain))
+        .max_by_key(|g| rank(*g))
+        .unwrap_or(Grain::Day)
+}
+
 /// Validates derived inputs: each names a metric of `known`, offsets parse, one offset
 /// per input, names unique. Returns the inputs or one message per problem (key, text).
 pub fn derived_inputs(

@@ -442,6 +442,10 @@ fn export_metric(
         ("type", s(kind)),
         ("type_params", type_params),
         ("filter", own_filter),
+        (
+            "time_granularity",
+            m.default_grain.map_or(Value::Null, |g| s(g.as_str())),
+        ),
         ("config", meta("metric", to_value(m)?)),
     ]));
     Ok(docs)
