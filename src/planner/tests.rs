@@ -48,6 +48,7 @@ pub(super) fn q(metrics: &[&str]) -> MetricQuery {
         time_range: None,
         order: Vec::new(),
         limit: None,
+        prior: None,
     }
 }
 

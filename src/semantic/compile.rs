@@ -119,6 +119,16 @@ pub fn compile(
     for &id in &metric_ids {
         collect_leaves(layer, id, &mut leaves, 0, &[])?;
     }
+    let prior = spine::prior(query)?;
+    for &id in metric_ids.iter().filter(|_| prior.is_some()) {
+        collect_leaves(
+            layer,
+            id,
+            &mut leaves,
+            0,
+            &prior.into_iter().collect::<Vec<_>>(),
+        )?;
+    }
 
     let plans = leaves
         .iter()
@@ -192,6 +202,14 @@ pub fn compile(
             role: ColumnRole::Metric { unit: m.unit },
         });
     }
+    spine::prior_columns(
+        layer,
+        &metric_ids,
+        &leaves,
+        prior,
+        &mut select,
+        &mut columns,
+    )?;
     let _ = write!(sql, "\nSELECT {}\nFROM ", select.join(", "));
     if !multi {
         sql.push_str("leaf_0 AS l0");

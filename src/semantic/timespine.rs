@@ -78,6 +78,48 @@ pub struct Span {
 }
 
 impl Span {
+    /// Whether a bucket of `grain` moved by this span is a bucket again (months by
+    /// months, quarters or years; weeks by weeks; days by days or weeks).
+    pub fn whole_buckets_of(self, grain: Grain) -> bool {
+        let months = match self.grain {
+            Grain::Month => Some(self.count),
+            Grain::Quarter => Some(self.count * 3),
+            Grain::Year => Some(self.count * 12),
+            _ => None,
+        };
+        let days = match self.grain {
+            Grain::Day => Some(self.count),
+            Grain::Week => Some(self.count * 7),
+            _ => None,
+        };
+        match grain {
+            Grain::Day => days.is_some(),
+            Grain::Week => days.is_some_and(|d| d % 7 == 0),
+            Grain::Month => months.is_some(),
+            Grain::Quarter => months.is_some_and(|m| m % 3 == 0),
+            Grain::Year => months.is_some_and(|m| m % 12 == 0),
+        }
+    }
+
+    /// `day` moved back by this span (month ends clamp: Mar 31 - 1 month = Feb 28).
+    pub fn back(self, day: chrono::NaiveDate) -> chrono::NaiveDate {
+        let months = |n: u32| {
+            day.checked_sub_months(chrono::Months::new(n))
+                .unwrap_or(day)
+        };
+        match self.grain {
+            Grain::Week => day
+                .checked_sub_days(chrono::Days::new(u64::from(self.count) * 7))
+                .unwrap_or(day),
+            Grain::Month => months(self.count),
+            Grain::Quarter => months(self.count * 3),
+            Grain::Year => months(self.count * 12),
+            _ => day
+                .checked_sub_days(chrono::Days::new(u64::from(self.count)))
+                .unwrap_or(day),
+        }
+    }
+
     /// Parses `14 days`, `1 month`, `2 weeks`, `1 year` (singular or plural).
     pub fn parse(text: &str) -> Result<Span, String> {
         let mut parts = text.split_whitespace();
@@ -127,6 +169,9 @@ pub enum Offset {
     Window(Span),
     /// The value at the start of the period of this grain (`offset_to_grain`).
     ToGrain(Grain),
+    /// A query's period over period (`MetricQuery::prior`): the whole bucket (or range)
+    /// that long before, not day by day.
+    Prior(Span),
 }
 
 impl Offset {
@@ -135,6 +180,7 @@ impl Offset {
         match self {
             Offset::Window(span) => format!("CAST({day} - {} AS DATE)", span.interval()),
             Offset::ToGrain(g) => format!("CAST(date_trunc('{g}', {day}) AS DATE)"),
+            Offset::Prior(span) => format!("CAST({day} - {} AS DATE)", span.interval()),
         }
     }
 }
@@ -144,6 +190,7 @@ impl fmt::Display for Offset {
         match self {
             Offset::Window(s) => write!(f, "{s} before"),
             Offset::ToGrain(g) => write!(f, "at the start of the {g}"),
+            Offset::Prior(s) => write!(f, "{s} before"),
         }
     }
 }

@@ -352,3 +352,45 @@ fn time_spine_constructs_round_trip_through_metricflow() {
         serde_norway::to_string(&original).unwrap()
     );
 }
+
+/// "Tickets by month YoY": one governed query with `prior: 1 year`, each month next to the
+/// same month a year before; the oracle counts tickets per month by hand on the demo.
+#[test]
+fn the_planner_compares_a_series_year_over_year_with_one_offset_query() {
+    let (_state, rt) = crate::helpers::demo_runtime(&crate::helpers::project_dir());
+    let a = cortex::skills::answer_question(
+        &rt,
+        "tickets by month yoy",
+        None,
+        crate::helpers::demo_today(),
+        "cli:test",
+    );
+    assert_eq!(a.status, cortex::answer::Status::Answered, "{}", a.text);
+    let q = a.query.clone().expect("a governed query");
+    assert_eq!(q.prior.as_deref(), Some("1 year"));
+    assert_eq!(q.grain, Some(cortex::semantic::Grain::Month));
+    assert_eq!(a.columns, ["month", "tickets", "tickets__prior"]);
+    assert!(
+        a.text.contains("compared with the month 1 year before"),
+        "the answer says what was compared: {}",
+        a.text
+    );
+    let oracle = crate::helpers::demo_sql(
+        "WITH m AS (SELECT CAST(date_trunc('month', created_at) AS DATE) AS month, count(*) AS n
+                    FROM tickets GROUP BY 1)
+         SELECT strftime(cur.month, '%Y-%m-%d'), cur.n, prev.n FROM m AS cur
+         LEFT JOIN m AS prev ON prev.month = CAST(cur.month - INTERVAL 1 YEAR AS DATE)
+         WHERE cur.month BETWEEN DATE '2026-01-01' AND DATE '2026-11-01' ORDER BY 1",
+    );
+    let got: Vec<serde_json::Value> = a
+        .rows
+        .iter()
+        .map(|r| serde_json::json!([r[0], r[1], r[2]]))
+        .collect();
+    assert_eq!(
+        serde_json::Value::Array(got),
+        oracle,
+        "{}",
+        a.sql.unwrap_or_default()
+    );
+}

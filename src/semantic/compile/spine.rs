@@ -12,20 +12,116 @@ use std::borrow::Cow;
 use std::fmt::Write as _;
 
 use super::{
-    agg_sql, condition_sql, from_parts, group_col, ident, leaf_cte, snapped_range, source_alias,
-    CompileError, CompileOptions, DimRef, Leaf, LeafPlan,
+    agg_sql, condition_sql, from_parts, group_col, ident, is_integer_metric, leaf_cte, metric_expr,
+    snapped_range, source_alias, Column, ColumnRole, CompileError, CompileOptions, DimRef, Leaf,
+    LeafPlan,
 };
 use crate::semantic::model::{ExprToken, MetricKind, SemanticLayer};
-use crate::semantic::query::{Condition, Grain, Literal, MetricQuery};
+use crate::semantic::query::{Condition, Grain, Literal, MetricQuery, TimeRange};
 use crate::semantic::raw::DataType;
-use crate::semantic::timespine::Offset;
+use crate::semantic::timespine::{Offset, Span};
 
 /// The first day of the spine the compiler generates when metrics.yaml declares none.
 const GENERATED_SPINE_START: &str = "1900-01-01";
 
 /// Whether a leaf is read day by day through the spine (offsets or a cumulative window).
 fn through_spine(leaf: &Leaf) -> bool {
-    !leaf.offsets.is_empty() || (leaf.cumulative && leaf.input.window.is_some())
+    leaf.offsets.iter().any(|o| !matches!(o, Offset::Prior(_)))
+        || (leaf.cumulative && leaf.input.window.is_some())
+}
+
+/// The query's period-over-period offset (`prior`), checked against its grain and range.
+pub(super) fn prior(query: &MetricQuery) -> Result<Option<Offset>, CompileError> {
+    let Some(text) = &query.prior else {
+        return Ok(None);
+    };
+    let span = Span::parse(text).map_err(|e| CompileError::Invalid(format!("prior: {e}")))?;
+    match query.grain {
+        Some(g) if !span.whole_buckets_of(g) => Err(CompileError::Invalid(format!(
+            "prior {span} is not a whole number of {g}s: compare {g}s with a span in {g}s or longer"
+        ))),
+        None if query.time_range.is_none() => Err(CompileError::Invalid(
+            "a comparison with a prior period needs a time range or a time grain".into(),
+        )),
+        _ => Ok(Some(Offset::Prior(span))),
+    }
+}
+
+/// The `<metric>__prior` columns of a query with `prior`.
+pub(super) fn prior_columns(
+    layer: &SemanticLayer,
+    metric_ids: &[usize],
+    leaves: &[Leaf],
+    prior: Option<Offset>,
+    select: &mut Vec<String>,
+    columns: &mut Vec<Column>,
+) -> Result<(), CompileError> {
+    let Some(p) = prior else {
+        return Ok(());
+    };
+    for &id in metric_ids {
+        let m = &layer.metrics[id];
+        let expr = metric_expr(layer, id, leaves, &[p])?;
+        let cast = if is_integer_metric(layer, id) {
+            "BIGINT"
+        } else {
+            "DOUBLE"
+        };
+        let name = format!("{}__prior", m.name);
+        select.push(format!("CAST({expr} AS {cast}) AS {}", ident(&name)));
+        columns.push(Column {
+            name,
+            role: ColumnRole::Metric { unit: m.unit },
+        });
+    }
+    Ok(())
+}
+
+/// A prior-period leaf: the leaf over the range moved back by the span, its buckets moved
+/// forward again so that each lines up with the bucket it is compared with.
+#[allow(clippy::too_many_arguments)]
+fn prior_cte(
+    layer: &SemanticLayer,
+    i: usize,
+    span: Span,
+    leaf: &Leaf,
+    plan: &LeafPlan,
+    query: &MetricQuery,
+    opts: &CompileOptions,
+    sql: &mut String,
+) -> Result<(), CompileError> {
+    if leaf.offsets.len() > 1 || through_spine(leaf) {
+        return Err(CompileError::Invalid(format!(
+            "{} has time offsets or a window: it cannot also be compared with a prior period",
+            leaf.metric
+        )));
+    }
+    let mut moved = query.clone();
+    moved.time_range = query.time_range.map(|r| TimeRange {
+        from: span.back(r.from),
+        to: span.back(r.to),
+    });
+    let Some(g) = query.grain else {
+        leaf_cte(layer, &format!("leaf_{i}"), leaf, plan, &moved, opts, sql);
+        return Ok(());
+    };
+    let raw = format!("leaf_{i}_prior");
+    leaf_cte(layer, &raw, leaf, plan, &moved, opts, sql);
+    let bucket = ident(g.as_str());
+    let mut select = vec![format!(
+        "CAST({bucket} + {} AS DATE) AS {bucket}",
+        span.interval()
+    )];
+    for d in &plan.group {
+        select.push(ident(&d.name));
+    }
+    select.push("value".into());
+    let _ = write!(
+        sql,
+        ",\nleaf_{i} AS (SELECT {} FROM {raw})",
+        select.join(", ")
+    );
+    Ok(())
 }
 
 /// Whether a filter is on `metric_time` at day grain (MetricFlow's name for each metric's
@@ -150,6 +246,9 @@ pub(super) fn leaf_ctes(
     opts: &CompileOptions,
     sql: &mut String,
 ) -> Result<(), CompileError> {
+    if let Some(Offset::Prior(span)) = leaf.offsets.first() {
+        return prior_cte(layer, i, *span, leaf, plan, query, opts, sql);
+    }
     let wrap = leaf.input.join_to_time_spine && query.grain.is_some();
     let name = if wrap {
         format!("leaf_{i}_data")
