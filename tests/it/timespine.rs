@@ -394,3 +394,45 @@ fn the_planner_compares_a_series_year_over_year_with_one_offset_query() {
         a.sql.unwrap_or_default()
     );
 }
+
+#[test]
+fn prior_compares_each_bucket_or_the_range_with_the_one_a_span_before() {
+    let e = env();
+    // By month: each month next to the month before (whole months, not day by day).
+    check(
+        &e,
+        json!({"metrics": ["revenue"], "grain": "month", "prior": "1 month",
+               "time_range": {"from": "2025-02-01", "to": "2025-03-31"}}),
+        "WITH m AS (SELECT CAST(date_trunc('month', ordered_at) AS DATE) AS month, SUM(amount) AS v
+                    FROM orders GROUP BY 1)
+         SELECT cur.month, cur.v, prev.v FROM m AS cur
+         LEFT JOIN m AS prev ON prev.month = CAST(cur.month - INTERVAL 1 MONTH AS DATE)
+         WHERE cur.month BETWEEN DATE '2025-02-01' AND DATE '2025-03-01'",
+    );
+    // Without a grain: the range moved back (Feb 1-8 against Jan 1-8).
+    let got = check(
+        &e,
+        json!({"metrics": ["revenue", "customers"], "prior": "1 month",
+               "time_range": {"from": "2025-02-01", "to": "2025-02-08"}}),
+        "SELECT (SELECT SUM(amount) FROM orders WHERE ordered_at BETWEEN DATE '2025-02-01' AND DATE '2025-02-08'),
+                (SELECT COUNT(DISTINCT customer_id) FROM orders WHERE ordered_at BETWEEN DATE '2025-02-01' AND DATE '2025-02-08'),
+                (SELECT SUM(amount) FROM orders WHERE ordered_at BETWEEN DATE '2025-01-01' AND DATE '2025-01-08'),
+                (SELECT COUNT(DISTINCT customer_id) FROM orders WHERE ordered_at BETWEEN DATE '2025-01-01' AND DATE '2025-01-08')",
+    );
+    assert_eq!(got[0][2], format!("{:.6}", 270.0));
+    // A span that is not whole buckets, and a metric with offsets, are refused.
+    for (q, why) in [
+        (
+            json!({"metrics": ["revenue"], "grain": "week", "prior": "1 month"}),
+            "compare with weeks",
+        ),
+        (
+            json!({"metrics": ["revenue_wow"], "grain": "day", "prior": "1 week"}),
+            "prior period",
+        ),
+    ] {
+        let q: MetricQuery = serde_json::from_value(q).unwrap();
+        let err = compile(&e.layer, &q, &CompileOptions { today: today() }).unwrap_err();
+        assert!(err.to_string().contains(why), "{err}");
+    }
+}

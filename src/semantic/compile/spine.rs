@@ -38,7 +38,14 @@ pub(super) fn prior(query: &MetricQuery) -> Result<Option<Offset>, CompileError>
     let span = Span::parse(text).map_err(|e| CompileError::Invalid(format!("prior: {e}")))?;
     match query.grain {
         Some(g) if !span.whole_buckets_of(g) => Err(CompileError::Invalid(format!(
-            "prior {span} is not a whole number of {g}s: compare {g}s with a span in {g}s or longer"
+            "prior {span} does not move each {g} onto a whole {g}: by {g}, compare with {}",
+            match g {
+                Grain::Day => "days or weeks",
+                Grain::Week => "weeks",
+                Grain::Month => "months, quarters or years",
+                Grain::Quarter => "quarters or years",
+                _ => "years",
+            }
         ))),
         None if query.time_range.is_none() => Err(CompileError::Invalid(
             "a comparison with a prior period needs a time range or a time grain".into(),
