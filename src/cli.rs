@@ -900,6 +900,7 @@ pub fn query_from_args(a: &QueryArgs, today: NaiveDate) -> Result<MetricQuery> {
         time_range,
         order,
         limit: a.limit,
+        prior: None,
     })
 }
 

@@ -88,6 +88,8 @@ pub struct MetricsFile {
     pub ignore: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub custom_grains: Vec<crate::semantic::grain::CustomGrain>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_spine: Option<crate::semantic::timespine::RawTimeSpine>,
 }
 
 fn one() -> u32 {
@@ -578,8 +580,9 @@ pub fn import_dir(dir: &Path) -> Result<Imported, ImportError> {
                 }
                 "project_configuration" => {
                     imp.custom_grains.extend(grains::custom_grains_of(v));
+                    imp.project_configuration(doc, v);
                 }
-                // The compiler builds its own date series; dbt's own keys are not semantic.
+                // dbt's own keys are not semantic.
                 "version" | "models" | "sources" | "seeds" | "snapshots" | "exposures"
                 | "macros" => {}
                 other => imp.drop_at(
@@ -635,6 +638,7 @@ pub fn import_dir(dir: &Path) -> Result<Imported, ImportError> {
         filters: Vec::new(),
         ignore: Vec::new(),
         custom_grains: std::mem::take(&mut imp.custom_grains),
+        time_spine: imp.time_spine.take(),
     };
     let extras = dir.join(EXTRAS);
     if extras.exists() {
@@ -685,6 +689,10 @@ fn raw_metric(
         fill_nulls_with: None,
         better: None,
         conversion: None,
+        window: None,
+        grain_to_date: None,
+        join_to_time_spine: false,
+        inputs: Vec::new(),
         default_grain: None,
     }
 }
@@ -701,9 +709,64 @@ struct Importer {
     partitioned: BTreeSet<String>,
     /// Custom granularities of the project's time spines.
     custom_grains: Vec<crate::semantic::grain::CustomGrain>,
+    /// The daily time spine of `project_configuration`.
+    time_spine: Option<crate::semantic::timespine::RawTimeSpine>,
 }
 
 impl Importer {
+    /// Reads the daily time spine from `project_configuration`: a `time_spines` entry
+    /// whose primary column is at day grain, else a `time_spine_table_configurations`
+    /// entry at day grain. Finer spines are for sub-daily grains (not carried here).
+    fn project_configuration(&mut self, doc: &Doc, v: &Value) {
+        let table_of = |schema: Option<String>, alias: String| match schema {
+            Some(sc) if !sc.starts_with('$') => format!("{sc}.{alias}"),
+            _ => alias,
+        };
+        for ts in list(get(v, "time_spines")) {
+            let col = get(&ts, "primary_column");
+            let day = col
+                .and_then(|c| get_str(c, "time_granularity"))
+                .is_some_and(|g| g.eq_ignore_ascii_case("day"));
+            let rel = get(&ts, "node_relation");
+            if let (true, Some(name), Some(alias)) = (
+                day,
+                col.and_then(|c| get_str(c, "name")),
+                rel.and_then(|r| get_str(r, "alias")),
+            ) {
+                let schema = rel.and_then(|r| get_str(r, "schema_name"));
+                self.time_spine = Some(crate::semantic::timespine::RawTimeSpine {
+                    table: table_of(schema, alias),
+                    column: name,
+                });
+                return;
+            }
+        }
+        for tc in list(get(v, "time_spine_table_configurations")) {
+            let day = get_str(&tc, "grain").is_some_and(|g| g.eq_ignore_ascii_case("day"));
+            if let (true, Some(loc), Some(col)) =
+                (day, get_str(&tc, "location"), get_str(&tc, "column_name"))
+            {
+                let (schema, alias) = match loc.rsplit_once('.') {
+                    Some((sc, a)) => (Some(sc.to_string()), a.to_string()),
+                    None => (None, loc.clone()),
+                };
+                self.time_spine = Some(crate::semantic::timespine::RawTimeSpine {
+                    table: table_of(schema, alias),
+                    column: col,
+                });
+                return;
+            }
+        }
+        if get(v, "time_spines").is_some() || get(v, "time_spine_table_configurations").is_some() {
+            self.drop_at(
+                doc,
+                doc.line_of_key("project_configuration", doc.lo),
+                "time spine".into(),
+                "no time spine at day grain",
+            );
+        }
+    }
+
     fn drop_at(&mut self, doc: &Doc, line: usize, what: String, reason: &str) {
         self.dropped.push(Dropped {
             file: doc.file.clone(),
@@ -997,13 +1060,8 @@ impl Importer {
                 let (mname, mfilter) = match mv {
                     Some(Value::Mapping(_)) => {
                         let mv = mv.cloned().unwrap_or(Value::Null);
-                        if get(&mv, "join_to_timespine").and_then(Value::as_bool) == Some(true) {
-                            return fail(
-                                self,
-                                Some("join_to_timespine"),
-                                "join_to_timespine is not supported yet".into(),
-                            );
-                        }
+                        draft.raw.join_to_time_spine =
+                            get(&mv, "join_to_timespine").and_then(Value::as_bool) == Some(true);
                         draft.raw.fill_nulls_with =
                             get(&mv, "fill_nulls_with").and_then(Value::as_f64);
                         let f = match translate_all(&filter_texts(get(&mv, "filter"))) {
@@ -1026,6 +1084,18 @@ impl Importer {
                     );
                 }
                 draft.raw.filter.extend(mfilter);
+                if draft
+                    .raw
+                    .filter
+                    .iter()
+                    .any(|c| c.starts_with("metric_time"))
+                {
+                    return fail(
+                        self,
+                        Some("filter"),
+                        "a metric_time filter in a metric's definition is not supported".into(),
+                    );
+                }
                 draft.raw.measure = Some(mname.clone());
                 draft.raw.time_dimension = self
                     .measures
@@ -1036,16 +1106,16 @@ impl Importer {
                     let ctp = get(&tp, "cumulative_type_params")
                         .cloned()
                         .unwrap_or(Value::Null);
-                    for key in ["window", "grain_to_date"] {
-                        if get(&ctp, key).or_else(|| get(&tp, key)).is_some() {
-                            return fail(
-                                self,
-                                Some(key),
-                                format!("cumulative {key} is not supported yet"),
-                            );
-                        }
+                    let window = get(&ctp, "window").or_else(|| get(&tp, "window"));
+                    let gtd = get(&ctp, "grain_to_date").or_else(|| get(&tp, "grain_to_date"));
+                    if let Err((key, e)) = cumulative_window(&mut draft.raw, window, gtd) {
+                        return fail(self, Some(key), e);
                     }
+                    let windowed = draft.raw.window.is_some() || draft.raw.grain_to_date.is_some();
                     match get_str(&ctp, "period_agg").as_deref() {
+                        // A window's daily values do not depend on period_agg (Cortex reads
+                        // windows by day or as of a day only).
+                        _ if windowed => {}
                         Some("last") => {}
                         other => {
                             return fail(
@@ -1109,16 +1179,15 @@ impl Importer {
                 for input in list(get(&tp, "metrics")) {
                     let iname = get_str(&input, "name").unwrap_or_default();
                     let il = doc.line_of_name(&iname, at);
-                    for key in ["offset_window", "offset_to_grain"] {
-                        if get(&input, key).is_some() {
-                            self.drop_at(
-                                doc,
-                                doc.line_of_key(key, il - 1),
-                                what.clone(),
-                                &format!(
-                                    "input {iname} has {key}: time offsets are not supported yet"
-                                ),
-                            );
+                    match derived_input(&iname, &input) {
+                        Ok(Some(di)) => {
+                            draft.raw.inputs.push(di);
+                            draft.deps.push(iname);
+                            continue;
+                        }
+                        Ok(None) => {}
+                        Err((key, e)) => {
+                            self.drop_at(doc, doc.line_of_key(key, il - 1), what.clone(), &e);
                             return None;
                         }
                     }
@@ -1141,7 +1210,11 @@ impl Importer {
                 }
                 match tokenize_formula(&expr) {
                     Ok(tokens) => {
-                        let declared: BTreeSet<&String> = draft.deps.iter().collect();
+                        let declared: BTreeSet<&String> = draft
+                            .deps
+                            .iter()
+                            .chain(draft.raw.inputs.iter().filter_map(|i| i.alias.as_ref()))
+                            .collect();
                         for t in tokens {
                             if let crate::semantic::model::ExprToken::Metric(m) = t {
                                 if !declared.contains(&m) {
@@ -1319,6 +1392,75 @@ impl Importer {
         }
         out
     }
+}
+
+/// A cumulative metric's `window` / `grain_to_date` into `raw`, or the key and reason it
+/// cannot be carried.
+fn cumulative_window(
+    raw: &mut RawMetric,
+    window: Option<&Value>,
+    grain_to_date: Option<&Value>,
+) -> Result<(), (&'static str, String)> {
+    if let Some(w) = window {
+        let text = scalar(w).unwrap_or_default();
+        crate::semantic::timespine::Span::parse(&text)
+            .map_err(|e| ("window", format!("window: {e}")))?;
+        raw.window = Some(text);
+    }
+    if let Some(g) = grain_to_date {
+        let text = scalar(g).unwrap_or_default();
+        let grain = crate::semantic::query::Grain::parse(&text).ok_or_else(|| {
+            (
+                "grain_to_date",
+                format!("grain_to_date {text} is not supported"),
+            )
+        })?;
+        raw.grain_to_date = Some(grain);
+    }
+    Ok(())
+}
+
+/// A derived input with a time offset as a metrics.yaml `inputs:` entry (`None` without
+/// an offset: the formula names the metric, aliases are renamed away), or the key and
+/// reason it cannot be carried.
+fn derived_input(
+    metric: &str,
+    input: &Value,
+) -> Result<Option<crate::semantic::timespine::RawDerivedInput>, (&'static str, String)> {
+    let window = get(input, "offset_window").and_then(scalar);
+    let to_grain = get(input, "offset_to_grain").and_then(scalar);
+    if window.is_none() && to_grain.is_none() {
+        return Ok(None);
+    }
+    if get(input, "filter").is_some() {
+        return Err((
+            "filter",
+            format!("input {metric} has a filter: filtered derived inputs are not supported yet"),
+        ));
+    }
+    if let Some(w) = &window {
+        crate::semantic::timespine::Span::parse(w).map_err(|e| {
+            (
+                "offset_window",
+                format!("input {metric}: offset_window: {e}"),
+            )
+        })?;
+    }
+    let offset_to_grain = match &to_grain {
+        Some(g) => Some(crate::semantic::query::Grain::parse(g).ok_or_else(|| {
+            (
+                "offset_to_grain",
+                format!("input {metric}: offset_to_grain {g} is not supported"),
+            )
+        })?),
+        None => None,
+    };
+    Ok(Some(crate::semantic::timespine::RawDerivedInput {
+        metric: metric.to_string(),
+        alias: get_str(input, "alias"),
+        offset_window: window,
+        offset_to_grain,
+    }))
 }
 
 /// `ref('fct_bookings')` -> `fct_bookings`.

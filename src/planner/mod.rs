@@ -649,6 +649,8 @@ struct Draft<'a> {
     second: Option<time::FoundPeriod>,
     implied_compare: bool,
     shift_by: Option<Grain>,
+    /// A series compared period over period ("by month YoY"): the query's `prior`.
+    prior: Option<String>,
     compare_word: bool,
     /// (earlier, later) when two periods are compared.
     compare: Option<(Span, Span)>,
@@ -702,6 +704,7 @@ impl<'a> Draft<'a> {
             second: None,
             implied_compare: false,
             shift_by: None,
+            prior: None,
             compare_word: false,
             compare: None,
             metrics: Vec::new(),
@@ -2804,6 +2807,7 @@ impl<'a> Draft<'a> {
                         time_range: None,
                         order: Vec::new(),
                         limit: None,
+                        prior: None,
                     },
                     period: None,
                     notes,
@@ -3266,13 +3270,55 @@ impl<'a> Draft<'a> {
         None
     }
 
+    /// "Tickets by month YoY": a series whose every bucket is compared with the bucket one
+    /// period (`shift_by`) before, as one governed query (`MetricQuery::prior`). `None`
+    /// when the question is not that; `Some(None)` when planned.
+    fn series_over_prior(&mut self, later: &Span) -> Option<Option<Plan>> {
+        let (Some(g), Some(by)) = (self.grain, self.shift_by) else {
+            return None;
+        };
+        let span = crate::semantic::timespine::Span {
+            count: 1,
+            grain: by,
+        };
+        if self.why || !span.whole_buckets_of(g) {
+            return None;
+        }
+        self.prior = Some(span.to_string());
+        self.compare = None;
+        let to = later.range.to.min(self.today);
+        self.time_range = Some(TimeRange {
+            from: later.range.from,
+            to,
+        });
+        self.period_label = Some(if to < later.range.to {
+            format!("{} to date", short_label(&later.label))
+        } else {
+            short_label(&later.label)
+        });
+        let running = time::whole(time::period_start(to, g), g).to > to;
+        self.notes.push(format!(
+            "Each {g} is compared with the {g} {span} before (the `__prior` column){}.",
+            if running {
+                format!("; the {g} still running is compared with the whole {g} a {by} earlier")
+            } else {
+                String::new()
+            }
+        ));
+        Some(None)
+    }
+
     /// Shape: two periods compared, or why a metric changed.
     fn compare_shape(&mut self) -> Option<Plan> {
         // Shape: comparisons, why, shares and definitions need more than one query.
         self.shape = Shape::Single;
+        self.prior = None;
         if let Some((earlier, later)) = self.compare.clone() {
             self.time_range = Some(later.range);
             self.period_label = Some(format!("{} vs {}", later.label, earlier.label));
+            if let Some(plan) = self.series_over_prior(&later) {
+                return plan;
+            }
             if self.grain.is_some() {
                 return Some(Plan::Clarify {
                     question: "Do you want the two periods compared, or a series over time?".into(),
@@ -3427,6 +3473,7 @@ impl<'a> Draft<'a> {
                         time_range: self.time_range,
                         order: Vec::new(),
                         limit: None,
+                        prior: None,
                     };
                     let what = if num_metric != b {
                         self.layer.metrics[num_metric].label.clone()
@@ -3703,6 +3750,7 @@ impl<'a> Draft<'a> {
                 time_range: self.time_range,
                 order: self.order,
                 limit: self.limit,
+                prior: self.prior,
             },
             period: self.period_label,
             notes: self.notes,

@@ -49,6 +49,7 @@ pub(super) fn q(metrics: &[&str]) -> MetricQuery {
         time_range: None,
         order: Vec::new(),
         limit: None,
+        prior: None,
     }
 }
 

@@ -18,6 +18,9 @@ use super::raw::{Agg, DataType};
 use crate::fuzzy::did_you_mean;
 use crate::text::calendar::{period_start, shift};
 
+mod spine;
+use super::timespine::Offset;
+
 /// What the compiler needs besides the query: the injected clock.
 #[derive(Debug, Clone, Copy)]
 pub struct CompileOptions {
@@ -76,6 +79,8 @@ struct Leaf {
     cumulative: bool,
     /// The conversions of a conversion metric (`input` is its conversion measure).
     conversion: Option<Box<Conversion>>,
+    /// Time offsets of the derived inputs above it, outermost first.
+    offsets: Vec<Offset>,
     /// The metric that first needed this leaf, for messages.
     metric: String,
 }
@@ -124,7 +129,17 @@ pub fn compile(
 
     let mut leaves: Vec<Leaf> = Vec::new();
     for &id in &metric_ids {
-        collect_leaves(layer, id, &mut leaves, 0)?;
+        collect_leaves(layer, id, &mut leaves, 0, &[])?;
+    }
+    let prior = spine::prior(query)?;
+    for &id in metric_ids.iter().filter(|_| prior.is_some()) {
+        collect_leaves(
+            layer,
+            id,
+            &mut leaves,
+            0,
+            &prior.into_iter().collect::<Vec<_>>(),
+        )?;
     }
 
     // Without a time axis, a time range snaps to the coarsest unit the metrics' times carry
@@ -143,7 +158,7 @@ pub fn compile(
 
     let plans = leaves
         .iter()
-        .map(|leaf| plan_leaf(layer, leaf, query))
+        .map(|leaf| plan_leaf(layer, leaf, &spine::data_query(leaf, query)))
         .collect::<Result<Vec<_>, _>>()?;
 
     // Output key columns: the time bucket, then the group-bys.
@@ -172,7 +187,7 @@ pub fn compile(
         if i > 0 {
             sql.push_str(",\n");
         }
-        leaf_cte(layer, i, leaf, plan, query, opts, &mut sql);
+        spine::leaf_ctes(layer, i, leaf, plan, query, opts, &mut sql)?;
     }
 
     let multi = leaves.len() > 1;
@@ -201,7 +216,7 @@ pub fn compile(
     }
     for &id in &metric_ids {
         let m = &layer.metrics[id];
-        let expr = metric_expr(layer, id, &leaves)?;
+        let expr = metric_expr(layer, id, &leaves, &[])?;
         let cast = if is_integer_metric(layer, id) {
             "BIGINT"
         } else {
@@ -213,6 +228,14 @@ pub fn compile(
             role: ColumnRole::Metric { unit: m.unit },
         });
     }
+    spine::prior_columns(
+        layer,
+        &metric_ids,
+        &leaves,
+        prior,
+        &mut select,
+        &mut columns,
+    )?;
     let _ = write!(sql, "\nSELECT {}\nFROM ", select.join(", "));
     if !multi {
         sql.push_str("leaf_0 AS l0");
@@ -390,7 +413,7 @@ pub fn default_time_unit(
             Some(u) => u,
             None => {
                 let mut leaves = Vec::new();
-                collect_leaves(layer, id, &mut leaves, 0)?;
+                collect_leaves(layer, id, &mut leaves, 0, &[])?;
                 leaves_unit(layer, &leaves)
             }
         };
@@ -404,6 +427,7 @@ fn collect_leaves(
     id: usize,
     leaves: &mut Vec<Leaf>,
     depth: usize,
+    offsets: &[Offset],
 ) -> Result<(), CompileError> {
     if depth > layer.metrics.len() {
         return Err(CompileError::Invalid("derived metrics form a cycle".into()));
@@ -414,12 +438,15 @@ fn collect_leaves(
             input: input.clone(),
             cumulative,
             conversion: None,
+            offsets: offsets.to_vec(),
             metric: m.name.clone(),
         };
-        if !leaves
-            .iter()
-            .any(|l| l.input == leaf.input && l.cumulative == cumulative && l.conversion.is_none())
-        {
+        if !leaves.iter().any(|l| {
+            l.input == leaf.input
+                && l.cumulative == cumulative
+                && l.offsets == leaf.offsets
+                && l.conversion.is_none()
+        }) {
             leaves.push(leaf);
         }
     };
@@ -433,9 +460,11 @@ fn collect_leaves(
             add(numerator, false);
             add(denominator, false);
         }
-        MetricKind::Derived { deps, .. } => {
-            for &d in deps {
-                collect_leaves(layer, d, leaves, depth + 1)?;
+        MetricKind::Derived { .. } => {
+            for (d, offset) in spine::derived_refs(layer, id)? {
+                let mut inner = offsets.to_vec();
+                inner.extend(offset);
+                collect_leaves(layer, d, leaves, depth + 1, &inner)?;
             }
         }
         MetricKind::Conversion(c) => {
@@ -445,6 +474,7 @@ fn collect_leaves(
                     input: c.conversion.clone(),
                     cumulative: false,
                     conversion: Some(c.clone()),
+                    offsets: offsets.to_vec(),
                     metric: m.name.clone(),
                 });
             }
@@ -455,10 +485,20 @@ fn collect_leaves(
 
 // Invariant: every metric's leaves were collected before rendering.
 #[allow(clippy::expect_used)]
-fn leaf_index(leaves: &[Leaf], input: &MeasureInput, cumulative: bool) -> usize {
+fn leaf_index(
+    leaves: &[Leaf],
+    input: &MeasureInput,
+    cumulative: bool,
+    offsets: &[Offset],
+) -> usize {
     leaves
         .iter()
-        .position(|l| &l.input == input && l.cumulative == cumulative && l.conversion.is_none())
+        .position(|l| {
+            &l.input == input
+                && l.cumulative == cumulative
+                && l.offsets == offsets
+                && l.conversion.is_none()
+        })
         .expect("invariant: every metric's leaves were collected before rendering")
 }
 
@@ -700,10 +740,13 @@ fn plan_leaf(
         });
     }
     if let Some(c) = &leaf.conversion {
-        if !query.filters.is_empty() || !query.where_exprs.is_empty() || query.time_range.is_some()
+        if !query.filters.is_empty()
+            || !query.where_exprs.is_empty()
+            || query.time_range.is_some()
+            || !leaf.offsets.is_empty()
         {
             return Err(CompileError::Invalid(format!(
-                "{} is a conversion metric: filters and time ranges on it are not supported yet",
+                "{} is a conversion metric: filters, time ranges and offsets on it are not supported yet",
                 leaf.metric
             )));
         }
@@ -724,6 +767,16 @@ fn plan_leaf(
         return Ok(plan);
     }
     let measure = &layer.models[leaf.input.model].measures[leaf.input.measure];
+    if measure.non_additive.is_some()
+        && (!leaf.offsets.is_empty()
+            || leaf.input.window.is_some()
+            || leaf.input.join_to_time_spine)
+    {
+        return Err(CompileError::Invalid(format!(
+            "{} reads a semi-additive measure ({}): offsets, windows and time-spine joins of it are not supported yet",
+            leaf.metric, measure.name
+        )));
+    }
     if leaf.cumulative && measure.non_additive.is_some() {
         return Err(CompileError::Invalid(format!(
             "{} is a running total of a semi-additive measure ({}), which has no meaning; use the balance metric itself",
@@ -749,6 +802,30 @@ fn plan_leaf(
         &leaf.input.filter,
         query,
     )?;
+    // Offsets, windows and time-spine joins read the spine by day: a time at another grain
+    // (grouped or filtered) or a boolean filter is not applied there yet, so refuse.
+    let spine =
+        !leaf.offsets.is_empty() || leaf.input.window.is_some() || leaf.input.join_to_time_spine;
+    if spine {
+        let bucketed = plan
+            .group
+            .iter()
+            .chain(plan.filters.iter().map(|(d, _)| d))
+            .chain(&plan.expr_dims)
+            .find(|d| d.bucket.is_some());
+        if let Some(d) = bucketed {
+            return Err(CompileError::Invalid(format!(
+                "{} uses offsets, a window or the time spine: grouping or filtering it by {} (a time at a grain) is not supported yet",
+                leaf.metric, d.name
+            )));
+        }
+        if !plan.exprs.is_empty() {
+            return Err(CompileError::Invalid(format!(
+                "{} uses offsets, a window or the time spine: OR / NOT filters on it are not supported yet",
+                leaf.metric
+            )));
+        }
+    }
     let semi = layer.models[leaf.input.model].measures[leaf.input.measure]
         .non_additive
         .is_some();
@@ -1094,7 +1171,7 @@ fn source_alias(source: usize) -> String {
 
 fn leaf_cte(
     layer: &SemanticLayer,
-    i: usize,
+    name: &str,
     leaf: &Leaf,
     plan: &LeafPlan,
     query: &MetricQuery,
@@ -1102,7 +1179,7 @@ fn leaf_cte(
     sql: &mut String,
 ) {
     if let Some(c) = &leaf.conversion {
-        conversion_cte(layer, i, c, plan, query, sql);
+        conversion_cte(layer, name, c, plan, query, sql);
         return;
     }
     let model = &layer.models[leaf.input.model];
@@ -1190,17 +1267,13 @@ fn leaf_cte(
         select.push(format!("{pick}(t0.__nad) OVER ({over}) AS __pick"));
         let _ = write!(
             sql,
-            "leaf_{i} AS (\n  SELECT {}\n  FROM (SELECT {}\n  FROM ",
+            "{name} AS (\n  SELECT {}\n  FROM (SELECT {}\n  FROM ",
             outer.join(", "),
             select.join(", ")
         );
     } else {
         select.push(format!("{agg} AS value"));
-        let _ = write!(
-            sql,
-            "leaf_{i} AS (\n  SELECT {}\n  FROM ",
-            select.join(", ")
-        );
+        let _ = write!(sql, "{name} AS (\n  SELECT {}\n  FROM ", select.join(", "));
     }
     let mut wheres: Vec<String> = Vec::new();
     if cumulative {
@@ -1279,7 +1352,7 @@ fn agg_sql(measure: &Measure, v: &str) -> String {
 /// properties), and reported under that base event's time bucket and dimensions.
 fn conversion_cte(
     layer: &SemanticLayer,
-    i: usize,
+    name: &str,
     c: &Conversion,
     plan: &LeafPlan,
     query: &MetricQuery,
@@ -1370,7 +1443,7 @@ fn conversion_cte(
     outer.push(format!("{} AS value", agg_sql(measure, "s.__cv")));
     let _ = write!(
         sql,
-        "leaf_{i} AS (\n  SELECT {}\n  FROM (SELECT DISTINCT {}\n    FROM (SELECT {}\n      FROM {t0}{joins}\n      WHERE {}) AS b\n    JOIN (SELECT {} FROM {conv_from}) AS c\n      ON {}\n    WINDOW w AS (PARTITION BY {} ORDER BY {} ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)) AS s",
+        "{name} AS (\n  SELECT {}\n  FROM (SELECT DISTINCT {}\n    FROM (SELECT {}\n      FROM {t0}{joins}\n      WHERE {}) AS b\n    JOIN (SELECT {} FROM {conv_from}) AS c\n      ON {}\n    WINDOW w AS (PARTITION BY {} ORDER BY {} ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)) AS s",
         outer.join(", "),
         inner.join(", "),
         base_cols.join(", "),
@@ -1414,8 +1487,13 @@ fn is_integer_metric(layer: &SemanticLayer, id: usize) -> bool {
     }
 }
 
-fn leaf_value(leaves: &[Leaf], input: &MeasureInput, cumulative: bool) -> String {
-    let i = leaf_index(leaves, input, cumulative);
+fn leaf_value(
+    leaves: &[Leaf],
+    input: &MeasureInput,
+    cumulative: bool,
+    offsets: &[Offset],
+) -> String {
+    let i = leaf_index(leaves, input, cumulative, offsets);
     filled(i, input)
 }
 
@@ -1428,16 +1506,21 @@ fn filled(i: usize, input: &MeasureInput) -> String {
     }
 }
 
-fn metric_expr(layer: &SemanticLayer, id: usize, leaves: &[Leaf]) -> Result<String, CompileError> {
+fn metric_expr(
+    layer: &SemanticLayer,
+    id: usize,
+    leaves: &[Leaf],
+    offsets: &[Offset],
+) -> Result<String, CompileError> {
     Ok(match &layer.metrics[id].kind {
-        MetricKind::Simple(i) => leaf_value(leaves, i, false),
-        MetricKind::Cumulative(i) => leaf_value(leaves, i, true),
+        MetricKind::Simple(i) => leaf_value(leaves, i, false, offsets),
+        MetricKind::Cumulative(i) => leaf_value(leaves, i, true, offsets),
         MetricKind::Ratio {
             numerator,
             denominator,
         } => {
-            let n = leaf_index(leaves, numerator, false);
-            let d = leaf_index(leaves, denominator, false);
+            let n = leaf_index(leaves, numerator, false, offsets);
+            let d = leaf_index(leaves, denominator, false, offsets);
             format!(
                 "CAST({} AS DOUBLE) / NULLIF(CAST({} AS DOUBLE), 0)",
                 filled(n, numerator),
@@ -1448,7 +1531,7 @@ fn metric_expr(layer: &SemanticLayer, id: usize, leaves: &[Leaf]) -> Result<Stri
             let k = conversion_index(leaves, c);
             let conversions = filled(k, &c.conversion);
             if c.rate {
-                let b = leaf_index(leaves, &c.base, false);
+                let b = leaf_index(leaves, &c.base, false, &[]);
                 format!(
                     "CAST({conversions} AS DOUBLE) / NULLIF(CAST({} AS DOUBLE), 0)",
                     filled(b, &c.base)
@@ -1462,10 +1545,14 @@ fn metric_expr(layer: &SemanticLayer, id: usize, leaves: &[Leaf]) -> Result<Stri
             for t in expr {
                 match t {
                     ExprToken::Metric(name) => {
-                        let dep = layer.metric_index(name).ok_or_else(|| {
-                            CompileError::Invalid(format!("unknown metric {name} in formula"))
-                        })?;
-                        let _ = write!(out, "CAST({} AS DOUBLE)", metric_expr(layer, dep, leaves)?);
+                        let (dep, offset) = spine::token_ref(layer, id, name)?;
+                        let mut inner = offsets.to_vec();
+                        inner.extend(offset);
+                        let _ = write!(
+                            out,
+                            "CAST({} AS DOUBLE)",
+                            metric_expr(layer, dep, leaves, &inner)?
+                        );
                     }
                     ExprToken::Number(n) => out.push_str(n),
                     ExprToken::Op(c) => {

@@ -8,6 +8,7 @@ pub mod graph;
 pub mod model;
 pub mod query;
 pub mod raw;
+pub mod timespine;
 pub mod verify;
 
 pub use compile::{compile, Column, ColumnRole, CompileError, CompileOptions, CompiledQuery};

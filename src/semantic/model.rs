@@ -14,6 +14,7 @@ use super::raw::{
     Agg, DataType, DimensionKind, EntityKind, MetricKindName, RawDimension, RawJoinPath,
     RawMeasure, RawMetric, RawNamedFilter, RawRatioInput, RawSemanticModel,
 };
+use super::timespine::{CumulativeWindow, DerivedInput, RawTimeSpine, TimeSpine};
 use crate::diagnostics::{Diagnostics, Reporter};
 use crate::fuzzy::did_you_mean;
 
@@ -26,6 +27,9 @@ pub struct SemanticLayer {
     pub ignore: Vec<String>,
     /// Custom grains read from calendar tables (top-level `custom_grains:`).
     pub custom_grains: Vec<CustomGrain>,
+    /// The table of days offsets, cumulative windows and `join_to_time_spine` read
+    /// (`time_spine:`); without it the compiler generates the days.
+    pub time_spine: Option<TimeSpine>,
     /// `reach` of every model, computed once the layer is built (the planner asks for it
     /// many times a question).
     reach_cache: std::sync::OnceLock<Vec<Vec<Reach>>>,
@@ -171,6 +175,11 @@ pub struct MeasureInput {
     pub time_dimension: Option<usize>,
     /// Reported instead of NULL when the measure has no rows for a group (`fill_nulls_with`).
     pub fill_nulls_with: Option<f64>,
+    /// Cumulative metrics: the trailing window or grain-to-date span added up each day
+    /// (`None`: everything since the start of the data).
+    pub window: Option<CumulativeWindow>,
+    /// Every period of the time spine is reported (`join_to_time_spine`).
+    pub join_to_time_spine: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -186,6 +195,8 @@ pub enum MetricKind {
     Derived {
         expr: Vec<ExprToken>,
         deps: Vec<usize>,
+        /// Inputs declared under `inputs:` (aliases and time offsets).
+        inputs: Vec<DerivedInput>,
     },
     /// A funnel step: base events that led to a conversion event.
     Conversion(Box<Conversion>),
@@ -278,6 +289,7 @@ impl SemanticLayer {
                     .iter()
                     .map(|c| c.table.to_ascii_lowercase()),
             )
+            .chain(self.time_spine.iter().map(|t| t.table.to_ascii_lowercase()))
             .collect()
     }
 
@@ -523,6 +535,7 @@ pub struct JoinStep {
 }
 
 struct RawSections {
+    time_spine: Option<RawTimeSpine>,
     models: Vec<RawSemanticModel>,
     metrics: Vec<RawMetric>,
     filters: Vec<RawNamedFilter>,
@@ -533,6 +546,7 @@ struct RawSections {
 /// Deserialises each item on its own so that one bad item does not hide the others.
 fn split_sections(value: &serde_norway::Value, rep: &mut Reporter) -> RawSections {
     let mut out = RawSections {
+        time_spine: None,
         models: Vec::new(),
         metrics: Vec::new(),
         filters: Vec::new(),
@@ -552,13 +566,17 @@ fn split_sections(value: &serde_norway::Value, rep: &mut Reporter) -> RawSection
             "filters" => out.filters = items(key, v, rep),
             "ignore" => out.ignore = items(key, v, rep),
             "custom_grains" => out.custom_grains = items(key, v, rep),
+            "time_spine" => match serde_norway::from_value::<RawTimeSpine>(v.clone()) {
+                Ok(t) => out.time_spine = Some(t),
+                Err(e) => rep.error(&[key], e.to_string()),
+            },
             other => rep.error(
                 &[other],
                 format!(
-                    "unknown section{}; expected version, semantic_models, metrics, filters, ignore or custom_grains",
+                    "unknown section{}; expected version, semantic_models, metrics, filters, ignore, custom_grains or time_spine",
                     did_you_mean(
                         other,
-                        ["semantic_models", "metrics", "filters", "version", "ignore", "custom_grains"]
+                        ["semantic_models", "metrics", "filters", "version", "ignore", "custom_grains", "time_spine"]
                     )
                 ),
             ),
@@ -703,6 +721,7 @@ impl<'r, 'a> Builder<'r, 'a> {
             metrics: Vec::new(),
             ignore: raw.ignore.clone(),
             custom_grains: self.custom_grains(raw.custom_grains.clone()),
+            time_spine: self.time_spine(raw.time_spine.as_ref()),
             reach_cache: std::sync::OnceLock::new(),
         };
         self.check_entities(&layer);
@@ -1250,6 +1269,8 @@ impl<'r, 'a> Builder<'r, 'a> {
             filter,
             time_dimension,
             fill_nulls_with: None,
+            window: None,
+            join_to_time_spine: false,
         })
     }
 
@@ -1284,7 +1305,7 @@ impl<'r, 'a> Builder<'r, 'a> {
                 self.measure_kind(layer, rm, named)?
             }
             MetricKindName::Ratio => self.ratio_kind(layer, rm, named, all)?,
-            MetricKindName::Derived => self.derived_kind(rm)?,
+            MetricKindName::Derived => self.derived_kind(rm, all)?,
             MetricKindName::Conversion => self.conversion_kind(layer, rm, named)?,
         };
         Some(Metric {
@@ -1419,6 +1440,48 @@ impl<'r, 'a> Builder<'r, 'a> {
         })))
     }
 
+    /// Validates the `time_spine:` section.
+    fn time_spine(&mut self, raw: Option<&RawTimeSpine>) -> Option<TimeSpine> {
+        let raw = raw?;
+        let mut ok = true;
+        if !is_table_name(&raw.table) {
+            self.rep.error(
+                &["time_spine", "table"],
+                format!("{:?} is not a plain table name", raw.table),
+            );
+            ok = false;
+        }
+        let col_ok = raw
+            .column
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && raw
+                .column
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !col_ok {
+            self.rep.error(
+                &["time_spine", "column"],
+                format!("{:?} is not a plain column name", raw.column),
+            );
+            ok = false;
+        }
+        ok.then(|| TimeSpine {
+            table: raw.table.clone(),
+            column: raw.column.clone(),
+        })
+    }
+
+    /// Reports time-spine keys on a metric kind they do not apply to.
+    fn forbid_time_spine_keys(&mut self, rm: &RawMetric, kind: &str) {
+        let name = rm.name.as_str();
+        self.forbid(name, rm.window.is_some(), "window", kind);
+        self.forbid(name, rm.grain_to_date.is_some(), "grain_to_date", kind);
+        self.forbid(name, rm.join_to_time_spine, "join_to_time_spine", kind);
+        self.forbid(name, !rm.inputs.is_empty(), "inputs", kind);
+    }
+
     /// Reports a key a metric of `kind` needs but lacks.
     fn want(&mut self, name: &str, present: bool, key: &str, kind: &str) {
         if !present {
@@ -1467,6 +1530,29 @@ impl<'r, 'a> Builder<'r, 'a> {
             named,
         )?;
         input.fill_nulls_with = rm.fill_nulls_with;
+        self.forbid(name, !rm.inputs.is_empty(), "inputs", k);
+        input.join_to_time_spine = rm.join_to_time_spine;
+        if rm.join_to_time_spine && input.time_dimension.is_none() {
+            self.rep.error(
+                &["metrics", name, "join_to_time_spine"],
+                "join_to_time_spine needs a time dimension",
+            );
+        }
+        if rm.kind == MetricKindName::Simple {
+            self.forbid(name, rm.window.is_some(), "window", k);
+            self.forbid(name, rm.grain_to_date.is_some(), "grain_to_date", k);
+        }
+        match CumulativeWindow::from_raw(rm.window.as_deref(), rm.grain_to_date) {
+            Ok(w) => input.window = w,
+            Err(e) => {
+                let key = if rm.window.is_some() {
+                    "window"
+                } else {
+                    "grain_to_date"
+                };
+                self.rep.error(&["metrics", name, key], e);
+            }
+        }
         if rm.kind == MetricKindName::Cumulative {
             if input.time_dimension.is_none() {
                 self.rep.error(
@@ -1475,7 +1561,9 @@ impl<'r, 'a> Builder<'r, 'a> {
                 );
             }
             let agg = layer.models[input.model].measures[input.measure].agg;
-            if !matches!(agg, Agg::Sum | Agg::Count) {
+            // A window re-aggregates the rows in it, so any aggregation works; a running
+            // total from the start is a sum of sums.
+            if input.window.is_none() && !matches!(agg, Agg::Sum | Agg::Count) {
                 self.rep.error(
                     &["metrics", name, "measure"],
                     "a cumulative metric needs a sum or count measure",
@@ -1506,6 +1594,7 @@ impl<'r, 'a> Builder<'r, 'a> {
             "fill_nulls_with (put it on the numerator or denominator)",
             "ratio",
         );
+        self.forbid_time_spine_keys(rm, "ratio");
         let num = self.ratio_input(layer, rm, "numerator", rm.numerator.as_ref()?, named, all);
         let den = self.ratio_input(
             layer,
@@ -1529,7 +1618,7 @@ impl<'r, 'a> Builder<'r, 'a> {
     }
 
     /// A derived metric: its formula, tokenized (dependencies are resolved later).
-    fn derived_kind(&mut self, rm: &RawMetric) -> Option<MetricKind> {
+    fn derived_kind(&mut self, rm: &RawMetric, all: &[RawMetric]) -> Option<MetricKind> {
         let name = rm.name.as_str();
         self.want(name, rm.expr.is_some(), "expr", "derived");
         self.forbid(name, rm.measure.is_some(), "measure", "derived");
@@ -1540,6 +1629,14 @@ impl<'r, 'a> Builder<'r, 'a> {
             "fill_nulls_with (put it on the input metrics)",
             "derived",
         );
+        self.forbid(name, rm.window.is_some(), "window", "derived");
+        self.forbid(name, rm.grain_to_date.is_some(), "grain_to_date", "derived");
+        self.forbid(
+            name,
+            rm.join_to_time_spine,
+            "join_to_time_spine (put it on the input metrics)",
+            "derived",
+        );
         let expr = match tokenize_formula(rm.expr.as_deref()?) {
             Ok(t) => t,
             Err(e) => {
@@ -1547,9 +1644,23 @@ impl<'r, 'a> Builder<'r, 'a> {
                 return None;
             }
         };
+        let known = |m: &str| all.iter().any(|x| x.name == m);
+        let (inputs, errors) = super::timespine::derived_inputs(&rm.inputs, &known);
+        for (key, e) in errors {
+            self.rep.error(&["metrics", name, &key], e);
+        }
+        for i in &inputs {
+            if !expr.contains(&ExprToken::Metric(i.name.clone())) {
+                self.rep.error(
+                    &["metrics", name, "inputs"],
+                    format!("input {:?} is not used in the formula", i.name),
+                );
+            }
+        }
         Some(MetricKind::Derived {
             expr,
             deps: Vec::new(),
+            inputs,
         })
     }
 
@@ -1596,6 +1707,13 @@ impl<'r, 'a> Builder<'r, 'a> {
                     );
                     return None;
                 }
+                if target.join_to_time_spine {
+                    self.rep.error(
+                        &["metrics", rm.name.as_str(), key],
+                        format!("{metric:?} joins to the time spine and cannot be a ratio input (not supported yet)"),
+                    );
+                    return None;
+                }
                 let mut filter = target.filter.clone();
                 filter.extend(rm.filter.iter().cloned());
                 let measure = target.measure.as_deref()?;
@@ -1617,12 +1735,16 @@ impl<'r, 'a> Builder<'r, 'a> {
     fn resolve_derived(&mut self, layer: &mut SemanticLayer) {
         let names: Vec<String> = layer.metrics.iter().map(|m| m.name.clone()).collect();
         for i in 0..layer.metrics.len() {
-            let MetricKind::Derived { expr, .. } = &layer.metrics[i].kind else {
+            let MetricKind::Derived { expr, inputs, .. } = &layer.metrics[i].kind else {
                 continue;
             };
             let mut deps = Vec::new();
             for t in expr {
                 if let ExprToken::Metric(n) = t {
+                    let n = inputs
+                        .iter()
+                        .find(|x| &x.name == n)
+                        .map_or(n, |x| &x.metric);
                     match names.iter().position(|x| x == n) {
                         Some(j) => deps.push(j),
                         None => self.rep.error(
@@ -1657,7 +1779,11 @@ impl<'r, 'a> Builder<'r, 'a> {
                             stack.clear();
                             break;
                         }
-                        if matches!(layer.metrics[d].kind, MetricKind::Cumulative(_)) && m == i {
+                        // Windowed cumulative metrics are day values like any other;
+                        // running totals from the start are balances.
+                        if matches!(&layer.metrics[d].kind, MetricKind::Cumulative(c) if c.window.is_none())
+                            && m == i
+                        {
                             self.rep.error(
                                 &["metrics", &names[i], "expr"],
                                 format!(

@@ -35,6 +35,12 @@ pub struct MetricQuery {
     /// Maximum number of rows.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<u64>,
+    /// Period over period: each metric is also reported as it was this long before
+    /// (`1 year`, `1 month`), in a column `<metric>__prior`: per time bucket the bucket
+    /// that long before (the span a whole number of buckets), without a grain the time
+    /// range moved back by it (Nov 1-20 against Oct 1-20).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prior: Option<String>,
 }
 
 /// One sort key: a metric, a group-by dimension or the time grain's name.

@@ -250,6 +250,22 @@ pub struct RawMetric {
     /// Which way is good: `higher` or `lower` ("best"/"worst" rank by it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub better: Option<Better>,
+    /// cumulative: add up the trailing span ending each day (`2 months`) instead of
+    /// everything since the start of the data.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window: Option<String>,
+    /// cumulative: add up from the start of each day's period of this grain (`month`: MTD).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grain_to_date: Option<crate::semantic::query::Grain>,
+    /// simple and cumulative: report every period of the time spine in the queried range,
+    /// NULL (or `fill_nulls_with`) where there is no data (MetricFlow's `join_to_timespine`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub join_to_time_spine: bool,
+    /// derived: the input metrics with the name the formula uses and an optional time
+    /// offset (`offset_window: 14 days`, `offset_to_grain: month`). Inputs not listed are
+    /// the metrics the formula names.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub inputs: Vec<crate::semantic::timespine::RawDerivedInput>,
     /// The unit `metric_time` is read at when a query names no grain (MetricFlow's
     /// metric `time_granularity`), e.g. `month` for a monthly KPI; otherwise the coarsest
     /// unit its time dimensions carry, day at least.

@@ -35,5 +35,6 @@ mod signals;
 mod skills;
 mod slack;
 mod slack_bot;
+mod timespine;
 mod warehouse;
 mod websec;

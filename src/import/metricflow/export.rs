@@ -139,7 +139,35 @@ pub fn export(metrics: &Path, out: &Path) -> Result<Exported, ImportError> {
         );
     }
     write(out.join("metrics.yaml"), body, &mut ex)?;
-    if let Some(cfg) = super::grains::project_configuration(&file.custom_grains) {
+    let grains_cfg = super::grains::project_configuration(&file.custom_grains);
+    if grains_cfg.is_none() {
+        if let Some(t) = &file.time_spine {
+            let (schema, table) = match t.table.split_once('.') {
+                Some((sc, tb)) => (s(sc), tb),
+                None => (Value::Null, t.table.as_str()),
+            };
+            let doc = map(vec![(
+                "project_configuration",
+                map(vec![(
+                    "time_spines",
+                    Value::Sequence(vec![map(vec![
+                        (
+                            "node_relation",
+                            map(vec![("alias", s(table)), ("schema_name", schema)]),
+                        ),
+                        (
+                            "primary_column",
+                            map(vec![("name", s(&t.column)), ("time_granularity", s("day"))]),
+                        ),
+                    ])]),
+                )]),
+            )]);
+            let body =
+                serde_norway::to_string(&doc).map_err(|e| ImportError::Invalid(e.to_string()))?;
+            write(out.join("project_configuration.yaml"), body, &mut ex)?;
+        }
+    }
+    if let Some(cfg) = grains_cfg {
         let body =
             serde_norway::to_string(&cfg).map_err(|e| ImportError::Invalid(e.to_string()))?;
         write(out.join("project_configuration.yaml"), body, &mut ex)?;
@@ -332,13 +360,18 @@ fn export_metric(
     let type_params = match m.kind {
         MetricKindName::Simple | MetricKindName::Cumulative => {
             let measure = m.measure.clone().unwrap_or_default();
-            let mref = measure_ref(&measure, m.fill_nulls_with, ex);
+            let mut mref = measure_ref(&measure, m.fill_nulls_with, ex);
+            if let (true, Value::Mapping(mm)) = (m.join_to_time_spine, &mut mref) {
+                mm.insert(s("join_to_timespine"), Value::Bool(true));
+            }
             let mut pairs = vec![("measure", mref)];
             if m.kind == MetricKindName::Cumulative {
-                pairs.push((
-                    "cumulative_type_params",
-                    map(vec![("period_agg", s("last"))]),
-                ));
+                let params = match (&m.window, m.grain_to_date) {
+                    (Some(w), _) => map(vec![("window", s(w))]),
+                    (None, Some(g)) => map(vec![("grain_to_date", s(g.as_str()))]),
+                    (None, None) => map(vec![("period_agg", s("last"))]),
+                };
+                pairs.push(("cumulative_type_params", params));
             }
             map(pairs)
         }
@@ -373,7 +406,22 @@ fn export_metric(
             let mut inputs: Vec<Value> = Vec::new();
             for t in tokenize_formula(&expr).unwrap_or_default() {
                 if let ExprToken::Metric(n) = t {
-                    let v = map(vec![("name", s(&n))]);
+                    let v = match m
+                        .inputs
+                        .iter()
+                        .find(|i| i.alias.as_ref().unwrap_or(&i.metric) == &n)
+                    {
+                        Some(i) => map(vec![
+                            ("name", s(&i.metric)),
+                            ("alias", opt(&i.alias)),
+                            ("offset_window", opt(&i.offset_window)),
+                            (
+                                "offset_to_grain",
+                                i.offset_to_grain.map_or(Value::Null, |g| s(g.as_str())),
+                            ),
+                        ]),
+                        None => map(vec![("name", s(&n))]),
+                    };
                     if !inputs.contains(&v) {
                         inputs.push(v);
                     }
