@@ -9,6 +9,7 @@
 )]
 
 mod acme;
+mod api;
 mod ask;
 mod cache;
 mod check;
@@ -16,10 +17,12 @@ mod cli;
 mod compiler;
 mod conformance;
 mod demo;
+mod extension;
 mod helpers;
 mod import;
 mod linear;
 mod llm;
+mod mcp;
 mod mf;
 mod notion;
 mod outbox;
