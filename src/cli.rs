@@ -494,7 +494,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             let url = url.unwrap_or_else(|| config.server.base_url());
             let origin = crate::api::extension::origin(&url)?;
             let zip = crate::api::extension::pack(&origin)?;
-            std::fs::write(&out, &zip).with_context(|| format!("cannot write {}", out.display()))?;
+            std::fs::write(&out, &zip)
+                .with_context(|| format!("cannot write {}", out.display()))?;
             println!("wrote {} ({} bytes) for {origin}", out.display(), zip.len());
             Ok(ExitCode::SUCCESS)
         }
@@ -671,12 +672,18 @@ fn cmd_token(config: &Config, cmd: TokenCommand) -> Result<ExitCode> {
             let ctx = crate::context::Context::load(&config.project.join("context"), &layer)
                 .map_err(|d| anyhow::anyhow!("context/ has problems:\n{d}"))?;
             let user = user.trim();
-            if ctx.person_by_email(user).or_else(|| ctx.person(user)).is_none() {
+            if ctx
+                .person_by_email(user)
+                .or_else(|| ctx.person(user))
+                .is_none()
+            {
                 anyhow::bail!("{user} is not in context/people.yaml; a token stands for a person the access policy knows");
             }
             let (id, secret) = tokens.create(user, &name)?;
             writeln!(out, "{secret}")?;
-            eprintln!("token {id} for {user} ({name}). It is shown only now: store it somewhere safe.");
+            eprintln!(
+                "token {id} for {user} ({name}). It is shown only now: store it somewhere safe."
+            );
         }
         TokenCommand::Revoke { id } => {
             if !tokens.revoke(id)? {
@@ -685,7 +692,11 @@ fn cmd_token(config: &Config, cmd: TokenCommand) -> Result<ExitCode> {
             writeln!(out, "revoked token {id}")?;
         }
         TokenCommand::List => {
-            writeln!(out, "{:>4}  {:<32} {:<16} {:<20} {:<20} revoked", "id", "user", "name", "created", "last used")?;
+            writeln!(
+                out,
+                "{:>4}  {:<32} {:<16} {:<20} {:<20} revoked",
+                "id", "user", "name", "created", "last used"
+            )?;
             for t in tokens.list()? {
                 writeln!(
                     out,

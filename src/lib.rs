@@ -40,8 +40,8 @@
 //! - [`text`]: tokenizer, stems, calendar and the parsed `Question`: shared, depends on nothing.
 
 pub mod actions;
-pub mod api;
 pub mod answer;
+pub mod api;
 pub mod bench;
 pub mod cli;
 pub mod config;
@@ -54,8 +54,8 @@ pub mod format;
 pub mod fuzzy;
 pub mod import;
 pub mod llm;
-pub mod mcp;
 pub mod load;
+pub mod mcp;
 pub mod notion;
 pub mod outbox;
 pub mod planner;

@@ -49,7 +49,14 @@ impl CallLog {
         let r = self.log.with_conn(|c| {
             Ok(c.execute(
                 "INSERT INTO api_calls VALUES (?, ?, ?, ?, ?, ?)",
-                params![now, caller.requester, caller.token_id, surface, operation, outcome],
+                params![
+                    now,
+                    caller.requester,
+                    caller.token_id,
+                    surface,
+                    operation,
+                    outcome
+                ],
             )?)
         });
         if let Err(e) = r {

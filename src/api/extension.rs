@@ -9,14 +9,23 @@ use zip::write::SimpleFileOptions;
 
 /// The extension's files as in `extension/`.
 const FILES: &[(&str, &[u8])] = &[
-    ("manifest.json", include_bytes!("../../extension/manifest.json")),
+    (
+        "manifest.json",
+        include_bytes!("../../extension/manifest.json"),
+    ),
     ("config.json", include_bytes!("../../extension/config.json")),
-    ("background.js", include_bytes!("../../extension/background.js")),
+    (
+        "background.js",
+        include_bytes!("../../extension/background.js"),
+    ),
     ("common.js", include_bytes!("../../extension/common.js")),
     ("popup.html", include_bytes!("../../extension/popup.html")),
     ("popup.js", include_bytes!("../../extension/popup.js")),
     ("popup.css", include_bytes!("../../extension/popup.css")),
-    ("options.html", include_bytes!("../../extension/options.html")),
+    (
+        "options.html",
+        include_bytes!("../../extension/options.html"),
+    ),
     ("options.js", include_bytes!("../../extension/options.js")),
 ];
 
@@ -93,8 +102,17 @@ mod tests {
             origin("https://cortex.example.com/").expect("ok"),
             "https://cortex.example.com"
         );
-        assert_eq!(origin("http://127.0.0.1:8080").expect("ok"), "http://127.0.0.1:8080");
-        for bad in ["cortex.example.com", "ftp://x", "https://x/app", "https://*.x", "https://"] {
+        assert_eq!(
+            origin("http://127.0.0.1:8080").expect("ok"),
+            "http://127.0.0.1:8080"
+        );
+        for bad in [
+            "cortex.example.com",
+            "ftp://x",
+            "https://x/app",
+            "https://*.x",
+            "https://",
+        ] {
             assert!(origin(bad).is_err(), "{bad}");
         }
     }
@@ -114,6 +132,9 @@ mod tests {
             manifest["permissions"],
             serde_json::json!(["storage", "contextMenus"])
         );
-        assert_eq!(pack("https://a.example").expect("zip"), pack("https://a.example").expect("zip"));
+        assert_eq!(
+            pack("https://a.example").expect("zip"),
+            pack("https://a.example").expect("zip")
+        );
     }
 }

@@ -81,7 +81,11 @@ impl Api {
     }
 
     /// The person behind a request: its bearer token, else the trusted identity header.
-    pub fn caller(&self, peer: Option<std::net::IpAddr>, headers: &HeaderMap) -> Result<Caller, ApiError> {
+    pub fn caller(
+        &self,
+        peer: Option<std::net::IpAddr>,
+        headers: &HeaderMap,
+    ) -> Result<Caller, ApiError> {
         let base = self.public_url.clone().unwrap_or_else(|| {
             let host = headers
                 .get(header::HOST)
@@ -116,7 +120,9 @@ impl Api {
                 )),
                 Err(e @ TokenError::Store(_)) => {
                     warn!(error = %e, "token check failed");
-                    Err(ApiError::internal("the token could not be checked just now"))
+                    Err(ApiError::internal(
+                        "the token could not be checked just now",
+                    ))
                 }
             };
         }
@@ -176,7 +182,10 @@ pub fn routes_for(api: Arc<Api>) -> Router {
         .route("/skills", get(list_skills))
         .route("/skills/{name}/run", post(run_skill))
         .route("/answers/{id}", get(get_answer))
-        .route_layer(middleware::from_fn_with_state(Arc::clone(&api), authenticate))
+        .route_layer(middleware::from_fn_with_state(
+            Arc::clone(&api),
+            authenticate,
+        ))
         .route("/openapi.json", get(openapi))
         .fallback(|| async {
             ApiError::new(
@@ -349,7 +358,10 @@ async fn query(
     json_or_error(ops::query(&api.svc, &caller, q).await)
 }
 
-async fn list_metrics(State(api): State<Arc<Api>>, Extension(caller): Extension<Caller>) -> Response {
+async fn list_metrics(
+    State(api): State<Arc<Api>>,
+    Extension(caller): Extension<Caller>,
+) -> Response {
     json_or_error(ops::list_metrics(&api.svc, &caller))
 }
 
@@ -416,7 +428,8 @@ async fn get_answer(
                     generated: Some(stored.created_at.clone()),
                     ..PageOptions::default()
                 };
-                let page = html::layout(&html::title_of(&a), "ask", &api.svc.body(&a, &opts), &opts);
+                let page =
+                    html::layout(&html::title_of(&a), "ask", &api.svc.body(&a, &opts), &opts);
                 axum::response::Html(page).into_response()
             }
             Err(e) => e.into_response(),

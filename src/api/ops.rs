@@ -449,7 +449,8 @@ fn resolve_params(
                 } else {
                     v.to_string()
                 };
-                let r = resolve_question(one, &crate::text::Question::new(&text, today), &inp, None);
+                let r =
+                    resolve_question(one, &crate::text::Question::new(&text, today), &inp, None);
                 if !r.values.contains_key(&p.name) {
                     let kind = serde_json::to_value(p.kind)
                         .ok()
@@ -457,7 +458,10 @@ fn resolve_params(
                         .unwrap_or_default();
                     return Err(ApiError::bad(
                         "invalid_param",
-                        format!("{:?} could not be read as the {kind} parameter {}.", v, p.name),
+                        format!(
+                            "{:?} could not be read as the {kind} parameter {}.",
+                            v, p.name
+                        ),
                     ));
                 }
                 r
@@ -474,7 +478,10 @@ fn resolve_params(
             (None, _) if p.required => {
                 return Err(ApiError::bad(
                     "missing_param",
-                    format!("{} needs the parameter {}: {}", skill.name, p.name, p.description),
+                    format!(
+                        "{} needs the parameter {}: {}",
+                        skill.name, p.name, p.description
+                    ),
                 ))
             }
             (None, _) => {}

@@ -36,9 +36,7 @@ impl RateLimiter {
             // Forget idle callers rather than grow without bound.
             buckets.retain(|_, (_, t)| now.duration_since(*t) < Duration::from_secs(60));
         }
-        let (tokens, last) = buckets
-            .entry(key.to_string())
-            .or_insert((capacity, now));
+        let (tokens, last) = buckets.entry(key.to_string()).or_insert((capacity, now));
         let elapsed = now.saturating_duration_since(*last).as_secs_f64();
         *tokens = (*tokens + elapsed * per_sec).min(capacity);
         *last = now;

@@ -137,10 +137,14 @@ pub struct ColumnSchema {
 #[schemars(rename = "ColumnRole")]
 pub enum ColumnRoleSchema {
     /// A time bucket, reported as the bucket's first day.
-    Time { grain: Grain },
+    Time {
+        grain: Grain,
+    },
     Dimension,
     Identifier,
-    Metric { unit: UnitSchema },
+    Metric {
+        unit: UnitSchema,
+    },
 }
 
 /// The mirror of a query: every field named, so a new field in [`MetricQuery`] fails to
@@ -161,11 +165,17 @@ pub fn mirror_of_query(q: &MetricQuery) -> QuerySchema {
         grain,
         filters: filters
             .iter()
-            .map(|Condition { dimension, op, values }| ConditionSchema {
-                dimension: dimension.clone(),
-                op: OpSchema::of(*op),
-                values: values.iter().map(LiteralSchema::of).collect(),
-            })
+            .map(
+                |Condition {
+                     dimension,
+                     op,
+                     values,
+                 }| ConditionSchema {
+                    dimension: dimension.clone(),
+                    op: OpSchema::of(*op),
+                    values: values.iter().map(LiteralSchema::of).collect(),
+                },
+            )
             .collect(),
         time_range,
         order: order
@@ -403,7 +413,8 @@ pub fn openapi(server_url: &str) -> Json {
             "content": { op.ok.0: { "schema": op.ok.1 } }
         });
         if op.id == "get_answer" {
-            ok["content"]["application/pdf"] = json!({"schema": {"type": "string", "contentMediaType": "application/pdf"}});
+            ok["content"]["application/pdf"] =
+                json!({"schema": {"type": "string", "contentMediaType": "application/pdf"}});
             ok["content"]["text/html"] = json!({"schema": {"type": "string"}});
         }
         responses.insert("200".into(), ok);
@@ -504,7 +515,9 @@ mod tests {
         }
         let c = Column {
             name: "month".into(),
-            role: ColumnRole::Time { grain: Grain::Month },
+            role: ColumnRole::Time {
+                grain: Grain::Month,
+            },
         };
         assert_eq!(
             serde_json::to_value(&c).expect("column"),
@@ -517,7 +530,13 @@ mod tests {
         let doc = openapi("http://cortex.test");
         let text = doc.to_string();
         let schemas = doc["components"]["schemas"].as_object().expect("schemas");
-        for name in ["AnswerResponse", "MetricQuery", "ErrorResponse", "Answer", "Unit"] {
+        for name in [
+            "AnswerResponse",
+            "MetricQuery",
+            "ErrorResponse",
+            "Answer",
+            "Unit",
+        ] {
             assert!(schemas.contains_key(name), "{name} missing");
         }
         for (i, _) in text.match_indices("#/components/schemas/") {

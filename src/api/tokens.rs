@@ -167,7 +167,10 @@ mod tests {
         let (id, secret) = t.create("ava@example.com", "laptop").expect("create");
         assert!(secret.starts_with(PREFIX) && secret.len() == 68, "{secret}");
         assert_eq!(t.verify(&secret), Ok((id, "ava@example.com".to_string())));
-        assert_eq!(t.verify(&format!("{PREFIX}{}", "0".repeat(64))), Err(TokenError::Invalid));
+        assert_eq!(
+            t.verify(&format!("{PREFIX}{}", "0".repeat(64))),
+            Err(TokenError::Invalid)
+        );
         assert_eq!(t.verify("Bearer nonsense"), Err(TokenError::Invalid));
         // The database holds the hash only.
         for f in std::fs::read_dir(dir.path()).expect("dir") {

@@ -143,7 +143,12 @@ impl CortexMcp {
     }
 
     /// Runs a tool: `Ok((structured result, text))` or the API's error.
-    async fn run(&self, caller: &Caller, name: &str, args: Json) -> Result<(Json, String), ApiError> {
+    async fn run(
+        &self,
+        caller: &Caller,
+        name: &str,
+        args: Json,
+    ) -> Result<(Json, String), ApiError> {
         let svc = &self.api.svc;
         match name {
             "list_metrics" => {
@@ -344,7 +349,9 @@ impl ServerHandler for CortexMcp {
                 );
             }
         }
-        self.api.calls.record(&caller, "mcp", "resources/list", "ok");
+        self.api
+            .calls
+            .record(&caller, "mcp", "resources/list", "ok");
         Ok(ListResourcesResult::with_all_items(out))
     }
 
@@ -356,7 +363,8 @@ impl ServerHandler for CortexMcp {
         let caller = self.caller(&context)?;
         let svc = &self.api.svc;
         let uri = request.uri.clone();
-        let refused = |e: ApiError| ErrorData::resource_not_found(format!("{}: {}", e.code, e.message), None);
+        let refused =
+            |e: ApiError| ErrorData::resource_not_found(format!("{}: {}", e.code, e.message), None);
         let text = if uri == CATALOG_URI {
             let r = ops::list_metrics(svc, &caller).map_err(refused)?;
             serde_json::to_string_pretty(&r).unwrap_or_default()
@@ -364,16 +372,24 @@ impl ServerHandler for CortexMcp {
             let file = context_files(&svc.rt.engine.config.project)
                 .into_iter()
                 .find(|f| f.file_name().and_then(|n| n.to_str()) == Some(name))
-                .ok_or_else(|| ErrorData::resource_not_found(format!("no context file {name:?}"), None))?;
-            std::fs::read_to_string(&file)
-                .map_err(|_| ErrorData::resource_not_found("the context file could not be read", None))?
+                .ok_or_else(|| {
+                    ErrorData::resource_not_found(format!("no context file {name:?}"), None)
+                })?;
+            std::fs::read_to_string(&file).map_err(|_| {
+                ErrorData::resource_not_found("the context file could not be read", None)
+            })?
         } else if let Some(id) = uri.strip_prefix(ANSWER_PREFIX) {
             let r = ops::answer_response(svc, &caller, id).map_err(refused)?;
             serde_json::to_string_pretty(&r).unwrap_or_default()
         } else {
-            return Err(ErrorData::resource_not_found(format!("no resource {uri:?}"), None));
+            return Err(ErrorData::resource_not_found(
+                format!("no resource {uri:?}"),
+                None,
+            ));
         };
-        self.api.calls.record(&caller, "mcp", &format!("resources/read {uri}"), "ok");
+        self.api
+            .calls
+            .record(&caller, "mcp", &format!("resources/read {uri}"), "ok");
         Ok(ReadResourceResult::new(vec![ResourceContents::text(text, uri)]).into())
     }
 
@@ -428,9 +444,11 @@ impl ServerHandler for CortexMcp {
             json!({"skill": s.name, "params": given}),
             s.description
         );
-        Ok(GetPromptResult::new(vec![PromptMessage::new_text(Role::User, text)])
-            .with_description(s.description.clone())
-            .into())
+        Ok(
+            GetPromptResult::new(vec![PromptMessage::new_text(Role::User, text)])
+                .with_description(s.description.clone())
+                .into(),
+        )
     }
 }
 

@@ -106,7 +106,9 @@ async fn api_v1_serves_each_endpoint_under_the_policy_and_matches_its_openapi() 
     };
 
     // Catalogs: Ava (a CSM) is not allowed pipeline metrics; Dana (VP Sales) is.
-    let (s, _, m) = c.call("get", "/metrics", "/metrics", Some(&dana), None).await;
+    let (s, _, m) = c
+        .call("get", "/metrics", "/metrics", Some(&dana), None)
+        .await;
     assert_eq!(s, 200, "{m}");
     let names = |m: &Json| -> Vec<String> {
         m["metrics"]
@@ -117,7 +119,9 @@ async fn api_v1_serves_each_endpoint_under_the_policy_and_matches_its_openapi() 
             .collect()
     };
     assert!(names(&m).contains(&"pipeline_arr".to_string()));
-    let (_, _, m_ava) = c.call("get", "/metrics", "/metrics", Some(&ava), None).await;
+    let (_, _, m_ava) = c
+        .call("get", "/metrics", "/metrics", Some(&ava), None)
+        .await;
     assert!(!names(&m_ava).contains(&"pipeline_arr".to_string()));
     assert!(names(&m_ava).contains(&"arr".to_string()));
     let (s, _, d) = c
@@ -131,7 +135,13 @@ async fn api_v1_serves_each_endpoint_under_the_policy_and_matches_its_openapi() 
         .iter()
         .any(|x| x["name"] == "segment"));
     let (s, _, e) = c
-        .call("get", "/metrics/{name}", "/metrics/pipeline_arr", Some(&ava), None)
+        .call(
+            "get",
+            "/metrics/{name}",
+            "/metrics/pipeline_arr",
+            Some(&ava),
+            None,
+        )
         .await;
     assert_eq!((s, code(&e)), (403, "metric_forbidden"), "{e}");
     let (s, _, e) = c
@@ -142,7 +152,8 @@ async fn api_v1_serves_each_endpoint_under_the_policy_and_matches_its_openapi() 
 
     // Structured queries: the policy scopes Ava's rows to her own merchants (checked
     // against hand-written SQL) and refuses her pipeline metrics.
-    let q = json!({"metrics": ["merchants"], "group_by": ["segment"], "order": [{"field": "segment"}]});
+    let q =
+        json!({"metrics": ["merchants"], "group_by": ["segment"], "order": [{"field": "segment"}]});
     let (s, _, all) = c
         .call("post", "/query", "/query", Some(&dana), Some(q.clone()))
         .await;
@@ -162,7 +173,9 @@ async fn api_v1_serves_each_endpoint_under_the_policy_and_matches_its_openapi() 
         demo_sql("SELECT segment, COUNT(merchant_id) FROM merchants WHERE churned_date IS NULL AND csm_owner = 'Ava Thompson' GROUP BY 1 ORDER BY 1")
     );
     assert!(
-        mine["query"]["filters"].to_string().contains("Ava Thompson"),
+        mine["query"]["filters"]
+            .to_string()
+            .contains("Ava Thompson"),
         "the query as run shows the row filter: {}",
         mine["query"]
     );
@@ -197,7 +210,14 @@ async fn api_v1_serves_each_endpoint_under_the_policy_and_matches_its_openapi() 
         .await;
     assert_eq!((s, code(&e)), (400, "invalid_request"), "{e}");
     // The warehouse audit log names the person behind the token.
-    let log = site.server.svc.rt.engine.warehouse.audit_log().expect("log");
+    let log = site
+        .server
+        .svc
+        .rt
+        .engine
+        .warehouse
+        .audit_log()
+        .expect("log");
     assert!(log
         .recent(50)
         .expect("audit")
@@ -232,7 +252,10 @@ async fn api_v1_serves_each_endpoint_under_the_policy_and_matches_its_openapi() 
         )
         .await;
     assert_eq!(same["rows"], a["answer"]["rows"]);
-    let conv = a["conversation"].as_str().expect("conversation").to_string();
+    let conv = a["conversation"]
+        .as_str()
+        .expect("conversation")
+        .to_string();
     let (s, _, f) = c
         .call(
             "post",
@@ -250,14 +273,26 @@ async fn api_v1_serves_each_endpoint_under_the_policy_and_matches_its_openapi() 
         "{f}"
     );
     let (s, _, e) = c
-        .call("post", "/ask", "/ask", Some(&dana), Some(json!({"question": "  "})))
+        .call(
+            "post",
+            "/ask",
+            "/ask",
+            Some(&dana),
+            Some(json!({"question": "  "})),
+        )
         .await;
     assert_eq!((s, code(&e)), (400, "invalid_request"));
 
     // Recorded answers: JSON, PDF and HTML for the asker; not found for someone the policy
     // does not let see it.
     let (s, _, got) = c
-        .call("get", "/answers/{id}", &format!("/answers/{id}"), Some(&dana), None)
+        .call(
+            "get",
+            "/answers/{id}",
+            &format!("/answers/{id}"),
+            Some(&dana),
+            None,
+        )
         .await;
     assert_eq!(s, 200, "{got}");
     assert_eq!(got["answer"]["rows"], a["answer"]["rows"]);
@@ -280,7 +315,11 @@ async fn api_v1_serves_each_endpoint_under_the_policy_and_matches_its_openapi() 
         .expect("html");
     assert_eq!(page.status(), 200);
     let page = page.text().await.expect("text");
-    assert!(page.contains("<html") && page.contains("Enterprise"), "{}", &page[..200.min(page.len())]);
+    assert!(
+        page.contains("<html") && page.contains("Enterprise"),
+        "{}",
+        &page[..200.min(page.len())]
+    );
     let (_, _, p) = c
         .call(
             "post",
@@ -293,7 +332,13 @@ async fn api_v1_serves_each_endpoint_under_the_policy_and_matches_its_openapi() 
     assert_eq!(p["answer"]["status"], "answered", "{p}");
     let pid = p["id"].as_str().expect("id");
     let (s, _, e) = c
-        .call("get", "/answers/{id}", &format!("/answers/{pid}"), Some(&ava), None)
+        .call(
+            "get",
+            "/answers/{id}",
+            &format!("/answers/{pid}"),
+            Some(&ava),
+            None,
+        )
         .await;
     assert_eq!((s, code(&e)), (404, "not_found"));
 
@@ -306,7 +351,10 @@ async fn api_v1_serves_each_endpoint_under_the_policy_and_matches_its_openapi() 
         .iter()
         .find(|x| x["name"] == "okr_progress")
         .expect("okr_progress");
-    assert!(okr["params"].to_string().contains("\"type\":\"okr\""), "{okr}");
+    assert!(
+        okr["params"].to_string().contains("\"type\":\"okr\""),
+        "{okr}"
+    );
     let (s, _, r) = c
         .call(
             "post",
@@ -363,17 +411,28 @@ async fn api_v1_serves_each_endpoint_under_the_policy_and_matches_its_openapi() 
         .await;
     assert_eq!((s, code(&e)), (401, "invalid_token"));
     let (gone_id, gone) = token(&site, DANA);
-    let (s, _, _) = c.call("get", "/metrics", "/metrics", Some(&gone), None).await;
+    let (s, _, _) = c
+        .call("get", "/metrics", "/metrics", Some(&gone), None)
+        .await;
     assert_eq!(s, 200);
     let out = Command::new(cortex_bin())
         .args(["token", "revoke", &gone_id.to_string()])
         .arg("--project")
         .arg(project_dir())
-        .env("CORTEX_STATE_DB", site.server.svc.rt.engine.config.state_db.clone())
+        .env(
+            "CORTEX_STATE_DB",
+            site.server.svc.rt.engine.config.state_db.clone(),
+        )
         .output()
         .expect("cortex token revoke");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let (s, _, e) = c.call("get", "/metrics", "/metrics", Some(&gone), None).await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (s, _, e) = c
+        .call("get", "/metrics", "/metrics", Some(&gone), None)
+        .await;
     assert_eq!((s, code(&e)), (401, "token_revoked"));
 
     // The OpenAPI document is public and describes every response above.
@@ -461,10 +520,7 @@ async fn api_rate_limits_per_token_and_allows_cors_only_for_the_extension() {
     // headers, and its requests are refused.
     let allowed = get(&t2, Some(EXTENSION)).await.expect("get");
     assert_eq!(allowed.status(), 200);
-    assert_eq!(
-        allowed.headers()["access-control-allow-origin"],
-        EXTENSION
-    );
+    assert_eq!(allowed.headers()["access-control-allow-origin"], EXTENSION);
     let evil = get(&t2, Some("https://evil.example")).await.expect("get");
     assert_eq!(evil.status(), 403);
     assert!(evil.headers().get("access-control-allow-origin").is_none());
@@ -473,7 +529,10 @@ async fn api_rate_limits_per_token_and_allows_cors_only_for_the_extension() {
             .request(reqwest::Method::OPTIONS, format!("{}/api/v1/ask", site.url))
             .header("origin", origin)
             .header("access-control-request-method", "POST")
-            .header("access-control-request-headers", "authorization, content-type")
+            .header(
+                "access-control-request-headers",
+                "authorization, content-type",
+            )
             .send()
     };
     let ok = preflight(EXTENSION).await.expect("preflight");
@@ -541,7 +600,10 @@ fn token_cli_creates_lists_and_never_prints_the_secret_again() {
     let (ok, list, _) = run(&["token", "list"]);
     assert!(ok);
     assert!(list.contains(AVA) && list.contains("laptop"), "{list}");
-    assert!(!list.contains(&secret[4..]), "the list never shows the secret");
+    assert!(
+        !list.contains(&secret[4..]),
+        "the list never shows the secret"
+    );
     let (ok, _, err) = run(&["token", "create", "--user", "nobody@example.com"]);
     assert!(!ok && err.contains("people.yaml"), "{err}");
     let (ok, _, err) = run(&["token", "revoke", "999"]);

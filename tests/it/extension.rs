@@ -35,22 +35,40 @@ fn pack_and_unzip(origin: &str, dir: &std::path::Path) -> Json {
         .arg(project_dir())
         .output()
         .expect("cortex extension pack");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let unpacked = dir.join("ext");
     std::fs::create_dir_all(&unpacked).expect("dir");
-    let mut zip = zip::ZipArchive::new(std::fs::File::open(&zip_path).expect("zip")).expect("a zip");
+    let mut zip =
+        zip::ZipArchive::new(std::fs::File::open(&zip_path).expect("zip")).expect("a zip");
     let mut names = Vec::new();
     for i in 0..zip.len() {
         let mut f = zip.by_index(i).expect("entry");
         let name = f.name().expect("a UTF-8 name").to_string();
-        assert!(!name.contains(['/', '\\']) && !name.starts_with('.'), "{name}");
+        assert!(
+            !name.contains(['/', '\\']) && !name.starts_with('.'),
+            "{name}"
+        );
         let mut data = Vec::new();
         f.read_to_end(&mut data).expect("read");
         std::fs::write(unpacked.join(&name), data).expect("write");
         names.push(name);
     }
-    for needed in ["manifest.json", "popup.html", "popup.js", "common.js", "options.html", "background.js"] {
-        assert!(names.iter().any(|n| n == needed), "{needed} missing: {names:?}");
+    for needed in [
+        "manifest.json",
+        "popup.html",
+        "popup.js",
+        "common.js",
+        "options.html",
+        "background.js",
+    ] {
+        assert!(
+            names.iter().any(|n| n == needed),
+            "{needed} missing: {names:?}"
+        );
     }
     serde_json::from_slice(&std::fs::read(unpacked.join("manifest.json")).expect("manifest"))
         .expect("json")
@@ -122,7 +140,11 @@ async fn the_extension_popup_asks_cortex_in_headless_chromium() {
 
     // The popup asks and shows the answer as on the web page, with its permalink.
     d.go(&format!("{base}/popup.html")).await;
-    set_value(d.find("#q").await.expect("ask box"), "What's our ARR by segment?".into()).await;
+    set_value(
+        d.find("#q").await.expect("ask box"),
+        "What's our ARR by segment?".into(),
+    )
+    .await;
     click(d.find("#go").await.expect("ask button")).await;
     let Some(_) = d.find("article.answer[data-status=answered]").await else {
         d.screenshot("extension-popup").await;
@@ -134,7 +156,10 @@ async fn the_extension_popup_asks_cortex_in_headless_chromium() {
     let segments = demo_sql("SELECT DISTINCT segment FROM merchants ORDER BY 1");
     for s in segments.as_array().expect("rows") {
         let s = s[0].as_str().expect("segment");
-        assert!(page.contains(&format!("<td>{s}</td>")), "segment {s} missing");
+        assert!(
+            page.contains(&format!("<td>{s}</td>")),
+            "segment {s} missing"
+        );
     }
     let link = d
         .find("a.permalink")
@@ -174,7 +199,14 @@ async fn the_extension_popup_asks_cortex_in_headless_chromium() {
     assert_eq!(text, json!("What's our ARR by segment?"));
     let q = d.find("#q").await.expect("ask box");
     let prefilled = d
-        .cmd(Method::GET, &format!("/element/{q}/property/value"), Json::Null)
+        .cmd(
+            Method::GET,
+            &format!("/element/{q}/property/value"),
+            Json::Null,
+        )
         .await;
-    assert_eq!(prefilled, json!("Give me the full picture of Blue Fox Goods"));
+    assert_eq!(
+        prefilled,
+        json!("Give me the full picture of Blue Fox Goods")
+    );
 }

@@ -51,12 +51,24 @@ async fn exercise(client: &Client) {
     names.sort_unstable();
     assert_eq!(
         names,
-        ["ask", "describe_metric", "get_answer", "list_metrics", "query_metrics", "run_skill"]
+        [
+            "ask",
+            "describe_metric",
+            "get_answer",
+            "list_metrics",
+            "query_metrics",
+            "run_skill"
+        ]
     );
-    let query_tool = tools.iter().find(|t| t.name == "query_metrics").expect("tool");
+    let query_tool = tools
+        .iter()
+        .find(|t| t.name == "query_metrics")
+        .expect("tool");
     assert_eq!(
         Json::Object((*query_tool.input_schema).clone()),
-        Json::Object(cortex::api::schema::inline_schema::<cortex::semantic::MetricQuery>()),
+        Json::Object(cortex::api::schema::inline_schema::<
+            cortex::semantic::MetricQuery,
+        >()),
         "the tool's schema is the API's MetricQuery type"
     );
     assert!(query_tool.input_schema["properties"]["metrics"].is_object());
@@ -64,7 +76,10 @@ async fn exercise(client: &Client) {
     let (err, list, _) = call(client, "list_metrics", json!({})).await;
     assert!(!err);
     let listed = list["metrics"].to_string();
-    assert!(listed.contains("\"arr\"") && !listed.contains("pipeline_arr"), "{listed}");
+    assert!(
+        listed.contains("\"arr\"") && !listed.contains("pipeline_arr"),
+        "{listed}"
+    );
 
     let (err, d, _) = call(client, "describe_metric", json!({"name": "arr"})).await;
     assert!(!err, "{d}");
@@ -85,10 +100,17 @@ async fn exercise(client: &Client) {
     assert_eq!(q["provenance"]["metrics"][0]["name"], "merchants");
     assert!(q["sql"].as_str().expect("sql").contains("merchants"));
 
-    let (err, a, text) = call(client, "ask", json!({"question": "What's our ARR by segment?"})).await;
+    let (err, a, text) = call(
+        client,
+        "ask",
+        json!({"question": "What's our ARR by segment?"}),
+    )
+    .await;
     assert!(!err, "{a}");
     assert_eq!(a["answer"]["status"], "answered");
-    assert!(a["answer"]["provenance"]["metrics"].to_string().contains("arr"));
+    assert!(a["answer"]["provenance"]["metrics"]
+        .to_string()
+        .contains("arr"));
     let id = a["id"].as_str().expect("id").to_string();
     assert!(text.contains(&format!("/a/{id}")), "{text}");
 
@@ -113,7 +135,12 @@ async fn exercise(client: &Client) {
     assert!(err);
     assert_eq!(e["error"]["code"], "invalid_request", "{e}");
     // A refused metric, by the same policy as every other path.
-    let (err, e, text) = call(client, "query_metrics", json!({"metrics": ["pipeline_arr"]})).await;
+    let (err, e, text) = call(
+        client,
+        "query_metrics",
+        json!({"metrics": ["pipeline_arr"]}),
+    )
+    .await;
     assert!(err);
     assert_eq!(e["error"]["code"], "metric_forbidden", "{e}");
     assert!(text.contains("restricted"), "{text}");
@@ -126,8 +153,13 @@ async fn exercise(client: &Client) {
     let uris: Vec<&str> = resources.iter().map(|r| r.uri.as_str()).collect();
     assert!(uris.contains(&"cortex://metrics"), "{uris:?}");
     assert!(uris.contains(&"cortex://context/glossary.md"), "{uris:?}");
-    assert!(!uris.iter().any(|u| u.contains("people") || u.contains("policy")));
-    assert!(uris.contains(&format!("cortex://answers/{id}").as_str()), "{uris:?}");
+    assert!(!uris
+        .iter()
+        .any(|u| u.contains("people") || u.contains("policy")));
+    assert!(
+        uris.contains(&format!("cortex://answers/{id}").as_str()),
+        "{uris:?}"
+    );
     let catalog = client
         .read_resource(ReadResourceRequestParams::new("cortex://metrics"))
         .await
@@ -137,7 +169,10 @@ async fn exercise(client: &Client) {
 
     // Prompts: one per skill, with its parameters.
     let prompts = client.list_all_prompts().await.expect("prompts");
-    let okr = prompts.iter().find(|p| p.name == "okr_progress").expect("prompt");
+    let okr = prompts
+        .iter()
+        .find(|p| p.name == "okr_progress")
+        .expect("prompt");
     assert!(okr
         .arguments
         .as_ref()
@@ -150,7 +185,10 @@ async fn exercise(client: &Client) {
         .await
         .expect("prompt");
     let text = serde_json::to_string(&p.messages).expect("json");
-    assert!(text.contains("run_skill") && text.contains("okr_progress"), "{text}");
+    assert!(
+        text.contains("run_skill") && text.contains("okr_progress"),
+        "{text}"
+    );
 }
 
 /// The calls the state database audited for Ava over MCP.
@@ -167,8 +205,18 @@ fn audited(state_db: &std::path::Path) -> Vec<(String, String)> {
 }
 
 fn assert_audited(calls: &[(String, String)]) {
-    for tool in ["list_metrics", "describe_metric", "query_metrics", "ask", "run_skill", "get_answer"] {
-        assert!(calls.iter().any(|(op, o)| op == tool && o == "ok"), "{tool} not audited: {calls:?}");
+    for tool in [
+        "list_metrics",
+        "describe_metric",
+        "query_metrics",
+        "ask",
+        "run_skill",
+        "get_answer",
+    ] {
+        assert!(
+            calls.iter().any(|(op, o)| op == tool && o == "ok"),
+            "{tool} not audited: {calls:?}"
+        );
     }
     assert!(calls
         .iter()
@@ -224,6 +272,9 @@ async fn mcp_over_stdio_as_the_configured_person() {
     exercise(&client).await;
     client.cancel().await.expect("close");
     let status = child.wait().await.expect("exit");
-    assert!(status.success(), "cortex mcp ends when the client leaves: {status}");
+    assert!(
+        status.success(),
+        "cortex mcp ends when the client leaves: {status}"
+    );
     assert_audited(&audited(&db));
 }
