@@ -4,6 +4,8 @@
   const s = await Cortex.settings();
   document.getElementById("url").value = s.url;
   document.getElementById("token").value = s.token;
+  // Filled in: the form may be used (tests wait for this).
+  document.getElementById("settings").dataset.loaded = "1";
   document.getElementById("settings").addEventListener("submit", async (e) => {
     e.preventDefault();
     const url = document.getElementById("url").value.trim().replace(/\/+$/, "");

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::answer::{Answer, MetricInfo, Provenance};
+use crate::answer::{Answer, Provenance};
 use crate::semantic::{MetricQuery, Unit};
 use crate::warehouse::Value;
 
@@ -159,18 +159,6 @@ pub struct ErrorBody {
 
 impl From<&crate::semantic::Metric> for MetricSummary {
     fn from(m: &crate::semantic::Metric) -> Self {
-        MetricSummary {
-            name: m.name.clone(),
-            label: m.label.clone(),
-            description: m.description.clone(),
-            owner: m.owner.clone(),
-            unit: m.unit,
-        }
-    }
-}
-
-impl From<&MetricInfo> for MetricSummary {
-    fn from(m: &MetricInfo) -> Self {
         MetricSummary {
             name: m.name.clone(),
             label: m.label.clone(),

@@ -125,7 +125,10 @@ async fn the_extension_popup_asks_cortex_in_headless_chromium() {
     // Settings: the URL defaults to the Cortex the package was built for; the token is
     // stored in chrome.storage.
     d.go(&format!("{base}/options.html")).await;
-    let url_input = d.find("#url").await.expect("the options page loads");
+    d.find("#settings[data-loaded]")
+        .await
+        .expect("the options page loads its settings");
+    let url_input = d.find("#url").await.expect("the URL field");
     let shown = d
         .cmd(
             Method::GET,
