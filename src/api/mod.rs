@@ -140,7 +140,7 @@ impl Api {
     }
 
     /// Takes one request from the caller's bucket.
-    pub fn rate_check(&self, caller: &Caller) -> Result<(), Response> {
+    pub fn rate_check(&self, caller: &Caller) -> Result<(), Box<Response>> {
         self.limiter
             .check(&caller.limit_key(), Instant::now())
             .map_err(|wait| {
@@ -154,7 +154,7 @@ impl Api {
                 if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
                     res.headers_mut().insert(header::RETRY_AFTER, v);
                 }
-                res
+                Box::new(res)
             })
     }
 
@@ -212,7 +212,7 @@ pub async fn authenticate(State(api): State<Arc<Api>>, mut req: Request, next: N
     };
     if let Err(res) = api.rate_check(&caller) {
         warn!(requester = %caller.requester, token = ?caller.token_id, "API rate limit reached");
-        return res;
+        return *res;
     }
     let surface = if req.uri().path().starts_with("/mcp") {
         "mcp"
