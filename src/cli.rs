@@ -84,6 +84,53 @@ pub enum Command {
     /// Signals (signals/*.yaml): evaluate and deliver.
     #[command(subcommand)]
     Signals(SignalsCommand),
+    /// API tokens for `/api/v1` and `/mcp`: one per person, shown once, stored hashed.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Serve MCP over stdio for a desktop LLM client (Claude Desktop, Cursor...), as one
+    /// person: the access policy and the audit log see them.
+    Mcp(McpArgs),
+    /// The browser extension (Manifest V3): `cortex extension pack`.
+    #[command(subcommand)]
+    Extension(ExtensionCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ExtensionCommand {
+    /// Write the extension as a zip for the Chrome Web Store (private listing) or an
+    /// enterprise policy install, allowed to reach only this Cortex's /api/v1.
+    Pack {
+        /// The zip to write.
+        #[arg(long, value_name = "FILE", default_value = "cortex-extension.zip")]
+        out: PathBuf,
+        /// The Cortex the extension talks to (default: `[server] public_url`).
+        #[arg(long, value_name = "URL")]
+        url: Option<String>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct McpArgs {
+    /// The person (email or Slack id in context/people.yaml); default `[server] default_user`.
+    #[arg(long, env = "CORTEX_MCP_USER", value_name = "EMAIL")]
+    pub user: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a token for a person in context/people.yaml; prints it once.
+    Create {
+        /// The person's email (or Slack id) in context/people.yaml.
+        #[arg(long, value_name = "EMAIL")]
+        user: String,
+        /// A name to recognise it by ("laptop", "extension").
+        #[arg(long, default_value = "api")]
+        name: String,
+    },
+    /// Revoke a token by its id (from `cortex token list`).
+    Revoke { id: i64 },
+    /// List tokens: id, person, name, created, last used, revoked (never the secret).
+    List,
 }
 
 #[derive(Debug, Subcommand)]
@@ -442,6 +489,27 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Brief(a) => cmd_brief(config, a, g.today),
+        Command::Token(t) => cmd_token(&config, t),
+        Command::Extension(ExtensionCommand::Pack { out, url }) => {
+            let url = url.unwrap_or_else(|| config.server.base_url());
+            let origin = crate::api::extension::origin(&url)?;
+            let zip = crate::api::extension::pack(&origin)?;
+            std::fs::write(&out, &zip)
+                .with_context(|| format!("cannot write {}", out.display()))?;
+            println!("wrote {} ({} bytes) for {origin}", out.display(), zip.len());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Mcp(a) => {
+            let user = a.user.unwrap_or_else(|| {
+                let d = &config.server.default_user;
+                d.strip_prefix("web:").unwrap_or(d).to_string()
+            });
+            tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?
+                .block_on(crate::mcp::serve_stdio(config, &user, g.today))?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Signals(SignalsCommand::Run { dry_run }) => {
             cmd_signals(config, dry_run, today, g.today)
         }
@@ -586,6 +654,64 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// `cortex token create|revoke|list`.
+fn cmd_token(config: &Config, cmd: TokenCommand) -> Result<ExitCode> {
+    let log = crate::warehouse::AuditLog::open(&config.state_db).with_context(|| {
+        format!(
+            "cannot open the state database at {}",
+            config.state_db.display()
+        )
+    })?;
+    let tokens = crate::api::tokens::Tokens::open(log)?;
+    let mut out = std::io::stdout().lock();
+    match cmd {
+        TokenCommand::Create { user, name } => {
+            let layer = load_layer(&config.metrics_file())?;
+            let ctx = crate::context::Context::load(&config.project.join("context"), &layer)
+                .map_err(|d| anyhow::anyhow!("context/ has problems:\n{d}"))?;
+            let user = user.trim();
+            if ctx
+                .person_by_email(user)
+                .or_else(|| ctx.person(user))
+                .is_none()
+            {
+                anyhow::bail!("{user} is not in context/people.yaml; a token stands for a person the access policy knows");
+            }
+            let (id, secret) = tokens.create(user, &name)?;
+            writeln!(out, "{secret}")?;
+            eprintln!(
+                "token {id} for {user} ({name}). It is shown only now: store it somewhere safe."
+            );
+        }
+        TokenCommand::Revoke { id } => {
+            if !tokens.revoke(id)? {
+                anyhow::bail!("no live token has id {id} (see `cortex token list`)");
+            }
+            writeln!(out, "revoked token {id}")?;
+        }
+        TokenCommand::List => {
+            writeln!(
+                out,
+                "{:>4}  {:<32} {:<16} {:<20} {:<20} revoked",
+                "id", "user", "name", "created", "last used"
+            )?;
+            for t in tokens.list()? {
+                writeln!(
+                    out,
+                    "{:>4}  {:<32} {:<16} {:<20} {:<20} {}",
+                    t.id,
+                    t.user,
+                    t.name,
+                    t.created_at,
+                    t.last_used_at.as_deref().unwrap_or("never"),
+                    t.revoked_at.as_deref().unwrap_or("no"),
+                )?;
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// The scheduler's clock: the system's, or one starting at `now` (`CORTEX_NOW`, tests).

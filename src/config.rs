@@ -51,6 +51,19 @@ struct RawConfig {
     schedule: Option<RawSchedule>,
     /// Linear: where "File Linear task" files issues.
     linear: Option<RawLinear>,
+    /// The JSON API (`/api/v1`) and the MCP endpoint: rate limit and the extension's origin.
+    api: Option<RawApi>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawApi {
+    /// Requests a minute per token (or per signed-in person), in bursts of that many
+    /// (default 60; 0 turns the limit off).
+    rate_per_minute: Option<u32>,
+    /// The browser extension's origin (`chrome-extension://<id>`): the only origin that
+    /// gets CORS headers.
+    extension_origin: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -280,6 +293,17 @@ pub struct ServerConfig {
     pub identity_secret: Option<Secret>,
     /// Serve the Slack endpoints on this separate address instead of the web site's.
     pub slack_listen: Option<String>,
+    /// The JSON API and MCP endpoint (`[api]`).
+    pub api: ApiSettings,
+}
+
+/// `[api]`: the JSON API's rate limit and the one origin allowed to call it from a browser.
+#[derive(Debug, Clone, Default)]
+pub struct ApiSettings {
+    /// Requests a minute per token or person (0: no limit).
+    pub rate_per_minute: u32,
+    /// The browser extension's origin (`chrome-extension://<id>`); no CORS when unset.
+    pub extension_origin: Option<String>,
 }
 
 impl ServerConfig {
@@ -451,6 +475,15 @@ impl Config {
                 .or(raw_server.identity_secret)
                 .map(Secret::new),
             slack_listen: env("CORTEX_SLACK_LISTEN").or(raw_server.slack_listen),
+            api: {
+                let raw_api = raw.api.unwrap_or_default();
+                ApiSettings {
+                    rate_per_minute: raw_api.rate_per_minute.unwrap_or(60),
+                    extension_origin: env("CORTEX_EXTENSION_ORIGIN")
+                        .or(raw_api.extension_origin)
+                        .map(|o| o.trim_end_matches('/').to_string()),
+                }
+            },
         };
         let raw_notion = raw.notion.unwrap_or_default();
         let notion = env("CORTEX_NOTION_TOKEN")

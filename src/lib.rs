@@ -5,6 +5,7 @@
 //!
 //! # Layout
 //!
+//! - [`api`]: the versioned JSON API (`/api/v1`): tokens, rate limits, CORS, OpenAPI.
 //! - [`actions`]: external writes (Linear issues, Notion pages, Slack posts) and their deliverers.
 //! - [`answer`]: `Answer`, the typed result of a question, and `ask`, which produces it.
 //! - [`bench`]: `cortex bench`, speed and memory of the engine against raw DuckDB.
@@ -26,6 +27,7 @@
 //! - [`import`]: other semantic layers (dbt MetricFlow) in and out of metrics.yaml.
 //! - [`load`]: `cortex load`, a project's warehouse from its load.sql and CSV files.
 //! - [`notion`]: Notion through notion-client: pages and databases synced into context, answers published.
+//! - [`mcp`]: the MCP server (rmcp): the API's operations as tools, over stdio and `/mcp`.
 //! - [`llm`]: the optional LLM (async-openai): tool-calling router and narrator, with fallbacks.
 //! - [`outbox`]: the durable outbox every external write goes through (retries, dead letters).
 //! - [`policy`]: who may see what (`context/policy.yaml`), enforced in the engine and the warehouse.
@@ -39,6 +41,7 @@
 
 pub mod actions;
 pub mod answer;
+pub mod api;
 pub mod bench;
 pub mod cli;
 pub mod config;
@@ -52,6 +55,7 @@ pub mod fuzzy;
 pub mod import;
 pub mod llm;
 pub mod load;
+pub mod mcp;
 pub mod notion;
 pub mod outbox;
 pub mod planner;

@@ -61,6 +61,10 @@ pub async fn build(config: Config, today: Option<chrono::NaiveDate>) -> anyhow::
         .context("startup panicked")??;
     let svc = Arc::new(Service::new(rt, llm, today)?);
     let mut router = crate::web::routes(Arc::clone(&svc))?;
+    let api = Arc::new(crate::api::Api::new(Arc::clone(&svc))?);
+    router = router
+        .merge(crate::api::routes_for(Arc::clone(&api)))
+        .merge(crate::mcp::routes(Arc::clone(&api)));
     let mut slack_router = None;
     let mut transports = Transports {
         http_events: false,

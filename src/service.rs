@@ -302,6 +302,13 @@ impl Service {
         self.remember(id, a, body_html, nonce)
     }
 
+    /// Records an answer made outside [`Service::ask`] (a skill run with its parameters
+    /// given, from the API or MCP) the way every answer is: made safe, rendered, stored.
+    /// Blocking: call it off the async threads.
+    pub fn record(&self, r: &Request, a: Answer) -> Asked {
+        self.finish(r, a, None)
+    }
+
     /// Keeps the answer for its buttons (the newest `CACHE` answers).
     fn remember(&self, id: String, a: Answer, body_html: String, nonce: String) -> Asked {
         let answer = Arc::new(a);

@@ -17,7 +17,7 @@ pub use crate::semantic::{Column, ColumnRole, Grain, MetricQuery, TimeRange, Uni
 pub use crate::warehouse::Value;
 
 /// How the question ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     Answered,
@@ -28,7 +28,7 @@ pub enum Status {
 }
 
 /// One metric's definition, as shown under every answer.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct MetricInfo {
     pub name: String,
     pub label: String,
@@ -55,14 +55,14 @@ impl MetricInfo {
 }
 
 /// One SQL statement behind the numbers, with what it computed.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Statement {
     pub label: String,
     pub sql: String,
 }
 
 /// Where the numbers come from.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default, schemars::JsonSchema)]
 pub struct Provenance {
     pub metrics: Vec<MetricInfo>,
     pub filters: Vec<String>,
@@ -81,7 +81,7 @@ pub struct Provenance {
 }
 
 /// What a table column holds, which decides how its cells read and align.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Role {
     /// A time bucket (its first day), shown by grain: "Jan 2026".
@@ -127,7 +127,7 @@ impl Role {
 }
 
 /// A column of a [`Table`]: its name in the data, the label people read, and its role.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct TableColumn {
     pub name: String,
     pub label: String,
@@ -135,7 +135,7 @@ pub struct TableColumn {
 }
 
 /// A table of typed cells.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Table {
     /// A name templates can refer to (the skill step it came from).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -153,7 +153,7 @@ pub struct Table {
 }
 
 /// A headline number.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Kpi {
     /// A name templates can refer to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -167,14 +167,14 @@ pub struct Kpi {
 }
 
 /// A labelled fact ("CSM: Dana Reyes").
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Fact {
     pub label: String,
     pub value: String,
 }
 
 /// What kind of sentences a [`Section::Notes`] holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum NoteKind {
     Finding,
@@ -184,7 +184,7 @@ pub enum NoteKind {
 
 /// A task a skill proposes for a finding or recommendation (`task:` on its rule): filed
 /// as a Linear issue only when a person clicks "File Linear task".
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ProposedTask {
     /// The issue title, from the rule's `task` template.
     pub title: String,
@@ -202,7 +202,7 @@ fn default_priority() -> u8 {
 }
 
 /// What kind of picture fits the data.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ChartKind {
     /// One value per category (horizontal bars, in the answer's order).
@@ -214,7 +214,7 @@ pub enum ChartKind {
 }
 
 /// One named series of values, aligned with the chart's categories.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Series {
     pub name: String,
     pub values: Vec<Option<f64>>,
@@ -224,14 +224,14 @@ pub struct Series {
 }
 
 /// A horizontal line across a chart ("Target $150M").
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Reference {
     pub label: String,
     pub value: f64,
 }
 
 /// Chart data, independent of how it is drawn.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Chart {
     pub kind: ChartKind,
     pub title: String,
@@ -251,7 +251,7 @@ pub struct Chart {
 }
 
 /// One segment's progress against its share of an OKR.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SegmentProgress {
     pub name: String,
     pub current: Option<f64>,
@@ -262,7 +262,7 @@ pub struct SegmentProgress {
 }
 
 /// An OKR's progress: where it is, where it is heading, and against what target.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct OkrProgress {
     pub title: String,
     pub metric_label: String,
@@ -281,7 +281,7 @@ pub struct OkrProgress {
 }
 
 /// One part of an answer, in reading order.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Section {
     Kpis {
@@ -319,7 +319,7 @@ impl Section {
 
 /// The answer to a question: typed data, no formatting except `text`, which the text
 /// renderer fills in once, when the answer is finished.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Answer {
     pub question: String,
     pub status: Status,

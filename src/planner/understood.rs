@@ -4,7 +4,8 @@
 use serde::{Deserialize, Serialize};
 
 /// What a phrase of the question was used as.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[schemars(rename = "UnderstoodRole")]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     Metric,
@@ -34,7 +35,7 @@ impl Role {
 }
 
 /// One phrase of the question and what it became.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Understood {
     /// The words as asked (lowercased).
     pub phrase: String,

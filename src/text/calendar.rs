@@ -9,7 +9,7 @@ use chrono::{Datelike, Duration, Months, NaiveDate};
 use serde::{Deserialize, Serialize};
 
 /// Time grain of a bucketed query. Weeks start on Monday.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Hash, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Grain {
     Day,
@@ -66,7 +66,7 @@ impl fmt::Display for Grain {
 }
 
 /// An inclusive range of dates.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TimeRange {
     /// The first day.

@@ -9,6 +9,7 @@
 )]
 
 mod acme;
+mod api;
 mod ask;
 mod cache;
 mod check;
@@ -16,11 +17,13 @@ mod cli;
 mod compiler;
 mod conformance;
 mod demo;
+mod extension;
 mod grains;
 mod helpers;
 mod import;
 mod linear;
 mod llm;
+mod mcp;
 mod mf;
 mod notion;
 mod outbox;

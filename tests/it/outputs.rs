@@ -318,7 +318,7 @@ async fn the_web_site_takes_the_asker_from_the_proxy_header() {
 }
 
 /// A minimal WebDriver client over HTTP (chromedriver).
-struct Driver {
+pub(crate) struct Driver {
     http: reqwest::Client,
     base: String,
     session: String,
@@ -326,7 +326,7 @@ struct Driver {
 }
 
 impl Driver {
-    async fn cmd(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
+    pub(crate) async fn cmd(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
         let url = format!("{}/session/{}{path}", self.base, self.session);
         let mut req = self.http.request(method.clone(), url);
         if method == reqwest::Method::POST {
@@ -338,13 +338,13 @@ impl Driver {
         let v: Value = r.json().await.expect("json");
         v["value"].clone()
     }
-    async fn go(&self, url: &str) {
+    pub(crate) async fn go(&self, url: &str) {
         let v = self
             .cmd(reqwest::Method::POST, "/url", json!({"url": url}))
             .await;
         assert!(v.get("error").is_none(), "navigating to {url}: {v}");
     }
-    async fn find(&self, css: &str) -> Option<String> {
+    pub(crate) async fn find(&self, css: &str) -> Option<String> {
         let v = self
             .cmd(
                 reqwest::Method::POST,
@@ -356,13 +356,13 @@ impl Driver {
             .as_str()
             .map(str::to_string)
     }
-    async fn source(&self) -> String {
+    pub(crate) async fn source(&self) -> String {
         let v = self.cmd(reqwest::Method::GET, "/source", Value::Null).await;
         v.as_str()
             .unwrap_or_else(|| panic!("page source: {v}"))
             .to_string()
     }
-    async fn screenshot(&self, name: &str) {
+    pub(crate) async fn screenshot(&self, name: &str) {
         let v = self
             .cmd(reqwest::Method::GET, "/screenshot", Value::Null)
             .await;
@@ -381,6 +381,11 @@ impl Drop for Driver {
 }
 
 async fn start_driver() -> Option<Driver> {
+    start_driver_with(&[]).await
+}
+
+/// [`start_driver`] with more Chromium arguments (e.g. `--load-extension`).
+pub(crate) async fn start_driver_with(extra: &[String]) -> Option<Driver> {
     let bin = ["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"]
         .into_iter()
         .find(|p| std::path::Path::new(p).exists());
@@ -411,6 +416,14 @@ async fn start_driver() -> Option<Driver> {
         "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
                  "--disable-dev-shm-usage", "--window-size=1200,1600"]}}}});
+    let mut caps = caps;
+    if !extra.is_empty() {
+        let opts = &mut caps["capabilities"]["alwaysMatch"]["goog:chromeOptions"];
+        if let Some(args) = opts["args"].as_array_mut() {
+            args.extend(extra.iter().map(|a| json!(a)));
+        }
+        opts["excludeSwitches"] = json!(["disable-extensions"]);
+    }
     // chromedriver needs a moment to listen: retry the connection until it answers.
     let mut session = None;
     for _ in 0..100 {
