@@ -34,9 +34,16 @@ pub struct QuerySchema {
     /// Conditions on dimensions, all of which must hold.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub filters: Vec<ConditionSchema>,
+    /// Boolean combinations of conditions (any / all / not), each of which must hold as
+    /// well as `filters`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub where_exprs: Vec<FilterSchema>,
     /// Inclusive date range on each metric's time dimension.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub time_range: Option<TimeRange>,
+    /// Also report each metric that long before (`1 year`, `1 month`) as `<metric>__prior`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prior: Option<String>,
     /// Sort order; ties and the rest are ordered by the time bucket and group-bys.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub order: Vec<OrderSchema>,
@@ -44,6 +51,44 @@ pub struct QuerySchema {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0))]
     pub limit: Option<u64>,
+}
+
+/// A boolean combination of conditions.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+#[schemars(rename = "Filter")]
+pub enum FilterSchema {
+    Cond(ConditionSchema),
+    All(Vec<FilterSchema>),
+    Any(Vec<FilterSchema>),
+    Not(Box<FilterSchema>),
+}
+
+impl FilterSchema {
+    /// Exhaustive: a new kind of filter must be mirrored.
+    pub fn of(f: &crate::semantic::Filter) -> FilterSchema {
+        use crate::semantic::Filter;
+        match f {
+            Filter::Cond(c) => FilterSchema::Cond(condition_of(c)),
+            Filter::All(v) => FilterSchema::All(v.iter().map(FilterSchema::of).collect()),
+            Filter::Any(v) => FilterSchema::Any(v.iter().map(FilterSchema::of).collect()),
+            Filter::Not(x) => FilterSchema::Not(Box::new(FilterSchema::of(x))),
+        }
+    }
+}
+
+fn condition_of(
+    Condition {
+        dimension,
+        op,
+        values,
+    }: &Condition,
+) -> ConditionSchema {
+    ConditionSchema {
+        dimension: dimension.clone(),
+        op: OpSchema::of(*op),
+        values: values.iter().map(LiteralSchema::of).collect(),
+    }
 }
 
 /// `dimension op value(s)`, e.g. `segment = Enterprise`.
@@ -155,7 +200,9 @@ pub fn mirror_of_query(q: &MetricQuery) -> QuerySchema {
         group_by,
         grain,
         filters,
+        where_exprs,
         time_range,
+        prior,
         order,
         limit,
     } = q.clone();
@@ -163,21 +210,10 @@ pub fn mirror_of_query(q: &MetricQuery) -> QuerySchema {
         metrics,
         group_by,
         grain,
-        filters: filters
-            .iter()
-            .map(
-                |Condition {
-                     dimension,
-                     op,
-                     values,
-                 }| ConditionSchema {
-                    dimension: dimension.clone(),
-                    op: OpSchema::of(*op),
-                    values: values.iter().map(LiteralSchema::of).collect(),
-                },
-            )
-            .collect(),
+        filters: filters.iter().map(condition_of).collect(),
+        where_exprs: where_exprs.iter().map(FilterSchema::of).collect(),
         time_range,
+        prior,
         order: order
             .into_iter()
             .map(|OrderBy { field, desc }| OrderSchema { field, desc })
