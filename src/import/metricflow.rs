@@ -653,6 +653,10 @@ pub fn import_dir(dir: &Path) -> Result<Imported, ImportError> {
         })?;
         file.filters = e.filters;
         file.ignore = e.ignore;
+        if e.no_time_spine {
+            // The project configuration only carried custom grains' calendars.
+            file.time_spine = None;
+        }
     }
     let imported = Imported {
         file,
@@ -1608,6 +1612,9 @@ struct Extras {
     filters: Vec<crate::semantic::raw::RawNamedFilter>,
     #[serde(default)]
     ignore: Vec<String>,
+    /// metrics.yaml had no `time_spine:` (the exported spines are custom grains' calendars).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    no_time_spine: bool,
 }
 
 pub use export::{export, Exported};

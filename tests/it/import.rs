@@ -58,19 +58,33 @@ fn every_metricflow_metric_is_imported_or_listed_with_its_file_and_line() {
             assert!(!d.reason.is_empty(), "{d}");
         }
     }
-    // A conversion metric is dropped at its own name's line.
+    // A conversion metric is carried with its parameters; one with a filter on it (not
+    // supported yet) is listed at its filter's line.
     let conv = imported
+        .file
+        .metrics
+        .iter()
+        .find(|m| m.name == "visit_buy_conversion_rate_7days")
+        .expect("the conversion metric is imported");
+    let c = conv.conversion.as_ref().expect("conversion parameters");
+    assert_eq!(
+        (
+            c.base_measure.as_str(),
+            c.conversion_measure.as_str(),
+            c.entity.as_str()
+        ),
+        ("visits", "buys", "user")
+    );
+    assert_eq!(c.window.as_deref(), Some("7 days"));
+    let filtered = imported
         .dropped
         .iter()
-        .find(|d| d.what == "metric visit_buy_conversion_rate_7days")
-        .expect("the conversion metric is listed");
-    assert!(conv.reason.contains("conversion"), "{conv}");
-    let conv_text = std::fs::read_to_string(&conv.file).unwrap();
-    let line = conv_text.lines().nth(conv.line - 1).unwrap();
-    assert!(
-        line.contains("visit_buy_conversion_rate_7days"),
-        "{conv}: {line}"
-    );
+        .find(|d| d.what == "metric visit_buy_conversion_rate_with_filter")
+        .expect("the filtered conversion metric is listed");
+    assert!(filtered.reason.contains("conversion"), "{filtered}");
+    let conv_text = std::fs::read_to_string(&filtered.file).unwrap();
+    let line = conv_text.lines().nth(filtered.line - 1).unwrap();
+    assert!(line.contains("filter"), "{filtered}: {line}");
     // A derived metric with a time offset is dropped at the offset's line.
     let offset = imported
         .dropped
@@ -80,19 +94,21 @@ fn every_metricflow_metric_is_imported_or_listed_with_its_file_and_line() {
     let offset_text = std::fs::read_to_string(&offset.file).unwrap();
     let line = offset_text.lines().nth(offset.line - 1).unwrap();
     assert!(line.contains("offset_window"), "{offset}: {line}");
-    // A semi-additive measure is dropped at its line in its semantic model's file.
+    // A semi-additive measure is carried with its non-additive dimension.
     let semi = imported
-        .dropped
+        .file
+        .semantic_models
         .iter()
-        .find(|d| d.what == "measure total_account_balance_first_day")
-        .expect("the semi-additive measure is listed");
-    assert!(semi.file.ends_with("accounts_source.yaml"), "{semi}");
-    let semi_text = std::fs::read_to_string(&semi.file).unwrap();
-    assert!(semi_text
-        .lines()
-        .nth(semi.line - 1)
-        .unwrap()
-        .contains("total_account_balance_first_day"));
+        .flat_map(|m| &m.measures)
+        .find(|m| m.name == "current_account_balance_by_user")
+        .expect("the semi-additive measure is imported");
+    let n = semi
+        .non_additive_dimension
+        .as_ref()
+        .expect("non_additive_dimension");
+    assert_eq!(n.name, "ds");
+    assert_eq!(n.window_choice, cortex::semantic::raw::WindowChoice::Max);
+    assert_eq!(n.window_groupings, vec!["user".to_string()]);
     // What was kept loads, Jinja filters turned into conditions.
     let instant = imported
         .file

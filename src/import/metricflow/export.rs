@@ -175,6 +175,7 @@ pub fn export(metrics: &Path, out: &Path) -> Result<Exported, ImportError> {
     let extras = Extras {
         filters: file.filters.clone(),
         ignore: file.ignore.clone(),
+        no_time_spine: file.time_spine.is_none() && !file.custom_grains.is_empty(),
     };
     let json =
         serde_json::to_string_pretty(&extras).map_err(|e| ImportError::Invalid(e.to_string()))?;
