@@ -406,17 +406,7 @@ async fn get_answer(
             return e.into_response();
         }
         return match api.svc.pdf(bare).await {
-            Ok((name, pdf)) => (
-                [
-                    (header::CONTENT_TYPE, "application/pdf".to_string()),
-                    (
-                        header::CONTENT_DISPOSITION,
-                        format!("inline; filename=\"{name}\""),
-                    ),
-                ],
-                pdf,
-            )
-                .into_response(),
+            Ok((name, pdf)) => crate::web::pdf_response(&name, pdf),
             Err(e) => ApiError::new(StatusCode::NOT_FOUND, "not_found", e).into_response(),
         };
     }

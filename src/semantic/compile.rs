@@ -673,39 +673,24 @@ fn plan_dims(
         }
         (n, _) => n.to_string(),
     };
-    for c in extra_filters.iter().chain(&query.filters) {
-        let d = resolve_or_timed(
-            layer,
-            model,
-            &reached,
-            what,
-            own_time,
-            &name_of(c),
-            &mut nodes,
-        )?;
+    // Resolves a filter's dimension and checks its values against the dimension's type.
+    let checked = |c: &Condition, nodes: &mut Vec<Node>| -> Result<DimRef, CompileError> {
+        let d = resolve_or_timed(layer, model, &reached, what, own_time, &name_of(c), nodes)?;
         check_literals(&d, c)?;
-        filters.push((d, c.clone()));
+        Ok(d)
+    };
+    for c in extra_filters.iter().chain(&query.filters) {
+        filters.push((checked(c, &mut nodes)?, c.clone()));
     }
     let mut exprs = Vec::new();
     let mut expr_dims = Vec::new();
     for f in &query.where_exprs {
         let mut conds = Vec::new();
         f.conditions(&mut conds);
-        let mut dims = Vec::new();
-        for c in conds {
-            check_arity(c)?;
-            let d = resolve_or_timed(
-                layer,
-                model,
-                &reached,
-                what,
-                own_time,
-                &name_of(c),
-                &mut nodes,
-            )?;
-            check_literals(&d, c)?;
-            dims.push(d);
-        }
+        let dims = conds
+            .into_iter()
+            .map(|c| checked(c, &mut nodes))
+            .collect::<Result<Vec<_>, _>>()?;
         let mut next = dims.iter();
         exprs.push(f.to_sql(&mut |c| match next.next() {
             Some(d) => condition_sql(&filter_col(layer, d), d, c),

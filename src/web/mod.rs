@@ -350,17 +350,7 @@ async fn permalink(
     }
     if let Some(id) = id.strip_suffix(".pdf") {
         return match w.svc.pdf(id).await {
-            Ok((name, pdf)) => (
-                [
-                    (header::CONTENT_TYPE, "application/pdf".to_string()),
-                    (
-                        header::CONTENT_DISPOSITION,
-                        format!("inline; filename=\"{name}\""),
-                    ),
-                ],
-                pdf,
-            )
-                .into_response(),
+            Ok((name, pdf)) => pdf_response(&name, pdf),
             Err(e) => not_found(&e),
         };
     }
@@ -665,6 +655,21 @@ async fn cache_stats(State(w): State<Web>) -> Response {
 /// An error page with a status: the message only, never server details.
 fn refused(status: StatusCode, msg: &str) -> Response {
     message_page(status, "Sorry", msg)
+}
+
+/// An answer's PDF, shown inline under its file name (the web page and the API).
+pub fn pdf_response(name: &str, pdf: Vec<u8>) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "application/pdf".to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("inline; filename=\"{name}\""),
+            ),
+        ],
+        pdf,
+    )
+        .into_response()
 }
 
 fn not_found(msg: &str) -> Response {
