@@ -163,13 +163,21 @@ fn translate(case: &J, layer: &SemanticLayer) -> Result<Translated, String> {
                     let g = cortex::semantic::timespine::default_grain(layer, &query.metrics);
                     (g, format!("metric_time__{g}"))
                 }
-                Some(p) => (
-                    grain_of(p).ok_or_else(|| format!("metric_time at {p} grain"))?,
-                    n.clone(),
-                ),
+                Some(p) => match grain_of(p) {
+                    Some(g) => (g, n.clone()),
+                    None => {
+                        // Sub-daily, custom and date-part buckets of metric time are group-bys.
+                        group_names.push((n.clone(), n.clone()));
+                        query.group_by.push(n.clone());
+                        continue;
+                    }
+                },
             };
             if query.grain.is_some_and(|x| x != g) {
-                return Err("several grains in one query".into());
+                // Another calendar grain of metric time besides the axis: a group-by.
+                group_names.push((n.clone(), n.clone()));
+                query.group_by.push(n.clone());
+                continue;
             }
             query.grain = Some(g);
             grain_column = Some(column);
@@ -609,6 +617,6 @@ fn metricflow_cases_pass_or_are_unsupported_never_wrong() {
         wrong.join("\n\n")
     );
     // The floor only rises: a change that loses a passing case fails here.
-    assert!(total[0] >= 178, "pass count fell to {}", total[0]);
+    assert!(total[0] >= 183, "pass count fell to {}", total[0]);
     assert!(mean_us < 1000, "compiling takes {mean_us} µs per query");
 }
