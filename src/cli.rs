@@ -169,6 +169,22 @@ pub enum ExportTo {
         /// The directory to write (created if missing).
         dir: PathBuf,
     },
+    /// A Snowflake Cortex Analyst semantic model (one YAML file). Metrics it cannot express
+    /// are listed on stderr.
+    Snowflake {
+        /// Write the YAML here instead of printing it.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// The semantic model's name.
+        #[arg(long, default_value = "cortex")]
+        name: String,
+        /// The Snowflake database holding the tables.
+        #[arg(long, default_value = "ANALYTICS")]
+        database: String,
+        /// The Snowflake schema holding the tables.
+        #[arg(long, default_value = "PUBLIC")]
+        schema: String,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -540,6 +556,33 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             let ex = crate::import::metricflow::export(&config.metrics_file(), &dir)?;
             for f in &ex.files {
                 println!("wrote {}", f.display());
+            }
+            for n in &ex.notes {
+                eprintln!("note: {n}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Export(ExportTo::Snowflake {
+            out,
+            name,
+            database,
+            schema,
+        }) => {
+            let layer = load_layer(&config.metrics_file())?;
+            let target = crate::import::snowflake::Target {
+                name,
+                database,
+                schema,
+            };
+            let ex = crate::import::snowflake::export(&layer, &target);
+            let yaml = ex.to_yaml();
+            match out {
+                Some(path) => {
+                    std::fs::write(&path, yaml)
+                        .with_context(|| format!("cannot write {}", path.display()))?;
+                    println!("wrote {}", path.display());
+                }
+                None => print!("{yaml}"),
             }
             for n in &ex.notes {
                 eprintln!("note: {n}");

@@ -38,6 +38,7 @@ mod signals;
 mod skills;
 mod slack;
 mod slack_bot;
+mod snowflake;
 mod timespine;
 mod warehouse;
 mod websec;
