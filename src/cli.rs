@@ -417,6 +417,10 @@ pub struct QueryArgs {
     /// Time grain: day, week, month, quarter or year.
     #[arg(long)]
     pub grain: Option<String>,
+    /// Month, quarter or year to date: each period's running total from the start of its
+    /// month (quarter, year), e.g. `--grain day --to-date month` for MTD per day.
+    #[arg(long, value_name = "GRAIN")]
+    pub to_date: Option<String>,
     /// First day of the period (inclusive).
     #[arg(long, value_name = "YYYY-MM-DD")]
     pub from: Option<NaiveDate>,
@@ -1044,6 +1048,12 @@ pub fn query_from_args(a: &QueryArgs, today: NaiveDate) -> Result<MetricQuery> {
         })?),
         None => None,
     };
+    let to_date = match &a.to_date {
+        Some(g) => Some(Grain::parse(g).with_context(|| {
+            format!("unknown --to-date grain {g:?}; use week, month, quarter or year")
+        })?),
+        None => None,
+    };
     let mut wheres = MetricQuery::default();
     for f in &a.filters {
         wheres.add_where(Filter::parse(f).map_err(anyhow::Error::msg)?);
@@ -1070,6 +1080,7 @@ pub fn query_from_args(a: &QueryArgs, today: NaiveDate) -> Result<MetricQuery> {
         order,
         limit: a.limit,
         prior: None,
+        to_date,
     })
 }
 

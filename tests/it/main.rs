@@ -40,5 +40,6 @@ mod slack;
 mod slack_bot;
 mod snowflake;
 mod timespine;
+mod to_date;
 mod warehouse;
 mod websec;
