@@ -641,6 +641,32 @@ pub fn steps(o: &DemoOptions) -> Vec<Step> {
         ),
     );
 
+    // Weekly seat counts (Mondays): a snapshot, so seats are never added up over weeks.
+    // Seats in use grow with tenure; merchants pay for a few more than they use.
+    step(
+        "seat_snapshots",
+        format!(
+            "CREATE TABLE seat_snapshots AS
+             WITH w AS (
+               SELECT CAST(d AS DATE) AS snapshot_date, row_number() OVER (ORDER BY d) AS wk
+               FROM range(CAST(date_trunc('week', {h}) AS DATE), {e} + 1, INTERVAL 7 DAY) r(d)
+               WHERE CAST(d AS DATE) >= {h}
+             ), s AS (
+               SELECT w.snapshot_date, w.wk, m.merchant_id, m.i,
+                 CASE m.segment WHEN 'SMB' THEN 1 + 3 * u(m.i, 170) WHEN 'Mid-Market' THEN 4 + 16 * u(m.i, 170)
+                      ELSE 20 + 130 * u(m.i, 170) END
+                   * (0.6 + 0.4 * least(1.0, (w.snapshot_date - m.signup_date) / 365.0)) AS seats
+               FROM w, _m2 m
+               WHERE m.signup_date <= w.snapshot_date
+                 AND (m.churned_date IS NULL OR m.churned_date > w.snapshot_date)
+             )
+             SELECT snapshot_date, merchant_id,
+               CAST(greatest(1, round(seats * (0.9 + 0.2 * u(i * 200 + wk, 171)))) AS INTEGER) AS active_seats,
+               CAST(ceil(seats * (1.15 + 0.25 * u(i, 172))) AS INTEGER) AS licensed_seats
+             FROM s ORDER BY snapshot_date, merchant_id;"
+        ),
+    );
+
     let signal = pick(
         "u(i * 10 + r, 151)",
         &[

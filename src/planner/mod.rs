@@ -30,7 +30,7 @@ use crate::fuzzy::{levenshtein, typo_budget};
 pub use crate::semantic::graph::metric_models;
 use crate::semantic::graph::{
     additive, base_count_metric, entity_column, has_time, is_average, is_median,
-    linking_identifiers, own_time, own_time_dimension, quotient, reachable,
+    linking_identifiers, own_time, own_time_dimension, point_in_time, quotient, reachable,
     reachable_dimension_names, simple_parts, split_dimensions, statistic, sum_leaves,
 };
 use crate::semantic::model::{MetricKind, SemanticLayer};
@@ -653,6 +653,8 @@ struct Draft<'a> {
     prior: Option<String>,
     /// "YTD by month": each bucket's running total from the start of its year.
     to_date: Option<Grain>,
+    /// "At the end of Q3": a moment, which only balances have.
+    at_end: bool,
     compare_word: bool,
     /// (earlier, later) when two periods are compared.
     compare: Option<(Span, Span)>,
@@ -708,6 +710,7 @@ impl<'a> Draft<'a> {
             shift_by: None,
             prior: None,
             to_date: None,
+            at_end: false,
             compare_word: false,
             compare: None,
             metrics: Vec::new(),
@@ -946,6 +949,24 @@ impl<'a> Draft<'a> {
                 self.st.used[i] = true;
             }
             record_span(&mut self.readings, &p.used, Role::Time, &period_as(p));
+            // "At the end of Q3": the period's last moment (months carry it in their label).
+            let first = p.used.iter().min().copied().unwrap_or(0);
+            if first >= 2
+                && self.st.word(first - 2) == "end"
+                && self.st.word(first - 1) == "of"
+                && !self.st.used[first - 2]
+            {
+                self.st.used[first - 2] = true;
+                self.st.used[first - 1] = true;
+                record_span(
+                    &mut self.readings,
+                    &[first - 2, first - 1],
+                    Role::Time,
+                    &format!("the last day of the period ({})", p.range.to),
+                );
+                self.at_end = true;
+            }
+            self.at_end |= p.label.starts_with("at the end of");
             let masked: Vec<String> = self
                 .st
                 .lower
@@ -3605,6 +3626,35 @@ impl<'a> Draft<'a> {
 
     /// A sum per id one level finer, and a filter that contradicts a metric's own definition, are asked about.
     fn contradictions(&mut self) -> Option<Plan> {
+        // "Tickets at the end of Q3": a count over time has no value at a moment; only
+        // balances (running totals, snapshots) do. Ask which one was meant.
+        if self.at_end {
+            let flows: Vec<&str> = self
+                .metric_ids
+                .iter()
+                .filter(|m| !point_in_time(self.layer, **m))
+                .map(|m| self.layer.metrics[*m].label.as_str())
+                .collect();
+            if let (false, Some(r)) = (flows.is_empty(), self.time_range) {
+                return Some(Plan::Clarify {
+                    question: format!(
+                        "{} {} counted over a period, not at a moment. Do you want the whole period ({} to {}), or its last day ({})?",
+                        flows.join(" and "),
+                        if flows.len() == 1 { "is" } else { "are" },
+                        r.from,
+                        r.to,
+                        r.to
+                    ),
+                    choices: Vec::new(),
+                });
+            }
+            if let (Some(r), Some(l)) = (self.time_range, &self.period_label) {
+                if !l.starts_with("at the end of") {
+                    self.period_label =
+                        Some(format!("at the end of {} ({})", short_label(l), r.to));
+                }
+            }
+        }
         // "The premium of all policies by policy number": with no word asking for a total, a sum
         // per id whose facts sit one level finer (a premium per coverage period, several per
         // policy) could mean the total or each fact's row. Ask rather than pick.

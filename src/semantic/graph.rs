@@ -50,6 +50,18 @@ pub fn additive(layer: &SemanticLayer, m: usize) -> bool {
     }
 }
 
+/// Whether a metric has a value at a moment (a balance): a running total or a measure
+/// that does not add up over time (a snapshot such as seats or a balance).
+pub fn point_in_time(layer: &SemanticLayer, m: usize) -> bool {
+    match &layer.metrics[m].kind {
+        MetricKind::Cumulative(i) => i.window.is_none(),
+        MetricKind::Simple(i) => layer.models[i.model].measures[i.measure]
+            .non_additive
+            .is_some(),
+        _ => false,
+    }
+}
+
 /// Categorical dimensions a metric can be split by, for "why" (no names or ids).
 pub fn split_dimensions(layer: &SemanticLayer, m: usize) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
