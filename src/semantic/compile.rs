@@ -107,6 +107,9 @@ struct Node {
     model: usize,
     parent: usize,
     step: Option<JoinStep>,
+    /// Partitions node 0 shares with this node when it is two or more joins away (node 0
+    /// SQL, this node's SQL): MetricFlow joins a multi-hop target on the base's partition.
+    far: Vec<(String, String)>,
 }
 
 struct LeafPlan {
@@ -546,7 +549,7 @@ fn resolve(
     }
     let dim = &layer.models[m].dimensions[d];
     let mut source = 0;
-    for step in reach.path.iter().flat_map(|p| &p.steps) {
+    for (hop, step) in reach.path.iter().flat_map(|p| &p.steps).enumerate() {
         source = match nodes
             .iter()
             .position(|n| n.parent == source && n.step.as_ref() == Some(step))
@@ -557,6 +560,11 @@ fn resolve(
                     model: step.to_model,
                     parent: source,
                     step: Some(step.clone()),
+                    far: if hop > 0 {
+                        layer.partition_pairs(model, step.to_model)
+                    } else {
+                        Vec::new()
+                    },
                 });
                 nodes.len() - 1
             }
@@ -655,6 +663,7 @@ fn plan_dims(
         model,
         parent: 0,
         step: None,
+        far: Vec::new(),
     }];
     let reached = layer.reach(model);
     let mut group = Vec::new();
@@ -698,6 +707,26 @@ fn plan_dims(
             None => "FALSE".into(),
         }));
         expr_dims.extend(dims);
+    }
+    // A multi-hop join on node 0's partition keeps a passed-through table's row only where
+    // the far table matches (MetricFlow joins the hops as one subquery): reading a column
+    // of the table passed through would differ, so it is refused.
+    for (c, node) in nodes.iter().enumerate().filter(|(_, n)| !n.far.is_empty()) {
+        let mut p = node.parent;
+        while p > 0 {
+            let read = group
+                .iter()
+                .chain(filters.iter().map(|(d, _)| d))
+                .chain(&expr_dims)
+                .find(|d| d.source == p);
+            if let Some(d) = read {
+                return Err(CompileError::Invalid(format!(
+                    "{} is read from {}, which the partition-aware join of {what} to {} passes through: not supported yet",
+                    d.name, layer.models[nodes[p].model].name, layer.models[nodes[c].model].name
+                )));
+            }
+            p = nodes[p].parent;
+        }
     }
     Ok(LeafPlan {
         nodes,
@@ -879,6 +908,10 @@ fn from_parts(
                 projections[node.parent].push(format!("{f} AS __part{c}_{k}"));
                 projections[c].push(format!("{t} AS __part{k}"));
             }
+            for (k, (f, t)) in node.far.iter().enumerate() {
+                projections[0].push(format!("{f} AS __far{c}_{k}"));
+                projections[c].push(format!("{t} AS __far{k}"));
+            }
         }
     }
     for d in plan
@@ -915,6 +948,9 @@ fn from_parts(
         let parts = node.step.as_ref().map_or(0, |s| s.partitions.len());
         for k in 0..parts {
             let _ = write!(joins, " AND {parent}.__part{c}_{k} = j{c}.__part{k}");
+        }
+        for k in 0..node.far.len() {
+            let _ = write!(joins, " AND t0.__far{c}_{k} = j{c}.__far{k}");
         }
     }
     (format!("{} AS t0", table(0)), joins)

@@ -336,7 +336,7 @@ impl SemanticLayer {
 
     /// The partition dimensions `from` and `to` share by name (MetricFlow matches
     /// partitions by name and granularity), as (from SQL, to SQL) pairs.
-    fn partition_pairs(&self, from: usize, to: usize) -> Vec<(String, String)> {
+    pub fn partition_pairs(&self, from: usize, to: usize) -> Vec<(String, String)> {
         let (a, b) = (&self.models[from], &self.models[to]);
         a.dimensions
             .iter()

@@ -445,6 +445,8 @@ fn run_case(run: &Run, case: &J) -> (Outcome, String) {
         mf_names.iter().position(|n| {
             let (n, want) = min_max_base(n, want).unwrap_or((n.as_str(), want));
             n == want
+                // A multi-hop name: MetricFlow prefixes the entity path (`listing__user__x`).
+                || want.ends_with(&format!("__{n}"))
                 || (n == "metric_time" && want == "metric_time__day")
                 || want.strip_suffix("__day") == Some(n)
                 // A time dimension named without a grain is read at its own unit, which
@@ -623,6 +625,6 @@ fn metricflow_cases_pass_or_are_unsupported_never_wrong() {
         wrong.join("\n\n")
     );
     // The floor only rises: a change that loses a passing case fails here.
-    assert!(total[0] >= 183, "pass count fell to {}", total[0]);
+    assert!(total[0] >= 203, "pass count fell to {}", total[0]);
     assert!(mean_us < 1000, "compiling takes {mean_us} µs per query");
 }
