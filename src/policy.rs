@@ -208,7 +208,8 @@ impl Access {
                         .into_iter()
                         .any(|model| layer.resolve_dimension(model, dim).is_some())
                 })
-            }) || listing.is_some_and(|b| layer.resolve_dimension(b, dim).is_some());
+            }) || listing
+                .is_some_and(|b| layer.resolve_dimension(b, dim).is_some());
             if !reachable {
                 continue;
             }

@@ -20,8 +20,8 @@ use crate::text::calendar::{period_start, shift};
 
 mod listing;
 mod spine;
-pub use listing::listing_table;
 use super::timespine::Offset;
+pub use listing::listing_table;
 
 /// What the compiler needs besides the query: the injected clock.
 #[derive(Debug, Clone, Copy)]
@@ -132,8 +132,7 @@ pub fn compile(
     }
     if !query.listing.is_distinct() {
         return Err(CompileError::Invalid(
-            "min/max and all-rows readings are for listings (dimensions without a metric)"
-                .into(),
+            "min/max and all-rows readings are for listings (dimensions without a metric)".into(),
         ));
     }
     let metric_ids = checked_metrics(layer, query)?;

@@ -171,7 +171,13 @@ fn full_listings_join_every_table_full_outer_and_left_listings_keep_the_first_ta
     // NY has no rentals; r3's user is not in users_now.
     assert_eq!(
         rows,
-        json!([["CA", false], ["CA", true], ["NY", null], ["WA", false], [null, null]])
+        json!([
+            ["CA", false],
+            ["CA", true],
+            ["NY", null],
+            ["WA", false],
+            [null, null]
+        ])
     );
     let (_dir, left) = mini_engine(&YAML.replace("listing_join: full", ""), SQL, 1000);
     let (_, rows) = mini_run(&left, q);
@@ -264,7 +270,12 @@ fn listings_report_every_row_or_each_columns_min_and_max() {
     );
     assert_eq!(
         cols,
-        ["created__min", "created__max", "country__min", "country__max"]
+        [
+            "created__min",
+            "created__max",
+            "country__min",
+            "country__max"
+        ]
     );
     let want = hand_sql(
         &engine,
@@ -310,13 +321,10 @@ fn listings_obey_the_access_policy() {
         let q: MetricQuery = serde_json::from_value(q).expect("query");
         e.query(&q, fixture_today(), &as_who(who))
     };
-    let err = ask(
-        "U01SUP0001",
-        json!({"metrics": [], "group_by": ["owner"]}),
-    )
-    .err()
-    .map(|e| e.to_string())
-    .unwrap_or_default();
+    let err = ask("U01SUP0001", json!({"metrics": [], "group_by": ["owner"]}))
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
     assert!(err.contains("restricted"), "{err}");
     let err = ask(
         "U01SUP0001",
