@@ -367,3 +367,49 @@ fn listings_obey_the_access_policy() {
         assert!(all.result.rows.len() >= out.result.rows.len());
     }
 }
+
+/// `is_partition` imports as `partition: true` (the partitioned model keeps its primary
+/// entity), MetricFlow projects list dimensions full outer, and both survive an export and
+/// import round trip.
+#[test]
+fn partitions_and_listing_joins_import_and_export() {
+    use cortex::import::metricflow::{export, import_dir, MetricsFile};
+    let mf = crate::helpers::project_dir()
+        .join("../shared/datasets/metricflow-test-fixtures/semantic_manifest/simple_manifest");
+    if mf.join("metrics.yaml").exists() {
+        let imported = import_dir(&mf).expect("imports");
+        let users = imported
+            .file
+            .semantic_models
+            .iter()
+            .find(|m| m.name == "users_ds_source")
+            .expect("users_ds_source");
+        assert!(users
+            .dimensions
+            .iter()
+            .any(|d| d.name == "ds_partitioned" && d.partition));
+        assert!(users.entities.iter().any(|e| e.name == "user"));
+        assert!(!imported
+            .dropped
+            .iter()
+            .any(|d| d.reason.contains("partition")));
+        assert_eq!(
+            imported.file.listing_join,
+            Some(cortex::semantic::raw::ListingJoin::Full)
+        );
+    }
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = dir.path().join("metrics.yaml");
+    std::fs::write(&path, YAML).expect("write");
+    let out = dir.path().join("mf");
+    export(&path, &out).expect("exports");
+    let model = std::fs::read_to_string(out.join("semantic_models/01_users_daily.yaml"))
+        .expect("exported model");
+    assert!(model.contains("is_partition: true"), "{model}");
+    let back = import_dir(&out).expect("imports back");
+    let original: MetricsFile = serde_norway::from_str(YAML).expect("parse");
+    assert_eq!(
+        serde_norway::to_string(&back.file).expect("yaml"),
+        serde_norway::to_string(&original).expect("yaml")
+    );
+}
