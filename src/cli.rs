@@ -1081,6 +1081,7 @@ pub fn query_from_args(a: &QueryArgs, today: NaiveDate) -> Result<MetricQuery> {
         limit: a.limit,
         prior: None,
         to_date,
+        listing: Default::default(),
     })
 }
 

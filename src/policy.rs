@@ -195,6 +195,12 @@ impl Access {
                 return Err(PolicyError::Dimension(bare.to_string()));
             }
         }
+        // A listing (no metric) is scoped like the table it reads its dimensions from.
+        let listing = if q.metrics.is_empty() && !self.rows.is_empty() {
+            crate::semantic::compile::listing_table(layer, q)
+        } else {
+            None
+        };
         for (dim, value) in &self.rows {
             let reachable = q.metrics.iter().any(|m| {
                 layer.metric_index(m).is_some_and(|i| {
@@ -202,7 +208,8 @@ impl Access {
                         .into_iter()
                         .any(|model| layer.resolve_dimension(model, dim).is_some())
                 })
-            });
+            }) || listing
+                .is_some_and(|b| layer.resolve_dimension(b, dim).is_some());
             if !reachable {
                 continue;
             }
@@ -259,11 +266,23 @@ impl Access {
                     None => "FALSE".to_string(),
                 };
                 // Walk the join path from the far end back to this table.
+                // A partition-aware join matches on the partitions too (a row tuple).
                 for step in reach.path.iter().flat_map(|p| p.steps.iter().rev()) {
+                    let (mut from, mut to) = (
+                        format!("({})", step.from_expr),
+                        format!("({})", step.to_expr),
+                    );
+                    for (f, t) in &step.partitions {
+                        from = format!("{from}, ({f})");
+                        to = format!("{to}, ({t})");
+                    }
+                    if !step.partitions.is_empty() {
+                        from = format!("({from})");
+                    }
                     pred = format!(
-                        "({}) IN (SELECT ({}) FROM {}.\"{}\" WHERE {pred})",
-                        step.from_expr,
-                        step.to_expr,
+                        "{} IN (SELECT {} FROM {}.\"{}\" WHERE {pred})",
+                        from,
+                        to,
                         crate::warehouse::ALL_SCHEMA,
                         layer.models[step.to_model].table.replace('"', "\"\"")
                     );

@@ -13,6 +13,7 @@ use schemars::{JsonSchema, Schema};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value as Json};
 
+use crate::semantic::query::ListingRows;
 use crate::semantic::{
     Column, ColumnRole, Condition, Grain, Literal, MetricQuery, Op, OrderBy, TimeRange, Unit,
 };
@@ -55,6 +56,39 @@ pub struct QuerySchema {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0))]
     pub limit: Option<u64>,
+    /// A listing (dimensions, no metric): `distinct` combinations (default), `all` rows
+    /// read, or each column's `min_max` (`<column>__min`, `<column>__max`).
+    #[serde(default, skip_serializing_if = "ListingRowsSchema::is_distinct")]
+    pub listing: ListingRowsSchema,
+}
+
+/// What a listing reports (the mirror of [`ListingRows`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
+#[serde(rename_all = "snake_case")]
+#[schemars(rename = "ListingRows")]
+pub enum ListingRowsSchema {
+    /// Each distinct combination of the columns' values, once.
+    #[default]
+    Distinct,
+    /// Every row read, duplicates kept.
+    All,
+    /// One row: each column's smallest and largest value.
+    MinMax,
+}
+
+impl ListingRowsSchema {
+    fn is_distinct(&self) -> bool {
+        *self == ListingRowsSchema::Distinct
+    }
+
+    /// The mirror of a listing shape (exhaustive).
+    pub fn of(r: ListingRows) -> ListingRowsSchema {
+        match r {
+            ListingRows::Distinct => ListingRowsSchema::Distinct,
+            ListingRows::All => ListingRowsSchema::All,
+            ListingRows::MinMax => ListingRowsSchema::MinMax,
+        }
+    }
 }
 
 /// A boolean combination of conditions.
@@ -210,6 +244,7 @@ pub fn mirror_of_query(q: &MetricQuery) -> QuerySchema {
         to_date,
         order,
         limit,
+        listing,
     } = q.clone();
     QuerySchema {
         metrics,
@@ -225,6 +260,7 @@ pub fn mirror_of_query(q: &MetricQuery) -> QuerySchema {
             .map(|OrderBy { field, desc }| OrderSchema { field, desc })
             .collect(),
         limit,
+        listing: ListingRowsSchema::of(listing),
     }
 }
 

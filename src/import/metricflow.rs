@@ -90,6 +90,8 @@ pub struct MetricsFile {
     pub custom_grains: Vec<crate::semantic::grain::CustomGrain>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub time_spine: Option<crate::semantic::timespine::RawTimeSpine>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub listing_join: Option<crate::semantic::raw::ListingJoin>,
 }
 
 fn one() -> u32 {
@@ -639,6 +641,8 @@ pub fn import_dir(dir: &Path) -> Result<Imported, ImportError> {
         ignore: Vec::new(),
         custom_grains: std::mem::take(&mut imp.custom_grains),
         time_spine: imp.time_spine.take(),
+        // MetricFlow lists dimensions without a metric full outer joined.
+        listing_join: Some(crate::semantic::raw::ListingJoin::Full),
     };
     let extras = dir.join(EXTRAS);
     if extras.exists() {
@@ -653,6 +657,7 @@ pub fn import_dir(dir: &Path) -> Result<Imported, ImportError> {
         })?;
         file.filters = e.filters;
         file.ignore = e.ignore;
+        file.listing_join = e.listing_join;
         if e.no_time_spine {
             // The project configuration only carried custom grains' calendars.
             file.time_spine = None;
@@ -709,8 +714,6 @@ struct Importer {
     dropped_measures: BTreeMap<String, String>,
     create_metric: Vec<(String, (PathBuf, usize))>,
     dropped: Vec<Dropped>,
-    /// Models with a partition dimension (`is_partition: true`).
-    partitioned: BTreeSet<String>,
     /// Custom granularities of the project's time spines.
     custom_grains: Vec<crate::semantic::grain::CustomGrain>,
     /// The daily time spine of `project_configuration`.
@@ -797,35 +800,8 @@ impl Importer {
                     .into_iter()
                     .partition(|e| e.kind == EntityKind::Primary || primaries.contains(&e.name));
             self.models[mi].entities = keep;
-            let mut gone: Vec<(RawEntity, &str)> = gone
-                .into_iter()
-                .map(|e| (e, "no semantic model has it as primary entity, so it joins nothing (it stays a dimension: grouping and filtering by the key work)"))
-                .collect();
-            if self.partitioned.contains(&model) {
-                // MetricFlow joins two partitioned models on their partition too; metrics.yaml
-                // joins on one key. So nothing joins into a partitioned model from another
-                // partitioned one: its key becomes `primary_entity` (names stay scoped).
-                let targeted: BTreeSet<String> = self
-                    .models
-                    .iter()
-                    .filter(|m| m.name != model && self.partitioned.contains(&m.name))
-                    .flat_map(|m| m.entities.iter().map(|e| e.name.clone()))
-                    .collect();
-                let (keep, cut): (Vec<RawEntity>, Vec<RawEntity>) =
-                    std::mem::take(&mut self.models[mi].entities)
-                        .into_iter()
-                        .partition(|e| {
-                            e.kind != EntityKind::Primary || !targeted.contains(&e.name)
-                        });
-                self.models[mi].entities = keep;
-                for e in cut {
-                    if self.models[mi].primary_entity.is_none() {
-                        self.models[mi].primary_entity = Some(e.name.clone());
-                    }
-                    gone.push((e, "joins into this partitioned model from another partitioned one: partition-aware joins are not supported yet (its dimensions stay available to its own measures)"));
-                }
-            }
-            for (e, reason) in gone {
+            let reason = "no semantic model has it as primary entity, so it joins nothing (it stays a dimension: grouping and filtering by the key work)";
+            for e in gone {
                 let doc = docs.iter().find(|d| {
                     let v = get(&d.value, "semantic_model");
                     v.and_then(|v| get_str(v, "name")).as_deref() == Some(model.as_str())
@@ -930,9 +906,6 @@ impl Importer {
                 }
                 _ => None,
             };
-            if get(&d, "is_partition").and_then(Value::as_bool) == Some(true) {
-                self.partitioned.insert(name.clone());
-            }
             dimensions.push(RawDimension {
                 name: dn.clone(),
                 kind,
@@ -947,6 +920,7 @@ impl Importer {
                 identifier: false,
                 future: false,
                 granularity: unit,
+                partition: get(&d, "is_partition").and_then(Value::as_bool) == Some(true),
             });
         }
         // MetricFlow groups and filters by an entity's key (`listing`, `{{ Entity('listing') }}`):
@@ -1527,6 +1501,7 @@ fn entity_dimension(e: &RawEntity) -> RawDimension {
         identifier: true,
         future: false,
         granularity: None,
+        partition: false,
     }
 }
 
@@ -1615,6 +1590,9 @@ struct Extras {
     /// metrics.yaml had no `time_spine:` (the exported spines are custom grains' calendars).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     no_time_spine: bool,
+    /// metrics.yaml's `listing_join:` (absent: none was written).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    listing_join: Option<crate::semantic::raw::ListingJoin>,
 }
 
 pub use export::{export, Exported};

@@ -2833,6 +2833,7 @@ impl<'a> Draft<'a> {
                         limit: None,
                         prior: None,
                         to_date: None,
+                        listing: Default::default(),
                     },
                     period: None,
                     notes,
@@ -3500,6 +3501,7 @@ impl<'a> Draft<'a> {
                         limit: None,
                         prior: None,
                         to_date: None,
+                        listing: Default::default(),
                     };
                     let what = if num_metric != b {
                         self.layer.metrics[num_metric].label.clone()
@@ -3840,6 +3842,7 @@ impl<'a> Draft<'a> {
                 limit: self.limit,
                 prior: self.prior,
                 to_date: self.to_date,
+                listing: Default::default(),
             },
             period: self.period_label,
             notes: self.notes,

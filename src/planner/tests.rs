@@ -51,6 +51,7 @@ pub(super) fn q(metrics: &[&str]) -> MetricQuery {
         limit: None,
         prior: None,
         to_date: None,
+        listing: Default::default(),
     }
 }
 

@@ -18,9 +18,11 @@ use super::raw::{Agg, DataType};
 use crate::fuzzy::did_you_mean;
 use crate::text::calendar::{period_start, shift};
 
+mod listing;
 mod spine;
 mod to_date;
 use super::timespine::Offset;
+pub use listing::listing_table;
 
 /// What the compiler needs besides the query: the injected clock.
 #[derive(Debug, Clone, Copy)]
@@ -106,6 +108,9 @@ struct Node {
     model: usize,
     parent: usize,
     step: Option<JoinStep>,
+    /// Partitions node 0 shares with this node when it is two or more joins away (node 0
+    /// SQL, this node's SQL): MetricFlow joins a multi-hop target on the base's partition.
+    far: Vec<(String, String)>,
 }
 
 struct LeafPlan {
@@ -124,7 +129,12 @@ pub fn compile(
     opts: &CompileOptions,
 ) -> Result<CompiledQuery, CompileError> {
     if query.metrics.is_empty() {
-        return compile_listing(layer, query);
+        return listing::compile_listing(layer, query, opts);
+    }
+    if !query.listing.is_distinct() {
+        return Err(CompileError::Invalid(
+            "min/max and all-rows readings are for listings (dimensions without a metric)".into(),
+        ));
     }
     if let Some(g) = query.to_date {
         return to_date::compile(layer, query, g, opts);
@@ -542,7 +552,7 @@ fn resolve(
     }
     let dim = &layer.models[m].dimensions[d];
     let mut source = 0;
-    for step in reach.path.iter().flat_map(|p| &p.steps) {
+    for (hop, step) in reach.path.iter().flat_map(|p| &p.steps).enumerate() {
         source = match nodes
             .iter()
             .position(|n| n.parent == source && n.step.as_ref() == Some(step))
@@ -553,6 +563,11 @@ fn resolve(
                     model: step.to_model,
                     parent: source,
                     step: Some(step.clone()),
+                    far: if hop > 0 {
+                        layer.partition_pairs(model, step.to_model)
+                    } else {
+                        Vec::new()
+                    },
                 });
                 nodes.len() - 1
             }
@@ -651,18 +666,12 @@ fn plan_dims(
         model,
         parent: 0,
         step: None,
+        far: Vec::new(),
     }];
     let reached = layer.reach(model);
     let mut group = Vec::new();
     for g in &query.group_by {
         let d = resolve_or_timed(layer, model, &reached, what, own_time, g, &mut nodes)?;
-        let own = own_time.map(|t| &layer.models[model].dimensions[t]);
-        if d.is_time && d.bucket.is_none() && d.source == 0 && own.is_some_and(|o| o.name == d.name)
-        {
-            return Err(CompileError::Invalid(format!(
-                "{g} is the time axis of {what}; use a time grain (day, week, month, quarter, year) instead of grouping by it"
-            )));
-        }
         // Keep the user's spelling as the output column name.
         group.push(DimRef {
             name: g.clone(),
@@ -701,6 +710,26 @@ fn plan_dims(
             None => "FALSE".into(),
         }));
         expr_dims.extend(dims);
+    }
+    // A multi-hop join on node 0's partition keeps a passed-through table's row only where
+    // the far table matches (MetricFlow joins the hops as one subquery): reading a column
+    // of the table passed through would differ, so it is refused.
+    for (c, node) in nodes.iter().enumerate().filter(|(_, n)| !n.far.is_empty()) {
+        let mut p = node.parent;
+        while p > 0 {
+            let read = group
+                .iter()
+                .chain(filters.iter().map(|(d, _)| d))
+                .chain(&expr_dims)
+                .find(|d| d.source == p);
+            if let Some(d) = read {
+                return Err(CompileError::Invalid(format!(
+                    "{} is read from {}, which the partition-aware join of {what} to {} passes through: not supported yet",
+                    d.name, layer.models[nodes[p].model].name, layer.models[nodes[c].model].name
+                )));
+            }
+            p = nodes[p].parent;
+        }
     }
     Ok(LeafPlan {
         nodes,
@@ -752,6 +781,9 @@ fn plan_leaf(
                 "{} is a conversion metric: it cannot be grouped by {} (a time at a grain) yet; use the query's grain",
                 leaf.metric, d.name
             )));
+        }
+        if let Some(g) = own_time_grouped(layer, c.base.model, c.base.time_dimension, query) {
+            return Err(own_time_error(g, &leaf.metric));
         }
         return Ok(plan);
     }
@@ -818,6 +850,12 @@ fn plan_leaf(
     let semi = layer.models[leaf.input.model].measures[leaf.input.measure]
         .non_additive
         .is_some();
+    if leaf.cumulative || semi || spine {
+        if let Some(g) = own_time_grouped(layer, leaf.input.model, leaf.input.time_dimension, query)
+        {
+            return Err(own_time_error(g, &leaf.metric));
+        }
+    }
     if leaf.cumulative || semi || leaf.conversion.is_some() {
         if let Some(d) = plan.group.iter().find(|d| d.bucket.is_some()) {
             return Err(CompileError::Invalid(format!(
@@ -829,13 +867,28 @@ fn plan_leaf(
     Ok(plan)
 }
 
-/// The FROM clause of a listing (dimensions without a metric): node 0 as `t0`, every join
-/// as `jN`, each a projection of only the columns used (plus the model's row filter). `own`
-/// is node 0's extra columns. Joins are left joins: a listing shows the combinations the
-/// first dimension's table has (MetricFlow joins such tables full outer instead).
-fn from_clause(layer: &SemanticLayer, plan: &LeafPlan, own: Vec<String>) -> String {
-    let (t0, joins) = from_parts(layer, plan, own, "LEFT JOIN");
-    t0 + &joins
+/// The group-by that names `model`'s own time dimension `own_time` without a grain. A plain
+/// metric reads it by the day (MetricFlow's default); running totals, balances, conversions
+/// and spine readings only take their time through the query's grain.
+fn own_time_grouped<'q>(
+    layer: &SemanticLayer,
+    model: usize,
+    own_time: Option<usize>,
+    query: &'q MetricQuery,
+) -> Option<&'q String> {
+    let own = own_time?;
+    let reach = layer.reach(model);
+    query.group_by.iter().find(|g| {
+        layer
+            .resolve_dimension_in(model, &reach, g)
+            .is_some_and(|(m, d, _)| m == model && d == own)
+    })
+}
+
+fn own_time_error(g: &str, what: &str) -> CompileError {
+    CompileError::Invalid(format!(
+        "{g} is the time axis of {what}; use a time grain (day, week, month, quarter, year) instead of grouping by it"
+    ))
 }
 
 /// A FROM clause in two parts: node 0 (`... AS t0`) and the joins after it, each `join`.
@@ -854,6 +907,14 @@ fn from_parts(
                 projections[node.parent].push(key);
             }
             projections[c].push(format!("{} AS __key", step.to_expr));
+            for (k, (f, t)) in step.partitions.iter().enumerate() {
+                projections[node.parent].push(format!("{f} AS __part{c}_{k}"));
+                projections[c].push(format!("{t} AS __part{k}"));
+            }
+            for (k, (f, t)) in node.far.iter().enumerate() {
+                projections[0].push(format!("{f} AS __far{c}_{k}"));
+                projections[c].push(format!("{t} AS __far{k}"));
+            }
         }
     }
     for d in plan
@@ -881,12 +942,19 @@ fn from_parts(
     };
     let mut joins = String::new();
     for (c, node) in plan.nodes.iter().enumerate().skip(1) {
+        let parent = source_alias(node.parent);
         let _ = write!(
             joins,
-            "\n  {join} {} AS j{c} ON {}.__key{c} = j{c}.__key",
+            "\n  {join} {} AS j{c} ON {parent}.__key{c} = j{c}.__key",
             table(c),
-            source_alias(node.parent)
         );
+        let parts = node.step.as_ref().map_or(0, |s| s.partitions.len());
+        for k in 0..parts {
+            let _ = write!(joins, " AND {parent}.__part{c}_{k} = j{c}.__part{k}");
+        }
+        for k in 0..node.far.len() {
+            let _ = write!(joins, " AND t0.__far{c}_{k} = j{c}.__far{k}");
+        }
     }
     (format!("{} AS t0", table(0)), joins)
 }
@@ -910,179 +978,6 @@ fn filter_col(layer: &SemanticLayer, d: &DimRef) -> String {
         Some(b) => b.sql(&col, &layer.custom_grains),
         None => col,
     }
-}
-
-/// The table a listing is read from: the first requested dimension's table from which
-/// every requested dimension is reached, with its plan.
-fn listing_base(
-    layer: &SemanticLayer,
-    query: &MetricQuery,
-) -> Result<(usize, LeafPlan), CompileError> {
-    let bare = |n: &str| {
-        let n = split_time_name(n, &layer.custom_grains).map_or(n, |(base, _)| base);
-        n.split_once("__").map_or(n, |(_, d)| d).to_string()
-    };
-    let mut candidates: Vec<usize> = Vec::new();
-    for g in &query.group_by {
-        let b = bare(g);
-        for (i, m) in layer.models.iter().enumerate() {
-            if m.dimensions.iter().any(|d| d.name == b) && !candidates.contains(&i) {
-                candidates.push(i);
-            }
-        }
-    }
-    // A model whose own entity scopes the first name (`user__ds` on the users table) reads
-    // it without a join: try it first.
-    if let Some((entity, _)) = query.group_by[0].split_once("__") {
-        candidates.sort_by_key(|&i| {
-            let m = &layer.models[i];
-            let own = m.primary_entity.as_deref() == Some(entity)
-                || m.entities
-                    .iter()
-                    .any(|e| e.name == entity && e.kind == super::raw::EntityKind::Primary);
-            !own
-        });
-    }
-    if candidates.is_empty() {
-        let g = &query.group_by[0];
-        return Err(CompileError::UnknownDimension {
-            name: g.clone(),
-            metric: "any table".into(),
-            hint: did_you_mean(g, layer.all_dimensions().map(|(_, d)| d.name.as_str())),
-        });
-    }
-    let mut first_err = None;
-    let mut chosen = None;
-    for &base in &candidates {
-        let what = layer.models[base].name.clone();
-        match plan_dims(layer, base, &what, None, &[], query) {
-            Ok(plan) => {
-                chosen = Some((base, plan));
-                break;
-            }
-            Err(e) => {
-                first_err.get_or_insert(e);
-            }
-        }
-    }
-    chosen.ok_or_else(|| {
-        let names = query.group_by.join(", ");
-        match first_err {
-            Some(CompileError::UnknownDimension { name, hint, .. })
-                if !query.group_by.contains(&name) || candidates.len() == 1 =>
-            {
-                CompileError::UnknownDimension {
-                    name,
-                    metric: format!("a listing of {names}"),
-                    hint,
-                }
-            }
-            Some(CompileError::Invalid(m)) if m.contains("two join paths") => {
-                CompileError::Invalid(m)
-            }
-            _ => CompileError::Invalid(format!(
-                "no table reaches all of {names}: they cannot be listed together"
-            )),
-        }
-    })
-}
-
-/// A query with dimensions and no metric: the distinct combinations of their values,
-/// read from the first requested dimension's table that reaches all the others.
-fn compile_listing(
-    layer: &SemanticLayer,
-    query: &MetricQuery,
-) -> Result<CompiledQuery, CompileError> {
-    if query.group_by.is_empty() {
-        return Err(CompileError::Invalid(
-            "a query needs at least one metric or one dimension".into(),
-        ));
-    }
-    if query.grain.is_some() {
-        return Err(CompileError::Invalid(
-            "a listing (dimensions without a metric) has no time axis; group by a date dimension instead of a grain".into(),
-        ));
-    }
-    for (i, g) in query.group_by.iter().enumerate() {
-        if query.group_by[..i].contains(g) {
-            return Err(CompileError::Invalid(format!(
-                "dimension {g} is listed twice"
-            )));
-        }
-    }
-    for c in query.all_conditions() {
-        check_arity(c)?;
-    }
-    let (base, plan) = listing_base(layer, query)?;
-    let model = &layer.models[base];
-    let mut own = Vec::new();
-    let mut wheres = Vec::new();
-    if let Some(r) = query.time_range {
-        let t = model.default_time_dimension.ok_or_else(|| {
-            CompileError::Invalid(format!(
-                "{} has no default time dimension, so a listing from it cannot take a time range; filter on a date dimension instead",
-                model.name
-            ))
-        })?;
-        own.push(format!("{} AS __time", model.dimensions[t].expr));
-        let end = r.to.checked_add_days(Days::new(1)).unwrap_or(r.to);
-        wheres.push(format!("t0.__time >= DATE '{}'", r.from));
-        wheres.push(format!("t0.__time < DATE '{end}'"));
-    }
-    for (d, c) in &plan.filters {
-        wheres.push(condition_sql(&filter_col(layer, d), d, c));
-    }
-    wheres.extend(plan.exprs.iter().cloned());
-    let select: Vec<String> = plan
-        .group
-        .iter()
-        .map(|d| format!("{} AS {}", group_col(layer, d), ident(&d.name)))
-        .collect();
-    let mut sql = format!(
-        "SELECT DISTINCT {}\nFROM {}",
-        select.join(", "),
-        from_clause(layer, &plan, own)
-    );
-    if !wheres.is_empty() {
-        let _ = write!(sql, "\nWHERE {}", wheres.join("\n  AND "));
-    }
-    let mut order = Vec::new();
-    for o in &query.order {
-        if !query.group_by.contains(&o.field) {
-            return Err(CompileError::Invalid(format!(
-                "cannot order by {:?}: it is not a column of this listing{}",
-                o.field,
-                did_you_mean(&o.field, query.group_by.iter().map(String::as_str))
-            )));
-        }
-        order.push(format!(
-            "{} {} NULLS LAST",
-            ident(&o.field),
-            if o.desc { "DESC" } else { "ASC" }
-        ));
-    }
-    for g in &query.group_by {
-        if !query.order.iter().any(|o| &o.field == g) {
-            order.push(format!("{} ASC NULLS LAST", ident(g)));
-        }
-    }
-    let _ = write!(sql, "\nORDER BY {}", order.join(", "));
-    if let Some(limit) = query.limit {
-        if limit == 0 {
-            return Err(CompileError::Invalid("limit must be at least 1".into()));
-        }
-        let _ = write!(sql, "\nLIMIT {limit}");
-    }
-    let columns = query
-        .group_by
-        .iter()
-        .zip(&plan.group)
-        .map(|(g, d)| Column {
-            name: g.clone(),
-            role: dimension_role(d),
-        })
-        .collect();
-    Ok(CompiledQuery { sql, columns })
 }
 
 /// The output role of a group-by column: identifiers print without separators.

@@ -30,6 +30,8 @@ pub struct SemanticLayer {
     /// The table of days offsets, cumulative windows and `join_to_time_spine` read
     /// (`time_spine:`); without it the compiler generates the days.
     pub time_spine: Option<TimeSpine>,
+    /// How a listing (dimensions without a metric) joins its tables (`listing_join:`).
+    pub listing_join: super::raw::ListingJoin,
     /// `reach` of every model, computed once the layer is built (the planner asks for it
     /// many times a question).
     reach_cache: std::sync::OnceLock<Vec<Vec<Reach>>>,
@@ -81,6 +83,9 @@ pub struct Dimension {
     pub future: bool,
     /// The finest unit a time dimension's values carry (`granularity:`; day unless said).
     pub granularity: TimeUnit,
+    /// A partition column (`partition: true`): joins between two models that both have a
+    /// partition dimension of this name match on it too.
+    pub partition: bool,
 }
 
 impl Dimension {
@@ -321,11 +326,28 @@ impl SemanticLayer {
                         to_model: j,
                         from_expr: ent.expr.clone(),
                         to_expr: pk.expr.clone(),
+                        partitions: self.partition_pairs(model, j),
                     });
                 }
             }
         }
         out
+    }
+
+    /// The partition dimensions `from` and `to` share by name (MetricFlow matches
+    /// partitions by name and granularity), as (from SQL, to SQL) pairs.
+    pub fn partition_pairs(&self, from: usize, to: usize) -> Vec<(String, String)> {
+        let (a, b) = (&self.models[from], &self.models[to]);
+        a.dimensions
+            .iter()
+            .filter(|d| d.partition)
+            .filter_map(|d| {
+                b.dimensions
+                    .iter()
+                    .find(|x| x.partition && x.name == d.name && x.granularity == d.granularity)
+                    .map(|x| (d.expr.clone(), x.expr.clone()))
+            })
+            .collect()
     }
 
     /// Every model a query on `model` can reach over the entity graph, nearest first, with
@@ -532,6 +554,9 @@ pub struct JoinStep {
     pub to_model: usize,
     pub from_expr: String,
     pub to_expr: String,
+    /// Partition columns both models have (`partition: true`, same name), as (from SQL,
+    /// to SQL): the join matches on each of them too (MetricFlow's partition-aware join).
+    pub partitions: Vec<(String, String)>,
 }
 
 struct RawSections {
@@ -541,6 +566,7 @@ struct RawSections {
     filters: Vec<RawNamedFilter>,
     ignore: Vec<String>,
     custom_grains: Vec<CustomGrain>,
+    listing_join: super::raw::ListingJoin,
 }
 
 /// Deserialises each item on its own so that one bad item does not hide the others.
@@ -552,6 +578,7 @@ fn split_sections(value: &serde_norway::Value, rep: &mut Reporter) -> RawSection
         filters: Vec::new(),
         ignore: Vec::new(),
         custom_grains: Vec::new(),
+        listing_join: Default::default(),
     };
     let Some(map) = value.as_mapping() else {
         rep.error(&[], "expected a mapping with semantic_models and metrics");
@@ -570,13 +597,17 @@ fn split_sections(value: &serde_norway::Value, rep: &mut Reporter) -> RawSection
                 Ok(t) => out.time_spine = Some(t),
                 Err(e) => rep.error(&[key], e.to_string()),
             },
+            "listing_join" => match serde_norway::from_value(v.clone()) {
+                Ok(j) => out.listing_join = j,
+                Err(_) => rep.error(&[key], "expected left or full"),
+            },
             other => rep.error(
                 &[other],
                 format!(
-                    "unknown section{}; expected version, semantic_models, metrics, filters, ignore, custom_grains or time_spine",
+                    "unknown section{}; expected version, semantic_models, metrics, filters, ignore, custom_grains, time_spine or listing_join",
                     did_you_mean(
                         other,
-                        ["semantic_models", "metrics", "filters", "version", "ignore", "custom_grains", "time_spine"]
+                        ["semantic_models", "metrics", "filters", "version", "ignore", "custom_grains", "time_spine", "listing_join"]
                     )
                 ),
             ),
@@ -722,6 +753,7 @@ impl<'r, 'a> Builder<'r, 'a> {
             ignore: raw.ignore.clone(),
             custom_grains: self.custom_grains(raw.custom_grains.clone()),
             time_spine: self.time_spine(raw.time_spine.as_ref()),
+            listing_join: raw.listing_join,
             reach_cache: std::sync::OnceLock::new(),
         };
         self.check_entities(&layer);
@@ -970,6 +1002,7 @@ impl<'r, 'a> Builder<'r, 'a> {
                 identifier: d.identifier,
                 future: d.future,
                 granularity,
+                partition: d.partition,
             });
         }
         out

@@ -46,6 +46,31 @@ pub struct MetricQuery {
     /// `grain_to_date:`. Only for metrics that add up (sums and counts).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub to_date: Option<Grain>,
+    /// A listing (dimensions, no metric): the distinct combinations (default), every row
+    /// read, or each column's smallest and largest value.
+    #[serde(default, skip_serializing_if = "ListingRows::is_distinct")]
+    pub listing: ListingRows,
+}
+
+/// What a listing (a query with dimensions and no metric) reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum ListingRows {
+    /// Each distinct combination of the columns' values, once.
+    #[default]
+    Distinct,
+    /// Every row read, duplicates kept (MetricFlow's `apply_group_by: false`).
+    All,
+    /// One row: each column's smallest and largest value, in columns `<column>__min` and
+    /// `<column>__max` (MetricFlow's `min_max_only`).
+    MinMax,
+}
+
+impl ListingRows {
+    /// True for the default, distinct combinations.
+    pub fn is_distinct(&self) -> bool {
+        *self == ListingRows::Distinct
+    }
 }
 
 /// One sort key: a metric, a group-by dimension or the time grain's name.

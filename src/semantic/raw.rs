@@ -123,6 +123,11 @@ pub struct RawDimension {
     /// (default `day`). A monthly date can be grouped by month, quarter or year, not by day.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub granularity: Option<super::grain::TimeUnit>,
+    /// A partition column (MetricFlow's `is_partition`, e.g. the snapshot date of a daily
+    /// snapshot table): a join between two models that both have a partition dimension of
+    /// this name matches on it as well as on the entity (the same day's row).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub partition: bool,
 }
 
 #[derive(Debug, Deserialize, Serialize, Clone, Copy, PartialEq, Eq)]
@@ -303,6 +308,20 @@ pub struct RawConversion {
 pub struct RawConstantProperty {
     pub base_property: String,
     pub conversion_property: String,
+}
+
+/// How a listing (dimensions without a metric) joins the tables of its columns
+/// (`listing_join:` at the top of metrics.yaml).
+#[derive(Debug, Deserialize, Serialize, Clone, Copy, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum ListingJoin {
+    /// The rows of the first column's table (the first that reaches every other column),
+    /// each with the values it links to: "policies and their holders".
+    #[default]
+    Left,
+    /// MetricFlow's semantics: the table that needs the fewest joins, joined full outer, so
+    /// every value of every table shows, matched where the entities link.
+    Full,
 }
 
 /// Which direction of a metric is good news.

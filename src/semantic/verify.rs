@@ -172,8 +172,20 @@ fn check_entities(c: &mut Checker, m: &SemanticModel, from: &str) {
             Ok(_) => {}
         }
         if e.kind == EntityKind::Primary {
+            // A partitioned model (a daily snapshot) holds each key once per partition.
+            let parts: Vec<&str> = m
+                .dimensions
+                .iter()
+                .filter(|d| d.partition)
+                .map(|d| d.expr.as_str())
+                .collect();
+            let key = if parts.is_empty() {
+                e.expr.clone()
+            } else {
+                format!("row({}, {})", e.expr, parts.join(", "))
+            };
             let sql = format!(
-                "SELECT COUNT(*) - COUNT(DISTINCT {x}), COUNT(*) FILTER (WHERE {x} IS NULL) FROM {from}",
+                "SELECT COUNT(*) - COUNT(DISTINCT {key}) FILTER (WHERE {x} IS NOT NULL), COUNT(*) FILTER (WHERE {x} IS NULL) FROM {from}",
                 x = e.expr
             );
             match c.run(&sql).as_deref() {
@@ -184,11 +196,12 @@ fn check_entities(c: &mut Checker, m: &SemanticModel, from: &str) {
                         c.rep.error(
                             &path,
                             format!(
-                                "primary entity {} ({}) is not unique in {}{}: {} duplicate and {} empty keys; joins to this model would multiply rows",
+                                "primary entity {} ({}) is not unique in {}{}{}: {} duplicate and {} empty keys; joins to this model would multiply rows",
                                 e.name,
                                 e.expr,
                                 m.table,
                                 m.filter.as_ref().map(|f| format!(" where {f}")).unwrap_or_default(),
+                                if parts.is_empty() { String::new() } else { format!(" per partition ({})", parts.join(", ")) },
                                 dup,
                                 nulls
                             ),

@@ -713,7 +713,7 @@ metrics:
 ";
 
 /// A temp project with `yaml` as its metrics.yaml over a warehouse built from `sql`.
-fn mini_engine(yaml: &str, sql: &str, max_rows: usize) -> (tempfile::TempDir, Engine) {
+pub(crate) fn mini_engine(yaml: &str, sql: &str, max_rows: usize) -> (tempfile::TempDir, Engine) {
     let dir = tempfile::tempdir().expect("tmp");
     std::fs::write(dir.path().join("metrics.yaml"), yaml).expect("write yaml");
     let warehouse = dir.path().join("w.duckdb");
@@ -728,7 +728,7 @@ fn mini_engine(yaml: &str, sql: &str, max_rows: usize) -> (tempfile::TempDir, En
 }
 
 /// Hand-written SQL against the engine's warehouse, as JSON rows.
-fn hand_sql(engine: &Engine, n: usize, sql: &str) -> serde_json::Value {
+pub(crate) fn hand_sql(engine: &Engine, n: usize, sql: &str) -> serde_json::Value {
     let conn = duckdb::Connection::open(engine.warehouse.path()).expect("open");
     let mut stmt = conn.prepare(sql).expect("prepare");
     let rows: Vec<serde_json::Value> = stmt
@@ -743,6 +743,7 @@ fn hand_sql(engine: &Engine, n: usize, sql: &str) -> serde_json::Value {
                     duckdb::types::Value::Double(x) => json!(x),
                     duckdb::types::Value::HugeInt(x) => json!(x as i64),
                     duckdb::types::Value::Text(s) => json!(s),
+                    duckdb::types::Value::Boolean(b) => json!(b),
                     other => json!(format!("{other:?}")),
                 });
             }
@@ -754,7 +755,7 @@ fn hand_sql(engine: &Engine, n: usize, sql: &str) -> serde_json::Value {
     serde_json::Value::Array(rows)
 }
 
-fn mini_run(engine: &Engine, q: serde_json::Value) -> (Vec<String>, serde_json::Value) {
+pub(crate) fn mini_run(engine: &Engine, q: serde_json::Value) -> (Vec<String>, serde_json::Value) {
     let query: MetricQuery = serde_json::from_value(q.clone()).expect("query");
     let out = engine
         .query(&query, fixture_today(), &crate::helpers::ctx("mini"))

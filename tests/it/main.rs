@@ -22,6 +22,7 @@ mod grains;
 mod helpers;
 mod import;
 mod linear;
+mod listings;
 mod llm;
 mod mcp;
 mod mf;

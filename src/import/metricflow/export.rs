@@ -176,6 +176,7 @@ pub fn export(metrics: &Path, out: &Path) -> Result<Exported, ImportError> {
         filters: file.filters.clone(),
         ignore: file.ignore.clone(),
         no_time_spine: file.time_spine.is_none() && !file.custom_grains.is_empty(),
+        listing_join: file.listing_join,
     };
     let json =
         serde_json::to_string_pretty(&extras).map_err(|e| ImportError::Invalid(e.to_string()))?;
@@ -212,6 +213,14 @@ fn export_model(m: &RawSemanticModel, extra: Vec<Value>) -> Result<Value, Import
                 ("expr", opt(&d.expr)),
                 ("label", opt(&d.label)),
                 ("description", opt(&d.description)),
+                (
+                    "is_partition",
+                    if d.partition {
+                        Value::Bool(true)
+                    } else {
+                        Value::Null
+                    },
+                ),
                 (
                     "type_params",
                     if time {

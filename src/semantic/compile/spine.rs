@@ -189,7 +189,7 @@ pub(super) fn derived_refs(
 }
 
 /// The spine as a subquery with one DATE column `ds`.
-fn spine_sql(layer: &SemanticLayer, opts: &CompileOptions) -> String {
+pub(super) fn spine_sql(layer: &SemanticLayer, opts: &CompileOptions) -> String {
     match &layer.time_spine {
         Some(t) => format!(
             "(SELECT CAST({} AS DATE) AS ds FROM {})",
