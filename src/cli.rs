@@ -1027,6 +1027,7 @@ pub fn query_from_args(a: &QueryArgs, today: NaiveDate) -> Result<MetricQuery> {
         order,
         limit: a.limit,
         prior: None,
+        scopes: Vec::new(),
     })
 }
 

@@ -205,6 +205,8 @@ pub fn mirror_of_query(q: &MetricQuery) -> QuerySchema {
         prior,
         order,
         limit,
+        // Set by the access policy, never serialized: not part of the API.
+        scopes: _,
     } = q.clone();
     QuerySchema {
         metrics,

@@ -2808,6 +2808,7 @@ impl<'a> Draft<'a> {
                         order: Vec::new(),
                         limit: None,
                         prior: None,
+                        scopes: Vec::new(),
                     },
                     period: None,
                     notes,
@@ -3474,6 +3475,7 @@ impl<'a> Draft<'a> {
                         order: Vec::new(),
                         limit: None,
                         prior: None,
+                        scopes: Vec::new(),
                     };
                     let what = if num_metric != b {
                         self.layer.metrics[num_metric].label.clone()
@@ -3751,6 +3753,7 @@ impl<'a> Draft<'a> {
                 order: self.order,
                 limit: self.limit,
                 prior: self.prior,
+                scopes: Vec::new(),
             },
             period: self.period_label,
             notes: self.notes,

@@ -18,6 +18,8 @@ use super::raw::{Agg, DataType};
 use crate::fuzzy::did_you_mean;
 use crate::text::calendar::{period_start, shift};
 
+pub mod derived;
+pub mod metric_filter;
 mod spine;
 use super::timespine::Offset;
 
@@ -105,6 +107,8 @@ struct Node {
     model: usize,
     parent: usize,
     step: Option<JoinStep>,
+    /// A metric filter's subquery (the metric per entity key) read instead of the table.
+    subquery: Option<String>,
 }
 
 struct LeafPlan {
@@ -122,7 +126,18 @@ pub fn compile(
     query: &MetricQuery,
     opts: &CompileOptions,
 ) -> Result<CompiledQuery, CompileError> {
+    compile_at(layer, query, opts, metric_filter::Nested::default())
+}
+
+/// `compile`, nested inside metric filters as `nested` says.
+fn compile_at(
+    layer: &SemanticLayer,
+    query: &MetricQuery,
+    opts: &CompileOptions,
+    nested: metric_filter::Nested,
+) -> Result<CompiledQuery, CompileError> {
     if query.metrics.is_empty() {
+        metric_filter::refuse_in_listing(layer, query)?;
         return compile_listing(layer, query);
     }
     let metric_ids = checked_metrics(layer, query)?;
@@ -158,7 +173,9 @@ pub fn compile(
 
     let plans = leaves
         .iter()
-        .map(|leaf| plan_leaf(layer, leaf, &spine::data_query(leaf, query)))
+        .map(|leaf| {
+            metric_filter::plan_leaf(layer, leaf, &spine::data_query(leaf, query), opts, nested)
+        })
         .collect::<Result<Vec<_>, _>>()?;
 
     // Output key columns: the time bucket, then the group-bys.
@@ -466,6 +483,7 @@ fn collect_leaves(
                 inner.extend(offset);
                 collect_leaves(layer, d, leaves, depth + 1, &inner)?;
             }
+            derived::collect(layer, id, leaves, offsets)?;
         }
         MetricKind::Conversion(c) => {
             add(&c.base, false);
@@ -537,23 +555,7 @@ fn resolve(
         )));
     }
     let dim = &layer.models[m].dimensions[d];
-    let mut source = 0;
-    for step in reach.path.iter().flat_map(|p| &p.steps) {
-        source = match nodes
-            .iter()
-            .position(|n| n.parent == source && n.step.as_ref() == Some(step))
-        {
-            Some(i) if i > 0 => i,
-            _ => {
-                nodes.push(Node {
-                    model: step.to_model,
-                    parent: source,
-                    step: Some(step.clone()),
-                });
-                nodes.len() - 1
-            }
-        };
-    }
+    let source = reach.path.as_ref().map_or(0, |p| join_path(nodes, p));
     Ok(DimRef {
         name: dim.name.clone(),
         source,
@@ -564,6 +566,30 @@ fn resolve(
         unit: dim.granularity,
         bucket: None,
     })
+}
+
+/// Adds the tables a join path passes through to `nodes` (shared prefixes are joined
+/// once); returns the node of its last table.
+fn join_path(nodes: &mut Vec<Node>, path: &super::model::JoinPath) -> usize {
+    let mut source = 0;
+    for step in &path.steps {
+        source = match nodes
+            .iter()
+            .position(|n| n.parent == source && n.step.as_ref() == Some(step))
+        {
+            Some(i) if i > 0 => i,
+            _ => {
+                nodes.push(Node {
+                    model: step.to_model,
+                    parent: source,
+                    step: Some(step.clone()),
+                    subquery: None,
+                });
+                nodes.len() - 1
+            }
+        };
+    }
+    source
 }
 
 /// `resolve`, then (when the name is unknown) `resolve_timed`; the first error otherwise.
@@ -647,6 +673,7 @@ fn plan_dims(
         model,
         parent: 0,
         step: None,
+        subquery: None,
     }];
     let reached = layer.reach(model);
     let mut group = Vec::new();
@@ -870,6 +897,9 @@ fn from_parts(
         } else {
             projections[i].join(", ")
         };
+        if let Some(sub) = &plan.nodes[i].subquery {
+            return format!("(SELECT {cols} FROM ({sub}) AS m)");
+        }
         match &m.filter {
             Some(f) => format!("(SELECT {cols} FROM {} WHERE {f})", m.table),
             None => format!("(SELECT {cols} FROM {})", m.table),
@@ -1533,12 +1563,13 @@ fn metric_expr(
                         let (dep, offset) = spine::token_ref(layer, id, name)?;
                         let mut inner = offsets.to_vec();
                         inner.extend(offset);
-                        let _ = write!(
-                            out,
-                            "CAST({} AS DOUBLE)",
-                            metric_expr(layer, dep, leaves, &inner)?
-                        );
+                        let value = match derived::expr(layer, id, name, leaves, &inner)? {
+                            Some(filtered) => filtered,
+                            None => metric_expr(layer, dep, leaves, &inner)?,
+                        };
+                        let _ = write!(out, "CAST({value} AS DOUBLE)");
                     }
+                    ExprToken::Func(f) => out.push_str(f),
                     ExprToken::Number(n) => out.push_str(n),
                     ExprToken::Op(c) => {
                         let _ = write!(out, " {c} ");

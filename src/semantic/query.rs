@@ -41,6 +41,11 @@ pub struct MetricQuery {
     /// range moved back by it (Nov 1-20 against Oct 1-20).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prior: Option<String>,
+    /// Row scopes of the asker, set by the access policy (never by a user, never
+    /// serialized): each applies inside the subquery of a metric filter
+    /// (`listing__bookings > 2`) whose metric's tables reach its dimension.
+    #[serde(skip)]
+    pub scopes: Vec<Condition>,
 }
 
 /// One sort key: a metric, a group-by dimension or the time grain's name.

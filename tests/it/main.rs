@@ -24,6 +24,7 @@ mod import;
 mod linear;
 mod llm;
 mod mcp;
+mod metric_filter;
 mod mf;
 mod notion;
 mod outbox;
