@@ -189,7 +189,9 @@ impl Access {
         let filter_metrics: Vec<usize> = q
             .all_conditions()
             .into_iter()
-            .filter_map(|c| crate::semantic::compile::metric_filter::metric_ref(layer, &c.dimension))
+            .filter_map(|c| {
+                crate::semantic::compile::metric_filter::metric_ref(layer, &c.dimension)
+            })
             .map(|(_, id)| id)
             .collect();
         for &id in &filter_metrics {
@@ -378,19 +380,20 @@ fn expand_restricted(layer: &SemanticLayer, denied: &mut BTreeSet<String>) {
             let filtered_by = crate::semantic::compile::metric_filter::filter_metrics(layer, id)
                 .into_iter()
                 .any(|d| denied.contains(&layer.metrics[d].name));
-            let tainted = filtered_by || match &m.kind {
-                MetricKind::Derived { deps, .. } => deps
-                    .iter()
-                    .any(|&d| denied.contains(&layer.metrics[d].name)),
-                MetricKind::Simple(i) | MetricKind::Cumulative(i) => inputs.contains(i),
-                MetricKind::Ratio {
-                    numerator,
-                    denominator,
-                } => inputs.contains(numerator) || inputs.contains(denominator),
-                MetricKind::Conversion(c) => {
-                    inputs.contains(&c.base) || inputs.contains(&c.conversion)
-                }
-            };
+            let tainted = filtered_by
+                || match &m.kind {
+                    MetricKind::Derived { deps, .. } => deps
+                        .iter()
+                        .any(|&d| denied.contains(&layer.metrics[d].name)),
+                    MetricKind::Simple(i) | MetricKind::Cumulative(i) => inputs.contains(i),
+                    MetricKind::Ratio {
+                        numerator,
+                        denominator,
+                    } => inputs.contains(numerator) || inputs.contains(denominator),
+                    MetricKind::Conversion(c) => {
+                        inputs.contains(&c.base) || inputs.contains(&c.conversion)
+                    }
+                };
             if tainted {
                 denied.insert(m.name.clone());
             }

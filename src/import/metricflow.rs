@@ -470,11 +470,12 @@ fn render_call(call: &str) -> Result<String, String> {
             let list = group_by
                 .or_else(|| positional.get(1).cloned())
                 .unwrap_or_default();
-            let entities: Vec<String> = split_args(list.trim().trim_start_matches('[').trim_end_matches(']'))
-                .into_iter()
-                .map(|e| e.trim().trim_matches(|c| c == '\'' || c == '"').to_string())
-                .filter(|e| !e.is_empty())
-                .collect();
+            let entities: Vec<String> =
+                split_args(list.trim().trim_start_matches('[').trim_end_matches(']'))
+                    .into_iter()
+                    .map(|e| e.trim().trim_matches(|c| c == '\'' || c == '"').to_string())
+                    .filter(|e| !e.is_empty())
+                    .collect();
             match entities.as_slice() {
                 [e] if e.split("__").all(is_name) => Ok(format!("{e}__{first}")),
                 [] => Err(format!(
@@ -1715,10 +1716,18 @@ mod tests {
                 .unwrap_err()
                 .contains("OR")
         );
+        assert_eq!(
+            translate_filter("{{ Metric('bookings', group_by=['listing']) }} > 2").unwrap(),
+            vec!["listing__bookings > 2"]
+        );
+        assert_eq!(
+            translate_filter("{{ Metric('views', ['view__listing']) }} > 10").unwrap(),
+            vec!["view__listing__views > 10"]
+        );
         assert!(
-            translate_filter("{{ Metric('bookings', group_by=['listing']) }} > 2")
+            translate_filter("{{ Metric('bookings', group_by=['listing', 'user']) }} > 2")
                 .unwrap_err()
-                .contains("metric filters")
+                .contains("one entity")
         );
         assert_eq!(
             translate_filter(

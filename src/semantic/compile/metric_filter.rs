@@ -10,9 +10,7 @@
 //! and the condition applies to the joined value. A dimension of the same name wins over a
 //! metric filter. Metric filters combine with AND; inside OR / NOT they are refused.
 
-use super::{
-    check_literals, ident, CompileError, CompileOptions, DimRef, Leaf, LeafPlan, Node,
-};
+use super::{check_literals, ident, CompileError, CompileOptions, DimRef, Leaf, LeafPlan, Node};
 use crate::semantic::grain::TimeUnit;
 use crate::semantic::model::{JoinStep, Reach, SemanticLayer};
 use crate::semantic::query::{Condition, MetricQuery};
@@ -134,7 +132,8 @@ pub(super) fn plan_leaf(
     let mut plan = super::plan_leaf(layer, &bare_leaf, &bare)?;
     if let Some(path) = nested.entity {
         let path: Vec<&str> = path.iter().map(String::as_str).collect();
-        let (source, expr) = entity_key(layer, model, &reached, &path, &mut plan.nodes, &leaf.metric)?;
+        let (source, expr) =
+            entity_key(layer, model, &reached, &path, &mut plan.nodes, &leaf.metric)?;
         plan.group.insert(
             0,
             DimRef {
@@ -154,7 +153,17 @@ pub(super) fn plan_leaf(
         let source = match joined.iter().find(|(n, _)| *n == c.dimension) {
             Some((_, s)) => *s,
             None => {
-                let s = join_metric(layer, model, &reached, c, &mut plan.nodes, &leaf.metric, query, opts, nested)?;
+                let s = join_metric(
+                    layer,
+                    model,
+                    &reached,
+                    c,
+                    &mut plan.nodes,
+                    &leaf.metric,
+                    query,
+                    opts,
+                    nested,
+                )?;
                 joined.push((c.dimension.clone(), s));
                 s
             }
@@ -229,9 +238,7 @@ fn join_metric(
             entity: Some(&path),
         },
     )
-    .map_err(|e| {
-        CompileError::Invalid(format!("the metric filter on {}: {e}", c.dimension))
-    })?;
+    .map_err(|e| CompileError::Invalid(format!("the metric filter on {}: {e}", c.dimension)))?;
     let parent_model = nodes[parent].model;
     nodes.push(Node {
         model: parent_model,
@@ -305,8 +312,8 @@ pub(super) fn refuse_in_listing(
     query: &MetricQuery,
 ) -> Result<(), CompileError> {
     for c in query.all_conditions() {
-        let dimension = (0..layer.models.len())
-            .any(|m| layer.resolve_dimension(m, &c.dimension).is_some());
+        let dimension =
+            (0..layer.models.len()).any(|m| layer.resolve_dimension(m, &c.dimension).is_some());
         if metric_ref(layer, &c.dimension).is_some() && !dimension {
             return Err(CompileError::Invalid(format!(
                 "a metric filter ({}) needs a metric in the query: listings of dimension values do not take metric filters yet",
