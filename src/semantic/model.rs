@@ -551,7 +551,7 @@ impl JoinPath {
 }
 
 /// One join: `from_model.from_expr = to_model.to_expr` over `entity`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct JoinStep {
     pub entity: String,
     pub from_model: usize,

@@ -261,3 +261,29 @@ pub fn check_input_filters(layer: &SemanticLayer) -> Vec<(String, String)> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::semantic::model::{tokenize_formula, ExprToken};
+
+    #[test]
+    fn formulas_call_listed_functions_with_their_arity() {
+        let t = tokenize_formula("booking_value / nullif(views, 0)").unwrap();
+        assert_eq!(t[2], ExprToken::Func("NULLIF".into()));
+        assert!(tokenize_formula("COALESCE(a, b, 0) + ROUND(c / d, 2)").is_ok());
+        assert!(tokenize_formula("ABS(a - b)").is_ok());
+        for (bad, why) in [
+            ("a / NULLIF(b)", "NULLIF takes 2"),
+            ("a / NULLIF(b, 0, 1)", "NULLIF takes 2"),
+            ("SLEEP(1) + a", "unknown function SLEEP"),
+            ("a, b", "unexpected ','"),
+            ("(a, b)", "unexpected ','"),
+            ("NULLIF(a, )", "NULLIF takes 2"),
+            ("ROUND()", "ROUND takes 1 to 2"),
+            ("a ; b", "unexpected ';'"),
+        ] {
+            let e = tokenize_formula(bad).unwrap_err();
+            assert!(e.contains(why), "{bad}: {e}");
+        }
+    }
+}

@@ -249,6 +249,7 @@ fn join_metric(
             to_model: parent_model,
             from_expr: key,
             to_expr: ident(KEY),
+            ..JoinStep::default()
         }),
         subquery: Some(sub.sql),
     });
