@@ -21,6 +21,7 @@ use crate::text::calendar::{period_start, shift};
 pub mod derived;
 pub mod metric_filter;
 mod spine;
+mod to_date;
 use super::timespine::Offset;
 
 /// What the compiler needs besides the query: the injected clock.
@@ -139,6 +140,9 @@ fn compile_at(
     if query.metrics.is_empty() {
         metric_filter::refuse_in_listing(layer, query)?;
         return compile_listing(layer, query);
+    }
+    if let Some(g) = query.to_date {
+        return to_date::compile(layer, query, g, opts);
     }
     let metric_ids = checked_metrics(layer, query)?;
 
