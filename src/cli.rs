@@ -1082,6 +1082,7 @@ pub fn query_from_args(a: &QueryArgs, today: NaiveDate) -> Result<MetricQuery> {
         prior: None,
         to_date,
         listing: Default::default(),
+        scopes: Vec::new(),
     })
 }
 

@@ -185,6 +185,21 @@ impl Access {
                 return Err(PolicyError::Metric(label));
             }
         }
+        // A metric filter (`listing__bookings > 2`) computes its metric: the same rule.
+        let filter_metrics: Vec<usize> = q
+            .all_conditions()
+            .into_iter()
+            .filter_map(|c| {
+                crate::semantic::compile::metric_filter::metric_ref(layer, &c.dimension)
+            })
+            .map(|(_, id)| id)
+            .collect();
+        for &id in &filter_metrics {
+            let m = &layer.metrics[id];
+            if self.denied_metrics.contains(&m.name) {
+                return Err(PolicyError::Metric(m.label.clone()));
+            }
+        }
         let used = q
             .group_by
             .iter()
@@ -223,6 +238,28 @@ impl Access {
             };
             if !q.filters.contains(&cond) {
                 q.filters.push(cond);
+            }
+        }
+        // The metrics of metric filters are computed with the asker's row scopes too.
+        for (dim, value) in &self.rows {
+            let reachable = filter_metrics.iter().any(|&i| {
+                crate::planner::metric_models(layer, i)
+                    .into_iter()
+                    .any(|model| layer.resolve_dimension(model, dim).is_some())
+            });
+            if !reachable {
+                continue;
+            }
+            let Some(v) = value else {
+                return Err(PolicyError::NoRows(dim.clone()));
+            };
+            let cond = Condition {
+                dimension: dim.clone(),
+                op: Op::Eq,
+                values: vec![Literal::Str(v.clone())],
+            };
+            if !q.scopes.contains(&cond) {
+                q.scopes.push(cond);
             }
         }
         Ok(())
@@ -354,23 +391,28 @@ fn expand_restricted(layer: &SemanticLayer, denied: &mut BTreeSet<String>) {
             })
             .collect();
         let before = denied.len();
-        for m in &layer.metrics {
+        for (id, m) in layer.metrics.iter().enumerate() {
             if denied.contains(&m.name) {
                 continue;
             }
-            let tainted = match &m.kind {
-                MetricKind::Derived { deps, .. } => deps
-                    .iter()
-                    .any(|&d| denied.contains(&layer.metrics[d].name)),
-                MetricKind::Simple(i) | MetricKind::Cumulative(i) => inputs.contains(i),
-                MetricKind::Ratio {
-                    numerator,
-                    denominator,
-                } => inputs.contains(numerator) || inputs.contains(denominator),
-                MetricKind::Conversion(c) => {
-                    inputs.contains(&c.base) || inputs.contains(&c.conversion)
-                }
-            };
+            // A metric filtered by a restricted metric (`listing__bookings > 2`) tells it.
+            let filtered_by = crate::semantic::compile::metric_filter::filter_metrics(layer, id)
+                .into_iter()
+                .any(|d| denied.contains(&layer.metrics[d].name));
+            let tainted = filtered_by
+                || match &m.kind {
+                    MetricKind::Derived { deps, .. } => deps
+                        .iter()
+                        .any(|&d| denied.contains(&layer.metrics[d].name)),
+                    MetricKind::Simple(i) | MetricKind::Cumulative(i) => inputs.contains(i),
+                    MetricKind::Ratio {
+                        numerator,
+                        denominator,
+                    } => inputs.contains(numerator) || inputs.contains(denominator),
+                    MetricKind::Conversion(c) => {
+                        inputs.contains(&c.base) || inputs.contains(&c.conversion)
+                    }
+                };
             if tainted {
                 denied.insert(m.name.clone());
             }

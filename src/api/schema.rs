@@ -245,6 +245,8 @@ pub fn mirror_of_query(q: &MetricQuery) -> QuerySchema {
         order,
         limit,
         listing,
+        // Set by the access policy, never serialized: not part of the API.
+        scopes: _,
     } = q.clone();
     QuerySchema {
         metrics,

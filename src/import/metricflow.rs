@@ -429,17 +429,21 @@ fn render_call(call: &str) -> Result<String, String> {
         .ok_or_else(|| format!("unsupported template {{{{ {call} }}}}"))?;
     let args = args.trim_end().strip_suffix(')').unwrap_or(args);
     let mut positional = Vec::new();
-    for a in args.split(',') {
+    let mut group_by = None;
+    for a in split_args(args) {
         let a = a.trim();
         if a.is_empty() {
             continue;
         }
-        if let Some((k, v)) = a.split_once('=') {
+        if let Some((k, v)) = a.split_once('=').filter(|(k, _)| is_name(k.trim())) {
             let v = v.trim();
             if k.trim() == "entity_path" && v != "[]" {
                 return Err(format!(
                     "entity_path {v} in {{{{ {call} }}}} is not supported"
                 ));
+            }
+            if k.trim() == "group_by" {
+                group_by = Some(v.to_string());
             }
             continue;
         }
@@ -462,11 +466,74 @@ fn render_call(call: &str) -> Result<String, String> {
         },
         // An entity filters by its key, the identifier dimension of the same name.
         "Entity" => Ok(first),
-        "Metric" => Err(format!(
-            "metric filters ({{{{ Metric('{first}', ...) }}}}) are not supported"
-        )),
+        // `{{ Metric('bookings', group_by=['listing']) }}` is the metric per listing:
+        // `listing__bookings` (MetricFlow's column name), a metric filter in metrics.yaml.
+        "Metric" => {
+            let list = group_by
+                .or_else(|| positional.get(1).cloned())
+                .unwrap_or_default();
+            let entities: Vec<String> =
+                split_args(list.trim().trim_start_matches('[').trim_end_matches(']'))
+                    .into_iter()
+                    .map(|e| e.trim().trim_matches(|c| c == '\'' || c == '"').to_string())
+                    .filter(|e| !e.is_empty())
+                    .collect();
+            match entities.as_slice() {
+                [e] if e.split("__").all(is_name) => Ok(format!("{e}__{first}")),
+                [] => Err(format!(
+                    "a metric filter ({{{{ Metric('{first}') }}}}) without a group_by entity is not supported"
+                )),
+                _ => Err(format!(
+                    "a metric filter ({{{{ Metric('{first}', ...) }}}}) grouped by {} is not supported; group it by one entity",
+                    entities.join(", ")
+                )),
+            }
+        }
         other => Err(format!("unsupported template function {other}")),
     }
+}
+
+/// The metrics named by `{{ Metric('name', ...) }}` anywhere in a YAML value.
+fn metric_templates(v: &Value) -> Vec<String> {
+    match v {
+        Value::String(s) => s
+            .split("Metric(")
+            .skip(1)
+            .filter_map(|rest| {
+                let rest = rest.trim_start();
+                let q = rest.chars().next().filter(|c| *c == '\'' || *c == '"')?;
+                rest[1..].split(q).next().map(str::to_string)
+            })
+            .collect(),
+        Value::Sequence(items) => items.iter().flat_map(metric_templates).collect(),
+        Value::Mapping(m) => m.values().flat_map(metric_templates).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Splits template arguments on commas outside quotes and brackets.
+fn split_args(args: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut depth = 0i32;
+    let mut quote: Option<char> = None;
+    for c in args.chars() {
+        match (quote, c) {
+            (Some(q), _) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '\'' | '"') => quote = Some(c),
+            (None, '[' | '(') => depth += 1,
+            (None, ']' | ')') => depth -= 1,
+            (None, ',') if depth == 0 => {
+                out.push(std::mem::take(&mut cur));
+                continue;
+            }
+            _ => {}
+        }
+        cur.push(c);
+    }
+    out.push(cur);
+    out
 }
 
 /// Splits on a keyword (`and`) outside quotes and parentheses; refuses a top-level `or`.
@@ -1032,6 +1099,8 @@ impl Importer {
         };
         draft.raw.filter = filter;
         draft.raw.default_grain = default_grain;
+        // Metrics its filters compute (`{{ Metric('bookings', ...) }}`) must be imported too.
+        draft.deps.extend(metric_templates(v));
         match kind.as_str() {
             "simple" | "cumulative" => {
                 let mv = get(&tp, "measure");
@@ -1169,15 +1238,6 @@ impl Importer {
                             return None;
                         }
                     }
-                    if get(&input, "filter").is_some() {
-                        self.drop_at(
-                            doc,
-                            doc.line_of_key("filter", il - 1),
-                            what.clone(),
-                            &format!("input {iname} has a filter: filtered derived inputs are not supported yet"),
-                        );
-                        return None;
-                    }
                     if let Some(alias) = get_str(&input, "alias") {
                         renames.push((alias, iname.clone()));
                     }
@@ -1306,6 +1366,21 @@ impl Importer {
                         break;
                     }
                 }
+                for input in d.raw.inputs.iter().filter(|x| !x.filter.is_empty()) {
+                    if matches!(
+                        names.get(&input.metric),
+                        Some(MetricKindName::Derived | MetricKindName::Conversion)
+                    ) && bad.is_none()
+                    {
+                        bad = Some((
+                            i,
+                            format!(
+                                "its input {} has a filter and is not a simple, ratio or cumulative metric (not supported yet)",
+                                input.metric
+                            ),
+                        ));
+                    }
+                }
                 if bad.is_some() {
                     break;
                 }
@@ -1398,23 +1473,19 @@ fn cumulative_window(
     Ok(())
 }
 
-/// A derived input with a time offset as a metrics.yaml `inputs:` entry (`None` without
-/// an offset: the formula names the metric, aliases are renamed away), or the key and
-/// reason it cannot be carried.
+/// A derived input with a time offset or a filter as a metrics.yaml `inputs:` entry
+/// (`None` without either: the formula names the metric, aliases are renamed away), or
+/// the key and reason it cannot be carried.
 fn derived_input(
     metric: &str,
     input: &Value,
 ) -> Result<Option<crate::semantic::timespine::RawDerivedInput>, (&'static str, String)> {
     let window = get(input, "offset_window").and_then(scalar);
     let to_grain = get(input, "offset_to_grain").and_then(scalar);
-    if window.is_none() && to_grain.is_none() {
+    let filter = translate_all(&filter_texts(get(input, "filter")))
+        .map_err(|e| ("filter", format!("input {metric}: filter: {e}")))?;
+    if window.is_none() && to_grain.is_none() && filter.is_empty() {
         return Ok(None);
-    }
-    if get(input, "filter").is_some() {
-        return Err((
-            "filter",
-            format!("input {metric} has a filter: filtered derived inputs are not supported yet"),
-        ));
     }
     if let Some(w) = &window {
         crate::semantic::timespine::Span::parse(w).map_err(|e| {
@@ -1438,6 +1509,7 @@ fn derived_input(
         alias: get_str(input, "alias"),
         offset_window: window,
         offset_to_grain,
+        filter,
     }))
 }
 
@@ -1622,10 +1694,18 @@ mod tests {
                 .unwrap_err()
                 .contains("OR")
         );
+        assert_eq!(
+            translate_filter("{{ Metric('bookings', group_by=['listing']) }} > 2").unwrap(),
+            vec!["listing__bookings > 2"]
+        );
+        assert_eq!(
+            translate_filter("{{ Metric('views', ['view__listing']) }} > 10").unwrap(),
+            vec!["view__listing__views > 10"]
+        );
         assert!(
-            translate_filter("{{ Metric('bookings', group_by=['listing']) }} > 2")
+            translate_filter("{{ Metric('bookings', group_by=['listing', 'user']) }} > 2")
                 .unwrap_err()
-                .contains("metric filters")
+                .contains("one entity")
         );
         assert_eq!(
             translate_filter(

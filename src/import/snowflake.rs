@@ -521,7 +521,7 @@ fn metric_sql(
                         inline.push_str(&format!("CAST({sql} AS DOUBLE)"));
                         by_ref.push_str(&format!("{}.{name}", layer.models[*model].name));
                     }
-                    ExprToken::Number(n) => {
+                    ExprToken::Number(n) | ExprToken::Func(n) => {
                         inline.push_str(n);
                         by_ref.push_str(n);
                     }

@@ -2834,6 +2834,7 @@ impl<'a> Draft<'a> {
                         prior: None,
                         to_date: None,
                         listing: Default::default(),
+                        scopes: Vec::new(),
                     },
                     period: None,
                     notes,
@@ -3502,6 +3503,7 @@ impl<'a> Draft<'a> {
                         prior: None,
                         to_date: None,
                         listing: Default::default(),
+                        scopes: Vec::new(),
                     };
                     let what = if num_metric != b {
                         self.layer.metrics[num_metric].label.clone()
@@ -3843,6 +3845,7 @@ impl<'a> Draft<'a> {
                 prior: self.prior,
                 to_date: self.to_date,
                 listing: Default::default(),
+                scopes: Vec::new(),
             },
             period: self.period_label,
             notes: self.notes,

@@ -52,6 +52,7 @@ pub(super) fn q(metrics: &[&str]) -> MetricQuery {
         prior: None,
         to_date: None,
         listing: Default::default(),
+        scopes: Vec::new(),
     }
 }
 

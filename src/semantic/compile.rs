@@ -18,7 +18,9 @@ use super::raw::{Agg, DataType};
 use crate::fuzzy::did_you_mean;
 use crate::text::calendar::{period_start, shift};
 
+pub mod derived;
 mod listing;
+pub mod metric_filter;
 mod spine;
 mod to_date;
 use super::timespine::Offset;
@@ -111,6 +113,8 @@ struct Node {
     /// Partitions node 0 shares with this node when it is two or more joins away (node 0
     /// SQL, this node's SQL): MetricFlow joins a multi-hop target on the base's partition.
     far: Vec<(String, String)>,
+    /// A metric filter's subquery (the metric per entity key) read instead of the table.
+    subquery: Option<String>,
 }
 
 struct LeafPlan {
@@ -128,7 +132,18 @@ pub fn compile(
     query: &MetricQuery,
     opts: &CompileOptions,
 ) -> Result<CompiledQuery, CompileError> {
+    compile_at(layer, query, opts, metric_filter::Nested::default())
+}
+
+/// `compile`, nested inside metric filters as `nested` says.
+fn compile_at(
+    layer: &SemanticLayer,
+    query: &MetricQuery,
+    opts: &CompileOptions,
+    nested: metric_filter::Nested,
+) -> Result<CompiledQuery, CompileError> {
     if query.metrics.is_empty() {
+        metric_filter::refuse_in_listing(layer, query)?;
         return listing::compile_listing(layer, query, opts);
     }
     if !query.listing.is_distinct() {
@@ -172,7 +187,9 @@ pub fn compile(
 
     let plans = leaves
         .iter()
-        .map(|leaf| plan_leaf(layer, leaf, &spine::data_query(leaf, query)))
+        .map(|leaf| {
+            metric_filter::plan_leaf(layer, leaf, &spine::data_query(leaf, query), opts, nested)
+        })
         .collect::<Result<Vec<_>, _>>()?;
 
     // Output key columns: the time bucket, then the group-bys.
@@ -480,6 +497,7 @@ fn collect_leaves(
                 inner.extend(offset);
                 collect_leaves(layer, d, leaves, depth + 1, &inner)?;
             }
+            derived::collect(layer, id, leaves, offsets)?;
         }
         MetricKind::Conversion(c) => {
             add(&c.base, false);
@@ -551,8 +569,32 @@ fn resolve(
         )));
     }
     let dim = &layer.models[m].dimensions[d];
+    let source = reach
+        .path
+        .as_ref()
+        .map_or(0, |p| join_path(layer, model, nodes, p));
+    Ok(DimRef {
+        name: dim.name.clone(),
+        source,
+        expr: dim.expr.clone(),
+        is_time: dim.is_time(),
+        data_type: dim.data_type,
+        identifier: dim.identifier,
+        unit: dim.granularity,
+        bucket: None,
+    })
+}
+
+/// Adds the tables a join path passes through to `nodes` (shared prefixes are joined
+/// once); returns the node of its last table.
+fn join_path(
+    layer: &SemanticLayer,
+    model: usize,
+    nodes: &mut Vec<Node>,
+    path: &super::model::JoinPath,
+) -> usize {
     let mut source = 0;
-    for (hop, step) in reach.path.iter().flat_map(|p| &p.steps).enumerate() {
+    for (hop, step) in path.steps.iter().enumerate() {
         source = match nodes
             .iter()
             .position(|n| n.parent == source && n.step.as_ref() == Some(step))
@@ -568,21 +610,13 @@ fn resolve(
                     } else {
                         Vec::new()
                     },
+                    subquery: None,
                 });
                 nodes.len() - 1
             }
         };
     }
-    Ok(DimRef {
-        name: dim.name.clone(),
-        source,
-        expr: dim.expr.clone(),
-        is_time: dim.is_time(),
-        data_type: dim.data_type,
-        identifier: dim.identifier,
-        unit: dim.granularity,
-        bucket: None,
-    })
+    source
 }
 
 /// `resolve`, then (when the name is unknown) `resolve_timed`; the first error otherwise.
@@ -667,6 +701,7 @@ fn plan_dims(
         parent: 0,
         step: None,
         far: Vec::new(),
+        subquery: None,
     }];
     let reached = layer.reach(model);
     let mut group = Vec::new();
@@ -935,6 +970,9 @@ fn from_parts(
         } else {
             projections[i].join(", ")
         };
+        if let Some(sub) = &plan.nodes[i].subquery {
+            return format!("(SELECT {cols} FROM ({sub}) AS m)");
+        }
         match &m.filter {
             Some(f) => format!("(SELECT {cols} FROM {} WHERE {f})", m.table),
             None => format!("(SELECT {cols} FROM {})", m.table),
@@ -1432,12 +1470,13 @@ fn metric_expr(
                         let (dep, offset) = spine::token_ref(layer, id, name)?;
                         let mut inner = offsets.to_vec();
                         inner.extend(offset);
-                        let _ = write!(
-                            out,
-                            "CAST({} AS DOUBLE)",
-                            metric_expr(layer, dep, leaves, &inner)?
-                        );
+                        let value = match derived::expr(layer, id, name, leaves, &inner)? {
+                            Some(filtered) => filtered,
+                            None => metric_expr(layer, dep, leaves, &inner)?,
+                        };
+                        let _ = write!(out, "CAST({value} AS DOUBLE)");
                     }
+                    ExprToken::Func(f) => out.push_str(f),
                     ExprToken::Number(n) => out.push_str(n),
                     ExprToken::Op(c) => {
                         let _ = write!(out, " {c} ");

@@ -185,6 +185,8 @@ pub fn sum_leaves(layer: &SemanticLayer, m: usize) -> Option<Vec<usize>> {
     use super::model::ExprToken;
     match &layer.metrics[m].kind {
         MetricKind::Simple(_) => Some(vec![m]),
+        // A filtered input is not the plain metric its name says.
+        MetricKind::Derived { inputs, .. } if inputs.iter().any(|i| !i.filter.is_empty()) => None,
         MetricKind::Derived { expr, .. } => {
             let mut out = Vec::new();
             for (i, t) in expr.iter().enumerate() {
@@ -207,9 +209,12 @@ pub fn sum_leaves(layer: &SemanticLayer, m: usize) -> Option<Vec<usize>> {
 /// A derived metric of the form `a / b`: (a, b).
 pub fn quotient(layer: &SemanticLayer, m: usize) -> Option<(usize, usize)> {
     use super::model::ExprToken;
-    let MetricKind::Derived { expr, .. } = &layer.metrics[m].kind else {
+    let MetricKind::Derived { expr, inputs, .. } = &layer.metrics[m].kind else {
         return None;
     };
+    if inputs.iter().any(|i| !i.filter.is_empty()) {
+        return None;
+    }
     match expr.as_slice() {
         [ExprToken::Metric(a), ExprToken::Op('/'), ExprToken::Metric(b)] => Some((
             layer.metrics.iter().position(|x| &x.name == a)?,

@@ -239,6 +239,8 @@ impl MetricKind {
 #[derive(Debug, Clone, PartialEq)]
 pub enum ExprToken {
     Metric(String),
+    /// A function of the closed list formulas may call (`NULLIF`), upper-case.
+    Func(String),
     Number(String),
     Op(char),
 }
@@ -501,6 +503,30 @@ impl SemanticLayer {
                     .position(|d| d.name == bare)
                     .map(|d| (r.model, d, r.clone()))
             })
+            .or_else(|| self.resolve_multi_hop(reach, name))
+    }
+
+    /// `listing__user__ds`: a dimension reached through the joins over these entities, in
+    /// order (MetricFlow's multi-hop names).
+    fn resolve_multi_hop(&self, reach: &[Reach], name: &str) -> Option<(usize, usize, Reach)> {
+        let parts: Vec<&str> = name.split("__").collect();
+        let (bare, entities) = parts.split_last()?;
+        if entities.len() < 2 {
+            return None;
+        }
+        reach.iter().find_map(|r| {
+            let steps = &r.path.as_ref()?.steps;
+            let same = steps.len() == entities.len()
+                && steps.iter().zip(entities).all(|(s, e)| s.entity == *e);
+            if !same {
+                return None;
+            }
+            self.models[r.model]
+                .dimensions
+                .iter()
+                .position(|d| d.name == *bare)
+                .map(|d| (r.model, d, r.clone()))
+        })
     }
 
     /// Dimension names usable from `model`, for "did you mean" hints.
@@ -547,7 +573,7 @@ impl JoinPath {
 }
 
 /// One join: `from_model.from_expr = to_model.to_expr` over `entity`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct JoinStep {
     pub entity: String,
     pub from_model: usize,
@@ -738,11 +764,16 @@ fn check_sql_expr(expr: &str) -> Result<(), String> {
 
 struct Builder<'r, 'a> {
     rep: &'r mut Reporter<'a>,
+    /// Every metric name in the file (a filter may compute one: `listing__bookings > 2`).
+    metric_names: BTreeSet<String>,
 }
 
 impl<'r, 'a> Builder<'r, 'a> {
     fn new(rep: &'r mut Reporter<'a>) -> Self {
-        Builder { rep }
+        Builder {
+            rep,
+            metric_names: BTreeSet::new(),
+        }
     }
 
     fn build(&mut self, raw: RawSections) -> SemanticLayer {
@@ -760,6 +791,7 @@ impl<'r, 'a> Builder<'r, 'a> {
         self.declared_joins(&mut layer, raw_joins);
         self.check_ambiguous_paths(&layer);
         let named = self.named_filters(&raw.filters);
+        self.metric_names = raw.metrics.iter().map(|m| m.name.clone()).collect();
         let mut seen = BTreeSet::new();
         // Derived formulas may name later metrics: resolve them after every metric is built.
         for rm in &raw.metrics {
@@ -777,6 +809,12 @@ impl<'r, 'a> Builder<'r, 'a> {
             .map(|m| layer.reach_uncached(m))
             .collect();
         let _ = layer.reach_cache.set(all);
+        let problems = super::compile::metric_filter::check_definitions(&layer)
+            .into_iter()
+            .chain(super::compile::derived::check_input_filters(&layer));
+        for (metric, msg) in problems {
+            self.rep.error(&["metrics", &metric, "filter"], msg);
+        }
         layer
     }
 
@@ -1225,7 +1263,12 @@ impl<'r, 'a> Builder<'r, 'a> {
                 }
             };
             for c in conds {
-                if layer.resolve_dimension(model, &c.dimension).is_none() {
+                // `listing__bookings > 2`: a metric filter, checked once every metric is built.
+                let metric_filter = c
+                    .dimension
+                    .rsplit_once("__")
+                    .is_some_and(|(_, m)| self.metric_names.contains(m));
+                if layer.resolve_dimension(model, &c.dimension).is_none() && !metric_filter {
                     self.rep.error(
                         path,
                         format!(
@@ -1856,7 +1899,7 @@ pub fn tokenize_formula(s: &str) -> Result<Vec<ExprToken>, String> {
         let c = chars[i];
         if c.is_whitespace() {
             i += 1;
-        } else if "+-*/()".contains(c) {
+        } else if "+-*/(),".contains(c) {
             depth += match c {
                 '(' => 1,
                 ')' => -1,
@@ -1881,10 +1924,25 @@ pub fn tokenize_formula(s: &str) -> Result<Vec<ExprToken>, String> {
             while i < chars.len() && (chars[i].is_ascii_alphanumeric() || chars[i] == '_') {
                 i += 1;
             }
-            out.push(ExprToken::Metric(chars[start..i].iter().collect()));
+            let name: String = chars[start..i].iter().collect();
+            let call = chars[i..].iter().find(|c| !c.is_whitespace()) == Some(&'(');
+            match (call, super::compile::derived::function(&name)) {
+                (false, _) => out.push(ExprToken::Metric(name)),
+                (true, Some(f)) => out.push(ExprToken::Func(f.to_string())),
+                (true, None) => {
+                    let known: Vec<&str> = super::compile::derived::FUNCTIONS
+                        .iter()
+                        .map(|f| f.0)
+                        .collect();
+                    return Err(format!(
+                        "unknown function {name} in {s:?}; formulas may call {}",
+                        known.join(", ")
+                    ));
+                }
+            }
         } else {
             return Err(format!(
-                "unexpected {c:?} in {s:?}; formulas use metric names, numbers, + - * / and parentheses"
+                "unexpected {c:?} in {s:?}; formulas use metric names, numbers, + - * / and parentheses, and functions such as NULLIF(a, 0)"
             ));
         }
     }
@@ -1894,6 +1952,7 @@ pub fn tokenize_formula(s: &str) -> Result<Vec<ExprToken>, String> {
     if out.is_empty() {
         return Err("empty formula".into());
     }
+    super::compile::derived::check_calls(&out, s)?;
     Ok(out)
 }
 

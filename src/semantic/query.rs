@@ -50,6 +50,11 @@ pub struct MetricQuery {
     /// read, or each column's smallest and largest value.
     #[serde(default, skip_serializing_if = "ListingRows::is_distinct")]
     pub listing: ListingRows,
+    /// Row scopes of the asker, set by the access policy (never by a user, never
+    /// serialized): each applies inside the subquery of a metric filter
+    /// (`listing__bookings > 2`) whose metric's tables reach its dimension.
+    #[serde(skip)]
+    pub scopes: Vec<Condition>,
 }
 
 /// What a listing (a query with dimensions and no metric) reports.

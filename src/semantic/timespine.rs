@@ -50,6 +50,10 @@ pub struct RawDerivedInput {
     /// each day: `month` gives the month-start value.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub offset_to_grain: Option<Grain>,
+    /// Conditions the input metric is computed with here only, e.g.
+    /// `listing__is_lux = true` (MetricFlow's input `filter`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub filter: Vec<String>,
 }
 
 /// A validated derived-metric input.
@@ -60,6 +64,8 @@ pub struct DerivedInput {
     /// The metric it reads.
     pub metric: String,
     pub offset: Option<Offset>,
+    /// Conditions the input metric is computed with (`filter:`).
+    pub filter: Vec<super::query::Condition>,
 }
 
 /// Day or a coarser calendar grain (the grains offsets and windows are counted in).
@@ -306,10 +312,18 @@ pub fn derived_inputs(
             }
             (None, None) => None,
         };
+        let mut filter = Vec::new();
+        for t in &r.filter {
+            match super::query::Condition::parse(t) {
+                Ok(c) => filter.push(c),
+                Err(e) => errors.push(("filter".to_string(), format!("input {name}: {e}"))),
+            }
+        }
         out.push(DerivedInput {
             name,
             metric: r.metric.clone(),
             offset,
+            filter,
         });
     }
     (out, errors)
@@ -368,6 +382,7 @@ mod tests {
             alias: alias.map(Into::into),
             offset_window: w.map(Into::into),
             offset_to_grain: None,
+            filter: Vec::new(),
         };
         let known = |m: &str| m == "bookings";
         let (ok, errs) = derived_inputs(

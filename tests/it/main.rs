@@ -25,6 +25,7 @@ mod linear;
 mod listings;
 mod llm;
 mod mcp;
+mod metric_filter;
 mod mf;
 mod notion;
 mod outbox;

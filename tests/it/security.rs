@@ -410,3 +410,57 @@ async fn the_web_site_enforces_the_policy_per_visitor() {
     let (_, _, body) = site.get("/metrics", &[]).await;
     assert!(!body.contains("id=\"tickets\""), "{body}");
 }
+
+/// A metric filter (`merchant__pipeline_arr > 0`: merchants with open pipeline) computes a
+/// metric, so the policy covers it like a queried metric: refused to whoever may not see
+/// the metric; and the filtered-by metric is computed with the asker's own row scope.
+#[test]
+fn metric_filters_follow_the_policy_of_the_metric_they_compute() {
+    let f = fixture();
+    let e = f.engine();
+    let by_pipeline = json!({"metrics": ["tickets"],
+        "filters": [{"dimension": "merchant__pipeline_arr", "op": ">", "values": [0]}]});
+    let err = ask(&e, "U01SUP0001", by_pipeline.clone()).expect_err("support may not");
+    assert!(err.contains("restricted"), "{err}");
+    assert!(ask(&e, "U01CSM0001", by_pipeline.clone())
+        .expect_err("a CSM may not")
+        .contains("restricted"));
+    let rows = ask(&e, "U01REV0001", by_pipeline).expect("revenue may");
+    let want = hand(
+        &f,
+        "SELECT count(*) FROM tickets t WHERE (SELECT sum(amount_usd) FROM opportunities o
+           WHERE o.merchant_id = t.merchant_id AND stage NOT IN ('closed_won', 'closed_lost')) > 0",
+    );
+    assert!(want > 0.0, "the oracle counts tickets");
+    assert!((single(&rows) - want).abs() < 1e-6, "{rows:?} vs {want}");
+    // A CSM's merchants with more than 3 tickets: the ticket counts are of their own book.
+    let busy = json!({"metrics": ["merchants"],
+        "filters": [{"dimension": "merchant__tickets", "op": ">", "values": [3]}]});
+    for (who, rows_filter) in [
+        ("U01CSM0001", "m.csm_owner = 'Ava Thompson'"),
+        ("U01REV0001", "TRUE"),
+    ] {
+        let q: MetricQuery = serde_json::from_value(busy.clone()).expect("q");
+        let out = e.query(&q, fixture_today(), &as_who(who)).expect("runs");
+        let want = hand(
+            &f,
+            &format!(
+                "SELECT count(*) FROM merchants m WHERE churned_date IS NULL AND {rows_filter}
+                   AND (SELECT count(*) FROM tickets t WHERE t.merchant_id = m.merchant_id) > 3"
+            ),
+        );
+        assert!(
+            (single(&out.result.rows) - want).abs() < 1e-6,
+            "{who}: {:?} vs {want}\n{}",
+            out.result.rows,
+            out.compiled.sql
+        );
+        if who == "U01CSM0001" {
+            assert!(
+                out.compiled.sql.matches("'Ava Thompson'").count() >= 2,
+                "the scope applies to the merchants and inside the tickets subquery:\n{}",
+                out.compiled.sql
+            );
+        }
+    }
+}

@@ -421,15 +421,25 @@ fn export_metric(
                         .iter()
                         .find(|i| i.alias.as_ref().unwrap_or(&i.metric) == &n)
                     {
-                        Some(i) => map(vec![
-                            ("name", s(&i.metric)),
-                            ("alias", opt(&i.alias)),
-                            ("offset_window", opt(&i.offset_window)),
-                            (
-                                "offset_to_grain",
-                                i.offset_to_grain.map_or(Value::Null, |g| s(g.as_str())),
-                            ),
-                        ]),
+                        Some(i) => {
+                            // The input metric's measure places its filter's names.
+                            let measure = file
+                                .metrics
+                                .iter()
+                                .find(|x| x.name == i.metric)
+                                .and_then(|x| x.measure.clone())
+                                .unwrap_or_default();
+                            map(vec![
+                                ("name", s(&i.metric)),
+                                ("alias", opt(&i.alias)),
+                                ("offset_window", opt(&i.offset_window)),
+                                (
+                                    "offset_to_grain",
+                                    i.offset_to_grain.map_or(Value::Null, |g| s(g.as_str())),
+                                ),
+                                ("filter", filter_of(&i.filter, &measure, ex)),
+                            ])
+                        }
                         None => map(vec![("name", s(&n))]),
                     };
                     if !inputs.contains(&v) {
@@ -501,10 +511,21 @@ impl Jinja<'_> {
     }
 
     fn condition(&self, model: usize, c: &Condition) -> Result<String, String> {
-        let (m, d, path) = self
-            .layer
-            .resolve_dimension(model, &c.dimension)
-            .ok_or_else(|| format!("unknown dimension {}", c.dimension))?;
+        let resolved = self.layer.resolve_dimension(model, &c.dimension);
+        let metric = crate::semantic::compile::metric_filter::metric_ref(self.layer, &c.dimension);
+        let (m, d, path) = match (resolved, metric) {
+            (Some(r), _) => r,
+            // `listing__bookings > 2`: the metric per entity.
+            (None, Some((path, id))) => {
+                let col = format!(
+                    "{{{{ Metric('{}', group_by=['{}']) }}}}",
+                    self.layer.metrics[id].name,
+                    path.join("__")
+                );
+                return Ok(compare(&col, c));
+            }
+            (None, None) => return Err(format!("unknown dimension {}", c.dimension)),
+        };
         let dim = &self.layer.models[m].dimensions[d];
         let prefix: Vec<String> = match path {
             Some(p) => p.steps.iter().map(|s| s.entity.clone()).collect(),
@@ -527,21 +548,26 @@ impl Jinja<'_> {
         } else {
             format!("{{{{ Dimension('{name}') }}}}")
         };
-        let lit = |v: &Literal| match v {
-            Literal::Str(x) => format!("'{}'", x.replace('\'', "''")),
-            Literal::Num(n) => format!("{n}"),
-            Literal::Bool(b) => format!("{b}"),
-        };
-        let vals: Vec<String> = c.values.iter().map(lit).collect();
-        Ok(match c.op {
-            Op::In => format!("{col} IN ({})", vals.join(", ")),
-            Op::NotIn => format!("{col} NOT IN ({})", vals.join(", ")),
-            Op::Excluding => format!("({col} IS NULL OR {col} NOT IN ({}))", vals.join(", ")),
-            Op::Between => format!("{col} BETWEEN {} AND {}", vals[0], vals[1]),
-            Op::IsNull => format!("{col} IS NULL"),
-            Op::IsNotNull => format!("{col} IS NOT NULL"),
-            op => format!("{col} {} {}", op.as_str(), vals[0]),
-        })
+        Ok(compare(&col, c))
+    }
+}
+
+/// A condition's comparison with `col` (a Jinja template) in MetricFlow's SQL.
+fn compare(col: &str, c: &Condition) -> String {
+    let lit = |v: &Literal| match v {
+        Literal::Str(x) => format!("'{}'", x.replace('\'', "''")),
+        Literal::Num(n) => format!("{n}"),
+        Literal::Bool(b) => format!("{b}"),
+    };
+    let vals: Vec<String> = c.values.iter().map(lit).collect();
+    match c.op {
+        Op::In => format!("{col} IN ({})", vals.join(", ")),
+        Op::NotIn => format!("{col} NOT IN ({})", vals.join(", ")),
+        Op::Excluding => format!("({col} IS NULL OR {col} NOT IN ({}))", vals.join(", ")),
+        Op::Between => format!("{col} BETWEEN {} AND {}", vals[0], vals[1]),
+        Op::IsNull => format!("{col} IS NULL"),
+        Op::IsNotNull => format!("{col} IS NOT NULL"),
+        op => format!("{col} {} {}", op.as_str(), vals[0]),
     }
 }
 

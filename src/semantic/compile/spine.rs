@@ -179,6 +179,9 @@ pub(super) fn derived_refs(
     let mut out = Vec::new();
     for t in expr {
         if let ExprToken::Metric(name) = t {
+            if super::derived::is_filtered(layer, id, name) {
+                continue; // Its leaves are the filtered metric's (`derived::collect`).
+            }
             let r = token_ref(layer, id, name)?;
             if !out.contains(&r) {
                 out.push(r);
