@@ -695,6 +695,7 @@ fn raw_metric(
         conversion: None,
         window: None,
         grain_to_date: None,
+        period_agg: None,
         join_to_time_spine: false,
         inputs: Vec::new(),
         default_grain: None,
@@ -1115,19 +1116,34 @@ impl Importer {
                     if let Err((key, e)) = cumulative_window(&mut draft.raw, window, gtd) {
                         return fail(self, Some(key), e);
                     }
-                    let windowed = draft.raw.window.is_some() || draft.raw.grain_to_date.is_some();
-                    match get_str(&ctp, "period_agg").as_deref() {
-                        // A window's daily values do not depend on period_agg (Cortex reads
-                        // windows by day or as of a day only).
-                        _ if windowed => {}
-                        Some("last") => {}
-                        other => {
+                    // MetricFlow's default is `first`; Cortex's is `last`.
+                    let agg = get_str(&ctp, "period_agg");
+                    match crate::semantic::timespine::PeriodAgg::parse(
+                        agg.as_deref().unwrap_or("first"),
+                    ) {
+                        Some(crate::semantic::timespine::PeriodAgg::Last) => {}
+                        // A running total from the start is a balance: formulas may read
+                        // it only as such (Cortex's default, last).
+                        Some(a) if draft.raw.window.is_some() || draft.raw.grain_to_date.is_some() => {
+                            draft.raw.period_agg = Some(a)
+                        }
+                        Some(a) => {
                             return fail(
                                 self,
                                 Some("cumulative_type_params"),
                                 format!(
-                                    "period_agg {} is not supported (only last: the balance at the end of each period)",
-                                    other.unwrap_or("first (the default)")
+                                    "period_agg {} on a running total from the start is not supported (only last: the balance at the end of each period)",
+                                    a.as_str()
+                                ),
+                            )
+                        }
+                        None => {
+                            return fail(
+                                self,
+                                Some("cumulative_type_params"),
+                                format!(
+                                    "period_agg {} is not supported (first, last or average)",
+                                    agg.unwrap_or_default()
                                 ),
                             )
                         }

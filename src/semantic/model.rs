@@ -180,6 +180,8 @@ pub struct MeasureInput {
     pub window: Option<CumulativeWindow>,
     /// Every period of the time spine is reported (`join_to_time_spine`).
     pub join_to_time_spine: bool,
+    /// Cumulative metrics: how daily values become a coarser period's (`period_agg`).
+    pub period_agg: super::timespine::PeriodAgg,
 }
 
 #[derive(Debug, Clone)]
@@ -1271,6 +1273,7 @@ impl<'r, 'a> Builder<'r, 'a> {
             fill_nulls_with: None,
             window: None,
             join_to_time_spine: false,
+            period_agg: Default::default(),
         })
     }
 
@@ -1339,6 +1342,7 @@ impl<'r, 'a> Builder<'r, 'a> {
         self.forbid(name, rm.denominator.is_some(), "denominator", k);
         self.forbid(name, rm.expr.is_some(), "expr", k);
         self.forbid(name, !rm.filter.is_empty(), "filter", k);
+        self.forbid(name, rm.period_agg.is_some(), "period_agg", k);
         let c = rm.conversion.as_ref()?;
         let base = self.measure_input(layer, name, "conversion", &c.base_measure, &[], None, named);
         let conversion = self.measure_input(
@@ -1480,6 +1484,7 @@ impl<'r, 'a> Builder<'r, 'a> {
         self.forbid(name, rm.grain_to_date.is_some(), "grain_to_date", kind);
         self.forbid(name, rm.join_to_time_spine, "join_to_time_spine", kind);
         self.forbid(name, !rm.inputs.is_empty(), "inputs", kind);
+        self.forbid(name, rm.period_agg.is_some(), "period_agg", kind);
     }
 
     /// Reports a key a metric of `kind` needs but lacks.
@@ -1541,7 +1546,9 @@ impl<'r, 'a> Builder<'r, 'a> {
         if rm.kind == MetricKindName::Simple {
             self.forbid(name, rm.window.is_some(), "window", k);
             self.forbid(name, rm.grain_to_date.is_some(), "grain_to_date", k);
+            self.forbid(name, rm.period_agg.is_some(), "period_agg", k);
         }
+        input.period_agg = rm.period_agg.unwrap_or_default();
         match CumulativeWindow::from_raw(rm.window.as_deref(), rm.grain_to_date) {
             Ok(w) => input.window = w,
             Err(e) => {
@@ -1631,6 +1638,7 @@ impl<'r, 'a> Builder<'r, 'a> {
         );
         self.forbid(name, rm.window.is_some(), "window", "derived");
         self.forbid(name, rm.grain_to_date.is_some(), "grain_to_date", "derived");
+        self.forbid(name, rm.period_agg.is_some(), "period_agg", "derived");
         self.forbid(
             name,
             rm.join_to_time_spine,

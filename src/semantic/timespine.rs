@@ -243,6 +243,49 @@ impl fmt::Display for CumulativeWindow {
     }
 }
 
+/// How a cumulative metric's daily values become one value per coarser period (a week, a
+/// quarter, a custom grain) or per date part (MetricFlow's `period_agg`): the value of the
+/// period's first or last day that has rows in its window, or the average over those days.
+/// Cortex's default is `last` (the balance at the end of each period).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PeriodAgg {
+    /// The value on the period's first day.
+    First,
+    /// The value on the period's last day (up to today).
+    #[default]
+    Last,
+    /// The average of the daily values.
+    Average,
+}
+
+impl PeriodAgg {
+    /// MetricFlow's name: `first`, `last`, `average`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PeriodAgg::First => "first",
+            PeriodAgg::Last => "last",
+            PeriodAgg::Average => "average",
+        }
+    }
+
+    /// `"average"` -> `PeriodAgg::Average`.
+    pub fn parse(s: &str) -> Option<PeriodAgg> {
+        [PeriodAgg::First, PeriodAgg::Last, PeriodAgg::Average]
+            .into_iter()
+            .find(|p| p.as_str() == s)
+    }
+
+    /// The window function that picks a period's value from its daily values `v`.
+    pub fn window_sql(self, v: &str) -> String {
+        match self {
+            PeriodAgg::First => format!("FIRST_VALUE({v})"),
+            PeriodAgg::Last => format!("LAST_VALUE({v})"),
+            PeriodAgg::Average => format!("AVG({v})"),
+        }
+    }
+}
+
 /// The grain of metric time for a query that names none: the coarsest `default_grain` of
 /// `metrics` (MetricFlow's rule), day when none declares one.
 pub fn default_grain(layer: &super::model::SemanticLayer, metrics: &[String]) -> Grain {

@@ -367,10 +367,13 @@ fn export_metric(
             }
             let mut pairs = vec![("measure", mref)];
             if m.kind == MetricKindName::Cumulative {
+                let agg = s(m.period_agg.unwrap_or_default().as_str());
                 let params = match (&m.window, m.grain_to_date) {
-                    (Some(w), _) => map(vec![("window", s(w))]),
-                    (None, Some(g)) => map(vec![("grain_to_date", s(g.as_str()))]),
-                    (None, None) => map(vec![("period_agg", s("last"))]),
+                    (Some(w), _) => map(vec![("window", s(w)), ("period_agg", agg)]),
+                    (None, Some(g)) => {
+                        map(vec![("grain_to_date", s(g.as_str())), ("period_agg", agg)])
+                    }
+                    (None, None) => map(vec![("period_agg", agg)]),
                 };
                 pairs.push(("cumulative_type_params", params));
             }

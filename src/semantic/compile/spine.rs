@@ -12,14 +12,15 @@ use std::borrow::Cow;
 use std::fmt::Write as _;
 
 use super::{
-    agg_sql, condition_sql, from_parts, group_col, ident, is_integer_metric, leaf_cte, metric_expr,
-    snapped_range, source_alias, Column, ColumnRole, CompileError, CompileOptions, DimRef, Leaf,
+    agg_sql, condition_sql, filter_col, from_parts, group_col, ident, is_integer_metric, leaf_cte,
+    metric_expr, snapped_range, Column, ColumnRole, CompileError, CompileOptions, DimRef, Leaf,
     LeafPlan,
 };
+use crate::semantic::grain::{Bucket, TimeUnit};
 use crate::semantic::model::{ExprToken, MetricKind, SemanticLayer};
 use crate::semantic::query::{Condition, Grain, Literal, MetricQuery, TimeRange};
 use crate::semantic::raw::DataType;
-use crate::semantic::timespine::{Offset, Span};
+use crate::semantic::timespine::{Offset, PeriodAgg, Span};
 
 /// The first day of the spine the compiler generates when metrics.yaml declares none.
 const GENERATED_SPINE_START: &str = "1900-01-01";
@@ -244,6 +245,176 @@ fn spine_wheres(
     Ok(wheres)
 }
 
+/// How a spine day is bucketed for one output key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum KeyKind {
+    /// The day itself.
+    Day,
+    /// A calendar period coarser than the day.
+    Calendar(Grain),
+    /// A date part or a custom grain.
+    Other,
+}
+
+/// Whether `d` reads the leaf's own time dimension: `metric_time` at a grain, or the
+/// agg-time dimension by its name (`booking__ds__day` for bookings), which for this leaf
+/// is metric time; read through the spine, it is the spine day.
+fn is_own_time(layer: &SemanticLayer, leaf: &Leaf, d: &DimRef) -> bool {
+    let Some(t) = leaf.input.time_dimension else {
+        return false;
+    };
+    d.source == 0
+        && (d.is_time || d.bucket.is_some())
+        && d.expr == layer.models[leaf.input.model].dimensions[t].expr
+}
+
+/// The leaf's own time `d` read from the spine day `day` (a DATE expression): its SQL and
+/// how it buckets the day. The spine is daily, so a finer unit cannot be read from it.
+fn own_time_on(
+    layer: &SemanticLayer,
+    leaf: &Leaf,
+    d: &DimRef,
+    day: &str,
+) -> Result<(String, KeyKind), CompileError> {
+    Ok(match &d.bucket {
+        None => (day.to_string(), KeyKind::Day),
+        Some(Bucket::Trunc(u)) if u.is_sub_daily() => {
+            return Err(CompileError::Invalid(format!(
+                "{} uses offsets, a window or the time spine, which is read by the day: it cannot be grouped or filtered by {}",
+                leaf.metric, d.name
+            )))
+        }
+        Some(b @ Bucket::Trunc(TimeUnit::Day)) => (b.sql(day, &layer.custom_grains), KeyKind::Day),
+        Some(b @ Bucket::Trunc(u)) => (
+            b.sql(day, &layer.custom_grains),
+            Grain::parse(u.as_str()).map_or(KeyKind::Other, KeyKind::Calendar),
+        ),
+        Some(b) => (b.sql(day, &layer.custom_grains), KeyKind::Other),
+    })
+}
+
+/// The output keys of a leaf read by spine day, in output order: the query's grain, then
+/// each group-by, as (SQL, output name, kind). The leaf's own time is read from the spine
+/// day (`s.ds`); other group-bys from the rows (kind `None`).
+fn spine_keys(
+    layer: &SemanticLayer,
+    leaf: &Leaf,
+    plan: &LeafPlan,
+    query: &MetricQuery,
+) -> Result<Vec<(String, String, Option<KeyKind>)>, CompileError> {
+    let mut keys = Vec::new();
+    if let Some(g) = query.grain {
+        let kind = if g == Grain::Day {
+            KeyKind::Day
+        } else {
+            KeyKind::Calendar(g)
+        };
+        keys.push((
+            format!("CAST(date_trunc('{g}', s.ds) AS DATE)"),
+            ident(g.as_str()),
+            Some(kind),
+        ));
+    }
+    for d in &plan.group {
+        if is_own_time(layer, leaf, d) {
+            let (sql, kind) = own_time_on(layer, leaf, d, "s.ds")?;
+            keys.push((sql, ident(&d.name), Some(kind)));
+        } else {
+            keys.push((group_col(layer, d), ident(&d.name), None));
+        }
+    }
+    Ok(keys)
+}
+
+/// Whether a leaf is read by spine day: offsets and windows always; a running total from
+/// the start when grouped or filtered by a time of its own at a grain beside (or instead
+/// of) the query's grain, or by a coarser grain with a `period_agg` other than `last` (the plain
+/// running-total path reports each period's last value).
+fn reads_spine(layer: &SemanticLayer, leaf: &Leaf, plan: &LeafPlan, query: &MetricQuery) -> bool {
+    through_spine(leaf)
+        || (leaf.cumulative
+            && leaf.conversion.is_none()
+            && (plan
+                .group
+                .iter()
+                .chain(plan.filters.iter().map(|(d, _)| d))
+                .chain(&plan.expr_dims)
+                .any(|d| d.bucket.is_some() && is_own_time(layer, leaf, d))
+                || (query.grain.is_some_and(|g| g != Grain::Day)
+                    && leaf.input.period_agg != PeriodAgg::Last)))
+}
+
+/// Checks a leaf's plan against what the spine path supports: a time at a grain, grouped
+/// or filtered, must be the leaf's own time (read from the spine day); a boolean filter
+/// reads either the spine day or the rows, not both; `join_to_time_spine` takes no filter
+/// on its own time at a grain.
+pub(super) fn check_plan(
+    layer: &SemanticLayer,
+    leaf: &Leaf,
+    plan: &LeafPlan,
+    query: &MetricQuery,
+) -> Result<(), CompileError> {
+    let spine = !leaf.offsets.is_empty()
+        || leaf.input.window.is_some()
+        || leaf.input.join_to_time_spine
+        || leaf.cumulative;
+    if !spine || leaf.conversion.is_some() {
+        return Ok(());
+    }
+    let own = |d: &DimRef| is_own_time(layer, leaf, d);
+    let foreign = plan
+        .group
+        .iter()
+        .chain(plan.filters.iter().map(|(d, _)| d))
+        .chain(&plan.expr_dims)
+        .find(|d| d.bucket.is_some() && !own(d));
+    if let Some(d) = foreign {
+        return Err(CompileError::Invalid(format!(
+            "{} uses offsets, a window or the time spine: grouping or filtering it by {} (a time at a grain other than its own time) is not supported yet",
+            leaf.metric, d.name
+        )));
+    }
+    if leaf.input.join_to_time_spine {
+        let timed = plan
+            .filters
+            .iter()
+            .map(|(d, _)| d)
+            .chain(&plan.expr_dims)
+            .find(|d| d.bucket.is_some() || (own(d) && !plan.expr_dims.is_empty()));
+        if let Some(d) = timed {
+            return Err(CompileError::Invalid(format!(
+                "{} joins to the time spine: filtering it by {} (its time at a grain) is not supported yet",
+                leaf.metric, d.name
+            )));
+        }
+    }
+    let mut dims = plan.expr_dims.iter();
+    for f in expr_sizes(query) {
+        let mine: Vec<bool> = dims.by_ref().take(f).map(&own).collect();
+        if mine.contains(&true) && mine.contains(&false) {
+            return Err(CompileError::Invalid(format!(
+                "{} uses offsets, a window or the time spine: an OR / NOT filter that mixes its time with other dimensions is not supported yet",
+                leaf.metric
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The number of conditions of each boolean filter of a query, in order (a plan's
+/// `expr_dims` are their dimensions, flattened).
+fn expr_sizes(query: &MetricQuery) -> Vec<usize> {
+    query
+        .where_exprs
+        .iter()
+        .map(|f| {
+            let mut conds = Vec::new();
+            f.conditions(&mut conds);
+            conds.len()
+        })
+        .collect()
+}
+
 /// Writes the CTE(s) of leaf `i` as `leaf_{i}`: the plain aggregation, or the spine
 /// reading, wrapped in a LEFT JOIN from every spine period for `join_to_time_spine`.
 pub(super) fn leaf_ctes(
@@ -258,13 +429,18 @@ pub(super) fn leaf_ctes(
     if let Some(Offset::Prior(span)) = leaf.offsets.first() {
         return prior_cte(layer, i, *span, leaf, plan, query, opts, sql);
     }
-    let wrap = leaf.input.join_to_time_spine && query.grain.is_some();
+    let timed = query.grain.is_some()
+        || plan
+            .group
+            .iter()
+            .any(|d| d.bucket.is_some() && is_own_time(layer, leaf, d));
+    let wrap = leaf.input.join_to_time_spine && timed;
     let name = if wrap {
         format!("leaf_{i}_data")
     } else {
         format!("leaf_{i}")
     };
-    if through_spine(leaf) {
+    if reads_spine(layer, leaf, plan, query) {
         spine_cte(layer, &name, leaf, plan, query, opts, sql)?;
     } else {
         leaf_cte(layer, &name, leaf, plan, query, opts, sql);
@@ -277,7 +453,9 @@ pub(super) fn leaf_ctes(
 }
 
 /// A leaf read through the spine: one row per spine day `s` (in range) joined to the
-/// measure's rows of the day(s) `s` stands for, then grouped by the requested bucket.
+/// measure's rows of the day(s) `s` stands for, then grouped by the requested buckets of
+/// `s` (the leaf's own time) and the other group-bys. A running total read by a coarser
+/// period (or a date part, a custom grain) takes its `period_agg` of the daily values.
 fn spine_cte(
     layer: &SemanticLayer,
     name: &str,
@@ -297,26 +475,28 @@ fn spine_cte(
         });
     };
     let window = leaf.input.window.filter(|_| leaf.cumulative);
-    let grain = query.grain;
-    match grain {
-        None if !leaf.offsets.is_empty() => {
-            return Err(CompileError::Invalid(format!(
-                "{what} compares periods (a time offset): ask for it by a time grain (day, week, month, quarter, year)"
-            )))
-        }
-        Some(g) if g != Grain::Day && window.is_some() => {
-            return Err(CompileError::Invalid(format!(
-                "{what} is a cumulative window ({}): only supported by day or without a time grain",
-                window.map(|w| w.to_string()).unwrap_or_default()
-            )))
-        }
-        Some(g) if g != Grain::Day && leaf.offsets.len() > 1 => {
+    let keys = spine_keys(layer, leaf, plan, query)?;
+    let kinds: Vec<KeyKind> = keys.iter().filter_map(|k| k.2).collect();
+    let timed = !kinds.is_empty();
+    let by_day = kinds.contains(&KeyKind::Day);
+    if !timed && !leaf.offsets.is_empty() {
+        return Err(CompileError::Invalid(format!(
+            "{what} compares periods (a time offset): ask for it by a time grain (day, week, month, quarter, year)"
+        )));
+    }
+    if timed && !by_day {
+        if leaf.offsets.len() > 1 {
             return Err(CompileError::Invalid(format!(
                 "{what} has nested time offsets: only supported by day"
-            )))
+            )));
         }
-        _ => {}
+        if leaf.cumulative && !leaf.offsets.is_empty() {
+            return Err(CompileError::Invalid(format!(
+                "{what} is a running total read with a time offset: only supported by day"
+            )));
+        }
     }
+    let period_agg = (leaf.cumulative && timed && !by_day).then_some(leaf.input.period_agg);
     let own = vec![
         format!("{} AS __value", measure.expr.as_deref().unwrap_or("1")),
         format!("{} AS __time", model.dimensions[t].expr),
@@ -334,7 +514,7 @@ fn spine_cte(
         None => format!("{row} = {day}"),
     };
     let mut wheres = spine_wheres(query, opts, what)?;
-    if grain.is_none() {
+    if !timed {
         // A window without a time grain: its value as of the range's last day (or today).
         let end = query
             .time_range
@@ -351,46 +531,98 @@ fn spine_cte(
         wheres.push(format!("{day} >= DATE '{}'", r.from));
         wheres.push(format!("{day} <= DATE '{}'", r.to));
     }
-    if let (Some(g), Some(Offset::ToGrain(_))) = (grain, leaf.offsets.first()) {
-        if g != Grain::Day {
-            // MetricFlow reads a period's start-of-grain value on the period's first day.
-            wheres.push(format!("CAST(date_trunc('{g}', s.ds) AS DATE) = s.ds"));
+    if let (true, false, Some(Offset::ToGrain(_))) = (timed, by_day, leaf.offsets.first()) {
+        // MetricFlow reads a period's start-of-grain value on the period's first day: the
+        // day that starts one of the requested periods.
+        if kinds.contains(&KeyKind::Other) {
+            return Err(CompileError::Invalid(format!(
+                "{what} reads the value at the start of a period: grouping it by a date part or a custom grain is not supported yet"
+            )));
         }
+        let firsts: Vec<String> = kinds
+            .iter()
+            .filter_map(|k| match k {
+                KeyKind::Calendar(g) => {
+                    Some(format!("CAST(date_trunc('{g}', s.ds) AS DATE) = s.ds"))
+                }
+                _ => None,
+            })
+            .collect();
+        wheres.push(format!("({})", firsts.join(" OR ")));
     }
     for (d, c) in &plan.filters {
-        let col = format!("{}.{}", source_alias(d.source), ident(&d.name));
-        wheres.push(condition_sql(&col, d, c));
+        if is_own_time(layer, leaf, d) {
+            if d.bucket.is_some() || !is_metric_time(c) {
+                let (col, _) = own_time_on(layer, leaf, d, "s.ds")?;
+                wheres.push(condition_sql(&col, d, c));
+            }
+        } else {
+            wheres.push(condition_sql(&filter_col(layer, d), d, c));
+        }
     }
-    let mut select = Vec::new();
-    if let Some(g) = grain {
-        select.push(format!(
-            "CAST(date_trunc('{g}', s.ds) AS DATE) AS {}",
-            ident(g.as_str())
-        ));
+    let mut dims = plan.expr_dims.iter();
+    for (f, n) in query.where_exprs.iter().zip(expr_sizes(query)) {
+        let these: Vec<&DimRef> = dims.by_ref().take(n).collect();
+        let mut next = these.iter();
+        let mut failed = None;
+        let text = f.to_sql(&mut |c| match next.next() {
+            Some(d) if is_own_time(layer, leaf, d) => match own_time_on(layer, leaf, d, "s.ds") {
+                Ok((col, _)) => condition_sql(&col, d, c),
+                Err(e) => {
+                    failed = Some(e);
+                    "FALSE".into()
+                }
+            },
+            Some(d) => condition_sql(&filter_col(layer, d), d, c),
+            None => "FALSE".into(),
+        });
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        wheres.push(text);
     }
-    for d in &plan.group {
-        select.push(format!("{} AS {}", group_col(layer, d), ident(&d.name)));
+    let mut select: Vec<String> = keys.iter().map(|(e, n, _)| format!("{e} AS {n}")).collect();
+    if period_agg.is_some() {
+        select.insert(0, "s.ds AS __day".into());
     }
     select.push(format!("{} AS value", agg_sql(measure, "t0.__value")));
-    let _ = write!(
-        sql,
-        "{name} AS (\n  SELECT {}\n  FROM {} AS s\n  JOIN {t0} ON {on}{joins}\n  WHERE {}",
+    let body = format!(
+        "SELECT {}\n  FROM {} AS s\n  JOIN {t0} ON {on}{joins}\n  WHERE {}",
         select.join(", "),
         spine_sql(layer, opts),
         wheres.join("\n    AND ")
     );
-    let n_keys = usize::from(grain.is_some()) + plan.group.len();
-    if n_keys > 0 {
+    let n_keys = keys.len() + usize::from(period_agg.is_some());
+    let group = if n_keys > 0 {
         let positions: Vec<String> = (1..=n_keys).map(|p| p.to_string()).collect();
-        let _ = write!(sql, "\n  GROUP BY {}", positions.join(", "));
+        format!("\n  GROUP BY {}", positions.join(", "))
+    } else {
+        String::new()
+    };
+    match period_agg {
+        None => {
+            let _ = write!(sql, "{name} AS (\n  {body}{group}\n)");
+        }
+        Some(agg) => {
+            // One value per period: the first or last day's, or the average of the days.
+            let names: Vec<String> = keys.iter().map(|(_, n, _)| format!("p.{n}")).collect();
+            let _ = write!(
+                sql,
+                "{name} AS (\n  SELECT DISTINCT {}, {} OVER (PARTITION BY {} ORDER BY p.__day ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) AS value\n  FROM ({body}{group}) AS p\n)",
+                names.join(", "),
+                agg.window_sql("p.value"),
+                names.join(", ")
+            );
+        }
     }
-    sql.push_str("\n)");
     Ok(())
 }
 
 /// `join_to_time_spine`: every period of the spine in range, LEFT JOIN the leaf's values.
-/// Filters on a dimension the query also groups by apply after the join (MetricFlow: a
-/// period with no data has no value of that dimension, so it does not pass them).
+/// The periods are the query's grain and the leaf's own time at a grain (a custom grain,
+/// a date part) of each spine day. Filters on a dimension the query also groups by apply
+/// after the join (MetricFlow: a period with no data has no value of that dimension, so it
+/// does not pass them).
 #[allow(clippy::too_many_arguments)]
 fn wrap_cte(
     layer: &SemanticLayer,
@@ -402,22 +634,37 @@ fn wrap_cte(
     opts: &CompileOptions,
     sql: &mut String,
 ) -> Result<(), CompileError> {
-    let Some(g) = query.grain else {
+    let keys = spine_keys(layer, leaf, plan, query)?;
+    let timed: Vec<&(String, String, Option<KeyKind>)> =
+        keys.iter().filter(|k| k.2.is_some()).collect();
+    if timed.is_empty() {
         return Ok(());
-    };
-    let bucket = ident(g.as_str());
-    let wheres = spine_wheres(query, opts, &leaf.metric)?;
-    let mut select = vec![format!("sp.{bucket} AS {bucket}")];
-    for d in &plan.group {
-        select.push(format!("c.{0} AS {0}", ident(&d.name)));
     }
-    select.push("c.value AS value".into());
+    let wheres = spine_wheres(query, opts, &leaf.metric)?;
+    let select: Vec<String> = keys
+        .iter()
+        .map(|(_, n, kind)| match kind {
+            Some(_) => format!("sp.{n} AS {n}"),
+            None => format!("c.{n} AS {n}"),
+        })
+        .chain(std::iter::once("c.value AS value".to_string()))
+        .collect();
+    let periods: Vec<String> = timed
+        .iter()
+        .map(|(e, n, _)| format!("{e} AS {n}"))
+        .collect();
+    let on: Vec<String> = timed
+        .iter()
+        .map(|(_, n, _)| format!("sp.{n} = c.{n}"))
+        .collect();
     let _ = write!(
         sql,
-        "leaf_{i} AS (\n  SELECT {}\n  FROM (SELECT DISTINCT CAST(date_trunc('{g}', s.ds) AS DATE) AS {bucket} FROM {} AS s WHERE {}) AS sp\n  LEFT JOIN {data} AS c ON sp.{bucket} = c.{bucket}",
+        "leaf_{i} AS (\n  SELECT {}\n  FROM (SELECT DISTINCT {} FROM {} AS s WHERE {}) AS sp\n  LEFT JOIN {data} AS c ON {}",
         select.join(", "),
+        periods.join(", "),
         spine_sql(layer, opts),
-        wheres.join(" AND ")
+        wheres.join(" AND "),
+        on.join(" AND ")
     );
     let mut after = Vec::new();
     for c in query
