@@ -1427,6 +1427,7 @@ pub fn snapped_range(query: &MetricQuery) -> Option<TimeRange> {
 
 fn is_integer_metric(layer: &SemanticLayer, id: usize) -> bool {
     match &layer.metrics[id].kind {
+        MetricKind::Cumulative(i) if i.period_agg == super::timespine::PeriodAgg::Average => false,
         MetricKind::Simple(i) | MetricKind::Cumulative(i) => matches!(
             layer.models[i.model].measures[i.measure].agg,
             Agg::Count | Agg::CountDistinct
