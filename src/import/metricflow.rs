@@ -727,6 +727,28 @@ impl Importer {
             Some(sc) if !sc.starts_with('$') => format!("{sc}.{alias}"),
             _ => alias,
         };
+        // Spines finer than a day ride along with the daily one.
+        let mut sub_daily = Vec::new();
+        for ts in list(get(v, "time_spines")) {
+            let col = get(&ts, "primary_column");
+            let grain = col
+                .and_then(|c| get_str(c, "time_granularity"))
+                .and_then(|g| crate::semantic::grain::TimeUnit::parse(&g.to_ascii_lowercase()))
+                .filter(|g| g.is_sub_daily());
+            let rel = get(&ts, "node_relation");
+            if let (Some(grain), Some(name), Some(alias)) = (
+                grain,
+                col.and_then(|c| get_str(c, "name")),
+                rel.and_then(|r| get_str(r, "alias")),
+            ) {
+                let schema = rel.and_then(|r| get_str(r, "schema_name"));
+                sub_daily.push(crate::semantic::timespine::RawSubDailySpine {
+                    grain,
+                    table: table_of(schema, alias),
+                    column: name,
+                });
+            }
+        }
         for ts in list(get(v, "time_spines")) {
             let col = get(&ts, "primary_column");
             let day = col
@@ -742,6 +764,7 @@ impl Importer {
                 self.time_spine = Some(crate::semantic::timespine::RawTimeSpine {
                     table: table_of(schema, alias),
                     column: name,
+                    sub_daily,
                 });
                 return;
             }
@@ -758,6 +781,7 @@ impl Importer {
                 self.time_spine = Some(crate::semantic::timespine::RawTimeSpine {
                     table: table_of(schema, alias),
                     column: col,
+                    sub_daily,
                 });
                 return;
             }
@@ -1423,13 +1447,13 @@ fn cumulative_window(
 ) -> Result<(), (&'static str, String)> {
     if let Some(w) = window {
         let text = scalar(w).unwrap_or_default();
-        crate::semantic::timespine::Span::parse(&text)
+        crate::semantic::timespine::CumulativeWindow::from_raw(Some(&text), None)
             .map_err(|e| ("window", format!("window: {e}")))?;
         raw.window = Some(text);
     }
     if let Some(g) = grain_to_date {
         let text = scalar(g).unwrap_or_default();
-        let grain = crate::semantic::query::Grain::parse(&text).ok_or_else(|| {
+        let grain = crate::semantic::grain::TimeUnit::parse(&text).ok_or_else(|| {
             (
                 "grain_to_date",
                 format!("grain_to_date {text} is not supported"),
@@ -1458,7 +1482,10 @@ fn derived_input(
             format!("input {metric} has a filter: filtered derived inputs are not supported yet"),
         ));
     }
-    if let Some(w) = &window {
+    if let Some(w) = window
+        .as_ref()
+        .filter(|w| crate::semantic::timespine::FineSpan::parse(w).is_none())
+    {
         crate::semantic::timespine::Span::parse(w).map_err(|e| {
             (
                 "offset_window",
@@ -1467,7 +1494,7 @@ fn derived_input(
         })?;
     }
     let offset_to_grain = match &to_grain {
-        Some(g) => Some(crate::semantic::query::Grain::parse(g).ok_or_else(|| {
+        Some(g) => Some(crate::semantic::grain::TimeUnit::parse(g).ok_or_else(|| {
             (
                 "offset_to_grain",
                 format!("input {metric}: offset_to_grain {g} is not supported"),

@@ -292,6 +292,12 @@ impl SemanticLayer {
                     .map(|c| c.table.to_ascii_lowercase()),
             )
             .chain(self.time_spine.iter().map(|t| t.table.to_ascii_lowercase()))
+            .chain(
+                self.time_spine
+                    .iter()
+                    .flat_map(|t| &t.sub_daily)
+                    .map(|(_, table, _)| table.to_ascii_lowercase()),
+            )
             .collect()
     }
 
@@ -1471,9 +1477,44 @@ impl<'r, 'a> Builder<'r, 'a> {
             );
             ok = false;
         }
+        let plain = |c: &str| {
+            c.chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                && c.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        };
+        let mut sub_daily = Vec::new();
+        for f in &raw.sub_daily {
+            let what = f.grain.as_str();
+            if !f.grain.is_sub_daily() {
+                self.rep.error(
+                    &["time_spine", "sub_daily", "grain"],
+                    format!("{what} is not finer than a day (hour, minute, second, millisecond)"),
+                );
+                ok = false;
+            } else if !is_table_name(&f.table) || !plain(&f.column) {
+                self.rep.error(
+                    &["time_spine", "sub_daily", "table"],
+                    format!(
+                        "the {what} spine {}.{} is not a plain table and column name",
+                        f.table, f.column
+                    ),
+                );
+                ok = false;
+            } else if sub_daily.iter().any(|(g, _, _)| *g == f.grain) {
+                self.rep.error(
+                    &["time_spine", "sub_daily", "grain"],
+                    format!("two sub-daily spines at the {what}"),
+                );
+                ok = false;
+            } else {
+                sub_daily.push((f.grain, f.table.clone(), f.column.clone()));
+            }
+        }
         ok.then(|| TimeSpine {
             table: raw.table.clone(),
             column: raw.column.clone(),
+            sub_daily,
         })
     }
 

@@ -146,21 +146,29 @@ pub fn export(metrics: &Path, out: &Path) -> Result<Exported, ImportError> {
                 Some((sc, tb)) => (s(sc), tb),
                 None => (Value::Null, t.table.as_str()),
             };
+            let spine = |table: &str, schema: Value, column: &str, grain: &str| {
+                map(vec![
+                    (
+                        "node_relation",
+                        map(vec![("alias", s(table)), ("schema_name", schema)]),
+                    ),
+                    (
+                        "primary_column",
+                        map(vec![("name", s(column)), ("time_granularity", s(grain))]),
+                    ),
+                ])
+            };
+            let mut spines = vec![spine(table, schema, &t.column, "day")];
+            for f in &t.sub_daily {
+                let (schema, table) = match f.table.split_once('.') {
+                    Some((sc, tb)) => (s(sc), tb),
+                    None => (Value::Null, f.table.as_str()),
+                };
+                spines.push(spine(table, schema, &f.column, f.grain.as_str()));
+            }
             let doc = map(vec![(
                 "project_configuration",
-                map(vec![(
-                    "time_spines",
-                    Value::Sequence(vec![map(vec![
-                        (
-                            "node_relation",
-                            map(vec![("alias", s(table)), ("schema_name", schema)]),
-                        ),
-                        (
-                            "primary_column",
-                            map(vec![("name", s(&t.column)), ("time_granularity", s("day"))]),
-                        ),
-                    ])]),
-                )]),
+                map(vec![("time_spines", Value::Sequence(spines))]),
             )]);
             let body =
                 serde_norway::to_string(&doc).map_err(|e| ImportError::Invalid(e.to_string()))?;

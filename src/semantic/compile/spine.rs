@@ -189,7 +189,36 @@ pub(super) fn derived_refs(
     Ok(out)
 }
 
-/// The spine as a subquery with one DATE column `ds`.
+/// The spine a leaf reads: the daily one, or with `fine` a sub-daily one as a subquery
+/// with one TIMESTAMP column `ds` per period of that unit (the coarsest declared spine at
+/// least that fine, truncated to the unit).
+fn spine_at(
+    layer: &SemanticLayer,
+    opts: &CompileOptions,
+    fine: Option<TimeUnit>,
+    what: &str,
+) -> Result<String, CompileError> {
+    let Some(u) = fine else {
+        return Ok(spine_sql(layer, opts));
+    };
+    let spine = layer.time_spine.as_ref().and_then(|t| {
+        t.sub_daily
+            .iter()
+            .filter(|(g, _, _)| *g <= u)
+            .max_by_key(|(g, _, _)| *g)
+    });
+    let Some((_, table, column)) = spine else {
+        return Err(CompileError::Invalid(format!(
+            "{what} is read by the {u}: declare a time spine at the {u} or finer (`time_spine: sub_daily:` in metrics.yaml)"
+        )));
+    };
+    Ok(format!(
+        "(SELECT DISTINCT date_trunc('{u}', CAST({} AS TIMESTAMP)) AS ds FROM {table})",
+        ident(column)
+    ))
+}
+
+/// The daily spine as a subquery with one DATE column `ds`.
 fn spine_sql(layer: &SemanticLayer, opts: &CompileOptions) -> String {
     match &layer.time_spine {
         Some(t) => format!(
@@ -210,7 +239,23 @@ fn spine_wheres(
     query: &MetricQuery,
     opts: &CompileOptions,
     what: &str,
+    fine: Option<TimeUnit>,
 ) -> Result<Vec<String>, CompileError> {
+    if fine.is_some() {
+        // A sub-daily spine: times before the day after today (and after the range's end).
+        let next = |d: chrono::NaiveDate| d.succ_opt().unwrap_or(d);
+        let mut wheres = vec![format!("s.ds < DATE '{}'", next(opts.today))];
+        if let Some(r) = snapped_range(query) {
+            wheres.push(format!("s.ds >= DATE '{}'", r.from));
+            wheres.push(format!("s.ds < DATE '{}'", next(r.to)));
+        }
+        if query.filters.iter().any(is_metric_time) {
+            return Err(CompileError::Invalid(format!(
+                "{what} is read by a sub-daily spine: a metric_time filter by the day is not supported yet"
+            )));
+        }
+        return Ok(wheres);
+    }
     let mut wheres = vec![format!("s.ds <= DATE '{}'", opts.today)];
     if let Some(r) = snapped_range(query) {
         wheres.push(format!("s.ds >= DATE '{}'", r.from));
@@ -275,7 +320,20 @@ fn own_time_on(
     leaf: &Leaf,
     d: &DimRef,
     day: &str,
+    fine: Option<TimeUnit>,
 ) -> Result<(String, KeyKind), CompileError> {
+    if let Some(u) = fine {
+        // A sub-daily spine is read by its own unit only.
+        return match &d.bucket {
+            Some(b @ Bucket::Trunc(x)) if *x == u => {
+                Ok((b.sql(day, &layer.custom_grains), KeyKind::Day))
+            }
+            _ => Err(CompileError::Invalid(format!(
+                "{} is read by the {u} through the time spine: grouping or filtering it by {} as well is not supported yet",
+                leaf.metric, d.name
+            ))),
+        };
+    }
     Ok(match &d.bucket {
         None => (day.to_string(), KeyKind::Day),
         Some(Bucket::Trunc(u)) if u.is_sub_daily() => {
@@ -301,8 +359,15 @@ fn spine_keys(
     leaf: &Leaf,
     plan: &LeafPlan,
     query: &MetricQuery,
+    fine: Option<TimeUnit>,
 ) -> Result<Vec<(String, String, Option<KeyKind>)>, CompileError> {
     let mut keys = Vec::new();
+    if let (Some(g), Some(u)) = (query.grain, fine) {
+        return Err(CompileError::Invalid(format!(
+            "{} is read by the {u} through the time spine: a {g} grain beside it is not supported yet",
+            leaf.metric
+        )));
+    }
     if let Some(g) = query.grain {
         let kind = if g == Grain::Day {
             KeyKind::Day
@@ -317,13 +382,56 @@ fn spine_keys(
     }
     for d in &plan.group {
         if is_own_time(layer, leaf, d) {
-            let (sql, kind) = own_time_on(layer, leaf, d, "s.ds")?;
+            let (sql, kind) = own_time_on(layer, leaf, d, "s.ds", fine)?;
             keys.push((sql, ident(&d.name), Some(kind)));
         } else {
             keys.push((group_col(layer, d), ident(&d.name), None));
         }
     }
     Ok(keys)
+}
+
+/// The sub-daily unit a leaf is read by (its own time at an hour, a minute, ... grouped
+/// or filtered), checked against the units its offsets and window count in; `None` for
+/// the daily spine.
+fn fine_unit(
+    layer: &SemanticLayer,
+    leaf: &Leaf,
+    plan: &LeafPlan,
+) -> Result<Option<TimeUnit>, CompileError> {
+    let wanted = plan
+        .group
+        .iter()
+        .chain(plan.filters.iter().map(|(d, _)| d))
+        .chain(&plan.expr_dims)
+        .filter(|d| is_own_time(layer, leaf, d))
+        .filter_map(|d| match d.bucket {
+            Some(Bucket::Trunc(u)) if u.is_sub_daily() => Some(u),
+            _ => None,
+        })
+        .min();
+    let counted = leaf
+        .offsets
+        .iter()
+        .filter_map(|o| o.fine_unit())
+        .chain(
+            leaf.input
+                .window
+                .filter(|_| leaf.cumulative)
+                .and_then(|w| w.fine_unit()),
+        )
+        .min();
+    match (wanted, counted) {
+        (None, Some(c)) => Err(CompileError::Invalid(format!(
+            "{} counts its offset or window in {c}s: ask for it by metric_time__{c}",
+            leaf.metric
+        ))),
+        (Some(w), Some(c)) if c < w => Err(CompileError::Invalid(format!(
+            "{} counts its offset or window in {c}s: it cannot be read by the {w}",
+            leaf.metric
+        ))),
+        (w, _) => Ok(w),
+    }
 }
 
 /// Whether a leaf is read by spine day: offsets and windows always; a running total from
@@ -475,7 +583,8 @@ fn spine_cte(
         });
     };
     let window = leaf.input.window.filter(|_| leaf.cumulative);
-    let keys = spine_keys(layer, leaf, plan, query)?;
+    let fine = fine_unit(layer, leaf, plan)?;
+    let keys = spine_keys(layer, leaf, plan, query, fine)?;
     let kinds: Vec<KeyKind> = keys.iter().filter_map(|k| k.2).collect();
     let timed = !kinds.is_empty();
     let by_day = kinds.contains(&KeyKind::Day);
@@ -505,15 +614,23 @@ fn spine_cte(
     // The day the rows are read for: the spine day through each offset, outermost first.
     let mut day = "s.ds".to_string();
     for o in &leaf.offsets {
-        day = o.apply(&day);
+        day = match fine {
+            Some(_) => o.apply_fine(&day),
+            None => o.apply(&day),
+        };
     }
-    let row = "CAST(t0.__time AS DATE)";
-    let on = match window {
-        Some(w) => w.contains(row, &day),
-        None if leaf.cumulative => format!("{row} <= {day}"),
-        None => format!("{row} = {day}"),
+    let row = match fine {
+        Some(u) => format!("date_trunc('{u}', CAST(t0.__time AS TIMESTAMP))"),
+        None => "CAST(t0.__time AS DATE)".to_string(),
     };
-    let mut wheres = spine_wheres(query, opts, what)?;
+    let row = row.as_str();
+    let on = match (window, fine) {
+        (Some(w), Some(_)) => w.contains_fine(row, &day),
+        (Some(w), None) => w.contains(row, &day),
+        (None, _) if leaf.cumulative => format!("{row} <= {day}"),
+        (None, _) => format!("{row} = {day}"),
+    };
+    let mut wheres = spine_wheres(query, opts, what, fine)?;
     if !timed {
         // A window without a time grain: its value as of the range's last day (or today).
         let end = query
@@ -529,7 +646,13 @@ fn spine_cte(
         // MetricFlow constrains the cumulative metric itself to the range too, so an
         // offset cumulative value is only read for days in range.
         wheres.push(format!("{day} >= DATE '{}'", r.from));
-        wheres.push(format!("{day} <= DATE '{}'", r.to));
+        match fine {
+            Some(_) => wheres.push(format!(
+                "{day} < DATE '{}'",
+                r.to.succ_opt().unwrap_or(r.to)
+            )),
+            None => wheres.push(format!("{day} <= DATE '{}'", r.to)),
+        }
     }
     if let (true, false, Some(Offset::ToGrain(_))) = (timed, by_day, leaf.offsets.first()) {
         // MetricFlow reads a period's start-of-grain value on the period's first day: the
@@ -553,7 +676,7 @@ fn spine_cte(
     for (d, c) in &plan.filters {
         if is_own_time(layer, leaf, d) {
             if d.bucket.is_some() || !is_metric_time(c) {
-                let (col, _) = own_time_on(layer, leaf, d, "s.ds")?;
+                let (col, _) = own_time_on(layer, leaf, d, "s.ds", fine)?;
                 wheres.push(condition_sql(&col, d, c));
             }
         } else {
@@ -566,13 +689,15 @@ fn spine_cte(
         let mut next = these.iter();
         let mut failed = None;
         let text = f.to_sql(&mut |c| match next.next() {
-            Some(d) if is_own_time(layer, leaf, d) => match own_time_on(layer, leaf, d, "s.ds") {
-                Ok((col, _)) => condition_sql(&col, d, c),
-                Err(e) => {
-                    failed = Some(e);
-                    "FALSE".into()
+            Some(d) if is_own_time(layer, leaf, d) => {
+                match own_time_on(layer, leaf, d, "s.ds", fine) {
+                    Ok((col, _)) => condition_sql(&col, d, c),
+                    Err(e) => {
+                        failed = Some(e);
+                        "FALSE".into()
+                    }
                 }
-            },
+            }
             Some(d) => condition_sql(&filter_col(layer, d), d, c),
             None => "FALSE".into(),
         });
@@ -589,7 +714,7 @@ fn spine_cte(
     let body = format!(
         "SELECT {}\n  FROM {} AS s\n  JOIN {t0} ON {on}{joins}\n  WHERE {}",
         select.join(", "),
-        spine_sql(layer, opts),
+        spine_at(layer, opts, fine, what)?,
         wheres.join("\n    AND ")
     );
     let n_keys = keys.len() + usize::from(period_agg.is_some());
@@ -634,13 +759,14 @@ fn wrap_cte(
     opts: &CompileOptions,
     sql: &mut String,
 ) -> Result<(), CompileError> {
-    let keys = spine_keys(layer, leaf, plan, query)?;
+    let fine = fine_unit(layer, leaf, plan)?;
+    let keys = spine_keys(layer, leaf, plan, query, fine)?;
     let timed: Vec<&(String, String, Option<KeyKind>)> =
         keys.iter().filter(|k| k.2.is_some()).collect();
     if timed.is_empty() {
         return Ok(());
     }
-    let wheres = spine_wheres(query, opts, &leaf.metric)?;
+    let wheres = spine_wheres(query, opts, &leaf.metric, fine)?;
     let select: Vec<String> = keys
         .iter()
         .map(|(_, n, kind)| match kind {
@@ -662,7 +788,7 @@ fn wrap_cte(
         "leaf_{i} AS (\n  SELECT {}\n  FROM (SELECT DISTINCT {} FROM {} AS s WHERE {}) AS sp\n  LEFT JOIN {data} AS c ON {}",
         select.join(", "),
         periods.join(", "),
-        spine_sql(layer, opts),
+        spine_at(layer, opts, fine, &leaf.metric)?,
         wheres.join(" AND "),
         on.join(" AND ")
     );
