@@ -629,3 +629,120 @@ fn or_filters_on_metric_time_read_the_spine_day() {
     let err = compile(&e.layer, &q, &CompileOptions { today: today() }).unwrap_err();
     assert!(err.to_string().contains("mixes"), "{err}");
 }
+
+/// Logins by the hour: an hourly time spine beside the daily one.
+const HOURLY: &str = "
+  - name: logins
+    table: logins
+    default_time_dimension: logged_at
+    dimensions:
+      - name: logged_at
+        type: time
+        granularity: hour
+    measures:
+      - name: logins
+        agg: count
+";
+
+const HOURLY_METRICS: &str = "
+  - name: logins_every_hour
+    type: simple
+    description: Logins, every hour of the spine reported.
+    owner: ops
+    unit: count
+    measure: logins
+    join_to_time_spine: true
+  - name: logins_3h
+    type: cumulative
+    description: Logins over the trailing 3 hours.
+    owner: ops
+    unit: count
+    measure: logins
+    window: 3 hours
+  - name: logins_hour_ago
+    type: derived
+    description: Logins an hour before.
+    owner: ops
+    unit: count
+    expr: logins
+    inputs:
+      - metric: logins
+        offset_window: 1 hour
+  - name: logins
+    type: simple
+    description: Logins.
+    owner: ops
+    unit: count
+    measure: logins
+";
+
+#[test]
+fn sub_daily_metrics_read_an_hourly_spine() {
+    let yaml = METRICS
+        .replace(
+            "  column: day\n",
+            "  column: day\n  sub_daily:\n    - grain: hour\n      table: hours\n      column: ts\n",
+        )
+        .replace("semantic_models:\n", &format!("semantic_models:{HOURLY}"))
+        .replace("metrics:\n  - name: revenue\n", &format!("metrics:{HOURLY_METRICS}  - name: revenue\n"));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("metrics.yaml");
+    std::fs::write(&path, &yaml).unwrap();
+    let layer = SemanticLayer::load(&path).expect("the hourly metrics.yaml loads");
+    let conn = duckdb::Connection::open_in_memory().unwrap();
+    conn.execute_batch(DATA).unwrap();
+    conn.execute_batch(
+        "CREATE TABLE hours AS SELECT ts FROM generate_series(TIMESTAMP '2025-01-01 00:00:00', TIMESTAMP '2025-01-01 23:00:00', INTERVAL 1 HOUR) AS g(ts);
+         CREATE TABLE logins (user_id INT, logged_at TIMESTAMP);
+         INSERT INTO logins VALUES (1, '2025-01-01 01:15:00'), (2, '2025-01-01 01:40:00'),
+           (1, '2025-01-01 03:05:00'), (3, '2025-01-01 07:59:00');",
+    )
+    .unwrap();
+    let e = Env {
+        _dir: dir,
+        path,
+        layer,
+        conn,
+    };
+    // join_to_time_spine by the hour: all 24 hours of Jan 1 (a range of dates covers
+    // the whole last day), NULL where none.
+    let got = check(
+        &e,
+        json!({"metrics": ["logins_every_hour"], "group_by": ["metric_time__hour"],
+               "time_range": {"from": "2025-01-01", "to": "2025-01-01"}}),
+        "SELECT h.ts, c.n FROM hours h LEFT JOIN
+           (SELECT date_trunc('hour', logged_at) AS t, COUNT(*) AS n FROM logins GROUP BY 1) c ON c.t = h.ts",
+    );
+    assert_eq!(got.len(), 24);
+    // A trailing 3-hour window and a 1-hour offset, hour by hour.
+    check(
+        &e,
+        json!({"metrics": ["logins_3h"], "group_by": ["metric_time__hour"]}),
+        "SELECT h.ts, COUNT(*) FROM hours h JOIN logins l
+           ON date_trunc('hour', l.logged_at) <= h.ts AND date_trunc('hour', l.logged_at) > h.ts - INTERVAL 3 HOUR
+         GROUP BY 1",
+    );
+    check(
+        &e,
+        json!({"metrics": ["logins_hour_ago"], "group_by": ["metric_time__hour"]}),
+        "SELECT h.ts, COUNT(*) FROM hours h JOIN logins l
+           ON date_trunc('hour', l.logged_at) = h.ts - INTERVAL 1 HOUR GROUP BY 1",
+    );
+    // An hourly offset by the day is refused with a pointer to the hour.
+    let q: MetricQuery =
+        serde_json::from_value(json!({"metrics": ["logins_hour_ago"], "grain": "day"})).unwrap();
+    let err = compile(&e.layer, &q, &CompileOptions { today: today() }).unwrap_err();
+    assert!(err.to_string().contains("metric_time__hour"), "{err}");
+    // The hourly spine and the hourly window round-trip through MetricFlow.
+    let out = tempfile::tempdir().unwrap();
+    cortex::import::metricflow::export(&e.path, out.path()).expect("exports");
+    let config = std::fs::read_to_string(out.path().join("project_configuration.yaml")).unwrap();
+    assert!(config.contains("alias: hours") && config.contains("time_granularity: hour"));
+    let back = cortex::import::metricflow::import_dir(out.path()).expect("imports");
+    assert!(back.dropped.is_empty(), "{:?}", back.dropped);
+    let original: cortex::import::metricflow::MetricsFile = serde_norway::from_str(&yaml).unwrap();
+    assert_eq!(
+        serde_norway::to_string(&back.file).unwrap(),
+        serde_norway::to_string(&original).unwrap()
+    );
+}
