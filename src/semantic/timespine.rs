@@ -295,8 +295,10 @@ impl fmt::Display for Offset {
 pub enum CumulativeWindow {
     /// The trailing span ending that day (`window: 2 months`).
     Trailing(Span),
-    /// From the start of that day's period of this unit (`grain_to_date: month`: MTD).
-    GrainToDate(TimeUnit),
+    /// From the start of that day's period of this grain (`grain_to_date: month`: MTD).
+    GrainToDate(Grain),
+    /// From the start of the period of a unit finer than a day (`grain_to_date: hour`).
+    FineToDate(TimeUnit),
     /// The trailing span finer than a day (`window: 3 hours`).
     FineTrailing(FineSpan),
 }
@@ -313,7 +315,10 @@ impl CumulativeWindow {
                 Ok(s) => CumulativeWindow::Trailing(s),
                 Err(f) => CumulativeWindow::FineTrailing(f),
             })),
-            (None, Some(g)) => Ok(Some(CumulativeWindow::GrainToDate(g))),
+            (None, Some(u)) => Ok(Some(match Grain::parse(u.as_str()) {
+                Some(g) => CumulativeWindow::GrainToDate(g),
+                None => CumulativeWindow::FineToDate(u),
+            })),
             (None, None) => Ok(None),
         }
     }
@@ -322,7 +327,7 @@ impl CumulativeWindow {
     pub fn fine_unit(self) -> Option<TimeUnit> {
         match self {
             CumulativeWindow::FineTrailing(s) => Some(s.unit),
-            CumulativeWindow::GrainToDate(u) if u.is_sub_daily() => Some(u),
+            CumulativeWindow::FineToDate(u) => Some(u),
             _ => None,
         }
     }
@@ -338,6 +343,9 @@ impl CumulativeWindow {
             }
             CumulativeWindow::GrainToDate(g) => {
                 format!("{row} <= {t} AND {row} >= date_trunc('{g}', {t})")
+            }
+            CumulativeWindow::FineToDate(u) => {
+                format!("{row} <= {t} AND {row} >= date_trunc('{u}', {t})")
             }
         }
     }
@@ -356,6 +364,9 @@ impl CumulativeWindow {
             CumulativeWindow::FineTrailing(s) => {
                 format!("{row} <= {day} AND {row} > {day} - {}", s.interval())
             }
+            CumulativeWindow::FineToDate(u) => {
+                format!("{row} <= {day} AND {row} >= date_trunc('{u}', {day})")
+            }
         }
     }
 }
@@ -366,6 +377,7 @@ impl fmt::Display for CumulativeWindow {
             CumulativeWindow::Trailing(s) => write!(f, "trailing {s}"),
             CumulativeWindow::GrainToDate(g) => write!(f, "{g} to date"),
             CumulativeWindow::FineTrailing(s) => write!(f, "trailing {s}"),
+            CumulativeWindow::FineToDate(u) => write!(f, "{u} to date"),
         }
     }
 }
