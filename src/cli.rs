@@ -169,6 +169,22 @@ pub enum ExportTo {
         /// The directory to write (created if missing).
         dir: PathBuf,
     },
+    /// A Snowflake Cortex Analyst semantic model (one YAML file). Metrics it cannot express
+    /// are listed on stderr.
+    Snowflake {
+        /// Write the YAML here instead of printing it.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// The semantic model's name.
+        #[arg(long, default_value = "cortex")]
+        name: String,
+        /// The Snowflake database holding the tables.
+        #[arg(long, default_value = "ANALYTICS")]
+        database: String,
+        /// The Snowflake schema holding the tables.
+        #[arg(long, default_value = "PUBLIC")]
+        schema: String,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -401,6 +417,10 @@ pub struct QueryArgs {
     /// Time grain: day, week, month, quarter or year.
     #[arg(long)]
     pub grain: Option<String>,
+    /// Month, quarter or year to date: each period's running total from the start of its
+    /// month (quarter, year), e.g. `--grain day --to-date month` for MTD per day.
+    #[arg(long, value_name = "GRAIN")]
+    pub to_date: Option<String>,
     /// First day of the period (inclusive).
     #[arg(long, value_name = "YYYY-MM-DD")]
     pub from: Option<NaiveDate>,
@@ -540,6 +560,33 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             let ex = crate::import::metricflow::export(&config.metrics_file(), &dir)?;
             for f in &ex.files {
                 println!("wrote {}", f.display());
+            }
+            for n in &ex.notes {
+                eprintln!("note: {n}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Export(ExportTo::Snowflake {
+            out,
+            name,
+            database,
+            schema,
+        }) => {
+            let layer = load_layer(&config.metrics_file())?;
+            let target = crate::import::snowflake::Target {
+                name,
+                database,
+                schema,
+            };
+            let ex = crate::import::snowflake::export(&layer, &target);
+            let yaml = ex.to_yaml();
+            match out {
+                Some(path) => {
+                    std::fs::write(&path, yaml)
+                        .with_context(|| format!("cannot write {}", path.display()))?;
+                    println!("wrote {}", path.display());
+                }
+                None => print!("{yaml}"),
             }
             for n in &ex.notes {
                 eprintln!("note: {n}");
@@ -1001,6 +1048,12 @@ pub fn query_from_args(a: &QueryArgs, today: NaiveDate) -> Result<MetricQuery> {
         })?),
         None => None,
     };
+    let to_date = match &a.to_date {
+        Some(g) => Some(Grain::parse(g).with_context(|| {
+            format!("unknown --to-date grain {g:?}; use week, month, quarter or year")
+        })?),
+        None => None,
+    };
     let mut wheres = MetricQuery::default();
     for f in &a.filters {
         wheres.add_where(Filter::parse(f).map_err(anyhow::Error::msg)?);
@@ -1027,6 +1080,7 @@ pub fn query_from_args(a: &QueryArgs, today: NaiveDate) -> Result<MetricQuery> {
         order,
         limit: a.limit,
         prior: None,
+        to_date,
     })
 }
 

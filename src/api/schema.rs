@@ -44,6 +44,10 @@ pub struct QuerySchema {
     /// Also report each metric that long before (`1 year`, `1 month`) as `<metric>__prior`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prior: Option<String>,
+    /// Month, quarter or year to date: each metric as its running total from the start of
+    /// each bucket's period of this grain. Only for sums and counts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to_date: Option<Grain>,
     /// Sort order; ties and the rest are ordered by the time bucket and group-bys.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub order: Vec<OrderSchema>,
@@ -203,6 +207,7 @@ pub fn mirror_of_query(q: &MetricQuery) -> QuerySchema {
         where_exprs,
         time_range,
         prior,
+        to_date,
         order,
         limit,
     } = q.clone();
@@ -214,6 +219,7 @@ pub fn mirror_of_query(q: &MetricQuery) -> QuerySchema {
         where_exprs: where_exprs.iter().map(FilterSchema::of).collect(),
         time_range,
         prior,
+        to_date,
         order: order
             .into_iter()
             .map(|OrderBy { field, desc }| OrderSchema { field, desc })

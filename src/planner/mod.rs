@@ -651,6 +651,8 @@ struct Draft<'a> {
     shift_by: Option<Grain>,
     /// A series compared period over period ("by month YoY"): the query's `prior`.
     prior: Option<String>,
+    /// "YTD by month": each bucket's running total from the start of its year.
+    to_date: Option<Grain>,
     compare_word: bool,
     /// (earlier, later) when two periods are compared.
     compare: Option<(Span, Span)>,
@@ -705,6 +707,7 @@ impl<'a> Draft<'a> {
             implied_compare: false,
             shift_by: None,
             prior: None,
+            to_date: None,
             compare_word: false,
             compare: None,
             metrics: Vec::new(),
@@ -2808,6 +2811,7 @@ impl<'a> Draft<'a> {
                         order: Vec::new(),
                         limit: None,
                         prior: None,
+                        to_date: None,
                     },
                     period: None,
                     notes,
@@ -3474,6 +3478,7 @@ impl<'a> Draft<'a> {
                         order: Vec::new(),
                         limit: None,
                         prior: None,
+                        to_date: None,
                     };
                     let what = if num_metric != b {
                         self.layer.metrics[num_metric].label.clone()
@@ -3716,6 +3721,39 @@ impl<'a> Draft<'a> {
                 r.from, r.to
             ));
         }
+        // "YTD tickets by month": each bucket's running total from the start of its year.
+        if let (Some(g), Some(td)) = (
+            self.grain,
+            self.period.as_ref().and_then(time::to_date_grain),
+        ) {
+            let rank = |x: Grain| Grain::ALL.iter().position(|y| *y == x);
+            let not_summed: Vec<&str> = self
+                .metric_ids
+                .iter()
+                .filter(|m| !additive(self.layer, **m))
+                .map(|m| self.layer.metrics[*m].label.as_str())
+                .collect();
+            let series_in_period =
+                rank(g) < rank(td) && self.shape == Shape::Single && self.prior.is_none();
+            if !series_in_period {
+                // A single figure: the period to date is the time range already.
+            } else if g == Grain::Week {
+                self.notes.push(format!(
+                    "Weeks do not nest in a {td}: each week shows its own total, not a {td}-to-date running total."
+                ));
+            } else if !not_summed.is_empty() {
+                self.notes.push(format!(
+                    "{} {} not a running total: each {g} shows its own value.",
+                    not_summed.join(", "),
+                    if not_summed.len() == 1 { "is" } else { "are" }
+                ));
+            } else {
+                self.to_date = Some(td);
+                self.notes.push(format!(
+                    "Each {g} shows the {td} to date: the running total from the start of its {td} to the {g}'s end."
+                ));
+            }
+        }
         // "Claims by open date": a metric's own time axis is a daily series, not a column.
         if self.grain.is_none() && self.shape == Shape::Single {
             if let Some(at) = self.group_by.iter().position(|g| {
@@ -3751,6 +3789,7 @@ impl<'a> Draft<'a> {
                 order: self.order,
                 limit: self.limit,
                 prior: self.prior,
+                to_date: self.to_date,
             },
             period: self.period_label,
             notes: self.notes,

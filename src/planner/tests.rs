@@ -50,6 +50,7 @@ pub(super) fn q(metrics: &[&str]) -> MetricQuery {
         order: Vec::new(),
         limit: None,
         prior: None,
+        to_date: None,
     }
 }
 

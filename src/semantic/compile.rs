@@ -19,6 +19,7 @@ use crate::fuzzy::did_you_mean;
 use crate::text::calendar::{period_start, shift};
 
 mod spine;
+mod to_date;
 use super::timespine::Offset;
 
 /// What the compiler needs besides the query: the injected clock.
@@ -124,6 +125,9 @@ pub fn compile(
 ) -> Result<CompiledQuery, CompileError> {
     if query.metrics.is_empty() {
         return compile_listing(layer, query);
+    }
+    if let Some(g) = query.to_date {
+        return to_date::compile(layer, query, g, opts);
     }
     let metric_ids = checked_metrics(layer, query)?;
 

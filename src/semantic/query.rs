@@ -41,6 +41,11 @@ pub struct MetricQuery {
     /// range moved back by it (Nov 1-20 against Oct 1-20).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prior: Option<String>,
+    /// Grain to date (MTD, QTD, YTD): each metric is reported as its running total from the
+    /// start of each bucket's `month` (quarter, year), like a cumulative metric with
+    /// `grain_to_date:`. Only for metrics that add up (sums and counts).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to_date: Option<Grain>,
 }
 
 /// One sort key: a metric, a group-by dimension or the time grain's name.

@@ -315,6 +315,14 @@ fn named_day(toks: &[String], i: usize, today: NaiveDate) -> Option<FoundPeriod>
     None
 }
 
+/// The grain of a "year to date" / "MTD" period (its label says so), if it is one.
+pub fn to_date_grain(p: &FoundPeriod) -> Option<Grain> {
+    let (g, rest) = p.label.split_once(' ')?;
+    rest.starts_with("to date")
+        .then(|| Grain::parse(g))
+        .flatten()
+}
+
 /// Halves: "H1", "h2 2025", "first half of 2026", "the second half".
 fn half_year(toks: &[String], i: usize, today: NaiveDate) -> Option<FoundPeriod> {
     let t = |k: usize| tok(toks, k);

@@ -38,6 +38,8 @@ mod signals;
 mod skills;
 mod slack;
 mod slack_bot;
+mod snowflake;
 mod timespine;
+mod to_date;
 mod warehouse;
 mod websec;
