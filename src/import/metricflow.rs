@@ -767,6 +767,7 @@ fn raw_metric(
         conversion: None,
         window: None,
         grain_to_date: None,
+        period_agg: None,
         join_to_time_spine: false,
         inputs: Vec::new(),
         default_grain: None,
@@ -796,6 +797,28 @@ impl Importer {
             Some(sc) if !sc.starts_with('$') => format!("{sc}.{alias}"),
             _ => alias,
         };
+        // Spines finer than a day ride along with the daily one.
+        let mut sub_daily = Vec::new();
+        for ts in list(get(v, "time_spines")) {
+            let col = get(&ts, "primary_column");
+            let grain = col
+                .and_then(|c| get_str(c, "time_granularity"))
+                .and_then(|g| crate::semantic::grain::TimeUnit::parse(&g.to_ascii_lowercase()))
+                .filter(|g| g.is_sub_daily());
+            let rel = get(&ts, "node_relation");
+            if let (Some(grain), Some(name), Some(alias)) = (
+                grain,
+                col.and_then(|c| get_str(c, "name")),
+                rel.and_then(|r| get_str(r, "alias")),
+            ) {
+                let schema = rel.and_then(|r| get_str(r, "schema_name"));
+                sub_daily.push(crate::semantic::timespine::RawSubDailySpine {
+                    grain,
+                    table: table_of(schema, alias),
+                    column: name,
+                });
+            }
+        }
         for ts in list(get(v, "time_spines")) {
             let col = get(&ts, "primary_column");
             let day = col
@@ -811,6 +834,7 @@ impl Importer {
                 self.time_spine = Some(crate::semantic::timespine::RawTimeSpine {
                     table: table_of(schema, alias),
                     column: name,
+                    sub_daily,
                 });
                 return;
             }
@@ -827,6 +851,7 @@ impl Importer {
                 self.time_spine = Some(crate::semantic::timespine::RawTimeSpine {
                     table: table_of(schema, alias),
                     column: col,
+                    sub_daily,
                 });
                 return;
             }
@@ -1158,19 +1183,34 @@ impl Importer {
                     if let Err((key, e)) = cumulative_window(&mut draft.raw, window, gtd) {
                         return fail(self, Some(key), e);
                     }
-                    let windowed = draft.raw.window.is_some() || draft.raw.grain_to_date.is_some();
-                    match get_str(&ctp, "period_agg").as_deref() {
-                        // A window's daily values do not depend on period_agg (Cortex reads
-                        // windows by day or as of a day only).
-                        _ if windowed => {}
-                        Some("last") => {}
-                        other => {
+                    // MetricFlow's default is `first`; Cortex's is `last`.
+                    let agg = get_str(&ctp, "period_agg");
+                    match crate::semantic::timespine::PeriodAgg::parse(
+                        agg.as_deref().unwrap_or("first"),
+                    ) {
+                        Some(crate::semantic::timespine::PeriodAgg::Last) => {}
+                        // A running total from the start is a balance: formulas may read
+                        // it only as such (Cortex's default, last).
+                        Some(a) if draft.raw.window.is_some() || draft.raw.grain_to_date.is_some() => {
+                            draft.raw.period_agg = Some(a)
+                        }
+                        Some(a) => {
                             return fail(
                                 self,
                                 Some("cumulative_type_params"),
                                 format!(
-                                    "period_agg {} is not supported (only last: the balance at the end of each period)",
-                                    other.unwrap_or("first (the default)")
+                                    "period_agg {} on a running total from the start is not supported (only last: the balance at the end of each period)",
+                                    a.as_str()
+                                ),
+                            )
+                        }
+                        None => {
+                            return fail(
+                                self,
+                                Some("cumulative_type_params"),
+                                format!(
+                                    "period_agg {} is not supported (first, last or average)",
+                                    agg.unwrap_or_default()
                                 ),
                             )
                         }
@@ -1456,13 +1496,13 @@ fn cumulative_window(
 ) -> Result<(), (&'static str, String)> {
     if let Some(w) = window {
         let text = scalar(w).unwrap_or_default();
-        crate::semantic::timespine::Span::parse(&text)
+        crate::semantic::timespine::CumulativeWindow::from_raw(Some(&text), None)
             .map_err(|e| ("window", format!("window: {e}")))?;
         raw.window = Some(text);
     }
     if let Some(g) = grain_to_date {
         let text = scalar(g).unwrap_or_default();
-        let grain = crate::semantic::query::Grain::parse(&text).ok_or_else(|| {
+        let grain = crate::semantic::grain::TimeUnit::parse(&text).ok_or_else(|| {
             (
                 "grain_to_date",
                 format!("grain_to_date {text} is not supported"),
@@ -1487,7 +1527,10 @@ fn derived_input(
     if window.is_none() && to_grain.is_none() && filter.is_empty() {
         return Ok(None);
     }
-    if let Some(w) = &window {
+    if let Some(w) = window
+        .as_ref()
+        .filter(|w| crate::semantic::timespine::FineSpan::parse(w).is_none())
+    {
         crate::semantic::timespine::Span::parse(w).map_err(|e| {
             (
                 "offset_window",
@@ -1496,7 +1539,7 @@ fn derived_input(
         })?;
     }
     let offset_to_grain = match &to_grain {
-        Some(g) => Some(crate::semantic::query::Grain::parse(g).ok_or_else(|| {
+        Some(g) => Some(crate::semantic::grain::TimeUnit::parse(g).ok_or_else(|| {
             (
                 "offset_to_grain",
                 format!("input {metric}: offset_to_grain {g} is not supported"),

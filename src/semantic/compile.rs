@@ -793,13 +793,10 @@ fn plan_leaf(
         });
     }
     if let Some(c) = &leaf.conversion {
-        if !query.filters.is_empty()
-            || !query.where_exprs.is_empty()
-            || query.time_range.is_some()
-            || !leaf.offsets.is_empty()
-        {
+        // Filters apply to the base events (MetricFlow's semantics).
+        if !query.where_exprs.is_empty() || query.time_range.is_some() || !leaf.offsets.is_empty() {
             return Err(CompileError::Invalid(format!(
-                "{} is a conversion metric: filters, time ranges and offsets on it are not supported yet",
+                "{} is a conversion metric: OR / NOT filters, time ranges and offsets on it are not supported yet",
                 leaf.metric
             )));
         }
@@ -811,12 +808,6 @@ fn plan_leaf(
             &c.base.filter,
             query,
         )?;
-        if let Some(d) = plan.group.iter().find(|d| d.bucket.is_some()) {
-            return Err(CompileError::Invalid(format!(
-                "{} is a conversion metric: it cannot be grouped by {} (a time at a grain) yet; use the query's grain",
-                leaf.metric, d.name
-            )));
-        }
         if let Some(g) = own_time_grouped(layer, c.base.model, c.base.time_dimension, query) {
             return Err(own_time_error(g, &leaf.metric));
         }
@@ -858,43 +849,23 @@ fn plan_leaf(
         &leaf.input.filter,
         query,
     )?;
-    // Offsets, windows and time-spine joins read the spine by day: a time at another grain
-    // (grouped or filtered) or a boolean filter is not applied there yet, so refuse.
-    let spine =
-        !leaf.offsets.is_empty() || leaf.input.window.is_some() || leaf.input.join_to_time_spine;
-    if spine {
-        let bucketed = plan
-            .group
-            .iter()
-            .chain(plan.filters.iter().map(|(d, _)| d))
-            .chain(&plan.expr_dims)
-            .find(|d| d.bucket.is_some());
-        if let Some(d) = bucketed {
-            return Err(CompileError::Invalid(format!(
-                "{} uses offsets, a window or the time spine: grouping or filtering it by {} (a time at a grain) is not supported yet",
-                leaf.metric, d.name
-            )));
-        }
-        if !plan.exprs.is_empty() {
-            return Err(CompileError::Invalid(format!(
-                "{} uses offsets, a window or the time spine: OR / NOT filters on it are not supported yet",
-                leaf.metric
-            )));
-        }
-    }
+    // Offsets, windows, running totals and time-spine joins read the spine by day.
+    spine::check_plan(layer, leaf, &plan, query)?;
     let semi = layer.models[leaf.input.model].measures[leaf.input.measure]
         .non_additive
         .is_some();
+    let spine =
+        !leaf.offsets.is_empty() || leaf.input.window.is_some() || leaf.input.join_to_time_spine;
     if leaf.cumulative || semi || spine {
         if let Some(g) = own_time_grouped(layer, leaf.input.model, leaf.input.time_dimension, query)
         {
             return Err(own_time_error(g, &leaf.metric));
         }
     }
-    if leaf.cumulative || semi || leaf.conversion.is_some() {
+    if semi {
         if let Some(d) = plan.group.iter().find(|d| d.bucket.is_some()) {
             return Err(CompileError::Invalid(format!(
-                "{} is cumulative, semi-additive or a conversion: it cannot be grouped by {} (a time at a grain) yet; use the query's grain",
+                "{} is semi-additive: it cannot be grouped by {} (a time at a grain) yet; use the query's grain",
                 leaf.metric, d.name
             )));
         }
@@ -1310,13 +1281,7 @@ fn conversion_cte(
     let mut wheres: Vec<String> = plan
         .filters
         .iter()
-        .map(|(d, cond)| {
-            condition_sql(
-                &format!("{}.{}", source_alias(d.source), ident(&d.name)),
-                d,
-                cond,
-            )
-        })
+        .map(|(d, cond)| condition_sql(&filter_col(layer, d), d, cond))
         .collect();
     wheres.push("t0.__time IS NOT NULL".into());
     let measure = &cm.measures[c.conversion.measure];
@@ -1401,6 +1366,7 @@ pub fn snapped_range(query: &MetricQuery) -> Option<TimeRange> {
 
 fn is_integer_metric(layer: &SemanticLayer, id: usize) -> bool {
     match &layer.metrics[id].kind {
+        MetricKind::Cumulative(i) if i.period_agg == super::timespine::PeriodAgg::Average => false,
         MetricKind::Simple(i) | MetricKind::Cumulative(i) => matches!(
             layer.models[i.model].measures[i.measure].agg,
             Agg::Count | Agg::CountDistinct

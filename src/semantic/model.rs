@@ -185,6 +185,8 @@ pub struct MeasureInput {
     pub window: Option<CumulativeWindow>,
     /// Every period of the time spine is reported (`join_to_time_spine`).
     pub join_to_time_spine: bool,
+    /// Cumulative metrics: how daily values become a coarser period's (`period_agg`).
+    pub period_agg: super::timespine::PeriodAgg,
 }
 
 #[derive(Debug, Clone)]
@@ -297,6 +299,12 @@ impl SemanticLayer {
                     .map(|c| c.table.to_ascii_lowercase()),
             )
             .chain(self.time_spine.iter().map(|t| t.table.to_ascii_lowercase()))
+            .chain(
+                self.time_spine
+                    .iter()
+                    .flat_map(|t| &t.sub_daily)
+                    .map(|(_, table, _)| table.to_ascii_lowercase()),
+            )
             .collect()
     }
 
@@ -1347,6 +1355,7 @@ impl<'r, 'a> Builder<'r, 'a> {
             fill_nulls_with: None,
             window: None,
             join_to_time_spine: false,
+            period_agg: Default::default(),
         })
     }
 
@@ -1415,6 +1424,7 @@ impl<'r, 'a> Builder<'r, 'a> {
         self.forbid(name, rm.denominator.is_some(), "denominator", k);
         self.forbid(name, rm.expr.is_some(), "expr", k);
         self.forbid(name, !rm.filter.is_empty(), "filter", k);
+        self.forbid(name, rm.period_agg.is_some(), "period_agg", k);
         let c = rm.conversion.as_ref()?;
         let base = self.measure_input(layer, name, "conversion", &c.base_measure, &[], None, named);
         let conversion = self.measure_input(
@@ -1543,9 +1553,44 @@ impl<'r, 'a> Builder<'r, 'a> {
             );
             ok = false;
         }
+        let plain = |c: &str| {
+            c.chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                && c.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        };
+        let mut sub_daily = Vec::new();
+        for f in &raw.sub_daily {
+            let what = f.grain.as_str();
+            if !f.grain.is_sub_daily() {
+                self.rep.error(
+                    &["time_spine", "sub_daily", "grain"],
+                    format!("{what} is not finer than a day (hour, minute, second, millisecond)"),
+                );
+                ok = false;
+            } else if !is_table_name(&f.table) || !plain(&f.column) {
+                self.rep.error(
+                    &["time_spine", "sub_daily", "table"],
+                    format!(
+                        "the {what} spine {}.{} is not a plain table and column name",
+                        f.table, f.column
+                    ),
+                );
+                ok = false;
+            } else if sub_daily.iter().any(|(g, _, _)| *g == f.grain) {
+                self.rep.error(
+                    &["time_spine", "sub_daily", "grain"],
+                    format!("two sub-daily spines at the {what}"),
+                );
+                ok = false;
+            } else {
+                sub_daily.push((f.grain, f.table.clone(), f.column.clone()));
+            }
+        }
         ok.then(|| TimeSpine {
             table: raw.table.clone(),
             column: raw.column.clone(),
+            sub_daily,
         })
     }
 
@@ -1556,6 +1601,7 @@ impl<'r, 'a> Builder<'r, 'a> {
         self.forbid(name, rm.grain_to_date.is_some(), "grain_to_date", kind);
         self.forbid(name, rm.join_to_time_spine, "join_to_time_spine", kind);
         self.forbid(name, !rm.inputs.is_empty(), "inputs", kind);
+        self.forbid(name, rm.period_agg.is_some(), "period_agg", kind);
     }
 
     /// Reports a key a metric of `kind` needs but lacks.
@@ -1617,7 +1663,9 @@ impl<'r, 'a> Builder<'r, 'a> {
         if rm.kind == MetricKindName::Simple {
             self.forbid(name, rm.window.is_some(), "window", k);
             self.forbid(name, rm.grain_to_date.is_some(), "grain_to_date", k);
+            self.forbid(name, rm.period_agg.is_some(), "period_agg", k);
         }
+        input.period_agg = rm.period_agg.unwrap_or_default();
         match CumulativeWindow::from_raw(rm.window.as_deref(), rm.grain_to_date) {
             Ok(w) => input.window = w,
             Err(e) => {
@@ -1707,6 +1755,7 @@ impl<'r, 'a> Builder<'r, 'a> {
         );
         self.forbid(name, rm.window.is_some(), "window", "derived");
         self.forbid(name, rm.grain_to_date.is_some(), "grain_to_date", "derived");
+        self.forbid(name, rm.period_agg.is_some(), "period_agg", "derived");
         self.forbid(
             name,
             rm.join_to_time_spine,

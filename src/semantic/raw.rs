@@ -261,7 +261,12 @@ pub struct RawMetric {
     pub window: Option<String>,
     /// cumulative: add up from the start of each day's period of this grain (`month`: MTD).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub grain_to_date: Option<crate::semantic::query::Grain>,
+    pub grain_to_date: Option<super::grain::TimeUnit>,
+    /// cumulative: a period's value when it is read by a coarser period than the day
+    /// (a week, a quarter, a custom grain) or by a date part: `first`, `last` (the
+    /// default: the balance at the end of the period) or `average` of its daily values.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub period_agg: Option<crate::semantic::timespine::PeriodAgg>,
     /// simple and cumulative: report every period of the time spine in the queried range,
     /// NULL (or `fill_nulls_with`) where there is no data (MetricFlow's `join_to_timespine`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]

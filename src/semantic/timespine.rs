@@ -11,6 +11,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use super::grain::TimeUnit;
 use super::query::Grain;
 
 /// `time_spine:` in metrics.yaml: the warehouse table with one row per day that offsets,
@@ -23,6 +24,23 @@ pub struct RawTimeSpine {
     pub table: String,
     /// Its date column (one row per day).
     pub column: String,
+    /// Tables with one row per hour, minute, ... for metrics whose time is finer than a
+    /// day (MetricFlow's sub-daily `time_spines`): offsets, windows and
+    /// `join_to_time_spine` by `metric_time__hour` read them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sub_daily: Vec<RawSubDailySpine>,
+}
+
+/// A time spine finer than a day: `{grain: hour, table: calendar_hours, column: ts}`.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RawSubDailySpine {
+    /// `hour`, `minute`, `second` or `millisecond`.
+    pub grain: TimeUnit,
+    /// The table, one row per period of the grain.
+    pub table: String,
+    /// Its timestamp column.
+    pub column: String,
 }
 
 /// The validated time spine.
@@ -30,6 +48,8 @@ pub struct RawTimeSpine {
 pub struct TimeSpine {
     pub table: String,
     pub column: String,
+    /// Sub-daily spines: (grain, table, column), each grain finer than a day.
+    pub sub_daily: Vec<(TimeUnit, String, String)>,
 }
 
 /// One input of a derived metric as written under `inputs:`: the metric, the name the
@@ -47,9 +67,9 @@ pub struct RawDerivedInput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub offset_window: Option<String>,
     /// The value of the metric on the first day of the period of this grain that contains
-    /// each day: `month` gives the month-start value.
+    /// each day: `month` gives the month-start value (`hour` for a sub-daily metric).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub offset_to_grain: Option<Grain>,
+    pub offset_to_grain: Option<TimeUnit>,
     /// Conditions the input metric is computed with here only, e.g.
     /// `listing__is_lux = true` (MetricFlow's input `filter`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -168,13 +188,67 @@ impl fmt::Display for Span {
     }
 }
 
+/// A length of time finer than a day: `3 hours`, `30 minutes` (sub-daily metrics).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FineSpan {
+    pub count: u32,
+    pub unit: TimeUnit,
+}
+
+impl FineSpan {
+    /// Parses `3 hours`, `1 minute`, `10 seconds`, `500 milliseconds`.
+    pub fn parse(text: &str) -> Option<FineSpan> {
+        let mut parts = text.split_whitespace();
+        let (Some(n), Some(unit), None) = (parts.next(), parts.next(), parts.next()) else {
+            return None;
+        };
+        let count: u32 = n.parse().ok().filter(|c| *c > 0)?;
+        let unit = unit.to_ascii_lowercase();
+        let unit = TimeUnit::parse(unit.strip_suffix('s').unwrap_or(&unit))
+            .filter(|u| u.is_sub_daily())?;
+        Some(FineSpan { count, unit })
+    }
+
+    /// The DuckDB interval, e.g. `INTERVAL 3 HOUR`.
+    pub fn interval(self) -> String {
+        format!(
+            "INTERVAL {} {}",
+            self.count,
+            self.unit.as_str().to_uppercase()
+        )
+    }
+}
+
+impl fmt::Display for FineSpan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = if self.count == 1 { "" } else { "s" };
+        write!(f, "{} {}{s}", self.count, self.unit)
+    }
+}
+
+/// Parses an offset or window length: a calendar span (`14 days`) or a sub-daily one
+/// (`3 hours`); the calendar span's message when it is neither.
+fn parse_length(text: &str) -> Result<Result<Span, FineSpan>, String> {
+    match Span::parse(text) {
+        Ok(s) => Ok(Ok(s)),
+        Err(e) => FineSpan::parse(text).map(Err).ok_or_else(|| {
+            e.replace(
+                "day, week, month, quarter or year",
+                "day, week, month, quarter or year (or hour, minute, second, millisecond)",
+            )
+        }),
+    }
+}
+
 /// A time offset of a derived-metric input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Offset {
     /// The value this long before (`offset_window`).
     Window(Span),
-    /// The value at the start of the period of this grain (`offset_to_grain`).
-    ToGrain(Grain),
+    /// The value at the start of the period of this unit (`offset_to_grain`).
+    ToGrain(TimeUnit),
+    /// The value this long before, finer than a day (`offset_window: 1 hour`).
+    FineWindow(FineSpan),
     /// A query's period over period (`MetricQuery::prior`): the whole bucket (or range)
     /// that long before, not day by day.
     Prior(Span),
@@ -187,6 +261,26 @@ impl Offset {
             Offset::Window(span) => format!("CAST({day} - {} AS DATE)", span.interval()),
             Offset::ToGrain(g) => format!("CAST(date_trunc('{g}', {day}) AS DATE)"),
             Offset::Prior(span) => format!("CAST({day} - {} AS DATE)", span.interval()),
+            Offset::FineWindow(span) => format!("{day} - {}", span.interval()),
+        }
+    }
+
+    /// The time an offset input reads for the time `t` of a sub-daily spine (a SQL
+    /// TIMESTAMP expression).
+    pub fn apply_fine(self, t: &str) -> String {
+        match self {
+            Offset::Window(span) | Offset::Prior(span) => format!("{t} - {}", span.interval()),
+            Offset::ToGrain(g) => format!("date_trunc('{g}', {t})"),
+            Offset::FineWindow(span) => format!("{t} - {}", span.interval()),
+        }
+    }
+
+    /// The sub-daily unit the offset is counted in, if any.
+    pub fn fine_unit(self) -> Option<TimeUnit> {
+        match self {
+            Offset::FineWindow(s) => Some(s.unit),
+            Offset::ToGrain(u) if u.is_sub_daily() => Some(u),
+            _ => None,
         }
     }
 }
@@ -197,6 +291,7 @@ impl fmt::Display for Offset {
             Offset::Window(s) => write!(f, "{s} before"),
             Offset::ToGrain(g) => write!(f, "at the start of the {g}"),
             Offset::Prior(s) => write!(f, "{s} before"),
+            Offset::FineWindow(s) => write!(f, "{s} before"),
         }
     }
 }
@@ -208,20 +303,56 @@ pub enum CumulativeWindow {
     Trailing(Span),
     /// From the start of that day's period of this grain (`grain_to_date: month`: MTD).
     GrainToDate(Grain),
+    /// From the start of the period of a unit finer than a day (`grain_to_date: hour`).
+    FineToDate(TimeUnit),
+    /// The trailing span finer than a day (`window: 3 hours`).
+    FineTrailing(FineSpan),
 }
 
 impl CumulativeWindow {
     /// Builds the window from a cumulative metric's `window` / `grain_to_date` keys.
     pub fn from_raw(
         window: Option<&str>,
-        grain_to_date: Option<Grain>,
+        grain_to_date: Option<TimeUnit>,
     ) -> Result<Option<CumulativeWindow>, String> {
         match (window, grain_to_date) {
             (Some(_), Some(_)) => Err("`window:` and `grain_to_date:` exclude each other".into()),
-            (Some(w), None) => Span::parse(w).map(|s| Some(CumulativeWindow::Trailing(s))),
-            (None, Some(g)) if calendar(g) => Ok(Some(CumulativeWindow::GrainToDate(g))),
-            (None, Some(g)) => Err(format!("grain_to_date {g} is not supported")),
+            (Some(w), None) => Ok(Some(match parse_length(w)? {
+                Ok(s) => CumulativeWindow::Trailing(s),
+                Err(f) => CumulativeWindow::FineTrailing(f),
+            })),
+            (None, Some(u)) => Ok(Some(match Grain::parse(u.as_str()) {
+                Some(g) => CumulativeWindow::GrainToDate(g),
+                None => CumulativeWindow::FineToDate(u),
+            })),
             (None, None) => Ok(None),
+        }
+    }
+
+    /// The sub-daily unit the window is counted in, if any.
+    pub fn fine_unit(self) -> Option<TimeUnit> {
+        match self {
+            CumulativeWindow::FineTrailing(s) => Some(s.unit),
+            CumulativeWindow::FineToDate(u) => Some(u),
+            _ => None,
+        }
+    }
+
+    /// `contains` on a sub-daily spine: `row` and `t` are TIMESTAMP expressions.
+    pub fn contains_fine(self, row: &str, t: &str) -> String {
+        match self {
+            CumulativeWindow::Trailing(s) => {
+                format!("{row} <= {t} AND {row} > {t} - {}", s.interval())
+            }
+            CumulativeWindow::FineTrailing(s) => {
+                format!("{row} <= {t} AND {row} > {t} - {}", s.interval())
+            }
+            CumulativeWindow::GrainToDate(g) => {
+                format!("{row} <= {t} AND {row} >= date_trunc('{g}', {t})")
+            }
+            CumulativeWindow::FineToDate(u) => {
+                format!("{row} <= {t} AND {row} >= date_trunc('{u}', {t})")
+            }
         }
     }
 
@@ -236,6 +367,12 @@ impl CumulativeWindow {
             CumulativeWindow::GrainToDate(g) => {
                 format!("{row} <= {day} AND {row} >= CAST(date_trunc('{g}', {day}) AS DATE)")
             }
+            CumulativeWindow::FineTrailing(s) => {
+                format!("{row} <= {day} AND {row} > {day} - {}", s.interval())
+            }
+            CumulativeWindow::FineToDate(u) => {
+                format!("{row} <= {day} AND {row} >= date_trunc('{u}', {day})")
+            }
         }
     }
 }
@@ -245,6 +382,51 @@ impl fmt::Display for CumulativeWindow {
         match self {
             CumulativeWindow::Trailing(s) => write!(f, "trailing {s}"),
             CumulativeWindow::GrainToDate(g) => write!(f, "{g} to date"),
+            CumulativeWindow::FineTrailing(s) => write!(f, "trailing {s}"),
+            CumulativeWindow::FineToDate(u) => write!(f, "{u} to date"),
+        }
+    }
+}
+
+/// How a cumulative metric's daily values become one value per coarser period (a week, a
+/// quarter, a custom grain) or per date part (MetricFlow's `period_agg`): the value of the
+/// period's first or last day that has rows in its window, or the average over those days.
+/// Cortex's default is `last` (the balance at the end of each period).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PeriodAgg {
+    /// The value on the period's first day.
+    First,
+    /// The value on the period's last day (up to today).
+    #[default]
+    Last,
+    /// The average of the daily values.
+    Average,
+}
+
+impl PeriodAgg {
+    /// MetricFlow's name: `first`, `last`, `average`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PeriodAgg::First => "first",
+            PeriodAgg::Last => "last",
+            PeriodAgg::Average => "average",
+        }
+    }
+
+    /// `"average"` -> `PeriodAgg::Average`.
+    pub fn parse(s: &str) -> Option<PeriodAgg> {
+        [PeriodAgg::First, PeriodAgg::Last, PeriodAgg::Average]
+            .into_iter()
+            .find(|p| p.as_str() == s)
+    }
+
+    /// The window function that picks a period's value from its daily values `v`.
+    pub fn window_sql(self, v: &str) -> String {
+        match self {
+            PeriodAgg::First => format!("FIRST_VALUE({v})"),
+            PeriodAgg::Last => format!("LAST_VALUE({v})"),
+            PeriodAgg::Average => format!("AVG({v})"),
         }
     }
 }
@@ -295,21 +477,15 @@ pub fn derived_inputs(
                 ));
                 continue;
             }
-            (Some(w), None) => match Span::parse(w) {
-                Ok(s) => Some(Offset::Window(s)),
+            (Some(w), None) => match parse_length(w) {
+                Ok(Ok(s)) => Some(Offset::Window(s)),
+                Ok(Err(f)) => Some(Offset::FineWindow(f)),
                 Err(e) => {
                     errors.push(("offset_window".to_string(), format!("input {name}: {e}")));
                     continue;
                 }
             },
-            (None, Some(g)) if calendar(g) => Some(Offset::ToGrain(g)),
-            (None, Some(g)) => {
-                errors.push((
-                    "offset_to_grain".to_string(),
-                    format!("input {name}: offset_to_grain {g} is not supported"),
-                ));
-                continue;
-            }
+            (None, Some(g)) => Some(Offset::ToGrain(g)),
             (None, None) => None,
         };
         let mut filter = Vec::new();
@@ -361,14 +537,14 @@ mod tests {
 
     #[test]
     fn windows_and_offsets_render() {
-        let w = CumulativeWindow::from_raw(None, Some(Grain::Month))
+        let w = CumulativeWindow::from_raw(None, Some(TimeUnit::Month))
             .unwrap()
             .unwrap();
         assert_eq!(
             w.contains("r", "d"),
             "r <= d AND r >= CAST(date_trunc('month', d) AS DATE)"
         );
-        assert!(CumulativeWindow::from_raw(Some("2 days"), Some(Grain::Month)).is_err());
+        assert!(CumulativeWindow::from_raw(Some("2 days"), Some(TimeUnit::Month)).is_err());
         assert_eq!(
             Offset::Window(Span::parse("5 days").unwrap()).apply("s.ds"),
             "CAST(s.ds - INTERVAL 5 DAY AS DATE)"

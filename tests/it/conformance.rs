@@ -625,6 +625,6 @@ fn metricflow_cases_pass_or_are_unsupported_never_wrong() {
         wrong.join("\n\n")
     );
     // The floor only rises: a change that loses a passing case fails here.
-    assert!(total[0] >= 203, "pass count fell to {}", total[0]);
+    assert!(total[0] >= 243, "pass count fell to {}", total[0]);
     assert!(mean_us < 1000, "compiling takes {mean_us} µs per query");
 }

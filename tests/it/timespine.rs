@@ -96,6 +96,14 @@ metrics:
     inputs:
       - metric: revenue
         offset_window: 1 month
+  - name: customers_3d_avg
+    type: cumulative
+    description: Distinct customers over the trailing 3 days, averaged over a period's days.
+    owner: finance
+    unit: count
+    measure: customers
+    window: 3 days
+    period_agg: average
   - name: customers_3d_two_days_ago
     type: derived
     description: The trailing-3-day customers two days before.
@@ -109,7 +117,7 @@ metrics:
 "#;
 
 const DATA: &str = "
-CREATE TABLE calendar AS SELECT CAST(d AS DATE) AS day FROM generate_series(DATE '2024-12-01', DATE '2025-03-31', INTERVAL 1 DAY) AS g(d);
+CREATE TABLE calendar AS SELECT CAST(d AS DATE) AS day, CAST(date_trunc('month', d + INTERVAL 10 DAY) AS DATE) AS fiscal_month FROM generate_series(DATE '2024-12-01', DATE '2025-03-31', INTERVAL 1 DAY) AS g(d);
 CREATE TABLE orders (order_id INT, customer_id INT, ordered_at DATE, channel VARCHAR, amount DOUBLE);
 INSERT INTO orders VALUES
   (1, 10, '2025-01-01', 'web', 100), (2, 11, '2025-01-01', 'shop', 50),
@@ -132,9 +140,14 @@ struct Env {
 }
 
 fn env() -> Env {
+    env_with("")
+}
+
+/// The environment with `extra` appended to metrics.yaml (top-level keys).
+fn env_with(extra: &str) -> Env {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("metrics.yaml");
-    std::fs::write(&path, METRICS).unwrap();
+    std::fs::write(&path, format!("{METRICS}{extra}")).unwrap();
     let layer = SemanticLayer::load(&path).expect("the time-spine metrics.yaml loads");
     let conn = duckdb::Connection::open_in_memory().unwrap();
     conn.execute_batch(DATA).unwrap();
@@ -435,4 +448,301 @@ fn prior_compares_each_bucket_or_the_range_with_the_one_a_span_before() {
         let err = compile(&e.layer, &q, &CompileOptions { today: today() }).unwrap_err();
         assert!(err.to_string().contains(why), "{err}");
     }
+}
+
+/// A fiscal month read from the calendar (each day's month ten days later).
+const FISCAL: &str = "
+custom_grains:
+  - name: fiscal_month
+    table: calendar
+    date_column: day
+";
+
+#[test]
+fn spine_metrics_group_by_any_bucket_of_their_own_time() {
+    let e = env_with(FISCAL);
+    // An offset by week and by month at once: each spine day falls in one (week, month),
+    // so a week across a month end is two rows.
+    let got = check(
+        &e,
+        json!({"metrics": ["revenue_wow"], "grain": "week", "group_by": ["metric_time__month"],
+               "time_range": {"from": "2025-01-01", "to": "2025-02-28"}}),
+        "WITH cur AS (SELECT CAST(date_trunc('week', ordered_at) AS DATE) AS wk,
+                             CAST(date_trunc('month', ordered_at) AS DATE) AS mo, SUM(amount) AS v
+                      FROM orders WHERE ordered_at BETWEEN DATE '2024-12-30' AND DATE '2025-03-02'
+                      GROUP BY 1, 2),
+              ago AS (SELECT CAST(date_trunc('week', c.day) AS DATE) AS wk,
+                             CAST(date_trunc('month', c.day) AS DATE) AS mo, SUM(o.amount) AS v
+                      FROM calendar c JOIN orders o ON o.ordered_at = CAST(c.day - INTERVAL 7 DAY AS DATE)
+                      WHERE c.day BETWEEN DATE '2024-12-30' AND DATE '2025-03-02' GROUP BY 1, 2)
+         SELECT COALESCE(cur.wk, ago.wk), COALESCE(cur.mo, ago.mo), cur.v - ago.v
+         FROM cur FULL JOIN ago ON cur.wk = ago.wk AND cur.mo = ago.mo",
+    );
+    assert!(
+        got.iter()
+            .any(|r| r[0] == "2025-01-27" && r[1] == "2025-02-01"),
+        "the week of Jan 27 has a February part: {got:?}"
+    );
+    // The start-of-month value by week and month: read on the day that starts either
+    // period (MetricFlow's rule), so a week that starts inside a month reads on Monday.
+    check(
+        &e,
+        json!({"metrics": ["revenue_month_start"], "grain": "week", "group_by": ["metric_time__month"]}),
+        "SELECT CAST(date_trunc('week', c.day) AS DATE), CAST(date_trunc('month', c.day) AS DATE),
+                SUM(o.amount)
+         FROM calendar c JOIN orders o ON o.ordered_at = CAST(date_trunc('month', c.day) AS DATE)
+         WHERE c.day = CAST(date_trunc('week', c.day) AS DATE)
+            OR c.day = CAST(date_trunc('month', c.day) AS DATE)
+         GROUP BY 1, 2",
+    );
+    // By a date part only (no time axis): spine days grouped by weekday.
+    check(
+        &e,
+        json!({"metrics": ["revenue_wow"], "group_by": ["metric_time__extract_dow"],
+               "time_range": {"from": "2025-01-01", "to": "2025-02-28"}}),
+        "WITH cur AS (SELECT isodow(ordered_at) AS dow, SUM(amount) AS v FROM orders
+                      WHERE ordered_at BETWEEN DATE '2025-01-01' AND DATE '2025-02-28' GROUP BY 1),
+              ago AS (SELECT isodow(c.day) AS dow, SUM(o.amount) AS v
+                      FROM calendar c JOIN orders o ON o.ordered_at = CAST(c.day - INTERVAL 7 DAY AS DATE)
+                      WHERE c.day BETWEEN DATE '2025-01-01' AND DATE '2025-02-28' GROUP BY 1)
+         SELECT COALESCE(cur.dow, ago.dow), cur.v - ago.v FROM cur FULL JOIN ago ON cur.dow = ago.dow",
+    );
+    // The metric's own time dimension by its name is metric time: the same rows as by day.
+    let by_name = check(
+        &e,
+        json!({"metrics": ["revenue_month_ago"], "group_by": ["order__ordered_at__day"]}),
+        "SELECT c.day, SUM(o.amount) FROM calendar c
+         JOIN orders o ON o.ordered_at = CAST(c.day - INTERVAL 1 MONTH AS DATE) GROUP BY 1",
+    );
+    let q: MetricQuery =
+        serde_json::from_value(json!({"metrics": ["revenue_month_ago"], "grain": "day"})).unwrap();
+    let compiled = compile(&e.layer, &q, &CompileOptions { today: today() }).unwrap();
+    assert_eq!(rows(&e.conn, &compiled.sql), by_name);
+    // A custom grain, and join_to_time_spine by it: every fiscal month of the spine.
+    check(
+        &e,
+        json!({"metrics": ["revenue_wow"], "group_by": ["metric_time__fiscal_month"]}),
+        "WITH cur AS (SELECT k.fiscal_month AS fm, SUM(o.amount) AS v FROM orders o
+                      JOIN calendar k ON k.day = o.ordered_at GROUP BY 1),
+              ago AS (SELECT c.fiscal_month AS fm, SUM(o.amount) AS v
+                      FROM calendar c JOIN orders o ON o.ordered_at = CAST(c.day - INTERVAL 7 DAY AS DATE)
+                      GROUP BY 1)
+         SELECT COALESCE(cur.fm, ago.fm), cur.v - ago.v FROM cur FULL JOIN ago ON cur.fm = ago.fm",
+    );
+    let got = check(
+        &e,
+        json!({"metrics": ["revenue_every_day"], "group_by": ["metric_time__fiscal_month"]}),
+        "WITH p AS (SELECT DISTINCT fiscal_month FROM calendar),
+              r AS (SELECT k.fiscal_month, SUM(o.amount) AS v FROM orders o
+                    JOIN calendar k ON k.day = o.ordered_at GROUP BY 1)
+         SELECT p.fiscal_month, COALESCE(r.v, 0) FROM p LEFT JOIN r USING (fiscal_month)",
+    );
+    assert_eq!(
+        got.len(),
+        5,
+        "Dec to Apr fiscal months, with and without orders"
+    );
+    // A time at a grain other than the metric's own time is refused, not guessed.
+    let q: MetricQuery = serde_json::from_value(
+        json!({"metrics": ["revenue_wow"], "grain": "day", "group_by": ["metric_time__hour"]}),
+    )
+    .unwrap();
+    let err = compile(&e.layer, &q, &CompileOptions { today: today() }).unwrap_err();
+    assert!(err.to_string().contains("hour"), "{err}");
+}
+
+#[test]
+fn running_totals_by_a_coarser_period_take_their_period_agg() {
+    let e = env();
+    let daily_customers = "SELECT c.day, COUNT(DISTINCT o.customer_id) AS v FROM calendar c
+         JOIN orders o ON o.ordered_at <= c.day AND o.ordered_at > CAST(c.day - INTERVAL 3 DAY AS DATE)
+         GROUP BY 1";
+    // `average`: the mean of the daily values of the month (days whose window has rows).
+    check(
+        &e,
+        json!({"metrics": ["customers_3d_avg"], "grain": "month"}),
+        &format!(
+            "SELECT CAST(date_trunc('month', day) AS DATE), AVG(v) FROM ({daily_customers}) GROUP BY 1"
+        ),
+    );
+    // `last` (the default): the month's last value; by a date part the same per month number.
+    check(
+        &e,
+        json!({"metrics": ["customers_3d"], "grain": "month"}),
+        &format!(
+            "SELECT CAST(date_trunc('month', day) AS DATE), arg_max(v, day) FROM ({daily_customers}) GROUP BY 1"
+        ),
+    );
+    check(
+        &e,
+        json!({"metrics": ["customers_3d"], "group_by": ["metric_time__extract_month"]}),
+        &format!("SELECT month(day), arg_max(v, day) FROM ({daily_customers}) GROUP BY 1"),
+    );
+    // Month to date by week: the value on the week's last day with revenue in its month.
+    let got = check(
+        &e,
+        json!({"metrics": ["revenue_mtd"], "grain": "week"}),
+        "WITH d AS (SELECT c.day, SUM(o.amount) AS v FROM calendar c JOIN orders o
+                    ON o.ordered_at <= c.day AND o.ordered_at >= CAST(date_trunc('month', c.day) AS DATE)
+                    GROUP BY 1)
+         SELECT CAST(date_trunc('week', day) AS DATE), arg_max(v, day) FROM d GROUP BY 1",
+    );
+    assert!(
+        got.contains(&vec!["2025-01-27".into(), format!("{:.6}", 60.0)]),
+        "the week of Jan 27 ends in February (MTD 60 on Feb 1 and 2): {got:?}"
+    );
+    // With a day among the keys every row is a day: no period to aggregate.
+    check(
+        &e,
+        json!({"metrics": ["customers_3d_avg"], "grain": "day", "group_by": ["metric_time__month"],
+               "time_range": {"from": "2025-01-01", "to": "2025-01-10"}}),
+        &format!(
+            "SELECT day, CAST(date_trunc('month', day) AS DATE), v FROM ({daily_customers})
+             WHERE day BETWEEN DATE '2025-01-01' AND DATE '2025-01-10'"
+        ),
+    );
+}
+
+#[test]
+fn or_filters_on_metric_time_read_the_spine_day() {
+    let e = env();
+    let day = |d: &str| json!({"cond": {"dimension": "metric_time", "op": "=", "values": [d]}});
+    let got = check(
+        &e,
+        json!({"metrics": ["customers_3d"], "grain": "day",
+               "where_exprs": [{"any": [day("2025-01-03"), day("2025-01-10")]}]}),
+        "SELECT c.day, COUNT(DISTINCT o.customer_id) FROM calendar c JOIN orders o
+           ON o.ordered_at <= c.day AND o.ordered_at > CAST(c.day - INTERVAL 3 DAY AS DATE)
+         WHERE c.day IN (DATE '2025-01-03', DATE '2025-01-10') GROUP BY 1",
+    );
+    // Jan 3 reads Jan 1-3 (customers 10, 11): the window reaches rows the filter excludes.
+    assert_eq!(
+        got[0],
+        vec!["2025-01-03".to_string(), format!("{:.6}", 2.0)]
+    );
+    // An OR that mixes the spine day with a row's dimension is refused.
+    let q: MetricQuery =
+        serde_json::from_value(json!({"metrics": ["customers_3d"], "grain": "day",
+        "where_exprs": [{"any": [day("2025-01-03"),
+            {"cond": {"dimension": "channel", "op": "=", "values": ["web"]}}]}]}))
+        .unwrap();
+    let err = compile(&e.layer, &q, &CompileOptions { today: today() }).unwrap_err();
+    assert!(err.to_string().contains("mixes"), "{err}");
+}
+
+/// Logins by the hour: an hourly time spine beside the daily one.
+const HOURLY: &str = "
+  - name: logins
+    table: logins
+    default_time_dimension: logged_at
+    dimensions:
+      - name: logged_at
+        type: time
+        granularity: hour
+    measures:
+      - name: logins
+        agg: count
+";
+
+const HOURLY_METRICS: &str = "
+  - name: logins_every_hour
+    type: simple
+    description: Logins, every hour of the spine reported.
+    owner: ops
+    unit: count
+    measure: logins
+    join_to_time_spine: true
+  - name: logins_3h
+    type: cumulative
+    description: Logins over the trailing 3 hours.
+    owner: ops
+    unit: count
+    measure: logins
+    window: 3 hours
+  - name: logins_hour_ago
+    type: derived
+    description: Logins an hour before.
+    owner: ops
+    unit: count
+    expr: logins
+    inputs:
+      - metric: logins
+        offset_window: 1 hour
+  - name: logins
+    type: simple
+    description: Logins.
+    owner: ops
+    unit: count
+    measure: logins
+";
+
+#[test]
+fn sub_daily_metrics_read_an_hourly_spine() {
+    let yaml = METRICS
+        .replace(
+            "  column: day\n",
+            "  column: day\n  sub_daily:\n    - grain: hour\n      table: hours\n      column: ts\n",
+        )
+        .replace("semantic_models:\n", &format!("semantic_models:{HOURLY}"))
+        .replace("metrics:\n  - name: revenue\n", &format!("metrics:{HOURLY_METRICS}  - name: revenue\n"));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("metrics.yaml");
+    std::fs::write(&path, &yaml).unwrap();
+    let layer = SemanticLayer::load(&path).expect("the hourly metrics.yaml loads");
+    let conn = duckdb::Connection::open_in_memory().unwrap();
+    conn.execute_batch(DATA).unwrap();
+    conn.execute_batch(
+        "CREATE TABLE hours AS SELECT ts FROM generate_series(TIMESTAMP '2025-01-01 00:00:00', TIMESTAMP '2025-01-01 23:00:00', INTERVAL 1 HOUR) AS g(ts);
+         CREATE TABLE logins (user_id INT, logged_at TIMESTAMP);
+         INSERT INTO logins VALUES (1, '2025-01-01 01:15:00'), (2, '2025-01-01 01:40:00'),
+           (1, '2025-01-01 03:05:00'), (3, '2025-01-01 07:59:00');",
+    )
+    .unwrap();
+    let e = Env {
+        _dir: dir,
+        path,
+        layer,
+        conn,
+    };
+    // join_to_time_spine by the hour: all 24 hours of Jan 1 (a range of dates covers
+    // the whole last day), NULL where none.
+    let got = check(
+        &e,
+        json!({"metrics": ["logins_every_hour"], "group_by": ["metric_time__hour"],
+               "time_range": {"from": "2025-01-01", "to": "2025-01-01"}}),
+        "SELECT h.ts, c.n FROM hours h LEFT JOIN
+           (SELECT date_trunc('hour', logged_at) AS t, COUNT(*) AS n FROM logins GROUP BY 1) c ON c.t = h.ts",
+    );
+    assert_eq!(got.len(), 24);
+    // A trailing 3-hour window and a 1-hour offset, hour by hour.
+    check(
+        &e,
+        json!({"metrics": ["logins_3h"], "group_by": ["metric_time__hour"]}),
+        "SELECT h.ts, COUNT(*) FROM hours h JOIN logins l
+           ON date_trunc('hour', l.logged_at) <= h.ts AND date_trunc('hour', l.logged_at) > h.ts - INTERVAL 3 HOUR
+         GROUP BY 1",
+    );
+    check(
+        &e,
+        json!({"metrics": ["logins_hour_ago"], "group_by": ["metric_time__hour"]}),
+        "SELECT h.ts, COUNT(*) FROM hours h JOIN logins l
+           ON date_trunc('hour', l.logged_at) = h.ts - INTERVAL 1 HOUR GROUP BY 1",
+    );
+    // An hourly offset by the day is refused with a pointer to the hour.
+    let q: MetricQuery =
+        serde_json::from_value(json!({"metrics": ["logins_hour_ago"], "grain": "day"})).unwrap();
+    let err = compile(&e.layer, &q, &CompileOptions { today: today() }).unwrap_err();
+    assert!(err.to_string().contains("metric_time__hour"), "{err}");
+    // The hourly spine and the hourly window round-trip through MetricFlow.
+    let out = tempfile::tempdir().unwrap();
+    cortex::import::metricflow::export(&e.path, out.path()).expect("exports");
+    let config = std::fs::read_to_string(out.path().join("project_configuration.yaml")).unwrap();
+    assert!(config.contains("alias: hours") && config.contains("time_granularity: hour"));
+    let back = cortex::import::metricflow::import_dir(out.path()).expect("imports");
+    assert!(back.dropped.is_empty(), "{:?}", back.dropped);
+    let original: cortex::import::metricflow::MetricsFile = serde_norway::from_str(&yaml).unwrap();
+    assert_eq!(
+        serde_norway::to_string(&back.file).unwrap(),
+        serde_norway::to_string(&original).unwrap()
+    );
 }

@@ -146,21 +146,29 @@ pub fn export(metrics: &Path, out: &Path) -> Result<Exported, ImportError> {
                 Some((sc, tb)) => (s(sc), tb),
                 None => (Value::Null, t.table.as_str()),
             };
+            let spine = |table: &str, schema: Value, column: &str, grain: &str| {
+                map(vec![
+                    (
+                        "node_relation",
+                        map(vec![("alias", s(table)), ("schema_name", schema)]),
+                    ),
+                    (
+                        "primary_column",
+                        map(vec![("name", s(column)), ("time_granularity", s(grain))]),
+                    ),
+                ])
+            };
+            let mut spines = vec![spine(table, schema, &t.column, "day")];
+            for f in &t.sub_daily {
+                let (schema, table) = match f.table.split_once('.') {
+                    Some((sc, tb)) => (s(sc), tb),
+                    None => (Value::Null, f.table.as_str()),
+                };
+                spines.push(spine(table, schema, &f.column, f.grain.as_str()));
+            }
             let doc = map(vec![(
                 "project_configuration",
-                map(vec![(
-                    "time_spines",
-                    Value::Sequence(vec![map(vec![
-                        (
-                            "node_relation",
-                            map(vec![("alias", s(table)), ("schema_name", schema)]),
-                        ),
-                        (
-                            "primary_column",
-                            map(vec![("name", s(&t.column)), ("time_granularity", s("day"))]),
-                        ),
-                    ])]),
-                )]),
+                map(vec![("time_spines", Value::Sequence(spines))]),
             )]);
             let body =
                 serde_norway::to_string(&doc).map_err(|e| ImportError::Invalid(e.to_string()))?;
@@ -376,10 +384,13 @@ fn export_metric(
             }
             let mut pairs = vec![("measure", mref)];
             if m.kind == MetricKindName::Cumulative {
+                let agg = s(m.period_agg.unwrap_or_default().as_str());
                 let params = match (&m.window, m.grain_to_date) {
-                    (Some(w), _) => map(vec![("window", s(w))]),
-                    (None, Some(g)) => map(vec![("grain_to_date", s(g.as_str()))]),
-                    (None, None) => map(vec![("period_agg", s("last"))]),
+                    (Some(w), _) => map(vec![("window", s(w)), ("period_agg", agg)]),
+                    (None, Some(g)) => {
+                        map(vec![("grain_to_date", s(g.as_str())), ("period_agg", agg)])
+                    }
+                    (None, None) => map(vec![("period_agg", agg)]),
                 };
                 pairs.push(("cumulative_type_params", params));
             }
