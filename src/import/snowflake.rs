@@ -21,7 +21,7 @@ use serde::Serialize;
 
 use crate::semantic::grain::TimeUnit;
 use crate::semantic::model::{ExprToken, MeasureInput, Metric, MetricKind, SemanticModel};
-use crate::semantic::query::{Condition, Literal, Op};
+use crate::semantic::query::{Condition, Literal};
 use crate::semantic::raw::{Agg, DataType, EntityKind};
 use crate::semantic::SemanticLayer;
 
@@ -420,15 +420,7 @@ fn condition(m: &SemanticModel, c: &Condition) -> Result<String, String> {
         .iter()
         .map(|v| literal(d.data_type, d.is_time(), v))
         .collect();
-    Ok(match c.op {
-        Op::In => format!("{col} IN ({})", vals.join(", ")),
-        Op::NotIn => format!("{col} NOT IN ({})", vals.join(", ")),
-        Op::Excluding => format!("({col} IS NULL OR {col} NOT IN ({}))", vals.join(", ")),
-        Op::Between => format!("{col} BETWEEN {} AND {}", vals[0], vals[1]),
-        Op::IsNull => format!("{col} IS NULL"),
-        Op::IsNotNull => format!("{col} IS NOT NULL"),
-        op => format!("{col} {} {}", op.as_str(), vals[0]),
-    })
+    Ok(c.op.sql(&col, &vals))
 }
 
 /// A measure with its metric filter and the model's row filter, as one aggregate.

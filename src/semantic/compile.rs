@@ -1043,15 +1043,7 @@ fn literal_sql(d: &DimRef, v: &Literal) -> String {
 
 fn condition_sql(col: &str, d: &DimRef, c: &Condition) -> String {
     let vals: Vec<String> = c.values.iter().map(|v| literal_sql(d, v)).collect();
-    match c.op {
-        Op::In => format!("{col} IN ({})", vals.join(", ")),
-        Op::NotIn => format!("{col} NOT IN ({})", vals.join(", ")),
-        Op::Excluding => format!("({col} IS NULL OR {col} NOT IN ({}))", vals.join(", ")),
-        Op::Between => format!("{col} BETWEEN {} AND {}", vals[0], vals[1]),
-        Op::IsNull => format!("{col} IS NULL"),
-        Op::IsNotNull => format!("{col} IS NOT NULL"),
-        op => format!("{col} {} {}", op.as_str(), vals[0]),
-    }
+    c.op.sql(col, &vals)
 }
 
 fn source_alias(source: usize) -> String {

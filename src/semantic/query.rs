@@ -141,6 +141,20 @@ pub enum Op {
 }
 
 impl Op {
+    /// The comparison of `col` with the SQL literals `vals` (one for most operators, two
+    /// for `between`, none for `is null`), as SQL. `excluding` keeps NULLs.
+    pub fn sql(self, col: &str, vals: &[String]) -> String {
+        match self {
+            Op::In => format!("{col} IN ({})", vals.join(", ")),
+            Op::NotIn => format!("{col} NOT IN ({})", vals.join(", ")),
+            Op::Excluding => format!("({col} IS NULL OR {col} NOT IN ({}))", vals.join(", ")),
+            Op::Between => format!("{col} BETWEEN {} AND {}", vals[0], vals[1]),
+            Op::IsNull => format!("{col} IS NULL"),
+            Op::IsNotNull => format!("{col} IS NOT NULL"),
+            op => format!("{col} {} {}", op.as_str(), vals[0]),
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Op::Eq => "=",

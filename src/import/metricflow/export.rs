@@ -15,7 +15,7 @@ use serde_norway::{Mapping, Value};
 
 use super::{Extras, ImportError, MetricsFile, EXTRAS};
 use crate::semantic::model::{tokenize_formula, ExprToken};
-use crate::semantic::query::{Condition, Literal, Op};
+use crate::semantic::query::{Condition, Literal};
 use crate::semantic::raw::{
     Agg, DimensionKind, EntityKind, MetricKindName, RawMetric, RawRatioInput, RawSemanticModel,
 };
@@ -571,15 +571,7 @@ fn compare(col: &str, c: &Condition) -> String {
         Literal::Bool(b) => format!("{b}"),
     };
     let vals: Vec<String> = c.values.iter().map(lit).collect();
-    match c.op {
-        Op::In => format!("{col} IN ({})", vals.join(", ")),
-        Op::NotIn => format!("{col} NOT IN ({})", vals.join(", ")),
-        Op::Excluding => format!("({col} IS NULL OR {col} NOT IN ({}))", vals.join(", ")),
-        Op::Between => format!("{col} BETWEEN {} AND {}", vals[0], vals[1]),
-        Op::IsNull => format!("{col} IS NULL"),
-        Op::IsNotNull => format!("{col} IS NOT NULL"),
-        op => format!("{col} {} {}", op.as_str(), vals[0]),
-    }
+    c.op.sql(col, &vals)
 }
 
 /// A measure's `agg_params` (percentile and its flavour), or nothing.
