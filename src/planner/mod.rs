@@ -3642,7 +3642,7 @@ impl<'a> Draft<'a> {
             if let (false, Some(r)) = (flows.is_empty(), self.time_range) {
                 return Some(Plan::Clarify {
                     question: format!(
-                        "{} {} counted over a period, not at a moment. Do you want the whole period ({} to {}), or its last day ({})?",
+                        "{} {} measured over a period, not at a moment. Do you want the whole period ({} to {}), or its last day ({})?",
                         flows.join(" and "),
                         if flows.len() == 1 { "is" } else { "are" },
                         r.from,
